@@ -1,0 +1,1 @@
+"""oO: one well-timed tip, on one black page."""

@@ -1,0 +1,77 @@
+"""The database engine and sessions: the one owner of the connection to SQLite or PostgreSQL.
+
+Domain code takes a ``sqlmodel.Session``; adapters (routes, Reflex states, CLI, scheduler) open it with
+:func:`session_scope`. Schema changes go through Alembic (:func:`migrate`), never ``create_all`` in the app.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import lru_cache
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from oo_app.settings import ROOT, get_settings
+
+
+def _enable_sqlite_foreign_keys(dbapi_connection, _record) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.close()
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for ``url``; SQLite gets foreign keys (cascading deletes), WAL and a busy timeout."""
+    if url.startswith("sqlite"):
+        path = url.removeprefix("sqlite:///")
+        if path and ":memory:" not in path:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        sa.event.listen(engine, "connect", _enable_sqlite_foreign_keys)
+        return engine
+    return sa.create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+
+
+@lru_cache
+def get_engine() -> Engine:
+    return make_engine(get_settings().database_url)
+
+
+@contextmanager
+def session_scope(engine: Engine | None = None) -> Iterator[Session]:
+    """A session that commits on success and rolls back on any error, so no half-written row survives."""
+    with Session(engine or get_engine(), expire_on_commit=False) as session:
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+
+
+def alembic_config(url: str | None = None):
+    from alembic.config import Config
+
+    config = Config(str(ROOT / "alembic.ini"))
+    config.set_main_option("script_location", str(ROOT / "alembic"))
+    config.set_main_option("sqlalchemy.url", (url or get_settings().database_url).replace("%", "%%"))
+    return config
+
+
+def migrate(url: str | None = None, revision: str = "head") -> None:
+    """Bring the database at ``url`` (default: the configured one) to ``revision``."""
+    from alembic import command
+
+    command.upgrade(alembic_config(url), revision)
+
+
+def check_database(engine: Engine | None = None) -> None:
+    """Raise if the database cannot answer a trivial query."""
+    with (engine or get_engine()).connect() as connection:
+        connection.execute(sa.text("SELECT 1"))

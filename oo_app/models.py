@@ -1,0 +1,266 @@
+"""oO tables (SQLModel): the one place where the data model is defined.
+
+Every row that belongs to a person carries ``user_id`` (cascading on delete) so that account deletion and export
+can walk the metadata. Times are timezone-aware UTC (:class:`UTCDateTime`); raw third-party data is never stored.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator):
+    """A timestamp stored as UTC and always read back timezone-aware (SQLite drops offsets otherwise)."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column; attach a time zone first")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _ts(*, nullable: bool = False, now: bool = True) -> Any:
+    """A UTC timestamp column: defaults to now, or to None when nullable, or is required."""
+    if now:
+        return Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=nullable)
+    if nullable:
+        return Field(default=None, sa_type=UTCDateTime, nullable=True)
+    return Field(sa_type=UTCDateTime, nullable=False)
+
+
+def _owner() -> Any:
+    return Field(
+        sa_column_args=(sa.ForeignKey("users.id", ondelete="CASCADE"),),
+        index=True,
+        nullable=False,
+    )
+
+
+def _json(default: Any) -> Any:
+    return Field(default_factory=lambda: default.copy(), sa_type=sa.JSON, nullable=False)
+
+
+class Role(StrEnum):
+    user = "user"
+    admin = "admin"
+
+
+class PrefSource(StrEnum):
+    user = "user"
+    inferred = "inferred"
+
+
+class TipKind(StrEnum):
+    advice = "advice"
+    todo = "todo"
+
+
+class Reaction(StrEnum):
+    done = "done"
+    snoozed = "snoozed"
+    dismissed = "dismissed"
+    liked = "liked"
+    disliked = "disliked"
+
+
+class EventType(StrEnum):
+    tip_shown = "tip_shown"
+    tip_done = "tip_done"
+    tip_snoozed = "tip_snoozed"
+    tip_dismissed = "tip_dismissed"
+    tip_liked = "tip_liked"
+    tip_disliked = "tip_disliked"
+    mood = "mood"
+    app_open = "app_open"
+
+
+class User(SQLModel, table=True):
+    __tablename__ = "users"
+
+    id: int | None = Field(default=None, primary_key=True)
+    email: str = Field(max_length=320, unique=True, index=True)
+    display_name: str = Field(default="", max_length=200)
+    tz: str = Field(default="UTC", max_length=64)
+    role: Role = Field(default=Role.user, sa_type=sa.String(16))
+    created_at: datetime = _ts()
+
+
+class OAuthAccount(SQLModel, table=True):
+    __tablename__ = "oauth_accounts"
+    __table_args__ = (sa.UniqueConstraint("provider", "subject"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = _owner()
+    provider: str = Field(max_length=64)
+    subject: str = Field(max_length=255)
+    created_at: datetime = _ts()
+
+
+class Session(SQLModel, table=True):
+    __tablename__ = "sessions"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = _owner()
+    token_hash: str = Field(max_length=128, unique=True)
+    expires_at: datetime = _ts(now=False)
+    created_at: datetime = _ts()
+
+
+class Consent(SQLModel, table=True):
+    __tablename__ = "consents"
+    __table_args__ = (sa.UniqueConstraint("user_id", "key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = _owner()
+    key: str = Field(max_length=64)
+    granted: bool = False
+    text_version: str = Field(default="v1", max_length=32)
+    at: datetime = _ts()
+
+
+class UserPreference(SQLModel, table=True):
+    __tablename__ = "user_preferences"
+    __table_args__ = (sa.UniqueConstraint("user_id", "scope", "key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = _owner()
+    scope: str = Field(max_length=64, description="'global' or an agent id")
+    key: str = Field(max_length=64)
+    value: Any = Field(default=None, sa_type=sa.JSON)
+    source: PrefSource = Field(default=PrefSource.inferred, sa_type=sa.String(16))
+    updated_at: datetime = _ts()
+
+
+class Context(SQLModel, table=True):
+    __tablename__ = "contexts"
+    __table_args__ = (sa.UniqueConstraint("user_id", "name"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = _owner()
+    name: str = Field(max_length=64)
+    active: bool = False
+    created_at: datetime = _ts()
+
+
+class Integration(SQLModel, table=True):
+    __tablename__ = "integrations"
+    __table_args__ = (sa.UniqueConstraint("user_id", "provider"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = _owner()
+    provider: str = Field(max_length=64)
+    access_token_enc: str | None = Field(default=None, sa_type=sa.Text)
+    refresh_token_enc: str | None = Field(default=None, sa_type=sa.Text)
+    expires_at: datetime | None = _ts(nullable=True, now=False)
+    scopes: str = Field(default="", max_length=512)
+    status: str = Field(default="connected", max_length=32)
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts()
+
+
+class TaskCompletion(SQLModel, table=True):
+    """A derivative of a completed third-party task: when, when due, which project. Never a title."""
+
+    __tablename__ = "task_completions"
+    __table_args__ = (
+        sa.UniqueConstraint("user_id", "source_key"),
+        sa.Index("ix_task_completions_user_completed", "user_id", "completed_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = _owner()
+    source_key: str = Field(max_length=128, description="provider + hashed task id, for idempotent sync")
+    completed_at: datetime = _ts(now=False)
+    due_at: datetime | None = _ts(nullable=True, now=False)
+    project: str = Field(default="", max_length=128)
+
+
+class Event(SQLModel, table=True):
+    __tablename__ = "events"
+    __table_args__ = (sa.Index("ix_events_user_at", "user_id", "at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = _owner()
+    type: str = Field(max_length=32)
+    at: datetime = _ts()
+    payload: dict[str, Any] = _json({})
+
+
+class AgentOutput(SQLModel, table=True):
+    """A prompt snippet emitted by one agent for one person, valid until ``expires_at``."""
+
+    __tablename__ = "agent_outputs"
+    __table_args__ = (sa.Index("ix_agent_outputs_user_agent", "user_id", "agent_id", "computed_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = _owner()
+    agent_id: str = Field(max_length=64)
+    agent_version: str = Field(max_length=32)
+    job_key: str = Field(max_length=200, unique=True, description="idempotency key of the job that wrote it")
+    snippet: str = Field(sa_type=sa.Text)
+    data: dict[str, Any] = _json({})
+    computed_at: datetime = _ts()
+    expires_at: datetime = _ts(now=False)
+
+
+class AgentRun(SQLModel, table=True):
+    __tablename__ = "agent_runs"
+    __table_args__ = (sa.Index("ix_agent_runs_agent_started", "agent_id", "started_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = _owner()
+    agent_id: str = Field(max_length=64)
+    agent_version: str = Field(max_length=32)
+    status: str = Field(max_length=16, description="ok | error | skipped")
+    error: str | None = Field(default=None, sa_type=sa.Text)
+    started_at: datetime = _ts()
+    duration_ms: float = 0.0
+
+
+class Tip(SQLModel, table=True):
+    """The tip log: what was shown (or shadow-generated), from which agent outputs, by which model and prompt."""
+
+    __tablename__ = "tips"
+    __table_args__ = (sa.Index("ix_tips_user_created", "user_id", "created_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = _owner()
+    text: str = Field(max_length=280)
+    kind: TipKind = Field(default=TipKind.advice, sa_type=sa.String(16))
+    prompt_version: str = Field(max_length=64)
+    model_alias: str = Field(max_length=64)
+    model: str = Field(max_length=128, description="the model that actually wrote the text")
+    sources: list[dict[str, Any]] = _json([])
+    policy: str = Field(max_length=64)
+    shadow: bool = False
+    latency_ms: float = 0.0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    created_at: datetime = _ts()
+    shown_at: datetime | None = _ts(nullable=True, now=False)
+    reaction: str | None = Field(default=None, max_length=16)
+    reacted_at: datetime | None = _ts(nullable=True, now=False)
+
+    @property
+    def agent_ids(self) -> list[str]:
+        return [source["agent_id"] for source in self.sources]

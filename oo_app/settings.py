@@ -1,0 +1,89 @@
+"""oO settings: one pydantic-settings object read from the environment (prefix ``OO_``) and ``.env``.
+
+Every configurable fact of the app lives here; other modules call :func:`get_settings` and never read
+``os.environ`` themselves. Defaults are the embedded ones: SQLite, no LLM server, no MLflow server.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _default_alias_table() -> dict[str, list[dict[str, Any]]]:
+    """The embedded alias table: every alias answers offline with no server."""
+    return {
+        "tip-generator": [{"model": "oo-rules/composer"}],
+        "tip-generator-fallback": [{"model": "oo-rules/composer"}],
+    }
+
+
+class Settings(BaseSettings):
+    """Configuration of one oO deployment."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="OO_",
+        env_file=ROOT / ".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        env_nested_delimiter="__",
+    )
+
+    env: Literal["development", "test", "production"] = "development"
+    database_url: str = Field(
+        default=f"sqlite:///{ROOT / 'data' / 'oo.db'}",
+        description="SQLAlchemy URL; relative sqlite paths are resolved against the project root.",
+    )
+    secret_key: SecretStr = Field(
+        default=SecretStr("dev-only-secret-change-me"),
+        description="Signs cookies and CSRF tokens; must be set outside development.",
+    )
+    token_keys: list[SecretStr] = Field(
+        default_factory=list,
+        description="Fernet keys of the token vault, newest first (rotation keeps the older ones).",
+    )
+
+    # LLM: aliases resolve through a LiteLLM Router built from this table (model_list form).
+    llm_aliases: dict[str, list[dict[str, Any]]] = Field(default_factory=_default_alias_table)
+    llm_timeout_s: float = 10.0
+    llm_retries: int = 1
+
+    mlflow_tracking_uri: str = f"sqlite:///{ROOT / 'data' / 'mlflow.db'}"
+    mlflow_ui_url: str = "http://127.0.0.1:5000"
+
+    # Agents: the in-process scheduler runs due (user, agent) computations every `scheduler_interval_s`.
+    scheduler_enabled: bool = True
+    scheduler_interval_s: float = 60.0
+    # How often an open tip page looks for a newer tip.
+    live_poll_s: float = 5.0
+
+    demo_email: str = "demo@example.com"
+    seed_demo: bool = True
+    policy: str = "incumbent"
+
+    frontend_port: int = 3000
+    backend_port: int = 8000
+
+    @field_validator("database_url")
+    @classmethod
+    def _absolute_sqlite_path(cls, url: str) -> str:
+        prefix = "sqlite:///"
+        if url.startswith(prefix) and not url.startswith(prefix + "/") and ":memory:" not in url:
+            return prefix + str(ROOT / url.removeprefix(prefix))
+        return url
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings; tests call ``get_settings.cache_clear()`` after changing the environment."""
+    return Settings()
