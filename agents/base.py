@@ -1,0 +1,152 @@
+"""The agent contract: a manifest, the history an agent reads, and the snippet it emits.
+
+An agent is a module of this package that defines ``AGENT``: an :class:`Agent` with a manifest and a pure
+``compute(history, params)``. Agents never touch the database or the network; the runner does that for them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+
+def as_utc(value: datetime | str) -> datetime:
+    """Parse an ISO 8601 string or take a datetime; a naive one is taken as UTC."""
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def zone(name: str | None) -> ZoneInfo:
+    """The IANA zone ``name``, or UTC when it is missing or unknown."""
+    try:
+        return ZoneInfo(name or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryEvent:
+    type: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Completion:
+    completed_at: datetime
+    due_at: datetime | None
+    project: str
+
+
+@dataclass(frozen=True)
+class UserHistory:
+    """What agents may see of one person: events and task-completion derivatives up to ``now``.
+
+    Built through :meth:`build`, which normalises every time to aware UTC and drops what lies after ``now``.
+    """
+
+    events: tuple[HistoryEvent, ...]
+    task_completions: tuple[Completion, ...]
+    tz: str
+    now: datetime
+
+    @classmethod
+    def build(
+        cls,
+        events: Iterable[tuple[str, datetime | str]],
+        task_completions: Iterable[tuple[datetime | str, datetime | str | None, str]],
+        tz: str | None,
+        now: datetime | str | None = None,
+    ) -> UserHistory:
+        moment = as_utc(now) if now is not None else datetime.now(UTC)
+        kept_events = tuple(
+            sorted(
+                (HistoryEvent(str(kind), at) for kind, raw in events if (at := as_utc(raw)) <= moment),
+                key=lambda event: event.at,
+            )
+        )
+        kept_completions = tuple(
+            sorted(
+                (
+                    Completion(done, as_utc(due) if due else None, str(project or ""))
+                    for raw, due, project in task_completions
+                    if (done := as_utc(raw)) <= moment
+                ),
+                key=lambda completion: completion.completed_at,
+            )
+        )
+        return cls(kept_events, kept_completions, str(zone(tz)), moment)
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any]) -> UserHistory:
+        """A history in the persona format (``events``, ``task_completions``, ``tz``, ``now``); ``truth`` is ignored."""
+        return cls.build(
+            events=((e.get("type", ""), e["at"]) for e in data.get("events") or []),
+            task_completions=(
+                (c["completed_at"], c.get("due_at"), c.get("project", "")) for c in data.get("task_completions") or []
+            ),
+            tz=data.get("tz"),
+            now=data.get("now"),
+        )
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return zone(self.tz)
+
+    def local(self, moment: datetime) -> datetime:
+        return moment.astimezone(self.zone)
+
+
+@dataclass(frozen=True)
+class InferredParam:
+    """A per-person parameter recovered from history, with the default used before there is enough of it."""
+
+    key: str
+    cold_start_default: Any
+    infer: Callable[[UserHistory], Any]
+    min_history: int = 0
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class AgentManifest:
+    id: str
+    version: str
+    description: str
+    ttl: timedelta
+    schedule: timedelta
+    consents: tuple[str, ...] = ()
+    contexts: tuple[str, ...] = ()
+    params: tuple[InferredParam, ...] = ()
+
+    def public(self) -> dict[str, Any]:
+        """The manifest as JSON-ready data (for the registry API and the operator hub)."""
+        return {
+            "id": self.id,
+            "version": self.version,
+            "description": self.description,
+            "ttl_s": self.ttl.total_seconds(),
+            "schedule_s": self.schedule.total_seconds(),
+            "consents": list(self.consents),
+            "contexts": list(self.contexts),
+            "params": [
+                {"key": p.key, "min_history": p.min_history, "cold_start_default": p.cold_start_default}
+                for p in self.params
+            ],
+        }
+
+
+@dataclass(frozen=True)
+class Snippet:
+    """What an agent emits: one short line for the prompt and the facts behind it."""
+
+    text: str
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Agent:
+    manifest: AgentManifest
+    compute: Callable[[UserHistory, Mapping[str, Any]], Snippet]

@@ -1,0 +1,68 @@
+"""Per-person parameter inference: ``run_inference`` and the rules for storing its results.
+
+Contract: below ``min_history`` events a parameter takes its cold-start default; an ``infer()`` error also yields
+the default and is logged, never raised. Stored values have source ``inferred``; a ``user`` value is never overwritten.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from sqlmodel import Session, select
+
+from agents.base import AgentManifest, UserHistory
+from oo_app.models import PrefSource, UserPreference, utcnow
+
+log = logging.getLogger(__name__)
+
+
+def run_inference(manifest: AgentManifest, history: UserHistory) -> dict[str, Any]:
+    """Every inferred parameter of ``manifest`` for ``history``: inferred, or its cold-start default."""
+    values: dict[str, Any] = {}
+    for param in manifest.params:
+        if len(history.events) < param.min_history:
+            values[param.key] = param.cold_start_default
+            continue
+        try:
+            value = param.infer(history)
+        except Exception:
+            log.exception("inference of %s.%s failed; using its cold-start default", manifest.id, param.key)
+            value = param.cold_start_default
+        values[param.key] = param.cold_start_default if value is None else value
+    return values
+
+
+def save_inferred(session: Session, user_id: int, scope: str, values: Mapping[str, Any]) -> None:
+    """Store inferred values under ``scope``; rows the person set themselves (source ``user``) stay untouched."""
+    existing = {
+        pref.key: pref
+        for pref in session.exec(
+            select(UserPreference).where(UserPreference.user_id == user_id, UserPreference.scope == scope)
+        )
+    }
+    for key, value in values.items():
+        pref = existing.get(key)
+        if pref is None:
+            session.add(UserPreference(user_id=user_id, scope=scope, key=key, value=value))
+        elif pref.source == PrefSource.inferred and pref.value != value:
+            pref.value = value
+            pref.updated_at = utcnow()
+            session.add(pref)
+
+
+def effective_params(
+    session: Session, user_id: int, manifest: AgentManifest, inferred: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The parameters an agent computes with: the person's own values win over inferred ones."""
+    params = dict(inferred)
+    rows = session.exec(
+        select(UserPreference).where(
+            UserPreference.user_id == user_id,
+            UserPreference.scope == manifest.id,
+            UserPreference.source == PrefSource.user,
+        )
+    )
+    params.update({pref.key: pref.value for pref in rows})
+    return params

@@ -1,0 +1,119 @@
+"""Compute one (person, agent): load the history, infer parameters, run the agent, store its snippet.
+
+The same functions back the in-process scheduler, the CLI and (later) task-engine workers. A computation is
+idempotent: its ``job_key`` names the (person, agent version, schedule slot), so a retried job finds the output
+already written and writes nothing twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
+
+import sqlalchemy as sa
+from sqlmodel import Session, col, select
+
+from agents.base import Agent, UserHistory
+from agents.eligibility import eligible_agents
+from agents.inference import effective_params, run_inference, save_inferred
+from oo_app.models import AgentOutput, AgentRun, Event, TaskCompletion, User
+
+log = logging.getLogger(__name__)
+
+HISTORY_DAYS = 120
+
+
+def load_history(session: Session, user: User, now: datetime) -> UserHistory:
+    since = now - timedelta(days=HISTORY_DAYS)
+    events = session.exec(
+        select(Event.type, Event.at).where(Event.user_id == user.id, Event.at >= since, Event.at <= now)
+    ).all()
+    completions = session.exec(
+        select(TaskCompletion.completed_at, TaskCompletion.due_at, TaskCompletion.project).where(
+            TaskCompletion.user_id == user.id, TaskCompletion.completed_at >= since
+        )
+    ).all()
+    return UserHistory.build(events=events, task_completions=completions, tz=user.tz, now=now)
+
+
+def job_key(user_id: int, agent: Agent, now: datetime) -> str:
+    slot = int(now.timestamp() // agent.manifest.schedule.total_seconds())
+    return f"{user_id}:{agent.manifest.id}@{agent.manifest.version}:{slot}"
+
+
+def latest_output(session: Session, user_id: int, agent_id: str) -> AgentOutput | None:
+    return session.exec(
+        select(AgentOutput)
+        .where(AgentOutput.user_id == user_id, AgentOutput.agent_id == agent_id)
+        .order_by(col(AgentOutput.computed_at).desc(), col(AgentOutput.id).desc())
+        .limit(1)
+    ).first()
+
+
+def is_due(session: Session, user_id: int, agent: Agent, now: datetime) -> bool:
+    latest = latest_output(session, user_id, agent.manifest.id)
+    return (
+        latest is None
+        or latest.agent_version != agent.manifest.version
+        or latest.expires_at <= now
+        or latest.computed_at + agent.manifest.schedule <= now
+    )
+
+
+def compute_output(session: Session, user: User, agent: Agent, now: datetime | None = None) -> AgentOutput | None:
+    """Run ``agent`` for ``user`` at ``now``: the stored output, or None when the agent failed (see agent_runs)."""
+    now = now or datetime.now(UTC)
+    manifest = agent.manifest
+    key = job_key(user.id, agent, now)
+    existing = session.exec(select(AgentOutput).where(AgentOutput.job_key == key)).first()
+    if existing is not None:
+        return existing
+    started = time.perf_counter()
+    run = AgentRun(user_id=user.id, agent_id=manifest.id, agent_version=manifest.version, status="ok", started_at=now)
+    output: AgentOutput | None = None
+    try:
+        history = load_history(session, user, now)
+        inferred = run_inference(manifest, history)
+        save_inferred(session, user.id, manifest.id, inferred)
+        snippet = agent.compute(history, effective_params(session, user.id, manifest, inferred))
+        output = AgentOutput(
+            user_id=user.id,
+            agent_id=manifest.id,
+            agent_version=manifest.version,
+            job_key=key,
+            snippet=snippet.text,
+            data=snippet.data,
+            computed_at=now,
+            expires_at=now + manifest.ttl,
+        )
+        with session.begin_nested():
+            session.add(output)
+    except sa.exc.IntegrityError:
+        # Another worker wrote this slot first: its output is the one.
+        log.info("output %s already written by another worker", key)
+        return session.exec(select(AgentOutput).where(AgentOutput.job_key == key)).one()
+    except Exception as error:
+        log.exception("agent %s failed for user %s", manifest.id, user.id)
+        run.status, run.error, output = "error", f"{type(error).__name__}: {error}", None
+    run.duration_ms = (time.perf_counter() - started) * 1000
+    session.add(run)
+    session.flush()
+    return output
+
+
+def run_due(session: Session, now: datetime | None = None, user_ids: Iterable[int] | None = None) -> list[AgentOutput]:
+    """Compute every due (person, eligible agent) pair; the outputs written by this call."""
+    now = now or datetime.now(UTC)
+    query = select(User)
+    if user_ids is not None:
+        query = query.where(col(User.id).in_(list(user_ids)))
+    written: list[AgentOutput] = []
+    for user in session.exec(query).all():
+        for agent in eligible_agents(session, user.id):
+            if is_due(session, user.id, agent, now):
+                output = compute_output(session, user, agent, now)
+                if output is not None:
+                    written.append(output)
+    return written

@@ -1,0 +1,39 @@
+"""The in-process agent scheduler: a background task that computes due (person, agent) outputs every interval.
+
+It runs the blocking runner in a worker thread so the event loop keeps serving pages. After a round that wrote
+new outputs for a person, ``on_new_outputs(user_ids)`` lets the app react (e.g. prepare a fresher tip).
+A round that fails is logged and the loop goes on; it never takes the app down.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+
+from agents.runner import run_due
+from oo_app.db import session_scope
+
+log = logging.getLogger(__name__)
+
+
+def run_round(on_new_outputs: Callable[[set[int]], None] | None = None) -> int:
+    """One scheduler round; the number of outputs written."""
+    with session_scope() as session:
+        written = run_due(session)
+        user_ids = {output.user_id for output in written}
+    if written and on_new_outputs is not None:
+        on_new_outputs(user_ids)
+    return len(written)
+
+
+async def run_forever(interval_s: float, on_new_outputs: Callable[[set[int]], None] | None = None) -> None:
+    log.info("agent scheduler started (every %.0f s)", interval_s)
+    while True:
+        try:
+            count = await asyncio.to_thread(run_round, on_new_outputs)
+            if count:
+                log.info("agent scheduler wrote %d outputs", count)
+        except Exception:
+            log.exception("agent scheduler round failed; retrying next interval")
+        await asyncio.sleep(interval_s)

@@ -1,0 +1,165 @@
+"""Time-of-day agent: when in the day this person gets things done, and when they must be left alone.
+
+Infers, in the person's local time: ``preferred_hour`` (the hour with the most completions), ``quiet_start`` and
+``quiet_end`` (the longest run of hours with activity under a tenth of the mean hour, ``[start, end)``, may wrap
+midnight; a fifth swallowed the thin but real edge hours of the sample personas), ``peak_hours`` (the top
+quarter of active hours) and ``tz``. Its snippet places "now" against them.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from agents.base import Agent, AgentManifest, InferredParam, Snippet, UserHistory
+
+QUIET_FRACTION = 0.1  # an hour is quiet when its activity is under this fraction of the mean hour
+MIN_SAMPLES = 5  # fewer timestamps than this say nothing about a daily rhythm
+DONE_EVENTS = frozenset({"tip_done"})
+
+
+def hour_counts(history: UserHistory, moments: Iterable[datetime]) -> list[int]:
+    """How many of ``moments`` fall in each local hour (0-23) of the person."""
+    counts = [0] * 24
+    for moment in moments:
+        counts[history.local(moment).hour] += 1
+    return counts
+
+
+def _completion_moments(history: UserHistory) -> list[datetime]:
+    """Task completions, or completed tips when no task integration feeds any."""
+    moments = [c.completed_at for c in history.task_completions]
+    return moments or [e.at for e in history.events if e.type in DONE_EVENTS]
+
+
+def _activity_moments(history: UserHistory) -> list[datetime]:
+    return [e.at for e in history.events] + [c.completed_at for c in history.task_completions]
+
+
+def infer_preferred_hour(history: UserHistory) -> int | None:
+    counts = hour_counts(history, _completion_moments(history))
+    if sum(counts) < MIN_SAMPLES:
+        return None
+    # The most frequent hour; a tie goes to the hour whose neighbours are busier (the centre of the peak).
+    return max(range(24), key=lambda h: (counts[h], counts[h - 1] + counts[(h + 1) % 24], -h))
+
+
+def quiet_window(counts: list[int]) -> tuple[int, int] | None:
+    """The longest circular run of hours under a tenth of the mean hour, as ``(start, end)`` with end exclusive."""
+    total = sum(counts)
+    if total < MIN_SAMPLES:
+        return None
+    threshold = QUIET_FRACTION * total / 24
+    quiet = [count < threshold for count in counts]
+    if not any(quiet) or all(quiet):
+        return None
+    best_start, best_length = 0, 0
+    # Start only where a run begins (after an active hour) so a run crossing midnight is measured whole.
+    for start in range(24):
+        if not quiet[start] or quiet[start - 1]:
+            continue
+        length = 0
+        while length < 24 and quiet[(start + length) % 24]:
+            length += 1
+        if length > best_length:
+            best_start, best_length = start, length
+    return best_start, (best_start + best_length) % 24
+
+
+def _quiet(history: UserHistory) -> tuple[int, int] | None:
+    return quiet_window(hour_counts(history, _activity_moments(history)))
+
+
+def infer_quiet_start(history: UserHistory) -> int | None:
+    window = _quiet(history)
+    return window[0] if window else None
+
+
+def infer_quiet_end(history: UserHistory) -> int | None:
+    window = _quiet(history)
+    return window[1] if window else None
+
+
+def infer_peak_hours(history: UserHistory) -> list[int] | None:
+    counts = hour_counts(history, _completion_moments(history))
+    active = [h for h in range(24) if counts[h] > 0]
+    if sum(counts) < MIN_SAMPLES:
+        return None
+    top = sorted(active, key=lambda h: (-counts[h], h))[: max(1, math.ceil(len(active) / 4))]
+    return sorted(top)
+
+
+def infer_tz(history: UserHistory) -> str:
+    return history.tz
+
+
+def in_window(hour: int, start: int, end: int) -> bool:
+    """Whether ``hour`` lies in ``[start, end)``, a window that may wrap midnight."""
+    if start == end:
+        return False
+    return start <= hour < end if start < end else hour >= start or hour < end
+
+
+def _hours(hours: Iterable[int]) -> str:
+    return ", ".join(f"{h:02d}:00" for h in hours)
+
+
+def compute(history: UserHistory, params: Mapping[str, Any]) -> Snippet:
+    local = history.local(history.now)
+    preferred = int(params["preferred_hour"])
+    quiet_start, quiet_end = int(params["quiet_start"]), int(params["quiet_end"])
+    peaks = [int(h) for h in params["peak_hours"]]
+    hour = local.hour
+    if in_window(hour, quiet_start, quiet_end):
+        phase = "quiet"
+    elif hour in peaks or hour == preferred:
+        phase = "peak"
+    elif hour < preferred:
+        phase = "before_peak"
+    else:
+        phase = "after_peak"
+    clock, weekday = local.strftime("%H:%M"), local.strftime("%A")
+    if phase == "quiet":
+        text = (
+            f"It is {clock} on {weekday}, inside their quiet hours ({quiet_start:02d}:00-{quiet_end:02d}:00): "
+            f"no nudges now; their day starts around {quiet_end:02d}:00."
+        )
+    else:
+        text = (
+            f"It is {clock} on {weekday}; they get most done around {preferred:02d}:00 "
+            f"(peak hours {_hours(peaks)}); quiet hours {quiet_start:02d}:00-{quiet_end:02d}:00."
+        )
+    data = {
+        "local_time": clock,
+        "weekday": weekday,
+        "local_hour": hour,
+        "phase": phase,
+        "preferred_hour": preferred,
+        "peak_hours": peaks,
+        "quiet_start": quiet_start,
+        "quiet_end": quiet_end,
+        "tz": params["tz"],
+    }
+    return Snippet(text=text, data=data)
+
+
+AGENT = Agent(
+    manifest=AgentManifest(
+        id="time-of-day",
+        version="1.0.0",
+        description="Places now against the person's productive and quiet hours.",
+        ttl=timedelta(hours=1),
+        schedule=timedelta(minutes=30),
+        consents=("activity",),
+        params=(
+            InferredParam("preferred_hour", 10, infer_preferred_hour, min_history=20),
+            InferredParam("quiet_start", 22, infer_quiet_start, min_history=20),
+            InferredParam("quiet_end", 7, infer_quiet_end, min_history=20),
+            InferredParam("peak_hours", [9, 10, 11], infer_peak_hours, min_history=20),
+            InferredParam("tz", "UTC", infer_tz),
+        ),
+    ),
+    compute=compute,
+)
