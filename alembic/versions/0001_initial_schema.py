@@ -9,9 +9,9 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 import sqlmodel
+from alembic import op
 
 import oo_app.models
-from alembic import op
 
 revision: str = "0001"
 down_revision: str | None = None
