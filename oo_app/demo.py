@@ -1,0 +1,124 @@
+"""Synthetic histories with planted habits, and the demo person seeded into an empty database.
+
+:func:`synthetic_history` writes the persona format of ``shared/personas`` (without ``truth``) so tests and
+benchmarks can make as many people as they need; :func:`seed_demo` stores one such history for ``demo@example.com``.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlmodel import Session, select
+
+from oo_app.models import Consent, Event, TaskCompletion, User
+
+DEMO_CONSENTS = ("activity", "tasks")
+
+
+@dataclass(frozen=True)
+class Habits:
+    """The habits planted in a synthetic history (local time of the person)."""
+
+    tz: str = "Europe/Berlin"
+    preferred_hour: int = 10
+    quiet_start: int = 23
+    quiet_end: int = 7
+    projects: tuple[tuple[str, float], ...] = (("Work", 0.5), ("Home", 0.3), ("Health", 0.2))
+    completions_per_day: float = 3.0
+    lateness_days: float = 1.0
+    weekend_factor: float = 1.0
+
+
+def _active_hours(habits: Habits) -> list[int]:
+    start, end = habits.quiet_start, habits.quiet_end
+    quiet = {h for h in range(24) if (start <= h < end if start < end else h >= start or h < end)}
+    return [h for h in range(24) if h not in quiet]
+
+
+def synthetic_history(habits: Habits, days: int = 90, now: datetime | None = None, seed: int = 0) -> dict[str, Any]:
+    """A persona-format history of ``days`` days ending at ``now`` with ``habits`` planted in it."""
+    rng = random.Random(seed)
+    now = (now or datetime.now(UTC)).astimezone(UTC)
+    zone = ZoneInfo(habits.tz)
+    active = _active_hours(habits)
+    names = [name for name, _ in habits.projects]
+    weights = [weight for _, weight in habits.projects]
+    events: list[dict[str, str]] = []
+    completions: list[dict[str, str]] = []
+    first_day = (now.astimezone(zone) - timedelta(days=days)).date()
+    for offset in range(days):
+        day = first_day + timedelta(days=offset)
+        rate = habits.completions_per_day * (habits.weekend_factor if day.weekday() >= 5 else 1.0)
+        count = max(0, round(rng.gauss(rate, rate**0.5)))
+        for _ in range(count):
+            if rng.random() < 0.6:
+                hour = round(rng.gauss(habits.preferred_hour, 0.7)) % 24
+                hour = hour if hour in active else habits.preferred_hour
+            else:
+                hour = rng.choice(active)
+            local = datetime(day.year, day.month, day.day, hour, rng.randrange(60), tzinfo=zone)
+            done = local.astimezone(UTC)
+            if done > now:
+                continue
+            due = done - timedelta(days=max(0.0, rng.gauss(habits.lateness_days, 0.3)))
+            completions.append(
+                {
+                    "completed_at": done.isoformat(),
+                    "due_at": due.isoformat(),
+                    "project": rng.choices(names, weights)[0],
+                }
+            )
+            if rng.random() < 0.5:
+                events.append({"type": "tip_shown", "at": (done - timedelta(minutes=5)).isoformat()})
+                events.append({"type": "tip_done", "at": done.isoformat()})
+        if rng.random() < 0.7:
+            hour = rng.choice(active)
+            opened = datetime(day.year, day.month, day.day, hour, rng.randrange(60), tzinfo=zone).astimezone(UTC)
+            if opened <= now:
+                events.append({"type": "app_open", "at": opened.isoformat()})
+    events.sort(key=lambda event: event["at"])
+    completions.sort(key=lambda completion: completion["completed_at"])
+    return {"tz": habits.tz, "now": now.isoformat(), "events": events, "task_completions": completions}
+
+
+def store_history(session: Session, user: User, history: dict[str, Any], source: str = "demo") -> None:
+    """Write a persona-format history's events and completion derivatives for ``user``."""
+    session.add_all(
+        Event(user_id=user.id, type=event["type"], at=datetime.fromisoformat(event["at"]))
+        for event in history["events"]
+    )
+    session.add_all(
+        TaskCompletion(
+            user_id=user.id,
+            source_key=f"{source}:{index}",
+            completed_at=datetime.fromisoformat(completion["completed_at"]),
+            due_at=datetime.fromisoformat(completion["due_at"]) if completion.get("due_at") else None,
+            project=completion.get("project", ""),
+        )
+        for index, completion in enumerate(history["task_completions"])
+    )
+
+
+def grant_consents(session: Session, user: User, keys: tuple[str, ...] = DEMO_CONSENTS) -> None:
+    session.add_all(Consent(user_id=user.id, key=key, granted=True) for key in keys)
+
+
+def seed_demo(session: Session, email: str, now: datetime | None = None, days: int = 90) -> User | None:
+    """Create the demo person with ``days`` of synthetic history if the database has no person yet.
+
+    Returns the new person, or None when the database already holds someone (the seed never touches real data).
+    """
+    if session.exec(select(User.id).limit(1)).first() is not None:
+        return None
+    habits = Habits()
+    user = User(email=email.lower(), display_name="Demo", tz=habits.tz)
+    session.add(user)
+    session.flush()
+    grant_consents(session, user)
+    store_history(session, user, synthetic_history(habits, days=days, now=now, seed=7))
+    session.flush()
+    return user

@@ -1,0 +1,102 @@
+"""The rule-based composer: a deterministic tip writer over the agents' facts.
+
+It is the safety net behind every model (a failed or unfaithful model answer falls back to it) and, until a real
+model is configured, the writer behind the ``tip-generator`` alias. It only states what the facts say.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from oo_app.models import TipKind
+
+MAX_TIP_CHARS = 140
+
+
+class TipDraft(BaseModel):
+    """One tip as a writer returns it (the output contract of the ``tip-generator`` alias)."""
+
+    text: str = Field(min_length=1, max_length=MAX_TIP_CHARS)
+    kind: TipKind = TipKind.advice
+
+
+def _advice(text: str) -> TipDraft:
+    return TipDraft(text=text, kind=TipKind.advice)
+
+
+def _todo(text: str) -> TipDraft:
+    return TipDraft(text=text, kind=TipKind.todo)
+
+
+def _time_of_day(data: Mapping[str, Any]) -> list[TipDraft]:
+    preferred = int(data["preferred_hour"])
+    peaks = sorted(int(h) for h in data.get("peak_hours") or [preferred])
+    quiet_start, quiet_end = int(data["quiet_start"]), int(data["quiet_end"])
+    weekday = data.get("weekday", "today")
+    phase = data.get("phase")
+    if phase == "quiet":
+        return [
+            _advice(f"Quiet hours until {quiet_end:02d}:00. Rest now; the next tip can wait for the morning."),
+            _todo(f"Tomorrow at {preferred:02d}:00: start with the task that matters most."),
+            _advice("Nothing needs you now. Let today be finished."),
+        ]
+    if phase == "peak":
+        end = (peaks[-1] + 1) % 24
+        return [
+            _todo("This is your best hour. Start the task you have been putting off, now."),
+            _advice(f"You are in your peak hours until {end:02d}:00: one deep task, no inbox."),
+            _todo(f"Close one open loop before {end:02d}:00."),
+        ]
+    if phase == "before_peak":
+        return [
+            _advice(f"Your peak starts at {peaks[0]:02d}:00. Save the hardest task for then."),
+            _todo(f"Pick the one task that matters most and block {preferred:02d}:00 for it."),
+            _advice(f"Before {peaks[0]:02d}:00, clear small admin so your peak stays free for deep work."),
+        ]
+    return [
+        _advice(f"Past your peak hours: keep the rest of {weekday} light."),
+        _todo(f"Write down tomorrow's first task for {preferred:02d}:00."),
+        _advice(f"Wind down before {quiet_start:02d}:00, when your quiet hours begin."),
+    ]
+
+
+# Rules per agent id, in priority order; an agent without a rule contributes facts but no candidate.
+RULES: dict[str, Callable[[Mapping[str, Any]], list[TipDraft]]] = {
+    "time-of-day": _time_of_day,
+}
+
+GENERIC = [
+    _todo("Pick one small task and finish it in the next ten minutes."),
+    _advice("Choose the one thing that would make today feel done."),
+    _advice("Take a short walk before you start the next task."),
+]
+
+
+def normalized(text: str) -> str:
+    return " ".join(text.lower().split())
+
+
+def candidates(facts: Mapping[str, Any]) -> list[TipDraft]:
+    signals: Mapping[str, Any] = facts.get("signals") or {}
+    found: list[TipDraft] = []
+    for agent_id, rule in RULES.items():
+        data = signals.get(agent_id)
+        if data:
+            try:
+                found.extend(rule(data))
+            except (KeyError, TypeError, ValueError):
+                continue  # facts from an older agent version: the other rules and the generic tips remain
+    return found + GENERIC
+
+
+def compose(facts: Mapping[str, Any]) -> TipDraft:
+    """The first candidate not among the recent tips; when all were shown, the one shown longest ago."""
+    recent = [normalized(text) for text in facts.get("recent_tips") or []]  # newest first
+    options = candidates(facts)
+    for option in options:
+        if normalized(option.text) not in recent:
+            return option
+    return max(options, key=lambda option: recent.index(normalized(option.text)))

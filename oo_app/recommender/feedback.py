@@ -1,0 +1,97 @@
+"""The tip loop around :func:`recommend`: which tip a person sees now, marking it shown, and their reaction.
+
+Every reaction is logged twice on purpose: on the tip (its outcome) and as an event (the durable signal agents read).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from sqlmodel import Session, col, func, select
+
+from oo_app.errors import Conflict, InvalidInput, NotFound
+from oo_app.models import AgentOutput, Event, Reaction, Tip, User
+from oo_app.recommender.orchestrator import recommend
+
+TIP_SHELF_LIFE = timedelta(hours=1)  # an unanswered tip older than this gives way to a fresh one
+PAGE_REACTIONS = (Reaction.done, Reaction.snoozed, Reaction.dismissed)
+
+
+def latest_tip(session: Session, user_id: int) -> Tip | None:
+    return session.exec(
+        select(Tip)
+        .where(Tip.user_id == user_id, Tip.shadow == False)  # noqa: E712
+        .order_by(col(Tip.created_at).desc(), col(Tip.id).desc())
+        .limit(1)
+    ).first()
+
+
+def current_tip(session: Session, user: User, now: datetime | None = None) -> Tip:
+    """The tip to show now: the latest unanswered one while it is fresh, else a new one."""
+    now = now or datetime.now(UTC)
+    tip = latest_tip(session, user.id)
+    if tip is None or tip.reaction is not None or tip.created_at + TIP_SHELF_LIFE <= now:
+        tip = recommend(session, user, now)
+    return tip
+
+
+def replacement_tip(session: Session, user: User, shown_id: int, now: datetime | None = None) -> Tip | None:
+    """What should replace the tip ``shown_id`` on an open page: a newer unanswered tip, or a fresh one once it has
+    gone stale; None while it stands. Never writes a tip after a reaction (the reaction's handler does that)."""
+    now = now or datetime.now(UTC)
+    tip = latest_tip(session, user.id)
+    if tip is None or tip.reaction is not None:
+        return None
+    if tip.id != shown_id:
+        return tip
+    return recommend(session, user, now) if tip.created_at + TIP_SHELF_LIFE <= now else None
+
+
+def mark_shown(session: Session, tip: Tip, now: datetime | None = None) -> Tip:
+    """Record that ``tip`` reached the person's screen (once)."""
+    if tip.shown_at is None:
+        tip.shown_at = now or datetime.now(UTC)
+        session.add(tip)
+        session.add(Event(user_id=tip.user_id, type="tip_shown", at=tip.shown_at, payload={"tip_id": tip.id}))
+        session.flush()
+    return tip
+
+
+def react(session: Session, user: User, tip_id: int, reaction: str, now: datetime | None = None) -> Tip:
+    """Log ``reaction`` to the person's tip ``tip_id``; raises NotFound for someone else's tip."""
+    try:
+        kind = Reaction(reaction)
+    except ValueError:
+        raise InvalidInput(
+            f"unknown reaction {reaction!r}; use one of {', '.join(r.value for r in Reaction)}"
+        ) from None
+    tip = session.get(Tip, tip_id)
+    if tip is None or tip.user_id != user.id or tip.shadow:
+        raise NotFound(f"no tip {tip_id} for this person")
+    if tip.reaction is not None:
+        raise Conflict(f"tip {tip_id} was already answered ({tip.reaction})")
+    now = now or datetime.now(UTC)
+    tip.reaction, tip.reacted_at = kind.value, now
+    session.add(tip)
+    session.add(Event(user_id=user.id, type=f"tip_{kind.value}", at=now, payload={"tip_id": tip.id}))
+    session.flush()
+    return tip
+
+
+def refresh_tips(session: Session, user_ids: set[int], now: datetime | None = None) -> list[Tip]:
+    """After new agent outputs, replace each person's unanswered tip that predates them with a fresh one."""
+    now = now or datetime.now(UTC)
+    newest_output = dict(
+        session.exec(
+            select(AgentOutput.user_id, func.max(AgentOutput.computed_at))
+            .where(col(AgentOutput.user_id).in_(user_ids))
+            .group_by(AgentOutput.user_id)
+        ).all()
+    )
+    written = []
+    for user in session.exec(select(User).where(col(User.id).in_(user_ids))).all():
+        tip = latest_tip(session, user.id)
+        newest = newest_output.get(user.id)
+        if tip is None or (tip.reaction is None and newest is not None and tip.created_at < newest):
+            written.append(recommend(session, user, now))
+    return written

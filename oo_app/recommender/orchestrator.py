@@ -1,0 +1,128 @@
+"""The recommender: eligible agents -> freshest snippets -> versioned prompt -> ``tip-generator`` -> logged tip.
+
+Contract of :func:`recommend`: it always returns a stored tip. When the model alias fails or answers something that
+breaks the output contract, the rule-based composer writes the tip from the same facts, and the tip says so in
+``model``. It never returns a blank tip and never shows a tip that repeats one of the person's recent tips.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from pydantic import ValidationError
+from sqlmodel import Session, col, select
+
+from agents.eligibility import eligible_agents
+from agents.runner import compute_output
+from oo_app.llm import COMPOSER_MODEL, TIP_GENERATOR, get_router
+from oo_app.models import AgentOutput, Tip, User
+from oo_app.recommender.composer import TipDraft, compose, normalized
+from oo_app.recommender.prompts import CURRENT_VERSION, SignalLine, parse_facts, render
+from oo_app.settings import get_settings
+
+log = logging.getLogger(__name__)
+
+RECENT_TIPS = 10
+MAX_SYNC_COMPUTES = 5  # agents computed inline when none of their outputs is fresh
+
+
+@dataclass(frozen=True)
+class Written:
+    draft: TipDraft
+    model: str
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+
+def freshest_outputs(session: Session, user: User, now: datetime) -> list[AgentOutput]:
+    """The newest non-expired output of each eligible agent, computing (bounded) those that have none."""
+    outputs: list[AgentOutput] = []
+    computed = 0
+    for agent in eligible_agents(session, user.id):
+        output = session.exec(
+            select(AgentOutput)
+            .where(
+                AgentOutput.user_id == user.id,
+                AgentOutput.agent_id == agent.manifest.id,
+                AgentOutput.expires_at > now,
+            )
+            .order_by(col(AgentOutput.computed_at).desc(), col(AgentOutput.id).desc())
+            .limit(1)
+        ).first()
+        if output is None and computed < MAX_SYNC_COMPUTES:
+            computed += 1
+            output = compute_output(session, user, agent, now)
+        if output is not None:
+            outputs.append(output)
+    return outputs
+
+
+def recent_tip_texts(session: Session, user_id: int, limit: int = RECENT_TIPS) -> list[str]:
+    return list(
+        session.exec(
+            select(Tip.text)
+            .where(Tip.user_id == user_id, Tip.shadow == False)  # noqa: E712
+            .order_by(col(Tip.created_at).desc(), col(Tip.id).desc())
+            .limit(limit)
+        )
+    )
+
+
+def _ask_model(prompt: str, recent: list[str]) -> Written:
+    """One call of the alias; raises on any failure or contract breach so the caller can fall back."""
+    response = get_router().completion(model=TIP_GENERATOR, messages=[{"role": "user", "content": prompt}])
+    content = response.choices[0].message.content or ""
+    draft = TipDraft.model_validate(json.loads(content))
+    if normalized(draft.text) in {normalized(text) for text in recent}:
+        raise ValueError("the model repeated a recent tip")
+    usage = getattr(response, "usage", None)
+    return Written(
+        draft=draft,
+        model=str(response.model or "unknown"),
+        prompt_tokens=int(getattr(usage, "prompt_tokens", 0) or 0),
+        completion_tokens=int(getattr(usage, "completion_tokens", 0) or 0),
+    )
+
+
+def write_tip(prompt: str, recent: list[str]) -> Written:
+    """The model's tip, or the composer's when the model fails or breaks the contract (logged)."""
+    try:
+        return _ask_model(prompt, recent)
+    except (ValidationError, ValueError) as error:
+        log.warning("tip-generator answer rejected (%s); the composer writes this tip", error)
+    except Exception as error:
+        log.warning("tip-generator failed (%s: %s); the composer writes this tip", type(error).__name__, error)
+    return Written(draft=compose(parse_facts(prompt)), model=COMPOSER_MODEL)
+
+
+def recommend(session: Session, user: User, now: datetime | None = None, policy: str | None = None) -> Tip:
+    """Write, log and return the next tip for ``user``."""
+    now = now or datetime.now(UTC)
+    started = time.perf_counter()
+    outputs = freshest_outputs(session, user, now)
+    recent = recent_tip_texts(session, user.id)
+    signals = [SignalLine(o.agent_id, o.snippet, o.data) for o in outputs]
+    prompt = render(signals, recent, CURRENT_VERSION)
+    written = write_tip(prompt, recent)
+    tip = Tip(
+        user_id=user.id,
+        text=written.draft.text,
+        kind=written.draft.kind,
+        prompt_version=CURRENT_VERSION,
+        model_alias=TIP_GENERATOR,
+        model=written.model,
+        sources=[{"agent_id": o.agent_id, "agent_version": o.agent_version, "output_id": o.id} for o in outputs],
+        policy=policy or get_settings().policy,
+        latency_ms=(time.perf_counter() - started) * 1000,
+        prompt_tokens=written.prompt_tokens,
+        completion_tokens=written.completion_tokens,
+        created_at=now,
+    )
+    session.add(tip)
+    session.flush()
+    log.info("tip %s for user %s by %s from %s", tip.id, user.id, tip.model, tip.agent_ids)
+    return tip

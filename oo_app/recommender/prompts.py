@@ -1,0 +1,50 @@
+"""Versioned orchestrator prompts: templates live beside this module as ``<version>.txt``.
+
+A tip records the version it was written with; changing a template means adding a new version, never editing one
+that tips already point to. The last line of every prompt carries the facts as JSON so any writer can parse them.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from string import Template
+from typing import Any
+
+PROMPTS_DIR = Path(__file__).parent / "prompts"
+CURRENT_VERSION = "orchestrator-v1"
+FACTS_PREFIX = "Facts (JSON): "
+
+
+@dataclass(frozen=True)
+class SignalLine:
+    agent_id: str
+    text: str
+    data: dict[str, Any]
+
+
+@cache
+def template(version: str) -> Template:
+    path = PROMPTS_DIR / f"{version}.txt"
+    if not path.is_file():
+        raise KeyError(f"no prompt version {version!r} in {PROMPTS_DIR}")
+    return Template(path.read_text(encoding="utf-8"))
+
+
+def render(signals: list[SignalLine], recent_tips: list[str], version: str = CURRENT_VERSION) -> str:
+    facts = {"signals": {s.agent_id: s.data for s in signals}, "recent_tips": recent_tips}
+    return template(version).substitute(
+        signals="\n".join(f"- [{s.agent_id}] {s.text}" for s in signals) or "- (none yet)",
+        recent="\n".join(f"- {tip}" for tip in recent_tips) or "- (none)",
+        facts=json.dumps(facts, ensure_ascii=False, sort_keys=True),
+    )
+
+
+def parse_facts(prompt: str) -> dict[str, Any]:
+    """The facts a prompt carries on its ``Facts (JSON):`` line; empty facts when there is none."""
+    for line in reversed(prompt.splitlines()):
+        if line.startswith(FACTS_PREFIX):
+            return json.loads(line.removeprefix(FACTS_PREFIX))
+    return {"signals": {}, "recent_tips": []}
