@@ -1,0 +1,135 @@
+"""HTTP routes (FastAPI, mounted into Reflex through ``api_transformer``): thin adapters over the domain.
+
+Every error leaves as JSON with a 4xx status and a message a person can act on; an unexpected failure is a 500 with
+a generic message (logged here, never a stack trace to the client).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict
+from sqlmodel import Session
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from oo_app.db import check_database, get_engine, session_scope
+from oo_app.errors import OOError
+from oo_app.models import Tip, User
+from oo_app.recommender import mark_shown, react, recommend
+from oo_app.users import resolve_current_user
+
+log = logging.getLogger(__name__)
+
+
+class TipOut(BaseModel):
+    id: int
+    text: str
+    kind: str
+    agents: list[str]
+    model: str
+    policy: str
+    created_at: datetime
+
+    @classmethod
+    def of(cls, tip: Tip) -> TipOut:
+        return cls(
+            id=tip.id,
+            text=tip.text,
+            kind=tip.kind,
+            agents=tip.agent_ids,
+            model=tip.model,
+            policy=tip.policy,
+            created_at=tip.created_at,
+        )
+
+
+class TipEnvelope(BaseModel):
+    tip: TipOut
+
+
+class ReactionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reaction: Literal["done", "snoozed", "dismissed", "liked", "disliked"]
+
+
+class ReactionOut(BaseModel):
+    reacted: TipOut
+    next: TipOut
+
+
+class ErrorOut(BaseModel):
+    error: str
+    detail: Any = None
+
+
+def tip_body(tip: Tip) -> dict[str, Any]:
+    """The ``{"tip": {...}}`` body shared by the API and the CLI."""
+    return TipEnvelope(tip=TipOut.of(tip)).model_dump(mode="json")
+
+
+def db_session() -> Iterator[Session]:
+    with session_scope() as session:
+        yield session
+
+
+def current_user(request: Request, session: Annotated[Session, Depends(db_session)]) -> User:
+    return resolve_current_user(session, dict(request.cookies))
+
+
+SessionDep = Annotated[Session, Depends(db_session)]
+UserDep = Annotated[User, Depends(current_user)]
+ERRORS = {code: {"model": ErrorOut} for code in (404, 409, 422)}
+
+api = FastAPI(title="oO", version="0.1.0", docs_url="/api/docs", openapi_url="/api/openapi.json", redoc_url=None)
+
+
+@api.exception_handler(OOError)
+async def _domain_error(_request: Request, error: OOError) -> JSONResponse:
+    return JSONResponse({"error": str(error)}, status_code=error.status_code)
+
+
+@api.exception_handler(RequestValidationError)
+async def _invalid_request(_request: Request, error: RequestValidationError) -> JSONResponse:
+    detail = [{"loc": list(e.get("loc", ())), "msg": e.get("msg", "")} for e in error.errors()]
+    return JSONResponse({"error": "invalid request", "detail": detail}, status_code=422)
+
+
+@api.exception_handler(StarletteHTTPException)
+async def _http_error(_request: Request, error: StarletteHTTPException) -> JSONResponse:
+    return JSONResponse({"error": str(error.detail)}, status_code=error.status_code)
+
+
+@api.exception_handler(Exception)
+async def _unexpected(request: Request, error: Exception) -> JSONResponse:
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    return JSONResponse({"error": "internal error; it has been logged"}, status_code=500)
+
+
+@api.get("/health", tags=["ops"])
+def health() -> JSONResponse:
+    try:
+        check_database(get_engine())
+    except Exception as error:
+        log.warning("health: database unreachable: %s", error)
+        return JSONResponse({"status": "error", "database": "unreachable"}, status_code=503)
+    return JSONResponse({"status": "ok", "database": "ok"})
+
+
+@api.post("/api/recommend", response_model=TipEnvelope, tags=["tips"], responses=ERRORS)
+def post_recommend(session: SessionDep, user: UserDep) -> dict[str, Any]:
+    tip = mark_shown(session, recommend(session, user))
+    return tip_body(tip)
+
+
+@api.post("/api/tips/{tip_id}/reaction", response_model=ReactionOut, tags=["tips"], responses=ERRORS)
+def post_reaction(tip_id: int, body: ReactionIn, session: SessionDep, user: UserDep) -> dict[str, Any]:
+    reacted = react(session, user, tip_id, body.reaction)
+    following = mark_shown(session, recommend(session, user))
+    return ReactionOut(reacted=TipOut.of(reacted), next=TipOut.of(following)).model_dump(mode="json")
