@@ -1,0 +1,1 @@
+"""Reusable Reflex components of the oO pages."""

@@ -1,0 +1,29 @@
+"""A reaction button of the tip page: quiet text on black, visible focus ring for keyboard users."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+BUTTON_STYLE = {
+    "background": "transparent",
+    "color": "#c8c8c8",
+    "border": "1px solid #3a3a3a",
+    "border_radius": "999px",
+    "padding": "0.5rem 1.25rem",
+    "font_size": "0.95rem",
+    "cursor": "pointer",
+    "_hover": {"color": "#ffffff", "border_color": "#8a8a8a"},
+    "_focus_visible": {"outline": "2px solid #ffffff", "outline_offset": "2px"},
+    "_disabled": {"opacity": "0.4", "cursor": "default"},
+}
+
+
+def reaction_button(label: str, reaction: str, on_click: rx.EventHandler, disabled: rx.Var[bool]) -> rx.Component:
+    return rx.el.button(
+        label,
+        id=f"react-{reaction}",
+        type="button",
+        on_click=on_click(reaction),
+        disabled=disabled,
+        style=BUTTON_STYLE,
+    )

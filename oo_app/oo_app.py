@@ -1,0 +1,49 @@
+"""The oO app: the Reflex pages, the HTTP API mounted beside them, and the agent scheduler as a lifespan task."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import reflex as rx
+
+from agents.scheduler import run_forever
+from oo_app.api import api
+from oo_app.db import session_scope
+from oo_app.pages.index import index
+from oo_app.recommender import refresh_tips
+from oo_app.settings import get_settings
+from oo_app.state.tip import TipState
+
+log = logging.getLogger(__name__)
+
+
+def _refresh(user_ids: set[int]) -> None:
+    with session_scope() as session:
+        refresh_tips(session, user_ids)
+
+
+async def agent_scheduler() -> None:
+    """Runs due agents in the background for as long as the app lives (switched off by OO_SCHEDULER_ENABLED=0)."""
+    settings = get_settings()
+    if not settings.scheduler_enabled:
+        log.info("in-process agent scheduler is off")
+        return
+    await run_forever(settings.scheduler_interval_s, _refresh)
+
+
+async def warm_llm() -> None:
+    """Builds the LiteLLM router off the event loop so the first tip does not pay for importing LiteLLM."""
+    from oo_app.llm import get_router
+
+    await asyncio.to_thread(get_router)
+
+
+app = rx.App(
+    api_transformer=api,
+    head_components=[rx.el.meta(name="theme-color", content="#000000")],
+    style={"background": "#000000"},
+)
+app.add_page(index, route="/", title="oO", description="One well-timed tip.", on_load=TipState.load)
+app.register_lifespan_task(agent_scheduler)
+app.register_lifespan_task(warm_llm)

@@ -1,0 +1,1 @@
+"""Reflex pages: functions returning components, one module per route."""

@@ -1,0 +1,167 @@
+"""State of the tip page: the one tip on screen, its reactions, and a live watch for a newer tip.
+
+Handlers run the (blocking) domain calls in a worker thread and only assign results; the person is resolved from
+the page's cookies on the backend through :func:`oo_app.users.resolve_current_user`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+from http.cookies import SimpleCookie
+
+import reflex as rx
+
+from oo_app.db import session_scope
+from oo_app.errors import OOError
+from oo_app.llm import COMPOSER_MODEL
+from oo_app.models import Tip
+from oo_app.recommender import current_tip, mark_shown, react, recommend, replacement_tip
+from oo_app.settings import get_settings
+from oo_app.users import resolve_current_user
+
+log = logging.getLogger(__name__)
+
+WATCH_MAX_S = 6 * 3600  # a forgotten tab stops watching after this long; a reload starts it again
+UNAVAILABLE = "oO can't reach your tips right now. Try again in a moment."
+
+
+@dataclass(frozen=True)
+class TipView:
+    id: int
+    text: str
+    kind: str
+    model: str
+    agents: list[str]
+
+    @classmethod
+    def of(cls, tip: Tip) -> TipView:
+        return cls(tip.id, tip.text, str(tip.kind), tip.model, tip.agent_ids)
+
+
+def _cookies(header: str) -> dict[str, str]:
+    jar = SimpleCookie()
+    jar.load(header or "")
+    return {key: morsel.value for key, morsel in jar.items()}
+
+
+def _show_current(cookies: dict[str, str]) -> TipView:
+    with session_scope() as session:
+        user = resolve_current_user(session, cookies)
+        return TipView.of(mark_shown(session, current_tip(session, user)))
+
+
+def _replacement(cookies: dict[str, str], shown_id: int) -> TipView | None:
+    with session_scope() as session:
+        user = resolve_current_user(session, cookies)
+        tip = replacement_tip(session, user, shown_id)
+        return TipView.of(mark_shown(session, tip)) if tip is not None else None
+
+
+def _react_and_next(cookies: dict[str, str], tip_id: int, reaction: str) -> TipView:
+    with session_scope() as session:
+        user = resolve_current_user(session, cookies)
+        react(session, user, tip_id, reaction)
+        return TipView.of(mark_shown(session, recommend(session, user)))
+
+
+def model_label(model: str) -> str:
+    return "the rule-based composer" if model == COMPOSER_MODEL else model
+
+
+class TipState(rx.State):
+    tip_id: int = 0
+    text: str = ""
+    kind: str = ""
+    model: str = ""
+    agents: list[str] = []
+    error: str = ""
+    busy: bool = False
+    show_why: bool = False
+    _watching: bool = False
+
+    def _apply(self, view: TipView) -> None:
+        self.tip_id, self.text, self.kind, self.model, self.agents = (
+            view.id,
+            view.text,
+            view.kind,
+            view.model,
+            view.agents,
+        )
+        self.error, self.show_why = "", False
+
+    def _cookie_map(self) -> dict[str, str]:
+        return _cookies(self.router.headers.cookie)
+
+    @rx.var
+    def written_by(self) -> str:
+        return f"written by {model_label(self.model)}" if self.model else ""
+
+    @rx.var
+    def sources(self) -> str:
+        return ", ".join(self.agents) if self.agents else "no agent yet (a general tip)"
+
+    @rx.event
+    async def load(self):
+        try:
+            self._apply(await asyncio.to_thread(_show_current, self._cookie_map()))
+        except Exception:
+            log.exception("could not load the current tip")
+            self.error = UNAVAILABLE
+        return TipState.watch
+
+    @rx.event
+    async def react(self, reaction: str):
+        if self.busy or not self.tip_id:
+            return
+        self.busy = True
+        yield
+        try:
+            self._apply(await asyncio.to_thread(_react_and_next, self._cookie_map(), self.tip_id, reaction))
+        except OOError as error:
+            self.error = str(error)
+        except Exception:
+            log.exception("could not record the reaction")
+            self.error = UNAVAILABLE
+        finally:
+            self.busy = False
+
+    @rx.event
+    def toggle_why(self):
+        self.show_why = not self.show_why
+
+    @rx.event(background=True)
+    async def watch(self):
+        """While this page stays connected, swap in a newer tip (e.g. from fresh agent outputs) without reload."""
+        async with self:
+            if self._watching:
+                return
+            self._watching = True
+            token, cookies = self.router.session.client_token, self._cookie_map()
+        started = time.monotonic()
+        try:
+            while time.monotonic() - started < WATCH_MAX_S and _connected(token):
+                await asyncio.sleep(get_settings().live_poll_s)
+                async with self:
+                    shown_id = self.tip_id
+                try:
+                    view = await asyncio.to_thread(_replacement, cookies, shown_id)
+                except Exception:
+                    log.exception("live tip check failed; retrying")
+                    continue
+                if view is not None:
+                    async with self:
+                        if self.tip_id == shown_id and not self.busy:
+                            self._apply(view)
+        finally:
+            async with self:
+                self._watching = False
+
+
+def _connected(token: str) -> bool:
+    from reflex.utils.prerequisites import get_and_validate_app
+
+    namespace = get_and_validate_app().app.event_namespace
+    return namespace is not None and token in namespace.token_to_sid

@@ -1,0 +1,19 @@
+"""Reflex configuration, built from oO's settings (ports, telemetry off); the database is oO's own (oo_app.db)."""
+
+import reflex as rx
+from reflex.plugins.sitemap import SitemapPlugin
+
+from oo_app.settings import get_settings
+
+_settings = get_settings()
+
+config = rx.Config(
+    app_name="oo_app",
+    frontend_port=_settings.frontend_port,
+    backend_port=_settings.backend_port,
+    backend_host="127.0.0.1",
+    telemetry_enabled=False,
+    show_built_with_reflex=False,
+    default_color_mode="dark",
+    disable_plugins=[SitemapPlugin],
+)
