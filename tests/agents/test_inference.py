@@ -1,0 +1,74 @@
+"""The inference rules every agent obeys: cold start, errors never raised, the person's own values never overwritten."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+import pytest
+from sqlmodel import Session, select
+
+from agents.base import AgentManifest, InferredParam, UserHistory
+from agents.inference import effective_params, run_inference, save_inferred
+from oo_app.models import PrefSource, User, UserPreference
+from tests.conftest import NOW
+
+
+def _manifest(*params: InferredParam) -> AgentManifest:
+    return AgentManifest("probe", "1.0.0", "test agent", timedelta(hours=1), timedelta(hours=1), params=params)
+
+
+def _history(events: int) -> UserHistory:
+    return UserHistory.build(
+        events=[("tip_done", NOW - timedelta(hours=i)) for i in range(events)], task_completions=[], tz="UTC", now=NOW
+    )
+
+
+def test_below_min_history_the_cold_start_default_is_used() -> None:
+    manifest = _manifest(InferredParam("count", -1, lambda h: len(h.events), min_history=5))
+    assert run_inference(manifest, _history(4)) == {"count": -1}
+    assert run_inference(manifest, _history(5)) == {"count": 5}
+
+
+def test_an_infer_error_yields_the_default_and_a_log_line(caplog: pytest.LogCaptureFixture) -> None:
+    def broken(_history: UserHistory) -> int:
+        raise ZeroDivisionError("boom")
+
+    manifest = _manifest(InferredParam("fragile", 7, broken), InferredParam("fine", 0, lambda h: 1))
+    with caplog.at_level(logging.ERROR, logger="agents.inference"):
+        assert run_inference(manifest, _history(3)) == {"fragile": 7, "fine": 1}
+    assert "probe.fragile" in caplog.text
+
+
+def test_history_ignores_what_happens_after_now_and_reads_naive_times_as_utc() -> None:
+    history = UserHistory.from_mapping(
+        {
+            "tz": "Nowhere/Atlantis",
+            "now": "2026-11-20T12:00:00",
+            "events": [
+                {"type": "tip_done", "at": "2026-11-20T11:00:00"},
+                {"type": "tip_done", "at": "2030-01-01T00:00"},
+            ],
+            "task_completions": [],
+            "truth": {"preferred_hour": 11},
+        }
+    )
+    assert [e.at.isoformat() for e in history.events] == ["2026-11-20T11:00:00+00:00"]
+    assert history.tz == "UTC", "an unknown zone falls back to UTC"
+
+
+def test_inference_never_overwrites_a_value_the_person_set(session: Session) -> None:
+    user = User(email="p@example.com")
+    session.add(user)
+    session.flush()
+    session.add(UserPreference(user_id=user.id, scope="probe", key="hour", value=6, source=PrefSource.user))
+    save_inferred(session, user.id, "probe", {"hour": 19, "tz": "Europe/Berlin"})
+    save_inferred(session, user.id, "probe", {"hour": 20, "tz": "Asia/Tokyo"})
+    prefs = {p.key: p for p in session.exec(select(UserPreference).where(UserPreference.user_id == user.id))}
+    assert (prefs["hour"].value, prefs["hour"].source) == (6, PrefSource.user)
+    assert (prefs["tz"].value, prefs["tz"].source) == ("Asia/Tokyo", PrefSource.inferred)
+    manifest = _manifest(InferredParam("hour", 0, lambda h: 0), InferredParam("tz", "UTC", lambda h: "UTC"))
+    assert effective_params(session, user.id, manifest, {"hour": 20, "tz": "Asia/Tokyo"}) == {
+        "hour": 6,
+        "tz": "Asia/Tokyo",
+    }

@@ -1,0 +1,110 @@
+"""Shared fixtures: real databases (a migrated SQLite file per test; PostgreSQL when it runs) and the demo person.
+
+Every test that touches settings goes through :func:`configure`, which points ``OO_*`` at the test's own database
+and clears the process-wide caches, so no test reads the developer's ``data/oo.db``.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from oo_app import db, llm, settings
+from oo_app.demo import seed_demo
+from oo_app.models import User
+
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+
+PG_ADMIN_URL = os.environ.get("OO_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)  # a Friday; 13:00 in Berlin, the demo person's zone
+
+
+def clear_caches() -> None:
+    settings.get_settings.cache_clear()
+    db.get_engine.cache_clear()
+    llm.get_router.cache_clear()
+
+
+@pytest.fixture
+def configure(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., None]]:
+    """``configure(OO_X="...")`` sets settings for this test; caches are cleared then and at teardown."""
+
+    def apply(**env: str) -> None:
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        clear_caches()
+
+    apply(OO_SCHEDULER_ENABLED="false")
+    yield apply
+    monkeypatch.undo()
+    clear_caches()
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    url = f"sqlite:///{tmp_path / 'oo.db'}"
+    db.migrate(url)
+    return url
+
+
+@pytest.fixture
+def engine(sqlite_url: str, configure: Callable[..., None]) -> Iterator[Engine]:
+    """The test's migrated SQLite database, also made the app's configured database."""
+    configure(OO_DATABASE_URL=sqlite_url)
+    engine = db.get_engine()
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def session(engine: Engine) -> Iterator[Session]:
+    with Session(engine, expire_on_commit=False) as session:
+        yield session
+        session.rollback()
+
+
+@pytest.fixture
+def demo_user(session: Session) -> User:
+    user = seed_demo(session, "demo@example.com", now=NOW)
+    assert user is not None
+    session.commit()
+    return user
+
+
+def postgres_available() -> str | None:
+    """None when the local PostgreSQL answers, else the reason it does not."""
+    try:
+        with sa.create_engine(PG_ADMIN_URL).connect() as connection:
+            connection.execute(sa.text("SELECT 1"))
+    except Exception as error:
+        return f"PostgreSQL at {PG_ADMIN_URL} is unreachable: {type(error).__name__}: {error}"
+    return None
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A fresh, empty PostgreSQL database for one test, dropped afterwards."""
+    reason = postgres_available()
+    if reason:
+        print(reason)
+        pytest.skip(reason)
+    name = f"oo_test_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    try:
+        yield url
+    finally:
+        with admin.connect() as connection:
+            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()

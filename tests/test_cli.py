@@ -1,0 +1,46 @@
+"""``oo``: the operator CLI prints the API's JSON on stdout and errors as messages, never a stack trace."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from oo_app.models import Tip, User
+from tests.test_api import TIP_KEYS
+
+OO = str(Path(sys.executable).with_name("oo"))
+
+
+def _oo(*args: str, database_url: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "OO_DATABASE_URL": database_url, "OO_SCHEDULER_ENABLED": "false"}
+    return subprocess.run([OO, *args], capture_output=True, text=True, env=env, timeout=120, check=False)
+
+
+def test_recommend_prints_the_api_body_on_stdout(sqlite_url: str, demo_user: User, session) -> None:
+    result = _oo("recommend", "--user", "Demo@Example.com", database_url=sqlite_url)
+    assert result.returncode == 0, result.stderr
+    body = json.loads(result.stdout)
+    assert set(body) == {"tip"}
+    assert set(body["tip"]) == TIP_KEYS
+    assert session.get(Tip, body["tip"]["id"]).text == body["tip"]["text"]
+
+
+def test_an_unknown_person_is_an_error_message_and_nothing_on_stdout(sqlite_url: str, demo_user: User) -> None:
+    result = _oo("recommend", "--user", "nobody@example.com", database_url=sqlite_url)
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert "no person with the email 'nobody@example.com'" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_migrate_and_seed_demo_prepare_an_empty_database(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'fresh.db'}"
+    assert _oo("migrate", database_url=url).returncode == 0
+    seeded = _oo("seed-demo", database_url=url)
+    assert seeded.returncode == 0
+    assert "seeded demo@example.com" in seeded.stderr
+    again = _oo("seed-demo", database_url=url)
+    assert "nothing seeded" in again.stderr

@@ -1,0 +1,65 @@
+"""Migrations on SQLite and PostgreSQL: upgrade -> downgrade -> upgrade, and no drift from the models."""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlmodel import SQLModel
+
+import oo_app.models  # noqa: F401  (tables on the metadata)
+from oo_app.db import alembic_config, make_engine
+
+TABLES = {
+    "users",
+    "oauth_accounts",
+    "sessions",
+    "consents",
+    "user_preferences",
+    "contexts",
+    "integrations",
+    "task_completions",
+    "events",
+    "agent_outputs",
+    "agent_runs",
+    "tips",
+}
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'migrations.db'}"
+    return request.getfixturevalue("postgres_url")
+
+
+def _tables(url: str) -> set[str]:
+    engine = make_engine(url)
+    try:
+        return set(sa.inspect(engine).get_table_names()) - {"alembic_version"}
+    finally:
+        engine.dispose()
+
+
+def test_upgrade_downgrade_upgrade_round_trips(database_url: str) -> None:
+    config = alembic_config(database_url)
+    command.upgrade(config, "head")
+    assert _tables(database_url) == TABLES
+    command.downgrade(config, "base")
+    assert _tables(database_url) == set()
+    command.upgrade(config, "head")
+    assert _tables(database_url) == TABLES
+
+
+def test_models_and_migrations_do_not_drift(database_url: str) -> None:
+    command.upgrade(alembic_config(database_url), "head")
+    engine = make_engine(database_url)
+    try:
+        with engine.connect() as connection:
+            context = MigrationContext.configure(connection, opts={"compare_type": True})
+            diff = compare_metadata(context, SQLModel.metadata)
+    finally:
+        engine.dispose()
+    assert diff == [], f"models differ from the migrations; run alembic revision --autogenerate: {diff}"

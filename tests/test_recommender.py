@@ -1,0 +1,110 @@
+"""The recommender always answers with a logged tip: from the model when it keeps the contract, else the composer."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import timedelta
+
+import pytest
+from sqlmodel import Session, select
+
+from agents.scheduler import run_round
+from oo_app.errors import Conflict, InvalidInput, NotFound
+from oo_app.llm import COMPOSER_MODEL
+from oo_app.models import AgentOutput, Event, Tip, User
+from oo_app.recommender import current_tip, react, recommend, refresh_tips, replacement_tip
+from tests.conftest import NOW
+
+
+def _aliases(configure: Callable[..., None], deployment: dict) -> None:
+    configure(OO_LLM_ALIASES=json.dumps({"tip-generator": [deployment]}), OO_LLM_RETRIES="0", OO_LLM_TIMEOUT_S="3")
+
+
+def test_tip_is_logged_with_the_agent_outputs_that_fed_it(session: Session, demo_user: User) -> None:
+    tip = recommend(session, demo_user, NOW)
+    output = session.exec(select(AgentOutput).where(AgentOutput.user_id == demo_user.id)).one()
+    assert tip.sources == [{"agent_id": "time-of-day", "agent_version": output.agent_version, "output_id": output.id}]
+    assert tip.text
+    assert len(tip.text) <= 140
+    assert (tip.model, tip.model_alias, tip.prompt_version) == (COMPOSER_MODEL, "tip-generator", "orchestrator-v1")
+
+
+def test_a_model_that_keeps_the_contract_writes_the_tip(session: Session, demo_user: User, configure) -> None:
+    answer = {"text": "Your peak hour is near: block it for the report.", "kind": "todo"}
+    _aliases(configure, {"model": "openai/gpt-4o-mini", "mock_response": json.dumps(answer), "api_key": "test"})
+    tip = recommend(session, demo_user, NOW)
+    assert (tip.text, tip.kind) == (answer["text"], "todo")
+    assert tip.model != COMPOSER_MODEL
+    assert "gpt-4o-mini" in tip.model
+
+
+@pytest.mark.parametrize(
+    "deployment",
+    [
+        {"model": "openai/oo-down", "api_base": "http://127.0.0.1:9/v1", "api_key": "test"},
+        {"model": "openai/oo-limited", "mock_response": "litellm.RateLimitError", "api_key": "test"},
+        {"model": "openai/oo-garbage", "mock_response": "Sure! Here is a tip: drink water", "api_key": "test"},
+        {"model": "openai/oo-long", "mock_response": json.dumps({"text": "x" * 141}), "api_key": "test"},
+    ],
+    ids=["server-down", "rate-limited", "not-json", "too-long"],
+)
+def test_a_failing_model_yields_the_composer_tip_never_a_blank(
+    session: Session, demo_user: User, configure, deployment: dict
+) -> None:
+    _aliases(configure, deployment)
+    tip = recommend(session, demo_user, NOW)
+    assert tip.model == COMPOSER_MODEL
+    assert tip.text.strip()
+    assert tip.id is not None
+
+
+def test_a_model_repeating_a_recent_tip_is_overruled(session: Session, demo_user: User, configure) -> None:
+    first = recommend(session, demo_user, NOW)
+    _aliases(configure, {"model": "openai/parrot", "mock_response": json.dumps({"text": first.text}), "api_key": "t"})
+    second = recommend(session, demo_user, NOW)
+    assert second.model == COMPOSER_MODEL
+    assert second.text != first.text
+
+
+def test_done_logs_the_reaction_and_the_next_tip_differs(session: Session, demo_user: User) -> None:
+    seen = []
+    for _ in range(4):
+        tip = current_tip(session, demo_user, NOW)
+        seen.append(tip.text)
+        react(session, demo_user, tip.id, "done", NOW)
+    assert len(set(seen)) == 4, seen
+    events = session.exec(select(Event).where(Event.user_id == demo_user.id, Event.type == "tip_done", Event.at == NOW))
+    assert sorted(e.payload["tip_id"] for e in events) == sorted(
+        t.id for t in session.exec(select(Tip).where(Tip.reaction == "done"))
+    )
+
+
+def test_reactions_are_validated_and_scoped_to_their_person(session: Session, demo_user: User) -> None:
+    tip = recommend(session, demo_user, NOW)
+    stranger = User(email="stranger@example.com")
+    session.add(stranger)
+    session.flush()
+    with pytest.raises(NotFound):
+        react(session, stranger, tip.id, "done")
+    with pytest.raises(InvalidInput):
+        react(session, demo_user, tip.id, "exploded")
+    react(session, demo_user, tip.id, "snoozed")
+    with pytest.raises(Conflict):
+        react(session, demo_user, tip.id, "done")
+    assert session.get(Tip, tip.id).reaction == "snoozed"
+
+
+def test_scheduler_round_writes_outputs_and_a_fresher_tip_replaces_the_shown_one(
+    session: Session, demo_user: User
+) -> None:
+    shown = recommend(session, demo_user, NOW - timedelta(hours=2))
+    session.commit()
+    refreshed: list[set[int]] = []
+    assert run_round(refreshed.append) == 1
+    assert refreshed == [{demo_user.id}]
+    newer = refresh_tips(session, {demo_user.id})
+    assert len(newer) == 1
+    assert newer[0].id != shown.id
+    assert replacement_tip(session, demo_user, shown.id).id == newer[0].id
+    assert replacement_tip(session, demo_user, newer[0].id) is None, "a fresh tip stands"
