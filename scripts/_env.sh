@@ -7,6 +7,8 @@ cd "$ROOT"
 VENV="$ROOT/.venv"
 BUN_VERSION="1.4.5"
 LOCK="$ROOT/requirements.lock"
+# The CPU build of torch lies on this machine kind's disk; the index only has CUDA builds of several GB.
+WHEELS="${OO_WHEELS_DIR:-/opt/wheels}"
 
 log() { printf '\033[2m[oO] %s\033[0m\n' "$*" >&2; }
 
@@ -34,7 +36,9 @@ ensure_python() {
     wanted="$(cat "$LOCK" "$ROOT/pyproject.toml" | sha256sum | cut -d' ' -f1)"
     if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$wanted" ]; then
         log "installing Python packages from requirements.lock"
-        "$VENV/bin/uv" pip sync --quiet --python "$VENV/bin/python" "$LOCK"
+        local find_links=()
+        [ -d "$WHEELS" ] && find_links=(--find-links "$WHEELS")
+        "$VENV/bin/uv" pip sync --quiet --python "$VENV/bin/python" "${find_links[@]}" "$LOCK"
         "$VENV/bin/uv" pip install --quiet --python "$VENV/bin/python" --no-deps -e "$ROOT"
         echo "$wanted" >"$stamp"
     fi
