@@ -40,17 +40,27 @@ class Completion:
     project: str
 
 
+@dataclass(frozen=True, slots=True)
+class OpenTask:
+    """An open task as an integration reports it on demand: held in memory for one computation, never stored."""
+
+    title: str
+    project: str
+
+
 @dataclass(frozen=True)
 class UserHistory:
     """What agents may see of one person: events and task-completion derivatives up to ``now``.
 
     Built through :meth:`build`, which normalises every time to aware UTC and drops what lies after ``now``.
+    ``open_tasks`` come from an integration on demand (for semantic clustering) and are never persisted.
     """
 
     events: tuple[HistoryEvent, ...]
     task_completions: tuple[Completion, ...]
     tz: str
     now: datetime
+    open_tasks: tuple[OpenTask, ...] = ()
 
     @classmethod
     def build(

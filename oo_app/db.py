@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -17,8 +18,11 @@ from sqlmodel import Session
 
 from oo_app.settings import ROOT, get_settings
 
+if TYPE_CHECKING:
+    from alembic.config import Config
 
-def _enable_sqlite_foreign_keys(dbapi_connection, _record) -> None:
+
+def _enable_sqlite_foreign_keys(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
@@ -55,7 +59,7 @@ def session_scope(engine: Engine | None = None) -> Iterator[Session]:
             raise
 
 
-def alembic_config(url: str | None = None):
+def alembic_config(url: str | None = None) -> Config:
     from alembic.config import Config
 
     config = Config(str(ROOT / "alembic.ini"))

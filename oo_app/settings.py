@@ -21,6 +21,7 @@ def _default_alias_table() -> dict[str, list[dict[str, Any]]]:
     return {
         "tip-generator": [{"model": "oo-rules/composer"}],
         "tip-generator-fallback": [{"model": "oo-rules/composer"}],
+        "embedder": [{"model": "oo-local/all-minilm-l6-v2"}],
     }
 
 
