@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 import click
 
-from oo_app.errors import OOError
+from oo_app.errors import NotFound, OOError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -91,19 +91,52 @@ def agents_list() -> None:
     click.echo(json.dumps([agent.manifest.public() for agent in registry().values()], indent=2))
 
 
-@agents.command("run")
-@click.option("--user", "email", default=None, help="Only this person (email); default: everyone.")
+@agents.command("infer")
+@click.option("--history", "history_file", required=True, type=click.File("r"), help="A persona-format JSON file.")
 @_domain_errors
-def agents_run(email: str | None) -> None:
-    """Compute every due (person, agent) output now."""
+def agents_infer(history_file: Any) -> None:
+    """Infer every agent's parameters from a history file; print {agent_id: {param: value}} on stdout."""
+    from agents.base import UserHistory
+    from agents.inference import infer_all
+
+    try:
+        data = json.load(history_file)
+        history = UserHistory.from_mapping(data)
+    except (json.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as error:
+        raise click.ClickException(f"{history_file.name} is not a history in the persona format: {error}") from None
+    click.echo(json.dumps(infer_all(history), sort_keys=True))
+
+
+@agents.command("run")
+@click.option("--user", "who", default=None, help="One person, by id or email.")
+@click.option("--all", "everyone", is_flag=True, help="Every person.")
+@_domain_errors
+def agents_run(who: str | None, everyone: bool) -> None:
+    """Compute the due (person, agent) outputs now, with a progress bar on stderr."""
+    from sqlmodel import select
+
     from agents.runner import run_due
     from oo_app.db import session_scope
+    from oo_app.models import User
     from oo_app.users import user_by_email
 
+    if bool(who) == everyone:
+        raise click.UsageError("give either --user ID_OR_EMAIL or --all")
     with session_scope() as session:
-        user_ids = [user_by_email(session, email).id] if email else None
-        written = run_due(session, user_ids=user_ids)
-        click.echo(json.dumps({"outputs": len(written), "agents": sorted({o.agent_id for o in written})}))
+        if everyone:
+            user_ids = list(session.exec(select(User.id).order_by(User.id)))
+        elif who.isdigit():
+            if session.get(User, int(who)) is None:
+                raise NotFound(f"no person with the id {who}")
+            user_ids = [int(who)]
+        else:
+            user_ids = [user_by_email(session, who).id]
+    written: list[str] = []
+    with click.progressbar(user_ids, label="agents", file=sys.stderr) as bar:
+        for user_id in bar:
+            with session_scope() as session:
+                written.extend(output.agent_id for output in run_due(session, user_ids=[user_id]))
+    click.echo(json.dumps({"persons": len(user_ids), "outputs": len(written), "agents": sorted(set(written))}))
 
 
 if __name__ == "__main__":
