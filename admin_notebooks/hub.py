@@ -27,15 +27,21 @@ def _():
 @app.cell
 def _(engine, hub_queries, mo):
     stats = hub_queries.overview(engine)
-    mo.hstack(
+    by_kind = " · ".join(f"{kind} **{count}**" for kind, count in sorted(stats.reactions.items()))
+    mo.vstack(
         [
-            mo.stat(value=stats.persons, label="persons"),
-            mo.stat(value=stats.tips, label="tips"),
-            mo.stat(value=stats.tips_today, label="tips today"),
-            mo.stat(value=f"{stats.reaction_rate:.0%}", label="answered"),
-            mo.stat(value=f"{stats.done_rate:.0%}", label="done"),
-        ],
-        justify="start",
+            mo.hstack(
+                [
+                    mo.stat(value=stats.persons, label="persons"),
+                    mo.stat(value=stats.tips, label="tips"),
+                    mo.stat(value=stats.tips_today, label="tips today"),
+                    mo.stat(value=f"{stats.reaction_rate:.0%}", label="answered"),
+                    mo.stat(value=f"{stats.done_rate:.0%}", label="done"),
+                ],
+                justify="start",
+            ),
+            mo.md(f"Reactions by kind: {by_kind or 'none yet'}"),
+        ]
     )
     return (stats,)
 
@@ -47,7 +53,7 @@ def _(engine, hub_queries, mo, px):
         id_vars="date", value_vars=[c for c in per_day.columns if c not in ("date", "tips")], var_name="reaction"
     )
     figure = px.bar(long, x="date", y="value", color="reaction", title="Tips per day by reaction (last 30 days)")
-    figure.update_layout(template="plotly_dark", yaxis_title="tips", xaxis_title=None)
+    figure.update_layout(barmode="stack", template="plotly_white", yaxis_title="tips", xaxis_title=None)
     mo.ui.plotly(figure)
     return (per_day,)
 
