@@ -1,0 +1,72 @@
+"""The grounding check: a tip may only state what the agents' facts say.
+
+Every number, clock time, weekday, month and capitalised name in a candidate tip must appear in the facts the writer
+was given (the snippets and their data). A small model copies its examples and invents facts; this check is what
+stands between it and the page. It is deliberately strict: rejecting a good tip costs one composer tip, showing an
+invented one costs trust.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+MONTHS = (
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+)
+# Capitalised words a tip may use without the facts naming them (sentence starts are exempt anyway).
+COMMON_WORDS = frozenset({"i", "ok", "oo", "todo"})
+
+_TIME = re.compile(r"\b\d{1,2}:\d{2}\b")
+_NUMBER = re.compile(r"(?<![\d:])[-+]?\d+(?:\.\d+)?(?![\d:])")
+_WORD = re.compile(r"[A-Za-z][A-Za-z'-]*")
+_SENTENCE_START = re.compile(r"(?:^|[.!?:;]\s+|\n)\s*[\"'(]*([A-Za-z][A-Za-z'-]*)")
+
+
+def _hour_forms(clock: str) -> set[str]:
+    hour, minute = clock.split(":")
+    return {f"{int(hour):02d}:{minute}", f"{int(hour)}:{minute}"}
+
+
+def _numbers(text: str) -> set[float]:
+    return {float(n) for n in _NUMBER.findall(_TIME.sub(" ", text))}
+
+
+def ungrounded(tip: str, facts: Iterable[str]) -> list[str]:
+    """The terms of ``tip`` that no fact supports (empty when the tip is grounded)."""
+    source = "\n".join(facts)
+    source_lower = source.lower()
+    problems: list[str] = []
+
+    times = {form for clock in _TIME.findall(source) for form in _hour_forms(clock)}
+    problems += [clock for clock in _TIME.findall(tip) if clock not in times]
+
+    numbers = _numbers(source)
+    problems += [n for n in _NUMBER.findall(_TIME.sub(" ", tip)) if float(n) not in numbers]
+
+    starts = {match.group(1) for match in _SENTENCE_START.finditer(tip)}
+    for word in _WORD.findall(tip):
+        lower = word.lower()
+        if lower in WEEKDAYS or lower in MONTHS:
+            if lower not in source_lower:
+                problems.append(word)
+        elif word[0].isupper() and word not in starts and lower not in COMMON_WORDS:
+            if not re.search(rf"\b{re.escape(lower)}\b", source_lower):
+                problems.append(word)
+    return problems
+
+
+def is_grounded(tip: str, facts: Iterable[str]) -> bool:
+    return not ungrounded(tip, facts)
