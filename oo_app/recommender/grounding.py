@@ -62,9 +62,13 @@ def ungrounded(tip: str, facts: Iterable[str]) -> list[str]:
         if lower in WEEKDAYS or lower in MONTHS:
             if lower not in source_lower:
                 problems.append(word)
-        elif word[0].isupper() and word not in starts and lower not in COMMON_WORDS:
-            if not re.search(rf"\b{re.escape(lower)}\b", source_lower):
-                problems.append(word)
+        elif (
+            word[0].isupper()
+            and word not in starts
+            and lower not in COMMON_WORDS
+            and not re.search(rf"\b{re.escape(lower)}\b", source_lower)
+        ):
+            problems.append(word)
     return problems
 
 
