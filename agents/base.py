@@ -1,7 +1,8 @@
 """The agent contract: a manifest, the history an agent reads, and the snippet it emits.
 
 An agent is a module of this package that defines ``AGENT``: an :class:`Agent` with a manifest and a pure
-``compute(history, params)``. Agents never touch the database or the network; the runner does that for them.
+``compute(history, params)``. Agents never touch the database (the runner does); a model is reached only
+through an alias of :mod:`oo_app.llm`.
 """
 
 from __future__ import annotations

@@ -6,6 +6,7 @@ the default and is logged, never raised. Stored values have source ``inferred``;
 
 from __future__ import annotations
 
+import copy
 import logging
 from collections.abc import Mapping
 from typing import Any
@@ -13,6 +14,7 @@ from typing import Any
 from sqlmodel import Session, select
 
 from agents.base import AgentManifest, UserHistory
+from agents.registry import registry
 from oo_app.models import PrefSource, UserPreference, utcnow
 
 log = logging.getLogger(__name__)
@@ -23,15 +25,20 @@ def run_inference(manifest: AgentManifest, history: UserHistory) -> dict[str, An
     values: dict[str, Any] = {}
     for param in manifest.params:
         if len(history.events) < param.min_history:
-            values[param.key] = param.cold_start_default
+            values[param.key] = copy.deepcopy(param.cold_start_default)
             continue
         try:
             value = param.infer(history)
         except Exception:
             log.exception("inference of %s.%s failed; using its cold-start default", manifest.id, param.key)
-            value = param.cold_start_default
-        values[param.key] = param.cold_start_default if value is None else value
+            value = None
+        values[param.key] = copy.deepcopy(param.cold_start_default) if value is None else value
     return values
+
+
+def infer_all(history: UserHistory) -> dict[str, dict[str, Any]]:
+    """Every registered agent's parameters for ``history``, by agent id; the values are JSON-ready."""
+    return {agent_id: run_inference(agent.manifest, history) for agent_id, agent in registry().items()}
 
 
 def save_inferred(session: Session, user_id: int, scope: str, values: Mapping[str, Any]) -> None:

@@ -31,6 +31,9 @@ class Habits:
     completions_per_day: float = 3.0
     lateness_days: float = 1.0
     weekend_factor: float = 1.0
+    weekday_weights: tuple[float, ...] = (1.0,) * 7  # relative completion rate per local weekday, Monday first
+    recent_factor: float = 1.0  # completion rate multiplier over the last 7 days: a planted engagement trend
+    project_lateness: tuple[tuple[str, float], ...] = ()  # days late per project, instead of ``lateness_days``
 
 
 def _active_hours(habits: Habits) -> list[int]:
@@ -49,10 +52,12 @@ def synthetic_history(habits: Habits, days: int = 90, now: datetime | None = Non
     weights = [weight for _, weight in habits.projects]
     events: list[dict[str, str]] = []
     completions: list[dict[str, str]] = []
+    lateness = dict(habits.project_lateness)
     first_day = (now.astimezone(zone) - timedelta(days=days)).date()
     for offset in range(days):
         day = first_day + timedelta(days=offset)
         rate = habits.completions_per_day * (habits.weekend_factor if day.weekday() >= 5 else 1.0)
+        rate *= habits.weekday_weights[day.weekday()] * (habits.recent_factor if offset >= days - 7 else 1.0)
         count = max(0, round(rng.gauss(rate, rate**0.5)))
         for _ in range(count):
             if rng.random() < 0.6:
@@ -64,14 +69,13 @@ def synthetic_history(habits: Habits, days: int = 90, now: datetime | None = Non
             done = local.astimezone(UTC)
             if done > now:
                 continue
-            due = done - timedelta(days=max(0.0, rng.gauss(habits.lateness_days, 0.3)))
-            completions.append(
-                {
-                    "completed_at": done.isoformat(),
-                    "due_at": due.isoformat(),
-                    "project": rng.choices(names, weights)[0],
-                }
-            )
+            noise = rng.gauss(0.0, 0.3)
+            project = rng.choices(names, weights)[0]
+            planted = lateness.get(project, habits.lateness_days)
+            # A late habit is never early by chance; an early one (negative lateness) finishes before the due date.
+            late = max(0.0, planted + noise) if planted >= 0 else planted + noise
+            due = done - timedelta(days=late)
+            completions.append({"completed_at": done.isoformat(), "due_at": due.isoformat(), "project": project})
             if rng.random() < 0.5:
                 events.append({"type": "tip_shown", "at": (done - timedelta(minutes=5)).isoformat()})
                 events.append({"type": "tip_done", "at": done.isoformat()})

@@ -1,0 +1,86 @@
+"""Focus-area agent: the projects this person gets the most done in.
+
+``preferred_areas``: the two named projects with the most completions, most first; a tie goes to the one completed
+last, then to the name. Needs 5 completions. When an integration supplies open tasks, compute() clusters their titles
+through the ``embedder`` alias (agents/clustering.py) and adds the themes' sizes and projects, never a title.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import timedelta
+from typing import Any
+
+import numpy as np
+
+from agents.base import Agent, AgentManifest, InferredParam, Snippet, UserHistory
+from agents.clustering import themes
+from agents.history_arrays import completion_arrays, per_history
+
+AREAS = 2
+MIN_COMPLETIONS = 5
+NAME_CHARS = 40  # a project name is cut to this in the snippet line
+
+
+def short_name(name: str) -> str:
+    return name if len(name) <= NAME_CHARS else name[: NAME_CHARS - 1] + "…"
+
+
+@per_history
+def project_counts(history: UserHistory) -> dict[str, tuple[int, float]]:
+    """Per named project: how many completions, and when the latest was (epoch seconds)."""
+    arrays = completion_arrays(history)
+    counts = np.bincount(arrays.project, minlength=len(arrays.projects))
+    latest = np.full(len(arrays.projects), -np.inf)
+    np.maximum.at(latest, arrays.project, arrays.completed)
+    return {name: (int(counts[code]), float(latest[code])) for code, name in enumerate(arrays.projects) if name}
+
+
+def infer_preferred_areas(history: UserHistory) -> list[str] | None:
+    counts = project_counts(history)
+    if sum(count for count, _ in counts.values()) < MIN_COMPLETIONS:
+        return None
+    ranked = sorted(sorted(counts), key=lambda project: (counts[project][0], counts[project][1]), reverse=True)
+    return ranked[:AREAS]
+
+
+def compute(history: UserHistory, params: Mapping[str, Any]) -> Snippet:
+    counts = project_counts(history)
+    areas = [str(area) for area in params["preferred_areas"]]
+    done = {area: counts.get(area, (0, None))[0] for area in areas}
+    data: dict[str, Any] = {"preferred_areas": areas, "completions": done}
+    theme_line = ""
+    if history.open_tasks:
+        # Titles come from an integration on demand and stay in memory; only theme sizes and projects go further.
+        from oo_app.llm import embed
+
+        found = themes(history.open_tasks, embed)
+        data["themes"] = [{"size": theme.size, "main_project": theme.main_project} for theme in found]
+        largest = found[0]
+        theme_line = (
+            f" Open tasks form {len(found)} themes; the largest ({largest.size} tasks) is mostly "
+            f"{short_name(largest.main_project)}."
+        )
+    if not areas:
+        data["cold_start"] = True
+        return Snippet("Not enough completed tasks yet to tell their main areas." + theme_line, data)
+    named = [f"{short_name(area)} ({done[area]} done)" for area in areas]
+    return Snippet(f"Their main areas: {', then '.join(named)}." + theme_line, data)
+
+
+AGENT = Agent(
+    manifest=AgentManifest(
+        id="focus-area",
+        version="1.0.0",
+        description="Names the projects the person gets the most done in.",
+        ttl=timedelta(hours=24),
+        schedule=timedelta(hours=6),
+        consents=("tasks",),
+        params=(
+            InferredParam(
+                "preferred_areas", [], infer_preferred_areas, description="top two projects by completions, most first"
+            ),
+        ),
+    ),
+    compute=compute,
+)

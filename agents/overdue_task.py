@@ -1,0 +1,128 @@
+"""Overdue-task agent: how late the person usually finishes against due dates, and which projects' dates hold.
+
+``lateness_tolerance_days``: median (completed_at - due_at) in days, negative when early. ``project_realness``: per
+project with 3+ dated completions, the global median minus the project's: positive means its dates are kept (real).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import numpy as np
+
+from agents.base import Agent, AgentManifest, InferredParam, Snippet, UserHistory
+from agents.history_arrays import DAY, completion_arrays, per_history
+
+MIN_DATED = 5
+MIN_PROJECT_DATED = 3
+ON_TIME_DAYS = 0.25  # finishing within six hours of the due time is finishing on time
+NOTABLE_DAYS = 0.5  # a project is worth naming when its dates hold or slip by this much against the usual
+NAME_CHARS = 40  # a project name is cut to this in the snippet line
+
+
+@dataclass(frozen=True)
+class Lateness:
+    dated: int  # completions with a due date
+    median: float  # median lateness in days over them (NaN without any)
+    project_medians: dict[str, float]  # the same per named project with at least 3 dated completions
+
+
+def _median_of_sorted(values: np.ndarray) -> float:
+    middle = len(values) // 2
+    return float(values[middle] if len(values) % 2 else (values[middle - 1] + values[middle]) / 2)
+
+
+@per_history
+def lateness(history: UserHistory) -> Lateness:
+    arrays = completion_arrays(history)
+    dated = ~np.isnan(arrays.due)
+    days = (arrays.completed[dated] - arrays.due[dated]) / DAY
+    # One sort by (project, lateness) gives every project's median by position (np.median per project costs more).
+    order = np.lexsort((days, arrays.project[dated]))
+    by_project, projects = days[order], arrays.project[dated][order]
+    starts = np.searchsorted(projects, np.arange(len(arrays.projects) + 1))
+    return Lateness(
+        dated=len(days),
+        median=_median_of_sorted(np.sort(days)) if len(days) else math.nan,
+        project_medians={
+            name: _median_of_sorted(by_project[starts[code] : starts[code + 1]])
+            for code, name in enumerate(arrays.projects)
+            if name and starts[code + 1] - starts[code] >= MIN_PROJECT_DATED
+        },
+    )
+
+
+def infer_lateness_tolerance(history: UserHistory) -> float | None:
+    late = lateness(history)
+    return round(late.median, 2) if late.dated >= MIN_DATED else None
+
+
+def infer_project_realness(history: UserHistory) -> dict[str, float] | None:
+    late = lateness(history)
+    if late.dated < MIN_DATED:
+        return None
+    return {project: round(late.median - median, 2) for project, median in sorted(late.project_medians.items())}
+
+
+def short_name(name: str) -> str:
+    return name if len(name) <= NAME_CHARS else name[: NAME_CHARS - 1] + "…"
+
+
+def _days(value: float) -> str:
+    return f"{value} day" if value == 1 else f"{value} days"
+
+
+def compute(history: UserHistory, params: Mapping[str, Any]) -> Snippet:
+    dated = lateness(history).dated
+    if dated < MIN_DATED:
+        text = f"Too few tasks with a due date so far ({dated}) to tell how they treat deadlines."
+        return Snippet(text, {"dated_completions": dated, "cold_start": True})
+    tolerance = round(float(params["lateness_tolerance_days"]), 1)
+    data: dict[str, Any] = {
+        "lateness_tolerance_days": tolerance,
+        "days_from_due": abs(tolerance),
+        "dated_completions": dated,
+    }
+    if abs(tolerance) < ON_TIME_DAYS:
+        text = "They usually finish tasks on the day they are due"
+    else:
+        side = "after" if tolerance > 0 else "before"
+        text = f"They usually finish tasks about {_days(abs(tolerance))} {side} the due date"
+    realness = {str(project): float(value) for project, value in dict(params["project_realness"]).items()}
+    if realness:
+        firmest = max(sorted(realness), key=realness.__getitem__)
+        softest = min(sorted(realness), key=realness.__getitem__)
+        if realness[firmest] >= NOTABLE_DAYS:
+            data["most_real_project"], data["most_real_by_days"] = firmest, round(realness[firmest], 1)
+            shift = _days(data["most_real_by_days"])
+            text += f"; {short_name(firmest)} due dates are the most real ({shift} earlier than usual)"
+        if realness[softest] <= -NOTABLE_DAYS:
+            data["least_real_project"], data["least_real_by_days"] = softest, round(-realness[softest], 1)
+            shift = _days(data["least_real_by_days"])
+            text += f"; {short_name(softest)} due dates slip the most ({shift} later than usual)"
+    return Snippet(text + ".", data)
+
+
+AGENT = Agent(
+    manifest=AgentManifest(
+        id="overdue-task",
+        version="1.0.0",
+        description="Tells how late the person usually finishes against due dates, and whose due dates are real.",
+        ttl=timedelta(hours=12),
+        schedule=timedelta(hours=2),
+        consents=("tasks",),
+        params=(
+            InferredParam(
+                "lateness_tolerance_days", 0.0, infer_lateness_tolerance, description="median days past due (p50)"
+            ),
+            InferredParam(
+                "project_realness", {}, infer_project_realness, description="global minus project median lateness"
+            ),
+        ),
+    ),
+    compute=compute,
+)
