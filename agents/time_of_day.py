@@ -10,36 +10,32 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
+import numpy as np
+
 from agents.base import Agent, AgentManifest, InferredParam, Snippet, UserHistory
+from agents.history_arrays import activity_hours, local_done, per_history
 
 QUIET_FRACTION = 0.1  # an hour is quiet when its activity is under this fraction of the mean hour
 MIN_SAMPLES = 5  # fewer timestamps than this say nothing about a daily rhythm
-DONE_EVENTS = frozenset({"tip_done"})
 
 
-def hour_counts(history: UserHistory, moments: Iterable[datetime]) -> list[int]:
-    """How many of ``moments`` fall in each local hour (0-23) of the person."""
-    counts = [0] * 24
-    for moment in moments:
-        counts[history.local(moment).hour] += 1
-    return counts
+@per_history
+def done_counts(history: UserHistory) -> np.ndarray:
+    """Completions per local hour (completed tips when no task integration feeds any)."""
+    return np.bincount(local_done(history).hour, minlength=24)
 
 
-def _completion_moments(history: UserHistory) -> list[datetime]:
-    """Task completions, or completed tips when no task integration feeds any."""
-    moments = [c.completed_at for c in history.task_completions]
-    return moments or [e.at for e in history.events if e.type in DONE_EVENTS]
-
-
-def _activity_moments(history: UserHistory) -> list[datetime]:
-    return [e.at for e in history.events] + [c.completed_at for c in history.task_completions]
+@per_history
+def activity_counts(history: UserHistory) -> np.ndarray:
+    """Anything the person did (events and completions) per local hour."""
+    return np.bincount(activity_hours(history), minlength=24)
 
 
 def infer_preferred_hour(history: UserHistory) -> int | None:
-    counts = hour_counts(history, _completion_moments(history))
+    counts = done_counts(history).tolist()
     if sum(counts) < MIN_SAMPLES:
         return None
     # The most frequent hour; a tie goes to the hour whose neighbours are busier (the centre of the peak).
@@ -69,7 +65,7 @@ def quiet_window(counts: list[int]) -> tuple[int, int] | None:
 
 
 def _quiet(history: UserHistory) -> tuple[int, int] | None:
-    return quiet_window(hour_counts(history, _activity_moments(history)))
+    return quiet_window(activity_counts(history).tolist())
 
 
 def infer_quiet_start(history: UserHistory) -> int | None:
@@ -83,7 +79,7 @@ def infer_quiet_end(history: UserHistory) -> int | None:
 
 
 def infer_peak_hours(history: UserHistory) -> list[int] | None:
-    counts = hour_counts(history, _completion_moments(history))
+    counts = done_counts(history).tolist()
     active = [h for h in range(24) if counts[h] > 0]
     if sum(counts) < MIN_SAMPLES:
         return None
