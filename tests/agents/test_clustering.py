@@ -38,3 +38,18 @@ def test_related_chores_form_one_theme_and_no_title_leaves_the_module() -> None:
 
 def test_no_open_tasks_means_no_themes() -> None:
     assert themes([], embed) == []
+
+
+def test_focus_area_adds_themes_of_open_tasks_but_never_a_title() -> None:
+    from datetime import UTC, datetime
+
+    from agents.base import UserHistory
+    from agents.registry import get_agent
+
+    now = datetime(2026, 11, 20, 12, tzinfo=UTC)
+    base = UserHistory.build([], [(now, None, "Errands")] * 6, "UTC", now)
+    history = UserHistory(base.events, base.task_completions, base.tz, base.now, open_tasks=tuple(TASKS))
+    snippet = get_agent("focus-area").compute(history, {"preferred_areas": ["Errands"]})
+    assert snippet.data["themes"][0] == {"size": 3, "main_project": "Errands"}
+    assert "largest (3 tasks) is mostly Errands" in snippet.text
+    assert not any(task.title.lower() in snippet.text.lower() for task in TASKS)
