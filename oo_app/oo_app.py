@@ -24,9 +24,9 @@ def _refresh(user_ids: set[int]) -> None:
 
 
 async def agent_scheduler() -> None:
-    """Runs due agents in the background for as long as the app lives (switched off by OO_SCHEDULER_ENABLED=0)."""
+    """Runs due agents for as long as the app lives, unless OO_SCHEDULER_ENABLED=0 or workers own the jobs."""
     settings = get_settings()
-    if not settings.scheduler_enabled:
+    if not settings.runs_inprocess_scheduler:
         log.info("in-process agent scheduler is off")
         return
     await run_forever(settings.scheduler_interval_s, _refresh)

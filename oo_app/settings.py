@@ -61,11 +61,22 @@ class Settings(BaseSettings):
     # Agents: the in-process scheduler runs due (user, agent) computations every `scheduler_interval_s`.
     scheduler_enabled: bool = True
     scheduler_interval_s: float = 60.0
+    # At scale, agents run as jobs on procrastinate (PostgreSQL) workers and the in-process scheduler stays off.
+    task_engine: Literal["inprocess", "procrastinate"] = "inprocess"
+    jobs_database_url: str | None = Field(
+        default=None,
+        description="PostgreSQL URL of the job queue; by default the app's database when that is PostgreSQL.",
+    )
+    worker_concurrency: int = Field(default=4, ge=1, description="Jobs one worker process runs at once.")
+    stalled_after_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="A worker silent (no heartbeat) for this long is dead: its running jobs are retried.",
+    )
     # How often an open tip page looks for a newer tip.
     live_poll_s: float = 5.0
 
     demo_email: str = "demo@example.com"
-    seed_demo: bool = True
     policy: str = "incumbent"
 
     frontend_port: int = 3000
@@ -82,6 +93,18 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    @property
+    def runs_inprocess_scheduler(self) -> bool:
+        """Whether the app process computes due agents itself: unless switched off or handed to job workers."""
+        return self.scheduler_enabled and self.task_engine == "inprocess"
+
+    @property
+    def queue_database_url(self) -> str | None:
+        """The PostgreSQL URL of the job queue, or None when there is none (the app runs on SQLite)."""
+        if self.jobs_database_url:
+            return self.jobs_database_url
+        return self.database_url if self.database_url.startswith("postgresql") else None
 
 
 @lru_cache
