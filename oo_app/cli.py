@@ -43,9 +43,14 @@ def main(verbose: bool) -> None:
 def migrate(revision: str) -> None:
     """Apply the Alembic migrations to the configured database."""
     from oo_app.db import migrate as run_migrations
+    from oo_app.settings import get_settings
 
     run_migrations(revision=revision)
     click.echo(f"database at {revision}", err=True)
+    if get_settings().task_engine == "procrastinate":
+        from agents.jobs import apply_schema
+
+        click.echo("job queue tables " + ("created" if apply_schema() else "already there"), err=True)
 
 
 @main.command("seed-demo")
@@ -137,6 +142,30 @@ def agents_run(who: str | None, everyone: bool) -> None:
             with session_scope() as session:
                 written.extend(output.agent_id for output in run_due(session, user_ids=[user_id]))
     click.echo(json.dumps({"persons": len(user_ids), "outputs": len(written), "agents": sorted(set(written))}))
+
+
+@main.command()
+@click.option("--concurrency", type=click.IntRange(min=1), default=None, help="Jobs at once (OO_WORKER_CONCURRENCY).")
+def worker(concurrency: int | None) -> None:
+    """Run an agent worker on the procrastinate job queue (PostgreSQL) until SIGINT or SIGTERM."""
+    from agents.jobs import JobQueueUnavailable, run_worker
+
+    logging.getLogger().setLevel(logging.INFO)
+    try:
+        run_worker(concurrency)
+    except JobQueueUnavailable as error:
+        raise click.ClickException(str(error)) from None
+
+
+@agents.command("enqueue")
+def agents_enqueue() -> None:
+    """Queue one job per due (person, agent) on the job queue; print how many."""
+    from agents.jobs import JobQueueUnavailable, enqueue_due
+
+    try:
+        click.echo(json.dumps({"enqueued": enqueue_due()}))
+    except JobQueueUnavailable as error:
+        raise click.ClickException(str(error)) from None
 
 
 if __name__ == "__main__":

@@ -44,3 +44,35 @@ def test_migrate_and_seed_demo_prepare_an_empty_database(tmp_path: Path) -> None
     assert "seeded demo@example.com" in seeded.stderr
     again = _oo("seed-demo", database_url=url)
     assert "nothing seeded" in again.stderr
+
+
+PERSONA = Path(__file__).parent / "personas" / "persona-7-00.json"
+
+
+def test_agents_infer_prints_only_the_parameters_json(tmp_path: Path) -> None:
+    result = _oo("agents", "infer", "--history", str(PERSONA), database_url=f"sqlite:///{tmp_path / 'unused.db'}")
+    assert result.returncode == 0, result.stderr
+    inferred = json.loads(result.stdout)
+    from agents.registry import registry
+
+    assert set(inferred) == set(registry())
+    assert inferred["time-of-day"]["tz"] == "Australia/Adelaide"
+
+
+def test_agents_infer_rejects_a_file_that_is_not_a_history(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"events": [{"type": "tip_done"}]}')
+    result = _oo("agents", "infer", "--history", str(bad), database_url=f"sqlite:///{tmp_path / 'unused.db'}")
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert "not a history in the persona format" in result.stderr
+
+
+def test_agents_run_computes_due_outputs_for_everyone(sqlite_url: str, demo_user: User) -> None:
+    result = _oo("agents", "run", "--all", database_url=sqlite_url)
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["persons"] == 1
+    assert summary["outputs"] >= 1
+    again = json.loads(_oo("agents", "run", "--user", "demo@example.com", database_url=sqlite_url).stdout)
+    assert again["outputs"] == 0, "nothing is due right after a run"
