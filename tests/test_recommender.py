@@ -9,6 +9,7 @@ from datetime import timedelta
 import pytest
 from sqlmodel import Session, select
 
+from agents.registry import registry
 from agents.scheduler import run_round
 from oo_app.errors import Conflict, InvalidInput, NotFound
 from oo_app.llm import COMPOSER_MODEL
@@ -23,8 +24,12 @@ def _aliases(configure: Callable[..., None], deployment: dict) -> None:
 
 def test_tip_is_logged_with_the_agent_outputs_that_fed_it(session: Session, demo_user: User) -> None:
     tip = recommend(session, demo_user, NOW)
-    output = session.exec(select(AgentOutput).where(AgentOutput.user_id == demo_user.id)).one()
-    assert tip.sources == [{"agent_id": "time-of-day", "agent_version": output.agent_version, "output_id": output.id}]
+    outputs = session.exec(select(AgentOutput).where(AgentOutput.user_id == demo_user.id)).all()
+    assert {o.agent_id for o in outputs} == set(registry()), "every consented agent fed the tip"
+    assert sorted(tip.sources, key=lambda s: s["output_id"]) == [
+        {"agent_id": o.agent_id, "agent_version": o.agent_version, "output_id": o.id}
+        for o in sorted(outputs, key=lambda o: o.id)
+    ]
     assert tip.text
     assert len(tip.text) <= 140
     assert (tip.model, tip.model_alias, tip.prompt_version) == (COMPOSER_MODEL, "tip-generator", "orchestrator-v1")
@@ -101,7 +106,7 @@ def test_scheduler_round_writes_outputs_and_a_fresher_tip_replaces_the_shown_one
     shown = recommend(session, demo_user, NOW - timedelta(hours=2))
     session.commit()
     refreshed: list[set[int]] = []
-    assert run_round(refreshed.append) == 1
+    assert run_round(refreshed.append) == len(registry())
     assert refreshed == [{demo_user.id}]
     newer = refresh_tips(session, {demo_user.id})
     assert len(newer) == 1
