@@ -36,6 +36,8 @@ ensure_python() {
     wanted="$(cat "$LOCK" "$ROOT/pyproject.toml" | sha256sum | cut -d' ' -f1)"
     if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$wanted" ]; then
         log "installing Python packages from requirements.lock"
+        # llama-cpp-python builds from source: portable CPU flags, no AMX (it segfaults in these VMs).
+        export CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_AVX512=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_TILE=OFF"
         local find_links=()
         [ -d "$WHEELS" ] && find_links=(--find-links "$WHEELS")
         "$VENV/bin/uv" pip sync --quiet --python "$VENV/bin/python" "${find_links[@]}" "$LOCK"
