@@ -12,6 +12,7 @@ import logging
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from pydantic import ValidationError
 from sqlmodel import Session, col, select
@@ -21,12 +22,14 @@ from agents.runner import compute_output
 from oo_app.llm import COMPOSER_MODEL, TIP_GENERATOR, get_router
 from oo_app.models import AgentOutput, Tip, User
 from oo_app.recommender.composer import TipDraft, compose, normalized
-from oo_app.recommender.prompts import CURRENT_VERSION, SignalLine, parse_facts, render
+from oo_app.recommender.grounding import is_grounded, ungrounded
+from oo_app.recommender.prompts import CURRENT_VERSION, SignalLine, facts_of, render
 from oo_app.settings import get_settings
 
 log = logging.getLogger(__name__)
 
 RECENT_TIPS = 10
+GOOD_REACTIONS = ("done", "liked")
 MAX_SYNC_COMPUTES = 5  # agents computed inline when none of their outputs is fresh
 
 
@@ -72,13 +75,37 @@ def recent_tip_texts(session: Session, user_id: int, limit: int = RECENT_TIPS) -
     )
 
 
-def _ask_model(prompt: str, recent: list[str]) -> Written:
+def good_examples(session: Session, user_id: int, limit: int = 2) -> list[dict[str, str]]:
+    """The person's latest done or liked tips with the snippet lines they were written from (while those exist)."""
+    tips = session.exec(
+        select(Tip)
+        .where(Tip.user_id == user_id, Tip.shadow == False, col(Tip.reaction).in_(GOOD_REACTIONS))  # noqa: E712
+        .order_by(col(Tip.created_at).desc(), col(Tip.id).desc())
+        .limit(limit * 3)
+    ).all()
+    examples: list[dict[str, str]] = []
+    for tip in tips:
+        ids = [source["output_id"] for source in tip.sources]
+        outputs = session.exec(select(AgentOutput).where(col(AgentOutput.id).in_(ids))).all() if ids else []
+        if outputs and len(examples) < limit:
+            lines = [o.snippet for o in sorted(outputs, key=lambda o: o.agent_id)]
+            if is_grounded(tip.text, lines):
+                examples.append({"facts": " ".join(lines), "tip": tip.text})
+    return examples
+
+
+def _ask_model(prompt: str, facts: dict[str, Any]) -> Written:
     """One call of the alias; raises on any failure or contract breach so the caller can fall back."""
-    response = get_router().completion(model=TIP_GENERATOR, messages=[{"role": "user", "content": prompt}])
+    response = get_router().completion(
+        model=TIP_GENERATOR, messages=[{"role": "user", "content": prompt}], metadata={"oo_facts": facts}
+    )
     content = response.choices[0].message.content or ""
     draft = TipDraft.model_validate(json.loads(content))
-    if normalized(draft.text) in {normalized(text) for text in recent}:
+    if normalized(draft.text) in {normalized(text) for text in facts["recent_tips"]}:
         raise ValueError("the model repeated a recent tip")
+    invented = ungrounded(draft.text, list(facts["lines"].values()))
+    if invented:
+        raise ValueError(f"the model invented {', '.join(invented)}")
     usage = getattr(response, "usage", None)
     return Written(
         draft=draft,
@@ -88,15 +115,15 @@ def _ask_model(prompt: str, recent: list[str]) -> Written:
     )
 
 
-def write_tip(prompt: str, recent: list[str]) -> Written:
+def write_tip(prompt: str, facts: dict[str, Any]) -> Written:
     """The model's tip, or the composer's when the model fails or breaks the contract (logged)."""
     try:
-        return _ask_model(prompt, recent)
+        return _ask_model(prompt, facts)
     except (ValidationError, ValueError) as error:
         log.warning("tip-generator answer rejected (%s); the composer writes this tip", error)
     except Exception as error:
         log.warning("tip-generator failed (%s: %s); the composer writes this tip", type(error).__name__, error)
-    return Written(draft=compose(parse_facts(prompt)), model=COMPOSER_MODEL)
+    return Written(draft=compose(facts), model=COMPOSER_MODEL)
 
 
 def recommend(session: Session, user: User, now: datetime | None = None, policy: str | None = None) -> Tip:
@@ -107,7 +134,7 @@ def recommend(session: Session, user: User, now: datetime | None = None, policy:
     recent = recent_tip_texts(session, user.id)
     signals = [SignalLine(o.agent_id, o.snippet, o.data) for o in outputs]
     prompt = render(signals, recent, CURRENT_VERSION)
-    written = write_tip(prompt, recent)
+    written = write_tip(prompt, facts_of(signals, recent, good_examples(session, user.id)))
     tip = Tip(
         user_id=user.id,
         text=written.draft.text,

@@ -1,7 +1,8 @@
-"""Versioned orchestrator prompts: templates live beside this module as ``<version>.txt``.
+"""Versioned orchestrator prompts: templates live in ``prompts/<version>.txt`` beside this module.
 
 A tip records the version it was written with; changing a template means adding a new version, never editing one
-that tips already point to. The last line of every prompt carries the facts as JSON so any writer can parse them.
+that tips already point to. The structured facts travel beside the prompt (LiteLLM ``metadata``), read by local
+writers only; v1 carried them on its last line (``Facts (JSON):``), which :func:`parse_facts` still reads.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from string import Template
 from typing import Any
 
 PROMPTS_DIR = Path(__file__).parent / "prompts"
-CURRENT_VERSION = "orchestrator-v1"
+CURRENT_VERSION = "orchestrator-v2"
 FACTS_PREFIX = "Facts (JSON): "
 
 
@@ -33,12 +34,24 @@ def template(version: str) -> Template:
     return Template(path.read_text(encoding="utf-8"))
 
 
+def facts_of(
+    signals: list[SignalLine], recent_tips: list[str], examples: list[dict[str, str]] | None = None
+) -> dict[str, Any]:
+    """The structured facts of one generation: agent data and lines, recent tips, the person's good tips."""
+    return {
+        "signals": {s.agent_id: s.data for s in signals},
+        "lines": {s.agent_id: s.text for s in signals},
+        "recent_tips": recent_tips,
+        "examples": examples or [],
+    }
+
+
 def render(signals: list[SignalLine], recent_tips: list[str], version: str = CURRENT_VERSION) -> str:
-    facts = {"signals": {s.agent_id: s.data for s in signals}, "recent_tips": recent_tips}
+    facts = facts_of(signals, recent_tips)
     return template(version).substitute(
         signals="\n".join(f"- [{s.agent_id}] {s.text}" for s in signals) or "- (none yet)",
         recent="\n".join(f"- {tip}" for tip in recent_tips) or "- (none)",
-        facts=json.dumps(facts, ensure_ascii=False, sort_keys=True),
+        facts=json.dumps({k: facts[k] for k in ("signals", "recent_tips")}, ensure_ascii=False, sort_keys=True),
     )
 
 
@@ -47,4 +60,4 @@ def parse_facts(prompt: str) -> dict[str, Any]:
     for line in reversed(prompt.splitlines()):
         if line.startswith(FACTS_PREFIX):
             return json.loads(line.removeprefix(FACTS_PREFIX))
-    return {"signals": {}, "recent_tips": []}
+    return facts_of([], [])
