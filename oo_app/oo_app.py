@@ -33,10 +33,14 @@ async def agent_scheduler() -> None:
 
 
 async def warm_llm() -> None:
-    """Builds the LiteLLM router off the event loop so the first tip does not pay for importing LiteLLM."""
-    from oo_app.llm import get_router
+    """Builds the LiteLLM router (and loads the local model when it writes tips) off the event loop, so the first
+    tip does not pay for it."""
+    from oo_app.llm import LOCAL_TIP_MODEL, get_router, local_llama
 
     await asyncio.to_thread(get_router)
+    writers = {d["model"] for d in get_settings().alias_table.get("tip-generator", [])}
+    if LOCAL_TIP_MODEL in writers:
+        await asyncio.to_thread(local_llama)
 
 
 app = rx.App(

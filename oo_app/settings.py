@@ -16,11 +16,16 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _default_alias_table() -> dict[str, list[dict[str, Any]]]:
-    """The embedded alias table: every alias answers offline with no server."""
+def embedded_alias_table(tip_writer: str) -> dict[str, list[dict[str, Any]]]:
+    """The embedded alias table: every alias answers offline with no server.
+
+    ``local``: Gemma 3 270M writes tips, the rule-based composer is its fallback; ``rules``: the composer alone.
+    """
+    composer = [{"model": "oo-rules/composer"}]
+    writer = [{"model": "oo-local/gemma3-270m"}] if tip_writer == "local" else composer
     return {
-        "tip-generator": [{"model": "oo-rules/composer"}],
-        "tip-generator-fallback": [{"model": "oo-rules/composer"}],
+        "tip-generator": writer,
+        "tip-generator-fallback": composer,
         "embedder": [{"model": "oo-local/all-minilm-l6-v2"}],
     }
 
@@ -50,8 +55,13 @@ class Settings(BaseSettings):
         description="Fernet keys of the token vault, newest first (rotation keeps the older ones).",
     )
 
-    # LLM: aliases resolve through a LiteLLM Router built from this table (model_list form).
-    llm_aliases: dict[str, list[dict[str, Any]]] = Field(default_factory=_default_alias_table)
+    # LLM: aliases resolve through a LiteLLM Router built from this table (model_list form); unset, the embedded
+    # table of `tip_writer` applies.
+    llm_aliases: dict[str, list[dict[str, Any]]] | None = None
+    tip_writer: Literal["local", "rules"] = Field(
+        default="local",
+        description="Embedded tip writer: the local model with the composer as fallback, or rules only.",
+    )
     llm_timeout_s: float = 10.0
     llm_retries: int = 1
 
@@ -93,6 +103,14 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    @property
+    def alias_table(self) -> dict[str, list[dict[str, Any]]]:
+        return self.llm_aliases if self.llm_aliases is not None else embedded_alias_table(self.tip_writer)
+
+    @property
+    def models_dir(self) -> Path:
+        return ROOT / "data" / "models"
 
     @property
     def runs_inprocess_scheduler(self) -> bool:

@@ -1,0 +1,98 @@
+"""Writing a tip with a small base model: a few-shot completion prompt, several samples, strict checks.
+
+The local model (Gemma 3 270M) is a base model: it continues text, copies its examples and invents facts. So it gets
+a "Facts: ... / Tip: ..." completion prompt whose examples come first from the person's own good tips, and every
+sample must pass :func:`problems` (length, novelty, no repeat, grounding) before it may be returned. When no sample
+passes, :func:`write_with` returns None and the caller falls back to the composer: an unfaithful tip is never shown.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from oo_app.recommender.composer import MAX_TIP_CHARS, TipDraft, normalized
+from oo_app.recommender.grounding import ungrounded
+
+MIN_TIP_CHARS = 15
+SAMPLES = 4
+MAX_EXAMPLES = 3
+
+# Used when the person has no good tips of their own yet; written in the voice oO wants, grounded in their facts.
+STATIC_EXAMPLES: tuple[tuple[str, str], ...] = (
+    (
+        "It is 09:00 on Monday; they get most done around 10:00 (peak hours 09:00, 10:00, 11:00). "
+        "Completed 9 tasks in the last 7 days, above their usual 3.1/day: momentum is rising.",
+        "Your best hours run until 11:00: start the hardest task now.",
+    ),
+    (
+        "It is 21:30 on Friday, inside their quiet hours (21:00-07:00). "
+        "They usually finish tasks about 1.0 day after the due date.",
+        "Rest now; choose tomorrow's first task in the morning.",
+    ),
+    (
+        "It is 15:00 on Sunday; they get most done around 16:00. "
+        "Their main areas: Home (30 done), then Work (12 done).",
+        "Before 16:00, pick one Home task you can finish today.",
+    ),
+)
+
+
+@dataclass(frozen=True)
+class Example:
+    facts: str
+    tip: str
+
+
+def fact_lines(facts: Mapping[str, Any]) -> list[str]:
+    """The snippet lines of a prompt's facts, in a stable order."""
+    lines = facts.get("lines") or {}
+    return [str(lines[agent_id]) for agent_id in sorted(lines)]
+
+
+def examples_from(facts: Mapping[str, Any]) -> list[Example]:
+    """The person's own good tips (with the facts they were written from) first, then the static ones."""
+    own = [Example(str(e["facts"]), str(e["tip"])) for e in facts.get("examples") or [] if e.get("facts")]
+    return (own + [Example(f, t) for f, t in STATIC_EXAMPLES])[:MAX_EXAMPLES]
+
+
+def few_shot_prompt(lines: Sequence[str], examples: Sequence[Example]) -> str:
+    shots = "".join(f"Facts: {example.facts}\nTip: {example.tip}\n\n" for example in examples)
+    return f"{shots}Facts: {' '.join(lines)}\nTip:"
+
+
+def problems(candidate: str, lines: Sequence[str], recent: Sequence[str], examples: Sequence[Example]) -> list[str]:
+    """Why ``candidate`` may not be shown (empty when it may)."""
+    text = candidate.strip()
+    found: list[str] = []
+    if not MIN_TIP_CHARS <= len(text) <= MAX_TIP_CHARS:
+        found.append(f"length {len(text)} outside {MIN_TIP_CHARS}-{MAX_TIP_CHARS}")
+    if normalized(text) in {normalized(tip) for tip in recent}:
+        found.append("repeats a recent tip")
+    if normalized(text) in {normalized(example.tip) for example in examples}:
+        found.append("copies an example")
+    if any(normalized(text) in normalized(line) for line in lines):
+        found.append("restates a fact verbatim")
+    invented = ungrounded(text, lines)
+    if invented:
+        found.append("ungrounded: " + ", ".join(invented))
+    return found
+
+
+def write_with(
+    generate: Callable[[str, int], str], facts: Mapping[str, Any], samples: int = SAMPLES
+) -> tuple[TipDraft | None, int]:
+    """Sample up to ``samples`` tips from ``generate(prompt, seed)``; the first that passes every check, and how many
+    samples were drawn. (None, n) when none passed."""
+    lines = fact_lines(facts)
+    if not lines:
+        return None, 0
+    examples = examples_from(facts)
+    prompt = few_shot_prompt(lines, examples)
+    recent = [str(tip) for tip in facts.get("recent_tips") or []]
+    for seed in range(samples):
+        candidate = generate(prompt, seed).strip()
+        if not problems(candidate, lines, recent, examples):
+            return TipDraft(text=candidate), seed + 1
+    return None, samples
