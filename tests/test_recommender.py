@@ -15,6 +15,7 @@ from oo_app.errors import Conflict, InvalidInput, NotFound
 from oo_app.llm import COMPOSER_MODEL
 from oo_app.models import AgentOutput, Event, Tip, User
 from oo_app.recommender import current_tip, react, recommend, refresh_tips, replacement_tip
+from oo_app.recommender.prompts import CURRENT_VERSION
 from tests.conftest import NOW
 
 
@@ -32,7 +33,7 @@ def test_tip_is_logged_with_the_agent_outputs_that_fed_it(session: Session, demo
     ]
     assert tip.text
     assert len(tip.text) <= 140
-    assert (tip.model, tip.model_alias, tip.prompt_version) == (COMPOSER_MODEL, "tip-generator", "orchestrator-v1")
+    assert (tip.model, tip.model_alias, tip.prompt_version) == (COMPOSER_MODEL, "tip-generator", CURRENT_VERSION)
 
 
 def test_a_model_that_keeps_the_contract_writes_the_tip(session: Session, demo_user: User, configure) -> None:
@@ -51,8 +52,9 @@ def test_a_model_that_keeps_the_contract_writes_the_tip(session: Session, demo_u
         {"model": "openai/oo-limited", "mock_response": "litellm.RateLimitError", "api_key": "test"},
         {"model": "openai/oo-garbage", "mock_response": "Sure! Here is a tip: drink water", "api_key": "test"},
         {"model": "openai/oo-long", "mock_response": json.dumps({"text": "x" * 141}), "api_key": "test"},
+        {"model": "openai/oo-liar", "mock_response": json.dumps({"text": "Give the 12 Tax tasks a due date."})},
     ],
-    ids=["server-down", "rate-limited", "not-json", "too-long"],
+    ids=["server-down", "rate-limited", "not-json", "too-long", "invents-facts"],
 )
 def test_a_failing_model_yields_the_composer_tip_never_a_blank(
     session: Session, demo_user: User, configure, deployment: dict
