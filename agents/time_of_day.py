@@ -120,7 +120,7 @@ def compute(history: UserHistory, params: Mapping[str, Any]) -> Snippet:
     if phase == "quiet":
         text = (
             f"It is {clock} on {weekday}, inside their quiet hours ({quiet_start:02d}:00-{quiet_end:02d}:00): "
-            f"no nudges now; their day starts around {quiet_end:02d}:00."
+            f"no nudges now; their day starts around {quiet_end:02d}:00 and peaks around {preferred:02d}:00."
         )
     else:
         text = (
@@ -144,7 +144,7 @@ def compute(history: UserHistory, params: Mapping[str, Any]) -> Snippet:
 AGENT = Agent(
     manifest=AgentManifest(
         id="time-of-day",
-        version="1.0.0",
+        version="1.1.0",
         description="Places now against the person's productive and quiet hours.",
         ttl=timedelta(hours=1),
         schedule=timedelta(minutes=30),
