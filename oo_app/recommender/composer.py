@@ -44,11 +44,11 @@ def _time_of_day(data: Mapping[str, Any]) -> list[TipDraft]:
             _advice("Nothing needs you now. Let today be finished."),
         ]
     if phase == "peak":
-        end = (peaks[-1] + 1) % 24
+        last = peaks[-1]
         return [
             _todo("This is your best hour. Start the task you have been putting off, now."),
-            _advice(f"You are in your peak hours until {end:02d}:00: one deep task, no inbox."),
-            _todo(f"Close one open loop before {end:02d}:00."),
+            _advice(f"Your peak hours run through {last:02d}:00: one deep task, no inbox."),
+            _todo(f"Close one open loop by {last:02d}:00."),
         ]
     if phase == "before_peak":
         return [
@@ -63,9 +63,49 @@ def _time_of_day(data: Mapping[str, Any]) -> list[TipDraft]:
     ]
 
 
+def _momentum(data: Mapping[str, Any]) -> list[TipDraft]:
+    trend, done = data.get("trend"), int(data.get("done_last_7_days", 0))
+    if trend == "rising":
+        return [_advice(f"{done} tasks done in the last 7 days: keep the streak, but pick just one for now.")]
+    if trend == "falling":
+        return [
+            _todo("Momentum dipped this week. Pick the smallest open task and finish it now."),
+            _advice("A slow week is fine. One small win restarts the engine."),
+        ]
+    return []
+
+
+def _overdue(data: Mapping[str, Any]) -> list[TipDraft]:
+    project, late = data.get("least_real_project"), float(data.get("lateness_tolerance_days", 0))
+    found = []
+    if project:
+        found.append(_todo(f"Your {project} due dates slip the most: give one {project} task a real date."))
+    if late >= 1:
+        found.append(_advice("Your due dates tend to slip. Move one to a date you will really keep."))
+    return found
+
+
+def _focus(data: Mapping[str, Any]) -> list[TipDraft]:
+    areas = [str(area) for area in data.get("preferred_areas") or []]
+    if len(areas) < 2:
+        return []
+    return [_todo(f"Most of your wins are in {areas[0]}. Give {areas[1]} ten minutes today.")]
+
+
+def _patterns(data: Mapping[str, Any]) -> list[TipDraft]:
+    peak = data.get("peak_hour")
+    if peak is None or float(data.get("daily_strength", 0)) < 3:
+        return []
+    return [_advice(f"Most of your tasks get done around {int(peak):02d}:00. Keep that hour free.")]
+
+
 # Rules per agent id, in priority order; an agent without a rule contributes facts but no candidate.
 RULES: dict[str, Callable[[Mapping[str, Any]], list[TipDraft]]] = {
     "time-of-day": _time_of_day,
+    "momentum": _momentum,
+    "overdue-task": _overdue,
+    "focus-area": _focus,
+    "recent-patterns": _patterns,
 }
 
 GENERIC = [
