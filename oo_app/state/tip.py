@@ -16,7 +16,7 @@ import reflex as rx
 
 from oo_app.db import session_scope
 from oo_app.errors import OOError
-from oo_app.llm import COMPOSER_MODEL
+from oo_app.llm import COMPOSER_MODEL, LOCAL_TIP_MODEL
 from oo_app.models import Tip
 from oo_app.recommender import current_tip, mark_shown, react, recommend, replacement_tip
 from oo_app.settings import get_settings
@@ -67,8 +67,11 @@ def _react_and_next(cookies: dict[str, str], tip_id: int, reaction: str) -> TipV
         return TipView.of(mark_shown(session, recommend(session, user)))
 
 
+MODEL_LABELS = {COMPOSER_MODEL: "the rule-based composer", LOCAL_TIP_MODEL: "the local model (Gemma 3 270M)"}
+
+
 def model_label(model: str) -> str:
-    return "the rule-based composer" if model == COMPOSER_MODEL else model
+    return MODEL_LABELS.get(model, model)
 
 
 class TipState(rx.State):
