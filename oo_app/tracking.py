@@ -1,0 +1,349 @@
+"""MLflow for oO: tip-generation traces, the orchestrator prompts in MLflow's prompt registry, benchmark runs.
+
+Everything goes to ``settings.mlflow_tracking_uri`` (a SQLite file by default, no server). Tracing is best effort:
+:func:`traced_generation` logs any MLflow failure and lets the tip be written untraced, it never raises one.
+Registering prompts and logging benchmark runs do raise: a person is waiting for their result. Importing this module
+imports mlflow (seconds): import it only where tracking happens, never at app import.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from string import Template
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy.engine import make_url
+
+from oo_app.llm import TIP_GENERATOR
+from oo_app.recommender.prompts import PROMPTS_DIR
+from oo_app.settings import get_settings
+
+if TYPE_CHECKING:
+    from mlflow.entities import LiveSpan
+    from mlflow.entities.model_registry import PromptVersion
+    from plotly.graph_objects import Figure
+
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")  # read when mlflow is imported, so set before
+import mlflow
+
+log = logging.getLogger(__name__)
+
+TRACES_EXPERIMENT = "oo-tips"
+BENCH_EXPERIMENT = "oo-bench"
+PROMPT_NAME = "oo-orchestrator"
+PROMPT_VERSION_TAG = "oo.prompt_version"
+SPAN_NAME = "tip-generation"
+RETRY_AFTER_S = 60.0  # an unreachable store is tried again after this long, not on every tip
+# Unbounded, one call to a server that is down retries for about four minutes (seen: 245 s on a closed port).
+HTTP_BOUNDS = {
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
+    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+    "MLFLOW_HTTP_REQUEST_TIMEOUT": "10",
+}
+
+
+@dataclass(frozen=True)
+class _Store:
+    traces_experiment_id: str
+    bench_experiment_id: str
+
+
+_stores: dict[str, _Store] = {}  # configured once per tracking URI
+_unreachable_since: dict[str, float] = {}  # tracking URI -> time.monotonic() of its last failure
+_lock = threading.RLock()  # held while connecting: threads waiting for a failing store then see its cooldown
+
+
+def configure() -> None:
+    """Point MLflow at the configured store and make it ready: once per tracking URI, then a no-op.
+
+    Creates the folder of a SQLite store, the experiments (their artifacts beside a SQLite file, not in ./mlruns),
+    and turns on LiteLLM autologging, so Router calls inside a traced generation become its child spans. HTTP stores
+    get bounded retries (``HTTP_BOUNDS``, unless set in the environment). Raises ``MlflowException`` or ``OSError``
+    when the store cannot be used.
+    """
+    _store()
+
+
+def _store() -> _Store:
+    uri = get_settings().mlflow_tracking_uri
+    with _lock:
+        if uri not in _stores:
+            _stores[uri] = _connect(uri)
+        if mlflow.get_tracking_uri() != uri:
+            mlflow.set_tracking_uri(uri)
+        return _stores[uri]
+
+
+def _connect(uri: str) -> _Store:
+    if uri.startswith(("http://", "https://")):
+        for name, value in HTTP_BOUNDS.items():
+            os.environ.setdefault(name, value)
+    if database := _sqlite_file(uri):
+        database.parent.mkdir(parents=True, exist_ok=True)
+    mlflow.set_tracking_uri(uri)
+    store = _Store(
+        traces_experiment_id=_experiment_id(TRACES_EXPERIMENT, database),
+        bench_experiment_id=_experiment_id(BENCH_EXPERIMENT, database),
+    )
+    mlflow.litellm.autolog(silent=True)
+    return store
+
+
+def _sqlite_file(uri: str) -> Path | None:
+    if not uri.startswith("sqlite:"):
+        return None
+    database = make_url(uri).database
+    return Path(database).resolve() if database and database != ":memory:" else None
+
+
+def _experiment_id(name: str, database: Path | None) -> str:
+    client = mlflow.MlflowClient()
+    experiment = client.get_experiment_by_name(name)
+    if experiment is not None:
+        return experiment.experiment_id
+    artifacts = (database.parent / "mlartifacts" / name).as_uri() if database else None
+    try:
+        return client.create_experiment(name, artifact_location=artifacts)
+    except mlflow.exceptions.MlflowException as error:
+        if error.error_code != "RESOURCE_ALREADY_EXISTS":
+            raise
+        return client.get_experiment_by_name(name).experiment_id  # another process created it meanwhile
+
+
+# Prompt registry
+
+
+def mlflow_template(text: str) -> str:
+    """A repo template (``string.Template``: ``$var``, ``${var}``, ``$$``) in MLflow's ``{{var}}`` syntax."""
+
+    def convert(match: re.Match[str]) -> str:
+        if match.group("escaped") is not None:
+            return "$"
+        name = match.group("named") or match.group("braced")
+        if name is None:
+            raise ValueError(f"invalid placeholder at character {match.start()} of the prompt template")
+        return "{{" + name + "}}"
+
+    return Template.pattern.sub(convert, text)
+
+
+def _repo_prompts() -> list[Path]:
+    """The prompt files in version order (``-v2`` before ``-v10``)."""
+    return sorted(
+        PROMPTS_DIR.glob("*.txt"),
+        key=lambda path: [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", path.stem)],
+    )
+
+
+def _registered_versions(client: mlflow.MlflowClient) -> list[PromptVersion]:
+    if client.get_prompt(PROMPT_NAME) is None:
+        return []
+    versions: list[PromptVersion] = []
+    page_token = None
+    while True:
+        page = client.search_prompt_versions(PROMPT_NAME, page_token=page_token)
+        versions.extend(page)
+        page_token = page.token
+        if not page_token:
+            return versions
+
+
+def register_prompts() -> dict[str, int]:
+    """Register every repo prompt file as a version of ``oo-orchestrator``; returns {repo version: MLflow version}.
+
+    Idempotent: a repo version whose text is already registered (same tag, same template) is not registered again.
+    Each MLflow version carries its repo version in the tag ``oo.prompt_version`` and its commit message.
+    """
+    configure()
+    client = mlflow.MlflowClient()
+    registered = _registered_versions(client)
+    versions: dict[str, int] = {}
+    for path in _repo_prompts():
+        repo_version, template = path.stem, mlflow_template(path.read_text(encoding="utf-8"))
+        same = [v for v in registered if v.tags.get(PROMPT_VERSION_TAG) == repo_version and v.template == template]
+        if same:
+            versions[repo_version] = max(v.version for v in same)
+            continue
+        created = client.register_prompt(
+            PROMPT_NAME,
+            template,
+            commit_message=f"{repo_version} (oo_app/recommender/prompts/{path.name})",
+            tags={PROMPT_VERSION_TAG: repo_version},
+        )
+        log.info("registered prompt %s as %s version %s", repo_version, PROMPT_NAME, created.version)
+        versions[repo_version] = int(created.version)
+    return versions
+
+
+def prompt_uri(repo_version: str) -> str | None:
+    """The MLflow UI page of the newest registered version of ``repo_version``; None when it is not registered."""
+    configure()
+    tagged = [v for v in _registered_versions(mlflow.MlflowClient()) if v.tags.get(PROMPT_VERSION_TAG) == repo_version]
+    if not tagged:
+        return None
+    version = max(v.version for v in tagged)
+    return f"{get_settings().mlflow_ui_url.rstrip('/')}/#/prompts/{PROMPT_NAME}?promptVersion={version}"
+
+
+# Tracing
+
+
+@dataclass
+class TipGeneration:
+    """One tip generation as its trace records it: the caller sets the outcome inside the ``with`` block.
+
+    Unset (None) fields are left out of the trace. ``trace_id`` is set on entry when the generation is traced.
+    """
+
+    text: str | None = None
+    kind: str | None = None
+    model: str | None = None
+    latency_ms: float | None = None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    grounded: bool | None = None
+    fallback: bool | None = None
+    trace_id: str | None = None
+
+    def outcome(self) -> dict[str, Any]:
+        """The span attributes of the outcome (``oo.model``, ``oo.latency_ms``, ...)."""
+        fields = ("model", "latency_ms", "prompt_tokens", "completion_tokens", "grounded", "fallback")
+        return {f"oo.{name}": getattr(self, name) for name in fields if getattr(self, name) is not None}
+
+
+@contextmanager
+def traced_generation(
+    user_id: int, *, prompt_version: str, policy: str, shadow: bool = False, alias: str = TIP_GENERATOR
+) -> Iterator[TipGeneration]:
+    """Trace the block as one ``tip-generation`` trace in the ``oo-tips`` experiment; yields its :class:`TipGeneration`.
+
+    The root span and the trace tags carry ``oo.user_id`` (the id, never the email), ``oo.alias``,
+    ``oo.prompt_version``, ``oo.policy`` and ``oo.shadow``; LiteLLM calls inside the block are its child spans.
+    MLflow failures are logged and swallowed (the block runs untraced); the block's own errors propagate, and mark
+    the trace as failed.
+    """
+    generation = TipGeneration()
+    context: dict[str, Any] = {
+        "oo.user_id": user_id,
+        "oo.alias": alias,
+        "oo.prompt_version": prompt_version,
+        "oo.policy": policy,
+        "oo.shadow": shadow,
+    }
+    opened = _open_span(context, generation)
+    try:
+        yield generation
+    except BaseException as error:
+        _close_span(opened, generation, error)
+        raise
+    _close_span(opened, generation, None)
+
+
+def _tracing_store() -> _Store | None:
+    uri = get_settings().mlflow_tracking_uri
+    with _lock:
+        failed_at = _unreachable_since.get(uri)
+        if failed_at is not None and time.monotonic() - failed_at < RETRY_AFTER_S:
+            return None
+        try:
+            store = _store()
+        except Exception as error:
+            _unreachable_since[uri] = time.monotonic()
+            log.warning(
+                "MLflow store unavailable, tips are not traced for the next %.0f s (%s: %s)",
+                RETRY_AFTER_S,
+                type(error).__name__,
+                error,
+            )
+            return None
+        _unreachable_since.pop(uri, None)
+        return store
+
+
+def _open_span(
+    context: dict[str, Any], generation: TipGeneration
+) -> tuple[AbstractContextManager[LiveSpan], LiveSpan] | None:
+    store = _tracing_store()
+    if store is None:
+        return None
+    try:
+        span_context = mlflow.start_span(
+            SPAN_NAME,
+            span_type=mlflow.entities.SpanType.CHAIN,
+            attributes=context,
+            trace_destination=mlflow.entities.MlflowExperimentLocation(store.traces_experiment_id),
+        )
+        span = span_context.__enter__()
+    except Exception as error:
+        log.warning("could not open the tip-generation trace (%s: %s)", type(error).__name__, error)
+        return None
+    try:
+        if not isinstance(span, mlflow.entities.NoOpSpan):
+            generation.trace_id = span.trace_id
+        mlflow.update_current_trace(
+            tags={key: str(value) for key, value in context.items()}, user=str(context["oo.user_id"])
+        )
+    except Exception as error:
+        log.warning("could not tag the tip-generation trace (%s: %s)", type(error).__name__, error)
+    return span_context, span
+
+
+def _close_span(
+    opened: tuple[AbstractContextManager[LiveSpan], LiveSpan] | None,
+    generation: TipGeneration,
+    error: BaseException | None,
+) -> None:
+    if opened is None:
+        return
+    span_context, span = opened
+    if error is None:
+        try:
+            span.set_outputs({"text": generation.text, "kind": generation.kind})
+            span.set_attributes(generation.outcome())
+        except Exception as mlflow_error:
+            log.warning("could not record the tip in its trace (%s: %s)", type(mlflow_error).__name__, mlflow_error)
+    try:
+        span_context.__exit__(type(error) if error else None, error, error.__traceback__ if error else None)
+    except Exception as mlflow_error:
+        if mlflow_error is not error:
+            log.warning("could not close the tip-generation trace (%s: %s)", type(mlflow_error).__name__, mlflow_error)
+
+
+def flush() -> None:
+    """Write the traces still queued for asynchronous export (tests and short scripts call it before reading)."""
+    mlflow.flush_trace_async_logging()
+
+
+# Benchmarks
+
+
+def log_benchmark_run(
+    name: str, params: dict[str, Any], metrics: dict[str, float], figures: dict[str, Figure] | None = None
+) -> str:
+    """One finished run named ``name`` in ``oo-bench``: params, metrics, and each plotly figure as
+    ``figures/<key>.html``. Returns the run id; a failure marks the run FAILED and raises."""
+    store = _store()
+    client = mlflow.MlflowClient()
+    run_id = client.create_run(store.bench_experiment_id, run_name=name).info.run_id
+    try:
+        now_ms = int(time.time() * 1000)
+        client.log_batch(
+            run_id,
+            metrics=[mlflow.entities.Metric(key, float(value), now_ms, 0) for key, value in metrics.items()],
+            params=[mlflow.entities.Param(key, str(value)) for key, value in params.items()],
+        )
+        for key, figure in (figures or {}).items():
+            client.log_figure(run_id, figure, f"figures/{key}.html")
+    except BaseException:
+        client.set_terminated(run_id, status="FAILED")
+        raise
+    client.set_terminated(run_id, status="FINISHED")
+    return run_id
