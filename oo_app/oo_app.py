@@ -32,12 +32,25 @@ async def agent_scheduler() -> None:
     await run_forever(settings.scheduler_interval_s, _refresh)
 
 
+def _prepare_tracking() -> None:
+    """Opens the MLflow store and registers the repo's prompt versions; tracing failures never stop the app."""
+    from oo_app import tracking
+
+    try:
+        tracking.configure()
+        tracking.register_prompts()
+    except Exception:
+        log.exception("MLflow is unavailable; tips are served untraced")
+
+
 async def warm_llm() -> None:
     """Builds the LiteLLM router (and loads the local model when it writes tips) off the event loop, so the first
     tip does not pay for it."""
     from oo_app.llm import LOCAL_TIP_MODEL, get_router, local_llama
 
     await asyncio.to_thread(get_router)
+    if get_settings().tracing_enabled:
+        await asyncio.to_thread(_prepare_tracking)
     writers = {d["model"] for d in get_settings().alias_table.get("tip-generator", [])}
     if LOCAL_TIP_MODEL in writers:
         await asyncio.to_thread(local_llama)

@@ -67,6 +67,7 @@ class Settings(BaseSettings):
 
     mlflow_tracking_uri: str = f"sqlite:///{ROOT / 'data' / 'mlflow.db'}"
     mlflow_ui_url: str = "http://127.0.0.1:5000"
+    tracing_enabled: bool = Field(default=True, description="Trace every tip generation into MLflow.")
 
     # Agents: the in-process scheduler runs due (user, agent) computations every `scheduler_interval_s`.
     scheduler_enabled: bool = True

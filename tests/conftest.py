@@ -25,6 +25,7 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 # Most tests want the fast, deterministic composer; tests of the local model ask for it explicitly.
 os.environ.setdefault("OO_TIP_WRITER", "rules")
+os.environ.setdefault("OO_TRACING_ENABLED", "false")  # tests of tracing switch it on with their own store
 
 PG_ADMIN_URL = os.environ.get("OO_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)  # a Friday; 13:00 in Berlin, the demo person's zone

@@ -10,8 +10,11 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from types import SimpleNamespace
 from typing import Any
 
 from pydantic import ValidationError
@@ -126,6 +129,18 @@ def write_tip(prompt: str, facts: dict[str, Any]) -> Written:
     return Written(draft=compose(facts), model=COMPOSER_MODEL)
 
 
+@contextmanager
+def _traced(user_id: int, policy: str) -> Iterator[Any]:
+    """An MLflow trace of one generation when tracing is on (mlflow is imported only then), else a plain record."""
+    if not get_settings().tracing_enabled:
+        yield SimpleNamespace()
+        return
+    from oo_app import tracking
+
+    with tracking.traced_generation(user_id, prompt_version=CURRENT_VERSION, policy=policy) as generation:
+        yield generation
+
+
 def recommend(session: Session, user: User, now: datetime | None = None, policy: str | None = None) -> Tip:
     """Write, log and return the next tip for ``user``."""
     now = now or datetime.now(UTC)
@@ -134,7 +149,13 @@ def recommend(session: Session, user: User, now: datetime | None = None, policy:
     recent = recent_tip_texts(session, user.id)
     signals = [SignalLine(o.agent_id, o.snippet, o.data) for o in outputs]
     prompt = render(signals, recent, CURRENT_VERSION)
-    written = write_tip(prompt, facts_of(signals, recent, good_examples(session, user.id)))
+    policy = policy or get_settings().policy
+    with _traced(user.id, policy) as generation:
+        written = write_tip(prompt, facts_of(signals, recent, good_examples(session, user.id)))
+        generation.text, generation.kind, generation.model = written.draft.text, written.draft.kind, written.model
+        generation.prompt_tokens, generation.completion_tokens = written.prompt_tokens, written.completion_tokens
+        generation.fallback = written.model == COMPOSER_MODEL
+        generation.latency_ms = (time.perf_counter() - started) * 1000
     tip = Tip(
         user_id=user.id,
         text=written.draft.text,
@@ -143,7 +164,7 @@ def recommend(session: Session, user: User, now: datetime | None = None, policy:
         model_alias=TIP_GENERATOR,
         model=written.model,
         sources=[{"agent_id": o.agent_id, "agent_version": o.agent_version, "output_id": o.id} for o in outputs],
-        policy=policy or get_settings().policy,
+        policy=policy,
         latency_ms=(time.perf_counter() - started) * 1000,
         prompt_tokens=written.prompt_tokens,
         completion_tokens=written.completion_tokens,
