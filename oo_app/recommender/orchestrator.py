@@ -22,9 +22,10 @@ from sqlmodel import Session, col, select
 
 from agents.eligibility import eligible_agents
 from agents.runner import compute_output
-from oo_app.llm import COMPOSER_MODEL, TIP_GENERATOR, get_router
+from oo_app.llm import COMPOSER_MODEL, TIP_GENERATOR, embed, get_router
 from oo_app.models import AgentOutput, Tip, User
 from oo_app.recommender.composer import TipDraft, compose, normalized
+from oo_app.recommender.dedup import is_near_duplicate
 from oo_app.recommender.grounding import is_grounded, ungrounded
 from oo_app.recommender.prompts import CURRENT_VERSION, SignalLine, facts_of, render
 from oo_app.settings import get_settings
@@ -109,6 +110,8 @@ def _ask_model(prompt: str, facts: dict[str, Any]) -> Written:
     invented = ungrounded(draft.text, list(facts["lines"].values()))
     if invented:
         raise ValueError(f"the model invented {', '.join(invented)}")
+    if is_near_duplicate(draft.text, facts["recent_tips"], embed):
+        raise ValueError("the model paraphrased a recent tip")
     usage = getattr(response, "usage", None)
     return Written(
         draft=draft,
