@@ -12,7 +12,7 @@ from sqlmodel import Session, select
 from agents.registry import registry
 from agents.scheduler import run_round
 from oo_app.errors import Conflict, InvalidInput, NotFound
-from oo_app.llm import COMPOSER_MODEL
+from oo_app.llm import COMPOSER_MODEL, LOCAL_EMBEDDING_MODEL
 from oo_app.models import AgentOutput, Event, Tip, User
 from oo_app.recommender import current_tip, react, recommend, refresh_tips, replacement_tip
 from oo_app.recommender.prompts import CURRENT_VERSION
@@ -20,7 +20,8 @@ from tests.conftest import NOW
 
 
 def _aliases(configure: Callable[..., None], deployment: dict) -> None:
-    configure(OO_LLM_ALIASES=json.dumps({"tip-generator": [deployment]}), OO_LLM_RETRIES="0", OO_LLM_TIMEOUT_S="3")
+    aliases = {"tip-generator": [deployment], "embedder": [{"model": LOCAL_EMBEDDING_MODEL}]}
+    configure(OO_LLM_ALIASES=json.dumps(aliases), OO_LLM_RETRIES="0", OO_LLM_TIMEOUT_S="3")
 
 
 def test_tip_is_logged_with_the_agent_outputs_that_fed_it(session: Session, demo_user: User) -> None:
@@ -69,6 +70,15 @@ def test_a_failing_model_yields_the_composer_tip_never_a_blank(
 def test_a_model_repeating_a_recent_tip_is_overruled(session: Session, demo_user: User, configure) -> None:
     first = recommend(session, demo_user, NOW)
     _aliases(configure, {"model": "openai/parrot", "mock_response": json.dumps({"text": first.text}), "api_key": "t"})
+    second = recommend(session, demo_user, NOW)
+    assert second.model == COMPOSER_MODEL
+    assert second.text != first.text
+
+
+def test_a_model_paraphrasing_a_recent_tip_is_overruled(session: Session, demo_user: User, configure) -> None:
+    first = recommend(session, demo_user, NOW)
+    paraphrase = "So: " + first.text.rstrip(".") + "!"  # not an exact repeat, the same tip
+    _aliases(configure, {"model": "openai/echo", "mock_response": json.dumps({"text": paraphrase}), "api_key": "t"})
     second = recommend(session, demo_user, NOW)
     assert second.model == COMPOSER_MODEL
     assert second.text != first.text
