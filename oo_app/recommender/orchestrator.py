@@ -87,14 +87,20 @@ def good_examples(session: Session, user_id: int, limit: int = 2) -> list[dict[s
         .order_by(col(Tip.created_at).desc(), col(Tip.id).desc())
         .limit(limit * 3)
     ).all()
+    ids = {source["output_id"] for tip in tips for source in tip.sources}
+    snippets = (
+        dict(session.exec(select(AgentOutput.id, AgentOutput.snippet).where(col(AgentOutput.id).in_(ids))).all())
+        if ids
+        else {}
+    )
     examples: list[dict[str, str]] = []
     for tip in tips:
-        ids = [source["output_id"] for source in tip.sources]
-        outputs = session.exec(select(AgentOutput).where(col(AgentOutput.id).in_(ids))).all() if ids else []
-        if outputs and len(examples) < limit:
-            lines = [o.snippet for o in sorted(outputs, key=lambda o: o.agent_id)]
-            if is_grounded(tip.text, lines):
-                examples.append({"facts": " ".join(lines), "tip": tip.text})
+        by_agent = {s["agent_id"]: snippets[s["output_id"]] for s in tip.sources if s["output_id"] in snippets}
+        lines = [by_agent[agent_id] for agent_id in sorted(by_agent)]
+        if lines and is_grounded(tip.text, lines):
+            examples.append({"facts": " ".join(lines), "tip": tip.text})
+            if len(examples) == limit:
+                break
     return examples
 
 
@@ -110,7 +116,8 @@ def _ask_model(prompt: str, facts: dict[str, Any]) -> Written:
     invented = ungrounded(draft.text, list(facts["lines"].values()))
     if invented:
         raise ValueError(f"the model invented {', '.join(invented)}")
-    if is_near_duplicate(draft.text, facts["recent_tips"], embed):
+    # The composer picks its own unused candidate; only model answers pay for an embedding.
+    if response.model != COMPOSER_MODEL and is_near_duplicate(draft.text, facts["recent_tips"], embed):
         raise ValueError("the model paraphrased a recent tip")
     usage = getattr(response, "usage", None)
     return Written(
