@@ -102,10 +102,6 @@ class Settings(BaseSettings):
         return url
 
     @property
-    def is_sqlite(self) -> bool:
-        return self.database_url.startswith("sqlite")
-
-    @property
     def alias_table(self) -> dict[str, list[dict[str, Any]]]:
         return self.llm_aliases if self.llm_aliases is not None else embedded_alias_table(self.tip_writer)
 

@@ -29,7 +29,7 @@ def test_health_checks_the_database(client: TestClient) -> None:
     assert response.json() == {"status": "ok", "database": "ok"}
 
 
-def test_health_reports_an_unreachable_database(configure, tmp_path) -> None:
+def test_health_reports_an_unreachable_database(configure) -> None:
     configure(OO_DATABASE_URL="postgresql+psycopg://nobody@127.0.0.1:9/none")
     response = TestClient(api).get("/health")
     assert response.status_code == 503

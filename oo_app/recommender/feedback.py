@@ -14,7 +14,6 @@ from oo_app.models import AgentOutput, Event, Reaction, Tip, User
 from oo_app.recommender.orchestrator import recommend
 
 TIP_SHELF_LIFE = timedelta(hours=1)  # an unanswered tip older than this gives way to a fresh one
-PAGE_REACTIONS = (Reaction.done, Reaction.snoozed, Reaction.dismissed)
 
 
 def latest_tip(session: Session, user_id: int) -> Tip | None:
