@@ -12,10 +12,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from oo_app.recommender.composer import MAX_TIP_CHARS, TipDraft, normalized
-from oo_app.recommender.grounding import ungrounded
+from oo_app.recommender.composer import TipDraft, normalized
+from oo_app.recommender.guardrails import check_failures
 
-MIN_TIP_CHARS = 15
 SAMPLES = 4
 MAX_EXAMPLES = 3
 
@@ -63,20 +62,10 @@ def few_shot_prompt(lines: Sequence[str], examples: Sequence[Example]) -> str:
 
 
 def problems(candidate: str, lines: Sequence[str], recent: Sequence[str], examples: Sequence[Example]) -> list[str]:
-    """Why ``candidate`` may not be shown (empty when it may)."""
-    text = candidate.strip()
-    found: list[str] = []
-    if not MIN_TIP_CHARS <= len(text) <= MAX_TIP_CHARS:
-        found.append(f"length {len(text)} outside {MIN_TIP_CHARS}-{MAX_TIP_CHARS}")
-    if normalized(text) in {normalized(tip) for tip in recent}:
-        found.append("repeats a recent tip")
-    if normalized(text) in {normalized(example.tip) for example in examples}:
+    """Why ``candidate`` may not be shown (empty when it may): the guardrail checks, and no copied example."""
+    found = check_failures(candidate, lines, recent)
+    if normalized(candidate) in {normalized(example.tip) for example in examples}:
         found.append("copies an example")
-    if any(normalized(text) in normalized(line) for line in lines):
-        found.append("restates a fact verbatim")
-    invented = ungrounded(text, lines)
-    if invented:
-        found.append("ungrounded: " + ", ".join(invented))
     return found
 
 

@@ -1,0 +1,29 @@
+"""The guardrail checks every written tip must pass before it may be shown (and that the offline judge scores)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from oo_app.recommender.composer import MAX_TIP_CHARS, normalized
+from oo_app.recommender.grounding import ungrounded
+
+MIN_TIP_CHARS = 15
+CHECKS = ("length", "one line", "no repeat", "no verbatim fact", "grounded")
+
+
+def check_failures(tip: str, lines: Sequence[str], recent: Sequence[str]) -> list[str]:
+    """Which of :data:`CHECKS` ``tip`` fails, each with its detail (empty when it passes them all)."""
+    text = tip.strip()
+    failures: list[str] = []
+    if not MIN_TIP_CHARS <= len(text) <= MAX_TIP_CHARS:
+        failures.append(f"length {len(text)} outside {MIN_TIP_CHARS}-{MAX_TIP_CHARS}")
+    if "\n" in text:
+        failures.append("more than one line")
+    if normalized(text) in {normalized(tip) for tip in recent}:
+        failures.append("repeats a recent tip")
+    if any(normalized(text) in normalized(line) for line in lines):
+        failures.append("restates a fact verbatim")
+    invented = ungrounded(text, lines)
+    if invented:
+        failures.append("ungrounded: " + ", ".join(invented))
+    return failures
