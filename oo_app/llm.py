@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from oo_app.settings import get_settings
 
 if TYPE_CHECKING:
+    import litellm
     from litellm import CustomLLM, Router
     from llama_cpp import Llama
     from sentence_transformers import SentenceTransformer
@@ -28,8 +29,11 @@ os.environ.setdefault("LITELLM_TELEMETRY", "False")
 
 TIP_GENERATOR = "tip-generator"
 EMBEDDER = "embedder"
+JUDGE = "judge"
 COMPOSER_PROVIDER = "oo-rules"
 COMPOSER_MODEL = f"{COMPOSER_PROVIDER}/composer"
+CHECKS_MODEL = f"{COMPOSER_PROVIDER}/checks"
+SAMPLES_DRAWN = "oo_samples_drawn"  # in a local tip's _hidden_params: how many samples it took
 LOCAL_PROVIDER = "oo-local"
 LOCAL_EMBEDDING_MODEL = f"{LOCAL_PROVIDER}/all-minilm-l6-v2"
 LOCAL_TIP_MODEL = f"{LOCAL_PROVIDER}/gemma3-270m"
@@ -46,28 +50,47 @@ def facts_from(messages: list, kwargs: dict[str, Any]) -> dict[str, Any]:
     return parse_facts("\n".join(str(m.get("content", "")) for m in messages if m.get("role") == "user"))
 
 
-def _composer_handler() -> CustomLLM:
+def _answer(model: str, content: str, prompt_tokens: int = 0, completion_tokens: int = 0) -> litellm.ModelResponse:
     import litellm
+
+    return litellm.ModelResponse(
+        model=model,
+        created=int(time.time()),
+        choices=[{"message": {"role": "assistant", "content": content}}],
+        usage={
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens,
+        },
+    )
+
+
+def _composer_handler() -> CustomLLM:
     from litellm import CustomLLM
 
     from oo_app.recommender.composer import compose
+    from oo_app.recommender.judge import checks_answer
 
-    class ComposerLLM(CustomLLM):
-        """The rule-based composer speaking the chat-completion contract: it answers the tip JSON."""
+    class RuleModels(CustomLLM):
+        """Rules speaking the chat-completion contract: the composer answers the tip JSON (``tip-generator``), the
+        guardrail checks answer the judge JSON (``judge``)."""
 
         def completion(self, model: str, messages: list, *args: Any, **kwargs: Any) -> litellm.ModelResponse:
+            if model == CHECKS_MODEL.split("/", 1)[1]:
+                judged = ((kwargs.get("litellm_params") or {}).get("metadata") or {}).get("oo_judge")
+                if not judged:
+                    raise ValueError("the checks judge needs metadata['oo_judge'] (tip, lines, recent)")
+                answer = checks_answer(judged["tip"], judged["lines"], judged.get("recent") or [])
+                return _answer(CHECKS_MODEL, answer.model_dump_json())
+            if model != COMPOSER_MODEL.split("/", 1)[1]:
+                raise ValueError(f"no rule model {model!r}")
             draft = compose(facts_from(messages, kwargs))
-            return litellm.ModelResponse(
-                model=COMPOSER_MODEL,
-                created=int(time.time()),
-                choices=[{"message": {"role": "assistant", "content": json.dumps(draft.model_dump(mode="json"))}}],
-                usage={"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
-            )
+            return _answer(COMPOSER_MODEL, json.dumps(draft.model_dump(mode="json")))
 
         async def acompletion(self, model: str, messages: list, *args: Any, **kwargs: Any) -> litellm.ModelResponse:
             return self.completion(model, messages, *args, **kwargs)
 
-    return ComposerLLM()
+    return RuleModels()
 
 
 @lru_cache
@@ -95,12 +118,22 @@ def local_llama() -> Llama:
     return llama
 
 
-def _sample_local(prompt: str, seed: int) -> str:
-    with _llama_lock:
-        out = local_llama().create_completion(
-            prompt, max_tokens=48, stop=["\n"], temperature=0.7, top_p=0.9, seed=seed, echo=False
-        )
-    return str(out["choices"][0]["text"])
+class LocalSampler:
+    """Samples tip lines from the local model, counting the tokens every sample cost."""
+
+    def __init__(self) -> None:
+        self.prompt_tokens = 0
+        self.completion_tokens = 0
+
+    def __call__(self, prompt: str, seed: int) -> str:
+        with _llama_lock:
+            out = local_llama().create_completion(
+                prompt, max_tokens=48, stop=["\n"], temperature=0.7, top_p=0.9, seed=seed, echo=False
+            )
+        usage = out.get("usage") or {}
+        self.prompt_tokens += int(usage.get("prompt_tokens", 0))
+        self.completion_tokens += int(usage.get("completion_tokens", 0))
+        return str(out["choices"][0]["text"])
 
 
 def _local_handler() -> CustomLLM:
@@ -116,7 +149,8 @@ def _local_handler() -> CustomLLM:
         def completion(self, model: str, messages: list, *args: Any, **kwargs: Any) -> litellm.ModelResponse:
             if model != LOCAL_TIP_MODEL.split("/", 1)[1]:
                 raise ValueError(f"no local text model {model!r}")
-            draft, drawn = write_with(_sample_local, facts_from(messages, kwargs))
+            sampler = LocalSampler()
+            draft, drawn = write_with(sampler, facts_from(messages, kwargs))
             if draft is None:
                 # The Router falls back to the composer: an unchecked tip never leaves this provider.
                 raise litellm.exceptions.APIError(
@@ -125,12 +159,10 @@ def _local_handler() -> CustomLLM:
                     llm_provider=LOCAL_PROVIDER,
                     model=model,
                 )
-            return litellm.ModelResponse(
-                model=LOCAL_TIP_MODEL,
-                created=int(time.time()),
-                choices=[{"message": {"role": "assistant", "content": json.dumps(draft.model_dump(mode="json"))}}],
-                usage={"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
-            )
+            content = json.dumps(draft.model_dump(mode="json"))
+            response = _answer(LOCAL_TIP_MODEL, content, sampler.prompt_tokens, sampler.completion_tokens)
+            response._hidden_params[SAMPLES_DRAWN] = drawn
+            return response
 
         async def acompletion(self, *args: Any, **kwargs: Any) -> litellm.ModelResponse:
             import asyncio

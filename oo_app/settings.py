@@ -20,6 +20,7 @@ def embedded_alias_table(tip_writer: str) -> dict[str, list[dict[str, Any]]]:
     """The embedded alias table: every alias answers offline with no server.
 
     ``local``: Gemma 3 270M writes tips, the rule-based composer is its fallback; ``rules``: the composer alone.
+    ``judge``: the guardrail and grounding checks stand in for a judge model.
     """
     composer = [{"model": "oo-rules/composer"}]
     writer = [{"model": "oo-local/gemma3-270m"}] if tip_writer == "local" else composer
@@ -27,6 +28,7 @@ def embedded_alias_table(tip_writer: str) -> dict[str, list[dict[str, Any]]]:
         "tip-generator": writer,
         "tip-generator-fallback": composer,
         "embedder": [{"model": "oo-local/all-minilm-l6-v2"}],
+        "judge": [{"model": "oo-rules/checks"}],
     }
 
 

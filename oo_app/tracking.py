@@ -38,7 +38,7 @@ log = logging.getLogger(__name__)
 
 TRACES_EXPERIMENT = "oo-tips"
 BENCH_EXPERIMENT = "oo-bench"
-PROMPT_NAME = "oo-orchestrator"
+PROMPT_PREFIX = "oo-"  # prompts/<family>-v<N>.txt is version N of the registry prompt oo-<family>
 PROMPT_VERSION_TAG = "oo.prompt_version"
 SPAN_NAME = "tip-generation"
 RETRY_AFTER_S = 60.0  # an unreachable store is tried again after this long, not on every tip
@@ -143,13 +143,21 @@ def _repo_prompts() -> list[Path]:
     )
 
 
-def _registered_versions(client: mlflow.MlflowClient) -> list[PromptVersion]:
-    if client.get_prompt(PROMPT_NAME) is None:
+def prompt_name(repo_version: str) -> str:
+    """The registry name of a repo prompt version: ``orchestrator-v2`` -> ``oo-orchestrator``."""
+    family, _, number = repo_version.rpartition("-v")
+    if not family or not number.isdigit():
+        raise ValueError(f"prompt version {repo_version!r} is not <family>-v<number>")
+    return PROMPT_PREFIX + family
+
+
+def _registered_versions(client: mlflow.MlflowClient, name: str) -> list[PromptVersion]:
+    if client.get_prompt(name) is None:
         return []
     versions: list[PromptVersion] = []
     page_token = None
     while True:
-        page = client.search_prompt_versions(PROMPT_NAME, page_token=page_token)
+        page = client.search_prompt_versions(name, page_token=page_token)
         versions.extend(page)
         page_token = page.token
         if not page_token:
@@ -157,28 +165,34 @@ def _registered_versions(client: mlflow.MlflowClient) -> list[PromptVersion]:
 
 
 def register_prompts() -> dict[str, int]:
-    """Register every repo prompt file as a version of ``oo-orchestrator``; returns {repo version: MLflow version}.
+    """Register every repo prompt file as a version of its family's prompt (``orchestrator-v2`` -> a version of
+    ``oo-orchestrator``, ``judge-v1`` -> of ``oo-judge``); returns {repo version: MLflow version}.
 
     Idempotent: a repo version whose text is already registered (same tag, same template) is not registered again.
     Each MLflow version carries its repo version in the tag ``oo.prompt_version`` and its commit message.
     """
     configure()
     client = mlflow.MlflowClient()
-    registered = _registered_versions(client)
+    registered: dict[str, list[PromptVersion]] = {}
     versions: dict[str, int] = {}
     for path in _repo_prompts():
         repo_version, template = path.stem, mlflow_template(path.read_text(encoding="utf-8"))
-        same = [v for v in registered if v.tags.get(PROMPT_VERSION_TAG) == repo_version and v.template == template]
+        name = prompt_name(repo_version)
+        if name not in registered:
+            registered[name] = _registered_versions(client, name)
+        same = [
+            v for v in registered[name] if v.tags.get(PROMPT_VERSION_TAG) == repo_version and v.template == template
+        ]
         if same:
             versions[repo_version] = max(v.version for v in same)
             continue
         created = client.register_prompt(
-            PROMPT_NAME,
+            name,
             template,
             commit_message=f"{repo_version} (oo_app/recommender/prompts/{path.name})",
             tags={PROMPT_VERSION_TAG: repo_version},
         )
-        log.info("registered prompt %s as %s version %s", repo_version, PROMPT_NAME, created.version)
+        log.info("registered prompt %s as %s version %s", repo_version, name, created.version)
         versions[repo_version] = int(created.version)
     return versions
 
@@ -186,11 +200,13 @@ def register_prompts() -> dict[str, int]:
 def prompt_uri(repo_version: str) -> str | None:
     """The MLflow UI page of the newest registered version of ``repo_version``; None when it is not registered."""
     configure()
-    tagged = [v for v in _registered_versions(mlflow.MlflowClient()) if v.tags.get(PROMPT_VERSION_TAG) == repo_version]
+    name = prompt_name(repo_version)
+    registered = _registered_versions(mlflow.MlflowClient(), name)
+    tagged = [v for v in registered if v.tags.get(PROMPT_VERSION_TAG) == repo_version]
     if not tagged:
         return None
     version = max(v.version for v in tagged)
-    return f"{get_settings().mlflow_ui_url.rstrip('/')}/#/prompts/{PROMPT_NAME}?promptVersion={version}"
+    return f"{get_settings().mlflow_ui_url.rstrip('/')}/#/prompts/{name}?promptVersion={version}"
 
 
 # Tracing

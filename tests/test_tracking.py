@@ -69,8 +69,12 @@ def test_registering_the_prompts_twice_adds_no_version(mlflow_dir: Path) -> None
 
     assert sorted(first) == sorted(path.stem for path in PROMPTS_DIR.glob("*.txt"))
     assert second == first
-    versions = mlflow.MlflowClient().search_prompt_versions(tracking.PROMPT_NAME)
-    assert sorted(v.version for v in versions) == sorted(first.values()), "a second registration added versions"
+    client = mlflow.MlflowClient()
+    for name in {tracking.prompt_name(version) for version in first}:
+        versions = client.search_prompt_versions(name)
+        mine = sorted(v for k, v in first.items() if tracking.prompt_name(k) == name)
+        assert sorted(v.version for v in versions) == mine, f"a second registration added versions of {name}"
+    assert {tracking.prompt_name(version) for version in first} == {"oo-orchestrator", "oo-judge"}
 
 
 def test_a_registered_prompt_renders_exactly_like_its_repo_file(mlflow_dir: Path) -> None:
@@ -79,7 +83,7 @@ def test_a_registered_prompt_renders_exactly_like_its_repo_file(mlflow_dir: Path
     client = mlflow.MlflowClient()
     for repo_version, mlflow_version in registered.items():
         text = (PROMPTS_DIR / f"{repo_version}.txt").read_text(encoding="utf-8")
-        prompt = client.get_prompt_version(tracking.PROMPT_NAME, mlflow_version)
+        prompt = client.get_prompt_version(tracking.prompt_name(repo_version), mlflow_version)
         values = {name: f"<{name} of {repo_version}>" for name in prompt.variables}
         assert prompt.template == tracking.mlflow_template(text)
         assert prompt.format(**values) == Template(text).substitute(values), f"{repo_version} renders differently"
@@ -90,8 +94,7 @@ def test_the_hub_links_a_registered_prompt_version_and_nothing_for_an_unknown_on
     registered = tracking.register_prompts()
 
     assert tracking.prompt_uri(CURRENT_VERSION) == (
-        f"{settings.get_settings().mlflow_ui_url}/#/prompts/{tracking.PROMPT_NAME}"
-        f"?promptVersion={registered[CURRENT_VERSION]}"
+        f"{settings.get_settings().mlflow_ui_url}/#/prompts/oo-orchestrator?promptVersion={registered[CURRENT_VERSION]}"
     )
     assert tracking.prompt_uri("orchestrator-v0") is None
 
