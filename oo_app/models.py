@@ -83,6 +83,12 @@ class Reaction(StrEnum):
     disliked = "disliked"
 
 
+class PolicyRole(StrEnum):
+    incumbent = "incumbent"  # writes the tips people see
+    shadow = "shadow"  # writes beside the incumbent, never shown
+    retired = "retired"
+
+
 class EventType(StrEnum):
     tip_shown = "tip_shown"
     tip_done = "tip_done"
@@ -260,7 +266,46 @@ class Tip(SQLModel, table=True):
     shown_at: datetime | None = _ts(nullable=True, now=False)
     reaction: str | None = Field(default=None, max_length=16)
     reacted_at: datetime | None = _ts(nullable=True, now=False)
+    shadow_of: int | None = Field(
+        default=None,
+        sa_column_args=(sa.ForeignKey("tips.id", ondelete="CASCADE", name="fk_tips_shadow_of_tips"),),
+        index=True,
+        description="on a shadow tip: the shown tip written from the same snippets",
+    )
+    agreement: float | None = Field(default=None, description="on a shadow tip: embedder cosine to its shown tip")
+    judge_score: float | None = Field(default=None, description="the judge's score in [0, 1], once judged")
 
     @property
     def agent_ids(self) -> list[str]:
         return [source["agent_id"] for source in self.sources]
+
+
+class Policy(SQLModel, table=True):
+    """A way of writing tips: an orchestrator prompt version and a ``tip-generator``-like alias.
+
+    One policy is the incumbent (its tips are shown); shadow policies write beside it on the same snippets and are
+    never shown, until an operator promotes one. With no row at all, the built-in incumbent of the settings applies.
+    """
+
+    __tablename__ = "policies"
+    __table_args__ = (
+        # At most one incumbent, enforced by the database.
+        sa.Index(
+            "uq_policies_one_incumbent",
+            "role",
+            unique=True,
+            sqlite_where=sa.text("role = 'incumbent'"),
+            postgresql_where=sa.text("role = 'incumbent'"),
+        ),
+    )
+
+    name: str = Field(primary_key=True, max_length=64)
+    prompt_version: str = Field(max_length=64)
+    alias: str = Field(max_length=64)
+    role: PolicyRole = Field(default=PolicyRole.shadow, sa_type=sa.String(16))
+    offline_judge_score: float | None = None
+    offline_pass_rate: float | None = None
+    offline_run_id: str | None = Field(default=None, max_length=64, description="the MLflow run of its last bench")
+    created_at: datetime = _ts()
+    promoted_at: datetime | None = _ts(nullable=True, now=False)
+    promoted_by: str | None = Field(default=None, max_length=320)

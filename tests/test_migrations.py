@@ -14,6 +14,7 @@ from oo_app.db import alembic_config, make_engine
 
 TABLES = {
     "users",
+    "policies",
     "oauth_accounts",
     "sessions",
     "consents",

@@ -22,12 +22,13 @@ from sqlmodel import Session, col, select
 
 from agents.eligibility import eligible_agents
 from agents.runner import compute_output
-from oo_app.llm import COMPOSER_MODEL, TIP_GENERATOR, embed, get_router
-from oo_app.models import AgentOutput, Tip, User
+from oo_app.llm import COMPOSER_MODEL, SAMPLES_DRAWN, TIP_GENERATOR, embed, get_router
+from oo_app.models import AgentOutput, Policy, Tip, User
 from oo_app.recommender.composer import TipDraft, compose, normalized
 from oo_app.recommender.dedup import is_near_duplicate
 from oo_app.recommender.grounding import is_grounded, ungrounded
-from oo_app.recommender.prompts import CURRENT_VERSION, SignalLine, facts_of, render
+from oo_app.recommender.policies import incumbent
+from oo_app.recommender.prompts import SignalLine, facts_of, render
 from oo_app.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -43,6 +44,16 @@ class Written:
     model: str
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    samples_drawn: int | None = None  # how many samples a local model drew for it
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """What a tip is written from: the agents' outputs, the person's recent tips and their good tips."""
+
+    outputs: list[AgentOutput]
+    recent: list[str]
+    examples: list[dict[str, str]]
 
 
 def freshest_outputs(session: Session, user: User, now: datetime) -> list[AgentOutput]:
@@ -68,22 +79,22 @@ def freshest_outputs(session: Session, user: User, now: datetime) -> list[AgentO
     return outputs
 
 
-def recent_tip_texts(session: Session, user_id: int, limit: int = RECENT_TIPS) -> list[str]:
-    return list(
-        session.exec(
-            select(Tip.text)
-            .where(Tip.user_id == user_id, Tip.shadow == False)  # noqa: E712
-            .order_by(col(Tip.created_at).desc(), col(Tip.id).desc())
-            .limit(limit)
-        )
-    )
+def _shown_tips(user_id: int, before: int | None) -> Any:
+    query = select(Tip).where(Tip.user_id == user_id, Tip.shadow == False)  # noqa: E712
+    return query if before is None else query.where(Tip.id < before)
 
 
-def good_examples(session: Session, user_id: int, limit: int = 2) -> list[dict[str, str]]:
+def recent_tip_texts(session: Session, user_id: int, limit: int = RECENT_TIPS, before: int | None = None) -> list[str]:
+    """The texts of the person's latest shown tips, newest first (those older than tip ``before`` when given)."""
+    query = _shown_tips(user_id, before).with_only_columns(Tip.text)
+    return list(session.exec(query.order_by(col(Tip.created_at).desc(), col(Tip.id).desc()).limit(limit)))
+
+
+def good_examples(session: Session, user_id: int, limit: int = 2, before: int | None = None) -> list[dict[str, str]]:
     """The person's latest done or liked tips with the snippet lines they were written from (while those exist)."""
     tips = session.exec(
-        select(Tip)
-        .where(Tip.user_id == user_id, Tip.shadow == False, col(Tip.reaction).in_(GOOD_REACTIONS))  # noqa: E712
+        _shown_tips(user_id, before)
+        .where(col(Tip.reaction).in_(GOOD_REACTIONS))
         .order_by(col(Tip.created_at).desc(), col(Tip.id).desc())
         .limit(limit * 3)
     ).all()
@@ -104,10 +115,10 @@ def good_examples(session: Session, user_id: int, limit: int = 2) -> list[dict[s
     return examples
 
 
-def _ask_model(prompt: str, facts: dict[str, Any]) -> Written:
+def _ask_model(prompt: str, facts: dict[str, Any], alias: str) -> Written:
     """One call of the alias; raises on any failure or contract breach so the caller can fall back."""
     response = get_router().completion(
-        model=TIP_GENERATOR, messages=[{"role": "user", "content": prompt}], metadata={"oo_facts": facts}
+        model=alias, messages=[{"role": "user", "content": prompt}], metadata={"oo_facts": facts}
     )
     content = response.choices[0].message.content or ""
     draft = TipDraft.model_validate(json.loads(content))
@@ -125,13 +136,14 @@ def _ask_model(prompt: str, facts: dict[str, Any]) -> Written:
         model=str(response.model or "unknown"),
         prompt_tokens=int(getattr(usage, "prompt_tokens", 0) or 0),
         completion_tokens=int(getattr(usage, "completion_tokens", 0) or 0),
+        samples_drawn=(getattr(response, "_hidden_params", None) or {}).get(SAMPLES_DRAWN),
     )
 
 
-def write_tip(prompt: str, facts: dict[str, Any]) -> Written:
-    """The model's tip, or the composer's when the model fails or breaks the contract (logged)."""
+def write_tip(prompt: str, facts: dict[str, Any], alias: str = TIP_GENERATOR) -> Written:
+    """The alias's tip, or the composer's when the model fails or breaks the contract (logged)."""
     try:
-        return _ask_model(prompt, facts)
+        return _ask_model(prompt, facts, alias)
     except (ValidationError, ValueError) as error:
         log.warning("tip-generator answer rejected (%s); the composer writes this tip", error)
     except Exception as error:
@@ -140,28 +152,36 @@ def write_tip(prompt: str, facts: dict[str, Any]) -> Written:
 
 
 @contextmanager
-def _traced(user_id: int, policy: str) -> Iterator[Any]:
+def _traced(user_id: int, policy: Policy, shadow: bool) -> Iterator[Any]:
     """An MLflow trace of one generation when tracing is on (mlflow is imported only then), else a plain record."""
     if not get_settings().tracing_enabled:
         yield SimpleNamespace()
         return
     from oo_app import tracking
 
-    with tracking.traced_generation(user_id, prompt_version=CURRENT_VERSION, policy=policy) as generation:
+    with tracking.traced_generation(
+        user_id, prompt_version=policy.prompt_version, policy=policy.name, shadow=shadow, alias=policy.alias
+    ) as generation:
         yield generation
 
 
-def recommend(session: Session, user: User, now: datetime | None = None, policy: str | None = None) -> Tip:
-    """Write, log and return the next tip for ``user``."""
-    now = now or datetime.now(UTC)
-    started = time.perf_counter()
-    outputs = freshest_outputs(session, user, now)
-    recent = recent_tip_texts(session, user.id)
-    signals = [SignalLine(o.agent_id, o.snippet, o.data) for o in outputs]
-    prompt = render(signals, recent, CURRENT_VERSION)
-    policy = policy or get_settings().policy
-    with _traced(user.id, policy) as generation:
-        written = write_tip(prompt, facts_of(signals, recent, good_examples(session, user.id)))
+def generate(
+    session: Session,
+    user: User,
+    policy: Policy,
+    inputs: Inputs,
+    now: datetime,
+    *,
+    shadow_of: Tip | None = None,
+    started: float | None = None,
+) -> Tip:
+    """Write one tip with ``policy`` from ``inputs`` and log it; a shadow tip when ``shadow_of`` (the shown tip of
+    the same inputs) is given."""
+    started = started if started is not None else time.perf_counter()
+    signals = [SignalLine(o.agent_id, o.snippet, o.data) for o in inputs.outputs]
+    prompt = render(signals, inputs.recent, policy.prompt_version)
+    with _traced(user.id, policy, shadow_of is not None) as generation:
+        written = write_tip(prompt, facts_of(signals, inputs.recent, inputs.examples), policy.alias)
         generation.text, generation.kind, generation.model = written.draft.text, written.draft.kind, written.model
         generation.prompt_tokens, generation.completion_tokens = written.prompt_tokens, written.completion_tokens
         generation.fallback = written.model == COMPOSER_MODEL
@@ -170,11 +190,13 @@ def recommend(session: Session, user: User, now: datetime | None = None, policy:
         user_id=user.id,
         text=written.draft.text,
         kind=written.draft.kind,
-        prompt_version=CURRENT_VERSION,
-        model_alias=TIP_GENERATOR,
+        prompt_version=policy.prompt_version,
+        model_alias=policy.alias,
         model=written.model,
-        sources=[{"agent_id": o.agent_id, "agent_version": o.agent_version, "output_id": o.id} for o in outputs],
-        policy=policy,
+        sources=[{"agent_id": o.agent_id, "agent_version": o.agent_version, "output_id": o.id} for o in inputs.outputs],
+        policy=policy.name,
+        shadow=shadow_of is not None,
+        shadow_of=shadow_of.id if shadow_of is not None else None,
         latency_ms=(time.perf_counter() - started) * 1000,
         prompt_tokens=written.prompt_tokens,
         completion_tokens=written.completion_tokens,
@@ -182,5 +204,23 @@ def recommend(session: Session, user: User, now: datetime | None = None, policy:
     )
     session.add(tip)
     session.flush()
-    log.info("tip %s for user %s by %s from %s", tip.id, user.id, tip.model, tip.agent_ids)
+    return tip
+
+
+def recommend(session: Session, user: User, now: datetime | None = None, policy: Policy | None = None) -> Tip:
+    """Write, log and return the next tip for ``user`` with ``policy`` (the incumbent by default). Shadow candidates
+    write theirs from the same inputs once this tip is committed (:mod:`oo_app.recommender.shadow`)."""
+    from oo_app.recommender import shadow
+
+    now = now or datetime.now(UTC)
+    started = time.perf_counter()
+    policy = policy or incumbent(session)
+    inputs = Inputs(
+        outputs=freshest_outputs(session, user, now),
+        recent=recent_tip_texts(session, user.id),
+        examples=good_examples(session, user.id),
+    )
+    tip = generate(session, user, policy, inputs, now, started=started)
+    log.info("tip %s for user %s by %s (%s) from %s", tip.id, user.id, tip.model, policy.name, tip.agent_ids)
+    shadow.after_commit(session, tip)
     return tip

@@ -1,0 +1,216 @@
+"""Policies: which prompt version and which alias write the tips, the shown one and the shadow candidates.
+
+Exactly one policy is the incumbent: its tips are shown. Until an operator registers a candidate, the incumbent is
+built in (``settings.policy``, the current prompt, ``tip-generator``) and no row exists. A candidate starts in the
+shadow role: on every shown tip it writes its own from the same snippets (``shadow=True``, never shown), which is
+judged and compared with the shown one. Promotion is an explicit operator action, refused (unless forced) until the
+candidate agrees with the incumbent offline (``oo bench models``) and online (its shadow tips).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import aliased
+from sqlmodel import Session, col, func, select
+
+from oo_app.errors import Conflict, InvalidInput, NotFound
+from oo_app.llm import TIP_GENERATOR
+from oo_app.models import Policy, PolicyRole, Tip
+from oo_app.recommender.prompts import CURRENT_VERSION, template
+from oo_app.settings import get_settings
+
+log = logging.getLogger(__name__)
+
+NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+MIN_SHADOW_PAIRS = 20  # online evidence a promotion needs
+JUDGE_MARGIN = 0.05  # a candidate may score this much below the incumbent and still be promoted
+AGREEMENT = 0.7  # embedder cosine at which a shadow tip says the same as the shown one
+
+
+def builtin_incumbent() -> Policy:
+    """The incumbent while no policy is registered (not stored)."""
+    return Policy(
+        name=get_settings().policy, prompt_version=CURRENT_VERSION, alias=TIP_GENERATOR, role=PolicyRole.incumbent
+    )
+
+
+def incumbent(session: Session) -> Policy:
+    stored = session.exec(select(Policy).where(Policy.role == PolicyRole.incumbent)).first()
+    return stored or builtin_incumbent()
+
+
+def shadow_policies(session: Session) -> list[Policy]:
+    return list(session.exec(select(Policy).where(Policy.role == PolicyRole.shadow).order_by(Policy.name)))
+
+
+def all_policies(session: Session) -> list[Policy]:
+    """Every policy, the incumbent first (the built-in one when none is stored)."""
+    stored = list(session.exec(select(Policy).order_by(Policy.created_at, Policy.name)))
+    if not any(policy.role == PolicyRole.incumbent for policy in stored):
+        stored.insert(0, builtin_incumbent())
+    return sorted(stored, key=lambda policy: policy.role != PolicyRole.incumbent)
+
+
+def get_policy(session: Session, name: str) -> Policy:
+    policy = session.get(Policy, name)
+    if policy is not None:
+        return policy
+    current = incumbent(session)
+    if current.name == name:
+        return current  # the built-in incumbent
+    raise NotFound(f"no policy {name!r}; `oo policy list` shows them")
+
+
+def validate(name: str, prompt_version: str, alias: str) -> None:
+    """Raise InvalidInput unless ``name`` is well formed, the prompt version exists and the alias is configured."""
+    if not NAME.match(name):
+        raise InvalidInput(f"policy name {name!r}: lowercase letters, digits, '.', '_' or '-', at most 64")
+    try:
+        template(prompt_version)
+    except KeyError:
+        raise InvalidInput(f"no prompt version {prompt_version!r} in oo_app/recommender/prompts/") from None
+    if not prompt_version.startswith("orchestrator-"):
+        raise InvalidInput(f"{prompt_version!r} is not an orchestrator prompt")
+    aliases = get_settings().alias_table
+    if alias not in aliases:
+        raise InvalidInput(f"no alias {alias!r} in the configured alias table ({', '.join(sorted(aliases))})")
+
+
+def add_candidate(session: Session, name: str, prompt_version: str, alias: str) -> Policy:
+    """Register a shadow candidate; the built-in incumbent is stored beside it (so a promotion can retire it)."""
+    validate(name, prompt_version, alias)
+    if session.get(Policy, name) is not None or name == incumbent(session).name:
+        raise Conflict(f"a policy named {name!r} exists already")
+    current = incumbent(session)
+    if session.get(Policy, current.name) is None:
+        session.add(current)
+    candidate = Policy(name=name, prompt_version=prompt_version, alias=alias, role=PolicyRole.shadow)
+    session.add(candidate)
+    session.flush()
+    log.info("policy %s (%s via %s) shadows the incumbent", name, prompt_version, alias)
+    return candidate
+
+
+def retire(session: Session, name: str) -> Policy:
+    """Stop a shadow candidate (its tips stay in the log)."""
+    policy = get_policy(session, name)
+    if policy.role != PolicyRole.shadow:
+        raise Conflict(f"policy {name!r} is {policy.role}, only a shadow candidate can be retired")
+    policy.role = PolicyRole.retired
+    session.add(policy)
+    session.flush()
+    return policy
+
+
+@dataclass(frozen=True)
+class ShadowReport:
+    """How a candidate's shadow tips compare with the shown tips they were written beside."""
+
+    policy: str
+    incumbent: str
+    pairs: int
+    agreement_mean: float | None  # mean embedder cosine between the shadow and the shown tip
+    agreement_rate: float | None  # share of pairs at or above AGREEMENT
+    judge_candidate: float | None  # mean judge score of the shadow tips
+    judge_incumbent: float | None  # mean judge score of the shown tips of the same pairs
+    offline_judge_candidate: float | None
+    offline_judge_incumbent: float | None
+    offline_pass_rate_candidate: float | None
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def shadow_report(session: Session, name: str) -> ShadowReport:
+    policy = get_policy(session, name)
+    current = incumbent(session)
+    shown = aliased(Tip)
+    pairs, agreement_mean, agreed, agreements, judge_candidate, judge_shown = session.exec(
+        select(
+            func.count(Tip.id),
+            func.avg(Tip.agreement),
+            func.sum(sa.case((col(Tip.agreement) >= AGREEMENT, 1), else_=0)),
+            func.count(Tip.agreement),
+            func.avg(Tip.judge_score),
+            func.avg(shown.judge_score),
+        )
+        .join(shown, shown.id == Tip.shadow_of)
+        .where(Tip.policy == policy.name, Tip.shadow == True)  # noqa: E712
+    ).one()
+    return ShadowReport(
+        policy=policy.name,
+        incumbent=current.name,
+        pairs=int(pairs or 0),
+        agreement_mean=_rounded(agreement_mean),
+        agreement_rate=_rounded(agreed / agreements) if agreements else None,
+        judge_candidate=_rounded(judge_candidate),
+        judge_incumbent=_rounded(judge_shown),
+        offline_judge_candidate=policy.offline_judge_score,
+        offline_judge_incumbent=current.offline_judge_score,
+        offline_pass_rate_candidate=policy.offline_pass_rate,
+    )
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(float(value), 4)
+
+
+def promotion_blockers(report: ShadowReport) -> list[str]:
+    """Why the candidate of ``report`` may not be promoted yet (empty when it may)."""
+    blockers: list[str] = []
+    if report.offline_judge_candidate is None:
+        blockers.append("no offline benchmark yet: run `oo bench models`")
+    elif (
+        report.offline_judge_incumbent is not None
+        and report.offline_judge_candidate < report.offline_judge_incumbent - JUDGE_MARGIN
+    ):
+        blockers.append(
+            f"offline judge score {report.offline_judge_candidate:.2f} below the incumbent's "
+            f"{report.offline_judge_incumbent:.2f}"
+        )
+    if report.pairs < MIN_SHADOW_PAIRS:
+        blockers.append(f"{report.pairs} shadow tips online, {MIN_SHADOW_PAIRS} needed")
+    elif report.judge_candidate is None or report.judge_incumbent is None:
+        blockers.append("the shadow tips are not judged yet")
+    elif report.judge_candidate < report.judge_incumbent - JUDGE_MARGIN:
+        blockers.append(
+            f"online judge score {report.judge_candidate:.2f} below the incumbent's {report.judge_incumbent:.2f}"
+        )
+    return blockers
+
+
+def promote(session: Session, name: str, *, actor: str, force: bool = False, now: datetime | None = None) -> Policy:
+    """Make the shadow candidate ``name`` the incumbent and retire the old one; the one domain action behind the CLI
+    and the operator hub. Refused with the reasons (Conflict) while :func:`promotion_blockers` has any, unless
+    ``force``; a forced promotion is logged with what it overrode."""
+    candidate = get_policy(session, name)
+    if candidate.role != PolicyRole.shadow:
+        raise Conflict(f"policy {name!r} is {candidate.role}; only a shadow candidate can be promoted")
+    blockers = promotion_blockers(shadow_report(session, name))
+    if blockers and not force:
+        raise Conflict(f"policy {name!r} cannot be promoted yet: " + "; ".join(blockers))
+    current = session.get(Policy, incumbent(session).name)
+    if current is not None:
+        current.role = PolicyRole.retired
+        session.add(current)
+        session.flush()  # the partial unique index allows one incumbent at a time
+    candidate.role = PolicyRole.incumbent
+    candidate.promoted_at = now or datetime.now(UTC)
+    candidate.promoted_by = actor
+    session.add(candidate)
+    session.flush()
+    log.warning("policy %s promoted by %s%s", name, actor, f" (forced over: {'; '.join(blockers)})" if blockers else "")
+    return candidate
+
+
+def record_offline(session: Session, name: str, *, judge_score: float, pass_rate: float, run_id: str | None) -> None:
+    """Store a policy's latest offline benchmark figures (the built-in incumbent is stored for it)."""
+    policy = get_policy(session, name)
+    policy.offline_judge_score, policy.offline_pass_rate, policy.offline_run_id = judge_score, pass_rate, run_id
+    session.add(policy)
+    session.flush()

@@ -1,0 +1,109 @@
+"""Shadow policies at work: each candidate writes its tip beside every shown one, off the request path.
+
+When a shown tip is committed, one background job per shown tip lets every shadow candidate write from the very same
+inputs (the agent outputs the shown tip names, the recent and good tips before it), logs that tip with ``shadow=True``
+and ``shadow_of``, and scores the pair: ``agreement`` (embedder cosine between the two texts) and the ``judge`` alias
+on both. Shadow tips are never shown: every query of shown tips filters ``shadow``. A failing shadow job is logged
+and never touches the shown tip's request.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+
+from sqlalchemy import event
+from sqlmodel import Session, col, select
+
+from oo_app.llm import embed
+from oo_app.models import AgentOutput, Policy, Tip, User
+from oo_app.recommender.dedup import closest_recent
+from oo_app.recommender.judge import judge
+from oo_app.recommender.orchestrator import Inputs, generate, good_examples, recent_tip_texts
+from oo_app.recommender.policies import shadow_policies
+
+log = logging.getLogger(__name__)
+
+_executor: ThreadPoolExecutor | None = None
+_pending: set[Future[None]] = set()
+_lock = threading.Lock()
+
+
+def inputs_of(session: Session, shown: Tip) -> Inputs:
+    """The inputs ``shown`` was written from, in its sources' order (outputs deleted since are left out)."""
+    ids = [source["output_id"] for source in shown.sources]
+    by_id = {o.id: o for o in session.exec(select(AgentOutput).where(col(AgentOutput.id).in_(ids)))} if ids else {}
+    return Inputs(
+        outputs=[by_id[i] for i in ids if i in by_id],
+        recent=recent_tip_texts(session, shown.user_id, before=shown.id),
+        examples=good_examples(session, shown.user_id, before=shown.id),
+    )
+
+
+def write_shadow(session: Session, shown: Tip, policy: Policy) -> Tip:
+    """``policy``'s tip from the inputs of ``shown``, logged as its shadow, scored against it."""
+    user = session.get(User, shown.user_id)
+    inputs = inputs_of(session, shown)
+    tip = generate(session, user, policy, inputs, shown.created_at, shadow_of=shown)
+    lines = [output.snippet for output in inputs.outputs]
+    for scored in (shown, tip):
+        if scored.judge_score is None:
+            verdict = judge(scored.text, lines, inputs.recent)
+            scored.judge_score = verdict.score if verdict else None
+    try:
+        closest = closest_recent(tip.text, [shown.text], embed)
+        tip.agreement = closest[1] if closest else None
+    except Exception:
+        log.warning("the embedder failed; shadow tip %s has no agreement score", tip.id, exc_info=True)
+    session.add_all([shown, tip])
+    session.flush()
+    return tip
+
+
+def run_shadows(session: Session, shown_id: int) -> list[Tip]:
+    """Every shadow candidate's tip beside the shown tip ``shown_id`` (none for a shadow tip or a missing one)."""
+    shown = session.get(Tip, shown_id)
+    if shown is None or shown.shadow:
+        return []
+    return [write_shadow(session, shown, policy) for policy in shadow_policies(session)]
+
+
+def _job(shown_id: int) -> None:
+    from oo_app.db import session_scope
+
+    try:
+        with session_scope() as session:
+            written = run_shadows(session, shown_id)
+        if written:
+            log.info("tip %s shadowed by %s", shown_id, ", ".join(tip.policy for tip in written))
+    except Exception:
+        log.exception("shadow policies failed beside tip %s", shown_id)
+
+
+def submit(shown_id: int) -> Future[None]:
+    global _executor
+    with _lock:
+        if _executor is None:
+            _executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="oo-shadow")
+        future = _executor.submit(_job, shown_id)
+        _pending.add(future)
+    future.add_done_callback(_pending.discard)
+    return future
+
+
+def after_commit(session: Session, shown: Tip) -> None:
+    """Once ``session`` commits, let the shadow candidates write beside ``shown``; nothing when there are none or
+    when the session rolls back."""
+    if shown.shadow or not shadow_policies(session):
+        return
+    shown_id = shown.id
+    event.listen(session, "after_commit", lambda _session: submit(shown_id), once=True)
+
+
+def drain(timeout: float | None = None) -> bool:
+    """Wait for the shadow jobs submitted so far; True when all finished within ``timeout`` seconds."""
+    with _lock:
+        pending = list(_pending)
+    _done, not_done = wait(pending, timeout=timeout)
+    return not not_done
