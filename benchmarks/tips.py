@@ -9,25 +9,19 @@ Nothing here is a test: the figures depend on the machine.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import time
-from datetime import timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from agents.base import UserHistory  # noqa: E402
-from agents.inference import run_inference  # noqa: E402
-from agents.registry import registry  # noqa: E402
-from oo_app.llm import _sample_local, local_llama  # noqa: E402
+from oo_app.evaluation.bench import DEFAULT_PERSONAS, load_moments  # noqa: E402
+from oo_app.llm import LocalSampler, local_llama  # noqa: E402
 from oo_app.recommender.grounding import is_grounded  # noqa: E402
 from oo_app.recommender.local_writer import SAMPLES, examples_from, few_shot_prompt, problems  # noqa: E402
-from oo_app.recommender.prompts import SignalLine, facts_of, render  # noqa: E402
-
-PERSONAS = sorted((ROOT / "tests" / "personas").glob("persona-*.json"))
+from oo_app.recommender.prompts import facts_of, render  # noqa: E402
 
 
 def main() -> None:
@@ -36,44 +30,41 @@ def main() -> None:
     args = parser.parse_args()
 
     llama = local_llama()
+    sample = LocalSampler()
     latencies, prompt_tokens, drawn, passed_samples, tips, passed_tips, unfaithful = [], [], 0, 0, 0, 0, 0
     examples: list[str] = []
-    for path in PERSONAS:
-        base = UserHistory.from_mapping(json.loads(path.read_text()))
-        for step in range(args.hours):
-            now = base.now + timedelta(hours=step * 24 // args.hours)
-            history = UserHistory(base.events, base.task_completions, base.tz, now)
-            signals = []
-            for agent_id, agent in registry().items():
-                snippet = agent.compute(history, run_inference(agent.manifest, history))
-                signals.append(SignalLine(agent_id, snippet.text, snippet.data))
-            prompt_tokens.append(len(llama.tokenize(render(signals, []).encode())))
-            facts = facts_of(signals, [])
-            lines = [s.text for s in signals]
-            shots = examples_from(facts)
-            prompt = few_shot_prompt(lines, shots)
-            started, tip = time.perf_counter(), None
-            for seed in range(SAMPLES):
-                candidate = _sample_local(prompt, seed).strip()
-                drawn += 1
-                if not problems(candidate, lines, [], shots):
-                    passed_samples += 1
-                    tip = candidate
-                    break
-            latencies.append(time.perf_counter() - started)
-            tips += 1
-            if tip is not None:
-                passed_tips += 1
-                unfaithful += not is_grounded(tip, lines)
-                examples.append(f"{path.stem} {now:%H:%M}Z: {tip}")
+    moments = load_moments(DEFAULT_PERSONAS, args.hours)
+    for moment in moments:
+        prompt_tokens.append(len(llama.tokenize(render(moment.signals, []).encode())))
+        facts = facts_of(moment.signals, [])
+        lines = [s.text for s in moment.signals]
+        shots = examples_from(facts)
+        prompt = few_shot_prompt(lines, shots)
+        started, tip = time.perf_counter(), None
+        for seed in range(SAMPLES):
+            candidate = sample(prompt, seed).strip()
+            drawn += 1
+            if not problems(candidate, lines, [], shots):
+                passed_samples += 1
+                tip = candidate
+                break
+        latencies.append(time.perf_counter() - started)
+        tips += 1
+        if tip is not None:
+            passed_tips += 1
+            unfaithful += not is_grounded(tip, lines)
+            examples.append(f"{moment.persona} {moment.at[11:16]}Z: {tip}")
 
-    print(f"moments: {tips} ({len(PERSONAS)} personas x {args.hours})")
+    personas = len({moment.persona for moment in moments})
+    print(f"moments: {tips} ({personas} personas x {args.hours})")
     print(f"samples drawn: {drawn}, passing the checks: {passed_samples} ({passed_samples / drawn:.0%})")
     print(f"tips written by the local model: {passed_tips}/{tips} ({passed_tips / tips:.0%}); the rest: composer")
     print(f"unfaithful tips shown: {unfaithful}")
     p95 = statistics.quantiles(latencies, n=20)[-1]
     print(f"latency per tip: p50 {statistics.median(latencies):.2f} s, p95 {p95:.2f} s, max {max(latencies):.2f} s")
     print(f"orchestrator prompt tokens: median {statistics.median(prompt_tokens):.0f}, max {max(prompt_tokens)}")
+    per_sample = f"{sample.prompt_tokens / drawn:.0f} prompt, {sample.completion_tokens / drawn:.1f} completion"
+    print(f"tokens per sample of the local model: {per_sample}")
     print("some local tips:")
     for line in examples[:8]:
         print("  " + line)

@@ -341,25 +341,50 @@ def flush() -> None:
 # Benchmarks
 
 
-def log_benchmark_run(
-    name: str, params: dict[str, Any], metrics: dict[str, float], figures: dict[str, Figure] | None = None
-) -> str:
-    """One finished run named ``name`` in ``oo-bench``: params, metrics, and each plotly figure as
-    ``figures/<key>.html``. Returns the run id; a failure marks the run FAILED and raises."""
+@contextmanager
+def benchmark_run(name: str, params: dict[str, Any]) -> Iterator[str]:
+    """An active run named ``name`` in ``oo-bench`` with ``params``; yields its id. LiteLLM calls inside the block are
+    traced into the run. The run ends FINISHED, or FAILED when the block raises."""
     store = _store()
+    with mlflow.start_run(experiment_id=store.bench_experiment_id, run_name=name) as run:
+        mlflow.log_params({key: str(value) for key, value in params.items()})
+        yield run.info.run_id
+
+
+def log_results(
+    run_id: str,
+    metrics: dict[str, float],
+    figures: dict[str, Figure] | None = None,
+    series: dict[str, list[float]] | None = None,
+    tags: dict[str, str] | None = None,
+) -> None:
+    """Log into run ``run_id``: ``metrics``, each ``series`` as a metric with one step per value (MLflow charts it),
+    each plotly figure as ``figures/<key>.html``, and ``tags``."""
     client = mlflow.MlflowClient()
-    run_id = client.create_run(store.bench_experiment_id, run_name=name).info.run_id
-    try:
-        now_ms = int(time.time() * 1000)
-        client.log_batch(
-            run_id,
-            metrics=[mlflow.entities.Metric(key, float(value), now_ms, 0) for key, value in metrics.items()],
-            params=[mlflow.entities.Param(key, str(value)) for key, value in params.items()],
-        )
-        for key, figure in (figures or {}).items():
-            client.log_figure(run_id, figure, f"figures/{key}.html")
-    except BaseException:
-        client.set_terminated(run_id, status="FAILED")
-        raise
-    client.set_terminated(run_id, status="FINISHED")
+    for key, value in (tags or {}).items():
+        client.set_tag(run_id, key, value)
+    now_ms = int(time.time() * 1000)
+    batch = [mlflow.entities.Metric(key, float(value), now_ms, 0) for key, value in metrics.items()]
+    batch += [
+        mlflow.entities.Metric(key, float(value), now_ms, step)
+        for key, values in (series or {}).items()
+        for step, value in enumerate(values)
+    ]
+    for start in range(0, len(batch), 1000):  # MLflow takes at most 1000 metrics per batch
+        client.log_batch(run_id, metrics=batch[start : start + 1000])
+    for key, figure in (figures or {}).items():
+        client.log_figure(run_id, figure, f"figures/{key}.html")
+
+
+def log_benchmark_run(
+    name: str,
+    params: dict[str, Any],
+    metrics: dict[str, float],
+    figures: dict[str, Figure] | None = None,
+    series: dict[str, list[float]] | None = None,
+) -> str:
+    """One finished run named ``name`` in ``oo-bench`` with params, metrics, series and figures (see
+    :func:`log_results`). Returns the run id; a failure marks the run FAILED and raises."""
+    with benchmark_run(name, params) as run_id:
+        log_results(run_id, metrics, figures, series)
     return run_id

@@ -31,20 +31,12 @@ def point_oo_at(monkeypatch: pytest.MonkeyPatch, uri: str) -> None:
     llm.get_router.cache_clear()
 
 
-@pytest.fixture(scope="module")
-def migrated_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """An MLflow database with its tables and no oO experiments yet."""
-    path = tmp_path_factory.mktemp("mlflow-template") / "mlflow.db"
-    mlflow.MlflowClient(tracking_uri=f"sqlite:///{path}").search_experiments()
-    return path
-
-
 @pytest.fixture
-def mlflow_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, migrated_db: Path) -> Iterator[Path]:
+def mlflow_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mlflow_template_db: Path) -> Iterator[Path]:
     """The folder of this test's own SQLite MLflow store, the tracking store of oO for the test."""
     folder = tmp_path / "mlflow"
     folder.mkdir()
-    shutil.copy(migrated_db, folder / "mlflow.db")
+    shutil.copy(mlflow_template_db, folder / "mlflow.db")
     point_oo_at(monkeypatch, f"sqlite:///{folder / 'mlflow.db'}")
     yield folder
     mlflow.litellm.autolog(disable=True)  # later tests' LiteLLM calls must not trace into this store

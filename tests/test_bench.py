@@ -1,0 +1,146 @@
+"""``oo bench models`` and ``oo policy``: the personas through each policy, one MLflow run per policy, and the
+evidence it leaves for promotion. Real subprocesses, a real SQLite database and a real SQLite MLflow store."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import mlflow
+import pytest
+from sqlmodel import Session
+
+from oo_app.db import make_engine
+from oo_app.llm import CHECKS_MODEL, COMPOSER_MODEL, LOCAL_EMBEDDING_MODEL
+from oo_app.models import Policy
+
+OO = str(Path(sys.executable).with_name("oo"))
+PERSONAS = Path(__file__).parent / "personas"
+
+
+@pytest.fixture
+def workspace(tmp_path: Path, sqlite_url: str, mlflow_template_db: Path) -> dict[str, object]:
+    """Two personas, a migrated oO database and an MLflow store of this test's own."""
+    personas = tmp_path / "personas"
+    personas.mkdir()
+    for name in ("persona-7-00.json", "persona-7-01.json"):
+        shutil.copy(PERSONAS / name, personas / name)
+    store = tmp_path / "mlflow.db"
+    shutil.copy(mlflow_template_db, store)
+    return {"personas": personas, "database_url": sqlite_url, "mlflow_uri": f"sqlite:///{store}"}
+
+
+def _oo(workspace: dict[str, object], *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    environment = {
+        **os.environ,
+        "OO_DATABASE_URL": str(workspace["database_url"]),
+        "OO_MLFLOW_TRACKING_URI": str(workspace["mlflow_uri"]),
+        "OO_TIP_WRITER": "rules",
+        **env,
+    }
+    environment.pop("MLFLOW_TRACKING_URI", None)
+    return subprocess.run([OO, *args], capture_output=True, text=True, env=environment, timeout=300, check=False)
+
+
+def _bench(workspace: dict[str, object], *args: str, **env: str) -> dict[str, dict]:
+    result = _oo(workspace, "bench", "models", "--personas", str(workspace["personas"]), *args, **env)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_each_policy_is_one_mlflow_run_with_metrics_series_figures_and_traces(workspace: dict[str, object]) -> None:
+    summary = _bench(workspace, "--per-day", "2")
+
+    assert set(summary) == {"incumbent", "rules"}, "the incumbent and the composer-only reference"
+    client = mlflow.MlflowClient(tracking_uri=str(workspace["mlflow_uri"]))
+    experiment = client.get_experiment_by_name("oo-bench")
+    for name, result in summary.items():
+        metrics = result["metrics"]
+        assert metrics["tips"] == 4, "2 personas x 2 moments"
+        assert metrics["unfaithful_shown"] == 0
+        assert 0 < metrics["prompt_tokens_median"] <= metrics["prompt_tokens_max"] <= 400
+        assert "guardrail checks stand in" in result["judge"]
+        run = client.get_run(result["mlflow_run_id"])
+        assert (run.info.run_name, run.info.status, run.info.experiment_id) == (
+            f"bench {name}",
+            "FINISHED",
+            experiment.experiment_id,
+        )
+        assert run.data.metrics["judge_score_mean"] == pytest.approx(metrics["judge_score_mean"], abs=1e-4)
+        assert run.data.metrics["guardrail_pass_rate"] == metrics["guardrail_pass_rate"]
+        assert run.data.params["prompt_version"] == result["prompt_version"]
+        assert run.data.tags["oo.judge"] == CHECKS_MODEL
+        assert run.data.tags["oo.judge_stand_in"] == "true"
+        assert len(client.get_metric_history(run.info.run_id, "tip_latency_s")) == 4
+        artifacts = {a.path for a in client.list_artifacts(run.info.run_id, "figures")}
+        assert artifacts == {"figures/latency.html", "figures/judge.html", "figures/writers.html"}
+        traces = client.search_traces(locations=[experiment.experiment_id], max_results=100)
+        linked = [t for t in traces if t.info.request_metadata.get("mlflow.sourceRun") == run.info.run_id]
+        assert len(linked) >= 4, "every tip-generator call of the run is traced into it"
+
+    engine = make_engine(str(workspace["database_url"]))
+    with Session(engine) as session:
+        stored = session.get(Policy, "incumbent")
+        assert stored is not None, "the built-in incumbent keeps its offline figures"
+        assert stored.offline_run_id == summary["incumbent"]["mlflow_run_id"]
+        assert stored.offline_judge_score == pytest.approx(summary["incumbent"]["metrics"]["judge_score_mean"])
+        assert session.get(Policy, "rules") is None, "the reference is not a policy"
+    engine.dispose()
+
+
+def test_a_candidate_answering_garbage_passes_no_guardrail_and_cannot_be_promoted(
+    workspace: dict[str, object],
+) -> None:
+    aliases = {
+        "tip-generator": [{"model": COMPOSER_MODEL}],
+        "tip-generator-fallback": [{"model": COMPOSER_MODEL}],
+        "tip-generator-candidate": [{"model": "openai/chatty", "mock_response": "Sure! Drink water.", "api_key": "x"}],
+        "embedder": [{"model": LOCAL_EMBEDDING_MODEL}],
+        "judge": [{"model": CHECKS_MODEL}],
+    }
+    env = {"OO_LLM_ALIASES": json.dumps(aliases), "OO_LLM_RETRIES": "0"}
+    added = _oo(
+        workspace, "policy", "add", "chatty", "--prompt", "orchestrator-v2", "--alias", "tip-generator-candidate", **env
+    )
+    assert added.returncode == 0, added.stderr
+
+    summary = _bench(workspace, "--per-day", "1", "--no-mlflow", "--no-reference", **env)
+
+    assert set(summary) == {"incumbent", "chatty"}
+    chatty = summary["chatty"]
+    assert chatty["mlflow_run_id"] is None
+    assert chatty["metrics"]["guardrail_pass_rate"] == 0.0
+    assert chatty["metrics"]["unfaithful_shown"] == 0, "the composer covered every rejected answer"
+    assert all(example.endswith(f"[{COMPOSER_MODEL}]") for example in chatty["examples"])
+
+    refused = _oo(workspace, "policy", "promote", "chatty", "--by", "ops@example.com", **env)
+    assert refused.returncode == 1
+    assert "cannot be promoted yet" in refused.stderr
+    assert "0 shadow tips online" in refused.stderr
+    assert "Traceback" not in refused.stderr
+    report = json.loads(_oo(workspace, "policy", "report", "chatty", **env).stdout)
+    assert report["offline_judge_candidate"] == pytest.approx(chatty["metrics"]["judge_score_mean"])
+    assert any("shadow tips online" in blocker for blocker in report["blockers"])
+    listed = json.loads(_oo(workspace, "policy", "list", **env).stdout)
+    assert [(row["name"], row["role"]) for row in listed] == [("incumbent", "incumbent"), ("chatty", "shadow")]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["policy", "promote", "nobody", "--by", "ops"], "no policy 'nobody'"),
+        (["policy", "add", "Bad Name", "--prompt", "orchestrator-v2", "--alias", "tip-generator"], "policy name"),
+        (["bench", "models", "--policy", "nobody", "--no-mlflow"], "no policy 'nobody'"),
+    ],
+)
+def test_operator_mistakes_are_messages_not_stack_traces(
+    workspace: dict[str, object], args: list[str], message: str
+) -> None:
+    result = _oo(workspace, *args)
+    assert result.returncode == 1
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
