@@ -84,6 +84,18 @@ def test_a_model_paraphrasing_a_recent_tip_is_overruled(session: Session, demo_u
     assert second.text != first.text
 
 
+def test_once_the_composer_has_shown_every_candidate_it_repeats_the_oldest_without_a_rejection(
+    session: Session, demo_user: User, caplog
+) -> None:
+    shown = [recommend(session, demo_user, NOW + timedelta(minutes=i)).text for i in range(12)]
+    distinct = list(dict.fromkeys(shown))
+    assert len(distinct) < len(shown), "the demo person's facts give fewer than 12 composer candidates"
+    first_repeat = next(i for i, text in enumerate(shown) if text in shown[:i])
+    assert shown[:first_repeat] == distinct[:first_repeat], "no repeat while an unused candidate remains"
+    assert shown[first_repeat] == shown[0], "then the tip shown longest ago comes back first"
+    assert "answer rejected" not in caplog.text
+
+
 def test_done_logs_the_reaction_and_the_next_tip_differs(session: Session, demo_user: User) -> None:
     seen = []
     for _ in range(4):

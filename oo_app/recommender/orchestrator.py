@@ -122,14 +122,16 @@ def _ask_model(prompt: str, facts: dict[str, Any], alias: str) -> Written:
     )
     content = response.choices[0].message.content or ""
     draft = TipDraft.model_validate(json.loads(content))
-    if normalized(draft.text) in {normalized(text) for text in facts["recent_tips"]}:
-        raise ValueError("the model repeated a recent tip")
     invented = ungrounded(draft.text, list(facts["lines"].values()))
     if invented:
         raise ValueError(f"the model invented {', '.join(invented)}")
-    # The composer picks its own unused candidate; only model answers pay for an embedding.
-    if response.model != COMPOSER_MODEL and is_near_duplicate(draft.text, facts["recent_tips"], embed):
-        raise ValueError("the model paraphrased a recent tip")
+    # The composer picks its own unused candidate (the one shown longest ago once all were shown): only model answers
+    # are checked for repeats, and only they pay for an embedding.
+    if response.model != COMPOSER_MODEL:
+        if normalized(draft.text) in {normalized(text) for text in facts["recent_tips"]}:
+            raise ValueError("the model repeated a recent tip")
+        if is_near_duplicate(draft.text, facts["recent_tips"], embed):
+            raise ValueError("the model paraphrased a recent tip")
     usage = getattr(response, "usage", None)
     return Written(
         draft=draft,
