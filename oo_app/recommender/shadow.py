@@ -14,6 +14,7 @@ import threading
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 
 from sqlalchemy import event
+from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from oo_app.llm import embed
@@ -69,11 +70,11 @@ def run_shadows(session: Session, shown_id: int) -> list[Tip]:
     return [write_shadow(session, shown, policy) for policy in shadow_policies(session)]
 
 
-def _job(shown_id: int) -> None:
+def _job(engine: Engine, shown_id: int) -> None:
     from oo_app.db import session_scope
 
     try:
-        with session_scope() as session:
+        with session_scope(engine) as session:
             written = run_shadows(session, shown_id)
         if written:
             log.info("tip %s shadowed by %s", shown_id, ", ".join(tip.policy for tip in written))
@@ -81,12 +82,13 @@ def _job(shown_id: int) -> None:
         log.exception("shadow policies failed beside tip %s", shown_id)
 
 
-def submit(shown_id: int) -> Future[None]:
+def submit(engine: Engine, shown_id: int) -> Future[None]:
+    """Run the shadow candidates beside tip ``shown_id`` of the database behind ``engine``, in the background."""
     global _executor
     with _lock:
         if _executor is None:
             _executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="oo-shadow")
-        future = _executor.submit(_job, shown_id)
+        future = _executor.submit(_job, engine, shown_id)
         _pending.add(future)
     future.add_done_callback(_pending.discard)
     return future
@@ -97,8 +99,8 @@ def after_commit(session: Session, shown: Tip) -> None:
     when the session rolls back."""
     if shown.shadow or not shadow_policies(session):
         return
-    shown_id = shown.id
-    event.listen(session, "after_commit", lambda _session: submit(shown_id), once=True)
+    shown_id, engine = shown.id, session.get_bind()
+    event.listen(session, "after_commit", lambda _session: submit(engine, shown_id), once=True)
 
 
 def drain(timeout: float | None = None) -> bool:
