@@ -300,5 +300,39 @@ def bench_models(
     click.echo(json.dumps(runner.summary(benches), indent=2))
 
 
+@main.command()
+@click.option("--days", type=click.IntRange(1, 365), default=30, show_default=True)
+@click.option(
+    "--personas",
+    "personas_dir",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    default=None,
+    help="Folder of persona-*.json histories with planted truth (default: tests/personas).",
+)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--policy", "names", multiple=True, help="A policy to simulate (repeatable); default: the incumbent.")
+@_domain_errors
+def simulate(days: int, personas_dir: Path | None, seed: int, names: tuple[str, ...]) -> None:
+    """Simulated persons react to each policy's tips for DAYS days, beside the random-agent baseline: acceptance and
+    quiet-hours tips (a table on stderr, JSON on stdout). Runs in a temporary database."""
+    from oo_app.db import session_scope
+    from oo_app.evaluation.bench import DEFAULT_PERSONAS
+    from oo_app.evaluation.simulation import simulate as run
+    from oo_app.recommender import recommend
+    from oo_app.recommender.policies import get_policy, incumbent
+
+    with session_scope() as session:
+        chosen = [get_policy(session, name) for name in names] or [incumbent(session)]
+    writers = {
+        item.name: (lambda session, user, now, item=item: recommend(session, user, now, policy=item)) for item in chosen
+    }
+    personas = sorted((personas_dir or DEFAULT_PERSONAS).glob("persona-*.json"))
+    if not personas:
+        raise click.UsageError("no persona-*.json in the personas folder")
+    report = run(personas, days=days, policies=writers, seed=seed)
+    click.echo(report.table(), err=True)
+    click.echo(json.dumps(report.as_dict()))
+
+
 if __name__ == "__main__":
     main()
