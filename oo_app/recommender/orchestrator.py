@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 
 RECENT_TIPS = 10
 GOOD_REACTIONS = ("done", "liked")
+PROXY_MODEL_HEADER = "llm_provider-x-litellm-model-name"
 MAX_SYNC_COMPUTES = 5  # agents computed inline when none of their outputs is fresh
 
 
@@ -133,12 +134,15 @@ def _ask_model(prompt: str, facts: dict[str, Any], alias: str) -> Written:
         if is_near_duplicate(draft.text, facts["recent_tips"], embed):
             raise ValueError("the model paraphrased a recent tip")
     usage = getattr(response, "usage", None)
+    hidden = getattr(response, "_hidden_params", None) or {}
+    # Behind a LiteLLM proxy the response names the alias; the proxy's header names the model that answered.
+    served = (hidden.get("additional_headers") or {}).get(PROXY_MODEL_HEADER)
     return Written(
         draft=draft,
-        model=str(response.model or "unknown"),
+        model=str(served or response.model or "unknown"),
         prompt_tokens=int(getattr(usage, "prompt_tokens", 0) or 0),
         completion_tokens=int(getattr(usage, "completion_tokens", 0) or 0),
-        samples_drawn=(getattr(response, "_hidden_params", None) or {}).get(SAMPLES_DRAWN),
+        samples_drawn=hidden.get(SAMPLES_DRAWN),
     )
 
 

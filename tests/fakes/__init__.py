@@ -1,0 +1,1 @@
+"""Faithful stand-ins of third-party services that cannot be reached here (used by the tests only)."""
