@@ -144,3 +144,15 @@ def test_operator_mistakes_are_messages_not_stack_traces(
     assert result.returncode == 1
     assert message in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_oo_simulate_prints_the_table_and_the_report(workspace: dict[str, object]) -> None:
+    result = _oo(workspace, "simulate", "--days", "2", "--personas", str(workspace["personas"]))
+
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert set(report["policies"]) == {"incumbent", "random-agent"}
+    for name, figures in report["policies"].items():
+        assert figures["quiet_hours_violations"] == 0, name
+        assert figures["delivered"] > 0, name
+    assert "quiet-hours" in result.stderr
