@@ -237,7 +237,13 @@ class TipGeneration:
 
 @contextmanager
 def traced_generation(
-    user_id: int, *, prompt_version: str, policy: str, shadow: bool = False, alias: str = TIP_GENERATOR
+    user_id: int,
+    *,
+    prompt_version: str,
+    policy: str,
+    shadow: bool = False,
+    alias: str = TIP_GENERATOR,
+    inputs: dict[str, Any] | None = None,
 ) -> Iterator[TipGeneration]:
     """Trace the block as one ``tip-generation`` trace in the ``oo-tips`` experiment; yields its :class:`TipGeneration`.
 
@@ -254,7 +260,7 @@ def traced_generation(
         "oo.policy": policy,
         "oo.shadow": shadow,
     }
-    opened = _open_span(context, generation)
+    opened = _open_span(context, generation, inputs)
     try:
         yield generation
     except BaseException as error:
@@ -285,7 +291,7 @@ def _tracing_store() -> _Store | None:
 
 
 def _open_span(
-    context: dict[str, Any], generation: TipGeneration
+    context: dict[str, Any], generation: TipGeneration, inputs: dict[str, Any] | None
 ) -> tuple[AbstractContextManager[LiveSpan], LiveSpan] | None:
     store = _tracing_store()
     if store is None:
@@ -304,6 +310,8 @@ def _open_span(
     try:
         if not isinstance(span, mlflow.entities.NoOpSpan):
             generation.trace_id = span.trace_id
+        if inputs is not None:
+            span.set_inputs(inputs)
         mlflow.update_current_trace(
             tags={key: str(value) for key, value in context.items()}, user=str(context["oo.user_id"])
         )

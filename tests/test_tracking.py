@@ -92,7 +92,9 @@ def test_the_hub_links_a_registered_prompt_version_and_nothing_for_an_unknown_on
 
 
 def test_a_traced_generation_records_its_context_outcome_and_the_litellm_call(mlflow_dir: Path) -> None:
-    with tracking.traced_generation(42, prompt_version="orchestrator-v1", policy="incumbent", shadow=True) as gen:
+    with tracking.traced_generation(
+        42, prompt_version="orchestrator-v1", policy="incumbent", shadow=True, inputs={"agents": ["momentum"]}
+    ) as gen:
         response = llm.get_router().completion(
             model=llm.TIP_GENERATOR, messages=[{"role": "user", "content": FACTS_ONLY_PROMPT}]
         )
@@ -120,6 +122,7 @@ def test_a_traced_generation_records_its_context_outcome_and_the_litellm_call(ml
     }
     assert {key: root.attributes.get(key) for key in expected} == expected
     assert root.outputs == {"text": "Finish one task.", "kind": "todo"}
+    assert root.inputs == {"agents": ["momentum"]}
     assert trace.info.tags["oo.policy"] == "incumbent"
     assert trace.info.trace_metadata["mlflow.trace.user"] == "42"
     children = [span for span in trace.data.spans if span.parent_id == root.span_id]
@@ -202,3 +205,4 @@ def test_recommend_traces_each_generation_when_tracing_is_on(
     assert root.attributes["oo.user_id"] == demo_user.id
     assert root.attributes["oo.prompt_version"] == CURRENT_VERSION
     assert root.attributes["oo.model"] == tip.model
+    assert root.inputs == {"policy": tip.policy, "prompt_version": CURRENT_VERSION, "agents": tip.agent_ids}

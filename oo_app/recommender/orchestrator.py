@@ -158,7 +158,7 @@ def write_tip(prompt: str, facts: dict[str, Any], alias: str = TIP_GENERATOR) ->
 
 
 @contextmanager
-def _traced(user_id: int, policy: Policy, shadow: bool) -> Iterator[Any]:
+def _traced(user_id: int, policy: Policy, shadow: bool, agents: list[str]) -> Iterator[Any]:
     """An MLflow trace of one generation when tracing is on (mlflow is imported only then), else a plain record."""
     if not get_settings().tracing_enabled:
         yield SimpleNamespace()
@@ -166,7 +166,12 @@ def _traced(user_id: int, policy: Policy, shadow: bool) -> Iterator[Any]:
     from oo_app import tracking
 
     with tracking.traced_generation(
-        user_id, prompt_version=policy.prompt_version, policy=policy.name, shadow=shadow, alias=policy.alias
+        user_id,
+        prompt_version=policy.prompt_version,
+        policy=policy.name,
+        shadow=shadow,
+        alias=policy.alias,
+        inputs={"policy": policy.name, "prompt_version": policy.prompt_version, "agents": agents},
     ) as generation:
         yield generation
 
@@ -186,7 +191,7 @@ def generate(
     started = started if started is not None else time.perf_counter()
     signals = [SignalLine(o.agent_id, o.snippet, o.data) for o in inputs.outputs]
     prompt = render(signals, inputs.recent, policy.prompt_version)
-    with _traced(user.id, policy, shadow_of is not None) as generation:
+    with _traced(user.id, policy, shadow_of is not None, [s.agent_id for s in signals]) as generation:
         written = write_tip(prompt, facts_of(signals, inputs.recent, inputs.examples), policy.alias)
         generation.text, generation.kind, generation.model = written.draft.text, written.draft.kind, written.model
         generation.prompt_tokens, generation.completion_tokens = written.prompt_tokens, written.completion_tokens
