@@ -7,22 +7,23 @@ a generic message (logged here, never a stack trace to the client).
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
-from sqlmodel import Session
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from oo_app.db import check_database, get_engine, session_scope
+from oo_app.auth import routes as auth_routes
+from oo_app.db import check_database, get_engine
+from oo_app.deps import SessionDep, UserDep
 from oo_app.errors import OOError
-from oo_app.models import Tip, User
+from oo_app.integrations import routes as integration_routes
+from oo_app.models import Tip
+from oo_app.profile import routes as profile_routes
 from oo_app.recommender import mark_shown, react, recommend
-from oo_app.users import resolve_current_user
 
 log = logging.getLogger(__name__)
 
@@ -74,20 +75,12 @@ def tip_body(tip: Tip) -> dict[str, Any]:
     return TipEnvelope(tip=TipOut.of(tip)).model_dump(mode="json")
 
 
-def db_session() -> Iterator[Session]:
-    with session_scope() as session:
-        yield session
-
-
-def current_user(request: Request, session: Annotated[Session, Depends(db_session)]) -> User:
-    return resolve_current_user(session, dict(request.cookies))
-
-
-SessionDep = Annotated[Session, Depends(db_session)]
-UserDep = Annotated[User, Depends(current_user)]
 ERRORS = {code: {"model": ErrorOut} for code in (404, 409, 422)}
 
 api = FastAPI(title="oO", version="0.1.0", docs_url="/api/docs", openapi_url="/api/openapi.json", redoc_url=None)
+api.include_router(auth_routes.router)
+api.include_router(integration_routes.router)
+api.include_router(profile_routes.router)
 
 
 @api.exception_handler(OOError)

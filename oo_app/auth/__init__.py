@@ -1,0 +1,1 @@
+"""Login with OpenID Connect (Authlib), server-side sessions, CSRF."""

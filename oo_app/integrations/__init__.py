@@ -1,0 +1,1 @@
+"""Third-party integrations through delegated auth (Todoist), with tokens encrypted at rest."""

@@ -1,0 +1,1 @@
+"""The person's profile: preferences, consents, contexts, data export and account deletion."""
