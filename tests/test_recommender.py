@@ -15,7 +15,7 @@ from oo_app.errors import Conflict, InvalidInput, NotFound
 from oo_app.llm import COMPOSER_MODEL, LOCAL_EMBEDDING_MODEL
 from oo_app.models import AgentOutput, Event, Tip, User
 from oo_app.recommender import current_tip, react, recommend, refresh_tips, replacement_tip
-from oo_app.recommender.prompts import CURRENT_VERSION
+from oo_app.recommender.prompts import CURRENT_VERSION, render
 from tests.conftest import NOW
 
 
@@ -73,6 +73,19 @@ def test_a_model_repeating_a_recent_tip_is_overruled(session: Session, demo_user
     second = recommend(session, demo_user, NOW)
     assert second.model == COMPOSER_MODEL
     assert second.text != first.text
+
+
+def test_the_prompt_lists_five_recent_tips_but_a_repeat_of_the_eighth_is_still_overruled(
+    session: Session, demo_user: User, configure
+) -> None:
+    earlier = [recommend(session, demo_user, NOW + timedelta(minutes=i)).text for i in range(8)]
+    prompt = render([], list(reversed(earlier)))
+    assert [line for line in earlier if f"- {line}" in prompt] == earlier[3:], "only the newest five are listed"
+    oldest = earlier[0]
+    _aliases(configure, {"model": "openai/parrot", "mock_response": json.dumps({"text": oldest}), "api_key": "t"})
+    tip = recommend(session, demo_user, NOW + timedelta(minutes=9))
+    assert tip.model == COMPOSER_MODEL
+    assert tip.text != oldest
 
 
 def test_a_model_paraphrasing_a_recent_tip_is_overruled(session: Session, demo_user: User, configure) -> None:

@@ -17,6 +17,9 @@ from typing import Any
 PROMPTS_DIR = Path(__file__).parent / "prompts"
 CURRENT_VERSION = "orchestrator-v2"
 FACTS_PREFIX = "Facts (JSON): "
+# The prompt lists the newest few recent tips (a budget of ~400 prompt tokens); the repeat and near-duplicate guards
+# check every recent tip the orchestrator passes (ten) whatever the prompt shows.
+RECENT_IN_PROMPT = 5
 
 
 @dataclass(frozen=True)
@@ -50,7 +53,7 @@ def render(signals: list[SignalLine], recent_tips: list[str], version: str = CUR
     facts = facts_of(signals, recent_tips)
     return template(version).substitute(
         signals="\n".join(f"- [{s.agent_id}] {s.text}" for s in signals) or "- (none yet)",
-        recent="\n".join(f"- {tip}" for tip in recent_tips) or "- (none)",
+        recent="\n".join(f"- {tip}" for tip in recent_tips[:RECENT_IN_PROMPT]) or "- (none)",
         facts=json.dumps({k: facts[k] for k in ("signals", "recent_tips")}, ensure_ascii=False, sort_keys=True),
     )
 
