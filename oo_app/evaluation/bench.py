@@ -138,10 +138,15 @@ def _models(policy: Policy) -> list[str]:
 
 
 def bench_policy(policy: Policy, moments: Iterable[Moment]) -> PolicyBench:
-    """Write and judge one tip per moment with ``policy``; each persona's earlier tips are its recent tips."""
+    """Write and judge one tip per moment with ``policy`` (after one untimed warm-up call); each persona's earlier tips
+    are its recent tips."""
     import litellm
 
     bench = PolicyBench(policy=policy, models=_models(policy))
+    moments = list(moments)
+    if moments:  # warm-up, untimed: loading a local model or opening a connection is not a tip's latency
+        first = moments[0]
+        write_tip(render(first.signals, [], policy.prompt_version), facts_of(first.signals, []), policy.alias)
     recent: dict[str, list[str]] = {}
     for moment in moments:
         previous = recent.setdefault(moment.persona, [])[:RECENT_TIPS]
