@@ -1,1 +1,2 @@
-"""Offline evaluation of oO: simulated persons react to its tips (:mod:`oo_app.evaluation.simulation`)."""
+"""Offline evaluation of oO: policies benchmarked on the personas (:mod:`.bench`) and simulated persons reacting to
+their tips over weeks (:mod:`.simulation`)."""
