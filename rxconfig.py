@@ -16,4 +16,6 @@ config = rx.Config(
     show_built_with_reflex=False,
     default_color_mode="dark",
     disable_plugins=[SitemapPlugin],
+    # Only the app's own origin may call the backend with credentials (Reflex's default is any origin).
+    cors_allowed_origins=[_settings.app_url],
 )

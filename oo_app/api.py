@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Path, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
@@ -18,7 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from oo_app.auth import routes as auth_routes
 from oo_app.db import check_database, get_engine
-from oo_app.deps import SessionDep, UserDep
+from oo_app.deps import CsrfDep, SessionDep, UserDep
 from oo_app.errors import OOError
 from oo_app.integrations import routes as integration_routes
 from oo_app.models import Tip
@@ -75,6 +75,7 @@ def tip_body(tip: Tip) -> dict[str, Any]:
     return TipEnvelope(tip=TipOut.of(tip)).model_dump(mode="json")
 
 
+TipId = Annotated[int, Path(ge=1, le=2**63 - 1, description="a tip's id")]
 ERRORS = {code: {"model": ErrorOut} for code in (404, 409, 422)}
 
 api = FastAPI(title="oO", version="0.1.0", docs_url="/api/docs", openapi_url="/api/openapi.json", redoc_url=None)
@@ -115,14 +116,20 @@ def health() -> JSONResponse:
     return JSONResponse({"status": "ok", "database": "ok"})
 
 
-@api.post("/api/recommend", response_model=TipEnvelope, tags=["tips"], responses=ERRORS)
+@api.post("/api/recommend", response_model=TipEnvelope, tags=["tips"], responses=ERRORS, dependencies=[CsrfDep])
 def post_recommend(session: SessionDep, user: UserDep) -> dict[str, Any]:
     tip = mark_shown(session, recommend(session, user))
     return tip_body(tip)
 
 
-@api.post("/api/tips/{tip_id}/reaction", response_model=ReactionOut, tags=["tips"], responses=ERRORS)
-def post_reaction(tip_id: int, body: ReactionIn, session: SessionDep, user: UserDep) -> dict[str, Any]:
+@api.post(
+    "/api/tips/{tip_id}/reaction",
+    response_model=ReactionOut,
+    tags=["tips"],
+    responses=ERRORS,
+    dependencies=[CsrfDep],
+)
+def post_reaction(tip_id: TipId, body: ReactionIn, session: SessionDep, user: UserDep) -> dict[str, Any]:
     reacted = react(session, user, tip_id, body.reaction)
     following = mark_shown(session, recommend(session, user))
     return ReactionOut(reacted=TipOut.of(reacted), next=TipOut.of(following)).model_dump(mode="json")

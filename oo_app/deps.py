@@ -1,4 +1,8 @@
-"""FastAPI dependencies shared by every router: a database session per request and the person behind it."""
+"""FastAPI dependencies shared by every router: a database session per request, the person behind it, and guards.
+
+``UserDep`` resolves the person from the session cookie (401 without one); ``CsrfDep`` guards a cookie-authenticated
+write (403 without the CSRF proof, see :mod:`oo_app.auth.csrf`); ``AdminDep`` admits operators only (403).
+"""
 
 from __future__ import annotations
 
@@ -8,9 +12,13 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlmodel import Session
 
+from oo_app.auth.csrf import check_csrf
+from oo_app.auth.errors import Forbidden
 from oo_app.db import session_scope
-from oo_app.models import User
+from oo_app.models import Role, User
 from oo_app.users import resolve_current_user
+
+OPERATORS_ONLY = "this is for operators: sign in with an account listed in OO_ADMIN_EMAILS"
 
 
 def db_session() -> Iterator[Session]:
@@ -26,9 +34,22 @@ SessionDep = Annotated[Session, Depends(db_session)]
 UserDep = Annotated[User, Depends(current_user)]
 
 
-def require_csrf(request: Request) -> None:
-    """Guards a cookie-authenticated write against cross-site requests (implemented with login)."""
-    del request
+async def require_csrf(request: Request) -> None:
+    """Guards a cookie-authenticated write against cross-site requests: raises ``Forbidden`` (403) unless the
+    ``X-CSRF-Token`` header (or a form's ``csrf_token`` field) equals this session's ``oo_csrf`` cookie and no
+    browser header names another site."""
+    await check_csrf(request)
 
 
 CsrfDep = Depends(require_csrf)
+
+
+def require_admin(user: UserDep) -> User:
+    """The person, when they have the admin role; raises ``Forbidden`` (403) otherwise, ``Unauthenticated`` (401)
+    without a session."""
+    if user.role != Role.admin:
+        raise Forbidden(OPERATORS_ONLY)
+    return user
+
+
+AdminDep = Annotated[User, Depends(require_admin)]

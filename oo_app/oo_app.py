@@ -1,4 +1,7 @@
-"""The oO app: the Reflex pages, the HTTP API mounted beside them, and the agent scheduler as a lifespan task."""
+"""The oO app: the Reflex pages, the HTTP API mounted beside them, and the agent scheduler as a lifespan task.
+
+The API is wrapped with the session Authlib keeps a sign-in flow in (:func:`oo_app.auth.oidc.with_login_state`).
+"""
 
 from __future__ import annotations
 
@@ -9,6 +12,7 @@ import reflex as rx
 
 from agents.scheduler import run_forever
 from oo_app.api import api
+from oo_app.auth.oidc import with_login_state
 from oo_app.db import session_scope
 from oo_app.pages.index import index
 from oo_app.recommender import refresh_tips
@@ -57,7 +61,7 @@ async def warm_llm() -> None:
 
 
 app = rx.App(
-    api_transformer=api,
+    api_transformer=[api, with_login_state],
     head_components=[rx.el.meta(name="theme-color", content="#000000")],
     style={"background": "#000000"},
 )

@@ -10,10 +10,11 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ROOT = Path(__file__).resolve().parent.parent
+DEV_SECRET = "dev-only-secret-change-me"
 
 
 def embedded_alias_table(tip_writer: str) -> dict[str, list[dict[str, Any]]]:
@@ -49,13 +50,83 @@ class Settings(BaseSettings):
         description="SQLAlchemy URL; relative sqlite paths are resolved against the project root.",
     )
     secret_key: SecretStr = Field(
-        default=SecretStr("dev-only-secret-change-me"),
+        default=SecretStr(DEV_SECRET),
         description="Signs cookies and CSRF tokens; must be set outside development.",
     )
+
+    @field_validator("secret_key")
+    @classmethod
+    def _real_secret_in_production(cls, secret: SecretStr, info: ValidationInfo) -> SecretStr:
+        value = secret.get_secret_value()
+        if info.data.get("env") == "production" and (value == DEV_SECRET or len(value) < 32):
+            raise ValueError("set OO_SECRET_KEY to a random value of at least 32 characters when OO_ENV=production")
+        return secret
+
+    # Login (oo_app.auth): OpenID Connect, server-side sessions, the development login, admins.
+    app_url: str = Field(
+        default="http://localhost:3000",
+        description="The URL people open; sign-in returns there, and cookies are Secure unless it is on localhost.",
+    )
+    session_days: float = Field(default=14.0, gt=0, description="How long a sign-in lasts.")
+    oidc_issuer: str | None = Field(
+        default=None, description="OpenID Connect issuer URL; its discovery document configures the rest."
+    )
+    oidc_client_id: str = "oo"
+    oidc_client_secret: SecretStr = Field(
+        default=SecretStr(""), description="Empty: a public client (PKCE only, no client authentication)."
+    )
+    dev_login: bool | None = Field(
+        default=None,
+        description="One-click sign-in as the demo person; unset: on in development when no OIDC issuer is set.",
+    )
+    admin_emails: list[str] = Field(
+        default_factory=list, description="People promoted to the admin role when they sign in."
+    )
+
+    @field_validator("dev_login", "oidc_issuer", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: Any) -> Any:
+        return None if value == "" else value
+
+    @field_validator("dev_login")
+    @classmethod
+    def _no_dev_login_in_production(cls, enabled: bool | None, info: ValidationInfo) -> bool | None:
+        if enabled and info.data.get("env") == "production":
+            raise ValueError("OO_DEV_LOGIN must stay off when OO_ENV=production")
+        return enabled
+
+    @field_validator("app_url")
+    @classmethod
+    def _no_trailing_slash(cls, url: str) -> str:
+        return url.rstrip("/")
+
+    @property
+    def dev_login_enabled(self) -> bool:
+        """Whether ``POST /auth/dev-login`` works: never in production; by default only in development without OIDC."""
+        if self.env == "production":
+            return False
+        if self.dev_login is None:
+            return self.env == "development" and not self.oidc_issuer
+        return self.dev_login
+
     token_keys: list[SecretStr] = Field(
         default_factory=list,
         description="Fernet keys of the token vault, newest first (rotation keeps the older ones).",
     )
+    # Integrations (oo_app/integrations): the vault's development key and Todoist's OAuth app and endpoints.
+    token_key_file: Path = Field(
+        default=ROOT / "data" / "token.key",
+        description="Development only, when token_keys is empty: the vault key generated once and kept here.",
+    )
+    todoist_client_id: str = Field(
+        default="",
+        description="oO's app in Todoist's App Console, with <app_url>/integrations/todoist/callback as redirect URL.",
+    )
+    todoist_client_secret: SecretStr = Field(default=SecretStr(""), description="Client secret of that app.")
+    todoist_oauth_url: str = Field(default="https://todoist.com/oauth", description="authorize and access_token")
+    todoist_api_url: str = Field(default="https://api.todoist.com/api/v1", description="Todoist API v1")
+    todoist_timeout_s: float = Field(default=10.0, gt=0, description="Per request to Todoist, revocation included.")
+    todoist_sync_days: int = Field(default=120, ge=1, description="How far back a sync reads completed tasks.")
 
     # LLM: aliases resolve through a LiteLLM Router built from this table (model_list form); unset, the embedded
     # table of `tip_writer` applies.

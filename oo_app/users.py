@@ -1,15 +1,21 @@
-"""Who is asking: the one place that resolves the current person.
+"""Who is asking: the one place that resolves the current person, from the session cookie.
 
-Until login exists every request is the demo person's; the login issue replaces :func:`resolve_current_user` only.
+:func:`resolve_current_user` is what the API's ``UserDep`` and the Reflex states call; a request without a live
+session raises :class:`oo_app.auth.errors.Unauthenticated` (401). :func:`user_by_email` serves the CLI.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from sqlmodel import Session, select
 
+from oo_app.auth.errors import Unauthenticated
+from oo_app.auth.sessions import SESSION_COOKIE, user_for_token
 from oo_app.errors import NotFound
 from oo_app.models import User
-from oo_app.settings import get_settings
+
+__all__ = ["Unauthenticated", "resolve_current_user", "user_by_email"]
 
 
 def user_by_email(session: Session, email: str) -> User:
@@ -19,7 +25,9 @@ def user_by_email(session: Session, email: str) -> User:
     return user
 
 
-def resolve_current_user(session: Session, cookies: dict[str, str] | None = None) -> User:
-    """The person behind a request (its cookies); for now, always the demo person."""
-    del cookies  # read by the login issue's session lookup
-    return user_by_email(session, get_settings().demo_email)
+def resolve_current_user(session: Session, cookies: Mapping[str, str] | None = None) -> User:
+    """The person whose live session the ``oo_session`` cookie opens; raises :class:`Unauthenticated` otherwise.
+
+    An expired session is deleted on the way (see :func:`oo_app.auth.sessions.user_for_token`).
+    """
+    return user_for_token(session, (cookies or {}).get(SESSION_COOKIE))

@@ -13,13 +13,16 @@ from sqlmodel import Session, select
 from agents.registry import registry
 from oo_app.api import api
 from oo_app.models import Event, Tip, User
+from tests.auth_helpers import sign_in
 
 TIP_KEYS = {"id", "text", "kind", "agents", "model", "policy", "created_at"}
 
 
 @pytest.fixture
-def client(demo_user: User) -> Iterator[TestClient]:
+def client(demo_user: User, session: Session) -> Iterator[TestClient]:
+    """The demo person, signed in: session cookie, CSRF cookie and header."""
     with TestClient(api, raise_server_exceptions=False) as client:
+        sign_in(client, session, demo_user)
         yield client
 
 
@@ -92,12 +95,12 @@ def test_answering_a_tip_twice_is_a_conflict(client: TestClient, session: Sessio
     assert session.get(Tip, tip["id"]).reaction == "done"
 
 
-def test_an_unknown_person_is_a_404_that_says_what_to_do(client: TestClient, session: Session) -> None:
+def test_a_person_who_no_longer_exists_is_a_401_that_says_to_sign_in(client: TestClient, session: Session) -> None:
     session.delete(session.exec(select(User)).one())
     session.commit()
     response = client.post("/api/recommend")
-    assert response.status_code == 404
-    assert "oo seed-demo" in response.json()["error"]
+    assert response.status_code == 401
+    assert "sign in" in response.json()["error"]
 
 
 def test_an_unexpected_failure_is_a_generic_json_500(client: TestClient, session: Session) -> None:

@@ -1,126 +1,72 @@
-"""The real app, prod build, driven in headless Chromium: one tip on a black page, reactions, live updates."""
+"""The real app, prod build, driven in headless Chromium: one tip on a black page, reactions, live updates, and the
+development sign-in and sign-out around them."""
 
 from __future__ import annotations
 
-import os
-import shutil
-import signal
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page
 from sqlmodel import Session, select
 
-from oo_app.db import make_engine, migrate
-from oo_app.demo import seed_demo
+from oo_app.db import make_engine
 from oo_app.models import Event, User
+from oo_app.models import Session as SessionRow
 from oo_app.recommender import recommend
+from tests.app_server import chromium, loopback_only, seeded_database, serve_app
+from tests.auth_helpers import browser_cookies, session_cookies
 
 pytestmark = pytest.mark.browser
-
-ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-START_TIMEOUT_S = 300
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
 def app_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
-    """``reflex run --env prod --single-port`` on a fresh seeded SQLite database: (base URL, database URL)."""
-    if not shutil.which("reflex", path=str(Path(sys.executable).parent)) or "REFLEX_BUN_PATH" not in os.environ:
-        pytest.fail("reflex or its offline bun setup is missing; run the suite through ./scripts/test")
+    """The app with the development login on, on a fresh seeded SQLite database: (base URL, database URL)."""
     workdir = tmp_path_factory.mktemp("app")
-    database_url = f"sqlite:///{workdir / 'oo.db'}"
-    migrate(database_url)
-    engine = make_engine(database_url)
-    with Session(engine) as session:
-        seed_demo(session, "demo@example.com")
-        session.commit()
-    engine.dispose()
-    port = _free_port()
-    env = {
-        **os.environ,
-        "OO_DATABASE_URL": database_url,
-        "OO_LIVE_POLL_S": "1",
-        "OO_SCHEDULER_INTERVAL_S": "3600",
-    }
-    log_path = workdir / "reflex.log"
-    with log_path.open("w") as log:
-        process = subprocess.Popen(
-            [
-                str(Path(sys.executable).with_name("reflex")),
-                *("run", "--env", "prod", "--single-port"),
-                *("--frontend-port", str(port), "--backend-port", str(port)),
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"reflex exited with {process.returncode}:\n{log_path.read_text()[-3000:]}")
-            try:
-                if httpx.get(f"{base}/health").status_code == 200 and httpx.get(f"{base}/").status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"the app did not start in {START_TIMEOUT_S} s:\n{log_path.read_text()[-3000:]}")
-            time.sleep(1)
+    database_url = seeded_database(workdir)
+    with serve_app(workdir, database_url, {"OO_DEV_LOGIN": "true"}) as base:
         yield base, database_url
-    finally:
-        _stop(process)
-
-
-def _stop(process: subprocess.Popen) -> None:
-    if process.poll() is not None:
-        return
-    os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"no Chromium at {CHROMIUM}; ./scripts/test installs Debian's chromium")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    with chromium() as browser:
         yield browser
-        browser.close()
+
+
+def _demo_cookies(database_url: str) -> dict[str, str]:
+    """A session of the demo person, opened the way a sign-in opens one."""
+    engine = make_engine(database_url)
+    with Session(engine) as session:
+        cookies = session_cookies(session, session.exec(select(User)).one())
+    engine.dispose()
+    return cookies
+
+
+def _session_count(database_url: str) -> int:
+    engine = make_engine(database_url)
+    with Session(engine) as session:
+        count = len(session.exec(select(SessionRow)).all())
+    engine.dispose()
+    return count
 
 
 @pytest.fixture
 def page(browser: Browser, app_server: tuple[str, str]) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 1000, "height": 700})
+    """The tip page of the signed-in demo person."""
+    base, database_url = app_server
+    context = loopback_only(browser.new_context(viewport={"width": 1000, "height": 700}))
+    context.add_cookies(browser_cookies(_demo_cookies(database_url), base))
+    page = context.new_page()
+    page.goto(base + "/")
+    yield page
+    context.close()
+
+
+@pytest.fixture
+def signed_out_page(browser: Browser, app_server: tuple[str, str]) -> Iterator[Page]:
+    context = loopback_only(browser.new_context(viewport={"width": 1000, "height": 700}))
     page = context.new_page()
     page.goto(app_server[0] + "/")
     yield page
@@ -175,3 +121,31 @@ def test_why_this_tip_names_the_agents_and_the_writer(page: Page) -> None:
     assert why.startswith("from ")
     assert "time-of-day" in why
     assert why.endswith("· written by the rule-based composer")
+
+
+def test_without_a_session_the_page_offers_sign_in_and_no_tip(signed_out_page: Page, tmp_path: Path) -> None:
+    signed_out_page.wait_for_selector("#sign-in")
+    assert signed_out_page.query_selector("#tip-text") is None, "no tip without a session"
+    assert signed_out_page.is_visible("#dev-login"), "OO_DEV_LOGIN=true shows the one-click development login"
+    background = signed_out_page.evaluate("getComputedStyle(document.querySelector('main')).backgroundColor")
+    assert background == "rgb(0, 0, 0)", "the sign-in page is black too"
+    signed_out_page.screenshot(path=str(tmp_path / "sign-in.png"))
+
+
+def test_the_dev_login_signs_in_and_sign_out_signs_out(
+    signed_out_page: Page, app_server: tuple[str, str], tmp_path: Path
+) -> None:
+    page, (base, database_url) = signed_out_page, app_server
+    sessions_before = _session_count(database_url)
+    page.click("#dev-login")
+    assert _tip_text(page)
+    assert _session_count(database_url) == sessions_before + 1
+    cookies = page.evaluate("document.cookie")
+    assert "oo_csrf=" in cookies
+    assert "oo_session" not in cookies, "page scripts never see the session token"
+    page.screenshot(path=str(tmp_path / "dev-login-tip.png"))
+    page.click("#sign-out")
+    page.wait_for_selector("#sign-in")
+    assert page.url == base + "/"
+    assert _session_count(database_url) == sessions_before, "sign-out deleted the session row"
+    page.screenshot(path=str(tmp_path / "signed-out.png"))

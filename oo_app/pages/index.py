@@ -1,24 +1,13 @@
-"""``/``: the black page with one tip, its reactions, and "why this tip" on demand."""
+"""``/``: the black page with one tip, its reactions, and "why this tip" on demand; without a session, sign-in."""
 
 from __future__ import annotations
 
 import reflex as rx
 
 from oo_app.components.reaction import reaction_button
+from oo_app.pages.login import PAGE_STYLE, sign_in_view, sign_out_form
 from oo_app.state.tip import TipState
 
-PAGE_STYLE = {
-    "min_height": "100vh",
-    "background": "#000000",
-    "color": "#f2f2f2",
-    "display": "flex",
-    "flex_direction": "column",
-    "align_items": "center",
-    "justify_content": "center",
-    "gap": "2rem",
-    "padding": "2rem",
-    "font_family": "system-ui, -apple-system, 'Segoe UI', sans-serif",
-}
 TIP_STYLE = {
     "font_size": "clamp(1.4rem, 4vw, 2.1rem)",
     "line_height": "1.35",
@@ -39,7 +28,17 @@ LINK_STYLE = {
 
 
 def index() -> rx.Component:
+    """The tip for a signed-in person, the sign-in view otherwise (black until the session is looked up)."""
+    return rx.cond(
+        TipState.signed_in,
+        tip_view(),
+        rx.cond(TipState.checked, sign_in_view(), rx.el.main(style=PAGE_STYLE)),
+    )
+
+
+def tip_view() -> rx.Component:
     return rx.el.main(
+        sign_out_form(),
         rx.el.p(
             TipState.kind, id="tip-kind", style={**MUTED, "text_transform": "uppercase", "letter_spacing": "0.2em"}
         ),

@@ -1,7 +1,8 @@
 """State of the tip page: the one tip on screen, its reactions, and a live watch for a newer tip.
 
 Handlers run the (blocking) domain calls in a worker thread and only assign results; the person is resolved from
-the page's cookies on the backend through :func:`oo_app.users.resolve_current_user`.
+the page's cookies on the backend through :func:`oo_app.users.resolve_current_user` (the HttpOnly session cookie
+never reaches page scripts). Without a live session the page shows the sign-in view instead of a tip.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from http.cookies import SimpleCookie
 
 import reflex as rx
 
+from oo_app.auth.errors import Unauthenticated
+from oo_app.auth.sessions import CSRF_COOKIE
 from oo_app.db import session_scope
 from oo_app.errors import OOError
 from oo_app.llm import COMPOSER_MODEL, LOCAL_TIP_MODEL
@@ -83,6 +86,12 @@ class TipState(rx.State):
     error: str = ""
     busy: bool = False
     show_why: bool = False
+    # Sign-in: `checked` once the session was looked up; `csrf_token` is the oo_csrf cookie, which page scripts may
+    # read anyway (double submit), for the sign-out form.
+    checked: bool = False
+    signed_in: bool = False
+    dev_login: bool = False
+    csrf_token: str = ""
     _watching: bool = False
 
     def _apply(self, view: TipView) -> None:
@@ -98,6 +107,11 @@ class TipState(rx.State):
     def _cookie_map(self) -> dict[str, str]:
         return _cookies(self.router.headers.cookie)
 
+    def _signed_out(self) -> None:
+        self.checked, self.signed_in, self.csrf_token = True, False, ""
+        self.tip_id, self.text, self.kind, self.model, self.agents = 0, "", "", "", []
+        self.dev_login = get_settings().dev_login_enabled
+
     @rx.var
     def written_by(self) -> str:
         return f"written by {model_label(self.model)}" if self.model else ""
@@ -108,11 +122,16 @@ class TipState(rx.State):
 
     @rx.event
     async def load(self):
+        cookies = self._cookie_map()
         try:
-            self._apply(await asyncio.to_thread(_show_current, self._cookie_map()))
+            self._apply(await asyncio.to_thread(_show_current, cookies))
+        except Unauthenticated:
+            self._signed_out()
+            return None
         except Exception:
             log.exception("could not load the current tip")
             self.error = UNAVAILABLE
+        self.checked, self.signed_in, self.csrf_token = True, True, cookies.get(CSRF_COOKIE, "")
         return TipState.watch
 
     @rx.event
@@ -123,6 +142,8 @@ class TipState(rx.State):
         yield
         try:
             self._apply(await asyncio.to_thread(_react_and_next, self._cookie_map(), self.tip_id, reaction))
+        except Unauthenticated:
+            self._signed_out()
         except OOError as error:
             self.error = str(error)
         except Exception:
@@ -142,15 +163,21 @@ class TipState(rx.State):
             if self._watching:
                 return
             self._watching = True
-            token, cookies = self.router.session.client_token, self._cookie_map()
+            token = self.router.session.client_token
         started = time.monotonic()
         try:
             while time.monotonic() - started < WATCH_MAX_S and _connected(token):
                 await asyncio.sleep(get_settings().live_poll_s)
                 async with self:
-                    shown_id = self.tip_id
+                    # The newest cookies: the tab may have signed out and in again since the watch began.
+                    shown_id, cookies = self.tip_id, self._cookie_map()
                 try:
                     view = await asyncio.to_thread(_replacement, cookies, shown_id)
+                except Unauthenticated:
+                    async with self:
+                        if self._cookie_map() == cookies:
+                            self._signed_out()
+                    break
                 except Exception:
                     log.exception("live tip check failed; retrying")
                     continue

@@ -1,0 +1,74 @@
+"""CSRF proof for cookie-authenticated writes: the double-submit token, bound to the session, and the origin.
+
+A write must carry the ``oo_csrf`` cookie's value in the ``X-CSRF-Token`` header (or, for a plain HTML form, in its
+``csrf_token`` field); that value must be the one minted for the session cookie it came with; and a browser's
+``Origin`` / ``Sec-Fetch-Site`` must not name another site. Page scripts of other sites cannot read the cookie, so
+they cannot forge the header.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Mapping
+from urllib.parse import urlsplit
+
+from starlette.requests import Request
+
+from oo_app.auth.errors import Forbidden, Unauthenticated
+from oo_app.auth.sessions import CSRF_COOKIE, SESSION_COOKIE, SIGN_IN_AGAIN, csrf_token_for
+from oo_app.settings import get_settings
+
+CSRF_HEADER = "X-CSRF-Token"
+CSRF_FIELD = "csrf_token"
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+REFUSED = "refused: this write did not come from oO's own page (missing or wrong CSRF token); reload and try again"
+CROSS_SITE = "refused: a request from another site may not change anything here"
+
+
+def origin_of(url: str) -> str:
+    """``scheme://host[:port]`` of a URL, lowercased."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+def check_origin(request: Request) -> None:
+    """Refuses a request that a browser says comes from another site; requests without those headers pass."""
+    if request.headers.get("sec-fetch-site", "").lower() == "cross-site":
+        raise Forbidden(CROSS_SITE)
+    origin = request.headers.get("origin")
+    if origin is None:
+        return
+    allowed = {origin_of(get_settings().app_url), origin_of(str(request.base_url))}
+    if origin.lower() not in allowed:
+        raise Forbidden(CROSS_SITE)
+
+
+def check_token(cookies: Mapping[str, str], submitted: str | None) -> None:
+    """Refuses unless ``submitted`` equals the CSRF cookie and that cookie belongs to the session cookie.
+
+    Without a session cookie there is nobody to protect: that is :class:`Unauthenticated` (401), not a 403.
+    """
+    session_token, cookie = cookies.get(SESSION_COOKIE), cookies.get(CSRF_COOKIE)
+    if not session_token:
+        raise Unauthenticated(SIGN_IN_AGAIN)
+    if not (cookie and submitted):
+        raise Forbidden(REFUSED)
+    if not hmac.compare_digest(submitted, cookie) or not hmac.compare_digest(cookie, csrf_token_for(session_token)):
+        raise Forbidden(REFUSED)
+
+
+async def submitted_token(request: Request) -> str | None:
+    """The CSRF token a request carries: its header, else the field of a form body."""
+    header = request.headers.get(CSRF_HEADER)
+    if header:
+        return header
+    if request.headers.get("content-type", "").startswith(FORM_TYPES):
+        value = (await request.form()).get(CSRF_FIELD)
+        return value if isinstance(value, str) else None
+    return None
+
+
+async def check_csrf(request: Request) -> None:
+    """The whole proof for a cookie-authenticated write; raises :class:`Forbidden` (403) when it fails."""
+    check_origin(request)
+    check_token(request.cookies, await submitted_token(request))

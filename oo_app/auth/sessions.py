@@ -1,0 +1,74 @@
+"""Server-side sessions: a random token in an HttpOnly cookie, only its SHA-256 hash in the ``sessions`` table.
+
+A session lasts ``OO_SESSION_DAYS``; an expired one is refused and deleted when it is next presented. The CSRF token
+of a session is an HMAC of its token under ``OO_SECRET_KEY``, so it needs no column and dies with the session.
+Never log or store a raw token.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from datetime import datetime, timedelta
+
+from sqlmodel import Session, delete, select
+
+from oo_app.auth.errors import Unauthenticated
+from oo_app.models import Session as SessionRow
+from oo_app.models import User, utcnow
+from oo_app.settings import get_settings
+
+SESSION_COOKIE = "oo_session"
+CSRF_COOKIE = "oo_csrf"
+TOKEN_BYTES = 32
+SIGN_IN_AGAIN = "sign in first: this request carries no valid session (it may have expired)"
+
+
+def hash_token(token: str) -> str:
+    """The stored form of a session token: its SHA-256, hex."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def csrf_token_for(token: str) -> str:
+    """The CSRF token bound to a session token (HMAC-SHA256 under the secret key, hex)."""
+    key = get_settings().secret_key.get_secret_value().encode()
+    return hmac.new(key, b"oo-csrf:" + token.encode(), hashlib.sha256).hexdigest()
+
+
+def start_session(db: Session, user: User, now: datetime | None = None) -> str:
+    """Opens a session for ``user`` and returns its raw token (for the cookie only; the row keeps its hash)."""
+    token = secrets.token_urlsafe(TOKEN_BYTES)
+    now = now or utcnow()
+    lifetime = timedelta(days=get_settings().session_days)
+    db.add(SessionRow(user_id=user.id, token_hash=hash_token(token), expires_at=now + lifetime, created_at=now))
+    db.flush()
+    return token
+
+
+def user_for_token(db: Session, token: str | None, now: datetime | None = None) -> User:
+    """The person whose live session ``token`` opens; raises :class:`Unauthenticated` otherwise.
+
+    An expired session is deleted and committed here before refusing it, so the refusal does not roll it back.
+    """
+    if not token:
+        raise Unauthenticated(SIGN_IN_AGAIN)
+    row = db.exec(select(SessionRow).where(SessionRow.token_hash == hash_token(token))).first()
+    if row is None:
+        raise Unauthenticated(SIGN_IN_AGAIN)
+    if row.expires_at <= (now or utcnow()):
+        db.delete(row)
+        db.commit()
+        raise Unauthenticated(SIGN_IN_AGAIN)
+    user = db.get(User, row.user_id)
+    if user is None:  # the row cascades with its person; only a concurrent deletion gets here
+        raise Unauthenticated(SIGN_IN_AGAIN)
+    return user
+
+
+def end_session(db: Session, token: str | None) -> bool:
+    """Deletes the session of ``token``; whether there was one."""
+    if not token:
+        return False
+    result = db.exec(delete(SessionRow).where(SessionRow.token_hash == hash_token(token)))
+    return bool(result.rowcount)

@@ -1,0 +1,121 @@
+"""Signing in with OpenID Connect in a real browser: the prod app, a real provider on loopback, headless Chromium.
+
+The sign-in page, the provider's consent form, the callback, the tip page of that person, sign-out, sign-in again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import oidc_provider_mock
+import pytest
+from playwright.sync_api import Browser
+from sqlmodel import Session, select
+
+from oo_app.db import make_engine
+from oo_app.models import OAuthAccount, Tip, User
+from oo_app.models import Session as SessionRow
+from tests.app_server import chromium, loopback_only, seeded_database, serve_app
+from tests.auth_helpers import Provider, oidc_provider
+
+pytestmark = pytest.mark.browser
+
+GRACE = oidc_provider_mock.User(
+    sub="grace-subject",
+    claims={"email": "Grace@Example.com", "email_verified": True, "name": "Grace", "zoneinfo": "America/New_York"},
+)
+
+
+@pytest.fixture(scope="module")
+def provider() -> Iterator[Provider]:
+    with oidc_provider([GRACE]) as provider:
+        yield provider
+
+
+@pytest.fixture(scope="module")
+def app_server(tmp_path_factory: pytest.TempPathFactory, provider: Provider) -> Iterator[tuple[str, str]]:
+    """The app signing in through ``provider`` only (no development login): (base URL, database URL)."""
+    workdir = tmp_path_factory.mktemp("app-oidc")
+    database_url = seeded_database(workdir)
+    env = {
+        "OO_OIDC_ISSUER": provider.issuer,
+        "OO_OIDC_CLIENT_ID": "oo-browser",
+        "OO_OIDC_CLIENT_SECRET": "browser-secret",
+        "OO_DEV_LOGIN": "false",
+    }
+    with serve_app(workdir, database_url, env) as base:
+        yield base, database_url
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with chromium() as browser:
+        yield browser
+
+
+def _rows(database_url: str) -> tuple[User | None, list[SessionRow], list[Tip]]:
+    """Grace (if she exists yet), the open sessions, and the tips shown to her."""
+    engine = make_engine(database_url)
+    with Session(engine) as session:
+        account = session.exec(select(OAuthAccount).where(OAuthAccount.subject == GRACE.sub)).first()
+        person = session.get(User, account.user_id) if account else None
+        sessions = list(session.exec(select(SessionRow)).all())
+        tips = list(session.exec(select(Tip).where(Tip.user_id == person.id))) if person else []
+    engine.dispose()
+    return person, sessions, tips
+
+
+def test_sign_in_with_the_provider_shows_that_persons_tip_and_sign_out_ends_it(
+    browser: Browser, app_server: tuple[str, str], provider: Provider, tmp_path: Path
+) -> None:
+    base, database_url = app_server
+    context = loopback_only(browser.new_context(viewport={"width": 1000, "height": 700}))
+    page = context.new_page()
+    page.goto(base + "/")
+    page.wait_for_selector("#sign-in")
+    assert page.query_selector("#dev-login") is None, "no development login when it is off"
+    page.screenshot(path=str(tmp_path / "1-sign-in.png"))
+
+    page.click("#sign-in")
+    page.wait_for_url(f"{provider.issuer}/oauth2/authorize?*")
+    page.screenshot(path=str(tmp_path / "2-provider.png"))
+    page.click(f"button[name=sub][value={GRACE.sub}]")
+
+    page.wait_for_url(base + "/")
+    page.wait_for_function("() => (document.querySelector('#tip-text')?.innerText || '').trim().length > 0")
+    shown = page.inner_text("#tip-text").strip()
+    page.screenshot(path=str(tmp_path / "3-tip.png"))
+    person, sessions, tips = _rows(database_url)
+    assert person is not None, "the callback created the person of the provider's account"
+    assert (person.email, person.tz) == ("grace@example.com", "America/New_York")
+    assert [row.user_id for row in sessions] == [person.id]
+    assert shown in {tip.text for tip in tips if tip.shown_at}, "the page shows a tip of that person"
+    assert "oo_session" not in page.evaluate("document.cookie"), "the session token stays HttpOnly"
+
+    page.click("#sign-out")
+    page.wait_for_selector("#sign-in")
+    page.screenshot(path=str(tmp_path / "4-signed-out.png"))
+    assert page.query_selector("#tip-text") is None
+    assert _rows(database_url)[1] == [], "sign-out deleted the session row"
+    page.reload()
+    page.wait_for_selector("#sign-in")
+    assert page.query_selector("#tip-text") is None, "a reload stays signed out"
+    context.close()
+
+
+def test_a_tampered_callback_shows_a_plain_page_with_a_way_back(
+    browser: Browser, app_server: tuple[str, str], tmp_path: Path
+) -> None:
+    base, database_url = app_server
+    context = loopback_only(browser.new_context(viewport={"width": 1000, "height": 700}))
+    page = context.new_page()
+    response = page.goto(base + "/auth/callback?code=stolen-code&state=forged-state")
+    assert response is not None
+    assert response.status == 400
+    assert page.inner_text("#auth-message") == "Sign-in failed: the request was tampered with or expired. Try again."
+    page.screenshot(path=str(tmp_path / "refused.png"))
+    page.click("#auth-back")
+    page.wait_for_selector("#sign-in")
+    assert _rows(database_url)[1] == [], "no session was opened"
+    context.close()
