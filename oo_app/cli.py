@@ -9,27 +9,14 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from collections.abc import Callable
-from functools import wraps
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 
-from oo_app.errors import NotFound, OOError
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def _domain_errors(command: F) -> F:
-    @wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return command(*args, **kwargs)
-        except OOError as error:
-            raise click.ClickException(str(error)) from None
-
-    return wrapper  # type: ignore[return-value]
+from oo_app.clitools import domain_errors
+from oo_app.errors import NotFound
+from oo_app.integrations.cli import integrations
 
 
 @click.group()
@@ -69,7 +56,7 @@ def seed_demo() -> None:
 
 @main.command()
 @click.option("--user", "email", required=True, help="Email of the person.")
-@_domain_errors
+@domain_errors
 def recommend(email: str) -> None:
     """Write the next tip for a person and print {"tip": {...}} as the API returns it."""
     from oo_app.api import tip_body
@@ -99,7 +86,7 @@ def agents_list() -> None:
 
 @agents.command("infer")
 @click.option("--history", "history_file", required=True, type=click.File("r"), help="A persona-format JSON file.")
-@_domain_errors
+@domain_errors
 def agents_infer(history_file: Any) -> None:
     """Infer every agent's parameters from a history file; print {agent_id: {param: value}} on stdout."""
     from agents.base import UserHistory
@@ -116,7 +103,7 @@ def agents_infer(history_file: Any) -> None:
 @agents.command("run")
 @click.option("--user", "who", default=None, help="One person, by id or email.")
 @click.option("--all", "everyone", is_flag=True, help="Every person.")
-@_domain_errors
+@domain_errors
 def agents_run(who: str | None, everyone: bool) -> None:
     """Compute the due (person, agent) outputs now, with a progress bar on stderr."""
     from sqlmodel import select
@@ -201,7 +188,7 @@ def policy_list() -> None:
 @click.argument("name")
 @click.option("--prompt", "prompt_version", required=True, help="Orchestrator prompt version, e.g. orchestrator-v2.")
 @click.option("--alias", required=True, help="The alias that writes its tips (configured in OO_LLM_ALIASES).")
-@_domain_errors
+@domain_errors
 def policy_add(name: str, prompt_version: str, alias: str) -> None:
     """Register a shadow candidate: it writes beside every shown tip, never shown itself."""
     from oo_app.db import session_scope
@@ -213,7 +200,7 @@ def policy_add(name: str, prompt_version: str, alias: str) -> None:
 
 @policy.command("report")
 @click.argument("name")
-@_domain_errors
+@domain_errors
 def policy_report(name: str) -> None:
     """Print how a candidate compares with the incumbent (offline and online) and what blocks its promotion."""
     from oo_app.db import session_scope
@@ -228,7 +215,7 @@ def policy_report(name: str) -> None:
 @click.argument("name")
 @click.option("--by", "actor", required=True, help="Who promotes (kept on the policy).")
 @click.option("--force", is_flag=True, help="Promote despite missing or worse evidence (logged).")
-@_domain_errors
+@domain_errors
 def policy_promote(name: str, actor: str, force: bool) -> None:
     """Make a shadow candidate the incumbent; the old incumbent retires."""
     from oo_app.db import session_scope
@@ -240,7 +227,7 @@ def policy_promote(name: str, actor: str, force: bool) -> None:
 
 @policy.command("retire")
 @click.argument("name")
-@_domain_errors
+@domain_errors
 def policy_retire(name: str) -> None:
     """Stop a shadow candidate (its tips stay in the log)."""
     from oo_app.db import session_scope
@@ -267,7 +254,7 @@ def bench() -> None:
 @click.option("--per-day", type=click.IntRange(1, 24), default=4, show_default=True, help="Moments per persona.")
 @click.option("--no-reference", is_flag=True, help="Leave out the composer-only reference policy 'rules'.")
 @click.option("--no-mlflow", is_flag=True, help="Print the figures only; log no MLflow run.")
-@_domain_errors
+@domain_errors
 def bench_models(
     names: tuple[str, ...], personas_dir: Path | None, per_day: int, no_reference: bool, no_mlflow: bool
 ) -> None:
@@ -311,7 +298,7 @@ def bench_models(
 )
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--policy", "names", multiple=True, help="A policy to simulate (repeatable); default: the incumbent.")
-@_domain_errors
+@domain_errors
 def simulate(days: int, personas_dir: Path | None, seed: int, names: tuple[str, ...]) -> None:
     """Simulated persons react to each policy's tips for DAYS days, beside the random-agent baseline: acceptance and
     quiet-hours tips (a table on stderr, JSON on stdout). Runs in a temporary database."""
@@ -333,6 +320,8 @@ def simulate(days: int, personas_dir: Path | None, seed: int, names: tuple[str, 
     click.echo(report.table(), err=True)
     click.echo(json.dumps(report.as_dict()))
 
+
+main.add_command(integrations)
 
 if __name__ == "__main__":
     main()

@@ -1,12 +1,80 @@
-"""Revoking every provider token of a person: on disconnect of one integration and on account deletion."""
+"""Revoking a person's provider tokens: on disconnect of one integration and on account deletion.
+
+Best effort at the provider (each request bounded by the provider's timeout), certain at home: whatever the
+provider answers, the tokens are forgotten locally and the integration is marked ``disconnected``. A failure is
+reported and logged (never with a token), so the person can still revoke oO's access in the provider's settings.
+"""
 
 from __future__ import annotations
 
-from sqlmodel import Session
+import logging
+from dataclasses import dataclass
+from typing import Any, Literal
 
-from oo_app.models import User
+from sqlmodel import Session, col, select
+
+from oo_app.errors import OOError
+from oo_app.integrations.oauth import DISCONNECTED, integration_of, provider_for, revoke
+from oo_app.integrations.vault import describe, forget_tokens, read_tokens
+from oo_app.models import Integration, User, utcnow
+
+log = logging.getLogger(__name__)
+
+Outcome = Literal["revoked", "nothing_to_revoke", "failed"]
 
 
-def revoke_all(session: Session, user: User) -> None:
-    """Revoke each of ``user``'s provider tokens at its provider and forget them (implemented with Todoist)."""
-    del session, user
+@dataclass(frozen=True)
+class Revocation:
+    """What happened to one integration's tokens: always forgotten here; revoked at the provider, or not."""
+
+    provider: str
+    revocation: Outcome
+    error: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"provider": self.provider, "status": DISCONNECTED, "revocation": self.revocation, "error": self.error}
+
+
+def _revoke_and_forget(session: Session, integration: Integration) -> Revocation:
+    outcome: Outcome = "nothing_to_revoke"
+    error: str | None = None
+    if integration.access_token_enc is not None or integration.refresh_token_enc is not None:
+        try:
+            tokens = read_tokens(integration)
+            provider = provider_for(integration.provider)
+            # A refresh token first: revoking it also ends the access tokens of its grant (RFC 7009, section 2.1).
+            if tokens.refresh_token:
+                revoke(provider, tokens.refresh_token, "refresh_token")
+            revoke(provider, tokens.access_token, "access_token")
+            outcome = "revoked"
+        except OOError as failure:
+            outcome, error = "failed", str(failure)
+            log.warning("revocation of %s failed, tokens forgotten anyway: %s", describe(integration), failure)
+    forget_tokens(integration)
+    integration.status = DISCONNECTED
+    integration.updated_at = utcnow()
+    session.add(integration)
+    return Revocation(provider=integration.provider, revocation=outcome, error=error)
+
+
+def disconnect(session: Session, user: User, provider: str) -> Revocation:
+    """Revoke and forget ``user``'s tokens of ``provider``, leaving the integration ``disconnected`` (flushed)."""
+    integration = integration_of(session, user, provider)
+    if integration is None:
+        return Revocation(provider=provider, revocation="nothing_to_revoke")
+    result = _revoke_and_forget(session, integration)
+    session.flush()
+    return result
+
+
+def revoke_all(session: Session, user: User) -> list[Revocation]:
+    """Revoke each of ``user``'s provider tokens at its provider and forget them all (flushed; the caller commits).
+
+    Never raises for a provider's failure: each one is in the returned list, so account deletion goes on.
+    """
+    integrations = session.exec(
+        select(Integration).where(Integration.user_id == user.id).order_by(col(Integration.id))
+    ).all()
+    results = [_revoke_and_forget(session, integration) for integration in integrations]
+    session.flush()
+    return results

@@ -1,7 +1,135 @@
-"""HTTP routes of ``oo_app.integrations``, included by :mod:`oo_app.api`."""
+"""HTTP routes of ``oo_app.integrations``, included by :mod:`oo_app.api`: thin adapters over the domain.
+
+The browser legs of OAuth (``/integrations/todoist/connect`` and ``/callback``) answer with redirects or a plain page
+a person can read; the API routes answer JSON, their domain errors mapped to a status by the API's handlers.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import html
+import logging
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from oo_app.auth.oidc import is_local
+from oo_app.deps import CsrfDep, SessionDep, UserDep
+from oo_app.errors import OOError
+from oo_app.integrations import oauth, todoist
+from oo_app.integrations.oauth import DISCONNECTED, PROVIDERS
+from oo_app.integrations.revocation import disconnect
+from oo_app.integrations.vault import check_vault
+from oo_app.settings import get_settings
+
+log = logging.getLogger(__name__)
 
 router = APIRouter()
+
+STATE_COOKIE = "oo_todoist_oauth"
+STATE_COOKIE_PATH = "/integrations/todoist"
+CALLBACK_PATH = f"{STATE_COOKIE_PATH}/callback"
+SETTINGS_PAGE = "/settings"
+
+
+def _page(message: str, status_code: int) -> HTMLResponse:
+    """A plain page for the browser legs of OAuth: what happened and the way back."""
+    body = (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>oO</title>'
+        '<meta name="viewport" content="width=device-width, initial-scale=1"></head>'
+        '<body style="background:#000;color:#eee;font-family:system-ui,sans-serif;max-width:36rem;margin:20vh auto;'
+        f'padding:0 1rem"><p>{html.escape(message)}</p><p><a style="color:#eee" href="{SETTINGS_PAGE}">'
+        "Back to settings</a></p></body></html>"
+    )
+    return HTMLResponse(body, status_code=status_code)
+
+
+def _redirect_uri() -> str:
+    """The redirect URL registered in Todoist's App Console: on the origin people open, like the login's."""
+    return f"{get_settings().app_url}{CALLBACK_PATH}"
+
+
+@router.get("/integrations/todoist/connect", tags=["integrations"], include_in_schema=False)
+def todoist_connect(user: UserDep) -> Response:
+    """Send the person to Todoist to grant oO read access; the state rides in a signed HttpOnly cookie."""
+    try:
+        provider = oauth.todoist_provider()
+        check_vault()
+    except OOError as error:
+        log.warning("todoist connect unavailable: %s", error)
+        return _page(str(error), error.status_code)
+    redirect_uri = _redirect_uri()
+    state, cookie = oauth.start_state(provider, user, redirect_uri)
+    response = RedirectResponse(oauth.authorization_url(provider, redirect_uri, state), status_code=303)
+    response.set_cookie(
+        STATE_COOKIE,
+        cookie,
+        max_age=oauth.STATE_MAX_AGE_S,
+        path=STATE_COOKIE_PATH,
+        httponly=True,
+        secure=not is_local(get_settings().app_url),
+        samesite="lax",  # the callback is a top-level navigation from Todoist
+    )
+    return response
+
+
+@router.get(CALLBACK_PATH, tags=["integrations"], include_in_schema=False)
+def todoist_callback(
+    request: Request,
+    session: SessionDep,
+    user: UserDep,
+    code: str | None = None,
+    state: str | None = None,
+    error: str | None = None,
+) -> Response:
+    """Where Todoist sends the person back: check the state, trade the code, store the tokens encrypted.
+
+    Any failure answers a plain page and stores nothing.
+    """
+    try:
+        provider = oauth.todoist_provider()
+        redirect_uri = oauth.check_state(provider, request.cookies.get(STATE_COOKIE), state, user)
+        if error:
+            raise oauth.AuthorizationFailed(f"Todoist did not grant access ({error}); nothing was connected")
+        if not code:
+            raise oauth.AuthorizationFailed("Todoist sent no authorization code; start again from the settings page")
+        issued = oauth.exchange_code(provider, code, redirect_uri)
+        oauth.save_connection(session, user, provider, issued)
+    except OOError as failure:
+        session.rollback()
+        log.info("todoist connection of person #%s failed: %s", user.id, failure)
+        response: Response = _page(str(failure), failure.status_code)
+    else:
+        response = RedirectResponse(f"{SETTINGS_PAGE}?integration=todoist&status=connected", status_code=303)
+    response.delete_cookie(STATE_COOKIE, path=STATE_COOKIE_PATH)
+    return response
+
+
+@router.post("/api/integrations/todoist/disconnect", tags=["integrations"], dependencies=[CsrfDep])
+def todoist_disconnect(session: SessionDep, user: UserDep) -> dict[str, Any]:
+    """Revoke oO's access at Todoist and forget the tokens; a Todoist failure is reported, the tokens go anyway."""
+    return disconnect(session, user, todoist.PROVIDER).as_dict()
+
+
+@router.post("/api/integrations/todoist/sync", tags=["integrations"], dependencies=[CsrfDep])
+def todoist_sync(session: SessionDep, user: UserDep) -> dict[str, Any]:
+    """Fetch the person's completed Todoist tasks now and store their derivatives (no titles)."""
+    return todoist.sync(session, user).as_dict()
+
+
+@router.get("/api/integrations", tags=["integrations"])
+def integrations_status(session: SessionDep, user: UserDep) -> dict[str, Any]:
+    """Every provider oO knows with the person's status there; no token is read or decrypted."""
+    rows = []
+    for name in PROVIDERS:
+        integration = oauth.integration_of(session, user, name)
+        rows.append(
+            {
+                "provider": name,
+                "status": integration.status if integration else DISCONNECTED,
+                "scopes": integration.scopes if integration else "",
+                "expires_at": integration.expires_at.isoformat() if integration and integration.expires_at else None,
+                "updated_at": integration.updated_at.isoformat() if integration else None,
+            }
+        )
+    return {"integrations": rows}
