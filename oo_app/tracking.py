@@ -346,6 +346,59 @@ def flush() -> None:
     mlflow.flush_trace_async_logging()
 
 
+def delete_user_traces(user_id: int) -> int:
+    """Delete every trace of person ``user_id`` from the ``oo-tips`` and ``oo-bench`` experiments; how many went.
+
+    A trace is theirs when its tag ``oo.user_id``, its trace user or a span attribute ``oo.user_id`` is that id. A
+    SQLite store that does not exist holds no trace: 0, and nothing is created. Unlike tip tracing this raises
+    (``MlflowException``, ``OSError``, ...) when the store cannot be used: the caller decides what that means.
+    """
+    database = _sqlite_file(get_settings().mlflow_tracking_uri)
+    if database is not None and not database.exists():
+        return 0
+    store = _store()
+    flush()  # a trace still queued for export would escape the search
+    client = mlflow.MlflowClient()
+    value, page_size = str(int(user_id)), 100
+
+    def traces(experiment_id: str, filter_string: str, spans: bool) -> Iterator[Any]:
+        page_token = None
+        while True:
+            page = client.search_traces(
+                locations=[experiment_id],
+                filter_string=filter_string,
+                max_results=page_size,
+                page_token=page_token,
+                include_spans=spans,
+            )
+            yield from page
+            page_token = page.token
+            if not page_token:
+                return
+
+    def theirs(experiment_id: str) -> list[str]:
+        found: set[str] = set()
+        # The trace user is the metadata `update_current_trace(user=...)` writes beside the tags.
+        for filter_string in ("tag.`oo.user_id` = '{0}'", "metadata.`mlflow.trace.user` = '{0}'"):
+            found.update(t.info.trace_id for t in traces(experiment_id, filter_string.format(value), spans=False))
+        # A trace whose tagging failed still carries the id on its root span: LIKE narrows, the attribute decides.
+        try:
+            for trace in traces(experiment_id, f"span.attributes.`oo.user_id` LIKE '%{value}%'", spans=True):
+                if any(str(span.attributes.get("oo.user_id")) == value for span in trace.data.spans):
+                    found.add(trace.info.trace_id)
+        except mlflow.exceptions.MlflowException as error:
+            log.warning("this trace store cannot search span attributes (%s); deleting by tag only", error)
+        return sorted(found)
+
+    deleted = 0
+    for experiment_id in (store.traces_experiment_id, store.bench_experiment_id):
+        ids = theirs(experiment_id)
+        for start in range(0, len(ids), page_size):
+            deleted += client.delete_traces(experiment_id, trace_ids=ids[start : start + page_size])
+    log.info("deleted %d MLflow traces of user %s", deleted, user_id)
+    return deleted
+
+
 # Benchmarks
 
 

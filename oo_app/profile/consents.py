@@ -1,0 +1,158 @@
+"""Consents: what a person allows oO's agents to read, granted and revoked per key, with the text they agreed to.
+
+The keys are those the agents' manifests require (``activity``, ``tasks``, ...). Revoking one stops every agent that
+needs it (:func:`agents.eligibility.eligible_agents` reads only granted consents) and deletes those agents' outputs for
+the person in the same transaction. Tips already shown stay in the person's tip log: they are what oO told them.
+Functions here flush and never commit: the caller's session is the transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+from sqlmodel import Session, col, select
+
+from agents.registry import registry
+from oo_app.errors import InvalidInput
+from oo_app.models import AgentOutput, Consent, User
+
+
+@dataclass(frozen=True)
+class ConsentText:
+    version: str
+    text: str
+
+
+# The text a person agrees to, per key; a new text gets a new version, and the version agreed to is kept per person.
+CONSENT_TEXTS: dict[str, ConsentText] = {
+    "activity": ConsentText(
+        "v1",
+        "oO may use when you open it and how you react to its tips, to learn your productive and quiet hours and "
+        "your rhythm.",
+    ),
+    "tasks": ConsentText(
+        "v1",
+        "oO may read when your tasks were completed and when they were due, and their project names (never titles "
+        "or descriptions), to learn your habits and your main areas.",
+    ),
+}
+
+
+@dataclass(frozen=True)
+class ConsentState:
+    """One consent key for a person.
+
+    ``text`` and ``text_version`` are the current wording; ``agreed_version`` is the version the person granted
+    (None when never granted); ``at`` is when they last granted or revoked it; ``agents`` need it to run.
+    """
+
+    key: str
+    granted: bool
+    text: str
+    text_version: str
+    agreed_version: str | None
+    at: datetime | None
+    agents: list[str]
+
+
+@dataclass(frozen=True)
+class ConsentChange:
+    """The consents after a change, the agents it stopped and how many of their outputs it deleted."""
+
+    consents: list[ConsentState]
+    stopped_agents: list[str]
+    deleted_outputs: int
+    note: str
+
+
+def consent_keys() -> list[str]:
+    """Every consent key an agent of the registry requires, sorted."""
+    return sorted({key for agent in registry().values() for key in agent.manifest.consents})
+
+
+def agents_needing(key: str) -> list[str]:
+    """The ids of the agents that require consent ``key``."""
+    return [agent_id for agent_id, agent in registry().items() if key in agent.manifest.consents]
+
+
+def consent_text(key: str) -> ConsentText:
+    """The wording of ``key``; a key without its own (a new agent's) gets one naming the agents that need it."""
+    return CONSENT_TEXTS.get(key) or ConsentText(
+        "v1", f"oO's agents {', '.join(agents_needing(key))} may read your {key} data to write your tips."
+    )
+
+
+def list_consents(session: Session, user: User) -> list[ConsentState]:
+    """Every consent key with the person's answer (not granted when they never answered)."""
+    rows = {row.key: row for row in session.exec(select(Consent).where(Consent.user_id == user.id))}
+    states = []
+    for key in consent_keys():
+        row, text = rows.get(key), consent_text(key)
+        states.append(
+            ConsentState(
+                key=key,
+                granted=bool(row and row.granted),
+                text=text.text,
+                text_version=text.version,
+                agreed_version=row.text_version if row is not None and row.granted else None,
+                at=row.at if row is not None else None,
+                agents=agents_needing(key),
+            )
+        )
+    return states
+
+
+def set_consents(
+    session: Session, user: User, changes: Mapping[str, bool], now: datetime | None = None
+) -> ConsentChange:
+    """Grant (True) or revoke (False) consent keys for ``user``, all or nothing.
+
+    A grant records the current text version and the time. A revocation records the time, stops every agent that needs
+    the key and deletes those agents' ``agent_outputs`` of the person, in the caller's transaction. Unknown keys or
+    non-boolean answers raise InvalidInput before anything changes.
+    """
+    known = consent_keys()
+    for key, granted in changes.items():
+        if key not in known:
+            raise InvalidInput(f"unknown consent {key!r}; the consents are: {', '.join(known)}")
+        if not isinstance(granted, bool):
+            raise InvalidInput(f"consent {key!r} takes true (grant) or false (revoke), not {granted!r}")
+    now = now or datetime.now(UTC)
+    rows = {row.key: row for row in session.exec(select(Consent).where(Consent.user_id == user.id))}
+    stopped: set[str] = set()
+    for key, granted in changes.items():
+        row = rows.get(key) or Consent(user_id=user.id, key=key)
+        if granted:
+            row.text_version = consent_text(key).version
+        row.granted, row.at = granted, now
+        session.add(row)
+        if not granted:
+            stopped.update(agents_needing(key))
+    deleted = 0
+    if stopped:
+        result = session.exec(
+            sa.delete(AgentOutput).where(AgentOutput.user_id == user.id, col(AgentOutput.agent_id).in_(sorted(stopped)))
+        )
+        deleted = result.rowcount or 0
+    session.flush()
+    return ConsentChange(
+        consents=list_consents(session, user),
+        stopped_agents=sorted(stopped),
+        deleted_outputs=deleted,
+        note="Tips already shown stay in your tip log; the stopped agents write nothing new until you grant it again."
+        if stopped
+        else "",
+    )
+
+
+def grant_consent(session: Session, user: User, key: str, now: datetime | None = None) -> ConsentChange:
+    """Grant one consent (see :func:`set_consents`)."""
+    return set_consents(session, user, {key: True}, now)
+
+
+def revoke_consent(session: Session, user: User, key: str, now: datetime | None = None) -> ConsentChange:
+    """Revoke one consent: its agents stop and their outputs for the person are deleted (see :func:`set_consents`)."""
+    return set_consents(session, user, {key: False}, now)

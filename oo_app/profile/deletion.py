@@ -1,0 +1,128 @@
+"""Account deletion: everything oO holds about a person goes, on their explicit confirmation.
+
+Contract of :func:`delete_account`: the person confirms by typing their email address or ``CONFIRMATION_PHRASE``;
+then their provider tokens are revoked (:func:`oo_app.integrations.revocation.revoke_all`), their ``users`` row is
+deleted (``ON DELETE CASCADE`` removes every person-owned row) and no row of theirs may remain in any person-owned
+table, else nothing is deleted. Their MLflow traces are deleted last, best effort: an unreachable store or tracing
+switched off is logged and reported, never a reason to keep the account. The caller commits.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+from sqlmodel import Session
+
+from oo_app.errors import InvalidInput
+from oo_app.integrations import revocation
+from oo_app.models import User
+from oo_app.profile.export import person_tables
+from oo_app.settings import get_settings
+
+log = logging.getLogger(__name__)
+
+CONFIRMATION_PHRASE = "delete my account"
+
+
+@dataclass(frozen=True)
+class DeletionReport:
+    """What deleting an account removed: rows per table (``users`` included), what happened to the provider tokens
+    and to the MLflow traces (``traces_deleted`` is None when they could not be deleted, ``traces`` says why)."""
+
+    user_id: int
+    removed: dict[str, int]
+    tokens: str
+    traces: str
+    traces_deleted: int | None
+    notes: list[str] = field(default_factory=list)
+
+
+class DeletionIncomplete(RuntimeError):
+    """Rows of the person survived the deletion of their ``users`` row; the transaction must roll back."""
+
+
+def confirms_deletion(user: User, confirmation: str) -> bool:
+    """Whether ``confirmation`` is the person's email address or the confirmation phrase (case and spaces aside)."""
+    typed = " ".join(str(confirmation).split()).casefold()
+    return bool(typed) and typed in {user.email.strip().casefold(), CONFIRMATION_PHRASE}
+
+
+def _counts(session: Session, user_id: int) -> dict[str, int]:
+    return {
+        table.name: session.exec(sa.select(sa.func.count()).select_from(table).where(column == user_id)).scalar_one()
+        for table, column in person_tables()
+    }
+
+
+def _revoke_tokens(session: Session, user: User) -> str:
+    try:
+        with session.begin_nested():
+            results = revocation.revoke_all(session, user) or []
+    except Exception as error:
+        log.exception("revoking the provider tokens of user %s failed; deleting the account anyway", user.id)
+        return (
+            f"could not be revoked ({type(error).__name__}); oO deleted them, but remove oO's access in the settings "
+            "of each service you connected"
+        )
+    if not results:
+        return "none: no service was connected"
+    failed = [result.provider for result in results if result.revocation == "failed"]
+    if failed:
+        return (
+            f"deleted; {', '.join(failed)} did not confirm the revocation, so remove oO's access in its settings "
+            "as well"
+        )
+    return f"revoked at {', '.join(result.provider for result in results)} and deleted"
+
+
+def _delete_traces(user_id: int) -> tuple[str, int | None]:
+    if not get_settings().tracing_enabled:
+        log.warning("tracing is switched off: the MLflow traces of user %s, if any, were not deleted", user_id)
+        return "not deleted: tracing is switched off here, so oO does not open its trace store", None
+    try:
+        from oo_app import tracking  # imports mlflow: only when there are traces to delete
+
+        deleted = tracking.delete_user_traces(user_id)
+    except Exception as error:
+        log.warning(
+            "could not delete the MLflow traces of user %s (%s: %s); the account is deleted anyway",
+            user_id,
+            type(error).__name__,
+            error,
+        )
+        return (
+            f"not deleted yet: the trace store could not be reached ({type(error).__name__}); it is logged for an "
+            "operator to finish",
+            None,
+        )
+    return f"deleted {deleted}", deleted
+
+
+def delete_account(session: Session, user: User, confirmation: str) -> DeletionReport:
+    """Delete ``user`` and everything stored about them, once ``confirmation`` confirms it (see the module).
+
+    Raises InvalidInput, deleting nothing, when the confirmation is neither their email nor the phrase; raises
+    :class:`DeletionIncomplete` when a row of theirs survives (the caller's transaction then rolls back).
+    """
+    if not confirms_deletion(user, confirmation):
+        raise InvalidInput(f"to delete your account, type your email address or {CONFIRMATION_PHRASE!r}")
+    user_id = user.id
+    removed = _counts(session, user_id)
+    tokens = _revoke_tokens(session, user)
+    removed[User.__tablename__] = session.exec(sa.delete(User).where(User.id == user_id)).rowcount or 0
+    session.flush()
+    remaining = {name: count for name, count in _counts(session, user_id).items() if count}
+    if remaining or not removed[User.__tablename__]:
+        raise DeletionIncomplete(f"user {user_id}: rows remain after deleting the account: {remaining}")
+    traces, traces_deleted = _delete_traces(user_id)
+    log.info("deleted the account of user %s: %s", user_id, removed)
+    return DeletionReport(
+        user_id=user_id,
+        removed=removed,
+        tokens=tokens,
+        traces=traces,
+        traces_deleted=traces_deleted,
+        notes=["Your account and everything oO stored about you are deleted; signing in again starts afresh."],
+    )
