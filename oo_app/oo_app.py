@@ -15,8 +15,10 @@ from oo_app.api import api
 from oo_app.auth.oidc import with_login_state
 from oo_app.db import session_scope
 from oo_app.pages.index import index
+from oo_app.pages.settings import settings
 from oo_app.recommender import refresh_tips
 from oo_app.settings import get_settings
+from oo_app.state.settings import SettingsState
 from oo_app.state.tip import TipState
 
 log = logging.getLogger(__name__)
@@ -66,5 +68,6 @@ app = rx.App(
     style={"background": "#000000"},
 )
 app.add_page(index, route="/", title="oO", description="One well-timed tip.", on_load=TipState.load)
+app.add_page(settings, route="/settings", title="oO · settings", on_load=SettingsState.load)
 app.register_lifespan_task(agent_scheduler)
 app.register_lifespan_task(warm_llm)

@@ -38,7 +38,12 @@ def index() -> rx.Component:
 
 def tip_view() -> rx.Component:
     return rx.el.main(
-        sign_out_form(),
+        rx.el.nav(
+            rx.el.a("settings", href="/settings", id="settings-link", style=LINK_STYLE),
+            sign_out_form(),
+            aria_label="Account",
+            style={"position": "fixed", "top": "1rem", "right": "1rem", "display": "flex", "gap": "1rem"},
+        ),
         rx.el.p(
             TipState.kind, id="tip-kind", style={**MUTED, "text_transform": "uppercase", "letter_spacing": "0.2em"}
         ),

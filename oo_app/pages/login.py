@@ -103,5 +103,5 @@ def sign_out_form() -> rx.Component:
         rx.el.button("sign out", id="sign-out", type="submit", style=QUIET_BUTTON),
         action=backend_url("/auth/logout"),
         method="post",
-        style={"position": "fixed", "top": "1rem", "right": "1rem", "margin": "0"},
+        style={"margin": "0"},
     )

@@ -44,7 +44,8 @@ class TipView:
         return cls(tip.id, tip.text, str(tip.kind), tip.model, tip.agent_ids)
 
 
-def _cookies(header: str) -> dict[str, str]:
+def parse_cookies(header: str) -> dict[str, str]:
+    """The cookies of a request's ``Cookie`` header (the page's websocket request, HttpOnly ones included)."""
     jar = SimpleCookie()
     jar.load(header or "")
     return {key: morsel.value for key, morsel in jar.items()}
@@ -105,7 +106,7 @@ class TipState(rx.State):
         self.error, self.show_why = "", False
 
     def _cookie_map(self) -> dict[str, str]:
-        return _cookies(self.router.headers.cookie)
+        return parse_cookies(self.router.headers.cookie)
 
     def _signed_out(self) -> None:
         self.checked, self.signed_in, self.csrf_token = True, False, ""

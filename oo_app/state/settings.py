@@ -1,0 +1,267 @@
+"""State of ``/settings``: the person's preferences, consents, contexts, integrations, export and account deletion.
+
+Every handler resolves the person from the page's cookies on the backend (as the tip page does), calls the same
+domain functions as the API (:mod:`oo_app.profile`, :mod:`oo_app.integrations`) in a worker thread, and reloads the
+whole view from the database after a change, so what the page shows is what is stored. A domain error is shown
+beside the section it concerns and changes nothing; without a session the page sends the person to ``/``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import reflex as rx
+from sqlmodel import Session
+
+from oo_app.auth.errors import Unauthenticated
+from oo_app.auth.sessions import CSRF_COOKIE
+from oo_app.db import session_scope
+from oo_app.errors import OOError
+from oo_app.integrations.revocation import disconnect
+from oo_app.models import User
+from oo_app.profile import consents, contexts, deletion, overview, prefs
+from oo_app.state.tip import parse_cookies
+from oo_app.users import resolve_current_user
+
+log = logging.getLogger(__name__)
+
+UNAVAILABLE = "oO can't reach your settings right now. Try again in a moment."
+SOURCE_LABELS = {
+    "user": "set by you",
+    "inferred": "learned from your history",
+    "default": "default (too little history yet)",
+}
+T = TypeVar("T")
+
+
+def shown(value: Any) -> str:
+    """A parameter value as the page shows it and as its edit field starts (JSON for lists and mappings)."""
+    if value is None:
+        return "—"
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False)
+
+
+def parsed(text: str) -> Any:
+    """What the person typed: JSON when it is JSON (numbers, lists), else the trimmed text (a zone, a name)."""
+    text = text.strip()
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+@dataclass(frozen=True)
+class ParamRow:
+    """One editable parameter, flattened with its scope so the page can list every agent's in one loop."""
+
+    scope: str
+    scope_heading: str  # the agent and its description on the first row of a scope, else ""
+    key: str
+    description: str
+    value: str
+    source: str
+    source_label: str
+    inferred: str  # what oO learned, shown beside the person's own value
+    expects: str
+    field_id: str
+
+
+@dataclass(frozen=True)
+class ConsentRow:
+    key: str
+    granted: bool
+    text: str
+    agents: str
+
+
+@dataclass(frozen=True)
+class ContextRow:
+    name: str
+    active: bool
+
+
+@dataclass(frozen=True)
+class IntegrationRow:
+    provider: str
+    status: str
+    since: str
+
+
+@dataclass(frozen=True)
+class View:
+    email: str
+    params: list[ParamRow]
+    consents: list[ConsentRow]
+    contexts: list[ContextRow]
+    integrations: list[IntegrationRow]
+
+
+def _view(session: Session, user: User) -> View:
+    profile = overview.profile_of(session, user)
+    rows: list[ParamRow] = []
+    for scope in profile.prefs:
+        if scope.scope == prefs.GLOBAL_SCOPE:
+            continue
+        for index, param in enumerate(scope.params):
+            heading = f"{scope.scope}: {scope.description}" if index == 0 else ""
+            rows.append(
+                ParamRow(
+                    scope=scope.scope,
+                    scope_heading=heading,
+                    key=param.key,
+                    description=param.description,
+                    value=shown(param.value),
+                    source=param.source,
+                    source_label=SOURCE_LABELS.get(param.source, param.source),
+                    inferred=shown(param.inferred) if param.source == "user" else "",
+                    expects=param.expects,
+                    field_id=f"pref-{scope.scope}-{param.key}",
+                )
+            )
+    return View(
+        email=profile.person.email,
+        params=rows,
+        consents=[ConsentRow(c.key, c.granted, c.text, ", ".join(c.agents)) for c in profile.consents],
+        contexts=[ContextRow(c.name, c.active) for c in profile.contexts],
+        integrations=[
+            IntegrationRow(i.provider, i.status, i.connected_since.strftime("%Y-%m-%d")) for i in profile.integrations
+        ],
+    )
+
+
+def _as_person(cookies: dict[str, str], change: Callable[[Session, User], T]) -> tuple[T, View]:
+    """Run ``change`` for the person behind ``cookies`` in one transaction, then read the view afresh."""
+    with session_scope() as session:
+        user = resolve_current_user(session, cookies)
+        result = change(session, user)
+    with session_scope() as session:
+        return result, _view(session, resolve_current_user(session, cookies))
+
+
+def _disconnect(session: Session, user: User, provider: str) -> str:
+    result = disconnect(session, user, provider)
+    if result.revocation == "failed":
+        return f"{provider} disconnected; oO forgot its access, but {provider} could not be told: {result.error}"
+    return f"{provider} disconnected; oO's access is revoked"
+
+
+def _revoke_consent(session: Session, user: User, key: str) -> str:
+    return consents.revoke_consent(session, user, key).note
+
+
+def _delete(cookies: dict[str, str], confirmation: str) -> None:
+    with session_scope() as session:
+        deletion.delete_account(session, resolve_current_user(session, cookies), confirmation)
+
+
+class SettingsState(rx.State):
+    checked: bool = False
+    signed_in: bool = False
+    email: str = ""
+    params: list[ParamRow] = []
+    consents: list[ConsentRow] = []
+    contexts: list[ContextRow] = []
+    integrations: list[IntegrationRow] = []
+    csrf_token: str = ""
+    # Feedback per section: "prefs", "consents", "contexts", "integrations", "delete".
+    errors: dict[str, str] = {}
+    notices: dict[str, str] = {}
+    busy: bool = False
+
+    def _cookie_map(self) -> dict[str, str]:
+        return parse_cookies(self.router.headers.cookie)
+
+    def _show(self, view: View) -> None:
+        self.email, self.params, self.consents = view.email, view.params, view.consents
+        self.contexts, self.integrations = view.contexts, view.integrations
+        self.checked, self.signed_in = True, True
+        self.csrf_token = self._cookie_map().get(CSRF_COOKIE, "")
+
+    async def _change(self, section: str, change: Callable[[Session, User], Any], notice: str = "") -> Any:
+        """Apply ``change``; show the fresh view and ``notice``, or the error beside ``section``."""
+        self.errors, self.notices = {}, {}
+        try:
+            result, view = await asyncio.to_thread(_as_person, self._cookie_map(), change)
+        except Unauthenticated:
+            return rx.redirect("/")
+        except OOError as error:
+            self.errors = {section: str(error)}
+            return None
+        except Exception:
+            log.exception("settings change failed (%s)", section)
+            self.errors = {section: UNAVAILABLE}
+            return None
+        self._show(view)
+        if notice or isinstance(result, str):
+            self.notices = {section: notice or result}
+        return None
+
+    @rx.event
+    async def load(self):
+        return await self._change("page", lambda session, user: None)
+
+    @rx.event
+    async def save_pref(self, form: dict[str, Any]):
+        scope, key, value = form.get("scope", ""), form.get("key", ""), str(form.get("value", ""))
+        return await self._change(
+            "prefs",
+            lambda session, user: prefs.set_preference(session, user, scope, key, parsed(value)),
+            f"{key} saved",
+        )
+
+    @rx.event
+    async def reset_pref(self, scope: str, key: str):
+        return await self._change(
+            "prefs",
+            lambda session, user: prefs.reset_preference(session, user, scope, key),
+            f"{key} is learned from your history again",
+        )
+
+    @rx.event
+    async def set_consent(self, key: str, granted: bool):
+        if granted:
+            return await self._change(
+                "consents", lambda session, user: consents.grant_consent(session, user, key), f"{key}: granted"
+            )
+        return await self._change("consents", lambda session, user: _revoke_consent(session, user, key))
+
+    @rx.event
+    async def create_context(self, form: dict[str, Any]):
+        name = str(form.get("name", ""))
+        return await self._change(
+            "contexts", lambda session, user: f"{contexts.create_context(session, user, name).name} added"
+        )
+
+    @rx.event
+    async def context_action(self, action: str, name: str):
+        return await self._change(
+            "contexts", lambda session, user: contexts.change_context(session, user, action, name)
+        )
+
+    @rx.event
+    async def disconnect(self, provider: str):
+        return await self._change("integrations", lambda session, user: _disconnect(session, user, provider))
+
+    @rx.event
+    async def delete_account(self, form: dict[str, Any]):
+        self.errors, self.notices = {}, {}
+        try:
+            await asyncio.to_thread(_delete, self._cookie_map(), str(form.get("confirmation", "")))
+        except Unauthenticated:
+            return rx.redirect("/")
+        except OOError as error:
+            self.errors = {"delete": str(error)}
+            return None
+        except Exception:
+            log.exception("account deletion failed")
+            self.errors = {"delete": UNAVAILABLE}
+            return None
+        self.signed_in, self.params, self.consents, self.contexts, self.integrations = False, [], [], [], []
+        return rx.redirect("/")

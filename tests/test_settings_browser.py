@@ -1,0 +1,181 @@
+"""``/settings`` in the real app (prod build) in headless Chromium: every change is stored, and shown as stored."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page
+from sqlmodel import Session, select
+
+from agents.runner import run_due
+from oo_app.db import make_engine
+from oo_app.demo import grant_consents
+from oo_app.models import AgentOutput, Consent, Context, User, UserPreference
+from tests.app_server import chromium, loopback_only, seeded_database, serve_app
+from tests.auth_helpers import browser_cookies, session_cookies
+from tests.conftest import NOW
+
+pytestmark = pytest.mark.browser
+FIELD = "#pref-time-of-day-preferred_hour"
+
+
+@pytest.fixture(scope="module")
+def app_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+    workdir = tmp_path_factory.mktemp("settings-app")
+    database_url = seeded_database(workdir)
+    engine = make_engine(database_url)
+    with Session(engine) as session:  # the demo person's agents have run once: learned values exist
+        run_due(session, NOW, [session.exec(select(User)).one().id])
+        session.commit()
+    engine.dispose()
+    with serve_app(workdir, database_url) as base:
+        yield base, database_url
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with chromium() as browser:
+        yield browser
+
+
+def _rows(database_url: str, model: type, **where: object) -> list:
+    engine = make_engine(database_url)
+    with Session(engine) as session:
+        query = select(model)
+        for name, value in where.items():
+            query = query.where(getattr(model, name) == value)
+        rows = session.exec(query).all()
+    engine.dispose()
+    return rows
+
+
+def _open(browser: Browser, base: str, database_url: str, email: str = "demo@example.com") -> Page:
+    engine = make_engine(database_url)
+    with Session(engine) as session:
+        user = session.exec(select(User).where(User.email == email)).one()
+        cookies = session_cookies(session, user)
+    engine.dispose()
+    context = loopback_only(browser.new_context(viewport={"width": 1100, "height": 900}, accept_downloads=True))
+    context.add_cookies(browser_cookies(cookies, base))
+    page = context.new_page()
+    page.goto(base + "/settings")
+    page.wait_for_selector(FIELD)
+    return page
+
+
+@pytest.fixture
+def page(browser: Browser, app_server: tuple[str, str]) -> Iterator[Page]:
+    page = _open(browser, *app_server)
+    yield page
+    page.context.close()
+
+
+def _feedback(page: Page, section: str, text: str) -> str:
+    page.wait_for_function(
+        "([id, text]) => (document.getElementById(id)?.innerText || '').includes(text)",
+        arg=[f"{section}-feedback", text],
+    )
+    return page.inner_text(f"#{section}-feedback")
+
+
+def test_settings_show_learned_values_and_an_own_value_wins_until_reset(
+    page: Page, app_server: tuple[str, str], tmp_path: Path
+) -> None:
+    database_url = app_server[1]
+    (learned,) = _rows(database_url, UserPreference, scope="time-of-day", key="preferred_hour")
+    assert page.input_value(FIELD) == str(learned.value)
+    assert "learned from your history" in page.inner_text(f"{FIELD}-help")
+    page.screenshot(path=str(tmp_path / "settings.png"), full_page=True)
+
+    own = (int(learned.value) + 3) % 24
+    page.fill(FIELD, str(own))
+    page.press(FIELD, "Enter")
+    _feedback(page, "prefs", "preferred_hour saved")
+    (row,) = _rows(database_url, UserPreference, scope="time-of-day", key="preferred_hour")
+    assert (row.value, row.source) == (own, "user")
+    assert f"learned: {learned.value}" in page.inner_text(f"{FIELD}-help")
+
+    page.click("button[aria-label='use the learned value of preferred_hour']")
+    _feedback(page, "prefs", "learned from your history again")
+    (row,) = _rows(database_url, UserPreference, scope="time-of-day", key="preferred_hour")
+    assert (row.value, row.source) == (learned.value, "inferred")
+    assert page.input_value(FIELD) == str(learned.value)
+
+
+def test_an_invalid_value_is_explained_and_changes_nothing(page: Page, app_server: tuple[str, str]) -> None:
+    before = _rows(app_server[1], UserPreference, scope="time-of-day", key="preferred_hour")[0].value
+    page.fill(FIELD, "25")
+    page.press(FIELD, "Enter")
+    message = _feedback(page, "prefs", "preferred_hour")
+    assert "0" in message
+    assert "23" in message
+    assert _rows(app_server[1], UserPreference, scope="time-of-day", key="preferred_hour")[0].value == before
+
+
+def test_revoking_a_consent_stops_its_agents_and_deletes_their_outputs(page: Page, app_server: tuple[str, str]) -> None:
+    database_url = app_server[1]
+    assert _rows(database_url, AgentOutput, agent_id="time-of-day"), "the agent ran before"
+    page.click("#consent-activity button")
+    _feedback(page, "consents", "")
+    page.wait_for_function("() => document.querySelector('#consent-activity')?.innerText.includes('not granted')")
+    assert not _rows(database_url, AgentOutput, agent_id="time-of-day")
+    (consent,) = _rows(database_url, Consent, key="activity")
+    assert consent.granted is False
+    page.click("#consent-activity button")
+    page.wait_for_function("() => document.querySelector('#consent-activity')?.innerText.includes('· granted')")
+    assert _rows(database_url, Consent, key="activity")[0].granted is True
+
+
+def test_contexts_are_created_and_activated_live(page: Page, app_server: tuple[str, str]) -> None:
+    page.fill("#new-context", "  deep   work ")
+    page.press("#new-context", "Enter")
+    _feedback(page, "contexts", "deep work added")
+    page.get_by_role("button", name="activate", exact=True).first.click()
+    page.get_by_role("button", name="deactivate", exact=True).wait_for()
+    assert "· active" in page.inner_text("section[aria-labelledby='contexts-heading']")
+    (context,) = _rows(app_server[1], Context, name="deep work")
+    assert context.active is True
+
+
+def test_export_downloads_everything_about_me_as_json(page: Page, tmp_path: Path) -> None:
+    with page.expect_download() as download:
+        page.click("#export")
+    path = tmp_path / "export.json"
+    download.value.save_as(path)
+    exported = json.loads(path.read_text())
+    text = json.dumps(exported)
+    assert "demo@example.com" in text
+    assert "_enc" not in text, "no token column, not even its name"
+    assert '"token_hash"' not in text
+
+
+def test_deleting_an_account_needs_the_confirmation_then_removes_the_person(
+    browser: Browser, app_server: tuple[str, str], tmp_path: Path
+) -> None:
+    base, database_url = app_server
+    engine = make_engine(database_url)
+    with Session(engine) as session:
+        leaving = User(email="leaving@example.com", tz="Europe/Paris")
+        session.add(leaving)
+        session.flush()
+        grant_consents(session, leaving)
+        session.commit()
+    engine.dispose()
+    page = _open(browser, base, database_url, "leaving@example.com")
+    try:
+        page.fill("#delete-confirmation", "yes please")
+        page.click("#delete-account")
+        _feedback(page, "delete", "type your email address")
+        assert _rows(database_url, User, email="leaving@example.com"), "a wrong confirmation deletes nothing"
+
+        page.fill("#delete-confirmation", "leaving@example.com")
+        page.click("#delete-account")
+        page.wait_for_selector("#sign-in")
+        page.screenshot(path=str(tmp_path / "after-deletion.png"))
+        assert not _rows(database_url, User, email="leaving@example.com")
+        assert _rows(database_url, User, email="demo@example.com"), "nobody else is touched"
+    finally:
+        page.context.close()
