@@ -182,12 +182,16 @@ def test_revoking_consent_removes_exactly_its_agents_outputs_and_stops_them(
     needing = {agent_id for agent_id, agent in registry().items() if "activity" in agent.manifest.consents}
     assert set() < needing < set(registry()), "the test needs agents on both sides of the consent"
 
+    prefs.set_preference(session, demo_user, TIME_OF_DAY, "quiet_end", 8, NOW)
     change = revoke_consent(session, demo_user, "activity", NOW)
     session.commit()
 
     assert set(change.stopped_agents) == needing
     assert change.deleted_outputs == len(needing)
-    assert "Tips already shown stay" in change.note
+    assert "tips already shown stay" in change.note
+    learned = session.exec(select(UserPreference).where(UserPreference.user_id == demo_user.id)).all()
+    assert {row.scope for row in learned if row.source == "inferred"}.isdisjoint(needing), "what they learned is gone"
+    assert [(row.key, row.value) for row in learned if row.source == "user"] == [("quiet_end", 8)], "yours stays"
     assert {output.agent_id for output in _outputs(session, demo_user)} == set(registry()) - needing
     assert owned_rows(session, other_user.id) == others_before, "another person's outputs are untouched"
     assert session.get(Tip, tip.id) is not None, "the tip log keeps what was shown"

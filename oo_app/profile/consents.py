@@ -17,7 +17,7 @@ from sqlmodel import Session, col, select
 
 from agents.registry import registry
 from oo_app.errors import InvalidInput
-from oo_app.models import AgentOutput, Consent, User
+from oo_app.models import AgentOutput, Consent, PrefSource, User, UserPreference
 
 
 @dataclass(frozen=True)
@@ -111,7 +111,8 @@ def set_consents(
     """Grant (True) or revoke (False) consent keys for ``user``, all or nothing.
 
     A grant records the current text version and the time. A revocation records the time, stops every agent that needs
-    the key and deletes those agents' ``agent_outputs`` of the person, in the caller's transaction. Unknown keys or
+    the key and deletes those agents' ``agent_outputs`` of the person and the values they inferred (values the person
+    set stay), in the caller's transaction. Unknown keys or
     non-boolean answers raise InvalidInput before anything changes.
     """
     known = consent_keys()
@@ -137,12 +138,21 @@ def set_consents(
             sa.delete(AgentOutput).where(AgentOutput.user_id == user.id, col(AgentOutput.agent_id).in_(sorted(stopped)))
         )
         deleted = result.rowcount or 0
+        # What the stopped agents learned from that data goes too; values the person set stay theirs.
+        session.exec(
+            sa.delete(UserPreference).where(
+                UserPreference.user_id == user.id,
+                col(UserPreference.scope).in_(sorted(stopped)),
+                UserPreference.source == PrefSource.inferred,
+            )
+        )
     session.flush()
     return ConsentChange(
         consents=list_consents(session, user),
         stopped_agents=sorted(stopped),
         deleted_outputs=deleted,
-        note="Tips already shown stay in your tip log; the stopped agents write nothing new until you grant it again."
+        note="The stopped agents' outputs and what they learned are deleted; tips already shown stay in your tip log; "
+        "they write nothing new until you grant it again."
         if stopped
         else "",
     )
