@@ -119,3 +119,36 @@ def test_a_tampered_callback_shows_a_plain_page_with_a_way_back(
     page.wait_for_selector("#sign-in")
     assert _rows(database_url)[1] == [], "no session was opened"
     context.close()
+
+
+def test_signed_in_with_the_provider_settings_export_and_deletion_work(
+    browser: Browser, app_server: tuple[str, str], provider: Provider, tmp_path: Path
+) -> None:
+    base, database_url = app_server
+    context = loopback_only(browser.new_context(viewport={"width": 1100, "height": 900}, accept_downloads=True))
+    page = context.new_page()
+    page.goto(base + "/")
+    page.click("#sign-in")
+    page.wait_for_url(f"{provider.issuer}/oauth2/authorize?*")
+    page.click(f"button[name=sub][value={GRACE.sub}]")
+    page.wait_for_url(base + "/")
+    page.wait_for_selector("#tip-text")
+
+    page.click("#settings-link")
+    page.wait_for_selector("#pref-time-of-day-preferred_hour")
+    assert "Signed in as grace@example.com" in page.inner_text("main")
+    page.screenshot(path=str(tmp_path / "5-settings.png"), full_page=True)
+    with page.expect_download() as download:
+        page.click("#export")
+    exported = Path(download.value.path()).read_text()
+    assert "grace@example.com" in exported
+    assert "demo@example.com" not in exported, "the export holds this person's data only"
+
+    page.fill("#delete-confirmation", "grace@example.com")
+    page.click("#delete-account")
+    page.wait_for_selector("#sign-in")
+    page.screenshot(path=str(tmp_path / "6-deleted.png"))
+    person, sessions, _tips = _rows(database_url)
+    assert person is None, "the account and its OAuth link are gone"
+    assert sessions == []
+    context.close()
