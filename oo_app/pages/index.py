@@ -42,7 +42,14 @@ def tip_view() -> rx.Component:
             rx.el.a("settings", href="/settings", id="settings-link", style=LINK_STYLE),
             sign_out_form(),
             aria_label="Account",
-            style={"position": "fixed", "top": "1rem", "right": "1rem", "display": "flex", "gap": "1rem"},
+            style={
+                "position": "fixed",
+                "top": "1rem",
+                "right": "1rem",
+                "display": "flex",
+                "gap": "1rem",
+                "align_items": "center",
+            },
         ),
         rx.el.p(
             TipState.kind, id="tip-kind", style={**MUTED, "text_transform": "uppercase", "letter_spacing": "0.2em"}
