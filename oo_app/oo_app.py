@@ -50,16 +50,18 @@ def _prepare_tracking() -> None:
 
 
 async def warm_llm() -> None:
-    """Builds the LiteLLM router (and loads the local model when it writes tips) off the event loop, so the first
-    tip does not pay for it."""
-    from oo_app.llm import LOCAL_TIP_MODEL, get_router, local_llama
+    """Builds the LiteLLM router and loads the local models the aliases use, off the event loop, so the first tip does
+    not pay for them."""
+    from oo_app.llm import LOCAL_EMBEDDING_MODEL, LOCAL_TIP_MODEL, get_router, local_llama, local_sentence_encoder
 
     await asyncio.to_thread(get_router)
     if get_settings().tracing_enabled:
         await asyncio.to_thread(_prepare_tracking)
-    writers = {d["model"] for d in get_settings().alias_table.get("tip-generator", [])}
-    if LOCAL_TIP_MODEL in writers:
+    aliases = get_settings().alias_table
+    if LOCAL_TIP_MODEL in {d["model"] for d in aliases.get("tip-generator", [])}:
         await asyncio.to_thread(local_llama)
+    if LOCAL_EMBEDDING_MODEL in {d["model"] for d in aliases.get("embedder", [])}:
+        await asyncio.to_thread(local_sentence_encoder)  # the near-duplicate guard's first check would pay for it
 
 
 app = rx.App(

@@ -25,7 +25,7 @@ from agents.base import UserHistory
 from agents.inference import run_inference
 from agents.registry import registry
 from oo_app.errors import InvalidInput
-from oo_app.llm import COMPOSER_MODEL
+from oo_app.llm import COMPOSER_MODEL, embed
 from oo_app.models import Policy, PolicyRole
 from oo_app.recommender.grounding import is_grounded
 from oo_app.recommender.judge import judge
@@ -147,6 +147,7 @@ def bench_policy(policy: Policy, moments: Iterable[Moment]) -> PolicyBench:
     if moments:  # warm-up, untimed: loading a local model or opening a connection is not a tip's latency
         first = moments[0]
         write_tip(render(first.signals, [], policy.prompt_version), facts_of(first.signals, []), policy.alias)
+        embed(["warm-up"])  # the near-duplicate guard's embedder, first used once a persona has recent tips
     recent: dict[str, list[str]] = {}
     for moment in moments:
         previous = recent.setdefault(moment.persona, [])[:RECENT_TIPS]
