@@ -121,3 +121,19 @@ def postgres_url() -> Iterator[str]:
         with admin.connect() as connection:
             connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def any_database(request: pytest.FixtureRequest, configure: Callable[..., None]) -> Iterator[Session]:
+    """A session on a migrated database of each kind, made the app's configured one (PostgreSQL skipped when down)."""
+    if request.param == "sqlite":
+        url = request.getfixturevalue("sqlite_url")
+    else:
+        url = request.getfixturevalue("postgres_url")
+        db.migrate(url)
+    configure(OO_DATABASE_URL=url)
+    engine = db.get_engine()
+    with Session(engine, expire_on_commit=False) as session:
+        yield session
+        session.rollback()
+    engine.dispose()

@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 from agents.runner import run_due
-from oo_app import db, settings
+from oo_app import settings
 from oo_app.auth.sessions import CSRF_COOKIE, SESSION_COOKIE
 from oo_app.demo import seed_demo
 from oo_app.errors import InvalidInput
@@ -44,33 +44,19 @@ from tests.test_profile_helpers import (
 ISO_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database(request: pytest.FixtureRequest, configure: Callable[..., None]) -> Iterator[Session]:
-    """A session on a migrated database of each kind, made the app's database (PostgreSQL skipped when down)."""
-    if request.param == "sqlite":
-        url = request.getfixturevalue("sqlite_url")
-    else:
-        url = request.getfixturevalue("postgres_url")
-        db.migrate(url)
-    configure(OO_DATABASE_URL=url)
-    engine = db.get_engine()
-    with Session(engine, expire_on_commit=False) as session:
-        yield session
-        session.rollback()
-    engine.dispose()
-
-
 @pytest.fixture
-def two_persons(database: Session) -> tuple[User, User]:
+def two_persons(any_database: Session) -> tuple[User, User]:
     """The demo person and another, each with history, agent outputs, a tip and a row in every person-owned table."""
-    demo = seed_demo(database, "demo@example.com", now=NOW)
-    database.commit()
-    other = make_person(database, "other@example.com")
-    run_due(database, NOW)
-    recommend(database, demo, NOW)
-    recommend(database, other, NOW)
-    database.commit()
-    seeded = seed_every_person_table(database, demo.id, "demo") | seed_every_person_table(database, other.id, "other")
+    demo = seed_demo(any_database, "demo@example.com", now=NOW)
+    any_database.commit()
+    other = make_person(any_database, "other@example.com")
+    run_due(any_database, NOW)
+    recommend(any_database, demo, NOW)
+    recommend(any_database, other, NOW)
+    any_database.commit()
+    seeded = seed_every_person_table(any_database, demo.id, "demo") | seed_every_person_table(
+        any_database, other.id, "other"
+    )
     assert seeded == {table.name for table in tables_with_user_id()}
     return demo, other
 
@@ -93,10 +79,10 @@ def _walk(value: Any) -> Iterator[tuple[str, Any]]:
 
 
 def test_the_export_holds_every_person_owned_table_and_no_token(
-    database: Session, two_persons: tuple[User, User]
+    any_database: Session, two_persons: tuple[User, User]
 ) -> None:
     demo, other = two_persons
-    stored = owned_rows(database, demo.id)
+    stored = owned_rows(any_database, demo.id)
 
     with signed_in(demo) as client:
         response = client.get("/api/me/export")
@@ -119,9 +105,9 @@ def test_the_export_holds_every_person_owned_table_and_no_token(
     assert all(ISO_UTC.match(value) for value in times), [value for value in times if not ISO_UTC.match(value)][:3]
 
 
-def test_the_export_is_json_ready_for_the_settings_page(database: Session, two_persons: tuple[User, User]) -> None:
+def test_the_export_is_json_ready_for_the_settings_page(any_database: Session, two_persons: tuple[User, User]) -> None:
     demo, _ = two_persons
-    document = export_person(database, demo, NOW)
+    document = export_person(any_database, demo, NOW)
 
     assert document["exported_at"] == "2026-11-20T12:00:00Z"
     assert json.loads(json.dumps(document)) == document
@@ -131,11 +117,11 @@ def test_the_export_is_json_ready_for_the_settings_page(database: Session, two_p
 
 
 def test_deleting_an_account_removes_every_row_of_the_person_and_nothing_else(
-    database: Session, two_persons: tuple[User, User]
+    any_database: Session, two_persons: tuple[User, User]
 ) -> None:
     demo, other = two_persons
-    before = owned_rows(database, demo.id)
-    others_before = owned_rows(database, other.id)
+    before = owned_rows(any_database, demo.id)
+    others_before = owned_rows(any_database, other.id)
     assert all(before.values()), f"the person has no row in {[name for name, rows in before.items() if not rows]}"
 
     with signed_in(demo) as client:
@@ -145,24 +131,24 @@ def test_deleting_an_account_removes_every_row_of_the_person_and_nothing_else(
     report = response.json()
     signed_in_session = {"sessions": len(before["sessions"]) + 1}
     assert report["removed"] == {name: len(rows) for name, rows in before.items()} | signed_in_session
-    assert owned_rows(database, demo.id) == {name: [] for name in before}
-    assert owned_rows(database, other.id) == others_before
+    assert owned_rows(any_database, demo.id) == {name: [] for name in before}
+    assert owned_rows(any_database, other.id) == others_before
     cleared = {cookie.split("=")[0] for cookie in response.headers.get_list("set-cookie") if "Max-Age=0" in cookie}
     assert cleared == {SESSION_COOKIE, CSRF_COOKIE}
 
 
 @pytest.mark.parametrize("confirmation", ["", "demo", "other@example.com", "delete my acount"])
 def test_deletion_without_the_confirmation_deletes_nothing(
-    database: Session, two_persons: tuple[User, User], confirmation: str
+    any_database: Session, two_persons: tuple[User, User], confirmation: str
 ) -> None:
     demo, _ = two_persons
     with signed_in(demo) as client:
-        before = owned_rows(database, demo.id)
+        before = owned_rows(any_database, demo.id)
         response = client.request("DELETE", "/api/me", json={"confirm": confirmation})
 
     assert response.status_code == 422
     assert CONFIRMATION_PHRASE in response.json()["error"]
-    assert owned_rows(database, demo.id) == before
+    assert owned_rows(any_database, demo.id) == before
 
 
 def test_a_row_that_survives_the_cascade_aborts_the_deletion(

@@ -459,20 +459,6 @@ def test_a_refused_refresh_marks_reauth_needed(client: TestClient, fake, session
 # --- the dump ---------------------------------------------------------------------------------------------------
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def any_database(request: pytest.FixtureRequest, configure: Callable[..., None]) -> Iterator[Session]:
-    if request.param == "sqlite":
-        url = request.getfixturevalue("sqlite_url")
-    else:
-        url = request.getfixturevalue("postgres_url")
-        db.migrate(url)
-    configure(OO_DATABASE_URL=url)
-    engine = db.get_engine()
-    with Session(engine, expire_on_commit=False) as session:
-        yield session
-    engine.dispose()
-
-
 def test_a_database_dump_shows_no_token_in_clear(
     todoist_settings: None, any_database: Session, fake: FakeTodoist
 ) -> None:

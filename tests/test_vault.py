@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import logging
 import stat
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -17,7 +17,6 @@ from cryptography.fernet import Fernet
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
-from oo_app import db
 from oo_app.api import api
 from oo_app.demo import seed_demo
 from oo_app.integrations.cli import integrations
@@ -36,23 +35,15 @@ TOKENS = {
 PRODUCTION_SECRET = "a-production-secret-of-at-least-32-characters"
 
 
+@pytest.fixture
+def database(any_database: Session, configure: Callable[..., None]) -> Session:
+    """A migrated database of either kind, made the app's configured one, outside development (no key file)."""
+    configure(OO_ENV="test")
+    return any_database
+
+
 def keys(*values: str) -> str:
     return json.dumps(list(values))
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def database(request: pytest.FixtureRequest, configure: Callable[..., None]) -> Iterator[Session]:
-    """A migrated database of either kind, made the app's configured one."""
-    if request.param == "sqlite":
-        url = request.getfixturevalue("sqlite_url")
-    else:
-        url = request.getfixturevalue("postgres_url")
-        db.migrate(url)
-    configure(OO_DATABASE_URL=url, OO_ENV="test")
-    engine = db.get_engine()
-    with Session(engine, expire_on_commit=False) as session:
-        yield session
-    engine.dispose()
 
 
 def connect_people(session: Session, vault: TokenVault) -> dict[str, int]:

@@ -22,9 +22,10 @@ import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from tests.fakes.server import FakeHTTPServer, LoopbackFake
 
 DEFAULT_MODELS = ("qwen2.5:1.5b", "qwen2.5:7b", "all-minilm")
 EMBEDDING_DIMENSIONS = 384  # all-minilm's
@@ -76,14 +77,9 @@ def _now() -> str:
     return datetime.now(UTC).isoformat().replace("+00:00", "Z")
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    fake: FakeOllama
-
-
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive and chunked NDJSON streams, as Ollama serves them
-    server: _Server
+    server: FakeHTTPServer
 
     def log_message(self, format: str, *args: Any) -> None:  # quiet: tests assert on FakeOllama.seen instead
         return
@@ -277,28 +273,23 @@ class _Handler(BaseHTTPRequestHandler):
         self._send_json(200, {"embedding": embedding(str(body.get("prompt", "")))})
 
 
-class FakeOllama:
+class FakeOllama(LoopbackFake):
     """A running stand-in of an Ollama server with ``models`` pulled; use it as a context manager.
 
     ``base_url`` is what LiteLLM's ``api_base`` takes. Set :attr:`reply` to script the chats; :attr:`seen` lists the
     requests in arrival order.
     """
 
+    handler = _Handler
+    name = "fake-ollama"
+
     def __init__(self, models: Iterable[str] = DEFAULT_MODELS) -> None:
+        super().__init__()
         self.models = {tagged(name) for name in models}
         self.reply = Reply()
         self._seen: list[Seen] = []
         self._lock = threading.Lock()
         self._stopping = threading.Event()
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
-
-    @property
-    def base_url(self) -> str:
-        if self._server is None:
-            raise RuntimeError("the stand-in is not running")
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
 
     @property
     def seen(self) -> list[Seen]:
@@ -320,26 +311,9 @@ class FakeOllama:
 
     def start(self) -> FakeOllama:
         self._stopping.clear()
-        self._server = _Server(("127.0.0.1", 0), _Handler)
-        self._server.fake = self
-        self._thread = threading.Thread(target=self._server.serve_forever, name="fake-ollama", daemon=True)
-        self._thread.start()
-        return self
+        return super().start()
 
     def stop(self) -> None:
         """Stop serving; slow replies still waiting are released at once."""
         self._stopping.set()
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        self._server = self._thread = None
-
-    def __enter__(self) -> FakeOllama:
-        return self.start()
-
-    def __exit__(
-        self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
-    ) -> None:
-        self.stop()
+        super().stop()

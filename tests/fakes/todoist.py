@@ -32,10 +32,11 @@ import threading
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
+
+from tests.fakes.server import FakeHTTPServer, LoopbackFake
 
 SCOPES = {"task:add", "data:read", "data:read_write", "data:delete", "project:delete", "backups:read"}
 READ_SCOPES = {"data:read", "data:read_write", "data:delete"}
@@ -102,14 +103,9 @@ class Token:
         return not self.revoked and (self.expires_at is None or time.time() < self.expires_at)
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    fake: FakeTodoist
-
-
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
-    server: _Server
+    server: FakeHTTPServer
 
     def log_message(self, format: str, *args: Any) -> None:  # quiet: tests assert on FakeTodoist.seen instead
         return
@@ -347,12 +343,15 @@ class _Handler(BaseHTTPRequestHandler):
         self._page_of(query, done, "items", "completed")
 
 
-class FakeTodoist:
+class FakeTodoist(LoopbackFake):
     """A running stand-in of Todoist with one registered app; use it as a context manager.
 
     ``oauth_url`` and ``api_url`` are what ``OO_TODOIST_OAUTH_URL`` and ``OO_TODOIST_API_URL`` take. Add data with
     :meth:`add_project` and :meth:`add_completed`; :attr:`seen` lists the requests in arrival order.
     """
+
+    handler = _Handler
+    name = "fake-todoist"
 
     def __init__(
         self,
@@ -360,6 +359,7 @@ class FakeTodoist:
         client_secret: str = "oo-test-secret",
         redirect_uri: str = "http://testserver/integrations/todoist/callback",
     ) -> None:
+        super().__init__()
         self.client_id, self.client_secret, self.redirect_uri = client_id, client_secret, redirect_uri
         self.approve = True  # the person's answer on Todoist's consent screen
         self.token_lifetime_s: int | None = None  # None is Todoist's contract: no expiry, no refresh token
@@ -374,8 +374,6 @@ class FakeTodoist:
         self.issued: list[Token] = []
         self._seen: list[Seen] = []
         self._lock = threading.RLock()
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
 
     # --- data -------------------------------------------------------------------------------------------------
 
@@ -498,13 +496,6 @@ class FakeTodoist:
     # --- server -----------------------------------------------------------------------------------------------
 
     @property
-    def base_url(self) -> str:
-        if self._server is None:
-            raise RuntimeError("the stand-in is not running")
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
-
-    @property
     def oauth_url(self) -> str:
         return f"{self.base_url}/oauth"
 
@@ -523,26 +514,3 @@ class FakeTodoist:
     def _record(self, seen: Seen) -> None:
         with self._lock:
             self._seen.append(seen)
-
-    def start(self) -> FakeTodoist:
-        self._server = _Server(("127.0.0.1", 0), _Handler)
-        self._server.fake = self
-        self._thread = threading.Thread(target=self._server.serve_forever, name="fake-todoist", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        self._server = self._thread = None
-
-    def __enter__(self) -> FakeTodoist:
-        return self.start()
-
-    def __exit__(
-        self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
-    ) -> None:
-        self.stop()

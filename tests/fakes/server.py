@@ -1,0 +1,56 @@
+"""The plumbing every stand-in shares: a threaded HTTP server on a free loopback port, started and stopped around a
+test (``with Fake() as fake:``), its base URL, and a handle from the request handler back to the stand-in."""
+
+from __future__ import annotations
+
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import Any, Self
+
+
+class FakeHTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+    fake: Any  # the stand-in whose handler this server runs
+
+
+class LoopbackFake:
+    """Serves ``handler`` on 127.0.0.1 (a free port) in a daemon thread while started; subclasses hold the state the
+    handler reads through ``self.server.fake``."""
+
+    handler: type[BaseHTTPRequestHandler]
+    name = "fake"
+
+    def __init__(self) -> None:
+        self._server: FakeHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def base_url(self) -> str:
+        if self._server is None:
+            raise RuntimeError("the stand-in is not running")
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> Self:
+        self._server = FakeHTTPServer(("127.0.0.1", 0), self.handler)
+        self._server.fake = self
+        self._thread = threading.Thread(target=self._server.serve_forever, name=self.name, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self._server = self._thread = None
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        self.stop()
