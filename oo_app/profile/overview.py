@@ -83,17 +83,19 @@ def person_info(user: User) -> PersonInfo:
 
 
 def integration_states(session: Session, user: User) -> list[IntegrationState]:
-    """The person's integrations, without their tokens."""
-    rows = session.exec(select(Integration).where(Integration.user_id == user.id).order_by(col(Integration.id)))
+    """The person's integrations; the token columns are not even selected."""
+    rows = session.exec(
+        select(
+            Integration.provider, Integration.status, Integration.scopes, Integration.created_at, Integration.expires_at
+        )
+        .where(Integration.user_id == user.id)
+        .order_by(col(Integration.id))
+    )
     return [
         IntegrationState(
-            provider=row.provider,
-            status=row.status,
-            scopes=row.scopes,
-            connected_since=row.created_at,
-            expires_at=row.expires_at,
+            provider=provider, status=status, scopes=scopes, connected_since=created_at, expires_at=expires_at
         )
-        for row in rows
+        for provider, status, scopes, created_at, expires_at in rows
     ]
 
 
