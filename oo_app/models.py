@@ -309,3 +309,22 @@ class Policy(SQLModel, table=True):
     created_at: datetime = _ts()
     promoted_at: datetime | None = _ts(nullable=True, now=False)
     promoted_by: str | None = Field(default=None, max_length=320)
+
+
+class AuditEvent(SQLModel, table=True):
+    """An operator's action on the deployment (a promotion, a recompute): who, what, on what, when.
+
+    ``actor`` is the operator (staff, e.g. their email), not a person whose data oO protects; ``target`` names what
+    was acted on by id (``policy:terse-v1``, ``person:42``), never by a person's email; ``details`` hold no personal
+    data. No ``user_id``: the log outlives a deleted person, who is left in it as a bare id (see oo_app/audit.py).
+    """
+
+    __tablename__ = "audit_events"
+    __table_args__ = (sa.Index("ix_audit_events_at", "at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = _ts()
+    actor: str = Field(max_length=320)
+    action: str = Field(max_length=64)
+    target: str | None = Field(default=None, max_length=128)
+    details: dict[str, Any] = _json({})

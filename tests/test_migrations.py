@@ -26,6 +26,7 @@ TABLES = {
     "agent_outputs",
     "agent_runs",
     "tips",
+    "audit_events",
 }
 
 

@@ -1,0 +1,162 @@
+"""Experiments: the policies, each shadow candidate against the incumbent (online), the benchmark runs of MLflow's
+``oo-bench`` experiment (offline), and the one explicit promotion, recorded in the audit log.
+
+Presentation only: figures come from oo_app.hub_queries; a promotion goes through hub_queries.promote_policy, i.e.
+oo_app.recommender.policies.promote (what `oo policy promote` calls) plus an audit event naming the operator
+(oo_app.audit.hub_operator: the server's word, else OO_HUB_OPERATOR, else ?operator=, else "operator").
+"""
+
+import marimo
+
+__generated_with = "0.25.2"
+app = marimo.App(width="full", app_title="oO hub · experiments")
+
+
+@app.cell
+def _():
+    from datetime import UTC, datetime
+
+    import marimo as mo
+    import plotly.express as px
+
+    from oo_app import audit, hub_queries
+    from oo_app.db import get_engine
+    from oo_app.errors import OOError
+
+    engine = get_engine()
+    return OOError, UTC, audit, datetime, engine, hub_queries, mo, px
+
+
+@app.cell
+def _(hub_queries, mo):
+    refresh = mo.ui.refresh(label="reload")
+    _links = " · ".join(f"[{name}]({hub_queries.notebook_href(name)})" for name in hub_queries.NOTEBOOKS)
+    mo.hstack([mo.md(f"# Experiments\n{_links}"), refresh], justify="space-between", align="center")
+    return (refresh,)
+
+
+@app.cell
+def _(UTC, datetime, refresh):
+    refresh  # a click on "reload" runs every query again
+    now = datetime.now(UTC)
+    return (now,)
+
+
+@app.cell
+def _(audit, mo):
+    operator = audit.hub_operator(mo.app_meta().request, mo.query_params())
+    return (operator,)
+
+
+@app.cell
+def _(engine, hub_queries, mo, now, promotion):
+    now, promotion  # the table follows "reload" and a promotion
+    policy_table = hub_queries.policy_table(engine)
+    mo.vstack([mo.md("### Policies"), mo.ui.table(policy_table, selection=None)])
+    return (policy_table,)
+
+
+@app.cell
+def _(engine, hub_queries, mo, now, promotion, px):
+    now, promotion  # follows "reload" and a promotion
+    comparisons = hub_queries.shadow_comparisons(engine)
+    _scores = comparisons.melt(
+        id_vars="policy",
+        value_vars=["judge_candidate", "judge_incumbent", "agreement_mean"],
+        var_name="figure",
+        value_name="score",
+    )
+    _figure = px.bar(_scores, x="policy", y="score", color="figure", barmode="group", title="Online, on shadow pairs")
+    _figure.update_layout(template="plotly_white", yaxis_range=[0, 1], xaxis_title=None)
+    mo.vstack(
+        [
+            mo.md(
+                "### Shadow candidates against the incumbent\nEach shadow tip is written from the same snippets as a "
+                "shown one; `pairs` counts them, the judge scores both, `agreement` is their embedder cosine."
+            ),
+            mo.vstack([mo.ui.table(comparisons, selection=None), mo.ui.plotly(_figure)])
+            if len(comparisons)
+            else mo.md("_No shadow candidate runs: add one with `oo policy add NAME --prompt ... --alias ...`._"),
+        ]
+    )
+    return (comparisons,)
+
+
+@app.cell
+def _(hub_queries, mo, now, px):
+    now  # follows "reload"
+    bench = hub_queries.bench_runs()
+    if bench.message:
+        _shown = mo.callout(mo.md(bench.message), kind="warn")
+    else:
+        _figure = px.scatter(
+            bench.runs,
+            x="latency_p50_s",
+            y="judge_score_mean",
+            color="policy",
+            size="tips",
+            hover_data=["name", "guardrail_pass_rate", "started"],
+            title="Benchmarks: judge score against median latency",
+        )
+        _figure.update_layout(template="plotly_white")
+        _shown = mo.vstack([mo.ui.table(bench.runs, selection=None, page_size=10), mo.ui.plotly(_figure)])
+    _experiment = f" ([in MLflow]({bench.experiment_url}))" if bench.experiment_url else ""
+    mo.vstack([mo.md(f"### Offline: `oo bench models` runs{_experiment}"), _shown])
+    return (bench,)
+
+
+@app.cell
+def _(engine, hub_queries, mo, now, operator):
+    now  # a reload offers the candidates anew
+    _candidates = hub_queries.shadow_comparisons(engine)["policy"].tolist()
+    promote_form = mo.ui.dictionary(
+        {
+            "policy": mo.ui.dropdown(_candidates, label="candidate"),
+            "force": mo.ui.checkbox(label="force (promote despite the blockers; recorded)"),
+        }
+    ).form(submit_button_label="Promote", bordered=True)
+    mo.vstack(
+        [
+            mo.md(
+                f"### Promote a candidate\nThe same promotion as `oo policy promote`: refused with its reasons until "
+                f"the evidence is there, unless forced. Recorded in the audit log as **{operator}**."
+            ),
+            promote_form if _candidates else mo.md("_No candidate to promote._"),
+        ]
+    )
+    return (promote_form,)
+
+
+@app.cell
+def _(promote_form):
+    promotion_request = promote_form.value
+    return (promotion_request,)
+
+
+@app.cell
+def _(OOError, engine, hub_queries, mo, operator, promotion_request):
+    promotion = None
+    if promotion_request and promotion_request.get("policy"):
+        try:
+            promotion = hub_queries.promote_policy(
+                engine, promotion_request["policy"], actor=operator, force=bool(promotion_request.get("force"))
+            )
+            _said = mo.callout(mo.md(f"**{promotion.name}** is the incumbent now (by {operator})."), kind="success")
+        except OOError as _error:
+            _said = mo.callout(str(_error), kind="danger")
+    else:
+        _said = mo.md("")
+    _said
+    return (promotion,)
+
+
+@app.cell
+def _(audit, engine, hub_queries, mo, now, promotion):
+    now, promotion  # follows "reload" and a promotion
+    promotions = hub_queries.audit_log(engine, limit=50, action=audit.PROMOTE_POLICY)
+    mo.vstack([mo.md("### Promotions (audit log)"), mo.ui.table(promotions, selection=None, page_size=10)])
+    return (promotions,)
+
+
+if __name__ == "__main__":
+    app.run()
