@@ -323,5 +323,37 @@ def simulate(days: int, personas_dir: Path | None, seed: int, names: tuple[str, 
 
 main.add_command(integrations)
 
+
+@main.command()
+@click.option("--host", default=None, help="Address to listen on (default OO_HUB_HOST, 127.0.0.1).")
+@click.option("--port", type=click.IntRange(1, 65535), default=None, help="Port (default OO_HUB_PORT, 2718).")
+@click.pass_context
+def hub(ctx: click.Context, host: str | None, port: int | None) -> None:
+    """Serve every notebook of admin_notebooks/ read-only behind the operators' password (OO_HUB_PASSWORD).
+
+    Listens on loopback unless --host names another address on this command line.
+    """
+    from oo_app.hub_server import HubNotConfigured, check_settings, is_loopback, serve
+    from oo_app.settings import get_settings
+
+    settings = get_settings()
+    host = host or settings.hub_host
+    port = port or settings.hub_port
+    explicit = ctx.get_parameter_source("host") == click.core.ParameterSource.COMMANDLINE
+    if not is_loopback(host) and not explicit:
+        raise click.ClickException(
+            f"OO_HUB_HOST={host} is not a loopback address; the hub serves on 127.0.0.1 unless you pass --host {host}"
+        )
+    try:
+        check_settings(settings)
+    except HubNotConfigured as error:
+        raise click.ClickException(str(error)) from None
+    if not is_loopback(host):
+        click.echo(f"warning: the hub listens on {host}, beyond this machine; put TLS in front of it", err=True)
+    shown = f"[{host}]" if ":" in host else host
+    click.echo(f"oO hub: http://{shown}:{port}/ (log in with OO_HUB_PASSWORD)", err=True)
+    serve(settings, host, port)
+
+
 if __name__ == "__main__":
     main()

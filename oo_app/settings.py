@@ -162,6 +162,25 @@ class Settings(BaseSettings):
 
     demo_email: str = "demo@example.com"
     policy: str = "incumbent"
+    # The operator hub (`oo hub`, oo_app.hub_server): marimo notebooks behind the operators' shared password.
+    hub_password: SecretStr | None = Field(
+        default=None,
+        description="The operators' shared secret; `oo hub` refuses to start without one (16+ characters outside "
+        "development).",
+    )
+    hub_host: str = Field(default="127.0.0.1", description="Where `oo hub` listens; loopback unless --host says so.")
+    hub_port: int = Field(default=2718, ge=1, le=65535)
+    hub_operator: str = Field(
+        default="hub",
+        min_length=1,
+        description="Who acts in the hub's admin actions (exported to the notebooks as OO_HUB_OPERATOR).",
+    )
+    hub_session_hours: float = Field(default=12.0, gt=0, description="How long a hub login lasts.")
+
+    @field_validator("hub_password", mode="before")
+    @classmethod
+    def _empty_password_is_unset(cls, value: Any) -> Any:
+        return None if value == "" else value
 
     frontend_port: int = 3000
     backend_port: int = 8000

@@ -1,0 +1,461 @@
+"""``oo hub``: every marimo notebook of ``admin_notebooks/`` served read-only (run mode, never the editor) behind one
+operators' password, on loopback by default.
+
+Contract: :func:`create_app` returns an ASGI app whose :class:`HubGuard`, a plain ASGI middleware, checks a signed,
+HttpOnly, SameSite=Strict cookie on every http AND websocket scope: a Starlette ``BaseHTTPMiddleware`` never sees
+websockets, and marimo sends cells over its websocket. Without a valid cookie a page redirects to ``/login``, any
+other request gets 401, and a websocket is closed before it is accepted. The cookie is signed with
+``OO_SECRET_KEY`` *and* the password, so changing ``OO_HUB_PASSWORD`` signs every operator out.
+
+Operators: ``OO_HUB_PASSWORD`` is the operators' shared secret and the hub's only door. The person sign-in is
+separate: ``OO_ADMIN_EMAILS`` gives persons the app's admin role (operator routes of the app), it neither opens the
+hub nor is needed for it, and a hub login is not an app session. The hub runs as its own process on loopback (or
+behind a reverse proxy of your own) without the app's OpenID Connect round trip, so the password cannot tell
+operators apart: admin actions record the name an operator gives at login (self-declared, not verified), else
+``OO_HUB_OPERATOR`` (default ``hub``, exported to the notebooks' environment); every request carries it to the
+notebooks as ``mo.app_meta().request`` ``meta["operator"]`` and ``user["username"]``. Never serve the editor here,
+never log a password or a cookie.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import html
+import ipaddress
+import logging
+import os
+import re
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from http.cookies import SimpleCookie
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, quote, urlsplit
+
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.routing import Mount, Route
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from oo_app.errors import OOError
+from oo_app.settings import ROOT, Settings
+
+log = logging.getLogger(__name__)
+
+NOTEBOOKS_DIR = ROOT / "admin_notebooks"
+NOTEBOOKS_PATH = "/notebooks"
+COOKIE = "oo_hub"
+PUBLIC_PATHS = frozenset({"/login", "/logout", "/favicon.ico"})
+MIN_PASSWORD_CHARS = 16
+FAILURE_DELAY_S = 1.0
+MAX_FAILURES = 10
+FAILURE_WINDOW_S = 15 * 60
+NO_PASSWORD = (
+    "the hub needs a password: set OO_HUB_PASSWORD (in .env or the environment) to the operators' shared secret, "
+    "e.g. OO_HUB_PASSWORD=$(openssl rand -base64 24)"
+)
+SHORT_PASSWORD = (
+    f"OO_HUB_PASSWORD must have at least {MIN_PASSWORD_CHARS} characters outside development; "
+    "e.g. OO_HUB_PASSWORD=$(openssl rand -base64 24)"
+)
+SIGN_IN_FIRST = "sign in to the hub first: POST the operators' password to /login"
+OPERATOR_NAME = re.compile(r"[\w.@+\- ]{1,64}")
+BAD_NAME = "a name has at most 64 letters, digits, spaces or . @ + - _"
+
+
+class HubNotConfigured(OOError):
+    """The hub cannot start: its password is missing or too weak; the message says what to set."""
+
+
+def check_settings(settings: Settings) -> str:
+    """The hub's password, or :class:`HubNotConfigured` when there is none, or a short one outside development."""
+    password = settings.hub_password.get_secret_value() if settings.hub_password else ""
+    if not password:
+        raise HubNotConfigured(NO_PASSWORD)
+    if settings.env != "development" and len(password) < MIN_PASSWORD_CHARS:
+        raise HubNotConfigured(SHORT_PASSWORD)
+    return password
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` only listens on this machine (``localhost`` or a loopback address)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def notebooks(directory: Path = NOTEBOOKS_DIR) -> list[str]:
+    """Names of the marimo notebooks in ``directory`` (``hub`` for ``hub.py``), sorted; private files excluded."""
+    found = []
+    for path in sorted(directory.glob("*.py")):
+        if not path.name.startswith("_") and "marimo.App(" in path.read_text(encoding="utf-8", errors="replace"):
+            found.append(path.stem)
+    return found
+
+
+# --- sessions and the brute-force brake ----------------------------------------------------------------------------
+
+
+class HubSessions:
+    """Signs and checks the hub cookie: the operator's name, a timestamp, and a signature under the secret key and
+    the password (a forged, expired or pre-rotation cookie reads as nobody)."""
+
+    def __init__(self, secret_key: str, password: str, max_age_s: float) -> None:
+        salt = b"oo-hub-session:" + hashlib.sha256(password.encode()).digest()
+        self._serializer = URLSafeTimedSerializer(secret_key, salt=salt)
+        self.max_age_s = max_age_s
+
+    def issue(self, operator: str) -> str:
+        """A fresh cookie value for ``operator``."""
+        return self._serializer.dumps({"operator": operator})
+
+    def operator_for(self, cookie: str | None) -> str | None:
+        """The operator a cookie value names, or None when it is missing, forged or older than ``max_age_s``."""
+        if not cookie:
+            return None
+        try:
+            data = self._serializer.loads(cookie, max_age=self.max_age_s)
+        except BadSignature:  # SignatureExpired is a BadSignature
+            return None
+        operator = data.get("operator") if isinstance(data, dict) else None
+        return operator if isinstance(operator, str) and operator else None
+
+
+@dataclass
+class LoginThrottle:
+    """Counts failed logins per client address: after ``max_failures`` within ``window_s`` that address is refused
+    (even with the right password) until its oldest failure leaves the window."""
+
+    max_failures: int = MAX_FAILURES
+    window_s: float = FAILURE_WINDOW_S
+    clock: Callable[[], float] = time.monotonic
+    _failures: dict[str, deque[float]] = field(default_factory=dict)
+
+    def retry_after(self, client: str) -> float:
+        """Seconds until ``client`` may try again; 0 when it may now."""
+        failures = self._recent(client)
+        if len(failures) < self.max_failures:
+            return 0.0
+        return max(failures[0] + self.window_s - self.clock(), 0.0)
+
+    def failed(self, client: str) -> None:
+        self._failures.setdefault(client, deque()).append(self.clock())
+        if len(self._failures) > 10_000:  # a flood of addresses must not grow memory without bound
+            for stale in [key for key in self._failures if not self._recent(key)]:
+                del self._failures[stale]
+
+    def succeeded(self, client: str) -> None:
+        self._failures.pop(client, None)
+
+    def _recent(self, client: str) -> deque[float]:
+        failures = self._failures.get(client, deque())
+        while failures and failures[0] <= self.clock() - self.window_s:
+            failures.popleft()
+        return failures
+
+
+# --- the guard -----------------------------------------------------------------------------------------------------
+
+
+def _cookie_from(scope: Scope) -> str | None:
+    for name, value in scope.get("headers", []):
+        if name == b"cookie":
+            jar: SimpleCookie = SimpleCookie()
+            try:
+                jar.load(value.decode("latin-1"))
+            except Exception:  # a malformed header is a missing cookie, never a crash of the guard
+                log.debug("unparsable cookie header ignored")
+                continue
+            if COOKIE in jar:
+                return jar[COOKIE].value
+    return None
+
+
+def _header(scope: Scope, wanted: bytes) -> str | None:
+    for name, value in scope.get("headers", []):
+        if name == wanted:
+            return value.decode("latin-1")
+    return None
+
+
+def same_origin(scope: Scope) -> bool:
+    """False when a browser says the request comes from another origin (its ``Origin`` names another host)."""
+    origin = _header(scope, b"origin")
+    if origin is None:
+        return True
+    return urlsplit(origin).netloc.lower() == (_header(scope, b"host") or "").lower()
+
+
+class HubGuard:
+    """Plain ASGI middleware: only a valid hub cookie reaches the notebooks, over http and over websockets.
+
+    ``/login`` and ``/logout`` are public. Without a valid cookie (or from another origin, for a websocket): a GET or
+    HEAD of a page is redirected to ``/login?next=...``; anything else, or any ``/api/`` path, gets 401 JSON; a
+    websocket is closed (1008) before ``accept``, so it never receives a cell. With one, ``scope["user"]`` names the
+    operator to the notebooks (``mo.app_meta().request``: ``user["username"]`` and ``meta["operator"]``).
+    """
+
+    def __init__(self, app: ASGIApp, sessions: HubSessions) -> None:
+        self.app = app
+        self.sessions = sessions
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self.app(scope, receive, send)
+            return
+        if scope["type"] not in ("http", "websocket"):
+            raise RuntimeError(f"the hub serves http and websockets only, not {scope['type']!r}")
+        if scope["type"] == "http" and scope["path"] in PUBLIC_PATHS:
+            await self.app(scope, receive, send)
+            return
+        operator = self.sessions.operator_for(_cookie_from(scope))
+        if scope["type"] == "websocket":
+            if operator is None or not same_origin(scope):
+                log.warning("hub websocket refused for %s: %s", _client(scope), scope["path"])
+                await send({"type": "websocket.close", "code": 1008, "reason": "sign in to the hub first"})
+                return
+        elif operator is None:
+            await self._refuse(scope, receive, send)
+            return
+        scope = {
+            **scope,
+            "user": {"is_authenticated": True, "username": operator, "display_name": operator},
+            "meta": {**(scope.get("meta") or {}), "operator": operator},
+        }
+        await self.app(scope, receive, send)
+
+    @staticmethod
+    async def _refuse(scope: Scope, receive: Receive, send: Send) -> None:
+        response: Response
+        if scope["method"] in ("GET", "HEAD") and "/api/" not in scope["path"]:
+            target = scope["path"] + (f"?{scope['query_string'].decode('latin-1')}" if scope["query_string"] else "")
+            response = RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
+        else:
+            response = JSONResponse({"error": SIGN_IN_FIRST}, status_code=401)
+        await response(scope, receive, send)
+
+
+def _client(scope: Scope) -> str:
+    client = scope.get("client")
+    return client[0] if client else "unknown"
+
+
+# --- pages ---------------------------------------------------------------------------------------------------------
+
+PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="theme-color" content="#000000"><title>oO hub</title></head>
+<body style="margin:0;min-height:100vh;background:#000;color:#f2f2f2;display:flex;flex-direction:column;
+align-items:center;justify-content:center;gap:1.5rem;padding:2rem;box-sizing:border-box;
+font-family:system-ui,-apple-system,'Segoe UI',sans-serif">
+<main style="max-width:24rem;width:100%;text-align:center">
+<h1 style="font-weight:400;font-size:1.5rem;margin:0 0 1.5rem">oO hub</h1>
+{body}
+</main></body></html>
+"""
+FIELD = "background:#111;color:#f2f2f2;border:1px solid #444;border-radius:6px;padding:.6rem;font-size:1rem"
+LOGIN_FORM = f"""<form method="post" action="/login" style="display:flex;flex-direction:column;gap:.75rem">
+<input type="hidden" name="next" value="{{next}}">
+<label for="name" style="color:#c8c8c8">Your name, recorded on what you change (optional)</label>
+<input id="name" name="name" autocomplete="username" maxlength="64" style="{FIELD}">
+<label for="password" style="color:#c8c8c8">Operators' password</label>
+<input id="password" name="password" type="password" autocomplete="current-password" required autofocus
+ style="{FIELD}">
+<button type="submit" style="{FIELD};cursor:pointer">Log in</button>
+</form>
+<p id="hub-message" role="alert" style="color:#ff8a8a;min-height:1.5rem">{{message}}</p>
+"""
+HEADERS = {
+    "Cache-Control": "no-store",
+    # not "no-referrer": then the browser posts the login form with "Origin: null", which the origin check refuses
+    "Referrer-Policy": "same-origin",
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
+    "frame-ancestors 'none'",
+}
+
+
+def _page(body: str, status_code: int = 200, headers: dict[str, str] | None = None) -> HTMLResponse:
+    return HTMLResponse(PAGE.format(body=body), status_code=status_code, headers={**HEADERS, **(headers or {})})
+
+
+def _login_page(next_path: str, message: str = "", status_code: int = 200, **headers: str) -> HTMLResponse:
+    body = LOGIN_FORM.format(next=html.escape(next_path, quote=True), message=html.escape(message))
+    return _page(body, status_code, headers)
+
+
+def safe_next(target: str | None) -> str:
+    """A local path to return to after logging in; anything that could leave the hub becomes ``/``."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/"
+    return target
+
+
+@dataclass(frozen=True)
+class HubConfig:
+    """What the routes need: the password, the default operator's name, the cookies, the brake and the notebooks'
+    folder."""
+
+    password: str = field(repr=False)
+    operator: str
+    sessions: HubSessions
+    throttle: LoginThrottle
+    failure_delay_s: float
+    directory: Path
+
+
+def _routes(config: HubConfig) -> list[Route]:
+    async def login_form(request: Request) -> Response:
+        target = safe_next(request.query_params.get("next"))
+        if config.sessions.operator_for(request.cookies.get(COOKIE)):
+            return RedirectResponse(target, status_code=303)
+        return _login_page(target)
+
+    async def login(request: Request) -> Response:
+        client = request.client.host if request.client else "unknown"
+        form = parse_qs((await request.body()).decode("utf-8", errors="replace"))
+        target = safe_next(form.get("next", ["/"])[0])
+        if not same_origin(request.scope):
+            return _login_page(target, "refused: this login did not come from the hub's own page", 403)
+        wait = config.throttle.retry_after(client)
+        if wait:
+            log.warning("hub login throttled for %s", client)
+            message = f"too many wrong passwords; try again in {int(wait) + 1} s"
+            return _login_page(target, message, 429, **{"Retry-After": str(int(wait) + 1)})
+        submitted = form.get("password", [""])[0].encode()
+        if not hmac.compare_digest(submitted, config.password.encode()):
+            config.throttle.failed(client)
+            log.warning("hub login failed for %s", client)
+            await asyncio.sleep(config.failure_delay_s)
+            return _login_page(target, "wrong password", 401)
+        config.throttle.succeeded(client)
+        operator = " ".join(form.get("name", [""])[0].split()) or config.operator
+        if not OPERATOR_NAME.fullmatch(operator):
+            return _login_page(target, BAD_NAME, 400)
+        log.info("hub login from %s as %s", client, operator)
+        response = RedirectResponse(target, status_code=303)
+        response.set_cookie(
+            COOKIE,
+            config.sessions.issue(operator),
+            max_age=int(config.sessions.max_age_s),
+            httponly=True,
+            samesite="strict",
+            secure=request.url.scheme == "https",
+        )
+        response.headers["Cache-Control"] = "no-store"
+        return response
+
+    async def logout(request: Request) -> Response:
+        response = RedirectResponse("/login", status_code=303)
+        response.delete_cookie(COOKIE, httponly=True, samesite="strict", secure=request.url.scheme == "https")
+        return response
+
+    async def index(request: Request) -> Response:
+        names = notebooks(config.directory)
+        links = "".join(
+            f'<li><a href="{NOTEBOOKS_PATH}/{quote(name)}/" style="color:#f2f2f2">{html.escape(name)}</a></li>'
+            for name in names
+        )
+        body = (
+            f'<ul id="notebooks" style="list-style:none;padding:0;font-size:1.25rem;line-height:2">'
+            f"{links or '<li>no notebooks</li>'}</ul>"
+            '<form method="post" action="/logout"><button type="submit" '
+            f'style="{FIELD};cursor:pointer">Log out</button></form>'
+        )
+        return _page(body)
+
+    return [
+        Route("/", index, methods=["GET", "HEAD"]),
+        Route("/login", login_form, methods=["GET", "HEAD"]),
+        Route("/login", login, methods=["POST"]),
+        Route("/logout", logout, methods=["GET", "POST"]),
+    ]
+
+
+def notebooks_app(directory: Path, opened: list[Any]) -> ASGIApp:
+    """marimo's ASGI app in run mode for every notebook of ``directory``, at ``/notebooks/<name>/``.
+
+    Notebooks added later are served without a restart; any other path is refused (404) before marimo looks at it.
+    Each notebook's app is appended to ``opened`` when marimo first builds it, so the hub can close its kernels.
+    """
+    import marimo
+
+    def is_notebook(app_path: str, scope: Scope) -> bool:
+        return app_path.strip("/").split("/", 1)[0] in notebooks(directory)
+
+    def remember(app: ASGIApp) -> ASGIApp:
+        opened.append(app)
+        return app
+
+    builder = marimo.create_asgi_app(quiet=True, include_code=False, show_tracebacks=False)
+    return builder.with_dynamic_directory(
+        path=NOTEBOOKS_PATH, directory=str(directory), validate_callback=is_notebook, middleware=[remember]
+    ).build()
+
+
+def create_app(
+    settings: Settings,
+    *,
+    directory: Path = NOTEBOOKS_DIR,
+    failure_delay_s: float = FAILURE_DELAY_S,
+    throttle: LoginThrottle | None = None,
+) -> ASGIApp:
+    """The hub as one ASGI app: login pages and the notebooks, all behind :class:`HubGuard`; its lifespan's end
+    closes every notebook session (kernels included).
+
+    Raises :class:`HubNotConfigured` when the settings have no usable password (see :func:`check_settings`).
+    """
+    password = check_settings(settings)
+    sessions = HubSessions(
+        settings.secret_key.get_secret_value(), password, max_age_s=settings.hub_session_hours * 3600
+    )
+    config = HubConfig(
+        password=password,
+        operator=settings.hub_operator,
+        sessions=sessions,
+        throttle=throttle or LoginThrottle(),
+        failure_delay_s=failure_delay_s,
+        directory=directory,
+    )
+    opened: list[Any] = []
+
+    @asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            for notebook in opened:
+                # marimo's own lifespan, which would do this, never runs for an app built on first request
+                await notebook.state.session_manager.shutdown()
+
+    routes = [*_routes(config), Mount("/", app=notebooks_app(directory, opened))]
+    return HubGuard(Starlette(routes=routes, lifespan=lifespan), sessions)
+
+
+def notebook_environment(settings: Settings) -> dict[str, str]:
+    """What the notebooks must read as the app does: its database and the operator who acts through the hub.
+
+    marimo runs each notebook's kernel in the server process (run mode), so exporting these to ``os.environ``
+    reaches the notebooks' own :func:`oo_app.settings.get_settings` even when a value came from ``.env`` alone.
+    """
+    return {"OO_DATABASE_URL": settings.database_url, "OO_HUB_OPERATOR": settings.hub_operator}
+
+
+def serve(settings: Settings, host: str, port: int, **uvicorn_options: Any) -> None:
+    """Runs the hub with uvicorn until interrupted; raises :class:`HubNotConfigured` before listening if unusable."""
+    import uvicorn
+
+    app = create_app(settings)
+    os.environ.update(notebook_environment(settings))
+    # proxy_headers off: a loopback client must not pick its own address for the login brake.
+    uvicorn.run(app, host=host, port=port, proxy_headers=False, log_level="warning", **uvicorn_options)

@@ -1,0 +1,401 @@
+"""`oo hub`: the notebooks are served only to operators who logged in with the hub's password, over http and over
+marimo's websocket alike; and one real hub, driven in headless Chromium, shows the tips chart with data."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+from click.testing import CliRunner
+from itsdangerous import TimestampSigner
+from playwright.sync_api import Locator
+from sqlmodel import Session, select
+from starlette.testclient import TestClient
+from starlette.types import Receive, Scope, Send
+from starlette.websockets import WebSocketDisconnect
+from websockets.exceptions import InvalidStatus
+from websockets.sync.client import connect
+
+from oo_app import hub_server
+from oo_app.cli import main
+from oo_app.db import make_engine
+from oo_app.hub_server import COOKIE, HubGuard, HubSessions, LoginThrottle, create_app
+from oo_app.models import Tip, User
+from oo_app.settings import get_settings
+from tests.app_server import chromium, free_port, loopback_only, seeded_database
+
+PASSWORD = "operators-only-0123456789"
+NOTEBOOK_PAGE = "/notebooks/hub/"
+NOTEBOOK_SOCKET = "/notebooks/hub/ws?session_id=test-session"
+
+
+@pytest.fixture
+def hub_env(engine: object, configure: Callable[..., None]) -> Callable[..., None]:
+    """The test's migrated database is the app's, and the hub has its password."""
+    configure(OO_HUB_PASSWORD=PASSWORD)
+    return configure
+
+
+@pytest.fixture
+def client(hub_env: Callable[..., None]) -> Iterator[TestClient]:
+    """A logged-out client of a hub whose ``hub`` notebook is already open (marimo builds a notebook's app on the
+    first request for its page), so a refused websocket is the guard's doing, not a missing app's."""
+    with TestClient(create_app(get_settings(), failure_delay_s=0), follow_redirects=False) as client:
+        log_in(client)
+        assert client.get(NOTEBOOK_PAGE).status_code == 200
+        client.cookies.clear()
+        yield client
+
+
+def log_in(client: httpx.Client, password: str = PASSWORD, next_path: str = "/") -> httpx.Response:
+    return client.post("/login", data={"password": password, "next": next_path})
+
+
+def assert_socket_refused(client: TestClient, headers: dict[str, str] | None = None) -> None:
+    """The notebook's websocket is closed before it is accepted, by the guard (code 1008), so no cell ever arrives."""
+    with (
+        pytest.raises(WebSocketDisconnect) as refused,
+        client.websocket_connect(NOTEBOOK_SOCKET, headers=headers or {}) as ws,
+    ):
+        ws.receive_text()
+    assert refused.value.code == 1008, "refused by the hub's guard before marimo saw it"
+
+
+def sessions() -> HubSessions:
+    settings = get_settings()
+    return HubSessions(settings.secret_key.get_secret_value(), PASSWORD, settings.hub_session_hours * 3600)
+
+
+# --- nobody passes without the password ----------------------------------------------------------------------------
+
+
+def test_a_notebook_page_without_login_redirects_to_the_login_page(client: TestClient) -> None:
+    response = client.get(NOTEBOOK_PAGE)
+    assert response.status_code == 303
+    assert response.headers["location"] == "/login?next=%2Fnotebooks%2Fhub%2F"
+    assert 'type="password"' in client.get("/login").text
+
+
+def test_a_notebook_websocket_without_login_is_closed_before_it_is_accepted(client: TestClient) -> None:
+    assert_socket_refused(client)
+
+
+def test_the_guard_never_hands_an_unsigned_websocket_to_the_notebooks() -> None:
+    reached: list[str] = []
+
+    async def notebooks(scope: Scope, receive: Receive, send: Send) -> None:
+        reached.append(scope["type"])
+
+    guarded = TestClient(HubGuard(notebooks, HubSessions("secret", PASSWORD, 60)))
+    for cookie in (None, "forged.value.sig"):
+        if cookie:
+            guarded.cookies.set(COOKIE, cookie)
+        with pytest.raises(WebSocketDisconnect), guarded.websocket_connect("/notebooks/hub/ws"):
+            pass
+    assert reached == [], "marimo must never see an unauthenticated websocket"
+
+
+def test_a_marimo_api_call_without_login_gets_401(client: TestClient) -> None:
+    response = client.post("/notebooks/hub/api/kernel/run", json={})
+    assert response.status_code == 401
+    assert "sign in" in response.json()["error"]
+
+
+def test_a_wrong_password_gets_a_401_page_and_no_cookie(client: TestClient) -> None:
+    response = log_in(client, "not the password")
+    assert response.status_code == 401
+    assert "wrong password" in response.text
+    assert "set-cookie" not in response.headers
+    assert client.get(NOTEBOOK_PAGE).status_code == 303
+
+
+# --- the right password opens the notebooks ------------------------------------------------------------------------
+
+
+def test_the_right_password_sets_a_strict_httponly_cookie_that_expires(client: TestClient) -> None:
+    response = log_in(client, next_path=NOTEBOOK_PAGE)
+    assert response.status_code == 303
+    assert response.headers["location"] == NOTEBOOK_PAGE
+    cookie = response.headers["set-cookie"].lower()
+    assert cookie.startswith(f"{COOKIE}=")
+    assert "httponly" in cookie
+    assert "samesite=strict" in cookie
+    assert f"max-age={12 * 3600}" in cookie
+
+
+def test_a_logged_in_operator_gets_the_notebook_page_and_its_websocket(client: TestClient) -> None:
+    log_in(client)
+    page = client.get(NOTEBOOK_PAGE)
+    assert page.status_code == 200
+    assert "marimo" in page.text.lower()
+    with client.websocket_connect(NOTEBOOK_SOCKET) as socket:
+        assert '"kernel-ready"' in socket.receive_text()
+
+
+def test_the_index_lists_every_notebook(client: TestClient) -> None:
+    log_in(client)
+    assert f'href="{NOTEBOOK_PAGE}"' in client.get("/").text
+
+
+def test_logging_out_closes_the_hub_again(client: TestClient) -> None:
+    log_in(client)
+    client.post("/logout")
+    assert client.get(NOTEBOOK_PAGE).status_code == 303
+
+
+def test_the_name_given_at_login_is_who_acts_else_the_configured_operator(client: TestClient) -> None:
+    named = client.post("/login", data={"password": PASSWORD, "name": "  Ada   Lovelace "})
+    assert sessions().operator_for(named.cookies[COOKIE]) == "Ada Lovelace"
+    assert sessions().operator_for(log_in(client).cookies[COOKIE]) == get_settings().hub_operator
+    refused = client.post("/login", data={"password": PASSWORD, "name": "<script>"})
+    assert refused.status_code == 400
+    assert "set-cookie" not in refused.headers
+
+
+def test_login_returns_only_to_paths_of_the_hub(client: TestClient) -> None:
+    assert log_in(client, next_path="//evil.example/steal").headers["location"] == "/"
+
+
+def test_a_file_that_is_no_notebook_is_not_served(client: TestClient) -> None:
+    log_in(client)
+    assert client.get("/notebooks/__init__/").status_code == 404
+    assert client.get("/notebooks/../oo_app/settings/").status_code == 404
+
+
+# --- forged, expired and stale cookies -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "cookie",
+    [
+        pytest.param(HubSessions("another-secret", PASSWORD, 3600).issue("hub"), id="another secret key"),
+        pytest.param(HubSessions("dev-only-secret-change-me", "an old password", 3600).issue("hub"), id="old password"),
+        pytest.param("eyJvcGVyYXRvciI6Im1hbGxvcnkifQ.AAAAAA.forged", id="made up"),
+    ],
+)
+def test_a_forged_or_stale_cookie_is_refused_over_http_and_websocket(client: TestClient, cookie: str) -> None:
+    client.cookies.set(COOKIE, cookie)
+    assert client.get(NOTEBOOK_PAGE).status_code == 303
+    assert_socket_refused(client)
+
+
+def test_an_expired_cookie_is_refused(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    lifetime_s = get_settings().hub_session_hours * 3600
+    with monkeypatch.context() as past:
+        past.setattr(TimestampSigner, "get_timestamp", lambda _self: int(time.time() - lifetime_s - 60))
+        expired = sessions().issue("hub")
+    assert sessions().operator_for(sessions().issue("hub")) == "hub", "a fresh cookie of the same kind is valid"
+    client.cookies.set(COOKIE, expired)
+    assert client.get(NOTEBOOK_PAGE).status_code == 303
+    assert_socket_refused(client)
+
+
+def test_a_websocket_from_another_origin_is_refused_even_with_the_cookie(client: TestClient) -> None:
+    log_in(client)
+    assert_socket_refused(client, headers={"Origin": "http://evil.example"})
+
+
+def test_a_login_posted_from_another_site_is_refused(client: TestClient) -> None:
+    response = client.post("/login", data={"password": PASSWORD}, headers={"Origin": "http://evil.example"})
+    assert response.status_code == 403
+    assert "set-cookie" not in response.headers
+
+
+def test_repeated_wrong_passwords_lock_the_address_out(hub_env: Callable[..., None]) -> None:
+    app = create_app(get_settings(), failure_delay_s=0, throttle=LoginThrottle(max_failures=3, window_s=60))
+    with TestClient(app, follow_redirects=False) as client:
+        assert [log_in(client, "guess").status_code for _ in range(3)] == [401, 401, 401]
+        locked = log_in(client)
+        assert locked.status_code == 429, "even the right password waits once the address is locked out"
+        assert int(locked.headers["retry-after"]) > 0
+        assert "set-cookie" not in locked.headers
+
+
+def test_a_wrong_password_answers_slowly(hub_env: Callable[..., None]) -> None:
+    with TestClient(create_app(get_settings(), failure_delay_s=0.3), follow_redirects=False) as client:
+        started = time.monotonic()
+        log_in(client, "guess")
+        assert time.monotonic() - started >= 0.3
+
+
+def test_the_notebooks_learn_who_acts_and_read_the_apps_database(hub_env: Callable[..., None]) -> None:
+    hub_env(OO_HUB_OPERATOR="ops-team")
+    settings = get_settings()
+    seen: list[object] = []
+
+    async def notebooks(scope: Scope, receive: Receive, send: Send) -> None:
+        seen.append((scope["user"], scope["meta"]))
+        await send({"type": "http.response.start", "status": 204, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    guarded = TestClient(HubGuard(notebooks, sessions()), cookies={COOKIE: sessions().issue("ops-team")})
+    assert guarded.get("/notebooks/hub/").status_code == 204
+    assert seen == [
+        ({"is_authenticated": True, "username": "ops-team", "display_name": "ops-team"}, {"operator": "ops-team"})
+    ]
+    assert hub_server.notebook_environment(settings) == {
+        "OO_DATABASE_URL": settings.database_url,
+        "OO_HUB_OPERATOR": "ops-team",
+    }
+
+
+# --- `oo hub` ------------------------------------------------------------------------------------------------------
+
+
+def test_oo_hub_without_a_password_exits_1_and_says_what_to_set(configure: Callable[..., None]) -> None:
+    configure(OO_HUB_PASSWORD="")
+    result = CliRunner().invoke(main, ["hub"])
+    assert result.exit_code == 1
+    assert "set OO_HUB_PASSWORD" in result.output
+
+
+def test_oo_hub_refuses_a_short_password_outside_development(configure: Callable[..., None]) -> None:
+    configure(OO_ENV="test", OO_HUB_PASSWORD="short")
+    result = CliRunner().invoke(main, ["hub"])
+    assert result.exit_code == 1
+    assert "at least 16 characters" in result.output
+
+
+def test_oo_hub_stays_on_loopback_unless_host_is_given_on_the_command_line(
+    configure: Callable[..., None], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    configure(OO_HUB_PASSWORD=PASSWORD, OO_HUB_HOST="0.0.0.0")
+    served: list[tuple[str, int]] = []
+    monkeypatch.setattr(hub_server, "serve", lambda _settings, host, port: served.append((host, port)))
+    refused = CliRunner().invoke(main, ["hub"])
+    assert refused.exit_code == 1
+    assert "--host 0.0.0.0" in refused.output
+    assert CliRunner().invoke(main, ["hub", "--host", "0.0.0.0", "--port", "2799"]).exit_code == 0
+    assert served == [("0.0.0.0", 2799)]
+
+
+# --- the real hub in a browser -------------------------------------------------------------------------------------
+
+START_TIMEOUT_S = 120
+CHART_TIMEOUT_MS = 90_000
+
+
+def seed_reacted_tips(database_url: str, now: datetime) -> int:
+    """Tips of the demo person over the last week, most of them answered, so the hub's charts have data."""
+    reactions = ["done", "done", "snoozed", "dismissed", "liked", None]
+    engine = make_engine(database_url)
+    with Session(engine) as session:
+        user = session.exec(select(User)).one()
+        tips = [
+            Tip(
+                user_id=user.id,
+                text=f"Hub tip {day}.{index}: close one open loop.",
+                prompt_version="orchestrator-v2",
+                model_alias="tip-generator",
+                model="oo-rules/composer",
+                policy="incumbent",
+                sources=[{"agent_id": "time-of-day", "agent_version": "1.0.0", "output_id": 1}],
+                created_at=now - timedelta(days=day, hours=index),
+                shown_at=now - timedelta(days=day, hours=index),
+                reaction=reactions[(day + index) % len(reactions)],
+            )
+            for day in range(7)
+            for index in range(3)
+        ]
+        session.add_all(tips)
+        session.commit()
+    engine.dispose()
+    return len(tips)
+
+
+def _wait_until_serving(process: subprocess.Popen, base: str, log_path: Path) -> None:
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while process.poll() is None and time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{base}/login", timeout=5).status_code == 200:
+                return
+        except httpx.HTTPError:
+            time.sleep(0.5)
+    pytest.fail(f"oo hub did not serve in {START_TIMEOUT_S} s (exit {process.poll()}):\n{log_path.read_text()[-3000:]}")
+
+
+@pytest.fixture(scope="module")
+def served_hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """`oo hub` as an operator starts it, on a free loopback port over a seeded database; its base URL."""
+    tmp_path = tmp_path_factory.mktemp("hub")
+    database_url = seeded_database(tmp_path)
+    seed_reacted_tips(database_url, datetime.now(UTC))
+    port = free_port()
+    env = {**os.environ, "OO_DATABASE_URL": database_url, "OO_HUB_PASSWORD": PASSWORD, "OO_SCHEDULER_ENABLED": "false"}
+    log_path = tmp_path / "hub.log"
+    with log_path.open("w") as log:
+        process = subprocess.Popen(
+            [str(Path(sys.executable).with_name("oo")), "hub", "--port", str(port)],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        _wait_until_serving(process, f"http://127.0.0.1:{port}", log_path)
+        assert f"http://127.0.0.1:{port}/" in log_path.read_text(), "oo hub prints its URL"
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(timeout=10)
+
+
+def test_the_served_hub_refuses_a_websocket_without_login_and_serves_one_with_it(served_hub: str) -> None:
+    socket_url = served_hub.replace("http://", "ws://") + NOTEBOOK_SOCKET
+    with pytest.raises(InvalidStatus) as refused:
+        connect(socket_url, open_timeout=10)
+    assert refused.value.response.status_code == 403, "uvicorn turns a close before accept into 403"
+    with httpx.Client(base_url=served_hub, timeout=10) as client:
+        assert log_in(client).status_code == 303
+        # marimo builds a notebook's app on the first request for its page; a browser always asks for that first
+        assert client.get(NOTEBOOK_PAGE).status_code == 200
+        cookie = f"{COOKIE}={client.cookies[COOKIE]}"
+    with connect(socket_url, additional_headers={"Cookie": cookie}, open_timeout=10) as socket:
+        assert '"kernel-ready"' in socket.recv(timeout=30)
+
+
+def _drawn_bars(bars: Locator) -> int:
+    """How many of these bar paths have a height on screen (an empty day draws a flat one)."""
+    return bars.evaluate_all("paths => paths.filter(path => path.getBoundingClientRect().height > 1).length")
+
+
+@pytest.mark.browser
+def test_an_operator_logs_in_and_sees_the_tips_chart_with_data(served_hub: str, tmp_path: Path) -> None:
+    left_the_machine: list[str] = []
+    with chromium() as browser:
+        context = loopback_only(browser.new_context(viewport={"width": 1280, "height": 1000}))
+        page = context.new_page()
+        page.on("requestfailed", lambda request: left_the_machine.append(request.url))
+        page.set_default_timeout(30_000)
+        page.goto(served_hub + "/")
+        assert page.url.startswith(served_hub + "/login"), page.url
+        page.fill("#password", PASSWORD)
+        page.click("button[type=submit]")
+        page.click(f'a[href="{NOTEBOOK_PAGE}"]')
+        # marimo draws its plotly charts inside shadow roots: Playwright's CSS locators pierce them, querySelector not
+        bars = page.locator(".js-plotly-plot .trace.bars .point path")
+        bars.first.wait_for(state="attached", timeout=CHART_TIMEOUT_MS)
+        deadline = time.monotonic() + CHART_TIMEOUT_MS / 1000
+        while _drawn_bars(bars) == 0 and time.monotonic() < deadline:
+            page.wait_for_timeout(250)
+        drawn = _drawn_bars(bars)
+        page.wait_for_timeout(500)  # let plotly finish its transition before the picture
+        screenshot = tmp_path / "hub.png"
+        page.screenshot(path=str(screenshot), full_page=True)
+        print(f"screenshot: {screenshot}; {drawn} bars; requests kept off the network: {left_the_machine}")
+        context.close()
+    assert drawn > 0, "the tips-per-day chart draws the seeded tips"
+    assert screenshot.stat().st_size > 10_000
