@@ -851,22 +851,11 @@ def audit_log(engine: Engine, limit: int = 100, action: str | None = None, targe
 def promote_policy(
     engine: Engine, name: str, *, actor: str, force: bool = False, now: datetime | None = None
 ) -> Policy:
-    """Promote the shadow candidate ``name`` through :func:`oo_app.recommender.policies.promote` (what
-    ``oo policy promote`` calls) and record ``policy.promote`` by ``actor``, with what a forced promotion overrode.
-    A refused promotion (Conflict, NotFound) raises and records nothing."""
+    """Promote the shadow candidate ``name`` through :func:`oo_app.recommender.policies.promote`, the domain action
+    ``oo policy promote`` calls too, which records ``policy.promote`` by ``actor`` in the audit log. A refused
+    promotion (Conflict, NotFound) raises and records nothing."""
     with _session(engine, write=True) as session:
-        previous = policies.incumbent(session).name
-        blockers = policies.promotion_blockers(policies.shadow_report(session, name))
-        promoted = policies.promote(session, name, actor=actor, force=force, now=now)
-        audit.record(
-            session,
-            actor,
-            audit.PROMOTE_POLICY,
-            audit.policy_target(name),
-            {"previous_incumbent": previous, "force": force, "overrode": blockers},
-            now=now,
-        )
-    return promoted
+        return policies.promote(session, name, actor=actor, force=force, now=now)
 
 
 def recompute_person(engine: Engine, user_id: int, *, actor: str, now: datetime | None = None) -> list[str]:

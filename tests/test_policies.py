@@ -14,7 +14,7 @@ from sqlmodel import Session, select
 from oo_app.db import make_engine, migrate
 from oo_app.errors import Conflict, InvalidInput, NotFound
 from oo_app.llm import COMPOSER_MODEL, LOCAL_EMBEDDING_MODEL
-from oo_app.models import Policy, PolicyRole, Tip, User
+from oo_app.models import AuditEvent, Policy, PolicyRole, Tip, User
 from oo_app.recommender import current_tip, recommend, shadow
 from oo_app.recommender.policies import (
     MIN_SHADOW_PAIRS,
@@ -168,6 +168,7 @@ def test_promotion_is_refused_with_its_reasons_until_offline_and_online_evidence
 ) -> None:
     with pytest.raises(Conflict, match="no offline benchmark") as refused:
         promote(session, "terse-v1", actor="ops@example.com")
+    assert session.exec(select(AuditEvent)).all() == [], "a refused promotion records nothing"
     assert f"0 shadow tips online, {MIN_SHADOW_PAIRS} needed" in str(refused.value)
     assert incumbent(session).name == "incumbent"
 
@@ -180,6 +181,14 @@ def test_promotion_is_refused_with_its_reasons_until_offline_and_online_evidence
 
     promoted = promote(session, "terse-v1", actor="ops@example.com", now=NOW)
     assert (promoted.role, promoted.promoted_by, promoted.promoted_at) == (PolicyRole.incumbent, "ops@example.com", NOW)
+    (event,) = session.exec(select(AuditEvent)).all()
+    assert (event.actor, event.action, event.target, event.at) == (
+        "ops@example.com",
+        "policy.promote",
+        "policy:terse-v1",
+        NOW,
+    )
+    assert event.details == {"previous_incumbent": "incumbent", "force": False, "overrode": []}
     assert session.get(Policy, "incumbent").role == PolicyRole.retired
     tip = recommend(session, demo_user, NOW + timedelta(days=3))
     assert (tip.policy, tip.text, tip.shadow) == ("terse-v1", CANDIDATE_TEXT, False)

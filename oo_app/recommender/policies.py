@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, func, select
 
+from oo_app import audit
 from oo_app.errors import Conflict, InvalidInput, NotFound
 from oo_app.llm import TIP_GENERATOR
 from oo_app.models import Policy, PolicyRole, Tip
@@ -186,15 +187,16 @@ def promotion_blockers(report: ShadowReport) -> list[str]:
 
 def promote(session: Session, name: str, *, actor: str, force: bool = False, now: datetime | None = None) -> Policy:
     """Make the shadow candidate ``name`` the incumbent and retire the old one; the one domain action behind the CLI
-    and the operator hub. Refused with the reasons (Conflict) while :func:`promotion_blockers` has any, unless
-    ``force``; a forced promotion is logged with what it overrode."""
+    and the operator hub, recorded in the audit log (who, the previous incumbent, what a forced promotion overrode).
+    Refused with the reasons (Conflict) while :func:`promotion_blockers` has any, unless ``force``."""
     candidate = get_policy(session, name)
     if candidate.role != PolicyRole.shadow:
         raise Conflict(f"policy {name!r} is {candidate.role}; only a shadow candidate can be promoted")
     blockers = promotion_blockers(shadow_report(session, name))
     if blockers and not force:
         raise Conflict(f"policy {name!r} cannot be promoted yet: " + "; ".join(blockers))
-    current = session.get(Policy, incumbent(session).name)
+    previous = incumbent(session).name
+    current = session.get(Policy, previous)
     if current is not None:
         current.role = PolicyRole.retired
         session.add(current)
@@ -204,6 +206,14 @@ def promote(session: Session, name: str, *, actor: str, force: bool = False, now
     candidate.promoted_by = actor
     session.add(candidate)
     session.flush()
+    audit.record(
+        session,
+        actor,
+        audit.PROMOTE_POLICY,
+        audit.policy_target(name),
+        {"previous_incumbent": previous, "force": force, "overrode": blockers},
+        now=candidate.promoted_at,
+    )
     log.warning("policy %s promoted by %s%s", name, actor, f" (forced over: {'; '.join(blockers)})" if blockers else "")
     return candidate
 
