@@ -333,6 +333,7 @@ def hub(ctx: click.Context, host: str | None, port: int | None) -> None:
 
     Listens on loopback unless --host names another address on this command line.
     """
+    from oo_app.db import pending_migrations
     from oo_app.hub_server import HubNotConfigured, check_settings, is_loopback, serve
     from oo_app.settings import get_settings
 
@@ -348,6 +349,9 @@ def hub(ctx: click.Context, host: str | None, port: int | None) -> None:
         check_settings(settings)
     except HubNotConfigured as error:
         raise click.ClickException(str(error)) from None
+    pending = pending_migrations()
+    if pending:
+        raise click.ClickException(f"the database lacks the migrations {', '.join(pending)}: run `oo migrate` first")
     if not is_loopback(host):
         click.echo(f"warning: the hub listens on {host}, beyond this machine; put TLS in front of it", err=True)
     shown = f"[{host}]" if ":" in host else host

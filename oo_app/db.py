@@ -75,6 +75,23 @@ def migrate(url: str | None = None, revision: str = "head") -> None:
     command.upgrade(alembic_config(url), revision)
 
 
+def pending_migrations(url: str | None = None) -> list[str]:
+    """The revisions the database at ``url`` (default: the configured one) still lacks; empty when it is at head."""
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    config = alembic_config(url)
+    script = ScriptDirectory.from_config(config)
+    engine = make_engine(url or get_settings().database_url)
+    try:
+        with engine.connect() as connection:
+            current = set(MigrationContext.configure(connection).get_current_heads())
+    finally:
+        engine.dispose()
+    applied = {rev.revision for head in current for rev in script.iterate_revisions(head, "base")}
+    return [rev.revision for rev in script.walk_revisions() if rev.revision not in applied][::-1]
+
+
 def check_database(engine: Engine | None = None) -> None:
     """Raise if the database cannot answer a trivial query."""
     with (engine or get_engine()).connect() as connection:

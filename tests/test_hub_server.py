@@ -24,7 +24,7 @@ from starlette.websockets import WebSocketDisconnect
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
-from oo_app import hub_server
+from oo_app import db, hub_server
 from oo_app.cli import main
 from oo_app.db import make_engine
 from oo_app.hub_server import COOKIE, HubGuard, HubSessions, LoginThrottle, create_app
@@ -264,10 +264,24 @@ def test_oo_hub_refuses_a_short_password_outside_development(configure: Callable
     assert "at least 16 characters" in result.output
 
 
-def test_oo_hub_stays_on_loopback_unless_host_is_given_on_the_command_line(
-    configure: Callable[..., None], monkeypatch: pytest.MonkeyPatch
+def test_oo_hub_refuses_a_database_that_lacks_migrations(
+    configure: Callable[..., None], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    configure(OO_HUB_PASSWORD=PASSWORD, OO_HUB_HOST="0.0.0.0")
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    db.migrate(url, "0002")
+    configure(OO_HUB_PASSWORD=PASSWORD, OO_DATABASE_URL=url)
+    served: list[tuple[str, int]] = []
+    monkeypatch.setattr(hub_server, "serve", lambda _settings, host, port: served.append((host, port)))
+    result = CliRunner().invoke(main, ["hub"])
+    assert result.exit_code == 1
+    assert "lacks the migrations 0003: run `oo migrate` first" in result.output
+    assert served == [], "no hub over tables it cannot read"
+
+
+def test_oo_hub_stays_on_loopback_unless_host_is_given_on_the_command_line(
+    configure: Callable[..., None], monkeypatch: pytest.MonkeyPatch, sqlite_url: str
+) -> None:
+    configure(OO_HUB_PASSWORD=PASSWORD, OO_HUB_HOST="0.0.0.0", OO_DATABASE_URL=sqlite_url)
     served: list[tuple[str, int]] = []
     monkeypatch.setattr(hub_server, "serve", lambda _settings, host, port: served.append((host, port)))
     refused = CliRunner().invoke(main, ["hub"])
