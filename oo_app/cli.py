@@ -237,6 +237,15 @@ def policy_retire(name: str) -> None:
         click.echo(json.dumps(_policy_row(retire(session, name))))
 
 
+personas_option = click.option(
+    "--personas",
+    "personas_dir",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    default=None,
+    help="Folder of persona-*.json histories (default: tests/personas, a copy of the sample personas).",
+)
+
+
 @main.group()
 def bench() -> None:
     """Offline benchmarks, logged to MLflow."""
@@ -244,13 +253,7 @@ def bench() -> None:
 
 @bench.command("models")
 @click.option("--policy", "names", multiple=True, help="A policy to run (repeatable); default: incumbent and shadows.")
-@click.option(
-    "--personas",
-    "personas_dir",
-    type=click.Path(exists=True, file_okay=False, path_type=Path),
-    default=None,
-    help="Folder of persona-*.json histories (default: tests/personas).",
-)
+@personas_option
 @click.option("--per-day", type=click.IntRange(1, 24), default=4, show_default=True, help="Moments per persona.")
 @click.option("--no-reference", is_flag=True, help="Leave out the composer-only reference policy 'rules'.")
 @click.option("--no-mlflow", is_flag=True, help="Print the figures only; log no MLflow run.")
@@ -289,13 +292,7 @@ def bench_models(
 
 @main.command()
 @click.option("--days", type=click.IntRange(1, 365), default=30, show_default=True)
-@click.option(
-    "--personas",
-    "personas_dir",
-    type=click.Path(exists=True, file_okay=False, path_type=Path),
-    default=None,
-    help="Folder of persona-*.json histories with planted truth (default: tests/personas).",
-)
+@personas_option
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--policy", "names", multiple=True, help="A policy to simulate (repeatable); default: the incumbent.")
 @domain_errors
