@@ -41,6 +41,7 @@ BENCH_EXPERIMENT = "oo-bench"
 PROMPT_PREFIX = "oo-"  # prompts/<family>-v<N>.txt is version N of the registry prompt oo-<family>
 PROMPT_VERSION_TAG = "oo.prompt_version"
 SPAN_NAME = "tip-generation"
+LITELLM_LOGGING_WAIT_S = 0.5  # at most, per traced generation, for LiteLLM's callbacks to log its child spans
 RETRY_AFTER_S = 60.0  # an unreachable store is tried again after this long, not on every tip
 # Unbounded, one call to a server that is down retries for about four minutes (seen: 245 s on a closed port).
 HTTP_BOUNDS = {
@@ -328,6 +329,7 @@ def _close_span(
     if opened is None:
         return
     span_context, span = opened
+    _await_litellm_logging()
     if error is None:
         try:
             span.set_outputs({"text": generation.text, "kind": generation.kind})
@@ -339,6 +341,24 @@ def _close_span(
     except Exception as mlflow_error:
         if mlflow_error is not error:
             log.warning("could not close the tip-generation trace (%s: %s)", type(mlflow_error).__name__, mlflow_error)
+
+
+def _await_litellm_logging(timeout_s: float = LITELLM_LOGGING_WAIT_S) -> None:
+    """Give LiteLLM's logging threads a moment to record the calls of this generation as its child spans.
+
+    LiteLLM runs success callbacks (MLflow's autolog among them) on a background executor; a root span closed first
+    would lose them under load. Waits, bounded, until that executor has nothing pending; best effort: when LiteLLM's
+    executor changes shape, it does not wait at all.
+    """
+    import litellm.utils
+
+    executor = getattr(litellm.utils, "executor", None)
+    slots, limit = getattr(executor, "_pending_slots", None), getattr(executor, "_max_pending_tasks", None)
+    if not isinstance(limit, int) or not hasattr(slots, "_value"):
+        return
+    deadline = time.monotonic() + timeout_s
+    while slots._value < limit and time.monotonic() < deadline:
+        time.sleep(0.005)
 
 
 def flush() -> None:
