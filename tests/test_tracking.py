@@ -91,7 +91,22 @@ def test_the_hub_links_a_registered_prompt_version_and_nothing_for_an_unknown_on
     assert tracking.prompt_uri("orchestrator-v0") is None
 
 
-def test_a_traced_generation_records_its_context_outcome_and_the_litellm_call(mlflow_dir: Path) -> None:
+@pytest.fixture
+def own_litellm_logging(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """LiteLLM runs its logging callbacks on one process-wide executor, which earlier tests' calls (to stores and
+    servers long gone) can keep busy; this test's calls get an executor of their own, as a fresh process has."""
+    import litellm.utils
+    from litellm.litellm_core_utils.thread_pool_executor import BoundedLoggingThreadPoolExecutor
+
+    executor = BoundedLoggingThreadPoolExecutor(max_workers=2, max_pending_tasks=100)
+    monkeypatch.setattr(litellm.utils, "executor", executor)
+    yield
+    executor.shutdown(wait=False, cancel_futures=True)
+
+
+def test_a_traced_generation_records_its_context_outcome_and_the_litellm_call(
+    mlflow_dir: Path, own_litellm_logging: None
+) -> None:
     with tracking.traced_generation(
         42, prompt_version="orchestrator-v1", policy="incumbent", shadow=True, inputs={"agents": ["momentum"]}
     ) as gen:
