@@ -7,7 +7,10 @@ MLflow database costs about 6 s of migrations, so tests start from a copy of one
 from __future__ import annotations
 
 import logging
+import os
 import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from string import Template
@@ -91,36 +94,36 @@ def test_the_hub_links_a_registered_prompt_version_and_nothing_for_an_unknown_on
     assert tracking.prompt_uri("orchestrator-v0") is None
 
 
-@pytest.fixture
-def own_litellm_logging(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """LiteLLM runs its logging callbacks on one process-wide executor, which earlier tests' calls (to stores and
-    servers long gone) can keep busy; this test's calls get an executor of their own, as a fresh process has."""
-    import litellm.utils
-    from litellm.litellm_core_utils.thread_pool_executor import BoundedLoggingThreadPoolExecutor
+# One generation as the app makes it, in a process of its own: LiteLLM's callbacks (MLflow's autolog among them) are
+# process-wide, and earlier tests of this session leave them in states a fresh app process never has.
+GENERATION = f"""
+from oo_app import llm, tracking
+with tracking.traced_generation(
+    42, prompt_version="orchestrator-v1", policy="incumbent", shadow=True, inputs={{"agents": ["momentum"]}}
+) as gen:
+    response = llm.get_router().completion(
+        model=llm.TIP_GENERATOR, messages=[{{"role": "user", "content": {FACTS_ONLY_PROMPT!r}}}]
+    )
+    gen.text, gen.kind, gen.model = "Finish one task.", "todo", response.model
+    gen.latency_ms, gen.prompt_tokens, gen.completion_tokens = 12.5, 0, 0
+    gen.grounded, gen.fallback = True, False
+tracking.flush()
+print(gen.trace_id)
+"""
 
-    executor = BoundedLoggingThreadPoolExecutor(max_workers=2, max_pending_tasks=100)
-    monkeypatch.setattr(litellm.utils, "executor", executor)
-    yield
-    executor.shutdown(wait=False, cancel_futures=True)
 
-
-def test_a_traced_generation_records_its_context_outcome_and_the_litellm_call(
-    mlflow_dir: Path, own_litellm_logging: None
-) -> None:
-    with tracking.traced_generation(
-        42, prompt_version="orchestrator-v1", policy="incumbent", shadow=True, inputs={"agents": ["momentum"]}
-    ) as gen:
-        response = llm.get_router().completion(
-            model=llm.TIP_GENERATOR, messages=[{"role": "user", "content": FACTS_ONLY_PROMPT}]
-        )
-        gen.text, gen.kind, gen.model = "Finish one task.", "todo", response.model
-        gen.latency_ms, gen.prompt_tokens, gen.completion_tokens = 12.5, 0, 0
-        gen.grounded, gen.fallback = True, False
-    tracking.flush()
+def test_a_traced_generation_records_its_context_outcome_and_the_litellm_call(mlflow_dir: Path) -> None:
+    env = {key: value for key, value in os.environ.items() if key != "MLFLOW_TRACKING_URI"}
+    done = subprocess.run(
+        [sys.executable, "-c", GENERATION], env=env, capture_output=True, text=True, timeout=180, check=False
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    trace_id = done.stdout.strip().splitlines()[-1]
+    mlflow.set_tracking_uri(os.environ["OO_MLFLOW_TRACKING_URI"])
 
     experiment = mlflow.get_experiment_by_name(tracking.TRACES_EXPERIMENT)
     traces = mlflow.search_traces(locations=[experiment.experiment_id], return_type="list")
-    assert [trace.info.trace_id for trace in traces] == [gen.trace_id]
+    assert [trace.info.trace_id for trace in traces] == [trace_id]
     trace = traces[0]
     root = next(span for span in trace.data.spans if span.parent_id is None)
     assert root.name == "tip-generation"
