@@ -11,6 +11,7 @@ import logging
 import reflex as rx
 
 from agents.scheduler import run_forever
+from oo_app import pwa
 from oo_app.api import api
 from oo_app.auth.oidc import with_login_state
 from oo_app.db import session_scope
@@ -66,9 +67,11 @@ async def warm_llm() -> None:
 
 app = rx.App(
     api_transformer=[api, with_login_state],
-    head_components=[rx.el.meta(name="theme-color", content="#000000")],
+    head_components=pwa.head_components(),
     style={"background": "#000000"},
 )
+# One quiet line instead of Reflex's connection toasts (which name the backend's URL) while the connection is down.
+app.app_wraps[5, "Overlay"] = lambda stateful: pwa.connection_notice() if stateful else None
 app.add_page(index, route="/", title="oO", description="One well-timed tip.", on_load=TipState.load)
 app.add_page(settings, route="/settings", title="oO · settings", on_load=SettingsState.load)
 app.register_lifespan_task(agent_scheduler)

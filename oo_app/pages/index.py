@@ -6,6 +6,7 @@ import reflex as rx
 
 from oo_app.components.reaction import reaction_button
 from oo_app.pages.login import PAGE_STYLE, sign_in_view, sign_out_form
+from oo_app.pwa import cached_tip_painter
 from oo_app.state.tip import TipState
 
 TIP_STYLE = {
@@ -28,17 +29,20 @@ LINK_STYLE = {
 
 
 def index() -> rx.Component:
-    """The tip for a signed-in person, the sign-in view otherwise (black until the session is looked up)."""
+    """The tip for a signed-in person, the sign-in view otherwise. Until the session is looked up the page is black,
+    with the last tip kept on this device painted over it (the prerendered HTML carries the painter)."""
     return rx.cond(
         TipState.signed_in,
         tip_view(),
-        rx.cond(TipState.checked, sign_in_view(), rx.el.main(style=PAGE_STYLE)),
+        rx.cond(TipState.checked, sign_in_view(), rx.el.main(cached_tip_painter(), style=PAGE_STYLE)),
     )
 
 
 def tip_view() -> rx.Component:
     return rx.el.main(
         rx.el.nav(
+            # Shown by static/pwa.js when the browser offers installation.
+            rx.el.button("install", id="install-app", type="button", hidden=True, style=LINK_STYLE),
             rx.el.a("settings", href="/settings", id="settings-link", style=LINK_STYLE),
             sign_out_form(),
             aria_label="Account",
@@ -58,6 +62,8 @@ def tip_view() -> rx.Component:
             rx.cond(TipState.error != "", TipState.error, TipState.text),
             id="tip-text",
             aria_live="polite",
+            # What static/pwa.js keeps as the last tip (0 while an error is shown: never cached).
+            custom_attrs={"data-tip-id": rx.cond(TipState.error != "", 0, TipState.tip_id), "data-kind": TipState.kind},
             style=TIP_STYLE,
         ),
         rx.el.div(
@@ -68,10 +74,19 @@ def tip_view() -> rx.Component:
             aria_label="React to this tip",
             style={"display": "flex", "gap": "0.75rem", "flex_wrap": "wrap", "justify_content": "center"},
         ),
-        rx.el.button("why this tip?", id="why", type="button", on_click=TipState.toggle_why, style=LINK_STYLE),
+        rx.el.button(
+            "why this tip?",
+            id="why",
+            type="button",
+            on_click=TipState.toggle_why,
+            aria_expanded=TipState.show_why,
+            aria_controls="tip-why",
+            style=LINK_STYLE,
+        ),
         rx.cond(
             TipState.show_why,
             rx.el.p("from ", TipState.sources, " · ", TipState.written_by, id="tip-why", style=MUTED),
         ),
+        id="tip-page",
         style=PAGE_STYLE,
     )
