@@ -11,6 +11,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, select
 
 from agents.base import AgentManifest, UserHistory
@@ -52,11 +53,28 @@ def save_inferred(session: Session, user_id: int, scope: str, values: Mapping[st
     for key, value in values.items():
         pref = existing.get(key)
         if pref is None:
-            session.add(UserPreference(user_id=user_id, scope=scope, key=key, value=value))
+            upsert_inferred(session, user_id, scope, key, value)
         elif pref.source == PrefSource.inferred and pref.value != value:
             pref.value = value
             pref.updated_at = utcnow()
             session.add(pref)
+
+
+def upsert_inferred(session: Session, user_id: int, scope: str, key: str, value: Any) -> None:
+    """Insert an inferred value; when another run stored the same key meanwhile (two workers computing one person),
+    update that row instead, unless the person set it. One statement: no unique-key error, no lost value."""
+    table = UserPreference.__table__
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    statement = dialect.insert(table).values(
+        user_id=user_id, scope=scope, key=key, value=value, source=PrefSource.inferred.value, updated_at=utcnow()
+    )
+    session.execute(
+        statement.on_conflict_do_update(
+            index_elements=[table.c.user_id, table.c.scope, table.c.key],
+            set_={"value": statement.excluded.value, "updated_at": statement.excluded.updated_at},
+            where=table.c.source == PrefSource.inferred.value,
+        )
+    )
 
 
 def effective_params(

@@ -9,7 +9,7 @@ import pytest
 from sqlmodel import Session, select
 
 from agents.base import AgentManifest, InferredParam, UserHistory
-from agents.inference import effective_params, run_inference, save_inferred
+from agents.inference import effective_params, run_inference, save_inferred, upsert_inferred
 from oo_app.models import PrefSource, User, UserPreference
 from tests.conftest import NOW
 
@@ -72,3 +72,21 @@ def test_inference_never_overwrites_a_value_the_person_set(session: Session) -> 
         "hour": 6,
         "tz": "Asia/Tokyo",
     }
+
+
+@pytest.mark.parametrize("any_database", ["sqlite", "postgresql"], indirect=True)
+def test_a_key_stored_meanwhile_by_another_run_is_updated_not_a_duplicate_key_error(any_database: Session) -> None:
+    """Two workers computing one person both see the key missing; the second insert lands on the first's row."""
+    session = any_database
+    user = User(email="race@example.com")
+    session.add(user)
+    session.flush()
+    session.add(UserPreference(user_id=user.id, scope="probe", key="mine", value=6, source=PrefSource.user))
+    session.add(UserPreference(user_id=user.id, scope="probe", key="hour", value=9, source=PrefSource.inferred))
+    session.flush()
+    upsert_inferred(session, user.id, "probe", "hour", 19)  # as if this run had not seen the row
+    upsert_inferred(session, user.id, "probe", "mine", 20)
+    rows = session.exec(
+        select(UserPreference.key, UserPreference.value, UserPreference.source).where(UserPreference.user_id == user.id)
+    ).all()
+    assert sorted(rows) == [("hour", 19, PrefSource.inferred), ("mine", 6, PrefSource.user)]
