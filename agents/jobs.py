@@ -177,6 +177,9 @@ def _build_app(queue_conninfo: str, max_connections: int) -> App:
     app.periodic(cron=ENQUEUE_CRON, periodic_id="every-minute")(
         app.task(name=ENQUEUE_TASK, pass_context=True, priority=ENQUEUE_PRIORITY)(enqueue_due_and_recover)
     )
+    from oo_app.push.jobs import register as register_push  # the workers also run the web push rounds
+
+    register_push(app)
     return app
 
 

@@ -23,6 +23,7 @@ from oo_app.errors import OOError
 from oo_app.integrations import routes as integration_routes
 from oo_app.models import Tip
 from oo_app.profile import routes as profile_routes
+from oo_app.push import routes as push_routes
 from oo_app.recommender import mark_shown, react, recommend
 
 log = logging.getLogger(__name__)
@@ -82,6 +83,7 @@ api = FastAPI(title="oO", version="0.1.0", docs_url="/api/docs", openapi_url="/a
 api.include_router(auth_routes.router)
 api.include_router(integration_routes.router)
 api.include_router(profile_routes.router)
+api.include_router(push_routes.router)
 
 
 @api.exception_handler(OOError)

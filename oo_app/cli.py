@@ -17,6 +17,7 @@ import click
 from oo_app.clitools import domain_errors
 from oo_app.errors import NotFound
 from oo_app.integrations.cli import integrations
+from oo_app.push.cli import push
 
 
 @click.group()
@@ -319,6 +320,7 @@ def simulate(days: int, personas_dir: Path | None, seed: int, names: tuple[str, 
 
 
 main.add_command(integrations)
+main.add_command(push)
 
 
 @main.command()

@@ -274,6 +274,12 @@ class Tip(SQLModel, table=True):
     )
     agreement: float | None = Field(default=None, description="on a shadow tip: embedder cosine to its shown tip")
     judge_score: float | None = Field(default=None, description="the judge's score in [0, 1], once judged")
+    snoozed_until: datetime | None = Field(
+        default=None,
+        sa_type=UTCDateTime,
+        nullable=True,
+        description="on a snoozed tip: no push before this moment (the person's next morning, oo_app/push)",
+    )
 
     @property
     def agent_ids(self) -> list[str]:
@@ -328,3 +334,61 @@ class AuditEvent(SQLModel, table=True):
     action: str = Field(max_length=64)
     target: str | None = Field(default=None, max_length=128)
     details: dict[str, Any] = _json({})
+
+
+# --- web push (oo_app/push) ------------------------------------------------------------------------------------------
+
+
+class PushSubscription(SQLModel, table=True):
+    """A browser's push subscription (``PushSubscription.toJSON()``): where to POST and the keys to encrypt to.
+
+    ``p256dh`` (the browser's ECDH public key) and ``auth`` (its authentication secret) are key material: marked
+    ``secret`` so the export withholds them. An endpoint belongs to one person at a time (the last to subscribe it).
+    """
+
+    __tablename__ = "push_subscriptions"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = _owner()
+    endpoint: str = Field(max_length=2048, unique=True, description="the push service's URL for this browser")
+    p256dh: str = Field(max_length=128, sa_column_kwargs={"info": {"secret": "keys"}})
+    auth: str = Field(max_length=64, sa_column_kwargs={"info": {"secret": "keys"}})
+    expires_at: datetime | None = _ts(nullable=True, now=False)
+    created_at: datetime = _ts()
+    last_success_at: datetime | None = _ts(nullable=True, now=False)
+    last_failure_at: datetime | None = _ts(nullable=True, now=False)
+    failures: int = Field(default=0, description="failed sends since the last success")
+
+
+class PushDeliveryStatus(StrEnum):
+    claimed = "claimed"  # the slot is taken; sending (or the sender died: the slot is never sent again)
+    sent = "sent"  # at least one of the person's browsers' push services accepted it
+    failed = "failed"  # every send failed (recorded in ``error``); not retried
+    gone = "gone"  # every subscription had expired at its push service (404/410) and was deleted
+
+
+class PushDelivery(SQLModel, table=True):
+    """One push slot of a person: claimed (unique per person and delivery moment) before anything is sent, so two
+    workers never send the same slot twice; then what happened."""
+
+    __tablename__ = "push_deliveries"
+    __table_args__ = (sa.UniqueConstraint("user_id", "slot", name="uq_push_deliveries_user_slot"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = _owner()
+    slot: datetime = _ts(now=False)
+    tip_id: int | None = Field(
+        default=None,
+        sa_column_args=(sa.ForeignKey("tips.id", ondelete="SET NULL", name="fk_push_deliveries_tip_id_tips"),),
+        description="the tip pushed",
+    )
+    snoozed_tip_id: int | None = Field(
+        default=None,
+        sa_column_args=(sa.ForeignKey("tips.id", ondelete="SET NULL", name="fk_push_deliveries_snoozed_tip_id_tips"),),
+        description="when the push brought a snoozed tip back: that tip (``tip_id`` is its copy)",
+    )
+    status: PushDeliveryStatus = Field(default=PushDeliveryStatus.claimed, sa_type=sa.String(16))
+    claimed_at: datetime = _ts()
+    sent_at: datetime | None = _ts(nullable=True, now=False)
+    sent_to: int = Field(default=0, description="subscriptions whose push service accepted the message")
+    error: str | None = Field(default=None, sa_type=sa.Text)

@@ -17,6 +17,7 @@ from oo_app.auth.oidc import with_login_state
 from oo_app.db import session_scope
 from oo_app.pages.index import index
 from oo_app.pages.settings import settings
+from oo_app.push.jobs import push_scheduler
 from oo_app.recommender import refresh_tips
 from oo_app.settings import get_settings
 from oo_app.state.settings import SettingsState
@@ -75,4 +76,5 @@ app.app_wraps[5, "Overlay"] = lambda stateful: pwa.connection_notice() if statef
 app.add_page(index, route="/", title="oO", description="One well-timed tip.", on_load=TipState.load)
 app.add_page(settings, route="/settings", title="oO · settings", on_load=SettingsState.load)
 app.register_lifespan_task(agent_scheduler)
+app.register_lifespan_task(push_scheduler)
 app.register_lifespan_task(warm_llm)

@@ -182,6 +182,78 @@ class Settings(BaseSettings):
     def _empty_password_is_unset(cls, value: Any) -> Any:
         return None if value == "" else value
 
+    # --- Web push (oo_app/push) ---------------------------------------------------------------------------------
+    # VAPID (RFC 8292): oO signs every push with this key; browsers subscribe with its public key as
+    # `applicationServerKey` (GET /api/push/key). Generate one with `oo push generate-vapid`.
+    vapid_private_key: SecretStr | None = Field(
+        default=None,
+        description="The VAPID signing key, a P-256 private key: base64url of its raw 32 bytes (what py_vapid's "
+        "from_string reads and `oo push generate-vapid` prints) or a PEM. Required outside development; in development "
+        "it is generated once into vapid_key_file.",
+    )
+    vapid_subject: str | None = Field(
+        default=None,
+        description="The operator's contact push services see in every VAPID token: a mailto: address or an https: "
+        "URL. Required outside development (development uses mailto:oo@localhost).",
+    )
+    vapid_key_file: Path = Field(
+        default=ROOT / "data" / "vapid.key",
+        description="Development only, when vapid_private_key is unset: the key generated once and kept here.",
+    )
+    push_daily_cap: int = Field(
+        default=3, ge=1, le=3, description="Pushes per person per local day, at most (the consent text says three)."
+    )
+    push_min_gap_minutes: float = Field(default=60.0, ge=0, description="Between two pushes to one person, at least.")
+    push_grace_minutes: float = Field(
+        default=20.0,
+        gt=0,
+        le=59,
+        description="A push goes out this long after its delivery moment at the latest; a missed slot is skipped.",
+    )
+    push_recent_view_minutes: float = Field(
+        default=30.0, ge=0, description="No push while the person saw or answered a tip this recently (page open)."
+    )
+    push_ttl_s: int = Field(
+        default=1800,
+        ge=0,
+        le=86_400,
+        description="How long a push service may hold a push for an offline browser (never past the quiet hours).",
+    )
+    push_timeout_s: float = Field(default=10.0, gt=0, description="Per request to a push service.")
+    push_allow_private_endpoints: bool | None = Field(
+        default=None,
+        description="Accept push endpoints on loopback, private or link-local addresses (and plain http there), for "
+        "a local push service. Unset: on in development and test, off in production.",
+    )
+
+    @field_validator("vapid_private_key", "vapid_subject", "push_allow_private_endpoints", mode="before")
+    @classmethod
+    def _empty_push_setting_is_unset(cls, value: Any) -> Any:
+        return None if value == "" or (isinstance(value, SecretStr) and not value.get_secret_value()) else value
+
+    @field_validator("vapid_subject")
+    @classmethod
+    def _subject_is_a_contact(cls, subject: str | None) -> str | None:
+        if subject is None:
+            return None
+        subject = subject.strip()
+        mailbox = subject.removeprefix("mailto:")
+        if subject.startswith("mailto:") and "@" in mailbox.strip("@") and " " not in mailbox:
+            return subject
+        if subject.startswith("https://") and len(subject) > len("https://") and " " not in subject:
+            return subject
+        raise ValueError(
+            "OO_VAPID_SUBJECT must be a mailto: address (mailto:ops@example.com) or an https: URL push services can "
+            "reach you at"
+        )
+
+    @property
+    def push_private_endpoints_allowed(self) -> bool:
+        """Whether push endpoints may be private addresses: as set, else only in development and test."""
+        if self.push_allow_private_endpoints is None:
+            return self.env != "production"
+        return self.push_allow_private_endpoints
+
     frontend_port: int = 3000
     backend_port: int = 8000
 

@@ -448,7 +448,11 @@ def test_policy_table_and_shadow_comparisons(hub_engine: Engine) -> None:
 def test_find_person_by_email_or_id_shows_profile_tips_and_outputs(hub_engine: Engine) -> None:
     card = hub_queries.find_person(hub_engine, "Ada@Example.com", now=NOW)
     assert card.profile.person.email == "ada@example.com"
-    assert {consent.key: consent.granted for consent in card.profile.consents} == {"activity": True, "tasks": True}
+    assert {consent.key: consent.granted for consent in card.profile.consents} == {
+        "activity": True,
+        "push": False,
+        "tasks": True,
+    }
     assert [(i.provider, i.status) for i in card.profile.integrations] == [("todoist", "connected")]
     assert TOKEN not in repr(card)
     assert card.tips["text"].tolist() == [SEEDED_TEXT, "b"]

@@ -27,6 +27,8 @@ TABLES = {
     "agent_runs",
     "tips",
     "audit_events",
+    "push_subscriptions",
+    "push_deliveries",
 }
 
 

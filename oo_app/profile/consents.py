@@ -1,8 +1,11 @@
-"""Consents: what a person allows oO's agents to read, granted and revoked per key, with the text they agreed to.
+"""Consents: what a person allows oO (its agents' reading, web push), granted and revoked per key, with the text
+they agreed to.
 
-The keys are those the agents' manifests require (``activity``, ``tasks``, ...). Revoking one stops every agent that
-needs it (:func:`agents.eligibility.eligible_agents` reads only granted consents) and deletes those agents' outputs for
-the person in the same transaction. Tips already shown stay in the person's tip log: they are what oO told them.
+The keys are those the agents' manifests require (``activity``, ``tasks``, ...) and the product's own (``push``: web
+push notifications, needed by no agent). Revoking one stops every agent that needs it
+(:func:`agents.eligibility.eligible_agents` reads only granted consents) and deletes those agents' outputs for the
+person in the same transaction; revoking ``push`` deletes the person's push subscriptions in it too. Tips already shown
+stay in the person's tip log: they are what oO told them.
 Functions here flush and never commit: the caller's session is the transaction.
 """
 
@@ -18,6 +21,7 @@ from sqlmodel import Session, col, select
 from agents.registry import registry
 from oo_app.errors import InvalidInput
 from oo_app.models import AgentOutput, Consent, PrefSource, User, UserPreference
+from oo_app.push.subscriptions import PUSH_CONSENT, forget_subscriptions
 
 
 @dataclass(frozen=True)
@@ -37,6 +41,11 @@ CONSENT_TEXTS: dict[str, ConsentText] = {
         "v1",
         "oO may read when your tasks were completed and when they were due, and their project names (never titles "
         "or descriptions), to learn your habits and your main areas.",
+    ),
+    PUSH_CONSENT: ConsentText(
+        "v1",
+        "oO may send a tip as a notification to the browsers you subscribe, at your productive hours, never in your "
+        "quiet hours and at most three a day. Revoking it unsubscribes them all.",
     ),
 }
 
@@ -69,8 +78,8 @@ class ConsentChange:
 
 
 def consent_keys() -> list[str]:
-    """Every consent key an agent of the registry requires, sorted."""
-    return sorted({key for agent in registry().values() for key in agent.manifest.consents})
+    """Every consent key: those an agent of the registry requires and the product's own (``push``), sorted."""
+    return sorted({key for agent in registry().values() for key in agent.manifest.consents} | set(CONSENT_TEXTS))
 
 
 def agents_needing(key: str) -> list[str]:
@@ -112,8 +121,8 @@ def set_consents(
 
     A grant records the current text version and the time. A revocation records the time, stops every agent that needs
     the key and deletes those agents' ``agent_outputs`` of the person and the values they inferred (values the person
-    set stay), in the caller's transaction. Unknown keys or
-    non-boolean answers raise InvalidInput before anything changes.
+    set stay), and a revocation of ``push`` deletes their push subscriptions, in the caller's transaction. Unknown
+    keys or non-boolean answers raise InvalidInput before anything changes.
     """
     known = consent_keys()
     for key, granted in changes.items():
@@ -124,6 +133,7 @@ def set_consents(
     now = now or datetime.now(UTC)
     rows = {row.key: row for row in session.exec(select(Consent).where(Consent.user_id == user.id))}
     stopped: set[str] = set()
+    unsubscribed = 0
     for key, granted in changes.items():
         row = rows.get(key) or Consent(user_id=user.id, key=key)
         if granted:
@@ -132,6 +142,8 @@ def set_consents(
         session.add(row)
         if not granted:
             stopped.update(agents_needing(key))
+        if key == PUSH_CONSENT and not granted:
+            unsubscribed = forget_subscriptions(session, user.id)
     deleted = 0
     if stopped:
         result = session.exec(
@@ -147,14 +159,22 @@ def set_consents(
             )
         )
     session.flush()
+    notes = []
+    if stopped:
+        notes.append(
+            "The stopped agents' outputs and what they learned are deleted; tips already shown stay in your tip log; "
+            "they write nothing new until you grant it again."
+        )
+    if PUSH_CONSENT in changes and not changes[PUSH_CONSENT]:
+        notes.append(
+            f"Your browsers are unsubscribed ({unsubscribed} subscription(s) deleted); oO sends no notification until "
+            "you grant it again and subscribe."
+        )
     return ConsentChange(
         consents=list_consents(session, user),
         stopped_agents=sorted(stopped),
         deleted_outputs=deleted,
-        note="The stopped agents' outputs and what they learned are deleted; tips already shown stay in your tip log; "
-        "they write nothing new until you grant it again."
-        if stopped
-        else "",
+        note=" ".join(notes),
     )
 
 

@@ -2,8 +2,9 @@
 
 The person-owned tables are found by walking ``SQLModel.metadata`` (every table with a ``user_id`` column or a foreign
 key to ``users.id``), so a new table cannot escape the export or the deletion check. Secret columns (``*_enc`` tokens,
-``*_hash`` session hashes, anything named token/secret/password) are never exported in any form: a row that holds one
-says since when instead. Times are ISO 8601 in UTC. Reading only; nothing here writes.
+``*_hash`` session hashes, anything named token/secret/password, and columns whose ``info`` marks them ``secret``, such
+as a push subscription's keys) are never exported in any form: a row that holds one says since when instead. Times
+are ISO 8601 in UTC. Reading only; nothing here writes.
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ SECRET_NAMES = frozenset({"token", "secret", "password", "password_hash"})
 NOTES = (
     "Times are ISO 8601 in UTC.",
     "Tokens of connected services and the secrets of your sign-in sessions are stored encrypted or hashed and are "
-    "never exported; a row that holds one says since when it exists instead.",
+    "never exported; a row that holds one says since when it exists instead. The same goes for the encryption keys "
+    "of your browsers' push subscriptions.",
     "oO never stores raw third-party data (task titles or descriptions), so there is none to export.",
     "The traces of tip generation in oO's MLflow store repeat what the 'tips' table holds; they are deleted with your "
     "account.",
@@ -32,9 +34,15 @@ NOTES = (
 
 
 def is_secret(column: sa.Column[Any]) -> bool:
-    """Whether ``column`` holds token material that must never leave the database."""
+    """Whether ``column`` holds token or key material that must never leave the database."""
     name = column.name.lower()
-    return name in SECRET_NAMES or name.endswith(SECRET_SUFFIXES)
+    return bool(column.info.get("secret")) or name in SECRET_NAMES or name.endswith(SECRET_SUFFIXES)
+
+
+def _withheld_label(columns: list[sa.Column[Any]]) -> str:
+    """What the withheld columns are called in the export: their ``info["secret"]`` label, else ``tokens``."""
+    labels = {column.info["secret"] for column in columns if isinstance(column.info.get("secret"), str)}
+    return labels.pop() if len(labels) == 1 else "tokens"
 
 
 def owner_column(table: sa.Table) -> sa.Column[Any] | None:
@@ -71,14 +79,15 @@ def _json_value(value: Any) -> Any:
 def _rows(session: Session, table: sa.Table, where: sa.ColumnElement[bool]) -> list[dict[str, Any]]:
     public = [column for column in table.c if not is_secret(column)]
     withheld = [column for column in table.c if is_secret(column)]
+    label = _withheld_label(withheld)
     order = list(table.primary_key.columns) or public[:1]
     rows = []
     for row in session.exec(sa.select(*table.c).where(where).order_by(*order)).mappings():
         record = {column.name: _json_value(row[column.name]) for column in public}
         if any(row[column.name] is not None for column in withheld):
             since = _json_value(row["created_at"]) if "created_at" in table.c else None
-            record["tokens"] = (
-                f"connected since {since}; tokens are never exported" if since else "tokens are never exported"
+            record[label] = (
+                f"connected since {since}; {label} are never exported" if since else f"{label} are never exported"
             )
         rows.append(record)
     return rows

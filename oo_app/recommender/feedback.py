@@ -1,6 +1,8 @@
 """The tip loop around :func:`recommend`: which tip a person sees now, marking it shown, and their reaction.
 
 Every reaction is logged twice on purpose: on the tip (its outcome) and as an event (the durable signal agents read).
+A snoozed tip is held until the person's next morning (``snoozed_until``, see
+:func:`~oo_app.recommender.timing.snooze_until`): no push reaches them before it, and then web push brings it back.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from sqlmodel import Session, col, func, select
 from oo_app.errors import Conflict, InvalidInput, NotFound
 from oo_app.models import AgentOutput, Event, Reaction, Tip, User
 from oo_app.recommender.orchestrator import recommend
+from oo_app.recommender.timing import snooze_until, timing_params
 
 TIP_SHELF_LIFE = timedelta(hours=1)  # an unanswered tip older than this gives way to a fresh one
 
@@ -57,7 +60,8 @@ def mark_shown(session: Session, tip: Tip, now: datetime | None = None) -> Tip:
 
 
 def react(session: Session, user: User, tip_id: int, reaction: str, now: datetime | None = None) -> Tip:
-    """Log ``reaction`` to the person's tip ``tip_id``; raises NotFound for someone else's tip."""
+    """Log ``reaction`` to the person's tip ``tip_id``; raises NotFound for someone else's tip. ``snoozed`` holds the
+    tip until the person's next morning (``tip.snoozed_until``)."""
     try:
         kind = Reaction(reaction)
     except ValueError:
@@ -71,6 +75,8 @@ def react(session: Session, user: User, tip_id: int, reaction: str, now: datetim
         raise Conflict(f"tip {tip_id} was already answered ({tip.reaction})")
     now = now or datetime.now(UTC)
     tip.reaction, tip.reacted_at = kind.value, now
+    if kind is Reaction.snoozed:
+        tip.snoozed_until = snooze_until(timing_params(session, user), now)
     session.add(tip)
     session.add(Event(user_id=user.id, type=f"tip_{kind.value}", at=now, payload={"tip_id": tip.id}))
     session.flush()

@@ -1,17 +1,18 @@
 """When a tip may reach a person: at their inferred productive hours, never in their inferred quiet hours.
 
 Decided from what oO inferred (the time-of-day agent's parameters), on the person's own clock with DST applied. The
-offline simulation delivers by it, and so will web push.
+offline simulation and web push (:mod:`oo_app.push.delivery`) deliver by it; a snoozed tip waits for
+:func:`snooze_until`, the person's next morning.
 """
 
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
-from datetime import UTC, date, datetime, time
+from collections.abc import Mapping, Sequence
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from agents.base import as_utc, zone
 from agents.registry import get_agent
@@ -30,13 +31,22 @@ def hour_distance(a: int, b: int) -> int:
 def timing_params(session: Session, user: User) -> dict[str, Any]:
     """The time-of-day parameters oO holds for ``user``: the agent's cold-start defaults (``tz``: the person's zone),
     overlaid by the stored values, each inferred by the agent's last run or set by the person."""
+    return timing_params_of(session, [user])[user.id]
+
+
+def timing_params_of(session: Session, users: Sequence[User]) -> dict[int, dict[str, Any]]:
+    """:func:`timing_params` of each of ``users`` by id, read in one query (a delivery round reads everyone's)."""
     manifest = get_agent(TIME_OF_DAY).manifest
-    params: dict[str, Any] = {param.key: copy.deepcopy(param.cold_start_default) for param in manifest.params}
-    params["tz"] = user.tz
-    rows = session.exec(
-        select(UserPreference).where(UserPreference.user_id == user.id, UserPreference.scope == manifest.id)
-    ).all()
-    params.update({row.key: row.value for row in rows})
+    defaults = {param.key: param.cold_start_default for param in manifest.params}
+    params: dict[int, dict[str, Any]] = {user.id: copy.deepcopy(defaults) | {"tz": user.tz} for user in users}
+    if params:
+        rows = session.exec(
+            select(UserPreference.user_id, UserPreference.key, UserPreference.value).where(
+                col(UserPreference.user_id).in_(list(params)), UserPreference.scope == manifest.id
+            )
+        ).all()
+        for user_id, key, value in rows:
+            params[user_id][key] = value
     return params
 
 
@@ -67,3 +77,35 @@ def delivery_moments(params: Mapping[str, Any], day: date, limit: int = MAX_DAIL
         if moment.astimezone(local_zone).hour == hour:
             moments.append(moment)
     return moments
+
+
+def next_wall_clock(moment: datetime, hour: int, local_zone: Any) -> datetime:
+    """The first UTC moment after ``moment`` at which the local clock reads ``hour``:00 (an hour skipped by a DST
+    change falls on the instant of the change; a repeated one is taken the first time)."""
+    local_day = moment.astimezone(local_zone).date()
+    for offset in range(3):
+        candidate = datetime.combine(local_day + timedelta(days=offset), time(hour), tzinfo=local_zone).astimezone(UTC)
+        if candidate > moment:
+            return candidate
+    raise AssertionError("a wall-clock hour recurs within two days")
+
+
+def snooze_until(params: Mapping[str, Any], moment: datetime, limit: int = MAX_DAILY_TIPS) -> datetime:
+    """The person's "tomorrow morning" for a tip snoozed at ``moment``: the first delivery moment at or after the next
+    end of their quiet window, on their clock (DST included).
+
+    Snoozed in the evening, that is the next day's first delivery moment after they wake; snoozed in the small hours,
+    inside the quiet window, it is this coming morning's. Without a quiet window, the morning starts at the next
+    local midnight. Should no delivery moment come within a week (every hour quiet), the end of the quiet window is
+    the answer. A naive ``moment`` is taken as UTC.
+    """
+    moment = as_utc(moment)
+    local_zone = zone(params.get("tz"))
+    start, end = int(params["quiet_start"]), int(params["quiet_end"])
+    morning = next_wall_clock(moment, end if start != end else 0, local_zone)
+    first_day = morning.astimezone(local_zone).date()
+    for offset in range(8):
+        for candidate in delivery_moments(params, first_day + timedelta(days=offset), limit):
+            if candidate >= morning:
+                return candidate
+    return morning
