@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from agents.runner import run_due
 from oo_app.db import session_scope
@@ -27,13 +29,36 @@ def run_round(on_new_outputs: Callable[[set[int]], None] | None = None) -> int:
     return len(written)
 
 
+@dataclass
+class Pulse:
+    """What /health reads of this process's scheduler: when it started, when a round last ended and how, when it
+    stopped (None while it runs)."""
+
+    interval_s: float | None = None
+    started_at: datetime | None = None
+    last_round_at: datetime | None = None
+    last_round_failed: bool = False
+    stopped_at: datetime | None = None
+
+
+PULSE = Pulse()
+
+
 async def run_forever(interval_s: float, on_new_outputs: Callable[[set[int]], None] | None = None) -> None:
     log.info("agent scheduler started (every %.0f s)", interval_s)
-    while True:
-        try:
-            count = await asyncio.to_thread(run_round, on_new_outputs)
-            if count:
-                log.info("agent scheduler wrote %d outputs", count)
-        except Exception:
-            log.exception("agent scheduler round failed; retrying next interval")
-        await asyncio.sleep(interval_s)
+    PULSE.interval_s, PULSE.started_at, PULSE.stopped_at = interval_s, datetime.now(UTC), None
+    PULSE.last_round_at, PULSE.last_round_failed = None, False
+    try:
+        while True:
+            try:
+                count = await asyncio.to_thread(run_round, on_new_outputs)
+                PULSE.last_round_failed = False
+                if count:
+                    log.info("agent scheduler wrote %d outputs", count)
+            except Exception:
+                PULSE.last_round_failed = True
+                log.exception("agent scheduler round failed; retrying next interval")
+            PULSE.last_round_at = datetime.now(UTC)
+            await asyncio.sleep(interval_s)
+    finally:
+        PULSE.stopped_at = datetime.now(UTC)

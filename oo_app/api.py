@@ -12,19 +12,23 @@ from typing import Annotated, Any, Literal
 
 from fastapi import FastAPI, Path, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from oo_app.auth import routes as auth_routes
-from oo_app.db import check_database, get_engine
 from oo_app.deps import CsrfDep, SessionDep, UserDep
 from oo_app.errors import OOError
 from oo_app.integrations import routes as integration_routes
 from oo_app.models import Tip
+from oo_app.ops.health import health_report
+from oo_app.ops.logs import with_request_ids
+from oo_app.ops.metrics import scrape_refusal, scrape_registry
 from oo_app.profile import routes as profile_routes
 from oo_app.push import routes as push_routes
 from oo_app.recommender import mark_shown, react, recommend
+from oo_app.settings import get_settings
 
 log = logging.getLogger(__name__)
 
@@ -108,14 +112,26 @@ async def _unexpected(request: Request, error: Exception) -> JSONResponse:
     return JSONResponse({"error": "internal error; it has been logged"}, status_code=500)
 
 
+# Outermost: every request, its log lines and its response (a 500 too) carry an X-Request-ID.
+with_request_ids(api)
+
+
 @api.get("/health", tags=["ops"])
 def health() -> JSONResponse:
-    try:
-        check_database(get_engine())
-    except Exception as error:
-        log.warning("health: database unreachable: %s", error)
-        return JSONResponse({"status": "error", "database": "unreachable"}, status_code=503)
-    return JSONResponse({"status": "ok", "database": "ok"})
+    """Each dependency's status and latency (:mod:`oo_app.ops.health`); 503 only when the database is down."""
+    report = health_report()
+    return JSONResponse(report, status_code=503 if report["status"] == "error" else 200)
+
+
+@api.get("/metrics", tags=["ops"], include_in_schema=False)
+def metrics(request: Request) -> Response:
+    """Prometheus text format (:mod:`oo_app.ops.metrics`), for the bearer of OO_METRICS_TOKEN (else loopback)."""
+    refusal = scrape_refusal(get_settings(), request.headers.get("authorization"), request.client)
+    if refusal is not None:
+        status, message = refusal
+        headers = {"WWW-Authenticate": 'Bearer realm="metrics"'} if status == 401 else None
+        return JSONResponse({"error": message}, status_code=status, headers=headers)
+    return Response(generate_latest(scrape_registry()), media_type=CONTENT_TYPE_LATEST)
 
 
 @api.post("/api/recommend", response_model=TipEnvelope, tags=["tips"], responses=ERRORS, dependencies=[CsrfDep])

@@ -138,8 +138,9 @@ def agents_run(who: str | None, everyone: bool) -> None:
 def worker(concurrency: int | None) -> None:
     """Run an agent worker on the procrastinate job queue (PostgreSQL) until SIGINT or SIGTERM."""
     from agents.jobs import JobQueueUnavailable, run_worker
+    from oo_app.ops.logs import configure_logging
 
-    logging.getLogger().setLevel(logging.INFO)
+    configure_logging()
     try:
         run_worker(concurrency)
     except JobQueueUnavailable as error:
@@ -334,9 +335,11 @@ def hub(ctx: click.Context, host: str | None, port: int | None) -> None:
     """
     from oo_app.db import pending_migrations
     from oo_app.hub_server import HubNotConfigured, check_settings, is_loopback, serve
+    from oo_app.ops.logs import configure_logging
     from oo_app.settings import get_settings
 
     settings = get_settings()
+    configure_logging(settings)
     host = host or settings.hub_host
     port = port or settings.hub_port
     explicit = ctx.get_parameter_source("host") == click.core.ParameterSource.COMMANDLINE

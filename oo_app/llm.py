@@ -218,8 +218,12 @@ def get_router() -> Router:
     """The process-wide Router; an alias ``X`` with a companion ``X-fallback`` falls back to it on failure."""
     from litellm import Router
 
+    from oo_app.ops import logs, metrics
+
     settings = get_settings()
     register_local_providers()
+    metrics.count_router_fallbacks()
+    logs.adopt_library_loggers()  # LiteLLM brought its own log handler
     aliases = settings.alias_table
     fallbacks = [{alias: [f"{alias}-fallback"]} for alias in aliases if f"{alias}-fallback" in aliases]
     return Router(

@@ -15,6 +15,7 @@ from oo_app import pwa
 from oo_app.api import api
 from oo_app.auth.oidc import with_login_state
 from oo_app.db import session_scope
+from oo_app.ops.logs import configure_logging
 from oo_app.pages.index import index
 from oo_app.pages.settings import settings
 from oo_app.push.jobs import push_scheduler
@@ -23,6 +24,7 @@ from oo_app.settings import get_settings
 from oo_app.state.settings import SettingsState
 from oo_app.state.tip import TipState
 
+configure_logging()  # once per backend process, before anything of the app logs
 log = logging.getLogger(__name__)
 
 

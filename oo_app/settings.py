@@ -6,11 +6,12 @@ Every configurable fact of the app lives here; other modules call :func:`get_set
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, ValidationInfo, field_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -284,6 +285,60 @@ class Settings(BaseSettings):
         if self.jobs_database_url:
             return self.jobs_database_url
         return self.database_url if self.database_url.startswith("postgresql") else None
+
+    # --- Operations (oo_app/ops): /health, /metrics, logs ---------------------------------------------------------
+    redis_url: str | None = Field(
+        default=None,
+        description="Redis of Reflex's state manager (redis://, rediss:// or unix://); /health pings it. Unset: "
+        "REFLEX_REDIS_URL from the environment (Reflex's own name for the same URL), else no Redis.",
+    )
+    health_timeout_s: float = Field(
+        default=1.5, gt=0, le=10, description="How long /health waits for each dependency before calling it down."
+    )
+    metrics_token: SecretStr | None = Field(
+        default=None,
+        description="The bearer token a scraper sends to /metrics (Authorization: Bearer ...). Unset: /metrics "
+        "answers loopback clients only, and nobody when OO_ENV=production.",
+    )
+    log_format: Literal["json", "text"] | None = Field(
+        default=None,
+        validate_default=True,
+        description="json (one object per line) or text; unset: json when OO_ENV=production, text otherwise.",
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = Field(
+        default="INFO", description="The root log level of the app, `oo worker` and `oo hub`."
+    )
+
+    @field_validator("redis_url", "metrics_token", "log_format", mode="before")
+    @classmethod
+    def _empty_ops_setting_is_unset(cls, value: Any) -> Any:
+        return None if value == "" else value
+
+    @model_validator(mode="after")
+    def _redis_url_of_reflex(self) -> Settings:
+        # One URL, two names: Reflex reads REFLEX_REDIS_URL itself (it overrides rxconfig), so oO sees the same Redis.
+        if self.redis_url is None:
+            self.redis_url = os.environ.get("REFLEX_REDIS_URL") or None
+        return self
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_log_level(cls, value: Any) -> Any:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("log_format")
+    @classmethod
+    def _json_logs_in_production(cls, log_format: str | None, info: ValidationInfo) -> str:
+        if log_format is not None:
+            return log_format
+        return "json" if info.data.get("env") == "production" else "text"
+
+    @field_validator("metrics_token")
+    @classmethod
+    def _long_metrics_token(cls, token: SecretStr | None) -> SecretStr | None:
+        if token is not None and len(token.get_secret_value()) < 16:
+            raise ValueError("OO_METRICS_TOKEN must be at least 16 characters (or unset, for loopback scrapes only)")
+        return token
 
 
 @lru_cache

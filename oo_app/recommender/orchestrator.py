@@ -24,6 +24,7 @@ from agents.eligibility import eligible_agents
 from agents.runner import compute_output
 from oo_app.llm import COMPOSER_MODEL, SAMPLES_DRAWN, TIP_GENERATOR, embed, get_router
 from oo_app.models import AgentOutput, Policy, Tip, User
+from oo_app.ops import metrics
 from oo_app.recommender.composer import TipDraft, compose, normalized
 from oo_app.recommender.dedup import is_near_duplicate
 from oo_app.recommender.grounding import is_grounded, ungrounded
@@ -152,8 +153,11 @@ def write_tip(prompt: str, facts: dict[str, Any], alias: str = TIP_GENERATOR) ->
         return _ask_model(prompt, facts, alias)
     except (ValidationError, ValueError) as error:
         log.warning("tip-generator answer rejected (%s); the composer writes this tip", error)
+        metrics.llm_failed(alias, metrics.REJECTED)
     except Exception as error:
         log.warning("tip-generator failed (%s: %s); the composer writes this tip", type(error).__name__, error)
+        metrics.llm_failed(alias, type(error).__name__)
+    metrics.llm_fell_back(alias)
     return Written(draft=compose(facts), model=COMPOSER_MODEL)
 
 
@@ -233,5 +237,6 @@ def recommend(session: Session, user: User, now: datetime | None = None, policy:
     )
     tip = generate(session, user, policy, inputs, now, started=started)
     log.info("tip %s for user %s by %s (%s) from %s", tip.id, user.id, tip.model, policy.name, tip.agent_ids)
+    metrics.tip_served(tip.model, policy.name, time.perf_counter() - started)
     shadow.after_commit(session, tip)
     return tip
