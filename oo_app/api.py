@@ -27,7 +27,7 @@ from oo_app.ops.logs import with_request_ids
 from oo_app.ops.metrics import scrape_refusal, scrape_registry
 from oo_app.profile import routes as profile_routes
 from oo_app.push import routes as push_routes
-from oo_app.recommender import mark_shown, react, recommend
+from oo_app.recommender import mark_shown, next_tip, react, recommend
 from oo_app.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -149,5 +149,5 @@ def post_recommend(session: SessionDep, user: UserDep) -> dict[str, Any]:
 )
 def post_reaction(tip_id: TipId, body: ReactionIn, session: SessionDep, user: UserDep) -> dict[str, Any]:
     reacted = react(session, user, tip_id, body.reaction)
-    following = mark_shown(session, recommend(session, user))
+    following = mark_shown(session, next_tip(session, user, reacted))
     return ReactionOut(reacted=TipOut.of(reacted), next=TipOut.of(following)).model_dump(mode="json")

@@ -36,6 +36,7 @@ from oo_app.llm import COMPOSER_MODEL
 from oo_app.models import AgentOutput, AgentRun, Event, EventType, Integration, Policy, Reaction, Tip, User
 from oo_app.profile.overview import Profile, profile_of
 from oo_app.recommender import policies
+from oo_app.recommender.orchestrator import is_waiting
 from oo_app.recommender.prompts import PROMPTS_DIR
 from oo_app.settings import get_settings
 
@@ -188,7 +189,8 @@ def _is_fallback(alias_table: Mapping[str, Sequence[Mapping[str, Any]]] | None) 
     return sa.and_(condition, col(Tip.model_alias).not_in(sorted(by_design))) if by_design else condition
 
 
-_SHOWN = col(Tip.shadow) == sa.false()
+# Tips people were given: shadows and tips still waiting to follow another (never shown yet) aside.
+_SHOWN = sa.and_(col(Tip.shadow) == sa.false(), sa.not_(is_waiting()))
 
 
 def overview(

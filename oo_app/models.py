@@ -274,6 +274,14 @@ class Tip(SQLModel, table=True):
     )
     agreement: float | None = Field(default=None, description="on a shadow tip: embedder cosine to its shown tip")
     judge_score: float | None = Field(default=None, description="the judge's score in [0, 1], once judged")
+    follows: int | None = Field(
+        default=None,
+        sa_column_args=(sa.ForeignKey("tips.id", ondelete="SET NULL", name="fk_tips_follows_tips"),),
+        unique=True,
+        index=True,
+        description="on a tip written ahead of time: the shown tip it is to follow once answered (waiting while "
+        "unshown; oo_app/recommender/prefetch.py)",
+    )
     snoozed_until: datetime | None = Field(
         default=None,
         sa_type=UTCDateTime,

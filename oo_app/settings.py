@@ -160,6 +160,10 @@ class Settings(BaseSettings):
     )
     # How often an open tip page looks for a newer tip.
     live_poll_s: float = 5.0
+    prepare_next_tip: bool = Field(
+        default=True,
+        description="Once a tip is shown, write the next one in the background, so a reaction shows it at once.",
+    )
 
     demo_email: str = "demo@example.com"
     policy: str = "incumbent"

@@ -26,6 +26,8 @@ os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 # Most tests want the fast, deterministic composer; tests of the local model ask for it explicitly.
 os.environ.setdefault("OO_TIP_WRITER", "rules")
 os.environ.setdefault("OO_TRACING_ENABLED", "false")  # tests of tracing switch it on with their own store
+# Tips written ahead run in the background: on for the tests of them (tests/test_prefetch.py, the browser tests).
+os.environ.setdefault("OO_PREPARE_NEXT_TIP", "false")
 
 PG_ADMIN_URL = os.environ.get("OO_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)  # a Friday; 13:00 in Berlin, the demo person's zone

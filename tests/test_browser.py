@@ -3,6 +3,7 @@ development sign-in and sign-out around them."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,7 +12,7 @@ from playwright.sync_api import Browser, Page
 from sqlmodel import Session, select
 
 from oo_app.db import make_engine
-from oo_app.models import Event, User
+from oo_app.models import Event, Tip, User
 from oo_app.models import Session as SessionRow
 from oo_app.recommender import recommend
 from tests.app_server import chromium, loopback_only, seeded_database, serve_app
@@ -25,7 +26,7 @@ def app_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, 
     """The app with the development login on, on a fresh seeded SQLite database: (base URL, database URL)."""
     workdir = tmp_path_factory.mktemp("app")
     database_url = seeded_database(workdir)
-    with serve_app(workdir, database_url, {"OO_DEV_LOGIN": "true"}) as base:
+    with serve_app(workdir, database_url, {"OO_DEV_LOGIN": "true", "OO_PREPARE_NEXT_TIP": "true"}) as base:
         yield base, database_url
 
 
@@ -82,20 +83,37 @@ def test_page_shows_one_tip_and_done_brings_a_different_one(
     page: Page, app_server: tuple[str, str], tmp_path: Path
 ) -> None:
     first = _tip_text(page)
+    first_id = int(page.get_attribute("#tip-text", "data-tip-id"))
     background = page.evaluate("getComputedStyle(document.querySelector('main')).backgroundColor")
     assert background == "rgb(0, 0, 0)", "the tip page is black"
     page.screenshot(path=str(tmp_path / "tip.png"))
+    engine = make_engine(app_server[1])
+    ahead = _wait_for(lambda: _written_ahead(engine, first_id))  # the server writes the next tip in the background
     page.click("#react-done")
     page.wait_for_function(
         "(first) => { const t = document.querySelector('#tip-text')?.innerText.trim(); return t && t !== first; }",
         arg=first,
     )
-    assert _tip_text(page) != first
+    assert _tip_text(page) == ahead.text, "the reaction showed the tip written ahead"
+    assert int(page.get_attribute("#tip-text", "data-tip-id")) == ahead.id
     page.screenshot(path=str(tmp_path / "after-done.png"))
-    engine = make_engine(app_server[1])
     with Session(engine) as session:
         assert session.exec(select(Event).where(Event.type == "tip_done")).all(), "the reaction was logged"
     engine.dispose()
+
+
+def _written_ahead(engine, shown_id: int) -> Tip | None:
+    with Session(engine) as session:
+        return session.exec(select(Tip).where(Tip.follows == shown_id)).first()
+
+
+def _wait_for(probe, timeout_s: float = 60):
+    deadline = time.monotonic() + timeout_s
+    while (found := probe()) is None:
+        if time.monotonic() > deadline:
+            pytest.fail(f"nothing after {timeout_s} s")
+        time.sleep(0.2)
+    return found
 
 
 def test_a_newer_tip_appears_without_reload(page: Page, app_server: tuple[str, str]) -> None:

@@ -9,31 +9,51 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import sqlalchemy as sa
 from sqlmodel import Session, col, func, select
 
 from oo_app.errors import Conflict, InvalidInput, NotFound
 from oo_app.models import AgentOutput, Event, Reaction, Tip, User
-from oo_app.recommender.orchestrator import recommend
+from oo_app.recommender import policies, prefetch
+from oo_app.recommender.orchestrator import is_waiting, recommend
 from oo_app.recommender.timing import snooze_until, timing_params
+from oo_app.settings import get_settings
 
 TIP_SHELF_LIFE = timedelta(hours=1)  # an unanswered tip older than this gives way to a fresh one
 
 
 def latest_tip(session: Session, user_id: int) -> Tip | None:
+    """The person's newest tip, shadows and tips still waiting to follow another (:mod:`.prefetch`) aside."""
     return session.exec(
         select(Tip)
-        .where(Tip.user_id == user_id, Tip.shadow == False)  # noqa: E712
+        .where(Tip.user_id == user_id, Tip.shadow == False, sa.not_(is_waiting()))  # noqa: E712
         .order_by(col(Tip.created_at).desc(), col(Tip.id).desc())
         .limit(1)
     ).first()
 
 
+def next_tip(session: Session, user: User, answered: Tip | None, now: datetime | None = None) -> Tip:
+    """The tip after ``answered``: the one written ahead to follow it while fresh, else a new one.
+
+    While tips are written ahead (``OO_PREPARE_NEXT_TIP``), a reaction never waits on the model: when the tip written
+    ahead is not ready yet (the person answered within seconds), the alias's fallback (the composer) writes this one.
+    """
+    now = now or datetime.now(UTC)
+    ahead = prefetch.take_waiting(session, user, answered, TIP_SHELF_LIFE, now) if answered is not None else None
+    if ahead is not None:
+        return ahead
+    quick = policies.without_waiting(session) if get_settings().prepare_next_tip else None
+    return recommend(session, user, now, policy=quick)
+
+
 def current_tip(session: Session, user: User, now: datetime | None = None) -> Tip:
-    """The tip to show now: the latest unanswered one while it is fresh, else a new one."""
+    """The tip to show now: the latest unanswered one while it is fresh, else the next one."""
     now = now or datetime.now(UTC)
     tip = latest_tip(session, user.id)
-    if tip is None or tip.reaction is not None or tip.created_at + TIP_SHELF_LIFE <= now:
-        tip = recommend(session, user, now)
+    if tip is None or tip.created_at + TIP_SHELF_LIFE <= now:
+        return recommend(session, user, now)
+    if tip.reaction is not None:
+        return next_tip(session, user, tip, now)
     return tip
 
 
@@ -50,12 +70,14 @@ def replacement_tip(session: Session, user: User, shown_id: int, now: datetime |
 
 
 def mark_shown(session: Session, tip: Tip, now: datetime | None = None) -> Tip:
-    """Record that ``tip`` reached the person's screen (once)."""
+    """Record that ``tip`` reached the person's screen (once); once that is committed, its successor is written
+    ahead (:mod:`.prefetch`, when ``OO_PREPARE_NEXT_TIP`` is on)."""
     if tip.shown_at is None:
         tip.shown_at = now or datetime.now(UTC)
         session.add(tip)
         session.add(Event(user_id=tip.user_id, type="tip_shown", at=tip.shown_at, payload={"tip_id": tip.id}))
         session.flush()
+        prefetch.after_commit(session, tip)
     return tip
 
 

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from types import SimpleNamespace
 from typing import Any
 
+import sqlalchemy as sa
 from pydantic import ValidationError
 from sqlmodel import Session, col, select
 
@@ -81,8 +82,13 @@ def freshest_outputs(session: Session, user: User, now: datetime) -> list[AgentO
     return outputs
 
 
+def is_waiting() -> sa.ColumnElement[bool]:
+    """A tip written ahead to follow another and not taken yet (:mod:`~oo_app.recommender.prefetch`): not shown."""
+    return sa.and_(col(Tip.follows).is_not(None), col(Tip.shown_at).is_(None))
+
+
 def _shown_tips(user_id: int, before: int | None) -> Any:
-    query = select(Tip).where(Tip.user_id == user_id, Tip.shadow == False)  # noqa: E712
+    query = select(Tip).where(Tip.user_id == user_id, Tip.shadow == False, sa.not_(is_waiting()))  # noqa: E712
     return query if before is None else query.where(Tip.id < before)
 
 
@@ -189,6 +195,7 @@ def generate(
     *,
     shadow_of: Tip | None = None,
     started: float | None = None,
+    follows: Tip | None = None,
 ) -> Tip:
     """Write one tip with ``policy`` from ``inputs`` and log it; a shadow tip when ``shadow_of`` (the shown tip of
     the same inputs) is given."""
@@ -212,6 +219,7 @@ def generate(
         policy=policy.name,
         shadow=shadow_of is not None,
         shadow_of=shadow_of.id if shadow_of is not None else None,
+        follows=follows.id if follows is not None else None,
         latency_ms=(time.perf_counter() - started) * 1000,
         prompt_tokens=written.prompt_tokens,
         completion_tokens=written.completion_tokens,
@@ -222,9 +230,19 @@ def generate(
     return tip
 
 
-def recommend(session: Session, user: User, now: datetime | None = None, policy: Policy | None = None) -> Tip:
+def recommend(
+    session: Session,
+    user: User,
+    now: datetime | None = None,
+    policy: Policy | None = None,
+    *,
+    follows: Tip | None = None,
+) -> Tip:
     """Write, log and return the next tip for ``user`` with ``policy`` (the incumbent by default). Shadow candidates
-    write theirs from the same inputs once this tip is committed (:mod:`oo_app.recommender.shadow`)."""
+    write theirs from the same inputs once this tip is committed (:mod:`oo_app.recommender.shadow`).
+
+    With ``follows`` (a shown tip), the tip is written ahead of time to follow it (:mod:`~.prefetch`): it waits,
+    unshown and unshadowed, until the person answers ``follows``."""
     from oo_app.recommender import shadow
 
     now = now or datetime.now(UTC)
@@ -235,7 +253,10 @@ def recommend(session: Session, user: User, now: datetime | None = None, policy:
         recent=recent_tip_texts(session, user.id),
         examples=good_examples(session, user.id),
     )
-    tip = generate(session, user, policy, inputs, now, started=started)
+    tip = generate(session, user, policy, inputs, now, started=started, follows=follows)
+    if follows is not None:
+        log.info("tip %s for user %s written ahead to follow tip %s", tip.id, user.id, follows.id)
+        return tip
     log.info("tip %s for user %s by %s (%s) from %s", tip.id, user.id, tip.model, policy.name, tip.agent_ids)
     metrics.tip_served(tip.model, policy.name, time.perf_counter() - started)
     shadow.after_commit(session, tip)

@@ -45,6 +45,16 @@ def incumbent(session: Session) -> Policy:
     return stored or builtin_incumbent()
 
 
+def without_waiting(session: Session) -> Policy | None:
+    """The incumbent writing through its alias's fallback (``<alias>-fallback``, the composer by design), for a tip
+    that must not wait on the model; None when the alias table has no such fallback. Not stored."""
+    policy = incumbent(session)
+    fallback = f"{policy.alias}-fallback"
+    if fallback not in get_settings().alias_table:
+        return None
+    return Policy(name=policy.name, prompt_version=policy.prompt_version, alias=fallback, role=policy.role)
+
+
 def shadow_policies(session: Session) -> list[Policy]:
     return list(session.exec(select(Policy).where(Policy.role == PolicyRole.shadow).order_by(Policy.name)))
 

@@ -21,7 +21,7 @@ from oo_app.db import session_scope
 from oo_app.errors import OOError
 from oo_app.llm import COMPOSER_MODEL, LOCAL_TIP_MODEL
 from oo_app.models import Tip
-from oo_app.recommender import current_tip, mark_shown, react, recommend, replacement_tip
+from oo_app.recommender import current_tip, mark_shown, next_tip, react, replacement_tip
 from oo_app.settings import get_settings
 from oo_app.users import resolve_current_user
 
@@ -67,8 +67,8 @@ def _replacement(cookies: dict[str, str], shown_id: int) -> TipView | None:
 def _react_and_next(cookies: dict[str, str], tip_id: int, reaction: str) -> TipView:
     with session_scope() as session:
         user = resolve_current_user(session, cookies)
-        react(session, user, tip_id, reaction)
-        return TipView.of(mark_shown(session, recommend(session, user)))
+        answered = react(session, user, tip_id, reaction)
+        return TipView.of(mark_shown(session, next_tip(session, user, answered)))
 
 
 MODEL_LABELS = {COMPOSER_MODEL: "the rule-based composer", LOCAL_TIP_MODEL: "the local model (Gemma 3 270M)"}

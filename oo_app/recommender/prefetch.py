@@ -1,0 +1,111 @@
+"""Tips written ahead: once a tip reaches the screen, its successor is written in the background, so that answering
+the tip shows the next one at once instead of waiting on the model.
+
+A tip written ahead has ``follows`` = the shown tip and no ``shown_at``: it *waits*. Waiting tips are invisible to
+every question about the person's tips (their current tip, the recent tips a prompt lists, the hub's counts); the
+only way out is :func:`take_waiting` after the person answers the tip it follows, and only while it is fresh (younger
+than the shelf life and than the person's newest agent output). A waiting tip that is never taken (the shown tip was
+replaced, or the person left) stays in the log, never shown. Shadow candidates write beside a tip written ahead once
+it is taken, like beside any shown tip.
+
+The job runs on one background thread per process, on the database of the session that committed the shown tip.
+A failing job is logged and leaves the reaction path to write the next tip itself.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from datetime import UTC, datetime, timedelta
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, func, select
+
+from oo_app.models import AgentOutput, Tip, User
+from oo_app.ops import metrics
+from oo_app.recommender.orchestrator import recommend
+from oo_app.settings import get_settings
+
+log = logging.getLogger(__name__)
+
+_executor: ThreadPoolExecutor | None = None
+_pending: set[Future[None]] = set()
+_lock = threading.Lock()
+
+
+def waiting_successor(session: Session, shown_id: int) -> Tip | None:
+    return session.exec(select(Tip).where(Tip.follows == shown_id)).first()
+
+
+def write_ahead(session: Session, shown_id: int, now: datetime | None = None) -> Tip | None:
+    """Write the tip to follow the shown tip ``shown_id``; None when it needs none (gone, answered, not shown, a
+    shadow, or already followed)."""
+    shown = session.get(Tip, shown_id)
+    if shown is None or shown.shadow or shown.shown_at is None or shown.reaction is not None:
+        return None
+    if waiting_successor(session, shown_id) is not None:
+        return None
+    user = session.get(User, shown.user_id)
+    return recommend(session, user, now, follows=shown)
+
+
+def take_waiting(
+    session: Session, user: User, answered: Tip, shelf_life: timedelta, now: datetime | None = None
+) -> Tip | None:
+    """The tip written ahead to follow ``answered``, if it is still fresh: then it stops waiting (the caller marks it
+    shown) and its shadows are written; else None (the caller writes a new tip)."""
+    from oo_app.recommender import shadow
+
+    now = now or datetime.now(UTC)
+    tip = waiting_successor(session, answered.id)
+    if tip is None or tip.user_id != user.id or tip.shown_at is not None or tip.created_at + shelf_life <= now:
+        return None
+    newest_output = session.exec(select(func.max(AgentOutput.computed_at)).where(AgentOutput.user_id == user.id)).one()
+    if newest_output is not None and newest_output > tip.created_at:
+        return None  # written before the agents' latest news
+    metrics.tip_served(tip.model, tip.policy, 0.0)
+    shadow.after_commit(session, tip)
+    return tip
+
+
+def after_commit(session: Session, shown: Tip) -> None:
+    """Once ``session`` commits, write the successor of ``shown`` in the background (when the setting allows)."""
+    if shown.shadow or not get_settings().prepare_next_tip:
+        return
+    shown_id, engine = shown.id, session.get_bind()
+    event.listen(session, "after_commit", lambda _session: submit(engine, shown_id), once=True)
+
+
+def _job(engine: Engine, shown_id: int) -> None:
+    from oo_app.db import session_scope
+
+    try:
+        with session_scope(engine) as session:
+            write_ahead(session, shown_id)
+    except sa.exc.IntegrityError:
+        log.info("tip %s already has a successor written ahead", shown_id)
+    except Exception:
+        log.exception("writing the tip to follow tip %s failed; the reaction will write one", shown_id)
+
+
+def submit(engine: Engine, shown_id: int) -> Future[None]:
+    """Write the successor of tip ``shown_id`` of the database behind ``engine``, in the background."""
+    global _executor
+    with _lock:
+        if _executor is None:
+            _executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="oo-prefetch")
+        future = _executor.submit(_job, engine, shown_id)
+        _pending.add(future)
+    future.add_done_callback(_pending.discard)
+    return future
+
+
+def drain(timeout: float | None = None) -> bool:
+    """Wait for the jobs submitted so far; True when all finished within ``timeout`` seconds."""
+    with _lock:
+        pending = list(_pending)
+    _done, not_done = wait(pending, timeout=timeout)
+    return not not_done
