@@ -2,7 +2,8 @@
 
 The service worker (``assets/sw.js``, served at ``/sw.js``) keeps the pages and their build assets; the last tip is
 kept by the page itself in ``localStorage`` (``oo_app/static/pwa.js``) and painted from there before the scripts load
-(``oo_app/static/cached_tip.js``), so a returning person sees their tip at once, online or not. The scripts are
+(``oo_app/static/cached_tip.js``), so a returning person sees their tip at once, online or not. ``static/push.js``
+subscribes this browser to web push for the settings page. The scripts are
 inlined: they must run while the HTML is parsed, and an extra request would delay the very tip they paint.
 """
 
@@ -47,6 +48,7 @@ def head_components() -> list[rx.Component]:
         rx.el.meta(name="apple-mobile-web-app-status-bar-style", content="black"),
         rx.el.style(CACHED_TIP_CSS),
         _inline_script("pwa.js"),
+        _inline_script("push.js"),
     ]
 
 

@@ -13,7 +13,7 @@ from sqlmodel import Session, select
 from agents.runner import run_due
 from oo_app.db import make_engine
 from oo_app.demo import grant_consents
-from oo_app.models import AgentOutput, Consent, Context, User, UserPreference
+from oo_app.models import AgentOutput, Consent, Context, PushSubscription, User, UserPreference
 from tests.app_server import chromium, loopback_only, seeded_database, serve_app
 from tests.auth_helpers import browser_cookies, session_cookies
 from tests.conftest import NOW
@@ -179,3 +179,23 @@ def test_deleting_an_account_needs_the_confirmation_then_removes_the_person(
         assert _rows(database_url, User, email="demo@example.com"), "nobody else is touched"
     finally:
         page.context.close()
+
+
+def test_turning_notifications_on_grants_the_consent_and_says_why_it_could_not_subscribe(
+    page: Page, app_server: tuple[str, str]
+) -> None:
+    """A Playwright context is a private window, where Chromium has no push service (nor would it reach one from this
+    offline machine): subscribing fails in the browser, and the page says so instead of pretending; the consent the
+    person asked for is recorded, no subscription."""
+    database_url = app_server[1]
+    page.context.grant_permissions(["notifications"], origin=app_server[0])
+    page.wait_for_function("() => document.getElementById('push-status')?.innerText.includes('Off in this browser')")
+    page.click("#push-on")
+    message = _feedback(page, "push", "could not subscribe")
+    assert "try again later or in another browser" in message
+    user = _rows(database_url, User, email="demo@example.com")[0]
+    (consent,) = _rows(database_url, Consent, user_id=user.id, key="push")
+    assert consent.granted
+    assert _rows(database_url, PushSubscription, user_id=user.id) == []
+    page.click("#consent-push button")  # revoke it again from the consents section
+    _feedback(page, "consents", "unsubscribed")

@@ -55,12 +55,13 @@ def feedback(section: str) -> rx.Component:
     )
 
 
-def section(title: str, anchor: str, *children: rx.Component) -> rx.Component:
+def section(title: str, anchor: str, *children: rx.Component, **props) -> rx.Component:
     return rx.el.section(
         rx.el.h2(title, id=f"{anchor}-heading", style=HEADING),
         *children,
         aria_labelledby=f"{anchor}-heading",
         style=SECTION,
+        **props,
     )
 
 
@@ -121,7 +122,7 @@ def consent_row(row: ConsentRow) -> rx.Component:
             style=ROW,
         ),
         rx.el.p(row.text, style=MUTED),
-        rx.el.p("needed by: ", row.agents, style=MUTED),
+        rx.cond(row.agents != "", rx.el.p("needed by: ", row.agents, style=MUTED)),
         id="consent-" + row.key,
         style=CARD,
     )
@@ -199,6 +200,40 @@ def settings_view() -> rx.Component:
                 reset_on_submit=True,
                 style={**ROW, "padding_top": "0.8rem"},
             ),
+        ),
+        section(
+            "Notifications",
+            "push",
+            rx.el.p(
+                "oO can send your tip to this browser at your productive hours: never in your quiet hours, at most "
+                "a few a day. Turning it on grants the “push” consent.",
+                style=MUTED,
+            ),
+            rx.el.p(SettingsState.push_note, id="push-status", style=MUTED),
+            feedback("push"),
+            rx.el.div(
+                rx.cond(
+                    SettingsState.push_status == "on",
+                    rx.el.button(
+                        "turn off in this browser",
+                        id="push-off",
+                        type="button",
+                        on_click=SettingsState.disable_push,
+                        style=BUTTON,
+                    ),
+                    rx.el.button(
+                        "turn on in this browser",
+                        id="push-on",
+                        type="button",
+                        on_click=SettingsState.enable_push,
+                        disabled=SettingsState.push_status == "unsupported",
+                        style=BUTTON,
+                    ),
+                ),
+                style=ROW,
+            ),
+            id="push-section",
+            custom_attrs={"data-api": backend_url("")},  # where static/push.js sends the subscription
         ),
         section(
             "Integrations",

@@ -31,6 +31,18 @@ from oo_app.users import resolve_current_user
 log = logging.getLogger(__name__)
 
 UNAVAILABLE = "oO can't reach your settings right now. Try again in a moment."
+PUSH_CONSENT = "push"
+# Runs in the page (static/push.js). The API's origin is the backend's, which differs from the page's in development:
+# the notifications section carries it (data-api).
+PUSH_SCRIPT = (
+    "window.ooPush ? window.ooPush.{action}(document.getElementById('push-section').dataset.api) : 'unsupported'"
+)
+PUSH_STATUS = {
+    "unsupported": "This browser cannot receive notifications.",
+    "denied": "Notifications are blocked for oO in this browser's site settings.",
+    "off": "Off in this browser.",
+    "on": "On in this browser: a tip at your productive hours, never in your quiet hours.",
+}
 SOURCE_LABELS = {
     "user": "set by you",
     "inferred": "learned from your history",
@@ -174,6 +186,8 @@ class SettingsState(rx.State):
     errors: dict[str, str] = {}
     notices: dict[str, str] = {}
     busy: bool = False
+    # This browser's push subscription as static/push.js reports it: "", "unsupported", "denied", "off", "on".
+    push_status: str = ""
 
     def _cookie_map(self) -> dict[str, str]:
         return parse_cookies(self.router.headers.cookie)
@@ -205,7 +219,37 @@ class SettingsState(rx.State):
 
     @rx.event
     async def load(self):
-        return await self._change("page", lambda session, user: None)
+        outcome = await self._change("page", lambda session, user: None)
+        if outcome is not None or not self.signed_in:
+            return outcome
+        return rx.call_script(PUSH_SCRIPT.format(action="status"), callback=SettingsState.push_reported)
+
+    @rx.var
+    def push_note(self) -> str:
+        return PUSH_STATUS.get(self.push_status, "")
+
+    @rx.event
+    async def enable_push(self):
+        """Grant the ``push`` consent (the person asked for notifications), then subscribe this browser."""
+        outcome = await self._change("push", lambda session, user: consents.grant_consent(session, user, PUSH_CONSENT))
+        if outcome is not None or "push" in self.errors:
+            return outcome
+        return rx.call_script(PUSH_SCRIPT.format(action="enable"), callback=SettingsState.push_reported)
+
+    @rx.event
+    def disable_push(self):
+        return rx.call_script(PUSH_SCRIPT.format(action="disable"), callback=SettingsState.push_reported)
+
+    @rx.event
+    async def push_reported(self, status: str):
+        """What the browser answered; a failure is shown beside the notifications section, the rest as its state."""
+        status = str(status or "")
+        if status.startswith("error: "):
+            self.errors = {"push": status.removeprefix("error: ")}
+            return
+        self.push_status = status if status in PUSH_STATUS else ""
+        if self.push_status == "denied":
+            self.errors = {"push": PUSH_STATUS["denied"]}
 
     @rx.event
     async def save_pref(self, form: dict[str, Any]):
@@ -227,10 +271,14 @@ class SettingsState(rx.State):
     @rx.event
     async def set_consent(self, key: str, granted: bool):
         if granted:
-            return await self._change(
+            outcome = await self._change(
                 "consents", lambda session, user: consents.grant_consent(session, user, key), f"{key}: granted"
             )
-        return await self._change("consents", lambda session, user: _revoke_consent(session, user, key))
+        else:
+            outcome = await self._change("consents", lambda session, user: _revoke_consent(session, user, key))
+        if outcome is None and key == PUSH_CONSENT:  # revoking it unsubscribed every browser: ask this one again
+            return rx.call_script(PUSH_SCRIPT.format(action="status"), callback=SettingsState.push_reported)
+        return outcome
 
     @rx.event
     async def create_context(self, form: dict[str, Any]):
