@@ -6,6 +6,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 VENV="$ROOT/.venv"
 BUN_VERSION="1.4.5"
+AXE_VERSION="4.14.1"  # axe-core, the accessibility audit the browser tests inject into the pages
 LOCK="$ROOT/requirements.lock"
 # The CPU build of torch lies on this machine kind's disk; the index only has CUDA builds of several GB.
 WHEELS="${OO_WHEELS_DIR:-/opt/wheels}"
@@ -55,6 +56,16 @@ ensure_bun() {
         mkdir -p "$ROOT/.tools"
         npm install --prefix "$ROOT/.tools" --no-audit --no-fund --silent "bun@$BUN_VERSION" >&2
     fi
+}
+
+ensure_axe() {
+    AXE_JS="$ROOT/.tools/node_modules/axe-core/axe.min.js"
+    if [ ! -f "$AXE_JS" ] || ! grep -q "\"version\": \"$AXE_VERSION\"" "$ROOT/.tools/node_modules/axe-core/package.json"; then
+        log "installing axe-core $AXE_VERSION from the npm registry"
+        mkdir -p "$ROOT/.tools"
+        npm install --prefix "$ROOT/.tools" --no-audit --no-fund --silent "axe-core@$AXE_VERSION" >&2
+    fi
+    export OO_AXE_JS="$AXE_JS"
 }
 
 ensure_chromium() {
