@@ -1,7 +1,8 @@
 """HTTP routes (FastAPI, mounted into Reflex through ``api_transformer``): thin adapters over the domain.
 
-Every error leaves as JSON with a 4xx status and a message a person can act on; an unexpected failure is a 500 with
-a generic message (logged here, never a stack trace to the client).
+Every error leaves as JSON with a 4xx status and a message a person can act on; while the database does not answer,
+a 503 that says to try again; an unexpected failure is a 500 with a generic message (logged here, never a stack trace
+to the client).
 """
 
 from __future__ import annotations
@@ -15,14 +16,16 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, ConfigDict
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from oo_app.auth import routes as auth_routes
+from oo_app.db import is_unavailable
 from oo_app.deps import CsrfDep, SessionDep, UserDep
 from oo_app.errors import OOError
 from oo_app.integrations import routes as integration_routes
 from oo_app.models import Tip
-from oo_app.ops.health import health_report
+from oo_app.ops.health import describe, health_report
 from oo_app.ops.logs import with_request_ids
 from oo_app.ops.metrics import scrape_refusal, scrape_registry
 from oo_app.profile import routes as profile_routes
@@ -31,6 +34,8 @@ from oo_app.recommender import mark_shown, next_tip, react, recommend
 from oo_app.settings import get_settings
 
 log = logging.getLogger(__name__)
+
+DATABASE_UNAVAILABLE = "oO cannot reach its database right now; nothing was changed, try again in a moment"
 
 
 class TipOut(BaseModel):
@@ -110,6 +115,16 @@ async def _http_error(_request: Request, error: StarletteHTTPException) -> JSONR
 async def _unexpected(request: Request, error: Exception) -> JSONResponse:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     return JSONResponse({"error": "internal error; it has been logged"}, status_code=500)
+
+
+@api.exception_handler(SQLAlchemyError)
+async def _database_error(request: Request, error: SQLAlchemyError) -> JSONResponse:
+    """503 while the database does not answer: the request changed nothing (its transaction rolled back) and may be
+    retried; any other database error is unexpected (500)."""
+    if not is_unavailable(error):
+        return await _unexpected(request, error)
+    log.warning("database unavailable on %s %s: %s", request.method, request.url.path, describe(error))
+    return JSONResponse({"error": DATABASE_UNAVAILABLE}, status_code=503, headers={"Retry-After": "5"})
 
 
 # Outermost: every request, its log lines and its response (a 500 too) carry an X-Request-ID.

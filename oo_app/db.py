@@ -92,6 +92,27 @@ def pending_migrations(url: str | None = None) -> list[str]:
     return [rev.revision for rev in script.walk_revisions() if rev.revision not in applied][::-1]
 
 
+# SQLSTATEs of a server that cannot serve now: connection exceptions (class 08), shutting down (57P01, 57P02),
+# starting up (57P03), too many connections (53300).
+_OUTAGE_SQLSTATES = ("08", "57P01", "57P02", "57P03", "53300")
+
+
+def is_unavailable(error: BaseException) -> bool:
+    """Whether ``error`` means the database did not answer (down, restarting, a connection cut, the pool exhausted),
+    so that the same request may succeed later; False for a bug or a constraint the request broke."""
+    if isinstance(error, sa.exc.TimeoutError):  # no pooled connection came free in time
+        return True
+    if not isinstance(error, sa.exc.DBAPIError):
+        return False
+    if error.connection_invalidated:  # the dialect saw the connection die under the statement
+        return True
+    # psycopg has no SQLSTATE for a server that never answered (refused, unreachable); SQLite errors have none at all.
+    sqlstate = getattr(error.orig, "sqlstate", "")
+    return isinstance(error, sa.exc.OperationalError) and (
+        sqlstate is None or str(sqlstate).startswith(_OUTAGE_SQLSTATES)
+    )
+
+
 def check_database(engine: Engine | None = None) -> None:
     """Raise if the database cannot answer a trivial query."""
     with (engine or get_engine()).connect() as connection:

@@ -22,15 +22,21 @@ OPERATORS_ONLY = "this is for operators: sign in with an account listed in OO_AD
 
 
 def db_session() -> Iterator[Session]:
+    """The request's session; it commits before the response is sent (see ``SessionDep``)."""
     with session_scope() as session:
         yield session
 
 
-def current_user(request: Request, session: Annotated[Session, Depends(db_session)]) -> User:
+# scope="function": the transaction commits when the route returns, before the response is sent, so a 2xx means the
+# write is stored, and a failed commit (the database just went down) reaches the error handlers as a 503. FastAPI's
+# default for a yield dependency ends it after the response, when a failed commit is too late to tell the client.
+SessionDep = Annotated[Session, Depends(db_session, scope="function")]
+
+
+def current_user(request: Request, session: SessionDep) -> User:
     return resolve_current_user(session, dict(request.cookies))
 
 
-SessionDep = Annotated[Session, Depends(db_session)]
 UserDep = Annotated[User, Depends(current_user)]
 
 

@@ -18,12 +18,16 @@ BUTTON_STYLE = {
 }
 
 
-def reaction_button(label: str, reaction: str, on_click: rx.EventHandler, disabled: rx.Var[bool]) -> rx.Component:
+def reaction_button(
+    label: str, reaction: str, on_click: rx.EventHandler, disabled: rx.Var[bool], shown_id: rx.Var[int]
+) -> rx.Component:
+    """A button sending ``on_click(reaction, shown_id)``: the click names the tip the page shows, so the backend can
+    answer it even if it lost the page's state."""
     return rx.el.button(
         label,
         id=f"react-{reaction}",
         type="button",
-        on_click=on_click(reaction),
+        on_click=on_click(reaction, shown_id),
         disabled=disabled,
         style=BUTTON_STYLE,
     )

@@ -67,9 +67,9 @@ def tip_view() -> rx.Component:
             style=TIP_STYLE,
         ),
         rx.el.div(
-            reaction_button("done", "done", TipState.react, TipState.busy),
-            reaction_button("snooze", "snoozed", TipState.react, TipState.busy),
-            reaction_button("dismiss", "dismissed", TipState.react, TipState.busy),
+            reaction_button("done", "done", TipState.react, TipState.busy, TipState.tip_id),
+            reaction_button("snooze", "snoozed", TipState.react, TipState.busy, TipState.tip_id),
+            reaction_button("dismiss", "dismissed", TipState.react, TipState.busy, TipState.tip_id),
             role="group",
             aria_label="React to this tip",
             style={"display": "flex", "gap": "0.75rem", "flex_wrap": "wrap", "justify_content": "center"},

@@ -3,6 +3,9 @@
 Handlers run the (blocking) domain calls in a worker thread and only assign results; the person is resolved from
 the page's cookies on the backend through :func:`oo_app.users.resolve_current_user` (the HttpOnly session cookie
 never reaches page scripts). Without a live session the page shows the sign-in view instead of a tip.
+
+The backend may lose a page's state while the page stays open (Redis restarted, or the entry expired): a reaction
+names the tip the page shows, so it still answers that tip, and the state is rebuilt from the session cookie.
 """
 
 from __future__ import annotations
@@ -113,6 +116,9 @@ class TipState(rx.State):
         self.tip_id, self.text, self.kind, self.model, self.agents = 0, "", "", "", []
         self.dev_login = get_settings().dev_login_enabled
 
+    def _signed_in(self, cookies: dict[str, str]) -> None:
+        self.checked, self.signed_in, self.csrf_token = True, True, cookies.get(CSRF_COOKIE, "")
+
     @rx.var
     def written_by(self) -> str:
         return f"written by {model_label(self.model)}" if self.model else ""
@@ -132,17 +138,24 @@ class TipState(rx.State):
         except Exception:
             log.exception("could not load the current tip")
             self.error = UNAVAILABLE
-        self.checked, self.signed_in, self.csrf_token = True, True, cookies.get(CSRF_COOKIE, "")
+        self._signed_in(cookies)
         return TipState.watch
 
     @rx.event
-    async def react(self, reaction: str):
-        if self.busy or not self.tip_id:
+    async def react(self, reaction: str, shown_id: int = 0):
+        """Answer the tip the page shows (``shown_id``, sent with the click) and show the next one."""
+        tip_id = shown_id or self.tip_id
+        if self.busy or not tip_id:
             return
+        lost = not self.checked  # the page shows a tip, yet this state never loaded one: the backend lost it
         self.busy = True
         yield
+        cookies = self._cookie_map()
         try:
-            self._apply(await asyncio.to_thread(_react_and_next, self._cookie_map(), self.tip_id, reaction))
+            self._apply(await asyncio.to_thread(_react_and_next, cookies, tip_id, reaction))
+            if lost:
+                log.warning("this page's state was lost; rebuilt from its session")
+                self._signed_in(cookies)
         except Unauthenticated:
             self._signed_out()
         except OOError as error:
@@ -159,36 +172,59 @@ class TipState(rx.State):
 
     @rx.event(background=True)
     async def watch(self):
-        """While this page stays connected, swap in a newer tip (e.g. from fresh agent outputs) without reload."""
+        """While this page stays connected, swap in a newer tip (e.g. from fresh agent outputs) without reload.
+
+        It outlives the state store's outages: a round that cannot reach this page's state (Redis restarting) is
+        skipped, and a state lost meanwhile is rebuilt from the cookies and the tip this watch saw last."""
         async with self:
             if self._watching:
                 return
             self._watching = True
             token = self.router.session.client_token
+            shown_id, cookies = self.tip_id, self._cookie_map()
         started = time.monotonic()
         try:
             while time.monotonic() - started < WATCH_MAX_S and _connected(token):
                 await asyncio.sleep(get_settings().live_poll_s)
-                async with self:
-                    # The newest cookies: the tab may have signed out and in again since the watch began.
-                    shown_id, cookies = self.tip_id, self._cookie_map()
                 try:
-                    view = await asyncio.to_thread(_replacement, cookies, shown_id)
+                    async with self:
+                        lost = not self.checked
+                        self._watching = True
+                        if not lost:
+                            # The newest cookies: the tab may have signed out and in again since the watch began. A
+                            # rebuilt state has none until the page sends an event: keep the ones the watch holds.
+                            shown_id, cookies = self.tip_id, self._cookie_map() or cookies
+                    if lost:
+                        view = await asyncio.to_thread(_show_current, cookies)
+                    else:
+                        view = await asyncio.to_thread(_replacement, cookies, shown_id)
                 except Unauthenticated:
                     async with self:
-                        if self._cookie_map() == cookies:
+                        if lost or self._cookie_map() == cookies:
                             self._signed_out()
                     break
                 except Exception:
-                    log.exception("live tip check failed; retrying")
+                    log.warning("live tip check failed; retrying", exc_info=True)
                     continue
-                if view is not None:
+                if view is None:
+                    continue
+                try:
                     async with self:
-                        if self.tip_id == shown_id and not self.busy:
+                        if lost and not self.checked:
+                            log.warning("this page's state was lost; the live watch rebuilt it from its session")
                             self._apply(view)
+                            self._signed_in(cookies)
+                        elif self.tip_id == shown_id and not self.busy:
+                            self._apply(view)
+                        shown_id = self.tip_id
+                except Exception:
+                    log.warning("live tip update failed; retrying", exc_info=True)
         finally:
-            async with self:
-                self._watching = False
+            try:
+                async with self:
+                    self._watching = False
+            except Exception:
+                log.warning("could not mark the live watch ended", exc_info=True)
 
 
 def _connected(token: str) -> bool:
