@@ -1,14 +1,20 @@
-"""The real app for browser tests: ``reflex run --env prod --single-port`` on a seeded SQLite database, and Chromium.
+"""The real app for browser, worker and load tests: ``reflex run --env prod`` on loopback, and Chromium.
 
-:func:`serve_app` starts the server on a free loopback port with ``OO_APP_URL`` pointing at it and stops its whole
-process group afterwards; :func:`chromium` launches Debian's Chromium through Playwright; :func:`loopback_only`
-keeps a browser context off the network (pages of the OIDC mock link a CDN stylesheet).
+:func:`serve_app` starts ``--single-port`` (page, API and websocket on one origin) on a free loopback port with
+``OO_APP_URL`` pointing at it and stops its whole process group afterwards; :func:`run_server` is the same with the
+server's process at hand (``--backend-only`` too: the API and the page's websocket, no page build);
+:func:`production_env` is the environment of compose's ``app`` service (Granian workers, page state in Redis, metrics
+shared between the workers); :func:`server_processes`, :func:`granian_workers` and :func:`worker_serving` find its
+processes, and which one holds a given connection.
+:func:`chromium` launches Debian's Chromium through Playwright; :func:`loopback_only` keeps a browser context off the
+network (pages of the OIDC mock link a CDN stylesheet).
 """
 
 from __future__ import annotations
 
 import os
 import re
+import secrets
 import shutil
 import signal
 import socket
@@ -17,9 +23,11 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import psutil
 import pytest
 from playwright.sync_api import Browser, BrowserContext, sync_playwright
 from sqlmodel import Session
@@ -61,9 +69,42 @@ def seeded_database(workdir: Path) -> str:
     return database_url
 
 
+@dataclass(frozen=True)
+class Served:
+    """A running server: its base URL (``http://127.0.0.1:<port>``), its top process and its log."""
+
+    base: str
+    process: subprocess.Popen
+    log_path: Path
+
+    @property
+    def port(self) -> int:
+        return int(self.base.rsplit(":", 1)[1])
+
+
 @contextmanager
 def serve_app(workdir: Path, database_url: str, env: dict[str, str] | None = None) -> Iterator[str]:
     """The app served from this checkout on a free port until the block ends; yields its base URL."""
+    with run_server(workdir, database_url, env) as served:
+        yield served.base
+
+
+@contextmanager
+def run_server(
+    workdir: Path,
+    database_url: str,
+    env: dict[str, str] | None = None,
+    *,
+    backend_only: bool = False,
+    name: str = "reflex",
+) -> Iterator[Served]:
+    """``reflex run --env prod`` from this checkout on a free loopback port until the block ends.
+
+    ``backend_only`` serves the API and the page's websocket without building the page (several such servers may run
+    at once from one checkout); otherwise page, API and websocket share the port (``--single-port``). ``env`` is
+    added to this process's environment; the server logs to ``workdir/<name>.log``. The whole process group is
+    stopped afterwards.
+    """
     if not shutil.which("reflex", path=str(Path(sys.executable).parent)) or "REFLEX_BUN_PATH" not in os.environ:
         pytest.fail("reflex or its offline bun setup is missing; run the suite through ./scripts/test")
     port = free_port()
@@ -76,13 +117,17 @@ def serve_app(workdir: Path, database_url: str, env: dict[str, str] | None = Non
         "OO_SCHEDULER_INTERVAL_S": "3600",
         **(env or {}),
     }
-    log_path = workdir / "reflex.log"
+    if backend_only:
+        # rxconfig.py always names a frontend port (OO_FRONTEND_PORT), which `reflex run --backend-only` refuses; an
+        # unset (zero) one it accepts.
+        server_env["REFLEX_FRONTEND_PORT"] = "0"
+    ports = ("--backend-only",) if backend_only else ("--single-port", "--frontend-port", str(port))
+    log_path = workdir / f"{name}.log"
     with log_path.open("w") as log:
         process = subprocess.Popen(
             [
                 str(Path(sys.executable).with_name("reflex")),
-                *("run", "--env", "prod", "--single-port"),
-                *("--frontend-port", str(port), "--backend-port", str(port)),
+                *("run", "--env", "prod", *ports, "--backend-port", str(port)),
             ],
             cwd=ROOT,
             env=server_env,
@@ -91,19 +136,83 @@ def serve_app(workdir: Path, database_url: str, env: dict[str, str] | None = Non
             start_new_session=True,
         )
     try:
-        _wait_until_serving(process, base, log_path)
-        yield base
+        _wait_until_serving(process, base, log_path, page=not backend_only)
+        yield Served(base, process, log_path)
     finally:
         _stop(process)
 
 
-def _wait_until_serving(process: subprocess.Popen, base: str, log_path: Path) -> None:
+def production_env(
+    redis_url: str, metrics_dir: Path, workers: int = 2, secret_key: str | None = None
+) -> dict[str, str]:
+    """The environment of compose's ``app`` service, on loopback: ``workers`` Granian backend processes, the page
+    state in Redis at ``redis_url`` (which /health checks too), metrics shared through ``metrics_dir``, production
+    settings. Sessions opened by the caller need the server's ``secret_key`` (CSRF tokens are bound to it): pass the
+    one the caller's settings use; by default a fresh one."""
+    metrics_dir.mkdir(parents=True, exist_ok=True)
+    return {
+        "OO_ENV": "production",
+        "OO_SECRET_KEY": secret_key or secrets.token_urlsafe(32),
+        "REFLEX_USE_GRANIAN": "true",
+        "GRANIAN_WORKERS": str(workers),
+        "REFLEX_REDIS_URL": redis_url,
+        "OO_REDIS_URL": redis_url,
+        "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
+    }
+
+
+def redis_unavailable(url: str) -> str | None:
+    """None when the Redis at ``url`` answers, else why not (tests that need it skip with that reason)."""
+    import redis
+
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=2).ping()
+    except redis.RedisError as error:
+        return f"Redis at {url} is unreachable: {error}"
+    return None
+
+
+def server_processes(served: Served) -> list[psutil.Process]:
+    """Every live process of the server: the ``reflex`` command and all its descendants."""
+    top = psutil.Process(served.process.pid)
+    return [top, *top.children(recursive=True)]
+
+
+def granian_workers(served: Served) -> list[psutil.Process]:
+    """The processes that accept connections on the server's port: Granian's workers. Its supervisor (the ``reflex``
+    command itself) binds the socket and hands it to the workers it forks, keeping none for itself."""
+    workers = []
+    for process in server_processes(served):
+        try:
+            connections = process.net_connections("tcp")
+        except psutil.Error:
+            continue
+        if any(c.status == psutil.CONN_LISTEN and c.laddr.port == served.port for c in connections):
+            workers.append(process)
+    return workers
+
+
+def worker_serving(served: Served, client_port: int) -> int | None:
+    """The PID of the server process holding the connection that comes from ``client_port`` on loopback, if any."""
+    for process in server_processes(served):
+        try:
+            connections = process.net_connections("tcp")
+        except psutil.Error:
+            continue
+        if any(c.laddr.port == served.port and c.raddr and c.raddr.port == client_port for c in connections):
+            return process.pid
+    return None
+
+
+def _wait_until_serving(process: subprocess.Popen, base: str, log_path: Path, page: bool = True) -> None:
     deadline = time.monotonic() + START_TIMEOUT_S
     while True:
         if process.poll() is not None:
             pytest.fail(f"reflex exited with {process.returncode}:\n{log_path.read_text()[-3000:]}")
         try:
-            if httpx.get(f"{base}/health").status_code == 200 and httpx.get(f"{base}/").status_code == 200:
+            if httpx.get(f"{base}/health").status_code == 200 and (
+                not page or httpx.get(f"{base}/").status_code == 200
+            ):
                 return
         except httpx.HTTPError:
             pass
