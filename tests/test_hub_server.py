@@ -4,6 +4,7 @@ marimo's websocket alike; and one real hub, driven in headless Chromium, shows t
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -35,6 +36,18 @@ from tests.app_server import chromium, free_port, loopback_only, seeded_database
 PASSWORD = "operators-only-0123456789"
 NOTEBOOK_PAGE = "/notebooks/hub/"
 NOTEBOOK_SOCKET = "/notebooks/hub/ws?session_id=test-session"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def migrated_mlflow_store(mlflow_template_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """One migrated MLflow store for the whole module. The `hub` notebook's kernel opens the store in a thread of its
+    own that may outlive its test; were the store fresh, MLflow would migrate it there, and Alembic's process-wide
+    context would collide with the next test's own migration."""
+    store = tmp_path_factory.mktemp("hub-mlflow") / "mlflow.db"
+    shutil.copy(mlflow_template_db, store)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("OO_MLFLOW_TRACKING_URI", f"sqlite:///{store}")
+        yield
 
 
 @pytest.fixture
@@ -274,7 +287,9 @@ def test_oo_hub_refuses_a_database_that_lacks_migrations(
     monkeypatch.setattr(hub_server, "serve", lambda _settings, host, port: served.append((host, port)))
     result = CliRunner().invoke(main, ["hub"])
     assert result.exit_code == 1
-    assert "lacks the migrations 0003: run `oo migrate` first" in result.output
+    missing = ", ".join(db.pending_migrations(url))
+    assert missing.startswith("0003")
+    assert f"lacks the migrations {missing}: run `oo migrate` first" in result.output
     assert served == [], "no hub over tables it cannot read"
 
 
