@@ -15,8 +15,7 @@ A failing job is logged and leaves the reaction path to write the next tip itsel
 from __future__ import annotations
 
 import logging
-import threading
-from concurrent.futures import Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future
 from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
@@ -26,14 +25,13 @@ from sqlmodel import Session, func, select
 
 from oo_app.models import AgentOutput, Tip, User
 from oo_app.ops import metrics
+from oo_app.recommender.background import BackgroundJobs
 from oo_app.recommender.orchestrator import recommend
 from oo_app.settings import get_settings
 
 log = logging.getLogger(__name__)
 
-_executor: ThreadPoolExecutor | None = None
-_pending: set[Future[None]] = set()
-_lock = threading.Lock()
+_jobs = BackgroundJobs("prefetch")
 
 
 def waiting_successor(session: Session, shown_id: int) -> Tip | None:
@@ -93,19 +91,9 @@ def _job(engine: Engine, shown_id: int) -> None:
 
 def submit(engine: Engine, shown_id: int) -> Future[None]:
     """Write the successor of tip ``shown_id`` of the database behind ``engine``, in the background."""
-    global _executor
-    with _lock:
-        if _executor is None:
-            _executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="oo-prefetch")
-        future = _executor.submit(_job, engine, shown_id)
-        _pending.add(future)
-    future.add_done_callback(_pending.discard)
-    return future
+    return _jobs.submit(_job, engine, shown_id)
 
 
 def drain(timeout: float | None = None) -> bool:
     """Wait for the jobs submitted so far; True when all finished within ``timeout`` seconds."""
-    with _lock:
-        pending = list(_pending)
-    _done, not_done = wait(pending, timeout=timeout)
-    return not not_done
+    return _jobs.drain(timeout)

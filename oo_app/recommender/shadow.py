@@ -10,8 +10,7 @@ and never touches the shown tip's request.
 from __future__ import annotations
 
 import logging
-import threading
-from concurrent.futures import Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
@@ -19,6 +18,7 @@ from sqlmodel import Session, col, select
 
 from oo_app.llm import embed
 from oo_app.models import AgentOutput, Policy, Tip, User
+from oo_app.recommender.background import BackgroundJobs
 from oo_app.recommender.dedup import closest_recent
 from oo_app.recommender.judge import judge
 from oo_app.recommender.orchestrator import Inputs, generate, good_examples, recent_tip_texts
@@ -26,9 +26,7 @@ from oo_app.recommender.policies import shadow_policies
 
 log = logging.getLogger(__name__)
 
-_executor: ThreadPoolExecutor | None = None
-_pending: set[Future[None]] = set()
-_lock = threading.Lock()
+_jobs = BackgroundJobs("shadow")
 
 
 def inputs_of(session: Session, shown: Tip) -> Inputs:
@@ -84,14 +82,7 @@ def _job(engine: Engine, shown_id: int) -> None:
 
 def submit(engine: Engine, shown_id: int) -> Future[None]:
     """Run the shadow candidates beside tip ``shown_id`` of the database behind ``engine``, in the background."""
-    global _executor
-    with _lock:
-        if _executor is None:
-            _executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="oo-shadow")
-        future = _executor.submit(_job, engine, shown_id)
-        _pending.add(future)
-    future.add_done_callback(_pending.discard)
-    return future
+    return _jobs.submit(_job, engine, shown_id)
 
 
 def after_commit(session: Session, shown: Tip) -> None:
@@ -104,8 +95,5 @@ def after_commit(session: Session, shown: Tip) -> None:
 
 
 def drain(timeout: float | None = None) -> bool:
-    """Wait for the shadow jobs submitted so far; True when all finished within ``timeout`` seconds."""
-    with _lock:
-        pending = list(_pending)
-    _done, not_done = wait(pending, timeout=timeout)
-    return not not_done
+    """Wait for the jobs submitted so far; True when all finished within ``timeout`` seconds."""
+    return _jobs.drain(timeout)
