@@ -27,8 +27,7 @@ def _():
 @app.cell
 def _(hub_queries, mo):
     refresh = mo.ui.refresh(label="reload")
-    _links = " · ".join(f"[{name}]({hub_queries.notebook_href(name)})" for name in hub_queries.NOTEBOOKS)
-    mo.hstack([mo.md(f"# oO hub\n{_links}"), refresh], justify="space-between", align="center")
+    mo.hstack([mo.md(hub_queries.notebook_heading("oO hub")), refresh], justify="space-between", align="center")
     return (refresh,)
 
 

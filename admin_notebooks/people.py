@@ -30,8 +30,7 @@ def _():
 @app.cell
 def _(hub_queries, mo):
     refresh = mo.ui.refresh(label="reload")
-    _links = " · ".join(f"[{name}]({hub_queries.notebook_href(name)})" for name in hub_queries.NOTEBOOKS)
-    mo.hstack([mo.md(f"# People\n{_links}"), refresh], justify="space-between", align="center")
+    mo.hstack([mo.md(hub_queries.notebook_heading("People")), refresh], justify="space-between", align="center")
     return (refresh,)
 
 

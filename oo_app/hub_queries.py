@@ -911,3 +911,9 @@ def notebook_href(name: str, links: str | None = None) -> str:
     if links not in ("file", "path"):
         raise ValueError(f"{NOTEBOOK_LINKS_ENV}={links!r}: 'file' (marimo run admin_notebooks/) or 'path'")
     return f"?file={name}.py" if links == "file" else f"../{name}/"
+
+
+def notebook_heading(title: str, links: str | None = None) -> str:
+    """The markdown heading every notebook opens with: ``title`` and a link to each notebook (:func:`notebook_href`)."""
+    nav = " · ".join(f"[{name}]({notebook_href(name, links)})" for name in NOTEBOOKS)
+    return f"# {title}\n{nav}"
