@@ -9,7 +9,6 @@ development a key is generated once into ``data/token.key`` (git-ignored), never
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -19,6 +18,7 @@ from typing import Any
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from sqlmodel import Session, col, or_, select
 
+from oo_app.devkeys import read_or_create
 from oo_app.integrations.errors import NotConnected, UnreadableToken, VaultNotConfigured
 from oo_app.models import Integration, utcnow
 from oo_app.settings import Settings, get_settings
@@ -83,25 +83,16 @@ def load_keys(settings: Settings) -> list[str]:
 
 def _development_keys(path: Path) -> list[str]:
     """The keys of the development key file (one a line, newest first), generating it with one key if missing."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        descriptor = None
-    if descriptor is None:
-        keys = [line.strip() for line in path.read_text().splitlines() if line.strip() and not line.startswith("#")]
-        if not keys:
-            raise VaultNotConfigured(f"{path} holds no key; delete it to have one generated, or set OO_TOKEN_KEYS")
-        return keys
-    key = Fernet.generate_key().decode("ascii")
-    with os.fdopen(descriptor, "w") as handle:
-        handle.write(key + "\n")
-    log.warning(
-        "token vault: OO_TOKEN_KEYS is empty, so a development key was generated into %s; "
-        "tokens stored with it are lost if the file is deleted. Set OO_TOKEN_KEYS outside development.",
-        path,
-    )
-    return [key]
+    keys, created = read_or_create(path, lambda: Fernet.generate_key().decode("ascii"))
+    if not keys:
+        raise VaultNotConfigured(f"{path} holds no key; delete it to have one generated, or set OO_TOKEN_KEYS")
+    if created:
+        log.warning(
+            "token vault: OO_TOKEN_KEYS is empty, so a development key was generated into %s; "
+            "tokens stored with it are lost if the file is deleted. Set OO_TOKEN_KEYS outside development.",
+            path,
+        )
+    return keys
 
 
 def get_vault(settings: Settings | None = None) -> TokenVault:

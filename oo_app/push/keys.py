@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import logging
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from py_vapid import Vapid
 
+from oo_app.devkeys import read_or_create
 from oo_app.push.errors import PushNotConfigured
 from oo_app.settings import Settings, get_settings
 
@@ -93,26 +93,20 @@ class VapidKeys:
 
 def _development_key(path: Path) -> ec.EllipticCurvePrivateKey:
     """The key of the development key file, generating it (mode 0600) if missing."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        descriptor = None
-    if descriptor is None:
-        lines = [line.strip() for line in path.read_text().splitlines() if line.strip() and not line.startswith("#")]
-        if not lines:
-            raise PushNotConfigured(f"{path} holds no VAPID key; delete it to have one generated, or {KEY_HELP}")
-        return parse_private_key("\n".join(lines))
-    key = generate_private_key()
-    with os.fdopen(descriptor, "w") as handle:
-        handle.write("# oO's development VAPID key (OO_VAPID_PRIVATE_KEY); deleting it orphans every subscription\n")
-        handle.write(raw_private_key(key) + "\n")
-    log.warning(
-        "web push: OO_VAPID_PRIVATE_KEY is unset, so a development key was generated into %s; browsers subscribed "
-        "with it must subscribe again if it is deleted. Set OO_VAPID_PRIVATE_KEY outside development.",
+    lines, created = read_or_create(
         path,
+        lambda: raw_private_key(generate_private_key()),
+        "oO's development VAPID key (OO_VAPID_PRIVATE_KEY); deleting it orphans every subscription",
     )
-    return key
+    if not lines:
+        raise PushNotConfigured(f"{path} holds no VAPID key; delete it to have one generated, or {KEY_HELP}")
+    if created:
+        log.warning(
+            "web push: OO_VAPID_PRIVATE_KEY is unset, so a development key was generated into %s; browsers subscribed "
+            "with it must subscribe again if it is deleted. Set OO_VAPID_PRIVATE_KEY outside development.",
+            path,
+        )
+    return parse_private_key("\n".join(lines))
 
 
 def load_vapid(settings: Settings | None = None) -> VapidKeys:
