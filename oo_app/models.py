@@ -60,6 +60,11 @@ def _json(default: Any) -> Any:
     return Field(default_factory=lambda: default.copy(), sa_type=sa.JSON, nullable=False)
 
 
+# SQLite hands a deleted row's id (the largest) to the next row unless the table says AUTOINCREMENT: a deleted person's
+# id, or their tips' ids, must never name someone else's rows. PostgreSQL's sequences never go back anyway.
+IDS_NEVER_REUSED = {"sqlite_autoincrement": True}
+
+
 class Role(StrEnum):
     user = "user"
     admin = "admin"
@@ -102,6 +107,7 @@ class EventType(StrEnum):
 
 class User(SQLModel, table=True):
     __tablename__ = "users"
+    __table_args__ = (IDS_NEVER_REUSED,)
 
     id: int | None = Field(default=None, primary_key=True)
     email: str = Field(max_length=320, unique=True, index=True)
@@ -113,7 +119,7 @@ class User(SQLModel, table=True):
 
 class OAuthAccount(SQLModel, table=True):
     __tablename__ = "oauth_accounts"
-    __table_args__ = (sa.UniqueConstraint("provider", "subject"),)
+    __table_args__ = (sa.UniqueConstraint("provider", "subject"), IDS_NEVER_REUSED)
 
     id: int | None = Field(default=None, primary_key=True)
     user_id: int = _owner()
@@ -124,6 +130,7 @@ class OAuthAccount(SQLModel, table=True):
 
 class Session(SQLModel, table=True):
     __tablename__ = "sessions"
+    __table_args__ = (IDS_NEVER_REUSED,)
 
     id: int | None = Field(default=None, primary_key=True)
     user_id: int = _owner()
@@ -134,7 +141,7 @@ class Session(SQLModel, table=True):
 
 class Consent(SQLModel, table=True):
     __tablename__ = "consents"
-    __table_args__ = (sa.UniqueConstraint("user_id", "key"),)
+    __table_args__ = (sa.UniqueConstraint("user_id", "key"), IDS_NEVER_REUSED)
 
     id: int | None = Field(default=None, primary_key=True)
     user_id: int = _owner()
@@ -146,7 +153,7 @@ class Consent(SQLModel, table=True):
 
 class UserPreference(SQLModel, table=True):
     __tablename__ = "user_preferences"
-    __table_args__ = (sa.UniqueConstraint("user_id", "scope", "key"),)
+    __table_args__ = (sa.UniqueConstraint("user_id", "scope", "key"), IDS_NEVER_REUSED)
 
     id: int | None = Field(default=None, primary_key=True)
     user_id: int = _owner()
@@ -159,7 +166,7 @@ class UserPreference(SQLModel, table=True):
 
 class Context(SQLModel, table=True):
     __tablename__ = "contexts"
-    __table_args__ = (sa.UniqueConstraint("user_id", "name"),)
+    __table_args__ = (sa.UniqueConstraint("user_id", "name"), IDS_NEVER_REUSED)
 
     id: int | None = Field(default=None, primary_key=True)
     user_id: int = _owner()
@@ -170,7 +177,7 @@ class Context(SQLModel, table=True):
 
 class Integration(SQLModel, table=True):
     __tablename__ = "integrations"
-    __table_args__ = (sa.UniqueConstraint("user_id", "provider"),)
+    __table_args__ = (sa.UniqueConstraint("user_id", "provider"), IDS_NEVER_REUSED)
 
     id: int | None = Field(default=None, primary_key=True)
     user_id: int = _owner()
@@ -191,6 +198,7 @@ class TaskCompletion(SQLModel, table=True):
     __table_args__ = (
         sa.UniqueConstraint("user_id", "source_key"),
         sa.Index("ix_task_completions_user_completed", "user_id", "completed_at"),
+        IDS_NEVER_REUSED,
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -203,7 +211,7 @@ class TaskCompletion(SQLModel, table=True):
 
 class Event(SQLModel, table=True):
     __tablename__ = "events"
-    __table_args__ = (sa.Index("ix_events_user_at", "user_id", "at"),)
+    __table_args__ = (sa.Index("ix_events_user_at", "user_id", "at"), IDS_NEVER_REUSED)
 
     id: int | None = Field(default=None, primary_key=True)
     user_id: int = _owner()
@@ -216,7 +224,7 @@ class AgentOutput(SQLModel, table=True):
     """A prompt snippet emitted by one agent for one person, valid until ``expires_at``."""
 
     __tablename__ = "agent_outputs"
-    __table_args__ = (sa.Index("ix_agent_outputs_user_agent", "user_id", "agent_id", "computed_at"),)
+    __table_args__ = (sa.Index("ix_agent_outputs_user_agent", "user_id", "agent_id", "computed_at"), IDS_NEVER_REUSED)
 
     id: int | None = Field(default=None, primary_key=True)
     user_id: int = _owner()
@@ -231,7 +239,7 @@ class AgentOutput(SQLModel, table=True):
 
 class AgentRun(SQLModel, table=True):
     __tablename__ = "agent_runs"
-    __table_args__ = (sa.Index("ix_agent_runs_agent_started", "agent_id", "started_at"),)
+    __table_args__ = (sa.Index("ix_agent_runs_agent_started", "agent_id", "started_at"), IDS_NEVER_REUSED)
 
     id: int | None = Field(default=None, primary_key=True)
     user_id: int = _owner()
@@ -247,7 +255,7 @@ class Tip(SQLModel, table=True):
     """The tip log: what was shown (or shadow-generated), from which agent outputs, by which model and prompt."""
 
     __tablename__ = "tips"
-    __table_args__ = (sa.Index("ix_tips_user_created", "user_id", "created_at"),)
+    __table_args__ = (sa.Index("ix_tips_user_created", "user_id", "created_at"), IDS_NEVER_REUSED)
 
     id: int | None = Field(default=None, primary_key=True)
     user_id: int = _owner()
@@ -334,7 +342,7 @@ class AuditEvent(SQLModel, table=True):
     """
 
     __tablename__ = "audit_events"
-    __table_args__ = (sa.Index("ix_audit_events_at", "at"),)
+    __table_args__ = (sa.Index("ix_audit_events_at", "at"), IDS_NEVER_REUSED)
 
     id: int | None = Field(default=None, primary_key=True)
     at: datetime = _ts()
@@ -355,6 +363,7 @@ class PushSubscription(SQLModel, table=True):
     """
 
     __tablename__ = "push_subscriptions"
+    __table_args__ = (IDS_NEVER_REUSED,)
 
     id: int | None = Field(default=None, primary_key=True)
     user_id: int = _owner()
@@ -380,7 +389,7 @@ class PushDelivery(SQLModel, table=True):
     workers never send the same slot twice; then what happened."""
 
     __tablename__ = "push_deliveries"
-    __table_args__ = (sa.UniqueConstraint("user_id", "slot", name="uq_push_deliveries_user_slot"),)
+    __table_args__ = (sa.UniqueConstraint("user_id", "slot", name="uq_push_deliveries_user_slot"), IDS_NEVER_REUSED)
 
     id: int | None = Field(default=None, primary_key=True)
     user_id: int = _owner()
