@@ -31,15 +31,19 @@ def _enable_sqlite_foreign_keys(dbapi_connection: Any, _record: Any) -> None:
 
 
 def make_engine(url: str) -> Engine:
-    """An engine for ``url``; SQLite gets foreign keys (cascading deletes), WAL and a busy timeout."""
+    """An engine for ``url``; SQLite gets foreign keys (cascading deletes), WAL and a busy timeout.
+
+    Its errors never carry the statement's parameters (``hide_parameters``): they hold emails, tip texts and tokens,
+    and errors end up in logs.
+    """
     if url.startswith("sqlite"):
         path = url.removeprefix("sqlite:///")
         if path and ":memory:" not in path:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, hide_parameters=True)
         sa.event.listen(engine, "connect", _enable_sqlite_foreign_keys)
         return engine
-    return sa.create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    return sa.create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20, hide_parameters=True)
 
 
 @lru_cache
