@@ -1,8 +1,13 @@
-"""The guardrail checks every written tip must pass before it may be shown (and that the offline judge scores)."""
+"""The guardrail checks every written tip must pass before it may be shown (and that the offline judge scores).
+
+A rejection is described without the draft's text (:func:`rejection_reason`): drafts never reach the logs above DEBUG.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+
+from pydantic import ValidationError
 
 from oo_app.recommender.composer import MAX_TIP_CHARS, normalized
 from oo_app.recommender.grounding import ungrounded
@@ -27,3 +32,12 @@ def check_failures(tip: str, lines: Sequence[str], recent: Sequence[str]) -> lis
     if invented:
         failures.append("ungrounded: " + ", ".join(invented))
     return failures
+
+
+def rejection_reason(error: Exception) -> str:
+    """Why a model's answer was rejected, fit for a WARNING log line: never the answer's text (pydantic's own message
+    quotes the input, so its errors are summarised by place and rule)."""
+    if isinstance(error, ValidationError):
+        places = (".".join(str(part) for part in problem["loc"]) or "answer" for problem in error.errors())
+        return "; ".join(f"{place}: {problem['msg']}" for place, problem in zip(places, error.errors(), strict=True))
+    return str(error)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel, Field, ValidationError
 
-from oo_app.recommender.guardrails import CHECKS, check_failures
+from oo_app.recommender.guardrails import CHECKS, check_failures, rejection_reason
 from oo_app.recommender.prompts import template
 
 log = logging.getLogger(__name__)
@@ -67,7 +67,7 @@ def judge(tip: str, lines: Sequence[str], recent: Sequence[str] = ()) -> Verdict
         )
         answer = JudgeAnswer.model_validate(json.loads(response.choices[0].message.content or ""))
     except (ValidationError, ValueError) as error:
-        log.warning("judge answer rejected (%s)", error)
+        log.warning("judge answer rejected (%s)", rejection_reason(error))
         return None
     except Exception as error:
         log.warning("judge failed (%s: %s)", type(error).__name__, error)

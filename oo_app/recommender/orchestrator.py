@@ -29,6 +29,7 @@ from oo_app.ops import metrics
 from oo_app.recommender.composer import TipDraft, compose, normalized
 from oo_app.recommender.dedup import is_near_duplicate
 from oo_app.recommender.grounding import is_grounded, ungrounded
+from oo_app.recommender.guardrails import rejection_reason
 from oo_app.recommender.policies import incumbent
 from oo_app.recommender.prompts import SignalLine, facts_of, render
 from oo_app.settings import get_settings
@@ -132,7 +133,8 @@ def _ask_model(prompt: str, facts: dict[str, Any], alias: str) -> Written:
     draft = TipDraft.model_validate(json.loads(content))
     invented = ungrounded(draft.text, list(facts["lines"].values()))
     if invented:
-        raise ValueError(f"the model invented {', '.join(invented)}")
+        log.debug("ungrounded terms in the tip-generator's draft: %s", ", ".join(invented))
+        raise ValueError(f"the model invented {len(invented)} term(s) the facts do not support")
     # The composer picks its own unused candidate (the one shown longest ago once all were shown): only model answers
     # are checked for repeats, and only they pay for an embedding.
     if response.model != COMPOSER_MODEL:
@@ -158,7 +160,7 @@ def write_tip(prompt: str, facts: dict[str, Any], alias: str = TIP_GENERATOR) ->
     try:
         return _ask_model(prompt, facts, alias)
     except (ValidationError, ValueError) as error:
-        log.warning("tip-generator answer rejected (%s); the composer writes this tip", error)
+        log.warning("tip-generator answer rejected (%s); the composer writes this tip", rejection_reason(error))
         metrics.llm_failed(alias, metrics.REJECTED)
     except Exception as error:
         log.warning("tip-generator failed (%s: %s); the composer writes this tip", type(error).__name__, error)
