@@ -2,9 +2,11 @@
 
 Contract: with ``OO_LOG_FORMAT=json`` every record is one JSON object on one line with ``time`` (ISO 8601, UTC),
 ``level``, ``logger``, ``message``, ``request_id`` while a request is served, ``exception`` (the traceback as one
-string) when there is one, and the record's ``extra`` fields. ``text`` writes the same facts as a plain line. A
-record never carries a secret: values of secret-looking ``extra`` keys (token, cookie, password, email, ...) and email
-addresses or bearer tokens inside messages are replaced by ``[redacted]``.
+string) when there is one, and the record's ``extra`` fields. ``text`` writes the same facts as a plain line, its
+line breaks escaped, then the traceback on continuation lines that start with ``  | ``: a message can never forge a
+line of its own. The formatters redact, so a record never carries a secret, tracebacks included: values of
+secret-looking ``extra`` keys (token, cookie, password, email, ...), and email addresses, bearer tokens, passwords in
+URLs and ``token=...``-style values inside any text are replaced by ``[redacted]``.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import re
 import sys
 import uuid
 from contextvars import ContextVar
-from typing import IO
+from typing import IO, Any
 
 from pythonjsonlogger.json import JsonFormatter
 from starlette.applications import Starlette
@@ -30,6 +32,14 @@ _GOOD_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 _SECRET_KEY = re.compile(r"token|secret|passw|cookie|session|authoriz|api_?key|credential|csrf|email", re.IGNORECASE)
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 _BEARER = re.compile(r"(?i)\b(bearer)\s+[\w.~+/=-]+")
+_URL_PASSWORD = re.compile(r"(//[^/\s:@]+:)[^/\s@]+@")
+# ``access_token=...``, ``'password': '...'``, ``oo_csrf=...`` (but not a count of ``prompt_tokens: 42``).
+_SECRET_VALUE = re.compile(
+    r"(?i)\b([\w-]*(?:token(?!s)|secret|passw(?:or)?d|api_?key|csrf)[\w-]*[\"']?\s*[=:]\s*[\"']?)[^\s\"'&,;)}\]]+"
+)
+# Every character str.splitlines() (and so a terminal or a log shipper) may take for the end of a line.
+_LINE_BREAK = re.compile(r"\r\n|[\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
+CONTINUATION = "  | "
 # Libraries that attach a handler of their own to their loggers, with the level they log at once adopted (their
 # records then reach our handler only): LiteLLM says a few INFO lines per call; engineio and socketio (Reflex's
 # websocket) add a handler unless their logger already has a level.
@@ -47,23 +57,30 @@ _request_id: ContextVar[str | None] = ContextVar("oo_request_id", default=None)
 
 
 def redact_text(text: str) -> str:
-    """``text`` with email addresses and bearer tokens replaced."""
-    return _BEARER.sub(rf"\1 {REDACTED}", _EMAIL.sub(REDACTED, text))
+    """``text`` with email addresses, bearer tokens, passwords in URLs and secret-looking ``key=value`` replaced."""
+    text = _URL_PASSWORD.sub(rf"\1{REDACTED}@", text)
+    text = _EMAIL.sub(REDACTED, text)
+    text = _BEARER.sub(rf"\1 {REDACTED}", text)
+    return _SECRET_VALUE.sub(rf"\1{REDACTED}", text)
 
 
-class RedactSecrets(logging.Filter):
-    """Replaces the values of secret-looking ``extra`` keys, and emails or bearer tokens in the message."""
+def redact_value(key: str, value: Any) -> Any:
+    """``value`` of a record's field ``key`` as it may be logged: a secret-looking key hides its value whole, text is
+    :func:`redact_text`-ed, containers are redacted item by item."""
+    if _SECRET_KEY.search(key):
+        return REDACTED
+    if isinstance(value, str):
+        return redact_text(value)
+    if isinstance(value, dict):
+        return {name: redact_value(str(name), item) for name, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [redact_value("", item) for item in value]
+    return value
 
-    def filter(self, record: logging.LogRecord) -> bool:
-        for key in record.__dict__.keys() - _STANDARD_ATTRS:
-            if _SECRET_KEY.search(key):
-                record.__dict__[key] = REDACTED
-        if not isinstance(record.msg, dict):
-            message = record.getMessage()
-            redacted = redact_text(message)
-            if redacted != message:
-                record.msg, record.args = redacted, None
-        return True
+
+def escape_line_breaks(text: str) -> str:
+    """``text`` on one line: CR, LF and the other line separators written as escapes (``\\n``, ``\\r``, ...)."""
+    return _LINE_BREAK.sub(lambda found: found.group().encode("unicode_escape").decode("ascii"), text)
 
 
 class RequestContext(logging.Filter):
@@ -77,19 +94,42 @@ class RequestContext(logging.Filter):
 
 
 class TextFormatter(logging.Formatter):
-    """``time level logger [request id]: message``, then the traceback."""
+    """``time level logger [request id]: message`` on one line, then the traceback and stack on continuation lines
+    (each starts with :data:`CONTINUATION`), everything redacted."""
 
     def __init__(self) -> None:
         super().__init__("%(asctime)s %(levelname)s %(name)s%(request)s: %(message)s")
 
     def format(self, record: logging.LogRecord) -> str:
         request_id = getattr(record, "request_id", None)
-        record.request = f" [{request_id}]" if request_id else ""
-        return super().format(record)
+        record.request = f" [{escape_line_breaks(request_id)}]" if request_id else ""
+        record.message = escape_line_breaks(redact_text(record.getMessage()))
+        record.asctime = self.formatTime(record, self.datefmt)
+        line = self.formatMessage(record)
+        # Not record.exc_text: another handler may have cached an unredacted traceback there.
+        details = [self.formatException(record.exc_info)] if record.exc_info else []
+        if not record.exc_info and record.exc_text:  # a record formatted elsewhere (another process) before
+            details.append(record.exc_text)
+        if record.stack_info:
+            details.append(self.formatStack(record.stack_info))
+        for detail in details:
+            line += "".join(f"\n{CONTINUATION}{piece}" for piece in redact_text(detail).splitlines())
+        return line
+
+
+class JsonRecordFormatter(JsonFormatter):
+    """python-json-logger's formatter, every field (message, exception, stack, extras) redacted before it is
+    serialized (JSON escapes line breaks itself)."""
+
+    def process_log_record(self, log_data: dict[str, Any]) -> dict[str, Any]:
+        return {key: value if key in _OWN_FIELDS else redact_value(key, value) for key, value in log_data.items()}
+
+
+_OWN_FIELDS = frozenset({"time", "level", "logger"})
 
 
 def json_formatter() -> logging.Formatter:
-    return JsonFormatter(
+    return JsonRecordFormatter(
         ["levelname", "name", "message"],
         rename_fields={"levelname": "level", "name": "logger", "exc_info": "exception"},
         timestamp="time",
@@ -102,7 +142,6 @@ def log_handler(settings: Settings, stream: IO[str] | None = None) -> logging.Ha
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(json_formatter() if settings.log_format == "json" else TextFormatter())
     handler.addFilter(RequestContext())
-    handler.addFilter(RedactSecrets())
     handler.oo_handler = True  # type: ignore[attr-defined]
     return handler
 
