@@ -68,6 +68,12 @@ class Settings(BaseSettings):
         default="http://localhost:3000",
         description="The URL people open; sign-in returns there, and cookies are Secure unless it is on localhost.",
     )
+    api_url: str | None = Field(
+        default=None,
+        description="The backend's URL when browsers reach it elsewhere than OO_APP_URL (the API and the page's "
+        "websocket on another host or port); its origin is trusted like the app's. Unset: the app's own (one port "
+        "serves both, as in the image), plus http://localhost:<backend_port> and 127.0.0.1 outside production.",
+    )
     session_days: float = Field(default=14.0, gt=0, description="How long a sign-in lasts.")
     oidc_issuer: str | None = Field(
         default=None, description="OpenID Connect issuer URL; its discovery document configures the rest."
@@ -96,10 +102,15 @@ class Settings(BaseSettings):
             raise ValueError("OO_DEV_LOGIN must stay off when OO_ENV=production")
         return enabled
 
-    @field_validator("app_url")
+    @field_validator("api_url", mode="before")
     @classmethod
-    def _no_trailing_slash(cls, url: str) -> str:
-        return url.rstrip("/")
+    def _empty_api_url_is_unset(cls, value: Any) -> Any:
+        return None if value == "" else value
+
+    @field_validator("app_url", "api_url")
+    @classmethod
+    def _no_trailing_slash(cls, url: str | None) -> str | None:
+        return url.rstrip("/") if url is not None else None
 
     @property
     def dev_login_enabled(self) -> bool:

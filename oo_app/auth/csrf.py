@@ -2,8 +2,9 @@
 
 A write must carry the ``oo_csrf`` cookie's value in the ``X-CSRF-Token`` header (or, for a plain HTML form, in its
 ``csrf_token`` field); that value must be the one minted for the session cookie it came with; and a browser's
-``Origin`` / ``Sec-Fetch-Site`` must not name another site. Page scripts of other sites cannot read the cookie, so
-they cannot forge the header.
+``Origin`` must be one of the configured :func:`trusted_origins` (never one derived from the Host header), its
+``Sec-Fetch-Site`` not ``cross-site``. Page scripts of other sites cannot read the cookie, so they cannot forge the
+header.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from starlette.requests import Request
 
 from oo_app.auth.errors import Forbidden, Unauthenticated
 from oo_app.auth.sessions import CSRF_COOKIE, SESSION_COOKIE, SIGN_IN_AGAIN, csrf_token_for
-from oo_app.settings import get_settings
+from oo_app.settings import Settings, get_settings
 
 CSRF_HEADER = "X-CSRF-Token"
 CSRF_FIELD = "csrf_token"
@@ -26,9 +27,28 @@ CROSS_SITE = "refused: a request from another site may not change anything here"
 
 
 def origin_of(url: str) -> str:
-    """``scheme://host[:port]`` of a URL, lowercased."""
+    """``scheme://host[:port]`` of a URL as a browser's ``Origin`` header spells it: lowercased, no default port."""
     parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}".lower()
+    scheme, netloc = parts.scheme.lower(), parts.netloc.lower().rpartition("@")[2]
+    default_port = {"http": ":80", "https": ":443"}.get(scheme)
+    if default_port and netloc.endswith(default_port):
+        netloc = netloc.removesuffix(default_port)
+    return f"{scheme}://{netloc}"
+
+
+def trusted_origins(settings: Settings) -> frozenset[str]:
+    """The origins whose pages may write with oO's cookies and talk to its backend (its websocket included).
+
+    The app's (``OO_APP_URL``), the backend's when it is served apart (``OO_API_URL``), and outside production the
+    backend of ``reflex run`` on loopback (``http://localhost:<backend_port>``, ``http://127.0.0.1:<backend_port>``).
+    Never an origin taken from the request: its Host header is whatever the client says (DNS rebinding).
+    """
+    origins = {origin_of(settings.app_url)}
+    if settings.api_url:
+        origins.add(origin_of(settings.api_url))
+    if settings.env != "production":
+        origins.update(f"http://{host}:{settings.backend_port}" for host in ("localhost", "127.0.0.1"))
+    return frozenset(origins)
 
 
 def check_origin(request: Request) -> None:
@@ -38,8 +58,7 @@ def check_origin(request: Request) -> None:
     origin = request.headers.get("origin")
     if origin is None:
         return
-    allowed = {origin_of(get_settings().app_url), origin_of(str(request.base_url))}
-    if origin.lower() not in allowed:
+    if origin.strip().lower() not in trusted_origins(get_settings()):
         raise Forbidden(CROSS_SITE)
 
 
