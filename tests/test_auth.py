@@ -245,6 +245,11 @@ def test_a_tampered_state_is_refused(client: TestClient, session: Session, provi
     assert_refused(finish(client, with_query(callback, state="forged-state")), TAMPERED, session)
 
 
+def test_a_non_ascii_state_is_refused_like_any_forged_state(client: TestClient, session: Session, provider) -> None:
+    callback = provider.authorize(begin(client), ADA.sub)
+    assert_refused(finish(client, with_query(callback, state="é-forged")), TAMPERED, session)
+
+
 def test_a_callback_from_another_browser_is_refused(client_for, client, session: Session, provider) -> None:
     """Login CSRF: an attacker's own callback URL, opened in the victim's browser (which never began that flow)."""
     callback = provider.authorize(begin(client), ADA.sub)
@@ -397,6 +402,23 @@ def test_a_csrf_token_of_another_session_is_forbidden(client_for, session: Sessi
     mine, theirs = session_cookies(session, demo_user), session_cookies(session, demo_user)
     client.cookies.update({SESSION_COOKIE: mine[SESSION_COOKIE], CSRF_COOKIE: theirs[CSRF_COOKIE]})
     assert client.post("/api/recommend", headers=csrf_headers(theirs)).status_code == 403
+
+
+def test_a_non_ascii_csrf_header_is_forbidden_not_an_error(client_for, session: Session, demo_user: User) -> None:
+    client = client_for()
+    client.cookies.update(session_cookies(session, demo_user))
+    response = client.post("/api/recommend", headers={"X-CSRF-Token": "é".encode()})
+    assert response.status_code == 403, response.text
+    assert "refused" in response.json()["error"]
+
+
+def test_a_non_ascii_csrf_cookie_is_forbidden_not_an_error(client_for, session: Session, demo_user: User) -> None:
+    client = client_for()
+    token = session_cookies(session, demo_user)[SESSION_COOKIE]
+    cookie = f"{SESSION_COOKIE}={token}; {CSRF_COOKIE}=é".encode()
+    response = client.post("/api/recommend", headers={"Cookie": cookie, "X-CSRF-Token": "é".encode()})
+    assert response.status_code == 403, response.text
+    assert "refused" in response.json()["error"]
 
 
 def test_logout_without_the_csrf_header_is_refused_and_keeps_the_session(client_for, session, demo_user) -> None:

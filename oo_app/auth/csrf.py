@@ -72,8 +72,13 @@ def check_token(cookies: Mapping[str, str], submitted: str | None) -> None:
         raise Unauthenticated(SIGN_IN_AGAIN)
     if not (cookie and submitted):
         raise Forbidden(REFUSED)
-    if not hmac.compare_digest(submitted, cookie) or not hmac.compare_digest(cookie, csrf_token_for(session_token)):
+    if not _same(submitted, cookie) or not _same(cookie, csrf_token_for(session_token)):
         raise Forbidden(REFUSED)
+
+
+def _same(given: str, expected: str) -> bool:
+    """Constant-time equality of two tokens as bytes: on ``str``, ``compare_digest`` raises for non-ASCII input."""
+    return hmac.compare_digest(given.encode("utf-8", "surrogateescape"), expected.encode("utf-8", "surrogateescape"))
 
 
 async def submitted_token(request: Request) -> str | None:
