@@ -128,7 +128,8 @@ def check_state(provider: OAuthProvider, cookie: str | None, state: str | None, 
         started = _serializer(provider).loads(cookie, max_age=STATE_MAX_AGE_S)
     except BadSignature:
         raise AuthorizationFailed(f"this {provider.title} connection link expired; {again}") from None
-    if not hmac.compare_digest(str(started.get("state", "")), state) or started.get("user_id") != user.id:
+    expected = str(started.get("state", "")).encode()
+    if not hmac.compare_digest(expected, state.encode("utf-8", "surrogateescape")) or started.get("user_id") != user.id:
         raise AuthorizationFailed(f"this {provider.title} answer does not match the connection you started; {again}")
     return str(started["redirect_uri"])
 
