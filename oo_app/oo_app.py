@@ -1,6 +1,8 @@
 """The oO app: the Reflex pages, the HTTP API mounted beside them, and the agent scheduler as a lifespan task.
 
-The API is wrapped with the session Authlib keeps a sign-in flow in (:func:`oo_app.auth.oidc.with_login_state`).
+The API is wrapped with the session Authlib keeps a sign-in flow in (:func:`oo_app.auth.oidc.with_login_state`), and
+everything the backend answers (the page too, served on one port) with the Host check
+(:func:`oo_app.auth.hosts.with_trusted_hosts`).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import reflex as rx
 from agents.scheduler import run_forever
 from oo_app import pwa
 from oo_app.api import api
+from oo_app.auth.hosts import with_trusted_hosts
 from oo_app.auth.oidc import with_login_state
 from oo_app.db import session_scope
 from oo_app.ops.logs import configure_logging
@@ -69,7 +72,8 @@ async def warm_llm() -> None:
 
 
 app = rx.App(
-    api_transformer=[api, with_login_state],
+    # Outermost last: a request to a name not ours is refused before anything else runs.
+    api_transformer=[api, with_login_state, with_trusted_hosts],
     head_components=pwa.head_components(),
     style={"background": "#000000"},
 )

@@ -6,16 +6,35 @@ Every configurable fact of the app lives here; other modules call :func:`get_set
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 ROOT = Path(__file__).resolve().parent.parent
 DEV_SECRET = "dev-only-secret-change-me"
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
+
+
+def bare_host(name: Any, setting: str) -> str:
+    """``name`` as a Host header's host compares with it: lowercased, no trailing dot, an IPv6 address unbracketed.
+
+    Raises ``ValueError`` naming ``setting`` for anything else (a URL, a port, a path)."""
+    host = name.strip().lower().rstrip(".").removeprefix("[").removesuffix("]") if isinstance(name, str) else ""
+    if not host or any(char in host for char in "/@ []") or (":" in host and not _is_ipv6(host)):
+        raise ValueError(f"{setting}: {name!r} is no bare host name (give names like oo.example.com, comma-separated)")
+    return host
+
+
+def _is_ipv6(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).version == 6
+    except ValueError:
+        return False
 
 
 def embedded_alias_table(tip_writer: str) -> dict[str, list[dict[str, Any]]]:
@@ -74,6 +93,12 @@ class Settings(BaseSettings):
         "websocket on another host or port); its origin is trusted like the app's. Unset: the app's own (one port "
         "serves both, as in the image), plus http://localhost:<backend_port> and 127.0.0.1 outside production.",
     )
+    allowed_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Host names the app answers to (its Host header, port aside) besides those of OO_APP_URL, "
+        "OO_API_URL and loopback, comma-separated; any other gets 400 (DNS rebinding). Add the name a proxy or a "
+        "scraper uses to reach the app directly (e.g. app in compose).",
+    )
     session_days: float = Field(default=14.0, gt=0, description="How long a sign-in lasts.")
     oidc_issuer: str | None = Field(
         default=None, description="OpenID Connect issuer URL; its discovery document configures the rest."
@@ -106,6 +131,13 @@ class Settings(BaseSettings):
     @classmethod
     def _empty_api_url_is_unset(cls, value: Any) -> Any:
         return None if value == "" else value
+
+    @field_validator("allowed_hosts", mode="before")
+    @classmethod
+    def _host_names(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = [item.strip() for item in value.split(",") if item.strip()]
+        return [bare_host(name, "OO_ALLOWED_HOSTS") for name in value] if isinstance(value, list) else value
 
     @field_validator("app_url", "api_url")
     @classmethod
