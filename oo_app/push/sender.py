@@ -3,7 +3,8 @@
 The message is encrypted to the subscription's keys (RFC 8291, ``Content-Encoding: aes128gcm``) and signed with
 oO's VAPID key (RFC 8292: ``Authorization: vapid t=<JWT>, k=<public key>``, ``aud`` = the endpoint's origin,
 ``sub`` = ``OO_VAPID_SUBJECT``, expiring within 24 hours), with a ``TTL`` and ``Urgency: normal``. The endpoint is
-checked again right before sending (:func:`oo_app.push.endpoints.check_endpoint`) and no redirect is followed.
+checked again right before sending (:func:`oo_app.push.endpoints.approve_endpoint`), the message goes to an address
+that check approved (:mod:`oo_app.push.pinned_http`: no second resolution) and no redirect is followed.
 A send never raises for what a push service answers: the result says what happened, naming the endpoint by its
 origin only (the full endpoint is a capability).
 """
@@ -12,15 +13,16 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
 import requests
 from pywebpush import WebPushException, webpush
 
 from oo_app.models import PushSubscription
-from oo_app.push.endpoints import check_endpoint, origin_of
+from oo_app.push.endpoints import approve_endpoint, origin_of
 from oo_app.push.errors import EndpointRefused
 from oo_app.push.keys import VapidKeys
+from oo_app.push.pinned_http import PinnedSession, pinned
 
 log = logging.getLogger(__name__)
 
@@ -48,14 +50,6 @@ class PushSender(Protocol):
     def close(self) -> None: ...
 
 
-class _NoRedirects(requests.Session):
-    """A requests session that never follows a redirect: a push service that answers 3xx has failed the send."""
-
-    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:
-        kwargs["allow_redirects"] = False
-        return super().request(method, url, *args, **kwargs)
-
-
 class WebPushSender:
     """Sends with ``pywebpush.webpush`` over one HTTP session (close it after the round)."""
 
@@ -64,29 +58,30 @@ class WebPushSender:
         self._vapid = keys.signer()
         self._timeout_s = timeout_s
         self._allow_private = allow_private
-        self._session = _NoRedirects()
+        self._session = PinnedSession()
 
     def send(self, subscription: PushSubscription, payload: str, ttl: int) -> SendResult:
         origin = origin_of(subscription.endpoint)
         try:
-            check_endpoint(subscription.endpoint, allow_private=self._allow_private)
+            approved = approve_endpoint(subscription.endpoint, allow_private=self._allow_private)
         except EndpointRefused as error:
             return SendResult(ok=False, error=f"{origin}: refused ({error})")
         try:
-            response = webpush(
-                subscription_info={
-                    "endpoint": subscription.endpoint,
-                    "keys": {"p256dh": subscription.p256dh, "auth": subscription.auth},
-                },
-                data=payload,
-                vapid_private_key=self._vapid,
-                vapid_claims={"sub": self._keys.subject, "aud": origin},
-                content_encoding="aes128gcm",
-                ttl=ttl,
-                timeout=self._timeout_s,
-                headers={"Urgency": URGENCY},
-                requests_session=self._session,
-            )
+            with pinned(approved.host, approved.port, approved.addresses):
+                response = webpush(
+                    subscription_info={
+                        "endpoint": subscription.endpoint,
+                        "keys": {"p256dh": subscription.p256dh, "auth": subscription.auth},
+                    },
+                    data=payload,
+                    vapid_private_key=self._vapid,
+                    vapid_claims={"sub": self._keys.subject, "aud": origin},
+                    content_encoding="aes128gcm",
+                    ttl=ttl,
+                    timeout=self._timeout_s,
+                    headers={"Urgency": URGENCY},
+                    requests_session=self._session,
+                )
         except WebPushException as error:
             status = error.response.status_code if error.response is not None else None
             reason = f"answered {status}" if status is not None else f"refused the message ({error.message})"

@@ -3,6 +3,7 @@ test (``with Fake() as fake:``), its base URL, and a handle from the request han
 
 from __future__ import annotations
 
+import ssl
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
@@ -20,6 +21,8 @@ class LoopbackFake:
 
     handler: type[BaseHTTPRequestHandler]
     name = "fake"
+    address: tuple[str, int] = ("127.0.0.1", 0)  # where it listens (port 0: a free one)
+    tls: ssl.SSLContext | None = None  # a server context makes it speak HTTPS
 
     def __init__(self) -> None:
         self._server: FakeHTTPServer | None = None
@@ -30,10 +33,12 @@ class LoopbackFake:
         if self._server is None:
             raise RuntimeError("the stand-in is not running")
         host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"{'https' if self.tls else 'http'}://{host}:{port}"
 
     def start(self) -> Self:
-        self._server = FakeHTTPServer(("127.0.0.1", 0), self.handler)
+        self._server = FakeHTTPServer(self.address, self.handler)
+        if self.tls is not None:
+            self._server.socket = self.tls.wrap_socket(self._server.socket, server_side=True)
         self._server.fake = self
         self._thread = threading.Thread(target=self._server.serve_forever, name=self.name, daemon=True)
         self._thread.start()
