@@ -25,6 +25,7 @@ from pydantic import ValidationError
 from sqlmodel import Session, select
 
 from oo_app.api import api
+from oo_app.auth.accounts import EMAIL_UNVERIFIED
 from oo_app.auth.errors import Forbidden
 from oo_app.auth.oidc import claims_options, forget_clients, with_login_state
 from oo_app.auth.routes import (
@@ -209,13 +210,55 @@ def test_a_verified_email_links_the_existing_person(client, session: Session, de
 def test_an_unverified_email_of_an_existing_person_is_refused(client, session: Session, demo_user, provider) -> None:
     httpx.put(f"{provider.issuer}/users/intruder", json={"email": demo_user.email}).raise_for_status()
     response = sign_in_with_provider(client, provider, "intruder")
-    assert_refused(response, "does not confirm it is yours", session, status=409)
+    assert_refused(response, EMAIL_UNVERIFIED, session, status=403)
     assert session.exec(select(OAuthAccount)).all() == []
+
+
+@pytest.mark.parametrize("verified", [False, "true", None], ids=["false", "a string", "absent"])
+def test_an_unverified_email_never_creates_a_person(client, session: Session, provider, verified) -> None:
+    claims = {"email": "newcomer@example.com", **({} if verified is None else {"email_verified": verified})}
+    httpx.put(f"{provider.issuer}/users/newcomer", json=claims).raise_for_status()
+    assert_refused(sign_in_with_provider(client, provider, "newcomer"), EMAIL_UNVERIFIED, session, status=403)
+    assert session.exec(select(User)).all() == []
+
+
+def test_unverified_email_never_claims_an_account(client_for, session: Session, provider: Provider) -> None:
+    """Pre-claiming: an attacker signs up at the provider with the victim's address, unverified, and signs in to oO
+    first; the victim signs in later with that address verified. Even listed as an admin, the attacker gets nothing."""
+    client = client_for(
+        OO_OIDC_ISSUER=provider.issuer, OO_OIDC_CLIENT_SECRET="s3cret", OO_ADMIN_EMAILS='["ada@example.com"]'
+    )
+    httpx.put(f"{provider.issuer}/users/attacker", json={"email": "ada@example.com"}).raise_for_status()
+    attacker = sign_in_with_provider(client, provider, "attacker")
+    assert_refused(attacker, EMAIL_UNVERIFIED, session, status=403)
+    assert session.exec(select(User)).all() == [], "the attacker's claim made no person"
+
+    assert sign_in_with_provider(client, provider, ADA.sub).status_code == 303
+    victim = session.exec(select(User)).one()
+    accounts = session.exec(select(OAuthAccount)).all()
+    assert [(account.user_id, account.subject) for account in accounts] == [(victim.id, ADA.sub)]
+    assert victim.role == Role.admin, "the verified owner of the listed address is the admin"
+
+
+def test_an_admin_email_the_provider_no_longer_verifies_promotes_nobody(client_for, session, provider) -> None:
+    """An account linked while its email was verified still signs in by its subject; listing that email later does
+    not make it an admin while the provider no longer vouches for the address."""
+    client = client_for(OO_OIDC_ISSUER=provider.issuer, OO_OIDC_CLIENT_SECRET="s3cret")
+    assert sign_in_with_provider(client, provider).status_code == 303
+    unverified = {**ADA.claims, "email_verified": False}
+    httpx.put(f"{provider.issuer}/users/{ADA.sub}", json=unverified).raise_for_status()
+    client = client_for(
+        OO_OIDC_ISSUER=provider.issuer, OO_OIDC_CLIENT_SECRET="s3cret", OO_ADMIN_EMAILS='["ada@example.com"]'
+    )
+    assert sign_in_with_provider(client, provider).status_code == 303
+    session.expire_all()
+    assert session.exec(select(User)).one().role == Role.user
 
 
 def test_an_unknown_zoneinfo_leaves_utc(client, session: Session, provider: Provider) -> None:
     httpx.put(
-        f"{provider.issuer}/users/bo", json={"email": "bo@example.com", "zoneinfo": "Mars/Olympus"}
+        f"{provider.issuer}/users/bo",
+        json={"email": "bo@example.com", "email_verified": True, "zoneinfo": "Mars/Olympus"},
     ).raise_for_status()
     sign_in_with_provider(client, provider, "bo")
     assert session.exec(select(User)).one().tz == "UTC"

@@ -1,8 +1,8 @@
 """People from OpenID Connect claims: the account (provider, subject) finds the person, or a new one is made.
 
-An existing person is linked to a new account by email only when the provider says the email is verified, so an
-unverified claim can never take over someone else's history. Admins are promoted from ``OO_ADMIN_EMAILS`` at
-sign-in (never demoted here). No Reflex, no HTTP.
+An email counts only when the ID token says ``email_verified: true``: only then is a person created, linked to a new
+account or promoted to admin (``OO_ADMIN_EMAILS``, never demoted here) by it, so an unverified claim can never
+pre-claim, take over or elevate anyone's account. No Reflex, no HTTP.
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ from oo_app.models import OAuthAccount, Role, User
 log = logging.getLogger(__name__)
 
 NO_EMAIL = "Sign-in failed: your account at the provider shares no email address with oO. Try another account."
-EMAIL_TAKEN = (
-    "Sign-in failed: an oO account already uses this email, and the provider does not confirm it is yours. "
+EMAIL_UNVERIFIED = (
+    "Sign-in failed: your provider does not confirm that this email address is yours. "
     "Verify the email at your provider, then try again."
 )
 
@@ -37,11 +37,24 @@ def valid_zone(name: Any) -> str | None:
     return name
 
 
+def verified_email(claims: Mapping[str, Any]) -> str | None:
+    """The claims' email, lowercased, when the provider says it verified it (``email_verified`` is true), else None."""
+    email = claims.get("email")
+    if claims.get("email_verified") is not True or not isinstance(email, str) or "@" not in email:
+        return None
+    return email.strip().lower()
+
+
 def person_for_claims(db: Session, provider: str, claims: Mapping[str, Any]) -> User:
     """The person behind verified ID-token ``claims`` of ``provider``: found by the account, linked, or created.
 
-    Raises :class:`SignInFailed` when the claims carry no email, or when the email belongs to another person and is
-    not verified by the provider.
+    A new account is linked to the person with its email, or a person is made for it, only when that email is verified
+    (:func:`verified_email`). Otherwise the sign-in is refused (:class:`SignInFailed`, 403) rather than making a person
+    without an email link: oO reaches and identifies people by email (one unique address per person), and a person
+    made from a claim nobody checked could hold the address of someone who has not signed up yet, to be linked to
+    their verified sign-in later. A provider that never verifies emails gets no accounts here. An account already
+    linked signs in by (provider, subject) alone, whatever its claims say now.
+    Raises :class:`SignInFailed` when the claims carry no email (400) or an unverified one (403).
     """
     subject = str(claims["sub"])
     account = db.exec(
@@ -54,14 +67,14 @@ def person_for_claims(db: Session, provider: str, claims: Mapping[str, Any]) -> 
     email = claims.get("email")
     if not isinstance(email, str) or "@" not in email:
         raise SignInFailed(NO_EMAIL, reason=f"no email claim for subject {subject!r}")
-    email = email.strip().lower()
+    email = verified_email(claims)
+    if email is None:
+        raise SignInFailed(EMAIL_UNVERIFIED, status_code=403, reason=f"unverified email claim ({provider})")
     user = db.exec(select(User).where(User.email == email)).first()
     if user is None:
         user = _new_person(email, claims)
         db.add(user)
         db.flush()
-    elif claims.get("email_verified") is not True:
-        raise SignInFailed(EMAIL_TAKEN, status_code=409, reason=f"unverified email of an existing person ({provider})")
     db.add(OAuthAccount(user_id=user.id, provider=provider, subject=subject))
     db.flush()
     log.info("linked %s account %s to person %s", provider, subject, user.id)
@@ -77,9 +90,11 @@ def _new_person(email: str, claims: Mapping[str, Any]) -> User:
     )
 
 
-def promote_admin(user: User, admin_emails: Iterable[str]) -> User:
-    """Gives ``user`` the admin role when their email is listed (case-insensitive)."""
-    if user.role != Role.admin and user.email.lower() in {email.strip().lower() for email in admin_emails}:
+def promote_admin(user: User, admin_emails: Iterable[str], verified: str | None) -> User:
+    """Gives ``user`` the admin role when their email is listed (case-insensitive) and is ``verified``: the address
+    this sign-in vouches for (:func:`verified_email` of its claims). An unverified sign-in promotes nobody."""
+    listed = {email.strip().lower() for email in admin_emails}
+    if user.role != Role.admin and verified is not None and verified == user.email.lower() and verified in listed:
         user.role = Role.admin
         log.info("person %s promoted to admin (OO_ADMIN_EMAILS)", user.id)
     return user

@@ -20,7 +20,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from joserfc.errors import JoseError
 from sqlmodel import Session
 
-from oo_app.auth.accounts import person_for_claims, promote_admin
+from oo_app.auth.accounts import person_for_claims, promote_admin, verified_email
 from oo_app.auth.csrf import check_csrf, check_origin
 from oo_app.auth.errors import Forbidden, SignInFailed, Unauthenticated
 from oo_app.auth.oidc import HTTP_ERRORS, callback_url, claims_options, is_local, oidc_client, provider_key
@@ -71,7 +71,10 @@ async def callback(request: Request) -> Response:
         claims = await _verified_claims(request, settings)
         provider = provider_key(settings.oidc_issuer or "")
         token = await asyncio.to_thread(
-            _open_session, lambda db: person_for_claims(db, provider, claims), request.cookies.get(SESSION_COOKIE)
+            _open_session,
+            lambda db: person_for_claims(db, provider, claims),
+            request.cookies.get(SESSION_COOKIE),
+            verified_email(claims),
         )
     except SignInFailed as error:
         return failure_page(error)
@@ -100,8 +103,12 @@ async def dev_login(request: Request) -> Response:
         if not settings.dev_login_enabled:
             raise SignInFailed(DEV_LOGIN_OFF, status_code=404, reason="dev login attempted while disabled")
         check_origin(request)
+        # The demo person's email is the operator's own setting, so it vouches for itself (never in production).
         token = await asyncio.to_thread(
-            _open_session, lambda db: _demo_person(db, settings), request.cookies.get(SESSION_COOKIE)
+            _open_session,
+            lambda db: _demo_person(db, settings),
+            request.cookies.get(SESSION_COOKIE),
+            settings.demo_email.strip().lower(),
         )
     except Forbidden as error:
         return failure_page(SignInFailed(TAMPERED, status_code=403, reason=str(error)))
@@ -137,11 +144,12 @@ def _demo_person(db: Session, settings: Settings) -> User:
         raise SignInFailed(NO_DEMO_PERSON, status_code=404, reason=str(error)) from error
 
 
-def _open_session(person: Callable[[Session], User], previous_token: str | None) -> str:
-    """Closes the browser's previous session, if any, and opens one for ``person(db)``; returns the raw token."""
+def _open_session(person: Callable[[Session], User], previous_token: str | None, verified: str | None) -> str:
+    """Closes the browser's previous session, if any, and opens one for ``person(db)``, an admin when ``verified``
+    (the email this sign-in vouches for) is theirs and listed; returns the raw token."""
     with session_scope() as db:
         end_session(db, previous_token)
-        user = promote_admin(person(db), get_settings().admin_emails)
+        user = promote_admin(person(db), get_settings().admin_emails, verified)
         token = start_session(db, user)
         log.info("person %s signed in", user.id)
         return token
