@@ -67,7 +67,8 @@ def compute_output(session: Session, user: User, agent: Agent, now: datetime | N
     now = now or datetime.now(UTC)
     manifest = agent.manifest
     key = job_key(user.id, agent, now)
-    existing = session.exec(select(AgentOutput).where(AgentOutput.job_key == key)).first()
+    this_slot = select(AgentOutput).where(AgentOutput.user_id == user.id, AgentOutput.job_key == key)
+    existing = session.exec(this_slot).first()
     if existing is not None:
         return existing
     started = time.perf_counter()
@@ -93,7 +94,7 @@ def compute_output(session: Session, user: User, agent: Agent, now: datetime | N
     except sa.exc.IntegrityError:
         # Another worker wrote this slot first: its output is the one.
         log.info("output %s already written by another worker", key)
-        return session.exec(select(AgentOutput).where(AgentOutput.job_key == key)).one()
+        return session.exec(this_slot).one()
     except Exception as error:
         log.exception("agent %s failed for user %s", manifest.id, user.id)
         run.status, run.error, output = "error", f"{type(error).__name__}: {error}", None

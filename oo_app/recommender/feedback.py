@@ -90,8 +90,10 @@ def react(session: Session, user: User, tip_id: int, reaction: str, now: datetim
         raise InvalidInput(
             f"unknown reaction {reaction!r}; use one of {', '.join(r.value for r in Reaction)}"
         ) from None
-    tip = session.get(Tip, tip_id)
-    if tip is None or tip.user_id != user.id or tip.shadow:
+    tip = session.exec(
+        select(Tip).where(Tip.id == tip_id, Tip.user_id == user.id, Tip.shadow == False)  # noqa: E712
+    ).first()
+    if tip is None:
         raise NotFound(f"no tip {tip_id} for this person")
     if tip.reaction is not None:
         raise Conflict(f"tip {tip_id} was already answered ({tip.reaction})")

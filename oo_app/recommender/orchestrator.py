@@ -109,7 +109,13 @@ def good_examples(session: Session, user_id: int, limit: int = 2, before: int | 
     ).all()
     ids = {source["output_id"] for tip in tips for source in tip.sources}
     snippets = (
-        dict(session.exec(select(AgentOutput.id, AgentOutput.snippet).where(col(AgentOutput.id).in_(ids))).all())
+        dict(
+            session.exec(
+                select(AgentOutput.id, AgentOutput.snippet).where(
+                    AgentOutput.user_id == user_id, col(AgentOutput.id).in_(ids)
+                )
+            ).all()
+        )
         if ids
         else {}
     )

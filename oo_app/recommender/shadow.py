@@ -32,7 +32,8 @@ _jobs = BackgroundJobs("shadow")
 def inputs_of(session: Session, shown: Tip) -> Inputs:
     """The inputs ``shown`` was written from, in its sources' order (outputs deleted since are left out)."""
     ids = [source["output_id"] for source in shown.sources]
-    by_id = {o.id: o for o in session.exec(select(AgentOutput).where(col(AgentOutput.id).in_(ids)))} if ids else {}
+    mine = select(AgentOutput).where(AgentOutput.user_id == shown.user_id, col(AgentOutput.id).in_(ids))
+    by_id = {o.id: o for o in session.exec(mine)} if ids else {}
     return Inputs(
         outputs=[by_id[i] for i in ids if i in by_id],
         recent=recent_tip_texts(session, shown.user_id, before=shown.id),
