@@ -25,6 +25,7 @@ from agents.registry import registry
 from agents.runner import compute_output, is_due
 from oo_app.db import session_scope
 from oo_app.models import User
+from oo_app.profile.gone import PersonGone, unless_gone
 from oo_app.settings import get_settings
 
 if TYPE_CHECKING:
@@ -60,25 +61,30 @@ def conninfo(url: str) -> str:
 def compute_agent_output(user_id: int, agent_id: str, at: str) -> int | None:
     """The job: compute ``agent_id`` for person ``user_id`` as of ``at`` (ISO 8601); the id of the output, or None.
 
-    None means nothing was written: the person is gone, the agent no longer exists or speaks for them (consent
-    revoked, switched off), the pair is not due at ``at`` (already computed, e.g. by a previous attempt of this very
-    job), or the agent failed (recorded in ``agent_runs``, not retried: it would fail again on the same history).
-    Any other error propagates, so procrastinate retries the job.
+    None means nothing was written: the person is gone (also when deleted while the job ran), the agent no longer
+    exists or speaks for them (consent revoked, switched off), the pair is not due at ``at`` (already computed, e.g.
+    by a previous attempt of this very job), or the agent failed (recorded in ``agent_runs``, not retried: it would
+    fail again on the same history). Any other error propagates, so procrastinate retries the job.
     """
     now = as_utc(at)
-    with session_scope() as session:
-        user = session.get(User, user_id)
-        agent = registry().get(agent_id)
-        if user is None or agent is None:
-            log.info("job for person %s and agent %s skipped: one of them no longer exists", user_id, agent_id)
-            return None
-        if agent_id not in {eligible.manifest.id for eligible in eligible_agents(session, user_id)}:
-            log.info("job for person %s skipped: agent %s no longer speaks for them", user_id, agent_id)
-            return None
-        if not is_due(session, user_id, agent, now):
-            return None
-        output = compute_output(session, user, agent, now=now)
-        return None if output is None else output.id
+    try:
+        with session_scope() as session:
+            user = session.get(User, user_id)
+            agent = registry().get(agent_id)
+            if user is None or agent is None:
+                log.info("job for person %s and agent %s skipped: one of them no longer exists", user_id, agent_id)
+                return None
+            if agent_id not in {eligible.manifest.id for eligible in eligible_agents(session, user_id)}:
+                log.info("job for person %s skipped: agent %s no longer speaks for them", user_id, agent_id)
+                return None
+            if not is_due(session, user_id, agent, now):
+                return None
+            with unless_gone(session, user_id):
+                output = compute_output(session, user, agent, now=now)
+            return None if output is None else output.id
+    except PersonGone:
+        log.info("job for person %s and agent %s wrote nothing: the person was deleted meanwhile", user_id, agent_id)
+        return None
 
 
 def due_pairs(session: Session, now: datetime) -> list[tuple[int, str]]:
@@ -180,6 +186,9 @@ def _build_app(queue_conninfo: str, max_connections: int) -> App:
     from oo_app.push.jobs import register as register_push  # the workers also run the web push rounds
 
     register_push(app)
+    from oo_app.housekeeping import register as register_housekeeping  # pending deletions, daily retention
+
+    register_housekeeping(app)
     return app
 
 

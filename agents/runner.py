@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterable
+from contextlib import nullcontext
 from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
@@ -18,7 +19,9 @@ from sqlmodel import Session, col, select
 from agents.base import Agent, UserHistory
 from agents.eligibility import eligible_agents
 from agents.inference import effective_params, run_inference, save_inferred
+from oo_app.llm import for_person
 from oo_app.models import AgentOutput, AgentRun, Event, TaskCompletion, User
+from oo_app.profile.gone import PersonGone, forget_late_work, person_exists, unless_gone
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +81,10 @@ def compute_output(session: Session, user: User, agent: Agent, now: datetime | N
         history = load_history(session, user, now)
         inferred = run_inference(manifest, history)
         save_inferred(session, user.id, manifest.id, inferred)
-        snippet = agent.compute(history, effective_params(session, user.id, manifest, inferred))
+        params = effective_params(session, user.id, manifest, inferred)
+        # Open tasks go to the embedder (agents/clustering.py): LLM work for the person, traced as theirs.
+        with for_person(user.id, f"agent {manifest.id}") if history.open_tasks else nullcontext():
+            snippet = agent.compute(history, params)
         output = AgentOutput(
             user_id=user.id,
             agent_id=manifest.id,
@@ -92,6 +98,8 @@ def compute_output(session: Session, user: User, agent: Agent, now: datetime | N
         with session.begin_nested():
             session.add(output)
     except sa.exc.IntegrityError:
+        if not person_exists(session, user.id):  # deleted meanwhile: a foreign key refused their rows
+            raise PersonGone(user.id) from None
         # Another worker wrote this slot first: its output is the one.
         log.info("output %s already written by another worker", key)
         return session.exec(this_slot).one()
@@ -105,16 +113,28 @@ def compute_output(session: Session, user: User, agent: Agent, now: datetime | N
 
 
 def run_due(session: Session, now: datetime | None = None, user_ids: Iterable[int] | None = None) -> list[AgentOutput]:
-    """Compute every due (person, eligible agent) pair; the outputs written by this call."""
+    """Compute every due (person, eligible agent) pair; the outputs written by this call. A person deleted during
+    the round gets nothing written, and the others' outputs stand."""
     now = now or datetime.now(UTC)
     query = select(User)
     if user_ids is not None:
         query = query.where(col(User.id).in_(list(user_ids)))
     written: list[AgentOutput] = []
+    # On PostgreSQL a refused row aborts the transaction: a savepoint per person keeps the round's other writes. On
+    # SQLite it does not, and a savepoint would open a transaction at the first read, whose snapshot a deletion
+    # committed meanwhile makes unwritable ("database is locked").
+    per_person = session.begin_nested if session.get_bind().dialect.name != "sqlite" else nullcontext
     for user in session.exec(query).all():
-        for agent in eligible_agents(session, user.id):
-            if is_due(session, user.id, agent, now):
-                output = compute_output(session, user, agent, now)
-                if output is not None:
-                    written.append(output)
+        try:
+            with unless_gone(session, user.id), per_person():
+                outputs = [
+                    compute_output(session, user, agent, now)
+                    for agent in eligible_agents(session, user.id)
+                    if is_due(session, user.id, agent, now)
+                ]
+        except PersonGone:
+            log.info("person %s was deleted during the agents' round: nothing written for them", user.id)
+            forget_late_work(session.get_bind(), user.id)
+            continue
+        written.extend(output for output in outputs if output is not None)
     return written

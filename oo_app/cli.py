@@ -324,6 +324,28 @@ main.add_command(integrations)
 main.add_command(push)
 
 
+@main.group()
+def privacy() -> None:
+    """Personal data: finishing account deletions."""
+
+
+@privacy.command("finish-deletions")
+def privacy_finish_deletions() -> None:
+    """Delete the MLflow traces of deleted accounts whose trace store did not answer at the time.
+
+    Prints {"finished": [ids], "pending": [ids], "error": ...}; exits 1 while some remain pending."""
+    from dataclasses import asdict
+
+    from oo_app.db import session_scope
+    from oo_app.profile.deletion import finish_deletions
+
+    with session_scope() as session:
+        report = finish_deletions(session)
+    click.echo(json.dumps(asdict(report)))
+    if report.pending:
+        raise click.ClickException(f"{len(report.pending)} deletions still pending: {report.error}")
+
+
 @main.command()
 @click.option("--host", default=None, help="Address to listen on (default OO_HUB_HOST, 127.0.0.1).")
 @click.option("--port", type=click.IntRange(1, 65535), default=None, help="Port (default OO_HUB_PORT, 2718).")

@@ -12,6 +12,8 @@ import json
 import os
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
@@ -232,6 +234,20 @@ def get_router() -> Router:
         timeout=settings.llm_timeout_s,
         num_retries=settings.llm_retries,
     )
+
+
+@contextmanager
+def for_person(user_id: int, work: str) -> Iterator[None]:
+    """Mark the block's LLM calls as ``work`` done for person ``user_id``: with tracing on, they run inside an MLflow
+    span tagged with the person's id (:func:`oo_app.tracking.person_span`), so their account deletion finds and
+    deletes them; never untagged in MLflow's Default experiment. Tip generation has its own span already."""
+    if not get_settings().tracing_enabled:
+        yield
+        return
+    from oo_app import tracking  # imports mlflow: only when tracing
+
+    with tracking.person_span(user_id, work):
+        yield
 
 
 def embed(texts: list[str]) -> list[list[float]]:

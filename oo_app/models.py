@@ -409,3 +409,23 @@ class PushDelivery(SQLModel, table=True):
     sent_at: datetime | None = _ts(nullable=True, now=False)
     sent_to: int = Field(default=0, description="subscriptions whose push service accepted the message")
     error: str | None = Field(default=None, sa_type=sa.Text)
+
+
+# --- account deletion (oo_app/profile/deletion.py) ------------------------------------------------------------------
+
+
+class PendingDeletion(SQLModel, table=True):
+    """A deleted person whose MLflow traces are not deleted yet (the store did not answer): ``oo privacy
+    finish-deletions`` and the scheduler retry until it does, then delete the row.
+
+    It outlives the person's ``users`` row, so it has no foreign key to it, and it holds their bare id and nothing
+    else about them. The column is ``person_id``, not ``user_id``: this row records a deletion, it is not data the
+    person owns (the export and the deletion check take every ``user_id`` column for that).
+    """
+
+    __tablename__ = "pending_deletions"
+
+    person_id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    requested_at: datetime = _ts()
+    attempts: int = Field(default=1, description="sweeps of the trace store tried, the failed one at deletion included")
+    last_error: str | None = Field(default=None, sa_type=sa.Text, description="why the last sweep failed")

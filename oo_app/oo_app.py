@@ -18,6 +18,7 @@ from oo_app.api import api
 from oo_app.auth.hosts import with_trusted_hosts
 from oo_app.auth.oidc import with_login_state
 from oo_app.db import session_scope
+from oo_app.housekeeping import housekeeping_scheduler
 from oo_app.ops.logs import configure_logging
 from oo_app.pages.index import index
 from oo_app.pages.settings import settings
@@ -83,4 +84,5 @@ app.add_page(index, route="/", title="oO", description="One well-timed tip.", on
 app.add_page(settings, route="/settings", title="oO · settings", on_load=SettingsState.load)
 app.register_lifespan_task(agent_scheduler)
 app.register_lifespan_task(push_scheduler)
+app.register_lifespan_task(housekeeping_scheduler)
 app.register_lifespan_task(warm_llm)

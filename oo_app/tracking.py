@@ -42,6 +42,7 @@ PROMPT_PREFIX = "oo-"  # prompts/<family>-v<N>.txt is version N of the registry 
 PROMPT_VERSION_TAG = "oo.prompt_version"
 SPAN_NAME = "tip-generation"
 LITELLM_LOGGING_WAIT_S = 0.5  # at most, per traced generation, for LiteLLM's callbacks to log its child spans
+TRACE_PAGE = 100  # traces per search page and per deletion request
 RETRY_AFTER_S = 60.0  # an unreachable store is tried again after this long, not on every tip
 # Unbounded, one call to a server that is down retries for about four minutes (seen: 245 s on a closed port).
 HTTP_BOUNDS = {
@@ -261,13 +262,32 @@ def traced_generation(
         "oo.policy": policy,
         "oo.shadow": shadow,
     }
-    opened = _open_span(context, generation, inputs)
+    opened = _open_span(SPAN_NAME, context, inputs)
+    generation.trace_id = opened.trace_id if opened else None
     try:
         yield generation
     except BaseException as error:
-        _close_span(opened, generation, error)
+        _close_span(opened, error)
         raise
-    _close_span(opened, generation, None)
+    _close_span(opened, None, {"text": generation.text, "kind": generation.kind}, generation.outcome())
+
+
+@contextmanager
+def person_span(user_id: int, name: str, attributes: dict[str, Any] | None = None) -> Iterator[str | None]:
+    """Trace the block as LLM work of person ``user_id``: a span ``name`` tagged like a tip generation (``oo.user_id``
+    on the span, the trace tags and the trace user), so that :func:`delete_user_traces` finds it; yields its trace id
+    (None when untraced). A root span goes to the ``oo-tips`` experiment; inside another span it is a child.
+
+    LiteLLM calls outside any span land untagged in MLflow's Default experiment: run every LLM call made for a person
+    (judging, embedding) inside this or :func:`traced_generation`. Failures are handled as there.
+    """
+    opened = _open_span(name, {"oo.user_id": user_id, **(attributes or {})}, None)
+    try:
+        yield opened.trace_id if opened else None
+    except BaseException as error:
+        _close_span(opened, error)
+        raise
+    _close_span(opened, None)
 
 
 def _tracing_store() -> _Store | None:
@@ -291,56 +311,62 @@ def _tracing_store() -> _Store | None:
         return store
 
 
-def _open_span(
-    context: dict[str, Any], generation: TipGeneration, inputs: dict[str, Any] | None
-) -> tuple[AbstractContextManager[LiveSpan], LiveSpan] | None:
+@dataclass(frozen=True)
+class _OpenSpan:
+    context: AbstractContextManager[LiveSpan]
+    span: LiveSpan
+    trace_id: str | None
+
+
+def _open_span(name: str, context: dict[str, Any], inputs: dict[str, Any] | None) -> _OpenSpan | None:
     store = _tracing_store()
     if store is None:
         return None
     try:
+        # A root span goes to oo-tips; a child span's trace already has its place (MLflow ignores it there, noisily).
+        root = mlflow.get_current_active_span() is None
+        destination = mlflow.entities.MlflowExperimentLocation(store.traces_experiment_id) if root else None
         span_context = mlflow.start_span(
-            SPAN_NAME,
-            span_type=mlflow.entities.SpanType.CHAIN,
-            attributes=context,
-            trace_destination=mlflow.entities.MlflowExperimentLocation(store.traces_experiment_id),
+            name, span_type=mlflow.entities.SpanType.CHAIN, attributes=context, trace_destination=destination
         )
         span = span_context.__enter__()
     except Exception as error:
-        log.warning("could not open the tip-generation trace (%s: %s)", type(error).__name__, error)
+        log.warning("could not open the %s trace (%s: %s)", name, type(error).__name__, error)
         return None
+    opened = _OpenSpan(span_context, span, None if isinstance(span, mlflow.entities.NoOpSpan) else span.trace_id)
     try:
-        if not isinstance(span, mlflow.entities.NoOpSpan):
-            generation.trace_id = span.trace_id
         if inputs is not None:
             span.set_inputs(inputs)
         mlflow.update_current_trace(
             tags={key: str(value) for key, value in context.items()}, user=str(context["oo.user_id"])
         )
     except Exception as error:
-        log.warning("could not tag the tip-generation trace (%s: %s)", type(error).__name__, error)
-    return span_context, span
+        log.warning("could not tag the %s trace (%s: %s)", name, type(error).__name__, error)
+    return opened
 
 
 def _close_span(
-    opened: tuple[AbstractContextManager[LiveSpan], LiveSpan] | None,
-    generation: TipGeneration,
+    opened: _OpenSpan | None,
     error: BaseException | None,
+    outputs: dict[str, Any] | None = None,
+    attributes: dict[str, Any] | None = None,
 ) -> None:
     if opened is None:
         return
-    span_context, span = opened
     _await_litellm_logging()
     if error is None:
         try:
-            span.set_outputs({"text": generation.text, "kind": generation.kind})
-            span.set_attributes(generation.outcome())
+            if outputs is not None:
+                opened.span.set_outputs(outputs)
+            if attributes:
+                opened.span.set_attributes(attributes)
         except Exception as mlflow_error:
-            log.warning("could not record the tip in its trace (%s: %s)", type(mlflow_error).__name__, mlflow_error)
+            log.warning("could not record the outcome in its trace (%s: %s)", type(mlflow_error).__name__, mlflow_error)
     try:
-        span_context.__exit__(type(error) if error else None, error, error.__traceback__ if error else None)
+        opened.context.__exit__(type(error) if error else None, error, error.__traceback__ if error else None)
     except Exception as mlflow_error:
         if mlflow_error is not error:
-            log.warning("could not close the tip-generation trace (%s: %s)", type(mlflow_error).__name__, mlflow_error)
+            log.warning("could not close the trace (%s: %s)", type(mlflow_error).__name__, mlflow_error)
 
 
 def _await_litellm_logging(timeout_s: float = LITELLM_LOGGING_WAIT_S) -> None:
@@ -366,44 +392,69 @@ def flush() -> None:
     mlflow.flush_trace_async_logging()
 
 
+def _experiment_ids(client: mlflow.MlflowClient) -> list[str]:
+    """Every experiment of the store, deleted ones included (their traces stay until MLflow's garbage collection)."""
+    ids: list[str] = []
+    page_token = None
+    while True:
+        page = client.search_experiments(
+            view_type=mlflow.entities.ViewType.ALL, max_results=1000, page_token=page_token
+        )
+        ids.extend(experiment.experiment_id for experiment in page)
+        page_token = page.token
+        if not page_token:
+            return ids
+
+
+def _traces(client: mlflow.MlflowClient, experiment_id: str, filter_string: str, spans: bool) -> Iterator[Any]:
+    page_token = None
+    while True:
+        page = client.search_traces(
+            locations=[experiment_id],
+            filter_string=filter_string,
+            max_results=TRACE_PAGE,
+            page_token=page_token,
+            include_spans=spans,
+        )
+        yield from page
+        page_token = page.token
+        if not page_token:
+            return
+
+
+def _open_existing_store() -> mlflow.MlflowClient | None:
+    """The client of the configured store, flushed; None when it is a SQLite file that does not exist (no trace)."""
+    database = _sqlite_file(get_settings().mlflow_tracking_uri)
+    if database is not None and not database.exists():
+        return None
+    _store()
+    flush()  # a trace still queued for export would escape the search
+    return mlflow.MlflowClient()
+
+
 def delete_user_traces(user_id: int) -> int:
-    """Delete every trace of person ``user_id`` from the ``oo-tips`` and ``oo-bench`` experiments; how many went.
+    """Delete every trace of person ``user_id`` from every experiment of the store (MLflow's Default included, and
+    deleted experiments); how many went.
 
     A trace is theirs when its tag ``oo.user_id``, its trace user or a span attribute ``oo.user_id`` is that id. A
     SQLite store that does not exist holds no trace: 0, and nothing is created. Unlike tip tracing this raises
     (``MlflowException``, ``OSError``, ...) when the store cannot be used: the caller decides what that means.
     """
-    database = _sqlite_file(get_settings().mlflow_tracking_uri)
-    if database is not None and not database.exists():
+    client = _open_existing_store()
+    if client is None:
         return 0
-    store = _store()
-    flush()  # a trace still queued for export would escape the search
-    client = mlflow.MlflowClient()
-    value, page_size = str(int(user_id)), 100
-
-    def traces(experiment_id: str, filter_string: str, spans: bool) -> Iterator[Any]:
-        page_token = None
-        while True:
-            page = client.search_traces(
-                locations=[experiment_id],
-                filter_string=filter_string,
-                max_results=page_size,
-                page_token=page_token,
-                include_spans=spans,
-            )
-            yield from page
-            page_token = page.token
-            if not page_token:
-                return
+    value = str(int(user_id))
 
     def theirs(experiment_id: str) -> list[str]:
         found: set[str] = set()
         # The trace user is the metadata `update_current_trace(user=...)` writes beside the tags.
         for filter_string in ("tag.`oo.user_id` = '{0}'", "metadata.`mlflow.trace.user` = '{0}'"):
-            found.update(t.info.trace_id for t in traces(experiment_id, filter_string.format(value), spans=False))
+            found.update(
+                t.info.trace_id for t in _traces(client, experiment_id, filter_string.format(value), spans=False)
+            )
         # A trace whose tagging failed still carries the id on its root span: LIKE narrows, the attribute decides.
         try:
-            for trace in traces(experiment_id, f"span.attributes.`oo.user_id` LIKE '%{value}%'", spans=True):
+            for trace in _traces(client, experiment_id, f"span.attributes.`oo.user_id` LIKE '%{value}%'", spans=True):
                 if any(str(span.attributes.get("oo.user_id")) == value for span in trace.data.spans):
                     found.add(trace.info.trace_id)
         except mlflow.exceptions.MlflowException as error:
@@ -411,10 +462,10 @@ def delete_user_traces(user_id: int) -> int:
         return sorted(found)
 
     deleted = 0
-    for experiment_id in (store.traces_experiment_id, store.bench_experiment_id):
+    for experiment_id in _experiment_ids(client):
         ids = theirs(experiment_id)
-        for start in range(0, len(ids), page_size):
-            deleted += client.delete_traces(experiment_id, trace_ids=ids[start : start + page_size])
+        for start in range(0, len(ids), TRACE_PAGE):
+            deleted += client.delete_traces(experiment_id, trace_ids=ids[start : start + TRACE_PAGE])
     log.info("deleted %d MLflow traces of user %s", deleted, user_id)
     return deleted
 

@@ -29,6 +29,7 @@ TABLES = {
     "audit_events",
     "push_subscriptions",
     "push_deliveries",
+    "pending_deletions",
 }
 
 

@@ -3,8 +3,10 @@
 Contract of :func:`delete_account`: the person confirms by typing their email address or ``CONFIRMATION_PHRASE``;
 then their provider tokens are revoked (:func:`oo_app.integrations.revocation.revoke_all`), their ``users`` row is
 deleted (``ON DELETE CASCADE`` removes every person-owned row) and no row of theirs may remain in any person-owned
-table, else nothing is deleted. Their MLflow traces are deleted last, best effort: an unreachable store or tracing
-switched off is logged and reported, never a reason to keep the account. The caller commits.
+table, else nothing is deleted. Their MLflow traces are deleted last, in every experiment: an unreachable store is
+never a reason to keep the account; the deletion is then recorded in ``pending_deletions`` (their bare id, nothing
+else) in the same transaction, and :func:`finish_deletions` (``oo privacy finish-deletions`` and the scheduler)
+deletes the traces once the store answers. With tracing switched off the store is not opened. The caller commits.
 """
 
 from __future__ import annotations
@@ -13,17 +15,18 @@ import logging
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from oo_app.errors import InvalidInput
 from oo_app.integrations import revocation
-from oo_app.models import User
+from oo_app.models import PendingDeletion, User
 from oo_app.profile.export import person_tables
 from oo_app.settings import get_settings
 
 log = logging.getLogger(__name__)
 
 CONFIRMATION_PHRASE = "delete my account"
+ERROR_CHARS = 500  # of a failed sweep's error kept on its pending deletion
 
 
 @dataclass(frozen=True)
@@ -77,7 +80,25 @@ def _revoke_tokens(session: Session, user: User) -> str:
     return f"revoked at {', '.join(result.provider for result in results)} and deleted"
 
 
-def _delete_traces(user_id: int) -> tuple[str, int | None]:
+def _error_text(error: Exception) -> str:
+    return f"{type(error).__name__}: {error}"[:ERROR_CHARS]
+
+
+def record_pending(session: Session, user_id: int, error: Exception) -> PendingDeletion:
+    """Record (or count another failed attempt of) the trace deletion of deleted person ``user_id``; flushed."""
+    pending = session.get(PendingDeletion, user_id)
+    if pending is None:
+        pending = PendingDeletion(person_id=user_id, last_error=_error_text(error))
+    else:
+        pending.attempts, pending.last_error = pending.attempts + 1, _error_text(error)
+    session.add(pending)
+    session.flush()
+    return pending
+
+
+def delete_traces(session: Session, user_id: int) -> tuple[str, int | None]:
+    """Delete the MLflow traces of person ``user_id`` in every experiment; what happened, and how many went (None
+    when none could be deleted). An unreachable store records a pending deletion in ``session``; never raises it."""
     if not get_settings().tracing_enabled:
         log.warning("tracing is switched off: the MLflow traces of user %s, if any, were not deleted", user_id)
         return "not deleted: tracing is switched off here, so oO does not open its trace store", None
@@ -87,17 +108,60 @@ def _delete_traces(user_id: int) -> tuple[str, int | None]:
         deleted = tracking.delete_user_traces(user_id)
     except Exception as error:
         log.warning(
-            "could not delete the MLflow traces of user %s (%s: %s); the account is deleted anyway",
+            "could not delete the MLflow traces of user %s (%s: %s); recorded as a pending deletion",
             user_id,
             type(error).__name__,
             error,
         )
+        record_pending(session, user_id, error)
         return (
-            f"not deleted yet: the trace store could not be reached ({type(error).__name__}); it is logged for an "
-            "operator to finish",
+            f"not deleted yet: the trace store could not be reached ({type(error).__name__}); oO deletes them as soon "
+            "as it answers again",
             None,
         )
     return f"deleted {deleted}", deleted
+
+
+@dataclass(frozen=True)
+class FinishReport:
+    """What one pass over the pending deletions did: the persons whose traces are now deleted, those still pending,
+    and why the pass stopped (None when nothing failed)."""
+
+    finished: list[int]
+    pending: list[int]
+    error: str | None = None
+
+
+def finish_deletions(session: Session) -> FinishReport:
+    """Delete the MLflow traces of every pending deletion, oldest first; a finished deletion's row goes.
+
+    Stops at the first failure, counted on that deletion with its error: the others use the same store and would
+    fail alike. The caller commits.
+    """
+    from oo_app import tracking  # imports mlflow
+
+    rows = list(session.exec(select(PendingDeletion).order_by(col(PendingDeletion.requested_at))))
+    finished: list[int] = []
+    for row in rows:
+        try:
+            deleted = tracking.delete_user_traces(row.person_id)
+        except Exception as error:
+            row.attempts, row.last_error = row.attempts + 1, _error_text(error)
+            session.add(row)
+            session.flush()
+            log.warning("pending trace deletion of user %s failed again (%s)", row.person_id, row.last_error)
+            pending = [r.person_id for r in rows if r.person_id not in finished]
+            return FinishReport(finished=finished, pending=pending, error=row.last_error)
+        session.delete(row)
+        session.flush()
+        finished.append(row.person_id)
+        log.info("finished the deletion of user %s: %d MLflow traces deleted", row.person_id, deleted)
+    return FinishReport(finished=finished, pending=[])
+
+
+def pending_count(session: Session) -> int:
+    """How many deletions wait for the trace store (cheap: the scheduler asks before importing mlflow)."""
+    return session.exec(select(sa.func.count()).select_from(PendingDeletion)).one()
 
 
 def delete_account(session: Session, user: User, confirmation: str) -> DeletionReport:
@@ -116,7 +180,7 @@ def delete_account(session: Session, user: User, confirmation: str) -> DeletionR
     remaining = {name: count for name, count in _counts(session, user_id).items() if count}
     if remaining or not removed[User.__tablename__]:
         raise DeletionIncomplete(f"user {user_id}: rows remain after deleting the account: {remaining}")
-    traces, traces_deleted = _delete_traces(user_id)
+    traces, traces_deleted = delete_traces(session, user_id)
     log.info("deleted the account of user %s: %s", user_id, removed)
     return DeletionReport(
         user_id=user_id,

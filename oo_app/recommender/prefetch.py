@@ -25,6 +25,7 @@ from sqlmodel import Session, func, select
 
 from oo_app.models import AgentOutput, Tip, User
 from oo_app.ops import metrics
+from oo_app.profile.gone import PersonGone, forget_late_work, unless_gone
 from oo_app.recommender.background import BackgroundJobs
 from oo_app.recommender.orchestrator import recommend
 from oo_app.settings import get_settings
@@ -40,14 +41,16 @@ def waiting_successor(session: Session, shown_id: int) -> Tip | None:
 
 def write_ahead(session: Session, shown_id: int, now: datetime | None = None) -> Tip | None:
     """Write the tip to follow the shown tip ``shown_id``; None when it needs none (gone, answered, not shown, a
-    shadow, or already followed)."""
+    shadow, or already followed). Raises :class:`~oo_app.profile.gone.PersonGone` when the person was deleted while
+    it was written."""
     shown = session.get(Tip, shown_id)
     if shown is None or shown.shadow or shown.shown_at is None or shown.reaction is not None:
         return None
     if waiting_successor(session, shown_id) is not None:
         return None
     user = session.get(User, shown.user_id)
-    return recommend(session, user, now, follows=shown)
+    with unless_gone(session, shown.user_id):
+        return recommend(session, user, now, follows=shown)
 
 
 def take_waiting(
@@ -83,6 +86,9 @@ def _job(engine: Engine, shown_id: int) -> None:
     try:
         with session_scope(engine) as session:
             write_ahead(session, shown_id)
+    except PersonGone as gone:
+        log.info("no tip written to follow tip %s: its person %s was deleted meanwhile", shown_id, gone.user_id)
+        forget_late_work(engine, gone.user_id)
     except sa.exc.IntegrityError:
         log.info("tip %s already has a successor written ahead", shown_id)
     except Exception:

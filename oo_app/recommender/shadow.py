@@ -16,8 +16,9 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from oo_app.llm import embed
+from oo_app.llm import embed, for_person
 from oo_app.models import AgentOutput, Policy, Tip, User
+from oo_app.profile.gone import PersonGone, forget_late_work, unless_gone
 from oo_app.recommender.background import BackgroundJobs
 from oo_app.recommender.dedup import closest_recent
 from oo_app.recommender.judge import judge
@@ -27,6 +28,7 @@ from oo_app.recommender.policies import shadow_policies
 log = logging.getLogger(__name__)
 
 _jobs = BackgroundJobs("shadow")
+SCORING_SPAN = "shadow-scoring"  # the MLflow span of the judge and embedder calls scoring a shadow tip
 
 
 def inputs_of(session: Session, shown: Tip) -> Inputs:
@@ -47,26 +49,30 @@ def write_shadow(session: Session, shown: Tip, policy: Policy) -> Tip:
     inputs = inputs_of(session, shown)
     tip = generate(session, user, policy, inputs, shown.created_at, shadow_of=shown)
     lines = [output.snippet for output in inputs.outputs]
-    for scored in (shown, tip):
-        if scored.judge_score is None:
-            verdict = judge(scored.text, lines, inputs.recent)
-            scored.judge_score = verdict.score if verdict else None
-    try:
-        closest = closest_recent(tip.text, [shown.text], embed)
-        tip.agreement = closest[1] if closest else None
-    except Exception:
-        log.warning("the embedder failed; shadow tip %s has no agreement score", tip.id, exc_info=True)
+    with for_person(shown.user_id, SCORING_SPAN):
+        for scored in (shown, tip):
+            if scored.judge_score is None:
+                verdict = judge(scored.text, lines, inputs.recent)
+                scored.judge_score = verdict.score if verdict else None
+        try:
+            closest = closest_recent(tip.text, [shown.text], embed)
+            tip.agreement = closest[1] if closest else None
+        except Exception:
+            log.warning("the embedder failed; shadow tip %s has no agreement score", tip.id, exc_info=True)
     session.add_all([shown, tip])
     session.flush()
     return tip
 
 
 def run_shadows(session: Session, shown_id: int) -> list[Tip]:
-    """Every shadow candidate's tip beside the shown tip ``shown_id`` (none for a shadow tip or a missing one)."""
+    """Every shadow candidate's tip beside the shown tip ``shown_id`` (none for a shadow tip or a missing one).
+
+    Raises :class:`~oo_app.profile.gone.PersonGone` when the person was deleted while their shadows were written."""
     shown = session.get(Tip, shown_id)
     if shown is None or shown.shadow:
         return []
-    return [write_shadow(session, shown, policy) for policy in shadow_policies(session)]
+    with unless_gone(session, shown.user_id):
+        return [write_shadow(session, shown, policy) for policy in shadow_policies(session)]
 
 
 def _job(engine: Engine, shown_id: int) -> None:
@@ -77,6 +83,9 @@ def _job(engine: Engine, shown_id: int) -> None:
             written = run_shadows(session, shown_id)
         if written:
             log.info("tip %s shadowed by %s", shown_id, ", ".join(tip.policy for tip in written))
+    except PersonGone as gone:
+        log.info("no shadow beside tip %s: its person %s was deleted meanwhile", shown_id, gone.user_id)
+        forget_late_work(engine, gone.user_id)
     except Exception:
         log.exception("shadow policies failed beside tip %s", shown_id)
 
