@@ -2,15 +2,20 @@
 
 The API is wrapped with the session Authlib keeps a sign-in flow in (:func:`oo_app.auth.oidc.with_login_state`), and
 everything the backend answers (the page too, served on one port) with the Host check
-(:func:`oo_app.auth.hosts.with_trusted_hosts`).
+(:func:`oo_app.auth.hosts.with_trusted_hosts`) and the security headers (:mod:`oo_app.security_headers`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from functools import partial
+from pathlib import Path
 
 import reflex as rx
+from reflex.utils.prerequisites import get_web_dir
+from reflex_base import constants
+from reflex_base.config import get_config
 
 from agents.scheduler import run_forever
 from oo_app import pwa
@@ -72,9 +77,16 @@ async def warm_llm() -> None:
         await asyncio.to_thread(local_sentence_encoder)  # the near-duplicate guard's first check would pay for it
 
 
+def built_pages() -> Path:
+    """Where ``reflex run --env prod`` serves the page from (as ``reflex.utils.exec.get_frontend_mount`` finds it):
+    the CSP allows the inline scripts of these files."""
+    return get_web_dir() / constants.Dirs.STATIC / get_config().frontend_path.strip("/")
+
+
 app = rx.App(
-    # Outermost last: a request to a name not ours is refused before anything else runs.
-    api_transformer=[api, with_login_state, with_trusted_hosts],
+    # Outermost last: a request to a name not ours is refused before anything else runs (the security headers still
+    # wrap that refusal and every other response, the page's static files included).
+    api_transformer=[api, with_login_state, with_trusted_hosts, partial(with_security_headers, pages=built_pages())],
     head_components=pwa.head_components(),
     style={"background": "#000000"},
 )
