@@ -29,6 +29,7 @@ from oo_app.pages.index import index
 from oo_app.pages.settings import settings
 from oo_app.push.jobs import push_scheduler
 from oo_app.recommender import refresh_tips
+from oo_app.security_headers import with_security_headers
 from oo_app.settings import get_settings
 from oo_app.state.settings import SettingsState
 from oo_app.state.tip import TipState
