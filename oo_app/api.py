@@ -13,7 +13,8 @@ from typing import Annotated, Any, Literal
 
 from fastapi import FastAPI, Path, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy.exc import SQLAlchemyError
@@ -31,6 +32,7 @@ from oo_app.ops.metrics import scrape_refusal, scrape_registry
 from oo_app.profile import routes as profile_routes
 from oo_app.push import routes as push_routes
 from oo_app.recommender import mark_shown, next_tip, react, recommend
+from oo_app.security_headers import script_hashes
 from oo_app.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -88,7 +90,8 @@ def tip_body(tip: Tip) -> dict[str, Any]:
 TipId = Annotated[int, Path(ge=1, le=2**63 - 1, description="a tip's id")]
 ERRORS = {code: {"model": ErrorOut} for code in (404, 409, 422)}
 
-api = FastAPI(title="oO", version="0.1.0", docs_url="/api/docs", openapi_url="/api/openapi.json", redoc_url=None)
+# The docs and the schema are routes of their own (below), so OO_API_DOCS can switch them off in production.
+api = FastAPI(title="oO", version="0.1.0", docs_url=None, openapi_url=None, redoc_url=None)
 api.include_router(auth_routes.router)
 api.include_router(integration_routes.router)
 api.include_router(profile_routes.router)
@@ -129,6 +132,37 @@ async def _database_error(request: Request, error: SQLAlchemyError) -> JSONRespo
 
 # Outermost: every request, its log lines and its response (a 500 too) carry an X-Request-ID.
 with_request_ids(api)
+
+
+OPENAPI_PATH = "/api/openapi.json"
+# Swagger UI's own page loads its script and style from a CDN and runs one inline script: its CSP says so.
+DOCS_POLICY = (
+    "default-src 'self'; script-src 'self' https://cdn.jsdelivr.net {scripts}; "
+    "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; img-src 'self' data: https://fastapi.tiangolo.com; "
+    "object-src 'none'; base-uri 'self'; frame-ancestors 'none'"
+)
+
+
+def _docs_enabled() -> None:
+    if not get_settings().api_docs_enabled:
+        raise StarletteHTTPException(404, "Not Found")
+
+
+@api.get(OPENAPI_PATH, include_in_schema=False)
+def openapi_schema() -> JSONResponse:
+    """The OpenAPI schema, where the docs are on (``OO_API_DOCS``; by default everywhere but in production)."""
+    _docs_enabled()
+    return JSONResponse(api.openapi())
+
+
+@api.get("/api/docs", include_in_schema=False)
+def api_docs() -> HTMLResponse:
+    """Swagger UI over :func:`openapi_schema`, where the docs are on."""
+    _docs_enabled()
+    page = get_swagger_ui_html(openapi_url=OPENAPI_PATH, title="oO API")
+    scripts = " ".join(script_hashes(page.body.decode()))
+    page.headers["Content-Security-Policy"] = DOCS_POLICY.format(scripts=scripts)
+    return page
 
 
 @api.get("/health", tags=["ops"])

@@ -355,8 +355,17 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = Field(
         default="INFO", description="The root log level of the app, `oo worker` and `oo hub`."
     )
+    api_docs: bool | None = Field(
+        default=None,
+        description="Serve the API's docs (/api/docs) and schema (/api/openapi.json). Unset: on outside production.",
+    )
 
-    @field_validator("redis_url", "metrics_token", "log_format", mode="before")
+    @property
+    def api_docs_enabled(self) -> bool:
+        """Whether /api/docs and /api/openapi.json answer: as set, else everywhere but in production."""
+        return self.env != "production" if self.api_docs is None else self.api_docs
+
+    @field_validator("redis_url", "metrics_token", "log_format", "api_docs", mode="before")
     @classmethod
     def _empty_ops_setting_is_unset(cls, value: Any) -> Any:
         return None if value == "" else value
