@@ -23,7 +23,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from oo_app.auth import routes as auth_routes
 from oo_app.db import is_unavailable
 from oo_app.deps import CsrfDep, SessionDep, UserDep
-from oo_app.errors import OOError
+from oo_app.errors import OOError, TooManyRequests
 from oo_app.integrations import routes as integration_routes
 from oo_app.models import Tip
 from oo_app.ops.health import describe, health_report
@@ -31,7 +31,9 @@ from oo_app.ops.logs import with_request_ids
 from oo_app.ops.metrics import scrape_refusal, scrape_registry
 from oo_app.profile import routes as profile_routes
 from oo_app.push import routes as push_routes
-from oo_app.recommender import mark_shown, next_tip, react, recommend
+from oo_app.recommender import mark_shown, next_tip, react
+from oo_app.recommender.limits import metered
+from oo_app.recommender.on_request import requested_tip
 from oo_app.security_headers import script_hashes
 from oo_app.settings import get_settings
 
@@ -89,6 +91,7 @@ def tip_body(tip: Tip) -> dict[str, Any]:
 
 TipId = Annotated[int, Path(ge=1, le=2**63 - 1, description="a tip's id")]
 ERRORS = {code: {"model": ErrorOut} for code in (404, 409, 422)}
+LIMITED = {429: {"model": ErrorOut, "description": "past the person's tip limit: nothing changed; see Retry-After"}}
 
 # The docs and the schema are routes of their own (below), so OO_API_DOCS can switch them off in production.
 api = FastAPI(title="oO", version="0.1.0", docs_url=None, openapi_url=None, redoc_url=None)
@@ -100,7 +103,8 @@ api.include_router(push_routes.router)
 
 @api.exception_handler(OOError)
 async def _domain_error(_request: Request, error: OOError) -> JSONResponse:
-    return JSONResponse({"error": str(error)}, status_code=error.status_code)
+    headers = {"Retry-After": str(error.retry_after_s)} if isinstance(error, TooManyRequests) else None
+    return JSONResponse({"error": str(error)}, status_code=error.status_code, headers=headers)
 
 
 @api.exception_handler(RequestValidationError)
@@ -183,9 +187,12 @@ def metrics(request: Request) -> Response:
     return Response(generate_latest(scrape_registry()), media_type=CONTENT_TYPE_LATEST)
 
 
-@api.post("/api/recommend", response_model=TipEnvelope, tags=["tips"], responses=ERRORS, dependencies=[CsrfDep])
+@api.post(
+    "/api/recommend", response_model=TipEnvelope, tags=["tips"], responses=ERRORS | LIMITED, dependencies=[CsrfDep]
+)
 def post_recommend(session: SessionDep, user: UserDep) -> dict[str, Any]:
-    tip = mark_shown(session, recommend(session, user))
+    """The person's next tip; asked again within ``OO_TIP_REPEAT_WINDOW_S``, the same unanswered tip."""
+    tip = mark_shown(session, requested_tip(session, user))
     return tip_body(tip)
 
 
@@ -193,10 +200,13 @@ def post_recommend(session: SessionDep, user: UserDep) -> dict[str, Any]:
     "/api/tips/{tip_id}/reaction",
     response_model=ReactionOut,
     tags=["tips"],
-    responses=ERRORS,
+    responses=ERRORS | LIMITED,
     dependencies=[CsrfDep],
 )
 def post_reaction(tip_id: TipId, body: ReactionIn, session: SessionDep, user: UserDep) -> dict[str, Any]:
+    """Answer the tip; the next one comes with it. Past the person's tip limit a 429 and the reaction is not
+    recorded (send it again after Retry-After)."""
     reacted = react(session, user, tip_id, body.reaction)
-    following = mark_shown(session, next_tip(session, user, reacted))
+    with metered():
+        following = mark_shown(session, next_tip(session, user, reacted))
     return ReactionOut(reacted=TipOut.of(reacted), next=TipOut.of(following)).model_dump(mode="json")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 
 class OOError(Exception):
     """Base of oO's domain errors."""
@@ -19,3 +21,13 @@ class NotFound(OOError):
 
 class Conflict(OOError):
     status_code = 409
+
+
+class TooManyRequests(OOError):
+    """Past a limit: nothing was done; ``retry_after_s`` says when to try again (the API's ``Retry-After``)."""
+
+    status_code = 429
+
+    def __init__(self, message: str, retry_after_s: float) -> None:
+        super().__init__(message)
+        self.retry_after_s = max(1, math.ceil(retry_after_s))

@@ -207,6 +207,24 @@ class Settings(BaseSettings):
         default=True,
         description="Once a tip is shown, write the next one in the background, so a reaction shows it at once.",
     )
+    # Limits on what costs (oo_app/recommender/limits.py): a token bucket per person, shared through Redis when set.
+    tip_rate_per_minute: int = Field(
+        default=6,
+        ge=1,
+        le=6000,
+        description="Tips oO writes for one person per minute, sustained (the bucket's refill): shown, written ahead "
+        "and shadow tips alike. Past it the API answers 429 and the page keeps the current tip.",
+    )
+    tip_burst: int = Field(
+        default=12, ge=1, le=10_000, description="Tips one person may have written in a row before the rate applies."
+    )
+    tip_repeat_window_s: float = Field(
+        default=60.0,
+        ge=0,
+        le=3600,
+        description="POST /api/recommend within this long of the person's unanswered tip answers that tip again "
+        "instead of writing a new one (0: always a new one, within the limit).",
+    )
 
     demo_email: str = "demo@example.com"
     policy: str = "incumbent"

@@ -26,6 +26,7 @@ from agents.runner import compute_output
 from oo_app.llm import COMPOSER_MODEL, SAMPLES_DRAWN, TIP_GENERATOR, embed, get_router
 from oo_app.models import AgentOutput, Policy, Tip, User
 from oo_app.ops import metrics
+from oo_app.recommender import limits
 from oo_app.recommender.composer import TipDraft, compose, normalized
 from oo_app.recommender.dedup import is_near_duplicate
 from oo_app.recommender.grounding import is_grounded, ungrounded
@@ -250,9 +251,13 @@ def recommend(
     write theirs from the same inputs once this tip is committed (:mod:`oo_app.recommender.shadow`).
 
     With ``follows`` (a shown tip), the tip is written ahead of time to follow it (:mod:`~.prefetch`): it waits,
-    unshown and unshadowed, until the person answers ``follows``."""
+    unshown and unshadowed, until the person answers ``follows``.
+
+    Inside :func:`.limits.metered` it first takes a token of the person's bucket, raising
+    :class:`~.limits.TipLimitReached` with nothing written when it is empty."""
     from oo_app.recommender import shadow
 
+    limits.charge(user.id)
     now = now or datetime.now(UTC)
     started = time.perf_counter()
     policy = policy or incumbent(session)

@@ -9,7 +9,8 @@ replaced, or the person left) stays in the log, never shown. Shadow candidates w
 it is taken, like beside any shown tip.
 
 The job runs on one background thread per process, on the database of the session that committed the shown tip.
-A failing job is logged and leaves the reaction path to write the next tip itself.
+It is metered (:mod:`.limits`): past the person's limit it writes nothing and logs that. A failing job is logged and
+leaves the reaction path to write the next tip itself.
 """
 
 from __future__ import annotations
@@ -26,7 +27,9 @@ from sqlmodel import Session, func, select
 from oo_app.models import AgentOutput, Tip, User
 from oo_app.ops import metrics
 from oo_app.profile.gone import PersonGone, forget_late_work, unless_gone
+from oo_app.recommender import limits
 from oo_app.recommender.background import BackgroundJobs
+from oo_app.recommender.limits import TipLimitReached
 from oo_app.recommender.orchestrator import recommend
 from oo_app.settings import get_settings
 
@@ -84,8 +87,10 @@ def _job(engine: Engine, shown_id: int) -> None:
     from oo_app.db import session_scope
 
     try:
-        with session_scope(engine) as session:
+        with session_scope(engine) as session, limits.metered():
             write_ahead(session, shown_id)
+    except TipLimitReached as limited:
+        log.info("no tip written to follow tip %s: past its person's tip limit (%s s)", shown_id, limited.retry_after_s)
     except PersonGone as gone:
         log.info("no tip written to follow tip %s: its person %s was deleted meanwhile", shown_id, gone.user_id)
         forget_late_work(engine, gone.user_id)

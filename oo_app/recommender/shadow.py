@@ -3,8 +3,9 @@
 When a shown tip is committed, one background job per shown tip lets every shadow candidate write from the very same
 inputs (the agent outputs the shown tip names, the recent and good tips before it), logs that tip with ``shadow=True``
 and ``shadow_of``, and scores the pair: ``agreement`` (embedder cosine between the two texts) and the ``judge`` alias
-on both. Shadow tips are never shown: every query of shown tips filters ``shadow``. A failing shadow job is logged
-and never touches the shown tip's request.
+on both. Shadow tips are never shown: every query of shown tips filters ``shadow``. A job is skipped, logged, while the
+person is past their tip limit (:mod:`.limits`). A failing shadow job is logged and never touches the shown tip's
+request.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from sqlmodel import Session, col, select
 from oo_app.llm import embed, for_person
 from oo_app.models import AgentOutput, Policy, Tip, User
 from oo_app.profile.gone import PersonGone, forget_late_work, unless_gone
+from oo_app.recommender import limits
 from oo_app.recommender.background import BackgroundJobs
 from oo_app.recommender.dedup import closest_recent
 from oo_app.recommender.judge import judge
@@ -75,9 +77,12 @@ def run_shadows(session: Session, shown_id: int) -> list[Tip]:
         return [write_shadow(session, shown, policy) for policy in shadow_policies(session)]
 
 
-def _job(engine: Engine, shown_id: int) -> None:
+def _job(engine: Engine, shown_id: int, user_id: int) -> None:
     from oo_app.db import session_scope
 
+    if not limits.within_limit(user_id):
+        log.info("no shadow beside tip %s: its person is past their tip limit", shown_id)
+        return
     try:
         with session_scope(engine) as session:
             written = run_shadows(session, shown_id)
@@ -90,9 +95,10 @@ def _job(engine: Engine, shown_id: int) -> None:
         log.exception("shadow policies failed beside tip %s", shown_id)
 
 
-def submit(engine: Engine, shown_id: int) -> Future[None]:
-    """Run the shadow candidates beside tip ``shown_id`` of the database behind ``engine``, in the background."""
-    return _jobs.submit(_job, engine, shown_id)
+def submit(engine: Engine, shown_id: int, user_id: int) -> Future[None]:
+    """Run the shadow candidates beside tip ``shown_id`` of person ``user_id`` of the database behind ``engine``, in
+    the background, unless that person is past their tip limit (:mod:`.limits`, logged)."""
+    return _jobs.submit(_job, engine, shown_id, user_id)
 
 
 def after_commit(session: Session, shown: Tip) -> None:
@@ -100,8 +106,8 @@ def after_commit(session: Session, shown: Tip) -> None:
     when the session rolls back."""
     if shown.shadow or not shadow_policies(session):
         return
-    shown_id, engine = shown.id, session.get_bind()
-    event.listen(session, "after_commit", lambda _session: submit(engine, shown_id), once=True)
+    shown_id, user_id, engine = shown.id, shown.user_id, session.get_bind()
+    event.listen(session, "after_commit", lambda _session: submit(engine, shown_id, user_id), once=True)
 
 
 def drain(timeout: float | None = None) -> bool:

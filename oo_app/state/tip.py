@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from http.cookies import SimpleCookie
 
 import reflex as rx
+from sqlmodel import Session
 
 from oo_app.auth.errors import Unauthenticated
 from oo_app.auth.sessions import CSRF_COOKIE
@@ -24,7 +25,8 @@ from oo_app.db import session_scope
 from oo_app.errors import OOError
 from oo_app.llm import COMPOSER_MODEL, LOCAL_TIP_MODEL
 from oo_app.models import Tip
-from oo_app.recommender import current_tip, mark_shown, next_tip, react, replacement_tip
+from oo_app.recommender import mark_shown, react
+from oo_app.recommender.on_request import replacement_within_limit, tip_after, tip_to_show
 from oo_app.settings import get_settings
 from oo_app.users import resolve_current_user
 
@@ -32,6 +34,8 @@ log = logging.getLogger(__name__)
 
 WATCH_MAX_S = 6 * 3600  # a forgotten tab stops watching after this long; a reload starts it again
 UNAVAILABLE = "oO can't reach your tips right now. Try again in a moment."
+# Past the person's tip limit with no unanswered tip (oo_app/recommender/limits.py); the live watch brings the next.
+RESTING = "That's plenty of tips for now. The next one comes in a moment."
 
 
 @dataclass(frozen=True)
@@ -54,24 +58,29 @@ def parse_cookies(header: str) -> dict[str, str]:
     return {key: morsel.value for key, morsel in jar.items()}
 
 
-def _show_current(cookies: dict[str, str]) -> TipView:
+def _shown(session: Session, tip: Tip | None) -> TipView | None:
+    return TipView.of(mark_shown(session, tip)) if tip is not None else None
+
+
+def _show_current(cookies: dict[str, str]) -> TipView | None:
+    """The tip to show; None past the person's tip limit when they have no unanswered tip."""
     with session_scope() as session:
         user = resolve_current_user(session, cookies)
-        return TipView.of(mark_shown(session, current_tip(session, user)))
+        return _shown(session, tip_to_show(session, user))
 
 
 def _replacement(cookies: dict[str, str], shown_id: int) -> TipView | None:
     with session_scope() as session:
         user = resolve_current_user(session, cookies)
-        tip = replacement_tip(session, user, shown_id)
-        return TipView.of(mark_shown(session, tip)) if tip is not None else None
+        return _shown(session, replacement_within_limit(session, user, shown_id))
 
 
-def _react_and_next(cookies: dict[str, str], tip_id: int, reaction: str) -> TipView:
+def _react_and_next(cookies: dict[str, str], tip_id: int, reaction: str) -> TipView | None:
+    """Record the reaction and show the next tip; None (the reaction kept) past the person's tip limit."""
     with session_scope() as session:
         user = resolve_current_user(session, cookies)
         answered = react(session, user, tip_id, reaction)
-        return TipView.of(mark_shown(session, next_tip(session, user, answered)))
+        return _shown(session, tip_after(session, user, answered))
 
 
 MODEL_LABELS = {COMPOSER_MODEL: "the rule-based composer", LOCAL_TIP_MODEL: "the local model (Gemma 3 270M)"}
@@ -98,7 +107,10 @@ class TipState(rx.State):
     csrf_token: str = ""
     _watching: bool = False
 
-    def _apply(self, view: TipView) -> None:
+    def _apply(self, view: TipView | None) -> None:
+        if view is None:
+            self._resting()
+            return
         self.tip_id, self.text, self.kind, self.model, self.agents = (
             view.id,
             view.text,
@@ -107,6 +119,10 @@ class TipState(rx.State):
             view.agents,
         )
         self.error, self.show_why = "", False
+
+    def _resting(self) -> None:
+        self.tip_id, self.text, self.kind, self.model, self.agents = 0, "", "", "", []
+        self.error, self.show_why = RESTING, False
 
     def _cookie_map(self) -> dict[str, str]:
         return parse_cookies(self.router.headers.cookie)
@@ -194,7 +210,7 @@ class TipState(rx.State):
                             # The newest cookies: the tab may have signed out and in again since the watch began. A
                             # rebuilt state has none until the page sends an event: keep the ones the watch holds.
                             shown_id, cookies = self.tip_id, self._cookie_map() or cookies
-                    if lost:
+                    if lost or not shown_id:  # the state was lost, or the page rests past the person's tip limit
                         view = await asyncio.to_thread(_show_current, cookies)
                     else:
                         view = await asyncio.to_thread(_replacement, cookies, shown_id)

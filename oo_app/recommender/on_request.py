@@ -1,0 +1,66 @@
+"""The tip loop as a person drives it (``POST /api/recommend``, the tip page), within their limit (:mod:`.limits`).
+
+A request repeated within ``OO_TIP_REPEAT_WINDOW_S`` answers the person's unanswered tip again and writes nothing.
+Past the limit, :func:`requested_tip` raises :class:`~.limits.TipLimitReached` (the API's 429) having written
+nothing; the page's functions answer the tip the person already has, or None (the page asks them to wait a moment),
+and a reaction stands either way. Never meters the operator's tools: they call :mod:`.feedback` directly.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from sqlmodel import Session
+
+from oo_app.models import Tip, User
+from oo_app.recommender.feedback import current_tip, latest_tip, next_tip, replacement_tip
+from oo_app.recommender.limits import TipLimitReached, metered
+from oo_app.recommender.orchestrator import recommend
+from oo_app.settings import get_settings
+
+
+def unanswered_tip(session: Session, user_id: int) -> Tip | None:
+    """The person's latest tip while they have not answered it, however old."""
+    tip = latest_tip(session, user_id)
+    return tip if tip is not None and tip.reaction is None else None
+
+
+def requested_tip(session: Session, user: User, now: datetime | None = None) -> Tip:
+    """What ``POST /api/recommend`` answers: the unanswered tip again while it is younger than the repeat window,
+    else a new tip, which takes a token; :class:`~.limits.TipLimitReached` when the person's bucket is empty."""
+    now = now or datetime.now(UTC)
+    window = timedelta(seconds=get_settings().tip_repeat_window_s)
+    tip = unanswered_tip(session, user.id)
+    if tip is not None and now - tip.created_at < window:
+        return tip
+    with metered():
+        return recommend(session, user, now)
+
+
+def tip_to_show(session: Session, user: User, now: datetime | None = None) -> Tip | None:
+    """The page's tip: :func:`~.feedback.current_tip` within the limit; past it, the unanswered tip however old, or
+    None when there is none."""
+    try:
+        with metered():
+            return current_tip(session, user, now)
+    except TipLimitReached:
+        return unanswered_tip(session, user.id)
+
+
+def tip_after(session: Session, user: User, answered: Tip, now: datetime | None = None) -> Tip | None:
+    """The page's tip after the person answered ``answered``: :func:`~.feedback.next_tip` within the limit, None past
+    it (the reaction is kept all the same)."""
+    try:
+        with metered():
+            return next_tip(session, user, answered, now)
+    except TipLimitReached:
+        return None
+
+
+def replacement_within_limit(session: Session, user: User, shown_id: int, now: datetime | None = None) -> Tip | None:
+    """:func:`~.feedback.replacement_tip` for an open page, None (the page keeps its tip) past the limit."""
+    try:
+        with metered():
+            return replacement_tip(session, user, shown_id, now)
+    except TipLimitReached:
+        return None
