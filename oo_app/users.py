@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from sqlmodel import Session, select
 
 from oo_app.auth.errors import Unauthenticated
-from oo_app.auth.sessions import SESSION_COOKIE, user_for_token
+from oo_app.auth.sessions import session_cookie, user_for_token
 from oo_app.errors import NotFound
 from oo_app.models import User
 
@@ -26,8 +26,9 @@ def user_by_email(session: Session, email: str) -> User:
 
 
 def resolve_current_user(session: Session, cookies: Mapping[str, str] | None = None) -> User:
-    """The person whose live session the ``oo_session`` cookie opens; raises :class:`Unauthenticated` otherwise.
+    """The person whose live session the session cookie (:func:`~oo_app.auth.sessions.session_cookie`) opens;
+    raises :class:`Unauthenticated` otherwise.
 
     An expired session is deleted on the way (see :func:`oo_app.auth.sessions.user_for_token`).
     """
-    return user_for_token(session, (cookies or {}).get(SESSION_COOKIE))
+    return user_for_token(session, (cookies or {}).get(session_cookie()))

@@ -29,22 +29,23 @@ import werkzeug.serving
 from sqlmodel import Session
 
 from oo_app.auth.csrf import CSRF_HEADER
-from oo_app.auth.sessions import CSRF_COOKIE, SESSION_COOKIE, csrf_token_for, start_session
+from oo_app.auth.sessions import SESSION_COOKIE, csrf_cookie, csrf_token_for, session_cookie, start_session
 from oo_app.models import User
 
 # --- signed-in clients ---------------------------------------------------------------------------------------------
 
 
 def session_cookies(db: Session, user: User) -> dict[str, str]:
-    """Opens (and commits) a session for ``user``; the two cookies a browser would hold after signing in."""
+    """Opens (and commits) a session for ``user``; the two cookies a browser would hold after signing in (named as
+    the configured app names them: ``__Host-`` prefixed off localhost)."""
     token = start_session(db, user)
     db.commit()
-    return {SESSION_COOKIE: token, CSRF_COOKIE: csrf_token_for(token)}
+    return {session_cookie(): token, csrf_cookie(): csrf_token_for(token)}
 
 
 def csrf_headers(cookies: dict[str, str]) -> dict[str, str]:
     """The header a write needs beside those cookies."""
-    return {CSRF_HEADER: cookies[CSRF_COOKIE]}
+    return {CSRF_HEADER: cookies[csrf_cookie()]}
 
 
 def sign_in(client: httpx.Client, db: Session, user: User) -> str:
@@ -54,13 +55,13 @@ def sign_in(client: httpx.Client, db: Session, user: User) -> str:
     for name, value in cookies.items():
         client.cookies.set(name, value)
     client.headers.update(csrf_headers(cookies))
-    return cookies[SESSION_COOKIE]
+    return cookies[session_cookie()]
 
 
 def browser_cookies(cookies: dict[str, str], base_url: str) -> list[dict[str, Any]]:
     """Playwright's ``add_cookies`` form of those cookies for the app at ``base_url`` (session cookie HttpOnly)."""
     return [
-        {"name": name, "value": value, "url": base_url, "httpOnly": name == SESSION_COOKIE, "sameSite": "Lax"}
+        {"name": name, "value": value, "url": base_url, "httpOnly": name.endswith(SESSION_COOKIE), "sameSite": "Lax"}
         for name, value in cookies.items()
     ]
 

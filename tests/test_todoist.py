@@ -28,7 +28,7 @@ from oo_app.api import api
 from oo_app.auth.csrf import CSRF_HEADER
 from oo_app.demo import seed_demo
 from oo_app.integrations.cli import integrations
-from oo_app.integrations.routes import STATE_COOKIE
+from oo_app.integrations.routes import state_cookie
 from oo_app.integrations.todoist import parse_due
 from oo_app.integrations.vault import TokenVault, store_tokens
 from oo_app.models import Integration, TaskCompletion, User
@@ -151,7 +151,7 @@ def test_connect_sends_the_person_to_todoist_with_a_state_and_the_read_only_scop
     assert query["scope"] == ["data:read"]
     assert query["redirect_uri"] == [fake.redirect_uri]
     assert len(query["state"][0]) >= 32
-    assert query["state"][0] not in response.cookies.get(STATE_COOKIE, ""), "the cookie is signed, not the state"
+    assert query["state"][0] not in response.cookies[state_cookie()], "the cookie is signed, not the state"
 
 
 def test_connecting_stores_the_tokens_encrypted(client: TestClient, fake: FakeTodoist, session: Session, demo_user):
@@ -179,7 +179,7 @@ def test_a_callback_that_does_not_match_the_started_connection_stores_nothing(
     if tamper == "forged state":
         query["state"] = ["attacker-chosen-state"]
     else:
-        client.cookies.delete(STATE_COOKIE, path="/integrations/todoist")
+        client.cookies.delete(state_cookie(), path="/integrations/todoist")
     response = client.get(back.path, params={k: v[0] for k, v in query.items()}, follow_redirects=False)
 
     assert response.status_code == 400

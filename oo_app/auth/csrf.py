@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 from starlette.requests import Request
 
 from oo_app.auth.errors import Forbidden, Unauthenticated
-from oo_app.auth.sessions import CSRF_COOKIE, SESSION_COOKIE, SIGN_IN_AGAIN, csrf_token_for
+from oo_app.auth.sessions import SIGN_IN_AGAIN, csrf_cookie, csrf_token_for, session_cookie
 from oo_app.settings import Settings, get_settings
 
 CSRF_HEADER = "X-CSRF-Token"
@@ -67,7 +67,7 @@ def check_token(cookies: Mapping[str, str], submitted: str | None) -> None:
 
     Without a session cookie there is nobody to protect: that is :class:`Unauthenticated` (401), not a 403.
     """
-    session_token, cookie = cookies.get(SESSION_COOKIE), cookies.get(CSRF_COOKIE)
+    session_token, cookie = cookies.get(session_cookie()), cookies.get(csrf_cookie())
     if not session_token:
         raise Unauthenticated(SIGN_IN_AGAIN)
     if not (cookie and submitted):

@@ -1,7 +1,8 @@
 """The OpenID Connect client (Authlib): authorization code with PKCE S256, ``state`` and ``nonce``, discovery.
 
 Authlib keeps a flow's state, nonce and PKCE verifier in ``request.session``; :func:`with_login_state` provides
-that session as a signed, short-lived, HttpOnly cookie scoped to ``/auth`` (Starlette's ``SessionMiddleware``).
+that session as a signed, short-lived, HttpOnly cookie scoped to ``/auth`` (Starlette's ``SessionMiddleware``), named
+``__Secure-oo_oauth`` where it is Secure (a cookie with a path cannot take the stricter ``__Host-`` prefix).
 The ID token's signature, issuer, audience, nonce and expiry are checked by Authlib; nothing here trusts claims
 that did not pass that check.
 """
@@ -24,6 +25,7 @@ from oo_app.settings import Settings, get_settings
 
 CLIENT_NAME = "oidc"
 FLOW_COOKIE = "oo_oauth"
+SECURE_PREFIX = "__Secure-"
 FLOW_MAX_AGE_S = 600  # a sign-in must come back from the provider within ten minutes
 SCOPE = "openid email profile"
 HTTP_TIMEOUT_S = 10.0
@@ -40,14 +42,15 @@ def is_local(url: str) -> bool:
 def with_login_state(app: ASGIApp) -> ASGIApp:
     """``app`` wrapped with the session Authlib keeps a sign-in flow in (an ``api_transformer`` of Reflex)."""
     settings = get_settings()
+    secure = not is_local(settings.app_url)
     return SessionMiddleware(
         app,
         secret_key=settings.secret_key.get_secret_value(),
-        session_cookie=FLOW_COOKIE,
+        session_cookie=SECURE_PREFIX + FLOW_COOKIE if secure else FLOW_COOKIE,
         max_age=FLOW_MAX_AGE_S,
         path="/auth",
         same_site="lax",
-        https_only=not is_local(settings.app_url),
+        https_only=secure,
     )
 
 

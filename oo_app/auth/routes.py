@@ -1,8 +1,9 @@
 """HTTP routes of ``oo_app.auth``, included by :mod:`oo_app.api`: sign in with OpenID Connect, sign out, dev login.
 
 ``GET /auth/login`` sends the browser to the provider; ``GET /auth/callback`` exchanges the code, lets Authlib verify
-the ID token, finds or creates the person and opens a session (cookies ``oo_session``, HttpOnly, and ``oo_csrf``);
-``POST /auth/logout`` (CSRF-checked) closes it; ``POST /auth/dev-login`` signs in as the demo person when enabled.
+the ID token, finds or creates the person and opens a session (cookies ``oo_session``, HttpOnly, and ``oo_csrf``,
+``__Host-`` prefixed where Secure); ``POST /auth/logout`` (CSRF-checked) closes it; ``POST /auth/dev-login`` signs in
+as the demo person when enabled.
 Every refusal is a plain black page saying what happened and what to do; details go to the log, never to the page.
 """
 
@@ -23,8 +24,15 @@ from sqlmodel import Session
 from oo_app.auth.accounts import person_for_claims, promote_admin, verified_email
 from oo_app.auth.csrf import check_csrf, check_origin
 from oo_app.auth.errors import Forbidden, SignInFailed, Unauthenticated
-from oo_app.auth.oidc import HTTP_ERRORS, callback_url, claims_options, is_local, oidc_client, provider_key
-from oo_app.auth.sessions import CSRF_COOKIE, SESSION_COOKIE, csrf_token_for, end_session, start_session
+from oo_app.auth.oidc import HTTP_ERRORS, callback_url, claims_options, oidc_client, provider_key
+from oo_app.auth.sessions import (
+    csrf_cookie,
+    csrf_token_for,
+    end_session,
+    secure_cookies,
+    session_cookie,
+    start_session,
+)
 from oo_app.db import session_scope
 from oo_app.errors import NotFound
 from oo_app.models import User
@@ -73,7 +81,7 @@ async def callback(request: Request) -> Response:
         token = await asyncio.to_thread(
             _open_session,
             lambda db: person_for_claims(db, provider, claims),
-            request.cookies.get(SESSION_COOKIE),
+            request.cookies.get(session_cookie()),
             verified_email(claims),
         )
     except SignInFailed as error:
@@ -90,7 +98,7 @@ async def logout(request: Request) -> Response:
     except Unauthenticated:
         pass  # no session cookie: nothing to close, the answer is the same
     else:
-        await asyncio.to_thread(_close_session, request.cookies.get(SESSION_COOKIE))
+        await asyncio.to_thread(_close_session, request.cookies.get(session_cookie()))
     response = RedirectResponse(f"{get_settings().app_url}/", status_code=303)
     _clear_cookies(response, get_settings())
     return response
@@ -107,7 +115,7 @@ async def dev_login(request: Request) -> Response:
         token = await asyncio.to_thread(
             _open_session,
             lambda db: _demo_person(db, settings),
-            request.cookies.get(SESSION_COOKIE),
+            request.cookies.get(session_cookie(settings)),
             settings.demo_email.strip().lower(),
         )
     except Forbidden as error:
@@ -162,23 +170,23 @@ def _close_session(token: str | None) -> None:
 
 
 def _cookie_flags(settings: Settings) -> dict[str, Any]:
-    return {"path": "/", "samesite": "lax", "secure": not is_local(settings.app_url)}
+    return {"path": "/", "samesite": "lax", "secure": secure_cookies(settings)}  # no Domain: __Host- names
 
 
 def _signed_in(token: str, settings: Settings) -> Response:
     response = RedirectResponse(f"{settings.app_url}/", status_code=303)
     max_age = int(settings.session_days * 86400)
     flags = _cookie_flags(settings)
-    response.set_cookie(SESSION_COOKIE, token, max_age=max_age, httponly=True, **flags)
-    response.set_cookie(CSRF_COOKIE, csrf_token_for(token), max_age=max_age, httponly=False, **flags)
+    response.set_cookie(session_cookie(settings), token, max_age=max_age, httponly=True, **flags)
+    response.set_cookie(csrf_cookie(settings), csrf_token_for(token), max_age=max_age, httponly=False, **flags)
     response.headers["Cache-Control"] = "no-store"
     return response
 
 
 def _clear_cookies(response: Response, settings: Settings) -> None:
     flags = _cookie_flags(settings)
-    response.delete_cookie(SESSION_COOKIE, httponly=True, **flags)
-    response.delete_cookie(CSRF_COOKIE, httponly=False, **flags)
+    response.delete_cookie(session_cookie(settings), httponly=True, **flags)
+    response.delete_cookie(csrf_cookie(settings), httponly=False, **flags)
 
 
 PAGE = """<!doctype html>

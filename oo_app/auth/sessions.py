@@ -2,7 +2,8 @@
 
 A session lasts ``OO_SESSION_DAYS``; an expired one is refused and deleted when it is next presented. The CSRF token
 of a session is an HMAC of its token under ``OO_SECRET_KEY``, so it needs no column and dies with the session.
-Never log or store a raw token.
+Where cookies are Secure the two cookies are named with the ``__Host-`` prefix (:func:`session_cookie`,
+:func:`csrf_cookie`): read them by those functions, never by a literal name. Never log or store a raw token.
 """
 
 from __future__ import annotations
@@ -15,14 +16,33 @@ from datetime import datetime, timedelta
 from sqlmodel import Session, delete, select
 
 from oo_app.auth.errors import Unauthenticated
+from oo_app.auth.oidc import is_local
 from oo_app.models import Session as SessionRow
 from oo_app.models import User, utcnow
-from oo_app.settings import get_settings
+from oo_app.settings import Settings, get_settings
 
-SESSION_COOKIE = "oo_session"
+SESSION_COOKIE = "oo_session"  # the names on http://localhost; see session_cookie() and csrf_cookie()
 CSRF_COOKIE = "oo_csrf"
+HOST_PREFIX = "__Host-"
 TOKEN_BYTES = 32
 SIGN_IN_AGAIN = "sign in first: this request carries no valid session (it may have expired)"
+
+
+def secure_cookies(settings: Settings | None = None) -> bool:
+    """Whether oO's cookies are Secure: unless ``OO_APP_URL`` is on this machine (plain http://localhost)."""
+    return not is_local((settings or get_settings()).app_url)
+
+
+def session_cookie(settings: Settings | None = None) -> str:
+    """The session cookie's name: ``__Host-oo_session`` where cookies are Secure (as in production), so that only
+    this exact origin over HTTPS can set it (no subdomain, no plain-http page can plant or shadow one); ``oo_session``
+    on http://localhost, where browsers refuse the prefix."""
+    return HOST_PREFIX + SESSION_COOKIE if secure_cookies(settings) else SESSION_COOKIE
+
+
+def csrf_cookie(settings: Settings | None = None) -> str:
+    """The CSRF cookie's name, prefixed like :func:`session_cookie` (``static/push.js`` reads it by that name)."""
+    return HOST_PREFIX + CSRF_COOKIE if secure_cookies(settings) else CSRF_COOKIE
 
 
 def hash_token(token: str) -> str:

@@ -13,7 +13,8 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from oo_app.auth.oidc import is_local
+from oo_app.auth.oidc import SECURE_PREFIX
+from oo_app.auth.sessions import secure_cookies
 from oo_app.deps import CsrfDep, SessionDep, UserDep
 from oo_app.errors import OOError
 from oo_app.integrations import oauth, todoist
@@ -26,7 +27,7 @@ log = logging.getLogger(__name__)
 
 router = APIRouter()
 
-STATE_COOKIE = "oo_todoist_oauth"
+STATE_COOKIE = "oo_todoist_oauth"  # the name on http://localhost; see state_cookie()
 STATE_COOKIE_PATH = "/integrations/todoist"
 CALLBACK_PATH = f"{STATE_COOKIE_PATH}/callback"
 SETTINGS_PAGE = "/settings"
@@ -42,6 +43,11 @@ def _page(message: str, status_code: int) -> HTMLResponse:
         "Back to settings</a></p></body></html>"
     )
     return HTMLResponse(body, status_code=status_code)
+
+
+def state_cookie() -> str:
+    """The state cookie's name: ``__Secure-`` prefixed where oO's cookies are Secure (a path rules out ``__Host-``)."""
+    return SECURE_PREFIX + STATE_COOKIE if secure_cookies() else STATE_COOKIE
 
 
 def _redirect_uri() -> str:
@@ -62,12 +68,12 @@ def todoist_connect(user: UserDep) -> Response:
     state, cookie = oauth.start_state(provider, user, redirect_uri)
     response = RedirectResponse(oauth.authorization_url(provider, redirect_uri, state), status_code=303)
     response.set_cookie(
-        STATE_COOKIE,
+        state_cookie(),
         cookie,
         max_age=oauth.STATE_MAX_AGE_S,
         path=STATE_COOKIE_PATH,
         httponly=True,
-        secure=not is_local(get_settings().app_url),
+        secure=secure_cookies(),
         samesite="lax",  # the callback is a top-level navigation from Todoist
     )
     return response
@@ -88,7 +94,7 @@ def todoist_callback(
     """
     try:
         provider = oauth.todoist_provider()
-        redirect_uri = oauth.check_state(provider, request.cookies.get(STATE_COOKIE), state, user)
+        redirect_uri = oauth.check_state(provider, request.cookies.get(state_cookie()), state, user)
         if error:
             raise oauth.AuthorizationFailed(f"Todoist did not grant access ({error}); nothing was connected")
         if not code:
@@ -101,7 +107,7 @@ def todoist_callback(
         response: Response = _page(str(failure), failure.status_code)
     else:
         response = RedirectResponse(f"{SETTINGS_PAGE}?integration=todoist&status=connected", status_code=303)
-    response.delete_cookie(STATE_COOKIE, path=STATE_COOKIE_PATH)
+    response.delete_cookie(state_cookie(), path=STATE_COOKIE_PATH, secure=secure_cookies(), httponly=True)
     return response
 
 

@@ -15,8 +15,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
-from oo_app.auth.oidc import is_local
-from oo_app.auth.sessions import CSRF_COOKIE, SESSION_COOKIE
+from oo_app.auth.sessions import csrf_cookie, secure_cookies, session_cookie
 from oo_app.deps import CsrfDep, SessionDep, UserDep
 from oo_app.profile.consents import ConsentChange, consent_keys, set_consents
 from oo_app.profile.contexts import ContextState, change_context, list_contexts
@@ -24,7 +23,6 @@ from oo_app.profile.deletion import CONFIRMATION_PHRASE, DeletionReport, delete_
 from oo_app.profile.export import export_person
 from oo_app.profile.overview import AgentInfo, Profile, agent_catalogue, profile_of
 from oo_app.profile.prefs import ScopePrefs, scopes, set_preferences, setting_keys
-from oo_app.settings import get_settings
 
 router = APIRouter(tags=["profile"])
 
@@ -146,7 +144,7 @@ def delete_me(body: DeletionIn, session: SessionDep, user: UserDep) -> JSONRespo
     report = delete_account(session, user, body.confirm)
     response = JSONResponse(jsonable_encoder(report))
     # The session rows went with the account; the browser forgets their cookies too.
-    secure = not is_local(get_settings().app_url)
-    response.delete_cookie(SESSION_COOKIE, path="/", samesite="lax", secure=secure, httponly=True)
-    response.delete_cookie(CSRF_COOKIE, path="/", samesite="lax", secure=secure)
+    secure = secure_cookies()
+    response.delete_cookie(session_cookie(), path="/", samesite="lax", secure=secure, httponly=True)
+    response.delete_cookie(csrf_cookie(), path="/", samesite="lax", secure=secure)
     return response

@@ -19,7 +19,7 @@ import reflex as rx
 from sqlmodel import Session
 
 from oo_app.auth.errors import Unauthenticated
-from oo_app.auth.sessions import CSRF_COOKIE
+from oo_app.auth.sessions import csrf_cookie
 from oo_app.db import session_scope
 from oo_app.errors import OOError
 from oo_app.integrations.revocation import disconnect
@@ -196,7 +196,7 @@ class SettingsState(rx.State):
         self.email, self.params, self.consents = view.email, view.params, view.consents
         self.contexts, self.integrations = view.contexts, view.integrations
         self.checked, self.signed_in = True, True
-        self.csrf_token = self._cookie_map().get(CSRF_COOKIE, "")
+        self.csrf_token = self._cookie_map().get(csrf_cookie(), "")
 
     async def _change(self, section: str, change: Callable[[Session, User], Any], notice: str = "") -> Any:
         """Apply ``change``; show the fresh view and ``notice``, or the error beside ``section``."""

@@ -20,7 +20,7 @@ import reflex as rx
 from sqlmodel import Session
 
 from oo_app.auth.errors import Unauthenticated
-from oo_app.auth.sessions import CSRF_COOKIE
+from oo_app.auth.sessions import csrf_cookie
 from oo_app.db import session_scope
 from oo_app.errors import OOError
 from oo_app.llm import COMPOSER_MODEL, LOCAL_TIP_MODEL
@@ -133,7 +133,7 @@ class TipState(rx.State):
         self.dev_login = get_settings().dev_login_enabled
 
     def _signed_in(self, cookies: dict[str, str]) -> None:
-        self.checked, self.signed_in, self.csrf_token = True, True, cookies.get(CSRF_COOKIE, "")
+        self.checked, self.signed_in, self.csrf_token = True, True, cookies.get(csrf_cookie(), "")
 
     @rx.var
     def written_by(self) -> str:

@@ -9,8 +9,11 @@
     return "serviceWorker" in navigator && "PushManager" in window && "Notification" in window;
   }
 
+  // The CSRF cookie is __Host-oo_csrf where oO's cookies are Secure (production), oo_csrf on http://localhost
+  // (oo_app/auth/sessions.py, csrf_cookie): the prefixed one first, so a plain one planted beside it is never sent.
   function csrfToken() {
-    var match = document.cookie.match(/(?:^|;\s*)oo_csrf=([^;]+)/);
+    var match = document.cookie.match(/(?:^|;\s*)__Host-oo_csrf=([^;]+)/) ||
+      document.cookie.match(/(?:^|;\s*)oo_csrf=([^;]+)/);
     return match ? decodeURIComponent(match[1]) : "";
   }
 
