@@ -5,7 +5,11 @@ Contract: :func:`create_app` returns an ASGI app whose :class:`HubGuard`, a plai
 HttpOnly, SameSite=Strict cookie on every http AND websocket scope: a Starlette ``BaseHTTPMiddleware`` never sees
 websockets, and marimo sends cells over its websocket. Without a valid cookie a page redirects to ``/login``, any
 other request gets 401, and a websocket is closed before it is accepted. The cookie is signed with
-``OO_SECRET_KEY`` *and* the password, so changing ``OO_HUB_PASSWORD`` signs every operator out.
+``OO_SECRET_KEY`` *and* the password, so changing ``OO_HUB_PASSWORD`` signs every operator out. Around the guard:
+only the host names of ``OO_HUB_ALLOWED_HOSTS`` are served (400 otherwise: no DNS rebinding), every response carries
+the security headers (:mod:`oo_app.security_headers`), and ``X-Forwarded-Proto`` / ``X-Forwarded-For`` are believed
+only from the reverse proxies of ``OO_HUB_TRUSTED_PROXIES``: then the cookie is Secure behind TLS and the login brake
+counts the real client, never an address a client names itself.
 
 Operators: ``OO_HUB_PASSWORD`` is the operators' shared secret and the hub's only door. The person sign-in is
 separate: ``OO_ADMIN_EMAILS`` gives persons the app's admin role (operator routes of the app), it neither opens the
@@ -39,12 +43,15 @@ from urllib.parse import parse_qs, quote, urlsplit
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from starlette.applications import Starlette
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from oo_app.errors import OOError
+from oo_app.security_headers import SecurityHeaders, common_headers
 from oo_app.settings import ROOT, Settings
 
 log = logging.getLogger(__name__)
@@ -275,14 +282,17 @@ LOGIN_FORM = f"""<form method="post" action="/login" style="display:flex;flex-di
 </form>
 <p id="hub-message" role="alert" style="color:#ff8a8a;min-height:1.5rem">{{message}}</p>
 """
+# not "no-referrer": then the browser posts the login form with "Origin: null", which the origin check refuses
+REFERRER_POLICY = "same-origin"
 HEADERS = {
     "Cache-Control": "no-store",
-    # not "no-referrer": then the browser posts the login form with "Origin: null", which the origin check refuses
-    "Referrer-Policy": "same-origin",
-    "X-Frame-Options": "DENY",
     "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
     "frame-ancestors 'none'",
 }
+# marimo's pages run inline scripts and evaluate the notebooks' output (plotly, widgets) that no hash can name: their
+# policy only keeps them out of other sites' frames, plugins and <base> tricks. The hub's own pages (login, index)
+# send the strict HEADERS above, which take precedence.
+NOTEBOOK_POLICY = "frame-ancestors 'none'; object-src 'none'; base-uri 'self'"
 
 
 def _page(body: str, status_code: int = 200, headers: dict[str, str] | None = None) -> HTMLResponse:
@@ -439,7 +449,22 @@ def create_app(
                 await notebook.state.session_manager.shutdown()
 
     routes = [*_routes(config), Mount("/", app=notebooks_app(directory, opened))]
-    return HubGuard(Starlette(routes=routes, lifespan=lifespan), sessions)
+    return behind_the_edge(HubGuard(Starlette(routes=routes, lifespan=lifespan), sessions), settings)
+
+
+def behind_the_edge(app: ASGIApp, settings: Settings) -> ASGIApp:
+    """``app`` as the network meets it: proxy headers from trusted proxies only, then the security headers on every
+    response, then refusal (400) of a Host header not in ``OO_HUB_ALLOWED_HOSTS``."""
+    headers = {
+        **common_headers(settings.env == "production", referrer_policy=REFERRER_POLICY),
+        "Content-Security-Policy": NOTEBOOK_POLICY,
+    }
+    app = SecurityHeaders(TrustedHostMiddleware(app, allowed_hosts=settings.hub_allowed_hosts), lambda: headers)
+    if settings.hub_trusted_proxies:
+        # uvicorn's own: X-Forwarded-For is read from the right, skipping trusted proxies, so a client cannot choose
+        # its address by sending the header itself.
+        app = ProxyHeadersMiddleware(app, trusted_hosts=settings.hub_trusted_proxies)
+    return app
 
 
 def notebook_environment(settings: Settings) -> dict[str, str]:
@@ -457,5 +482,5 @@ def serve(settings: Settings, host: str, port: int, **uvicorn_options: Any) -> N
 
     app = create_app(settings)
     os.environ.update(notebook_environment(settings))
-    # proxy_headers off: a loopback client must not pick its own address for the login brake.
+    # uvicorn's proxy headers off: it would believe any loopback peer; create_app believes OO_HUB_TRUSTED_PROXIES only.
     uvicorn.run(app, host=host, port=port, proxy_headers=False, log_level="warning", **uvicorn_options)

@@ -7,6 +7,7 @@ Every configurable fact of the app lives here; other modules call :func:`get_set
 from __future__ import annotations
 
 import ipaddress
+import json
 import os
 from functools import lru_cache
 from pathlib import Path
@@ -242,11 +243,45 @@ class Settings(BaseSettings):
         description="Who acts in the hub's admin actions (exported to the notebooks as OO_HUB_OPERATOR).",
     )
     hub_session_hours: float = Field(default=12.0, gt=0, description="How long a hub login lasts.")
+    hub_allowed_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: list(LOOPBACK_HOSTS),
+        description="Host names the hub answers to (its Host header, port aside), comma-separated; any other gets "
+        "400, which stops DNS rebinding. Add the name operators open behind a reverse proxy.",
+    )
+    hub_trusted_proxies: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Addresses or networks (CIDR) of the TLS reverse proxies in front of the hub, comma-separated: "
+        "only a request from one of them is believed about X-Forwarded-Proto (the login cookie's Secure flag) and "
+        "X-Forwarded-For (the client the login brake counts). Empty: no proxy header is believed.",
+    )
 
     @field_validator("hub_password", mode="before")
     @classmethod
     def _empty_password_is_unset(cls, value: Any) -> Any:
         return None if value == "" else value
+
+    @field_validator("hub_allowed_hosts", "hub_trusted_proxies", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: Any, info: ValidationInfo) -> Any:
+        if isinstance(value, str):
+            text = value.strip()
+            value = json.loads(text) if text.startswith("[") else [item.strip() for item in text.split(",")]
+            value = [item for item in value if item]
+            if not value and info.field_name == "hub_allowed_hosts":
+                return list(LOOPBACK_HOSTS)
+        return value
+
+    @field_validator("hub_trusted_proxies")
+    @classmethod
+    def _proxies_are_addresses(cls, proxies: list[str]) -> list[str]:
+        for proxy in proxies:
+            try:
+                ipaddress.ip_network(proxy, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"OO_HUB_TRUSTED_PROXIES: {proxy!r} is no IP address or network (e.g. 10.0.0.5 or 172.16.0.0/12)"
+                ) from None
+        return proxies
 
     # --- Web push (oo_app/push) ---------------------------------------------------------------------------------
     # VAPID (RFC 8292): oO signs every push with this key; browsers subscribe with its public key as

@@ -454,8 +454,10 @@ def test_the_hub_health_check_probes_a_page_the_hub_serves_without_login() -> No
 
     port, path = _healthcheck_url(SERVICES["hub"])
     assert port in _listens_on(SERVICES["hub"])
-    client = TestClient(create_app(Settings(_env_file=None, hub_password="p" * 20)))
-    assert client.get(path).status_code == 200
+    client = TestClient(
+        create_app(Settings(_env_file=None, hub_password="p" * 20)), base_url=f"http://127.0.0.1:{port}"
+    )
+    assert client.get(path).status_code == 200, "the health check's Host (127.0.0.1) is one the hub answers to"
 
 
 def test_the_mlflow_and_proxy_health_checks_probe_their_health_routes() -> None:

@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -19,7 +20,7 @@ from click.testing import CliRunner
 from itsdangerous import TimestampSigner
 from playwright.sync_api import Locator
 from sqlmodel import Session, select
-from starlette.testclient import TestClient
+from starlette.testclient import TestClient, WebSocketDenialResponse
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocketDisconnect
 from websockets.exceptions import InvalidStatus
@@ -36,6 +37,8 @@ from tests.app_server import chromium, free_port, loopback_only, seeded_database
 PASSWORD = "operators-only-0123456789"
 NOTEBOOK_PAGE = "/notebooks/hub/"
 NOTEBOOK_SOCKET = "/notebooks/hub/ws?session_id=test-session"
+HUB_URL = "http://127.0.0.1:2718"  # as an operator opens it through an SSH tunnel: a host the hub answers to
+SOCKET_URL = "ws://127.0.0.1:2718" + NOTEBOOK_SOCKET  # absolute: TestClient sends a relative one to "testserver"
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -53,7 +56,7 @@ def migrated_mlflow_store(mlflow_template_db: Path, tmp_path_factory: pytest.Tem
 @pytest.fixture
 def hub_env(engine: object, configure: Callable[..., None]) -> Callable[..., None]:
     """The test's migrated database is the app's, and the hub has its password."""
-    configure(OO_HUB_PASSWORD=PASSWORD)
+    configure(OO_ENV="test", OO_HUB_PASSWORD=PASSWORD)
     return configure
 
 
@@ -61,22 +64,24 @@ def hub_env(engine: object, configure: Callable[..., None]) -> Callable[..., Non
 def client(hub_env: Callable[..., None]) -> Iterator[TestClient]:
     """A logged-out client of a hub whose ``hub`` notebook is already open (marimo builds a notebook's app on the
     first request for its page), so a refused websocket is the guard's doing, not a missing app's."""
-    with TestClient(create_app(get_settings(), failure_delay_s=0), follow_redirects=False) as client:
+    with TestClient(create_app(get_settings(), failure_delay_s=0), base_url=HUB_URL, follow_redirects=False) as client:
         log_in(client)
         assert client.get(NOTEBOOK_PAGE).status_code == 200
         client.cookies.clear()
         yield client
 
 
-def log_in(client: httpx.Client, password: str = PASSWORD, next_path: str = "/") -> httpx.Response:
-    return client.post("/login", data={"password": password, "next": next_path})
+def log_in(
+    client: httpx.Client, password: str = PASSWORD, next_path: str = "/", headers: dict[str, str] | None = None
+) -> httpx.Response:
+    return client.post("/login", data={"password": password, "next": next_path}, headers=headers)
 
 
 def assert_socket_refused(client: TestClient, headers: dict[str, str] | None = None) -> None:
     """The notebook's websocket is closed before it is accepted, by the guard (code 1008), so no cell ever arrives."""
     with (
         pytest.raises(WebSocketDisconnect) as refused,
-        client.websocket_connect(NOTEBOOK_SOCKET, headers=headers or {}) as ws,
+        client.websocket_connect(SOCKET_URL, headers=headers or {}) as ws,
     ):
         ws.receive_text()
     assert refused.value.code == 1008, "refused by the hub's guard before marimo saw it"
@@ -149,7 +154,7 @@ def test_a_logged_in_operator_gets_the_notebook_page_and_its_websocket(client: T
     page = client.get(NOTEBOOK_PAGE)
     assert page.status_code == 200
     assert "marimo" in page.text.lower()
-    with client.websocket_connect(NOTEBOOK_SOCKET) as socket:
+    with client.websocket_connect(SOCKET_URL) as socket:
         assert '"kernel-ready"' in socket.receive_text()
 
 
@@ -224,7 +229,7 @@ def test_a_login_posted_from_another_site_is_refused(client: TestClient) -> None
 
 def test_repeated_wrong_passwords_lock_the_address_out(hub_env: Callable[..., None]) -> None:
     app = create_app(get_settings(), failure_delay_s=0, throttle=LoginThrottle(max_failures=3, window_s=60))
-    with TestClient(app, follow_redirects=False) as client:
+    with TestClient(app, base_url=HUB_URL, follow_redirects=False) as client:
         assert [log_in(client, "guess").status_code for _ in range(3)] == [401, 401, 401]
         locked = log_in(client)
         assert locked.status_code == 429, "even the right password waits once the address is locked out"
@@ -233,7 +238,8 @@ def test_repeated_wrong_passwords_lock_the_address_out(hub_env: Callable[..., No
 
 
 def test_a_wrong_password_answers_slowly(hub_env: Callable[..., None]) -> None:
-    with TestClient(create_app(get_settings(), failure_delay_s=0.3), follow_redirects=False) as client:
+    app = create_app(get_settings(), failure_delay_s=0.3)
+    with TestClient(app, base_url=HUB_URL, follow_redirects=False) as client:
         started = time.monotonic()
         log_in(client, "guess")
         assert time.monotonic() - started >= 0.3
@@ -258,6 +264,81 @@ def test_the_notebooks_learn_who_acts_and_read_the_apps_database(hub_env: Callab
         "OO_DATABASE_URL": settings.database_url,
         "OO_HUB_OPERATOR": "ops-team",
     }
+
+
+# --- the edge: hosts, proxies, security headers --------------------------------------------------------------------
+
+PRODUCTION_SECRET = "s" * 40
+PROXY = "10.0.0.5"
+
+
+def hub_client(client: tuple[str, int] = ("127.0.0.1", 50000), base_url: str = HUB_URL, **kwargs: Any) -> TestClient:
+    """A client of a fresh hub (settings as configured), connecting from ``client``."""
+    app = create_app(get_settings(), **{"failure_delay_s": 0, **kwargs})
+    return TestClient(app, base_url=base_url, client=client, follow_redirects=False)
+
+
+def test_every_hub_response_carries_the_security_headers(client: TestClient) -> None:
+    pages = {"login page": client.get("/login"), "refusal": client.post("/notebooks/hub/api/kernel/run", json={})}
+    log_in(client)
+    pages["notebook"] = client.get(NOTEBOOK_PAGE)
+    for name, response in pages.items():
+        headers = response.headers
+        assert "frame-ancestors 'none'" in headers["content-security-policy"], name
+        assert headers["x-content-type-options"] == "nosniff", name
+        assert headers["referrer-policy"] in {"same-origin", "strict-origin-when-cross-origin"}, name  # marimo's own
+        assert "strict-transport-security" not in headers, f"{name}: no HSTS outside production"
+    assert "default-src 'none'" in pages["login page"].headers["content-security-policy"], "its own strict policy"
+
+
+def test_the_hub_sends_hsts_in_production(hub_env: Callable[..., None]) -> None:
+    hub_env(OO_ENV="production", OO_SECRET_KEY=PRODUCTION_SECRET)
+    with hub_client() as client:
+        assert client.get("/login").headers["strict-transport-security"].startswith("max-age=")
+
+
+def test_a_host_the_hub_does_not_know_is_refused(hub_env: Callable[..., None]) -> None:
+    with hub_client(base_url="http://rebound.evil.example:2718") as client:
+        refused = client.get("/login")
+        assert refused.status_code == 400, "a DNS-rebinding page names its own host"
+        assert refused.headers["x-content-type-options"] == "nosniff"
+        socket = "ws://rebound.evil.example:2718" + NOTEBOOK_SOCKET
+        with pytest.raises(WebSocketDenialResponse), client.websocket_connect(socket):
+            pass
+    hub_env(OO_HUB_ALLOWED_HOSTS="hub.example.org")
+    with hub_client(base_url="https://hub.example.org") as client:
+        assert client.get("/login").status_code == 200, "the name operators open behind their proxy"
+
+
+def test_behind_a_trusted_tls_proxy_the_cookie_is_secure(hub_env: Callable[..., None]) -> None:
+    hub_env(OO_HUB_TRUSTED_PROXIES=PROXY)
+    with hub_client(client=(PROXY, 40000)) as client:
+        proxied = log_in(client, headers={"X-Forwarded-Proto": "https", "X-Forwarded-For": "198.51.100.7"})
+        assert "secure" in proxied.headers["set-cookie"].lower()
+        assert "secure" not in log_in(client).headers["set-cookie"].lower(), "plain http straight to the proxy's hub"
+    with hub_client(client=("203.0.113.9", 40000)) as client:
+        spoofed = log_in(client, headers={"X-Forwarded-Proto": "https"})
+        assert "secure" not in spoofed.headers["set-cookie"].lower(), "only the trusted proxy is believed"
+
+
+def test_the_login_brake_counts_the_client_the_trusted_proxy_names_and_no_one_elses(
+    hub_env: Callable[..., None],
+) -> None:
+    hub_env(OO_HUB_TRUSTED_PROXIES=f"{PROXY},192.0.2.0/24")
+    throttle = LoginThrottle(max_failures=3, window_s=60)
+
+    def attempt(peer: str, forwarded_for: str | None, password: str = "guess") -> int:
+        headers = {"X-Forwarded-For": forwarded_for} if forwarded_for else {}
+        with hub_client(client=(peer, 40000), throttle=throttle) as client:
+            return log_in(client, password, headers=headers).status_code
+
+    # A client may send its own X-Forwarded-For; the proxy appends the address it saw, and that one counts.
+    assert [attempt(PROXY, f"203.0.113.{n}, 198.51.100.7") for n in range(3)] == [401, 401, 401]
+    assert attempt(PROXY, "198.51.100.7", PASSWORD) == 429, "the attacker behind the proxy is locked out"
+    assert attempt(PROXY, "198.51.100.8", PASSWORD) == 303, "another person behind the same proxy is not"
+    # Straight from an untrusted peer, X-Forwarded-For is ignored: naming other addresses does not escape the brake.
+    assert [attempt("203.0.113.50", f"198.51.100.{n}") for n in range(10, 13)] == [401, 401, 401]
+    assert attempt("203.0.113.50", "198.51.100.99", PASSWORD) == 429
 
 
 # --- `oo hub` ------------------------------------------------------------------------------------------------------
