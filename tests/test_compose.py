@@ -133,12 +133,17 @@ def _interpolate(value: str, env: dict[str, str]) -> str:
 
 
 def _container_env(name: str, dotenv: dict[str, str]) -> dict[str, str]:
-    """What a service's container gets: the .env file (env_file), then its environment (which wins), interpolated."""
+    """What a service's container gets: the .env file (env_file), then its environment (which wins), interpolated; a
+    key without a value takes its value from .env when set there and is left out otherwise."""
     service = SERVICES[name]
     env: dict[str, str] = {}
     if any(str(entry.get("path", entry)) == ".env" for entry in service.get("env_file", [])):
         env.update(dotenv)
-    env.update({key: _interpolate(str(value), dotenv) for key, value in (service.get("environment") or {}).items()})
+    for key, value in (service.get("environment") or {}).items():
+        if value is not None:
+            env[key] = _interpolate(str(value), dotenv)
+        elif key in dotenv:
+            env[key] = dotenv[key]
     return env
 
 
@@ -225,6 +230,7 @@ def test_every_service_of_the_oo_image_is_built_from_the_dockerfile() -> None:
     assert built == {"migrate", "app", "worker", "hub"}
     for name in built:
         assert SERVICES[name]["build"] == ".", name
+    for name in built - {"hub"}:
         assert {"path": ".env", "required": False} in SERVICES[name]["env_file"], f"{name} gets the .env settings"
 
 
@@ -392,6 +398,36 @@ def test_the_dotenv_settings_reach_the_oo_containers(monkeypatch: pytest.MonkeyP
         assert settings.llm_aliases == aliases, name
         assert settings.mlflow_tracking_uri == "http://mlflow:5000", name
     assert _settings_for("hub", dotenv, monkeypatch).hub_password.get_secret_value() == "h" * 20
+
+
+# What the hub reads beyond the core environment: every secret of .env but these stays with the app.
+HUB_SECRETS = {"OO_SECRET_KEY", "OO_HUB_PASSWORD", "MLFLOW_TRACKING_PASSWORD"}
+
+
+def test_the_hub_container_gets_no_secret_it_does_not_need() -> None:
+    assert "env_file" not in SERVICES["hub"], "the hub never gets .env whole"
+    dotenv = {name: f"value-of-{name}" for name in _documented(ENV_EXAMPLE)} | MINIMAL_DOTENV
+    secrets = {name for name in _container_env("hub", dotenv) if SECRET_NAME.search(name)}
+    assert secrets == HUB_SECRETS, f"secrets the hub does not read: {sorted(secrets - HUB_SECRETS)}"
+    for name in ("OO_TOKEN_KEYS", "OO_VAPID_PRIVATE_KEY", "OO_TODOIST_CLIENT_SECRET", "OO_OIDC_CLIENT_SECRET"):
+        assert name in dotenv, f"{name} is documented in .env.example"
+
+
+def test_the_hub_gets_its_settings_from_dotenv_and_defaults_for_the_rest(monkeypatch: pytest.MonkeyPatch) -> None:
+    dotenv = {
+        **MINIMAL_DOTENV,
+        "OO_HUB_PASSWORD": "h" * 20,
+        "OO_HUB_ALLOWED_HOSTS": "hub.example.org",
+        "OO_HUB_TRUSTED_PROXIES": "172.18.0.1",
+        "OO_MLFLOW_UI_URL": "https://mlflow.example.org",
+    }
+    settings = _settings_for("hub", dotenv, monkeypatch)
+    assert settings.env == "production"
+    assert (settings.hub_allowed_hosts, settings.hub_trusted_proxies) == (["hub.example.org"], ["172.18.0.1"])
+    assert settings.mlflow_ui_url == "https://mlflow.example.org"
+    unset = _settings_for("hub", MINIMAL_DOTENV, monkeypatch)
+    for name in ("hub_operator", "mlflow_tracking_uri"):
+        assert getattr(unset, name) == Settings.model_fields[name].default, f"{name}: unset, not empty"
 
 
 # --- the app: Reflex in production ----------------------------------------------------------------------------------
