@@ -22,6 +22,7 @@ from oo_app import pwa
 from oo_app.api import api
 from oo_app.auth.hosts import with_trusted_hosts
 from oo_app.auth.oidc import with_login_state
+from oo_app.auth.websocket_origin import with_websocket_origin_check
 from oo_app.db import session_scope
 from oo_app.housekeeping import housekeeping_scheduler
 from oo_app.ops.logs import configure_logging
@@ -87,7 +88,14 @@ def built_pages() -> Path:
 app = rx.App(
     # Outermost last: a request to a name not ours is refused before anything else runs (the security headers still
     # wrap that refusal and every other response, the page's static files included).
-    api_transformer=[api, with_login_state, with_trusted_hosts, partial(with_security_headers, pages=built_pages())],
+    # The page's websocket opens only from a trusted origin (oo_app.auth.websocket_origin).
+    api_transformer=[
+        api,
+        with_login_state,
+        with_websocket_origin_check,
+        with_trusted_hosts,
+        partial(with_security_headers, pages=built_pages()),
+    ],
     head_components=pwa.head_components(),
     style={"background": "#000000"},
 )

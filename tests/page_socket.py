@@ -61,8 +61,11 @@ class PageSocket:
         cookies: Mapping[str, str],
         client_token: str | None = None,
         timeout_s: float = DEFAULT_TIMEOUT_S,
+        origin: str | None = None,
     ) -> None:
         self.base = base.rstrip("/")
+        # The handshake's Origin header: the page's own (``base``) unless given; "" sends none (no browser does that).
+        self.origin = self.base if origin is None else origin
         self.cookies = dict(cookies)
         self.client_token = client_token or new_client_token()
         self.timeout_s = timeout_s
@@ -94,7 +97,12 @@ class PageSocket:
         cookie = "; ".join(f"{name}={value}" for name, value in self.cookies.items())
         try:
             self._ws = websocket.create_connection(
-                url, timeout=self.timeout_s, header=[f"Cookie: {cookie}"], origin=self.base, enable_multithread=True
+                url,
+                timeout=self.timeout_s,
+                header=[f"Cookie: {cookie}"],
+                origin=self.origin or None,
+                suppress_origin=not self.origin,
+                enable_multithread=True,
             )
             opened = self._ws.recv()
         except (OSError, websocket.WebSocketException) as error:

@@ -3,7 +3,9 @@
 Every handler resolves the person from the page's cookies on the backend (as the tip page does), calls the same
 domain functions as the API (:mod:`oo_app.profile`, :mod:`oo_app.integrations`) in a worker thread, and reloads the
 whole view from the database after a change, so what the page shows is what is stored. A domain error is shown
-beside the section it concerns and changes nothing; without a session the page sends the person to ``/``.
+beside the section it concerns and changes nothing; without a session the page sends the person to ``/``. Every
+handler that shows or changes the person's data first checks that the page's websocket came from oO's own origin
+(:func:`~oo_app.auth.websocket_origin.check_event_origin`): a socket another site opened gets nothing done.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from sqlmodel import Session
 
 from oo_app.auth.errors import Unauthenticated
 from oo_app.auth.sessions import csrf_cookie
+from oo_app.auth.websocket_origin import check_event_origin
 from oo_app.db import session_scope
 from oo_app.errors import OOError
 from oo_app.integrations.revocation import disconnect
@@ -202,6 +205,7 @@ class SettingsState(rx.State):
         """Apply ``change``; show the fresh view and ``notice``, or the error beside ``section``."""
         self.errors, self.notices = {}, {}
         try:
+            check_event_origin(self.router.headers.origin)
             result, view = await asyncio.to_thread(_as_person, self._cookie_map(), change)
         except Unauthenticated:
             return rx.redirect("/")
@@ -301,6 +305,7 @@ class SettingsState(rx.State):
     async def delete_account(self, form: dict[str, Any]):
         self.errors, self.notices = {}, {}
         try:
+            check_event_origin(self.router.headers.origin)
             await asyncio.to_thread(_delete, self._cookie_map(), str(form.get("confirmation", "")))
         except Unauthenticated:
             return rx.redirect("/")
