@@ -324,6 +324,24 @@ main.add_command(integrations)
 main.add_command(push)
 
 
+@main.command()
+@click.option("--dry-run", is_flag=True, help="Count what would be deleted, per table; delete nothing.")
+def purge(dry_run: bool) -> None:
+    """Apply the retention periods (OO_RETENTION_*): delete old rows, finished jobs and traces in bounded batches.
+
+    Prints {"counts": {table: rows}, ...} (in a dry run: what would go); exits 1 when a part failed."""
+    from oo_app.retention import purge as apply_retention
+
+    report = apply_retention(dry_run=dry_run)
+    for name, count in report.counts.items():
+        click.echo(f"{name}: {count} {'would be deleted' if dry_run else 'deleted'}", err=True)
+    for name, why in report.skipped.items():
+        click.echo(f"{name}: skipped ({why})", err=True)
+    click.echo(json.dumps(report.as_dict()))
+    if report.failed:
+        raise click.ClickException("not purged: " + "; ".join(f"{name}: {why}" for name, why in report.failed.items()))
+
+
 @main.group()
 def privacy() -> None:
     """Personal data: finishing account deletions."""

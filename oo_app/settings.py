@@ -187,6 +187,25 @@ class Settings(BaseSettings):
     mlflow_ui_url: str = "http://127.0.0.1:5000"
     tracing_enabled: bool = Field(default=True, description="Trace every tip generation into MLflow.")
 
+    # Retention (oo_app/retention.py): `oo purge` and the daily round delete what is older than these periods.
+    retention_daily: bool = Field(
+        default=True, description="Apply the retention periods once a day (in-process scheduler or the workers)."
+    )
+    retention_events_days: int = Field(default=180, ge=1, description="Reactions, opens and moods (events.at).")
+    retention_task_completions_days: int = Field(default=180, ge=1, description="By completed_at.")
+    retention_tips_days: int = Field(default=180, ge=1, description="Tips and their shadows, by created_at.")
+    retention_agent_outputs_days: int = Field(default=30, ge=1, description="After an output's expires_at.")
+    retention_agent_runs_days: int = Field(default=30, ge=1, description="By started_at.")
+    retention_push_deliveries_days: int = Field(default=90, ge=1, description="By slot.")
+    retention_audit_events_days: int = Field(default=730, ge=1, description="Operators' actions, by at.")
+    retention_jobs_days: int = Field(
+        default=7, ge=1, description="Finished procrastinate jobs (the job queue), after their last event."
+    )
+    retention_traces_days: int = Field(default=90, ge=1, description="MLflow traces, in every experiment.")
+    retention_batch_size: int = Field(
+        default=1000, ge=1, le=100_000, description="Rows (or traces) deleted per statement; a purge loops."
+    )
+
     # Agents: the in-process scheduler runs due (user, agent) computations every `scheduler_interval_s`.
     scheduler_enabled: bool = True
     scheduler_interval_s: float = 60.0

@@ -16,6 +16,7 @@ import time
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from string import Template
 from typing import TYPE_CHECKING, Any
@@ -468,6 +469,24 @@ def delete_user_traces(user_id: int) -> int:
             deleted += client.delete_traces(experiment_id, trace_ids=ids[start : start + TRACE_PAGE])
     log.info("deleted %d MLflow traces of user %s", deleted, user_id)
     return deleted
+
+
+def delete_traces_before(before: datetime, batch: int, *, dry_run: bool = False) -> int:
+    """Delete every trace started before ``before`` in every experiment of the store, at most ``batch`` per request;
+    how many went (a dry run counts them and deletes nothing). A SQLite store that does not exist holds none. Raises
+    like :func:`delete_user_traces` when the store cannot be used."""
+    client = _open_existing_store()
+    if client is None:
+        return 0
+    cutoff_ms = int(before.timestamp() * 1000)
+    total = 0
+    for experiment_id in _experiment_ids(client):
+        if dry_run:
+            total += sum(1 for _ in _traces(client, experiment_id, f"trace.timestamp_ms < {cutoff_ms}", spans=False))
+            continue
+        while deleted := client.delete_traces(experiment_id, max_timestamp_millis=cutoff_ms, max_traces=batch):
+            total += deleted
+    return total
 
 
 # Benchmarks
