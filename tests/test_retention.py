@@ -348,3 +348,30 @@ def test_the_workers_purge_once_a_day() -> None:
 
     periodic = {task.task.name: (task.cron, task.task.func) for task in app.periodic_registry.periodic_tasks.values()}
     assert periodic[housekeeping.PURGE_TASK] == ("17 3 * * *", housekeeping.purge_round)
+
+
+def test_the_inprocess_scheduler_finishes_deletions_and_purges_at_start(
+    configure: Callable[..., None], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import asyncio
+
+    configure(OO_SCHEDULER_ENABLED="true", OO_TASK_ENGINE="inprocess")
+    ran: list[str] = []
+    monkeypatch.setattr(housekeeping, "finish_deletions_round", lambda: ran.append("finish") or 0)
+    monkeypatch.setattr(housekeeping, "purge_round", lambda: ran.append("purge") or 0)
+
+    async def stop(_seconds: float) -> None:
+        raise asyncio.CancelledError  # the app shutting down after the first round
+
+    monkeypatch.setattr(housekeeping.asyncio, "sleep", stop)
+    with pytest.raises(asyncio.CancelledError):
+        asyncio.run(housekeeping.housekeeping_scheduler())
+
+    assert ran == ["finish", "purge"]
+
+
+def test_the_inprocess_rounds_stay_off_when_the_scheduler_is(configure: Callable[..., None]) -> None:
+    import asyncio
+
+    configure(OO_SCHEDULER_ENABLED="false")
+    asyncio.run(asyncio.wait_for(housekeeping.housekeeping_scheduler(), timeout=5))
