@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from oo_app.admin import routes as admin_routes
 from oo_app.auth import routes as auth_routes
 from oo_app.db import is_unavailable
 from oo_app.deps import CsrfDep, SessionDep, UserDep
@@ -96,6 +97,7 @@ LIMITED = {429: {"model": ErrorOut, "description": "past the person's tip limit:
 # The docs and the schema are routes of their own (below), so OO_API_DOCS can switch them off in production.
 api = FastAPI(title="oO", version="0.1.0", docs_url=None, openapi_url=None, redoc_url=None)
 api.include_router(auth_routes.router)
+api.include_router(admin_routes.router)
 api.include_router(integration_routes.router)
 api.include_router(profile_routes.router)
 api.include_router(push_routes.router)

@@ -1,4 +1,5 @@
-"""The audit log of operator actions (promoting a policy, recomputing a person's agents): who, what, on what, when.
+"""The audit log of operator actions (promoting a policy, computing a person's agents, inferring an agent's parameters
+from a posted history): who, what, on what, when.
 
 :func:`record` adds a row in the caller's session and flushes, never commits: an action and its record are one
 transaction. The actor is an operator (staff), kept by name or email: operators are not the persons whose data oO
@@ -26,6 +27,7 @@ log = logging.getLogger(__name__)
 
 PROMOTE_POLICY = "policy.promote"
 RECOMPUTE_AGENTS = "agents.recompute"
+INFER_AGENT = "agents.infer"
 OPERATOR_ENV = "OO_HUB_OPERATOR"  # set by `oo hub` (or by hand) to the operator behind the notebooks
 OPERATOR_QUERY_PARAM = "operator"
 DEFAULT_OPERATOR = "operator"
@@ -35,6 +37,10 @@ _EMAIL = re.compile(r"[^@\s\"',;:<>()\[\]]+@[^@\s\"',;:<>()\[\]]+\.[A-Za-z]{2,}"
 
 def policy_target(name: str) -> str:
     return f"policy:{name}"
+
+
+def agent_target(agent_id: str) -> str:
+    return f"agent:{agent_id}"
 
 
 def person_target(user_id: int) -> str:
