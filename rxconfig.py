@@ -1,11 +1,15 @@
 """Reflex configuration, built from oO's settings (ports, telemetry off); the database is oO's own (oo_app.db)."""
 
 import reflex as rx
+from pydantic import ValidationError
 from reflex.plugins.sitemap import SitemapPlugin
 
-from oo_app.settings import get_settings
+from oo_app.settings import get_settings, settings_problem
 
-_settings = get_settings()
+try:
+    _settings = get_settings()
+except ValidationError as error:  # `reflex run` starts here: a message to act on, not a traceback
+    raise SystemExit(settings_problem(error)) from None
 
 config = rx.Config(
     app_name="oo_app",

@@ -14,13 +14,13 @@ from typing import Any
 
 import click
 
-from oo_app.clitools import domain_errors
+from oo_app.clitools import SettingsChecked, domain_errors
 from oo_app.errors import NotFound
 from oo_app.integrations.cli import integrations
 from oo_app.push.cli import push
 
 
-@click.group()
+@click.group(cls=SettingsChecked)
 @click.option("-v", "--verbose", is_flag=True, help="Log progress to stderr.")
 def main(verbose: bool) -> None:
     """oO operator commands."""

@@ -13,7 +13,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -65,7 +65,11 @@ class Settings(BaseSettings):
         env_nested_delimiter="__",
     )
 
-    env: Literal["development", "test", "production"] = "development"
+    env: Literal["development", "test", "production"] = Field(
+        default="production",
+        description="production unless asked otherwise (./scripts/dev sets development, the tests test): a plain "
+        "`docker run` or any start outside the scripts gets no dev login, no known secret, no private push endpoints.",
+    )
     database_url: str = Field(
         default=f"sqlite:///{ROOT / 'data' / 'oo.db'}",
         description="SQLAlchemy URL; relative sqlite paths are resolved against the project root.",
@@ -467,6 +471,15 @@ class Settings(BaseSettings):
         if token is not None and len(token.get_secret_value()) < 16:
             raise ValueError("OO_METRICS_TOKEN must be at least 16 characters (or unset, for loopback scrapes only)")
         return token
+
+
+def settings_problem(error: ValidationError) -> str:
+    """One line for a person starting oO: each invalid setting by its variable, and what to do about it."""
+    problems = []
+    for item in error.errors():
+        name = "OO_" + "__".join(str(part) for part in item["loc"]).upper() if item["loc"] else "OO_* settings"
+        problems.append(f"{name}: {item['msg'].removeprefix('Value error, ')}")
+    return "oO cannot start with these settings: " + "; ".join(problems)
 
 
 @lru_cache

@@ -111,6 +111,7 @@ def run_server(
     base = f"http://127.0.0.1:{port}"
     server_env = {
         **os.environ,
+        "OO_ENV": os.environ.get("OO_ENV", "test"),  # the benchmarks start servers too, outside the suite's conftest
         "OO_DATABASE_URL": database_url,
         "OO_APP_URL": base,
         "OO_LIVE_POLL_S": "1",

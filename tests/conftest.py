@@ -21,6 +21,9 @@ from oo_app import db, llm, settings
 from oo_app.demo import seed_demo
 from oo_app.models import User
 
+# oO defaults to production; the suite is `test` (no generated development keys, no default dev login) unless a run
+# asks for another. Tests of development or production behaviour configure it themselves.
+os.environ.setdefault("OO_ENV", "test")
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 # Most tests want the fast, deterministic composer; tests of the local model ask for it explicitly.

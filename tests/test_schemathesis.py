@@ -22,6 +22,7 @@ from sqlmodel import Session
 from oo_app.api import api
 from oo_app.auth.oidc import forget_clients, with_login_state
 from oo_app.models import User
+from oo_app.push.keys import generate_private_key, raw_private_key
 from tests.auth_helpers import csrf_headers, oidc_provider, session_cookies
 
 MAX_EXAMPLES = 30
@@ -33,9 +34,15 @@ schema = schemathesis.openapi.from_asgi("/api/openapi.json", with_login_state(ap
 @pytest.fixture
 def demo_credentials(session: Session, demo_user: User, configure: Callable[..., None]) -> Iterator[dict[str, Any]]:
     """The cookies and CSRF header of a live session of the demo person, with sign-in configured against a real
-    provider on loopback."""
+    provider on loopback and web push configured (a VAPID key of the test's own)."""
     with oidc_provider() as provider:
-        configure(OO_OIDC_ISSUER=provider.issuer, OO_OIDC_CLIENT_ID="oo-fuzz", OO_OIDC_CLIENT_SECRET="s3cret")
+        configure(
+            OO_OIDC_ISSUER=provider.issuer,
+            OO_OIDC_CLIENT_ID="oo-fuzz",
+            OO_OIDC_CLIENT_SECRET="s3cret",
+            OO_VAPID_PRIVATE_KEY=raw_private_key(generate_private_key()),
+            OO_VAPID_SUBJECT="mailto:ops@example.com",
+        )
         forget_clients()
         cookies = session_cookies(session, demo_user)
         yield {"cookies": cookies, "headers": csrf_headers(cookies)}

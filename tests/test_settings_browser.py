@@ -14,6 +14,7 @@ from agents.runner import run_due
 from oo_app.db import make_engine
 from oo_app.demo import grant_consents
 from oo_app.models import AgentOutput, Consent, Context, PushSubscription, User, UserPreference
+from oo_app.push.keys import generate_private_key, raw_private_key
 from tests.app_server import chromium, loopback_only, seeded_database, serve_app
 from tests.auth_helpers import browser_cookies, session_cookies
 from tests.conftest import NOW
@@ -31,7 +32,9 @@ def app_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, 
         run_due(session, NOW, [session.exec(select(User)).one().id])
         session.commit()
     engine.dispose()
-    with serve_app(workdir, database_url) as base:
+    # The test environment generates no development key: web push gets one of this server's own.
+    push = {"OO_VAPID_PRIVATE_KEY": raw_private_key(generate_private_key()), "OO_VAPID_SUBJECT": "mailto:o@example.com"}
+    with serve_app(workdir, database_url, push) as base:
         yield base, database_url
 
 
