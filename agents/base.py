@@ -13,6 +13,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from agents.names import plain_name
+
 
 def as_utc(value: datetime | str) -> datetime:
     """Parse an ISO 8601 string or take a datetime; a naive one is taken as UTC."""
@@ -43,10 +45,15 @@ class Completion:
 
 @dataclass(frozen=True, slots=True)
 class OpenTask:
-    """An open task as an integration reports it on demand: held in memory for one computation, never stored."""
+    """An open task as an integration reports it on demand: held in memory for one computation, never stored.
+    Its title and project are plain one-line text (:func:`agents.names.plain_name`)."""
 
     title: str
     project: str
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "title", plain_name(self.title))
+        object.__setattr__(self, "project", plain_name(self.project))
 
 
 @dataclass(frozen=True)
@@ -81,7 +88,7 @@ class UserHistory:
         kept_completions = tuple(
             sorted(
                 (
-                    Completion(done, as_utc(due) if due else None, str(project or ""))
+                    Completion(done, as_utc(due) if due else None, plain_name(project))
                     for raw, due, project in task_completions
                     if (done := as_utc(raw)) <= moment
                 ),

@@ -16,6 +16,7 @@ import numpy as np
 from agents.base import Agent, AgentManifest, InferredParam, Snippet, UserHistory
 from agents.clustering import themes
 from agents.history_arrays import completion_arrays, per_history
+from agents.names import plain_name
 
 AREAS = 2
 MIN_COMPLETIONS = 5
@@ -46,7 +47,7 @@ def infer_preferred_areas(history: UserHistory) -> list[str] | None:
 
 def compute(history: UserHistory, params: Mapping[str, Any]) -> Snippet:
     counts = project_counts(history)
-    areas = [str(area) for area in params["preferred_areas"]]
+    areas = [plain_name(area) for area in params["preferred_areas"]]  # the person may have typed them
     done = {area: counts.get(area, (0, None))[0] for area in areas}
     data: dict[str, Any] = {"preferred_areas": areas, "completions": done}
     theme_line = ""

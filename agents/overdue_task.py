@@ -16,6 +16,7 @@ import numpy as np
 
 from agents.base import Agent, AgentManifest, InferredParam, Snippet, UserHistory
 from agents.history_arrays import DAY, completion_arrays, per_history
+from agents.names import plain_name
 
 MIN_DATED = 5
 MIN_PROJECT_DATED = 3
@@ -92,7 +93,7 @@ def compute(history: UserHistory, params: Mapping[str, Any]) -> Snippet:
     else:
         side = "after" if tolerance > 0 else "before"
         text = f"They usually finish tasks about {_days(abs(tolerance))} {side} the due date"
-    realness = {str(project): float(value) for project, value in dict(params["project_realness"]).items()}
+    realness = {plain_name(project): float(value) for project, value in dict(params["project_realness"]).items()}
     if realness:
         firmest = max(sorted(realness), key=realness.__getitem__)
         softest = min(sorted(realness), key=realness.__getitem__)

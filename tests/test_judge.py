@@ -19,7 +19,7 @@ LINES = [
 @pytest.mark.parametrize(
     ("tip", "score", "reason"),
     [
-        ("Before 16:00, pick one Work task you can finish today.", 1.0, "passes all 5"),
+        ("Before 16:00, pick one Work task you can finish today.", 1.0, "passes all 6"),
         ("Give the 7 Tax tasks a due date before Monday.", 0.0, "ungrounded: 7, Tax, Monday"),
         ("Finish one Work task now. " * 6, 0.75, "length"),
         ("Before 16:00, pick one Work task.", 0.75, "repeats a recent tip"),

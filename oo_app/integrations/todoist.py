@@ -24,6 +24,7 @@ import httpx
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from agents.names import plain_name
 from oo_app.errors import Conflict
 from oo_app.integrations.errors import NotConnected, ProviderUnavailable, ReauthNeeded
 from oo_app.integrations.oauth import (
@@ -206,7 +207,7 @@ def derive(task: dict[str, Any], projects: dict[str, str], person_zone: tzinfo, 
         source_key=source_key(str(task["id"]), completed_at, secret),
         completed_at=completed_at,
         due_at=parse_due(task.get("due"), person_zone),
-        project=project[:128],
+        project=plain_name(project)[:128],  # data: no line break or escape sequence reaches a prompt
     )
 
 

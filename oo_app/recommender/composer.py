@@ -12,6 +12,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from oo_app.models import TipKind
+from oo_app.recommender.grounding import links_in
 
 MAX_TIP_CHARS = 140
 
@@ -133,9 +134,10 @@ def candidates(facts: Mapping[str, Any]) -> list[TipDraft]:
 
 
 def compose(facts: Mapping[str, Any]) -> TipDraft:
-    """The first candidate not among the recent tips; when all were shown, the one shown longest ago."""
+    """The first candidate not among the recent tips; when all were shown, the one shown longest ago. A candidate
+    naming something link-like (a project called "evil.io") is never one: the generic tips always remain."""
     recent = [normalized(text) for text in facts.get("recent_tips") or []]  # newest first
-    options = candidates(facts)
+    options = [option for option in candidates(facts) if not links_in(option.text)]
     for option in options:
         if normalized(option.text) not in recent:
             return option

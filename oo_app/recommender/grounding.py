@@ -4,6 +4,10 @@ Every number, clock time, weekday, month and capitalised name in a candidate tip
 was given (the snippets and their data). A small model copies its examples and invents facts; this check is what
 stands between it and the page. It is deliberately strict: rejecting a good tip costs one composer tip, showing an
 invented one costs trust.
+
+A tip never carries a link either (:func:`links_in`): no URL, web address, domain name, email address or IP address,
+even when the facts hold one (a project may be named like a domain). A link in a tip is a way out of oO that nobody
+checked.
 """
 
 from __future__ import annotations
@@ -33,6 +37,12 @@ _TIME = re.compile(r"\b\d{1,2}:\d{2}\b")
 _NUMBER = re.compile(r"(?<![\d:])[-+]?\d+(?:\.\d+)?(?![\d:])")
 _WORD = re.compile(r"[A-Za-z][A-Za-z'-]*")
 _SENTENCE_START = re.compile(r"(?:^|[.!?:;]\s+|\n)\s*[\"'(]*([A-Za-z][A-Za-z'-]*)")
+# A URL's scheme (http://, ftp://, mailto:), or a web address.
+_SCHEME = re.compile(r"(?i)\b(?:[a-z][a-z0-9+.-]*://|mailto:|www\.)\S*")
+# A domain name: labels joined by dots, ending in a top-level label of 2+ letters ("example.com", "evil.io/x",
+# "ada@example.com"), so not "e.g.", "a.m.", "10.30" or "3.5 h" (one-letter or numeric labels end none).
+_DOMAIN = re.compile(r"(?<![\w.-])(?:[^\W_](?:[\w-]{0,61}[^\W_])?\.)+(?:xn--[a-z0-9-]+|[^\W\d_]{2,63})(?![\w-])\S*")
+_IPV4 = re.compile(r"(?<![\w.])\d{1,3}(?:\.\d{1,3}){3}(?![\w.])\S*")
 
 
 def _hour_forms(clock: str) -> set[str]:
@@ -74,3 +84,9 @@ def ungrounded(tip: str, facts: Iterable[str]) -> list[str]:
 
 def is_grounded(tip: str, facts: Iterable[str]) -> bool:
     return not ungrounded(tip, facts)
+
+
+def links_in(text: str) -> list[str]:
+    """The URLs, web addresses, domain names, email addresses and IP addresses in ``text`` (empty when none)."""
+    found = (match.group() for pattern in (_SCHEME, _DOMAIN, _IPV4) for match in pattern.finditer(text))
+    return list(dict.fromkeys(link.rstrip(".,;:!?)") for link in found))

@@ -10,10 +10,10 @@ from collections.abc import Sequence
 from pydantic import ValidationError
 
 from oo_app.recommender.composer import MAX_TIP_CHARS, normalized
-from oo_app.recommender.grounding import ungrounded
+from oo_app.recommender.grounding import links_in, ungrounded
 
 MIN_TIP_CHARS = 15
-CHECKS = ("length", "one line", "no repeat", "no verbatim fact", "grounded")
+CHECKS = ("length", "one line", "no repeat", "no verbatim fact", "grounded", "no link")
 
 
 def check_failures(tip: str, lines: Sequence[str], recent: Sequence[str]) -> list[str]:
@@ -31,6 +31,8 @@ def check_failures(tip: str, lines: Sequence[str], recent: Sequence[str]) -> lis
     invented = ungrounded(text, lines)
     if invented:
         failures.append("ungrounded: " + ", ".join(invented))
+    if links_in(text):
+        failures.append("carries a link")
     return failures
 
 

@@ -29,7 +29,7 @@ from oo_app.ops import metrics
 from oo_app.recommender import limits
 from oo_app.recommender.composer import TipDraft, compose, normalized
 from oo_app.recommender.dedup import is_near_duplicate
-from oo_app.recommender.grounding import is_grounded, ungrounded
+from oo_app.recommender.grounding import is_grounded, links_in, ungrounded
 from oo_app.recommender.guardrails import rejection_reason
 from oo_app.recommender.policies import incumbent
 from oo_app.recommender.prompts import SignalLine, facts_of, render
@@ -142,6 +142,8 @@ def _ask_model(prompt: str, facts: dict[str, Any], alias: str) -> Written:
     if invented:
         log.debug("ungrounded terms in the tip-generator's draft: %s", ", ".join(invented))
         raise ValueError(f"the model invented {len(invented)} term(s) the facts do not support")
+    if links_in(draft.text):
+        raise ValueError("the model wrote a link or a domain name")
     # The composer picks its own unused candidate (the one shown longest ago once all were shown): only model answers
     # are checked for repeats, and only they pay for an embedding.
     if response.model != COMPOSER_MODEL:
