@@ -200,9 +200,9 @@ def purge(
     else:
         cutoff = now - timedelta(days=settings.retention_traces_days)
         try:
-            from oo_app import tracking  # imports mlflow: only when tracing
+            from oo_app import trace_deletion  # imports mlflow: only when tracing
 
-            report.counts[TRACES] = tracking.delete_traces_before(cutoff, batch, dry_run=dry_run)
+            report.counts[TRACES] = trace_deletion.delete_traces_before(cutoff, batch, dry_run=dry_run)
             _log(report, TRACES, cutoff)
         except Exception as error:
             log.warning("retention: the MLflow traces were not purged (%s: %s)", type(error).__name__, error)

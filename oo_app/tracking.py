@@ -16,7 +16,6 @@ import time
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from string import Template
 from typing import TYPE_CHECKING, Any
@@ -43,7 +42,6 @@ PROMPT_PREFIX = "oo-"  # prompts/<family>-v<N>.txt is version N of the registry 
 PROMPT_VERSION_TAG = "oo.prompt_version"
 SPAN_NAME = "tip-generation"
 LITELLM_LOGGING_WAIT_S = 0.5  # at most, per traced generation, for LiteLLM's callbacks to log its child spans
-TRACE_PAGE = 100  # traces per search page and per deletion request
 RETRY_AFTER_S = 60.0  # an unreachable store is tried again after this long, not on every tip
 # Unbounded, one call to a server that is down retries for about four minutes (seen: 245 s on a closed port).
 HTTP_BOUNDS = {
@@ -89,7 +87,7 @@ def _connect(uri: str) -> _Store:
     if uri.startswith(("http://", "https://")):
         for name, value in HTTP_BOUNDS.items():
             os.environ.setdefault(name, value)
-    if database := _sqlite_file(uri):
+    if database := sqlite_store_file(uri):
         database.parent.mkdir(parents=True, exist_ok=True)
     mlflow.set_tracking_uri(uri)
     store = _Store(
@@ -100,7 +98,8 @@ def _connect(uri: str) -> _Store:
     return store
 
 
-def _sqlite_file(uri: str) -> Path | None:
+def sqlite_store_file(uri: str) -> Path | None:
+    """The database file of a ``sqlite:`` tracking URI (None for other stores and in-memory SQLite)."""
     if not uri.startswith("sqlite:"):
         return None
     database = make_url(uri).database
@@ -391,102 +390,6 @@ def _await_litellm_logging(timeout_s: float = LITELLM_LOGGING_WAIT_S) -> None:
 def flush() -> None:
     """Write the traces still queued for asynchronous export (tests and short scripts call it before reading)."""
     mlflow.flush_trace_async_logging()
-
-
-def _experiment_ids(client: mlflow.MlflowClient) -> list[str]:
-    """Every experiment of the store, deleted ones included (their traces stay until MLflow's garbage collection)."""
-    ids: list[str] = []
-    page_token = None
-    while True:
-        page = client.search_experiments(
-            view_type=mlflow.entities.ViewType.ALL, max_results=1000, page_token=page_token
-        )
-        ids.extend(experiment.experiment_id for experiment in page)
-        page_token = page.token
-        if not page_token:
-            return ids
-
-
-def _traces(client: mlflow.MlflowClient, experiment_id: str, filter_string: str, spans: bool) -> Iterator[Any]:
-    page_token = None
-    while True:
-        page = client.search_traces(
-            locations=[experiment_id],
-            filter_string=filter_string,
-            max_results=TRACE_PAGE,
-            page_token=page_token,
-            include_spans=spans,
-        )
-        yield from page
-        page_token = page.token
-        if not page_token:
-            return
-
-
-def _open_existing_store() -> mlflow.MlflowClient | None:
-    """The client of the configured store, flushed; None when it is a SQLite file that does not exist (no trace)."""
-    database = _sqlite_file(get_settings().mlflow_tracking_uri)
-    if database is not None and not database.exists():
-        return None
-    _store()
-    flush()  # a trace still queued for export would escape the search
-    return mlflow.MlflowClient()
-
-
-def delete_user_traces(user_id: int) -> int:
-    """Delete every trace of person ``user_id`` from every experiment of the store (MLflow's Default included, and
-    deleted experiments); how many went.
-
-    A trace is theirs when its tag ``oo.user_id``, its trace user or a span attribute ``oo.user_id`` is that id. A
-    SQLite store that does not exist holds no trace: 0, and nothing is created. Unlike tip tracing this raises
-    (``MlflowException``, ``OSError``, ...) when the store cannot be used: the caller decides what that means.
-    """
-    client = _open_existing_store()
-    if client is None:
-        return 0
-    value = str(int(user_id))
-
-    def theirs(experiment_id: str) -> list[str]:
-        found: set[str] = set()
-        # The trace user is the metadata `update_current_trace(user=...)` writes beside the tags.
-        for filter_string in ("tag.`oo.user_id` = '{0}'", "metadata.`mlflow.trace.user` = '{0}'"):
-            found.update(
-                t.info.trace_id for t in _traces(client, experiment_id, filter_string.format(value), spans=False)
-            )
-        # A trace whose tagging failed still carries the id on its root span: LIKE narrows, the attribute decides.
-        try:
-            for trace in _traces(client, experiment_id, f"span.attributes.`oo.user_id` LIKE '%{value}%'", spans=True):
-                if any(str(span.attributes.get("oo.user_id")) == value for span in trace.data.spans):
-                    found.add(trace.info.trace_id)
-        except mlflow.exceptions.MlflowException as error:
-            log.warning("this trace store cannot search span attributes (%s); deleting by tag only", error)
-        return sorted(found)
-
-    deleted = 0
-    for experiment_id in _experiment_ids(client):
-        ids = theirs(experiment_id)
-        for start in range(0, len(ids), TRACE_PAGE):
-            deleted += client.delete_traces(experiment_id, trace_ids=ids[start : start + TRACE_PAGE])
-    log.info("deleted %d MLflow traces of user %s", deleted, user_id)
-    return deleted
-
-
-def delete_traces_before(before: datetime, batch: int, *, dry_run: bool = False) -> int:
-    """Delete every trace started before ``before`` in every experiment of the store, at most ``batch`` per request;
-    how many went (a dry run counts them and deletes nothing). A SQLite store that does not exist holds none. Raises
-    like :func:`delete_user_traces` when the store cannot be used."""
-    client = _open_existing_store()
-    if client is None:
-        return 0
-    cutoff_ms = int(before.timestamp() * 1000)
-    total = 0
-    for experiment_id in _experiment_ids(client):
-        if dry_run:
-            total += sum(1 for _ in _traces(client, experiment_id, f"trace.timestamp_ms < {cutoff_ms}", spans=False))
-            continue
-        while deleted := client.delete_traces(experiment_id, max_timestamp_millis=cutoff_ms, max_traces=batch):
-            total += deleted
-    return total
 
 
 # Benchmarks

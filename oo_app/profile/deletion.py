@@ -103,9 +103,9 @@ def delete_traces(session: Session, user_id: int) -> tuple[str, int | None]:
         log.warning("tracing is switched off: the MLflow traces of user %s, if any, were not deleted", user_id)
         return "not deleted: tracing is switched off here, so oO does not open its trace store", None
     try:
-        from oo_app import tracking  # imports mlflow: only when there are traces to delete
+        from oo_app import trace_deletion  # imports mlflow: only when there are traces to delete
 
-        deleted = tracking.delete_user_traces(user_id)
+        deleted = trace_deletion.delete_user_traces(user_id)
     except Exception as error:
         log.warning(
             "could not delete the MLflow traces of user %s (%s: %s); recorded as a pending deletion",
@@ -138,13 +138,13 @@ def finish_deletions(session: Session) -> FinishReport:
     Stops at the first failure, counted on that deletion with its error: the others use the same store and would
     fail alike. The caller commits.
     """
-    from oo_app import tracking  # imports mlflow
+    from oo_app import trace_deletion  # imports mlflow
 
     rows = list(session.exec(select(PendingDeletion).order_by(col(PendingDeletion.requested_at))))
     finished: list[int] = []
     for row in rows:
         try:
-            deleted = tracking.delete_user_traces(row.person_id)
+            deleted = trace_deletion.delete_user_traces(row.person_id)
         except Exception as error:
             row.attempts, row.last_error = row.attempts + 1, _error_text(error)
             session.add(row)
