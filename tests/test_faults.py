@@ -154,6 +154,11 @@ def served(
         "OO_LLM_RETRIES": str(LLM_RETRIES),
         "OO_LIVE_POLL_S": str(LIVE_POLL_S),
         "OO_SCHEDULER_ENABLED": "false",
+        # Each request here writes its own tip under the fault, as fast as the app answers: no repeat window and no
+        # tip limit in the way (tests/test_limits.py proves those).
+        "OO_TIP_REPEAT_WINDOW_S": "0",
+        "OO_TIP_BURST": "10000",
+        "OO_TIP_RATE_PER_MINUTE": "6000",
     }
     ollama.reset(Reply(content=json.dumps(GROUNDED)))
     with pytest.MonkeyPatch.context() as patch:
