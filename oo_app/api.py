@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import FastAPI, Path, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, WithJsonSchema
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -26,7 +26,7 @@ from oo_app.db import is_unavailable
 from oo_app.deps import CsrfDep, SessionDep, UserDep
 from oo_app.errors import OOError, TooManyRequests
 from oo_app.integrations import routes as integration_routes
-from oo_app.models import Tip
+from oo_app.models import Reaction, Tip
 from oo_app.ops.health import describe, health_report
 from oo_app.ops.logs import with_request_ids
 from oo_app.ops.metrics import scrape_refusal, scrape_registry
@@ -72,7 +72,10 @@ class TipEnvelope(BaseModel):
 class ReactionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    reaction: Literal["done", "snoozed", "dismissed", "liked", "disliked"]
+    # Inline in the schema (no separate component), as when the values were spelled here.
+    reaction: Annotated[
+        Reaction, WithJsonSchema({"type": "string", "enum": [r.value for r in Reaction], "title": "Reaction"})
+    ]
 
 
 class ReactionOut(BaseModel):

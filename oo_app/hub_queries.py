@@ -33,7 +33,18 @@ from oo_app import audit
 from oo_app.db import session_scope
 from oo_app.errors import NotFound
 from oo_app.llm import COMPOSER_MODEL
-from oo_app.models import AgentOutput, AgentRun, Event, EventType, Integration, Policy, Reaction, Tip, User
+from oo_app.models import (
+    ACCEPTING_REACTIONS,
+    AgentOutput,
+    AgentRun,
+    Event,
+    EventType,
+    Integration,
+    Policy,
+    Reaction,
+    Tip,
+    User,
+)
 from oo_app.profile.overview import Profile, profile_of
 from oo_app.recommender import policies
 from oo_app.recommender.orchestrator import is_waiting
@@ -44,7 +55,6 @@ log = logging.getLogger(__name__)
 
 REACTIONS = [reaction.value for reaction in Reaction]
 NO_REACTION = "no reaction"
-ACCEPTED = (Reaction.done.value, Reaction.liked.value)  # the reactions that count as a tip taken up
 FRESHNESS_SLA = 0.95  # target share of eligible persons whose newest output of an agent is younger than its TTL
 TIP_LOG_COLUMNS = [
     "id",
@@ -171,7 +181,7 @@ class Overview:
     @property
     def acceptance(self) -> float:
         """Share of tips marked done or liked (0 when there is no tip)."""
-        return sum(self.reactions.get(kind, 0) for kind in ACCEPTED) / self.tips if self.tips else 0.0
+        return sum(self.reactions.get(kind, 0) for kind in ACCEPTING_REACTIONS) / self.tips if self.tips else 0.0
 
 
 def composer_aliases(alias_table: Mapping[str, Sequence[Mapping[str, Any]]]) -> set[str]:
@@ -508,7 +518,7 @@ def recent_tips(engine: Engine, limit: int = 50) -> pd.DataFrame:
 
 
 def _accepted(frame: pd.DataFrame) -> pd.Series:
-    return frame["reaction"].isin(ACCEPTED)
+    return frame["reaction"].isin([kind.value for kind in ACCEPTING_REACTIONS])
 
 
 def acceptance(engine: Engine, by: str, filters: TipFilters = TipFilters()) -> pd.DataFrame:

@@ -81,11 +81,22 @@ class TipKind(StrEnum):
 
 
 class Reaction(StrEnum):
+    """A person's answer to a tip: stored as this string on the tip, sent as it by the API, and logged as the event
+    :attr:`event_type`."""
+
     done = "done"
     snoozed = "snoozed"
     dismissed = "dismissed"
     liked = "liked"
     disliked = "disliked"
+
+    @property
+    def event_type(self) -> EventType:
+        """The event that records this reaction (``tip_done`` for ``done``)."""
+        return EventType(f"tip_{self.value}")
+
+
+ACCEPTING_REACTIONS = frozenset({Reaction.done, Reaction.liked})  # the reactions that count as a tip taken up
 
 
 class PolicyRole(StrEnum):
@@ -272,7 +283,7 @@ class Tip(SQLModel, table=True):
     completion_tokens: int = 0
     created_at: datetime = _ts()
     shown_at: datetime | None = _ts(nullable=True, now=False)
-    reaction: str | None = Field(default=None, max_length=16)
+    reaction: Reaction | None = Field(default=None, sa_type=sa.String(16))
     reacted_at: datetime | None = _ts(nullable=True, now=False)
     shadow_of: int | None = Field(
         default=None,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import reflex as rx
 
+from oo_app.models import Reaction
+
 BUTTON_STYLE = {
     "background": "transparent",
     "color": "#c8c8c8",
@@ -19,15 +21,15 @@ BUTTON_STYLE = {
 
 
 def reaction_button(
-    label: str, reaction: str, on_click: rx.EventHandler, disabled: rx.Var[bool], shown_id: rx.Var[int]
+    label: str, reaction: Reaction, on_click: rx.EventHandler, disabled: rx.Var[bool], shown_id: rx.Var[int]
 ) -> rx.Component:
     """A button sending ``on_click(reaction, shown_id)``: the click names the tip the page shows, so the backend can
     answer it even if it lost the page's state."""
     return rx.el.button(
         label,
-        id=f"react-{reaction}",
+        id=f"react-{reaction.value}",
         type="button",
-        on_click=on_click(reaction, shown_id),
+        on_click=on_click(reaction.value, shown_id),
         disabled=disabled,
         style=BUTTON_STYLE,
     )

@@ -55,10 +55,10 @@ from agents.runner import run_due
 from oo_app.db import make_engine, migrate
 from oo_app.demo import grant_consents, store_history
 from oo_app.llm import COMPOSER_MODEL
-from oo_app.models import Reaction, Tip, TipKind, User
+from oo_app.models import ACCEPTING_REACTIONS, Reaction, Tip, TipKind, User
 from oo_app.recommender import mark_shown, react, recommend
 from oo_app.recommender.composer import compose
-from oo_app.recommender.orchestrator import GOOD_REACTIONS, freshest_outputs, recent_tip_texts
+from oo_app.recommender.orchestrator import freshest_outputs, recent_tip_texts
 from oo_app.recommender.prompts import SignalLine, facts_of
 from oo_app.recommender.timing import delivery_moments, hour_distance, is_quiet, timing_params
 
@@ -269,7 +269,7 @@ class PolicyResult:
 
     @property
     def accepted(self) -> int:
-        return sum(self.reactions[kind] for kind in GOOD_REACTIONS)
+        return sum(self.reactions[kind] for kind in ACCEPTING_REACTIONS)
 
     @property
     def acceptance(self) -> float:
@@ -278,7 +278,7 @@ class PolicyResult:
 
     def persona_acceptance(self) -> dict[str, float]:
         return {
-            persona: sum(counts[kind] for kind in GOOD_REACTIONS) / total if (total := counts.total()) else 0.0
+            persona: sum(counts[kind] for kind in ACCEPTING_REACTIONS) / total if (total := counts.total()) else 0.0
             for persona, counts in self.reactions_by_persona.items()
         }
 

@@ -140,7 +140,7 @@ def count_router_fallbacks() -> None:
 # imported histories (demo, personas) have reaction events without one and are not counted.
 
 _PENDING_REACTIONS = "oo_pending_reactions"
-_REACTION_OF_EVENT = {f"tip_{reaction.value}": reaction.value for reaction in Reaction}
+_REACTION_OF_EVENT = {reaction.event_type.value: reaction.value for reaction in Reaction}
 
 
 def _note_reactions(session: Session, _flush_context: Any) -> None:

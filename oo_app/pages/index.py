@@ -5,6 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from oo_app.components.reaction import reaction_button
+from oo_app.models import Reaction
 from oo_app.pages.login import PAGE_STYLE, sign_in_view, sign_out_form
 from oo_app.pwa import cached_tip_painter
 from oo_app.state.tip import TipState
@@ -67,9 +68,9 @@ def tip_view() -> rx.Component:
             style=TIP_STYLE,
         ),
         rx.el.div(
-            reaction_button("done", "done", TipState.react, TipState.busy, TipState.tip_id),
-            reaction_button("snooze", "snoozed", TipState.react, TipState.busy, TipState.tip_id),
-            reaction_button("dismiss", "dismissed", TipState.react, TipState.busy, TipState.tip_id),
+            reaction_button("done", Reaction.done, TipState.react, TipState.busy, TipState.tip_id),
+            reaction_button("snooze", Reaction.snoozed, TipState.react, TipState.busy, TipState.tip_id),
+            reaction_button("dismiss", Reaction.dismissed, TipState.react, TipState.busy, TipState.tip_id),
             role="group",
             aria_label="React to this tip",
             style={"display": "flex", "gap": "0.75rem", "flex_wrap": "wrap", "justify_content": "center"},

@@ -98,11 +98,11 @@ def react(session: Session, user: User, tip_id: int, reaction: str, now: datetim
     if tip.reaction is not None:
         raise Conflict(f"tip {tip_id} was already answered ({tip.reaction})")
     now = now or datetime.now(UTC)
-    tip.reaction, tip.reacted_at = kind.value, now
+    tip.reaction, tip.reacted_at = kind, now
     if kind is Reaction.snoozed:
         tip.snoozed_until = snooze_until(timing_params(session, user), now)
     session.add(tip)
-    session.add(Event(user_id=user.id, type=f"tip_{kind.value}", at=now, payload={"tip_id": tip.id}))
+    session.add(Event(user_id=user.id, type=kind.event_type, at=now, payload={"tip_id": tip.id}))
     session.flush()
     return tip
 

@@ -24,7 +24,7 @@ from sqlmodel import Session, col, select
 from agents.eligibility import eligible_agents
 from agents.runner import compute_output
 from oo_app.llm import COMPOSER_MODEL, SAMPLES_DRAWN, TIP_GENERATOR, embed, get_router
-from oo_app.models import AgentOutput, Policy, Tip, User
+from oo_app.models import ACCEPTING_REACTIONS, AgentOutput, Policy, Tip, User
 from oo_app.ops import metrics
 from oo_app.recommender import limits
 from oo_app.recommender.composer import TipDraft, compose, normalized
@@ -38,7 +38,6 @@ from oo_app.settings import get_settings
 log = logging.getLogger(__name__)
 
 RECENT_TIPS = 10
-GOOD_REACTIONS = ("done", "liked")
 PROXY_MODEL_HEADER = "llm_provider-x-litellm-model-name"
 MAX_SYNC_COMPUTES = 5  # agents computed inline when none of their outputs is fresh
 
@@ -104,7 +103,7 @@ def good_examples(session: Session, user_id: int, limit: int = 2, before: int | 
     """The person's latest done or liked tips with the snippet lines they were written from (while those exist)."""
     tips = session.exec(
         _shown_tips(user_id, before)
-        .where(col(Tip.reaction).in_(GOOD_REACTIONS))
+        .where(col(Tip.reaction).in_(sorted(ACCEPTING_REACTIONS)))
         .order_by(col(Tip.created_at).desc(), col(Tip.id).desc())
         .limit(limit * 3)
     ).all()
