@@ -19,6 +19,8 @@ from oo_app.errors import NotFound
 from oo_app.integrations.cli import integrations
 from oo_app.push.cli import push
 
+BACKGROUND_GRACE_S = 120.0  # how long `oo recommend` waits for the work its tip started (a local model writes slowly)
+
 
 @click.group(cls=SettingsChecked)
 @click.option("-v", "--verbose", is_flag=True, help="Log progress to stderr.")
@@ -64,12 +66,17 @@ def recommend(email: str) -> None:
     from oo_app.db import session_scope
     from oo_app.recommender import mark_shown
     from oo_app.recommender import recommend as write_tip
+    from oo_app.recommender.background import drain_all
     from oo_app.users import user_by_email
 
     with session_scope() as session:
         tip = mark_shown(session, write_tip(session, user_by_email(session, email)))
         body = tip_body(tip)
     click.echo(json.dumps(body))
+    # Committing the shown tip started background work (a tip written ahead, a shadow): let it end before the
+    # interpreter shuts executors down, which LiteLLM would otherwise log as errors.
+    if not drain_all(BACKGROUND_GRACE_S):
+        click.echo(f"background work still running after {BACKGROUND_GRACE_S:g} s; exiting when it ends", err=True)
 
 
 @main.group()

@@ -8,14 +8,18 @@ import subprocess
 import sys
 from pathlib import Path
 
+from sqlmodel import select
+
 from oo_app.models import Tip, User
 from tests.test_api import TIP_KEYS
 
 OO = str(Path(sys.executable).with_name("oo"))
+CHECKOUT = str(Path(__file__).resolve().parents[1])  # the code under test, wherever the environment was installed from
 
 
-def _oo(*args: str, database_url: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "OO_DATABASE_URL": database_url, "OO_SCHEDULER_ENABLED": "false"}
+def _oo(*args: str, database_url: str, **extra_env: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "OO_DATABASE_URL": database_url, "OO_SCHEDULER_ENABLED": "false", **extra_env}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [CHECKOUT, os.environ.get("PYTHONPATH")]))
     return subprocess.run([OO, *args], capture_output=True, text=True, env=env, timeout=120, check=False)
 
 
@@ -26,6 +30,16 @@ def test_recommend_prints_the_api_body_on_stdout(sqlite_url: str, demo_user: Use
     assert set(body) == {"tip"}
     assert set(body["tip"]) == TIP_KEYS
     assert session.get(Tip, body["tip"]["id"]).text == body["tip"]["text"]
+
+
+def test_recommend_ends_its_background_work_before_exiting(sqlite_url: str, demo_user: User, session) -> None:
+    result = _oo("recommend", "--user", "demo@example.com", database_url=sqlite_url, OO_PREPARE_NEXT_TIP="true")
+
+    assert result.returncode == 0, result.stderr
+    assert "cannot schedule new futures" not in result.stderr, result.stderr
+    assert "ERROR" not in result.stderr, result.stderr
+    shown = json.loads(result.stdout)["tip"]["id"]
+    assert session.exec(select(Tip).where(Tip.follows == shown)).first() is not None, "the tip written ahead is there"
 
 
 def test_an_unknown_person_is_an_error_message_and_nothing_on_stdout(sqlite_url: str, demo_user: User) -> None:
