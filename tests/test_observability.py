@@ -149,6 +149,54 @@ def test_a_misconfigured_llm_alias_degrades_since_the_composer_writes_tips(
     assert "composer" in body["checks"]["llm"]["detail"]
 
 
+class _IdleLocalModel:
+    """Stands in for ``llm.local_llama`` before the model is loaded: loading it (or generating) fails the test."""
+
+    def cache_info(self) -> object:
+        return type("CacheInfo", (), {"currsize": 0})()
+
+    def __call__(self) -> None:
+        pytest.fail("/health loaded the local model")
+
+
+def test_the_idle_local_model_is_healthy_and_never_asked_to_generate(
+    engine, health: Callable, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import litellm
+
+    asked: list[str] = []
+    monkeypatch.setattr(llm, "local_llama", _IdleLocalModel())
+    monkeypatch.setattr(litellm.Router, "completion", lambda _router, model, *a, **k: asked.append(model))
+    monkeypatch.setattr(litellm, "completion", lambda model, *a, **k: asked.append(model))
+
+    status, body = health(OO_TIP_WRITER="local", OO_HEALTH_TIMEOUT_S="1.5")
+
+    check = body["checks"]["llm"]
+    assert (status, check["status"], check["local_model"]) == (200, "ok", "not loaded yet"), check
+    assert check["models"] == [llm.LOCAL_TIP_MODEL]
+    assert check["latency_ms"] < 1500
+    assert asked == [], "a health check asks no model to generate"
+
+
+def test_the_llm_check_of_a_fresh_process_waits_for_no_library_to_load(tmp_path: Path) -> None:
+    probe = (
+        "import json, sys\n"
+        "from oo_app.ops.health import check_llm\n"
+        "from oo_app.settings import get_settings\n"
+        "report = check_llm(get_settings())\n"
+        "print(json.dumps({**report, 'litellm': 'litellm' in sys.modules, 'llama': 'llama_cpp' in sys.modules}))\n"
+    )
+    env = {**os.environ, "OO_TIP_WRITER": "local", "OO_DATABASE_URL": f"sqlite:///{tmp_path / 'oo.db'}"}
+    env.pop("OO_LLM_ALIASES", None)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, timeout=120)
+
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert (report["status"], report["router"], report["local_model"]) == ("ok", "not built yet", "not loaded yet")
+    assert (report["litellm"], report["llama"]) == (False, False), "the check imported LiteLLM or llama.cpp"
+
+
 @pytest.mark.postgres
 def test_the_job_queue_needs_its_schema_and_a_beating_worker(postgres_url: str, health: Callable) -> None:
     db.migrate(postgres_url)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import math
 import re
+import sys
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -87,23 +88,38 @@ def check_redis(settings: Settings) -> Report:
     return {"status": OK, **report}
 
 
+def _imported(module: str) -> bool:
+    """``module`` is in this process and done importing (not midway, in another thread)."""
+    loaded = sys.modules.get(module)
+    return loaded is not None and not getattr(loaded.__spec__, "_initializing", False)
+
+
 def check_llm(settings: Settings) -> Report:
-    """The ``tip-generator`` alias resolves: the Router builds and the alias has deployments. No model is called."""
-    from oo_app.llm import TIP_GENERATOR, get_router
+    """The ``tip-generator`` alias is configured and, once LiteLLM is loaded, the Router builds; an in-process model
+    is reported loaded or not. Nothing is imported, loaded or asked to generate here: on a fresh start LiteLLM and the
+    local model take seconds to load (``warm_llm`` does it), and an idle model is not a broken one."""
+    from oo_app.llm import LOCAL_TIP_MODEL, TIP_GENERATOR, get_router, local_llama
 
     fallback_note = "; the rule-based composer writes every tip meanwhile"
-    report: Report = {"alias": TIP_GENERATOR}
-    try:
-        router = get_router()
-    except Exception as error:
-        return {"status": ERROR, **report, "detail": f"the LLM router does not build: {describe(error)}{fallback_note}"}
+    aliases = settings.alias_table
 
     def models(alias: str) -> list[str]:
-        return [str(d["litellm_params"]["model"]) for d in router.get_model_list(model_name=alias) or []]
+        return [str(deployment["model"]) for deployment in aliases.get(alias) or []]
 
-    report |= {"models": models(TIP_GENERATOR), "fallback": models(f"{TIP_GENERATOR}-fallback")}
+    report: Report = {"alias": TIP_GENERATOR, "models": models(TIP_GENERATOR)}
+    report["fallback"] = models(f"{TIP_GENERATOR}-fallback")
     if not report["models"]:
         return {"status": ERROR, **report, "detail": f"OO_LLM_ALIASES has no {TIP_GENERATOR}{fallback_note}"}
+    if _imported("litellm"):
+        try:
+            get_router()
+        except Exception as error:
+            detail = f"the LLM router does not build: {describe(error)}{fallback_note}"
+            return {"status": ERROR, **report, "detail": detail}
+    else:
+        report["router"] = "not built yet"
+    if LOCAL_TIP_MODEL in report["models"]:
+        report["local_model"] = "loaded" if local_llama.cache_info().currsize else "not loaded yet"
     return {"status": OK, **report}
 
 
