@@ -7,13 +7,14 @@ from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
+import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from agents.registry import registry
 from agents.scheduler import run_round
 from oo_app.errors import Conflict, InvalidInput, NotFound
 from oo_app.llm import COMPOSER_MODEL, LOCAL_EMBEDDING_MODEL
-from oo_app.models import AgentOutput, Event, Tip, User
+from oo_app.models import AgentOutput, Event, Reaction, Tip, User
 from oo_app.recommender import current_tip, react, recommend, refresh_tips, replacement_tip
 from oo_app.recommender.prompts import CURRENT_VERSION, render
 from tests.conftest import NOW
@@ -120,6 +121,21 @@ def test_done_logs_the_reaction_and_the_next_tip_differs(session: Session, demo_
     assert sorted(e.payload["tip_id"] for e in events) == sorted(
         t.id for t in session.exec(select(Tip).where(Tip.reaction == "done"))
     )
+
+
+@pytest.mark.parametrize("word", ["done", "snoozed", "dismissed", "liked", "disliked"])
+def test_each_reaction_is_stored_as_its_word_and_logged_as_its_event(
+    session: Session, demo_user: User, word: str
+) -> None:
+    tip = recommend(session, demo_user, NOW)
+    react(session, demo_user, tip.id, word, NOW)
+    session.expire_all()
+
+    stored = session.exec(sa.text("SELECT reaction FROM tips WHERE id = :id"), params={"id": tip.id}).one()[0]
+    assert stored == word, "the column keeps the plain word: no migration, old rows read the same"
+    event = session.exec(select(Event).where(Event.user_id == demo_user.id, Event.at == NOW)).one()
+    assert (event.type, event.payload["tip_id"]) == (f"tip_{word}", tip.id)
+    assert Reaction(word).event_type == f"tip_{word}"
 
 
 def test_reactions_are_validated_and_scoped_to_their_person(session: Session, demo_user: User) -> None:
