@@ -15,7 +15,7 @@ import logging
 import os
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
@@ -27,7 +27,8 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import ORMExecuteState, defer
 from sqlmodel import Session, col, func, select
 
-from agents.eligibility import eligible_agents
+from agents import freshness
+from agents.freshness import FRESHNESS_SLA as FRESHNESS_SLA  # the agent health notebook's line
 from agents.registry import registry
 from oo_app import audit
 from oo_app.db import session_scope
@@ -55,7 +56,6 @@ log = logging.getLogger(__name__)
 
 REACTIONS = [reaction.value for reaction in Reaction]
 NO_REACTION = "no reaction"
-FRESHNESS_SLA = 0.95  # target share of eligible persons whose newest output of an agent is younger than its TTL
 TIP_LOG_COLUMNS = [
     "id",
     "person_id",
@@ -297,73 +297,13 @@ def errors_per_day(
 # Agents
 
 
-def _freshness_rows(session: Session, now: datetime) -> Iterator[dict[str, Any]]:
-    """One row per (person, eligible agent) with the newest output's time and age; ``reason`` says why it is not
-    fresh (``missing``, ``old version``, ``expired``) and is None when it is."""
-    newest: dict[tuple[int, str], tuple[datetime, str]] = {}
-    for user_id, agent_id, version, computed_at in session.exec(
-        select(
-            AgentOutput.user_id, AgentOutput.agent_id, AgentOutput.agent_version, func.max(AgentOutput.computed_at)
-        ).group_by(AgentOutput.user_id, AgentOutput.agent_id, AgentOutput.agent_version)
-    ):
-        if (user_id, agent_id) not in newest or computed_at > newest[(user_id, agent_id)][0]:
-            newest[(user_id, agent_id)] = (computed_at, version)
-    for user_id, email in session.exec(select(User.id, User.email).order_by(User.id)).all():
-        for agent in eligible_agents(session, user_id):
-            manifest = agent.manifest
-            computed_at, version = newest.get((user_id, manifest.id), (None, None))
-            if computed_at is None:
-                reason = "missing"
-            elif version != manifest.version:
-                reason = "old version"
-            elif computed_at + manifest.ttl <= now:
-                reason = "expired"
-            else:
-                reason = None
-            yield {
-                "person_id": user_id,
-                "person": email,
-                "agent": manifest.id,
-                "version": manifest.version,
-                "ttl_h": manifest.ttl.total_seconds() / 3600,
-                "computed_at": computed_at,
-                "age_h": (now - computed_at).total_seconds() / 3600 if computed_at else None,
-                "reason": reason,
-            }
-
-
 def agent_freshness(engine: Engine, now: datetime | None = None) -> pd.DataFrame:
-    """One row per registered agent (id order): columns :data:`FRESHNESS_COLUMNS`.
-
-    ``eligible`` counts the persons the agent may speak for (consents, preferences, context: the runner's rule);
-    ``fresh`` those whose newest output is of the current version and younger than the TTL, ``stale`` those with an
-    older one, ``missing`` those with none. ``freshness`` is fresh / eligible (1.0 when nobody is eligible) and
-    ``meets_sla`` compares it with :data:`FRESHNESS_SLA`. Reads eligibility person by person: O(persons) queries.
-    """
+    """One row per registered agent (id order): columns :data:`FRESHNESS_COLUMNS`, the fields of
+    :class:`agents.freshness.AgentFreshness`. Reads eligibility person by person: O(persons) queries."""
     now = now or datetime.now(UTC)
     with _session(engine) as session:
-        rows = pd.DataFrame(list(_freshness_rows(session, now)), columns=[*STALE_COLUMNS, "version"])
-    table = []
-    for agent_id, agent in registry().items():
-        mine = rows[rows["agent"] == agent_id]
-        eligible = len(mine)
-        fresh = int(mine["reason"].isna().sum())
-        missing = int((mine["reason"] == "missing").sum())
-        freshness = fresh / eligible if eligible else 1.0
-        table.append(
-            (
-                agent_id,
-                agent.manifest.version,
-                agent.manifest.ttl.total_seconds() / 3600,
-                eligible,
-                fresh,
-                eligible - fresh - missing,
-                missing,
-                freshness,
-                freshness >= FRESHNESS_SLA,
-            )
-        )
-    return pd.DataFrame(table, columns=FRESHNESS_COLUMNS)
+        rows = freshness.agent_freshness(session, now)
+    return pd.DataFrame([asdict(row) for row in rows], columns=FRESHNESS_COLUMNS)
 
 
 def stale_outputs(engine: Engine, now: datetime | None = None) -> pd.DataFrame:
@@ -371,8 +311,8 @@ def stale_outputs(engine: Engine, now: datetime | None = None) -> pd.DataFrame:
     :data:`STALE_COLUMNS`; ``reason`` is ``missing``, ``old version`` or ``expired`` (older than the TTL)."""
     now = now or datetime.now(UTC)
     with _session(engine) as session:
-        rows = [row for row in _freshness_rows(session, now) if row["reason"] is not None]
-    frame = pd.DataFrame(rows, columns=[*STALE_COLUMNS, "version"])[STALE_COLUMNS]
+        rows = [asdict(pair) for pair in freshness.pair_freshness(session, now) if pair.reason is not None]
+    frame = pd.DataFrame(rows, columns=STALE_COLUMNS)
     frame["age_h"] = frame["age_h"].astype(float)  # NaN where no output exists
     return frame.sort_values(["agent", "person_id"], ignore_index=True)
 

@@ -309,6 +309,16 @@ def test_two_tips_and_one_reaction_through_the_api_move_the_counters_by_exactly_
     assert value(after, "oo_agent_outputs_fresh_ratio", agent="time-of-day") == 1.0, "recommend() computed it"
 
 
+def test_a_scrape_loads_neither_pandas_nor_the_hub() -> None:
+    # agents.freshness is what a scrape imports to report freshness; a fresh interpreter shows what both pull in.
+    code = (
+        "import sys, oo_app.ops.metrics, agents.freshness; "
+        "print(sorted(m for m in sys.modules if m == 'pandas' or m.startswith(('oo_app.hub', 'oo_app.hub_'))))"
+    )
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
+    assert loaded.stdout.strip() == "[]", f"/metrics pulls in {loaded.stdout.strip()}"
+
+
 def test_imported_history_is_not_counted_as_reactions(signed_in: TestClient, any_database: Session) -> None:
     history = synthetic_history(Habits(), days=30, now=NOW, seed=1)
     assert any(event["type"] == "tip_done" for event in history["events"]), "the history should hold reactions"

@@ -14,6 +14,7 @@ import hmac
 import logging
 import os
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -174,16 +175,19 @@ sa.event.listen(Session, "after_transaction_end", _forget_reactions)
 class AgentFreshness:
     """A collector: per registered agent, the share of eligible persons with a fresh output and the pairs by state.
 
-    Reuses the operator hub's query (O(persons) queries per scrape). A database error leaves these metrics out of
-    that scrape (logged) instead of failing it.
+    Reads :func:`agents.freshness.agent_freshness` (O(persons) queries per scrape; no pandas, no hub). A database
+    error leaves these metrics out of that scrape (logged) instead of failing it.
     """
 
     def collect(self) -> Iterator[Metric]:
+        from sqlmodel import Session as ModelSession
+
+        from agents.freshness import agent_freshness
         from oo_app.db import get_engine
-        from oo_app.hub_queries import agent_freshness
 
         try:
-            table = agent_freshness(get_engine())
+            with ModelSession(get_engine()) as session:
+                table = agent_freshness(session, datetime.now(UTC))
         except Exception as error:
             log.warning("agent freshness left out of this scrape: %s: %s", type(error).__name__, error)
             return
@@ -199,7 +203,7 @@ class AgentFreshness:
             "version) or missing.",
             labels=["agent", "state"],
         )
-        for row in table.itertuples():
+        for row in table:
             ratio.add_metric([row.agent], float(row.freshness))
             for state in ("fresh", "stale", "missing"):
                 pairs.add_metric([row.agent, state], float(getattr(row, state)))
