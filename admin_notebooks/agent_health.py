@@ -1,7 +1,7 @@
 """Agents: how fresh each agent's outputs are against its TTL and the freshness SLA, how long runs take, what fails,
 and which persons wait for a fresh output.
 
-Presentation only: every figure comes from oo_app.hub_queries over the app's database (OO_DATABASE_URL). Not named
+Presentation only: every figure comes from oo_app.hub.agent_health over the app's database (OO_DATABASE_URL). Not named
 agents.py: run as a script, a notebook of that name would shadow the ``agents`` package for every import.
 """
 
@@ -18,17 +18,18 @@ def _():
     import marimo as mo
     import plotly.express as px
 
-    from oo_app import hub_queries
     from oo_app.db import get_engine
+    from oo_app.hub import agent_health as agent_queries
+    from oo_app.hub import navigation
 
     engine = get_engine()
-    return UTC, datetime, engine, hub_queries, mo, px
+    return UTC, agent_queries, datetime, engine, mo, navigation, px
 
 
 @app.cell
-def _(hub_queries, mo):
+def _(mo, navigation):
     refresh = mo.ui.refresh(label="reload")
-    mo.hstack([mo.md(hub_queries.notebook_heading("Agents")), refresh], justify="space-between", align="center")
+    mo.hstack([mo.md(navigation.notebook_heading("Agents")), refresh], justify="space-between", align="center")
     return (refresh,)
 
 
@@ -40,14 +41,14 @@ def _(UTC, datetime, refresh):
 
 
 @app.cell
-def _(engine, hub_queries, mo, now):
-    freshness = hub_queries.agent_freshness(engine, now=now)
+def _(agent_queries, engine, mo, now):
+    freshness = agent_queries.agent_freshness(engine, now=now)
     _meeting = int(freshness["meets_sla"].sum())
     mo.vstack(
         [
             mo.md(
                 f"### Freshness against TTL\nAn output is fresh while it is younger than its agent's TTL and of the "
-                f"current version; the SLA asks that **{hub_queries.FRESHNESS_SLA:.0%}** of the persons an agent may "
+                f"current version; the SLA asks that **{agent_queries.FRESHNESS_SLA:.0%}** of the persons an agent may "
                 f"speak for have a fresh one. **{_meeting} of {len(freshness)}** agents meet it."
             ),
             mo.ui.table(
@@ -61,11 +62,11 @@ def _(engine, hub_queries, mo, now):
 
 
 @app.cell
-def _(freshness, hub_queries, mo, px):
+def _(agent_queries, freshness, mo, px):
     _figure = px.bar(
         freshness, x="agent", y="freshness", color="meets_sla", title="Share of persons with a fresh output"
     )
-    _figure.add_hline(y=hub_queries.FRESHNESS_SLA, line_dash="dot", annotation_text="SLA")
+    _figure.add_hline(y=agent_queries.FRESHNESS_SLA, line_dash="dot", annotation_text="SLA")
     _figure.update_layout(template="plotly_white", yaxis_tickformat=".0%", yaxis_range=[0, 1.05], xaxis_title=None)
     mo.ui.plotly(_figure)
     return
@@ -79,8 +80,8 @@ def _(mo):
 
 
 @app.cell
-def _(days, engine, hub_queries, mo, now):
-    run_stats = hub_queries.agent_run_stats(engine, days=days.value, now=now)
+def _(agent_queries, days, engine, mo, now):
+    run_stats = agent_queries.agent_run_stats(engine, days=days.value, now=now)
     mo.vstack(
         [
             mo.md(f"### Runs of the last {days.value} days"),
@@ -91,8 +92,8 @@ def _(days, engine, hub_queries, mo, now):
 
 
 @app.cell
-def _(days, engine, hub_queries, mo, now, px):
-    runs = hub_queries.agent_runs(engine, days=days.value, now=now)
+def _(agent_queries, days, engine, mo, now, px):
+    runs = agent_queries.agent_runs(engine, days=days.value, now=now)
     _figure = px.scatter(
         runs,
         x="started_at",
@@ -108,8 +109,8 @@ def _(days, engine, hub_queries, mo, now, px):
 
 
 @app.cell
-def _(days, engine, hub_queries, mo, now):
-    run_errors = hub_queries.agent_runs(engine, days=days.value, now=now, status="error", limit=100)
+def _(agent_queries, days, engine, mo, now):
+    run_errors = agent_queries.agent_runs(engine, days=days.value, now=now, status="error", limit=100)
     mo.vstack(
         [
             mo.md(f"### Errors ({len(run_errors)})"),
@@ -120,9 +121,9 @@ def _(days, engine, hub_queries, mo, now):
 
 
 @app.cell
-def _(engine, hub_queries, mo, now):
-    stale = hub_queries.stale_outputs(engine, now=now)
-    _people = hub_queries.notebook_href("people")
+def _(agent_queries, engine, mo, navigation, now):
+    stale = agent_queries.stale_outputs(engine, now=now)
+    _people = navigation.notebook_href("people")
     mo.vstack(
         [
             mo.md(

@@ -1,6 +1,6 @@
 """Events: the durable signal store (tips shown and answered, moods, app opens) by person, type and time.
 
-Presentation only: every row comes from oo_app.hub_queries over the app's database (OO_DATABASE_URL).
+Presentation only: every row comes from oo_app.hub.events over the app's database (OO_DATABASE_URL).
 """
 
 import marimo
@@ -16,17 +16,18 @@ def _():
     import marimo as mo
     import plotly.express as px
 
-    from oo_app import hub_queries
     from oo_app.db import get_engine
+    from oo_app.hub import events as event_queries
+    from oo_app.hub import navigation
 
     engine = get_engine()
-    return UTC, datetime, engine, hub_queries, mo, px, timedelta
+    return UTC, datetime, engine, event_queries, mo, navigation, px, timedelta
 
 
 @app.cell
-def _(hub_queries, mo):
+def _(mo, navigation):
     refresh = mo.ui.refresh(label="reload")
-    mo.hstack([mo.md(hub_queries.notebook_heading("Events")), refresh], justify="space-between", align="center")
+    mo.hstack([mo.md(navigation.notebook_heading("Events")), refresh], justify="space-between", align="center")
     return (refresh,)
 
 
@@ -38,11 +39,11 @@ def _(UTC, datetime, refresh):
 
 
 @app.cell
-def _(engine, hub_queries, mo, now, timedelta):
+def _(engine, event_queries, mo, now, timedelta):
     controls = mo.ui.dictionary(
         {
             "person": mo.ui.text(placeholder="id or part of an email", label="person"),
-            "types": mo.ui.multiselect(hub_queries.event_types(engine), label="types (none: all)"),
+            "types": mo.ui.multiselect(event_queries.event_types(engine), label="types (none: all)"),
             "days": mo.ui.date_range(value=(now.date() - timedelta(days=6), now.date()), label="days (UTC)"),
         }
     )
@@ -51,9 +52,9 @@ def _(engine, hub_queries, mo, now, timedelta):
 
 
 @app.cell
-def _(controls, hub_queries):
+def _(controls, event_queries):
     _chosen = controls.value
-    filters = hub_queries.EventFilters(
+    filters = event_queries.EventFilters(
         person=_chosen["person"] or None,
         types=tuple(_chosen["types"]),
         start=_chosen["days"][0],
@@ -63,9 +64,9 @@ def _(controls, hub_queries):
 
 
 @app.cell
-def _(engine, filters, hub_queries, mo, now, px):
+def _(engine, event_queries, filters, mo, now, px):
     now  # follows "reload"
-    per_day = hub_queries.events_per_day(engine, filters)
+    per_day = event_queries.events_per_day(engine, filters)
     _figure = px.bar(per_day, x="date", y="events", color="type", title="Events per day by type")
     _figure.update_layout(barmode="stack", template="plotly_white", xaxis_title=None)
     mo.ui.plotly(_figure) if len(per_day) else mo.md("_No event passes these filters._")
@@ -73,9 +74,9 @@ def _(engine, filters, hub_queries, mo, now, px):
 
 
 @app.cell
-def _(engine, filters, hub_queries, mo, now):
+def _(engine, event_queries, filters, mo, now):
     now  # follows "reload"
-    found = hub_queries.events(engine, filters, limit=1000)
+    found = event_queries.events(engine, filters, limit=1000)
     mo.vstack(
         [
             mo.md(f"### Events ({len(found)}{'+' if len(found) == 1000 else ''}), newest first"),

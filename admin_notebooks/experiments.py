@@ -1,8 +1,8 @@
 """Experiments: the policies, each shadow candidate against the incumbent (online), the benchmark runs of MLflow's
 ``oo-bench`` experiment (offline), and the one explicit promotion, recorded in the audit log.
 
-Presentation only: figures come from oo_app.hub_queries; a promotion goes through hub_queries.promote_policy, i.e.
-oo_app.recommender.policies.promote (what `oo policy promote` calls) plus an audit event naming the operator
+Presentation only: figures come from oo_app.hub.experiments and oo_app.hub.mlflow_store; a promotion goes through
+oo_app.hub.actions.promote_policy, i.e. oo_app.recommender.policies.promote (what `oo policy promote` calls) plus an audit event naming the operator
 (oo_app.audit.hub_operator: the server's word, else OO_HUB_OPERATOR, else ?operator=, else "operator").
 """
 
@@ -19,18 +19,20 @@ def _():
     import marimo as mo
     import plotly.express as px
 
-    from oo_app import audit, hub_queries
+    from oo_app import audit
     from oo_app.db import get_engine
     from oo_app.errors import OOError
+    from oo_app.hub import actions, mlflow_store, navigation
+    from oo_app.hub import experiments as experiment_queries
 
     engine = get_engine()
-    return OOError, UTC, audit, datetime, engine, hub_queries, mo, px
+    return OOError, UTC, actions, audit, datetime, engine, experiment_queries, mlflow_store, mo, navigation, px
 
 
 @app.cell
-def _(hub_queries, mo):
+def _(mo, navigation):
     refresh = mo.ui.refresh(label="reload")
-    mo.hstack([mo.md(hub_queries.notebook_heading("Experiments")), refresh], justify="space-between", align="center")
+    mo.hstack([mo.md(navigation.notebook_heading("Experiments")), refresh], justify="space-between", align="center")
     return (refresh,)
 
 
@@ -48,17 +50,17 @@ def _(audit, mo):
 
 
 @app.cell
-def _(engine, hub_queries, mo, now, promotion):
+def _(engine, experiment_queries, mo, now, promotion):
     now, promotion  # the table follows "reload" and a promotion
-    policy_table = hub_queries.policy_table(engine)
+    policy_table = experiment_queries.policy_table(engine)
     mo.vstack([mo.md("### Policies"), mo.ui.table(policy_table, selection=None)])
     return (policy_table,)
 
 
 @app.cell
-def _(engine, hub_queries, mo, now, promotion, px):
+def _(engine, experiment_queries, mo, now, promotion, px):
     now, promotion  # follows "reload" and a promotion
-    comparisons = hub_queries.shadow_comparisons(engine)
+    comparisons = experiment_queries.shadow_comparisons(engine)
     _scores = comparisons.melt(
         id_vars="policy",
         value_vars=["judge_candidate", "judge_incumbent", "agreement_mean"],
@@ -82,9 +84,9 @@ def _(engine, hub_queries, mo, now, promotion, px):
 
 
 @app.cell
-def _(hub_queries, mo, now, px):
+def _(mlflow_store, mo, now, px):
     now  # follows "reload"
-    bench = hub_queries.bench_runs()
+    bench = mlflow_store.bench_runs()
     if bench.message:
         _shown = mo.callout(mo.md(bench.message), kind="warn")
     else:
@@ -105,9 +107,9 @@ def _(hub_queries, mo, now, px):
 
 
 @app.cell
-def _(engine, hub_queries, mo, now, operator):
+def _(engine, experiment_queries, mo, now, operator):
     now  # a reload offers the candidates anew
-    _candidates = hub_queries.shadow_comparisons(engine)["policy"].tolist()
+    _candidates = experiment_queries.shadow_comparisons(engine)["policy"].tolist()
     promote_form = mo.ui.dictionary(
         {
             "policy": mo.ui.dropdown(_candidates, label="candidate"),
@@ -133,11 +135,11 @@ def _(promote_form):
 
 
 @app.cell
-def _(OOError, engine, hub_queries, mo, operator, promotion_request):
+def _(OOError, actions, engine, mo, operator, promotion_request):
     promotion = None
     if promotion_request and promotion_request.get("policy"):
         try:
-            promotion = hub_queries.promote_policy(
+            promotion = actions.promote_policy(
                 engine, promotion_request["policy"], actor=operator, force=bool(promotion_request.get("force"))
             )
             _said = mo.callout(mo.md(f"**{promotion.name}** is the incumbent now (by {operator})."), kind="success")
@@ -150,9 +152,9 @@ def _(OOError, engine, hub_queries, mo, operator, promotion_request):
 
 
 @app.cell
-def _(audit, engine, hub_queries, mo, now, promotion):
+def _(actions, audit, engine, mo, now, promotion):
     now, promotion  # follows "reload" and a promotion
-    promotions = hub_queries.audit_log(engine, limit=50, action=audit.PROMOTE_POLICY)
+    promotions = actions.audit_log(engine, limit=50, action=audit.PROMOTE_POLICY)
     mo.vstack([mo.md("### Promotions (audit log)"), mo.ui.table(promotions, selection=None, page_size=10)])
     return (promotions,)
 

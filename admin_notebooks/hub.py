@@ -1,6 +1,6 @@
 """The oO operator hub: who uses oO, how tips land, what fails, and the way to every other notebook and to MLflow.
 
-Presentation only: every number comes from oo_app.hub_queries over the app's own database (OO_DATABASE_URL).
+Presentation only: every number comes from oo_app.hub.overview over the app's own database (OO_DATABASE_URL).
 Run as a script (python admin_notebooks/hub.py), as an app (marimo run admin_notebooks/) or in the editor.
 """
 
@@ -17,17 +17,18 @@ def _():
     import marimo as mo
     import plotly.express as px
 
-    from oo_app import hub_queries
     from oo_app.db import get_engine
+    from oo_app.hub import mlflow_store, navigation
+    from oo_app.hub import overview as overview_queries
 
     engine = get_engine()
-    return UTC, datetime, engine, hub_queries, mo, px
+    return UTC, datetime, engine, mlflow_store, mo, navigation, overview_queries, px
 
 
 @app.cell
-def _(hub_queries, mo):
+def _(mo, navigation):
     refresh = mo.ui.refresh(label="reload")
-    mo.hstack([mo.md(hub_queries.notebook_heading("oO hub")), refresh], justify="space-between", align="center")
+    mo.hstack([mo.md(navigation.notebook_heading("oO hub")), refresh], justify="space-between", align="center")
     return (refresh,)
 
 
@@ -39,8 +40,8 @@ def _(UTC, datetime, refresh):
 
 
 @app.cell
-def _(engine, hub_queries, mo, now):
-    stats = hub_queries.overview(engine, now=now)
+def _(engine, mo, now, overview_queries):
+    stats = overview_queries.overview(engine, now=now)
     _by_kind = " · ".join(f"{kind} **{count}**" for kind, count in sorted(stats.reactions.items()))
     mo.vstack(
         [
@@ -79,8 +80,8 @@ def _(engine, hub_queries, mo, now):
 
 
 @app.cell
-def _(engine, hub_queries, mo, now, px):
-    per_day = hub_queries.tips_per_day(engine, days=30, now=now)
+def _(engine, mo, now, overview_queries, px):
+    per_day = overview_queries.tips_per_day(engine, days=30, now=now)
     _long = per_day.melt(
         id_vars="date", value_vars=[c for c in per_day.columns if c not in ("date", "tips")], var_name="reaction"
     )
@@ -91,8 +92,8 @@ def _(engine, hub_queries, mo, now, px):
 
 
 @app.cell
-def _(engine, hub_queries, mo, now, px):
-    errors = hub_queries.errors_per_day(engine, days=30, now=now)
+def _(engine, mo, now, overview_queries, px):
+    errors = overview_queries.errors_per_day(engine, days=30, now=now)
     _figure = px.line(
         errors.melt(id_vars="date", var_name="kind", value_name="count"),
         x="date",
@@ -107,20 +108,20 @@ def _(engine, hub_queries, mo, now, px):
 
 
 @app.cell
-def _(engine, hub_queries, mo, now):
+def _(engine, mo, now, overview_queries):
     now  # the latest tips follow "reload" too
-    tips = hub_queries.recent_tips(engine, limit=50)
+    tips = overview_queries.recent_tips(engine, limit=50)
     mo.vstack([mo.md("### Latest tips"), mo.ui.table(tips, selection=None, page_size=10)])
     return (tips,)
 
 
 @app.cell
-def _(hub_queries, mo):
+def _(mo, navigation):
     mo.md(
         "### Notebooks\n"
         + "\n".join(
-            f"- [{name}]({hub_queries.notebook_href(name)}): {what}"
-            for name, what in hub_queries.NOTEBOOKS.items()
+            f"- [{name}]({navigation.notebook_href(name)}): {what}"
+            for name, what in navigation.NOTEBOOKS.items()
             if name != "hub"
         )
     )
@@ -128,8 +129,8 @@ def _(hub_queries, mo):
 
 
 @app.cell
-def _(hub_queries, mo):
-    links = hub_queries.mlflow_links()
+def _(mlflow_store, mo):
+    links = mlflow_store.mlflow_links()
     _prompts = "\n".join(
         f"- [{version}]({url})" if url else f"- {version}: not registered yet (the app registers prompts at start)"
         for version, url in links.prompts.items()

@@ -1,9 +1,9 @@
 """People: look up one person by email or id, see what the settings page shows them (never a token), their consents,
 latest tips and agent outputs, and recompute their due agents.
 
-Presentation only: the person comes from oo_app.hub_queries.find_person (oo_app.profile.overview.profile_of); the
-recompute goes through hub_queries.recompute_person, i.e. agents.runner.run_due (what `oo agents run --user` calls)
-plus an audit event naming the operator (oo_app.audit.hub_operator) and the person by id only.
+Presentation only: the person comes from oo_app.hub.people.find_person (oo_app.profile.overview.profile_of);
+the recompute goes through oo_app.hub.actions.recompute_person, i.e. agents.runner.run_due (what `oo agents run
+--user` calls) plus an audit event naming the operator (oo_app.audit.hub_operator) and the person by id only.
 """
 
 import marimo
@@ -19,18 +19,20 @@ def _():
     import marimo as mo
     import pandas as pd
 
-    from oo_app import audit, hub_queries
+    from oo_app import audit
     from oo_app.db import get_engine
     from oo_app.errors import NotFound
+    from oo_app.hub import actions, navigation
+    from oo_app.hub import people as people_queries
 
     engine = get_engine()
-    return NotFound, UTC, audit, datetime, engine, hub_queries, mo, pd
+    return NotFound, UTC, actions, audit, datetime, engine, mo, navigation, pd, people_queries
 
 
 @app.cell
-def _(hub_queries, mo):
+def _(mo, navigation):
     refresh = mo.ui.refresh(label="reload")
-    mo.hstack([mo.md(hub_queries.notebook_heading("People")), refresh], justify="space-between", align="center")
+    mo.hstack([mo.md(navigation.notebook_heading("People")), refresh], justify="space-between", align="center")
     return (refresh,)
 
 
@@ -61,11 +63,11 @@ def _(who_box):
 
 
 @app.cell
-def _(NotFound, engine, hub_queries, mo, now, who):
+def _(NotFound, engine, mo, now, people_queries, who):
     card = None
     if who:
         try:
-            card = hub_queries.find_person(engine, who, now=now)
+            card = people_queries.find_person(engine, who, now=now)
         except NotFound as _error:
             _said = mo.callout(str(_error), kind="warn")
     if card is not None:
@@ -156,11 +158,11 @@ def _(recompute_button):
 
 
 @app.cell
-def _(card, engine, hub_queries, mo, operator, recompute_requested):
+def _(actions, card, engine, mo, operator, people_queries, recompute_requested):
     recomputed = None
     if recompute_requested and card is not None:
-        recomputed = hub_queries.recompute_person(engine, card.profile.person.id, actor=operator)
-        _after = hub_queries.find_person(engine, str(card.profile.person.id)).outputs
+        recomputed = actions.recompute_person(engine, card.profile.person.id, actor=operator)
+        _after = people_queries.find_person(engine, str(card.profile.person.id)).outputs
         _said = mo.vstack(
             [
                 mo.callout(
@@ -177,10 +179,10 @@ def _(card, engine, hub_queries, mo, operator, recompute_requested):
 
 
 @app.cell
-def _(audit, card, engine, hub_queries, mo, recomputed):
+def _(actions, audit, card, engine, mo, recomputed):
     mo.stop(card is None)
     recomputed  # follows a recompute
-    _actions = hub_queries.audit_log(engine, limit=20, target=audit.person_target(card.profile.person.id))
+    _actions = actions.audit_log(engine, limit=20, target=audit.person_target(card.profile.person.id))
     mo.vstack([mo.md("### Operator actions on this person"), mo.ui.table(_actions, selection=None)])
     return
 

@@ -1,7 +1,7 @@
 """Tips: the tip log with filters, and how often tips are taken up (done or liked, over shown) by agent set, prompt
 version, model and policy, over time.
 
-Presentation only: every figure comes from oo_app.hub_queries over the app's database (OO_DATABASE_URL).
+Presentation only: every figure comes from oo_app.hub.tips over the app's database (OO_DATABASE_URL).
 """
 
 import marimo
@@ -17,17 +17,18 @@ def _():
     import marimo as mo
     import plotly.express as px
 
-    from oo_app import hub_queries
     from oo_app.db import get_engine
+    from oo_app.hub import navigation
+    from oo_app.hub import tips as tip_queries
 
     engine = get_engine()
-    return UTC, datetime, engine, hub_queries, mo, px, timedelta
+    return UTC, datetime, engine, mo, navigation, px, timedelta, tip_queries
 
 
 @app.cell
-def _(hub_queries, mo):
+def _(mo, navigation):
     refresh = mo.ui.refresh(label="reload")
-    mo.hstack([mo.md(hub_queries.notebook_heading("Tips")), refresh], justify="space-between", align="center")
+    mo.hstack([mo.md(navigation.notebook_heading("Tips")), refresh], justify="space-between", align="center")
     return (refresh,)
 
 
@@ -39,8 +40,8 @@ def _(UTC, datetime, refresh):
 
 
 @app.cell
-def _(engine, hub_queries, mo, now, timedelta):
-    _options = hub_queries.tip_filter_options(engine)
+def _(engine, mo, now, timedelta, tip_queries):
+    _options = tip_queries.tip_filter_options(engine)
     controls = mo.ui.dictionary(
         {
             "person": mo.ui.text(placeholder="id or part of an email", label="person"),
@@ -58,9 +59,9 @@ def _(engine, hub_queries, mo, now, timedelta):
 
 
 @app.cell
-def _(controls, hub_queries):
+def _(controls, tip_queries):
     _chosen = controls.value
-    filters = hub_queries.TipFilters(
+    filters = tip_queries.TipFilters(
         person=_chosen["person"] or None,
         agent=_chosen["agent"],
         model=_chosen["model"],
@@ -75,9 +76,9 @@ def _(controls, hub_queries):
 
 
 @app.cell
-def _(engine, filters, hub_queries, mo, now):
+def _(engine, filters, mo, now, tip_queries):
     now  # the log follows "reload" too
-    log = hub_queries.tip_log(engine, filters, limit=500)
+    log = tip_queries.tip_log(engine, filters, limit=500)
     mo.vstack(
         [
             mo.md(f"### Tip log ({len(log)}{'+' if len(log) == 500 else ''})"),
@@ -88,8 +89,8 @@ def _(engine, filters, hub_queries, mo, now):
 
 
 @app.cell
-def _(hub_queries, mo):
-    by_pick = mo.ui.dropdown(list(hub_queries.ACCEPTANCE_DIMENSIONS), value="agents", label="acceptance by")
+def _(mo, tip_queries):
+    by_pick = mo.ui.dropdown(list(tip_queries.ACCEPTANCE_DIMENSIONS), value="agents", label="acceptance by")
     by_pick
     return (by_pick,)
 
@@ -101,9 +102,9 @@ def _(by_pick):
 
 
 @app.cell
-def _(by, engine, filters, hub_queries, mo, now, px):
+def _(by, engine, filters, mo, now, px, tip_queries):
     now  # follows "reload"
-    accepted = hub_queries.acceptance(engine, by, filters)
+    accepted = tip_queries.acceptance(engine, by, filters)
     _figure = px.bar(accepted, x=by, y="acceptance", text="shown", title=f"Acceptance (done or liked / shown) by {by}")
     _figure.update_traces(texttemplate="%{text} shown", textposition="outside")
     _figure.update_layout(template="plotly_white", yaxis_tickformat=".0%", yaxis_range=[0, 1.1], xaxis_title=None)
@@ -117,9 +118,9 @@ def _(by, engine, filters, hub_queries, mo, now, px):
 
 
 @app.cell
-def _(by, engine, filters, hub_queries, mo, now, px):
+def _(by, engine, filters, mo, now, px, tip_queries):
     now  # follows "reload"
-    accepted_per_day = hub_queries.acceptance_per_day(engine, by, filters)
+    accepted_per_day = tip_queries.acceptance_per_day(engine, by, filters)
     _figure = px.line(
         accepted_per_day,
         x="date",

@@ -252,7 +252,7 @@ class Settings(BaseSettings):
 
     demo_email: str = "demo@example.com"
     policy: str = "incumbent"
-    # The operator hub (`oo hub`, oo_app.hub_server): marimo notebooks behind the operators' shared password.
+    # The operator hub (`oo hub`, oo_app.hub.server): marimo notebooks behind the operators' shared password.
     hub_password: SecretStr | None = Field(
         default=None,
         description="The operators' shared secret; `oo hub` refuses to start without one (16+ characters outside "
@@ -264,6 +264,11 @@ class Settings(BaseSettings):
         default="hub",
         min_length=1,
         description="Who acts in the hub's admin actions (exported to the notebooks as OO_HUB_OPERATOR).",
+    )
+    hub_notebook_links: Literal["file", "path"] = Field(
+        default="file",
+        description="How the notebooks link to each other: `file` (`?file=<name>.py`, as `marimo run admin_notebooks/` "
+        "serves a folder) or `path` (`../<name>/`, as `oo hub` serves them at /notebooks/<name>/; `oo hub` sets it).",
     )
     hub_session_hours: float = Field(default=12.0, gt=0, description="How long a hub login lasts.")
     hub_allowed_hosts: Annotated[list[str], NoDecode] = Field(

@@ -486,7 +486,7 @@ def test_the_app_health_check_probes_the_health_route_of_the_api() -> None:
 
 
 def test_the_hub_health_check_probes_a_page_the_hub_serves_without_login() -> None:
-    from oo_app.hub_server import create_app
+    from oo_app.hub.server import create_app
 
     port, path = _healthcheck_url(SERVICES["hub"])
     assert port in _listens_on(SERVICES["hub"])
@@ -521,7 +521,7 @@ def test_the_workers_are_several_replicas_of_oo_worker_on_procrastinate() -> Non
 
 
 def test_the_hub_listens_beyond_loopback_only_by_the_flag_oo_hub_requires() -> None:
-    from oo_app.hub_server import is_loopback
+    from oo_app.hub.server import is_loopback
 
     hub = SERVICES["hub"]
     words = _argv(hub)

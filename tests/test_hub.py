@@ -15,9 +15,17 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from agents.registry import registry
-from oo_app import audit, hub_queries
+from oo_app import audit
 from oo_app.db import make_engine, migrate
 from oo_app.errors import Conflict, InvalidInput, NotFound
+from oo_app.hub import actions, mlflow_store, navigation
+from oo_app.hub import agent_health as agent_queries
+from oo_app.hub import events as event_queries
+from oo_app.hub import experiments as experiment_queries
+from oo_app.hub import overview as overview_queries
+from oo_app.hub import people as people_queries
+from oo_app.hub import shared as hub_shared
+from oo_app.hub import tips as tip_queries
 from oo_app.models import (
     AgentOutput,
     AgentRun,
@@ -235,7 +243,7 @@ def _ids(engine: Engine) -> dict[str, int]:
 
 
 def test_overview_counts_persons_activity_tips_reactions_and_errors(hub_engine: Engine) -> None:
-    stats = hub_queries.overview(hub_engine, now=NOW, alias_table=MODEL_ALIASES)
+    stats = overview_queries.overview(hub_engine, now=NOW, alias_table=MODEL_ALIASES)
     assert (stats.persons, stats.active_today, stats.tips, stats.tips_today) == (3, 2, 6, 3)
     assert stats.reactions == {"done": 2, "snoozed": 1, "dismissed": 1, "liked": 1}
     assert (stats.reaction_rate, stats.done_rate, stats.acceptance) == pytest.approx((5 / 6, 2 / 6, 3 / 6))
@@ -244,22 +252,22 @@ def test_overview_counts_persons_activity_tips_reactions_and_errors(hub_engine: 
 
 
 def test_composer_tips_are_no_fallback_where_the_composer_is_the_writer(hub_engine: Engine) -> None:
-    stats = hub_queries.overview(hub_engine, now=NOW)  # OO_TIP_WRITER=rules: `tip-generator` is the composer
+    stats = overview_queries.overview(hub_engine, now=NOW)  # OO_TIP_WRITER=rules: `tip-generator` is the composer
     assert (stats.fallbacks, stats.fallbacks_today) == (0, 0)
 
 
 def test_tips_per_day_has_every_day_and_the_reaction_split(hub_engine: Engine) -> None:
-    frame = hub_queries.tips_per_day(hub_engine, days=7, now=NOW)
+    frame = overview_queries.tips_per_day(hub_engine, days=7, now=NOW)
     assert len(frame) == 7
     by_day = frame.set_index("date")
-    assert by_day.loc[TODAY, ["tips", "done", "snoozed", hub_queries.NO_REACTION]].tolist() == [3, 1, 1, 1]
+    assert by_day.loc[TODAY, ["tips", "done", "snoozed", hub_shared.NO_REACTION]].tolist() == [3, 1, 1, 1]
     assert by_day.loc[YESTERDAY, ["tips", "done"]].tolist() == [1, 1]
     assert by_day.loc[TWO_DAYS_AGO, ["tips", "dismissed", "liked"]].tolist() == [2, 1, 1]
     assert int(frame["tips"].sum()) == 6
 
 
 def test_errors_per_day_counts_agent_errors_and_fallbacks(hub_engine: Engine) -> None:
-    frame = hub_queries.errors_per_day(hub_engine, days=7, now=NOW, alias_table=MODEL_ALIASES).set_index("date")
+    frame = overview_queries.errors_per_day(hub_engine, days=7, now=NOW, alias_table=MODEL_ALIASES).set_index("date")
     assert frame.loc[TODAY].tolist() == [1, 1]
     assert frame.loc[YESTERDAY].tolist() == [0, 1]
     assert frame.loc[TWO_DAYS_AGO].tolist() == [0, 1]
@@ -270,7 +278,7 @@ def test_errors_per_day_counts_agent_errors_and_fallbacks(hub_engine: Engine) ->
 
 
 def test_agent_freshness_against_ttl_and_sla(hub_engine: Engine) -> None:
-    frame = hub_queries.agent_freshness(hub_engine, now=NOW).set_index("agent")
+    frame = agent_queries.agent_freshness(hub_engine, now=NOW).set_index("agent")
     assert list(frame.index) == sorted(registry())
     figures = ["eligible", "fresh", "stale", "missing"]
     assert frame.loc["time-of-day", figures].tolist() == [2, 1, 1, 0], "ada and bob consented to activity"
@@ -287,14 +295,14 @@ def test_agent_freshness_against_ttl_and_sla(hub_engine: Engine) -> None:
 
 
 def test_stale_outputs_name_the_persons_waiting(hub_engine: Engine) -> None:
-    frame = hub_queries.stale_outputs(hub_engine, now=NOW)
+    frame = agent_queries.stale_outputs(hub_engine, now=NOW)
     rows = frame[["person", "agent", "reason"]].values.tolist()
     assert rows == [["ada@example.com", "overdue-task", "missing"], ["bob@example.com", "time-of-day", "expired"]]
     assert frame.loc[1, "age_h"] == pytest.approx(3.0)
 
 
 def test_agent_run_stats_give_durations_and_errors(hub_engine: Engine) -> None:
-    frame = hub_queries.agent_run_stats(hub_engine, days=7, now=NOW).set_index("agent")
+    frame = agent_queries.agent_run_stats(hub_engine, days=7, now=NOW).set_index("agent")
     clock = frame.loc["time-of-day"]
     assert (clock["runs"], clock["errors"], clock["error_rate"]) == (4, 1, 0.25)
     assert (clock["p50_ms"], clock["p95_ms"], clock["max_ms"]) == pytest.approx((25.0, 38.5, 40.0))
@@ -304,7 +312,7 @@ def test_agent_run_stats_give_durations_and_errors(hub_engine: Engine) -> None:
 
 
 def test_agent_runs_lists_the_errors_newest_first(hub_engine: Engine) -> None:
-    errors = hub_queries.agent_runs(hub_engine, days=30, now=NOW, status="error")
+    errors = agent_queries.agent_runs(hub_engine, days=30, now=NOW, status="error")
     assert errors["error"].tolist() == ["ValueError: boom", "OSError: long ago"]
 
 
@@ -314,32 +322,32 @@ def test_agent_runs_lists_the_errors_newest_first(hub_engine: Engine) -> None:
 @pytest.mark.parametrize(
     ("filters", "texts"),
     [
-        (hub_queries.TipFilters(), [SEEDED_TEXT, "b", "c", "d", "f", "e"]),
-        (hub_queries.TipFilters(person="ADA@"), [SEEDED_TEXT, "b"]),
-        (hub_queries.TipFilters(agent="momentum"), [SEEDED_TEXT, "c"]),
-        (hub_queries.TipFilters(reaction=hub_queries.NO_REACTION), ["c"]),
-        (hub_queries.TipFilters(reaction="liked"), ["f"]),
-        (hub_queries.TipFilters(shadow=True), ["shadow"]),
-        (hub_queries.TipFilters(start=YESTERDAY, end=YESTERDAY), ["d"]),
-        (hub_queries.TipFilters(start=NOW - timedelta(hours=2, minutes=30)), [SEEDED_TEXT, "b"]),
-        (hub_queries.TipFilters(model=COMPOSER, policy="incumbent"), [SEEDED_TEXT, "d", "f"]),
-        (hub_queries.TipFilters(prompt_version="orchestrator-v1", policy="legacy"), ["e"]),
+        (tip_queries.TipFilters(), [SEEDED_TEXT, "b", "c", "d", "f", "e"]),
+        (tip_queries.TipFilters(person="ADA@"), [SEEDED_TEXT, "b"]),
+        (tip_queries.TipFilters(agent="momentum"), [SEEDED_TEXT, "c"]),
+        (tip_queries.TipFilters(reaction=hub_shared.NO_REACTION), ["c"]),
+        (tip_queries.TipFilters(reaction="liked"), ["f"]),
+        (tip_queries.TipFilters(shadow=True), ["shadow"]),
+        (tip_queries.TipFilters(start=YESTERDAY, end=YESTERDAY), ["d"]),
+        (tip_queries.TipFilters(start=NOW - timedelta(hours=2, minutes=30)), [SEEDED_TEXT, "b"]),
+        (tip_queries.TipFilters(model=COMPOSER, policy="incumbent"), [SEEDED_TEXT, "d", "f"]),
+        (tip_queries.TipFilters(prompt_version="orchestrator-v1", policy="legacy"), ["e"]),
     ],
 )
-def test_tip_log_filters(hub_engine: Engine, filters: hub_queries.TipFilters, texts: list[str]) -> None:
-    assert hub_queries.tip_log(hub_engine, filters)["text"].tolist() == texts
+def test_tip_log_filters(hub_engine: Engine, filters: tip_queries.TipFilters, texts: list[str]) -> None:
+    assert tip_queries.tip_log(hub_engine, filters)["text"].tolist() == texts
 
 
 def test_tip_log_by_person_id_includes_shadow_tips_on_request(hub_engine: Engine) -> None:
     bob = _ids(hub_engine)["bob"]
-    frame = hub_queries.tip_log(hub_engine, hub_queries.TipFilters(person=str(bob), shadow=None), limit=3)
+    frame = tip_queries.tip_log(hub_engine, tip_queries.TipFilters(person=str(bob), shadow=None), limit=3)
     assert frame["text"].tolist() == ["shadow", "c", "d"]
     assert frame["shadow"].tolist() == [True, False, False]
-    assert frame.columns.tolist() == hub_queries.TIP_LOG_COLUMNS
+    assert frame.columns.tolist() == tip_queries.TIP_LOG_COLUMNS
 
 
 def test_recent_tips_lists_newest_first_with_person_and_agents(hub_engine: Engine) -> None:
-    frame = hub_queries.recent_tips(hub_engine, limit=3)
+    frame = overview_queries.recent_tips(hub_engine, limit=3)
     assert frame["text"].tolist() == [SEEDED_TEXT, "b", "shadow"]
     assert frame.loc[0, "person"] == "ada@example.com"
     assert frame.loc[0, "agents"] == "momentum, time-of-day"
@@ -359,13 +367,13 @@ def test_recent_tips_lists_newest_first_with_person_and_agents(hub_engine: Engin
     ],
 )
 def test_acceptance_is_done_or_liked_over_shown(hub_engine: Engine, by: str, expected: list[tuple]) -> None:
-    frame = hub_queries.acceptance(hub_engine, by)
+    frame = tip_queries.acceptance(hub_engine, by)
     assert [tuple(row) for row in frame[[by, "shown", "accepted"]].values.tolist()] == expected
     assert frame["acceptance"].tolist() == pytest.approx([accepted / shown for _, shown, accepted in expected])
 
 
 def test_acceptance_per_day_splits_the_groups_by_day(hub_engine: Engine) -> None:
-    frame = hub_queries.acceptance_per_day(hub_engine, "model")
+    frame = tip_queries.acceptance_per_day(hub_engine, "model")
     rows = [tuple(row) for row in frame[["date", "model", "shown", "accepted"]].values.tolist()]
     assert rows == [
         (TWO_DAYS_AGO, QWEN, 1, 0),
@@ -378,11 +386,11 @@ def test_acceptance_per_day_splits_the_groups_by_day(hub_engine: Engine) -> None
 
 def test_acceptance_refuses_an_unknown_dimension(hub_engine: Engine) -> None:
     with pytest.raises(ValueError, match="choose one of agents"):
-        hub_queries.acceptance(hub_engine, "colour")
+        tip_queries.acceptance(hub_engine, "colour")
 
 
 def test_tip_filter_options_offer_what_the_log_holds(hub_engine: Engine) -> None:
-    options = hub_queries.tip_filter_options(hub_engine)
+    options = tip_queries.tip_filter_options(hub_engine)
     assert options.models == [QWEN, COMPOSER]
     assert options.policies == ["incumbent", "legacy", "terse-v1"]
     assert options.prompt_versions == ["orchestrator-v1", "orchestrator-v2"]
@@ -395,48 +403,48 @@ def test_tip_filter_options_offer_what_the_log_holds(hub_engine: Engine) -> None
 @pytest.mark.parametrize(
     ("filters", "types"),
     [
-        (hub_queries.EventFilters(), ["tip_done", "app_open", "tip_shown", "mood"]),
-        (hub_queries.EventFilters(person="ada"), ["tip_done", "app_open"]),
-        (hub_queries.EventFilters(types=("mood", "tip_shown")), ["tip_shown", "mood"]),
-        (hub_queries.EventFilters(start=TODAY, end=TODAY), ["tip_done", "app_open", "tip_shown"]),
-        (hub_queries.EventFilters(end=NOW - timedelta(hours=2)), ["tip_shown", "mood"]),
+        (event_queries.EventFilters(), ["tip_done", "app_open", "tip_shown", "mood"]),
+        (event_queries.EventFilters(person="ada"), ["tip_done", "app_open"]),
+        (event_queries.EventFilters(types=("mood", "tip_shown")), ["tip_shown", "mood"]),
+        (event_queries.EventFilters(start=TODAY, end=TODAY), ["tip_done", "app_open", "tip_shown"]),
+        (event_queries.EventFilters(end=NOW - timedelta(hours=2)), ["tip_shown", "mood"]),
     ],
 )
 def test_events_filter_by_person_type_and_time(
-    hub_engine: Engine, filters: hub_queries.EventFilters, types: list[str]
+    hub_engine: Engine, filters: event_queries.EventFilters, types: list[str]
 ) -> None:
-    assert hub_queries.events(hub_engine, filters)["type"].tolist() == types
+    assert event_queries.events(hub_engine, filters)["type"].tolist() == types
 
 
 def test_events_carry_the_person_and_the_payload(hub_engine: Engine) -> None:
-    frame = hub_queries.events(hub_engine, hub_queries.EventFilters(types=("mood",)))
+    frame = event_queries.events(hub_engine, event_queries.EventFilters(types=("mood",)))
     assert frame.loc[0, "person"] == "cy@example.com"
     assert json.loads(frame.loc[0, "payload"]) == {"mood": 3}
 
 
 def test_events_per_day_count_each_type(hub_engine: Engine) -> None:
-    frame = hub_queries.events_per_day(hub_engine)
+    frame = event_queries.events_per_day(hub_engine)
     assert [tuple(row) for row in frame.values.tolist()] == [
         (YESTERDAY, "mood", 1),
         (TODAY, "app_open", 1),
         (TODAY, "tip_done", 1),
         (TODAY, "tip_shown", 1),
     ]
-    assert {"mood", "app_open", "tip_liked"} <= set(hub_queries.event_types(hub_engine))
+    assert {"mood", "app_open", "tip_liked"} <= set(event_queries.event_types(hub_engine))
 
 
 # Policies, experiments, people
 
 
 def test_policy_table_and_shadow_comparisons(hub_engine: Engine) -> None:
-    table = hub_queries.policy_table(hub_engine)
+    table = experiment_queries.policy_table(hub_engine)
     assert table["name"].tolist()[0] == "incumbent"
     assert dict(zip(table["name"], table["role"], strict=True)) == {
         "incumbent": "incumbent",
         "terse-v1": "shadow",
         "legacy": "retired",
     }
-    comparisons = hub_queries.shadow_comparisons(hub_engine)
+    comparisons = experiment_queries.shadow_comparisons(hub_engine)
     assert comparisons["policy"].tolist() == ["terse-v1"]
     row = comparisons.iloc[0]
     assert (row["pairs"], row["agreement_mean"], row["judge_candidate"], row["judge_incumbent"]) == (1, 0.8, 0.6, 0.7)
@@ -446,7 +454,7 @@ def test_policy_table_and_shadow_comparisons(hub_engine: Engine) -> None:
 
 
 def test_find_person_by_email_or_id_shows_profile_tips_and_outputs(hub_engine: Engine) -> None:
-    card = hub_queries.find_person(hub_engine, "Ada@Example.com", now=NOW)
+    card = people_queries.find_person(hub_engine, "Ada@Example.com", now=NOW)
     assert card.profile.person.email == "ada@example.com"
     assert {consent.key: consent.granted for consent in card.profile.consents} == {
         "activity": True,
@@ -458,10 +466,10 @@ def test_find_person_by_email_or_id_shows_profile_tips_and_outputs(hub_engine: E
     assert card.tips["text"].tolist() == [SEEDED_TEXT, "b"]
     assert card.outputs["agent"].tolist() == ["focus-area", "momentum", "recent-patterns", "time-of-day"]
     assert card.outputs["fresh"].all()
-    by_id = hub_queries.find_person(hub_engine, str(_ids(hub_engine)["bob"]), now=NOW)
+    by_id = people_queries.find_person(hub_engine, str(_ids(hub_engine)["bob"]), now=NOW)
     assert by_id.outputs[["agent", "fresh"]].values.tolist() == [["time-of-day", False]]
     with pytest.raises(NotFound, match="no person with the id or email"):
-        hub_queries.find_person(hub_engine, "nobody@example.com")
+        people_queries.find_person(hub_engine, "nobody@example.com")
 
 
 def test_hub_queries_never_select_a_token_column(hub_engine: Engine) -> None:
@@ -471,20 +479,20 @@ def test_hub_queries_never_select_a_token_column(hub_engine: Engine) -> None:
         statements.append(statement)
 
     sa.event.listen(hub_engine, "before_cursor_execute", remember)
-    hub_queries.overview(hub_engine, now=NOW)
-    hub_queries.tips_per_day(hub_engine, now=NOW)
-    hub_queries.errors_per_day(hub_engine, now=NOW)
-    hub_queries.recent_tips(hub_engine)
-    hub_queries.agent_freshness(hub_engine, now=NOW)
-    hub_queries.agent_run_stats(hub_engine, now=NOW)
-    hub_queries.acceptance(hub_engine, "agents")
-    hub_queries.tip_filter_options(hub_engine)
-    hub_queries.events(hub_engine)
-    hub_queries.events_per_day(hub_engine)
-    hub_queries.policy_table(hub_engine)
-    hub_queries.shadow_comparisons(hub_engine)
-    hub_queries.find_person(hub_engine, "ada@example.com", now=NOW)
-    hub_queries.audit_log(hub_engine)
+    overview_queries.overview(hub_engine, now=NOW)
+    overview_queries.tips_per_day(hub_engine, now=NOW)
+    overview_queries.errors_per_day(hub_engine, now=NOW)
+    overview_queries.recent_tips(hub_engine)
+    agent_queries.agent_freshness(hub_engine, now=NOW)
+    agent_queries.agent_run_stats(hub_engine, now=NOW)
+    tip_queries.acceptance(hub_engine, "agents")
+    tip_queries.tip_filter_options(hub_engine)
+    event_queries.events(hub_engine)
+    event_queries.events_per_day(hub_engine)
+    experiment_queries.policy_table(hub_engine)
+    experiment_queries.shadow_comparisons(hub_engine)
+    people_queries.find_person(hub_engine, "ada@example.com", now=NOW)
+    actions.audit_log(hub_engine)
     selects = [statement for statement in statements if statement.lstrip().upper().startswith("SELECT")]
     assert len(selects) >= 20, statements
     leaking = [statement for statement in selects if "_enc" in statement.lower() or "token" in statement.lower()]
@@ -496,18 +504,18 @@ def test_hub_queries_never_select_a_token_column(hub_engine: Engine) -> None:
 
 def test_a_refused_promotion_changes_nothing_and_records_nothing(hub_engine: Engine) -> None:
     with pytest.raises(Conflict, match="cannot be promoted yet"):
-        hub_queries.promote_policy(hub_engine, "terse-v1", actor=OPERATOR)
-    assert hub_queries.audit_log(hub_engine).empty
-    assert hub_queries.policy_table(hub_engine)["name"].tolist()[0] == "incumbent"
+        actions.promote_policy(hub_engine, "terse-v1", actor=OPERATOR)
+    assert actions.audit_log(hub_engine).empty
+    assert experiment_queries.policy_table(hub_engine)["name"].tolist()[0] == "incumbent"
 
 
 def test_a_forced_promotion_changes_the_incumbent_and_is_audited(hub_engine: Engine) -> None:
-    promoted = hub_queries.promote_policy(hub_engine, "terse-v1", actor=OPERATOR, force=True, now=NOW)
+    promoted = actions.promote_policy(hub_engine, "terse-v1", actor=OPERATOR, force=True, now=NOW)
     assert promoted.role == PolicyRole.incumbent
     assert promoted.promoted_by == OPERATOR
-    roles = hub_queries.policy_table(hub_engine).set_index("name")["role"].to_dict()
+    roles = experiment_queries.policy_table(hub_engine).set_index("name")["role"].to_dict()
     assert roles == {"terse-v1": "incumbent", "incumbent": "retired", "legacy": "retired"}
-    log = hub_queries.audit_log(hub_engine)
+    log = actions.audit_log(hub_engine)
     assert log[["actor", "action", "target"]].values.tolist() == [[OPERATOR, "policy.promote", "policy:terse-v1"]]
     details = json.loads(log.loc[0, "details"])
     assert details["previous_incumbent"] == "incumbent"
@@ -518,15 +526,15 @@ def test_a_forced_promotion_changes_the_incumbent_and_is_audited(hub_engine: Eng
 
 def test_recompute_runs_the_persons_due_agents_and_is_audited(hub_engine: Engine) -> None:
     bob = _ids(hub_engine)["bob"]
-    assert hub_queries.recompute_person(hub_engine, bob, actor=OPERATOR, now=NOW) == ["time-of-day"]
-    freshness = hub_queries.agent_freshness(hub_engine, now=NOW).set_index("agent")
+    assert actions.recompute_person(hub_engine, bob, actor=OPERATOR, now=NOW) == ["time-of-day"]
+    freshness = agent_queries.agent_freshness(hub_engine, now=NOW).set_index("agent")
     assert freshness.loc["time-of-day", ["fresh", "stale"]].tolist() == [2, 0]
-    log = hub_queries.audit_log(hub_engine, target=audit.person_target(bob))
+    log = actions.audit_log(hub_engine, target=audit.person_target(bob))
     assert log[["actor", "action", "target"]].values.tolist() == [[OPERATOR, "agents.recompute", f"person:{bob}"]]
     assert json.loads(log.loc[0, "details"]) == {"agents": ["time-of-day"], "outputs": 1}
     assert "bob@example.com" not in log.to_string(), "the audit log names a person by id only"
     with pytest.raises(NotFound):
-        hub_queries.recompute_person(hub_engine, 9999, actor=OPERATOR)
+        actions.recompute_person(hub_engine, 9999, actor=OPERATOR)
 
 
 def test_audit_record_refuses_personal_data(hub_engine: Engine) -> None:
@@ -588,25 +596,28 @@ def test_the_hub_operator_comes_from_the_server_then_the_environment_then_the_qu
 # Links
 
 
-def test_notebook_links_follow_how_the_notebooks_are_served(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv(hub_queries.NOTEBOOK_LINKS_ENV, raising=False)
-    assert hub_queries.notebook_href("tips") == "?file=tips.py", "marimo run admin_notebooks/ (the default)"
-    assert hub_queries.notebook_href("tips", "path") == "../tips/", "with_dynamic_directory: sibling paths"
-    monkeypatch.setenv(hub_queries.NOTEBOOK_LINKS_ENV, "path")
-    assert hub_queries.notebook_href("people") == "../people/"
+def test_notebook_links_follow_how_the_notebooks_are_served(
+    monkeypatch: pytest.MonkeyPatch, configure: Callable[..., None]
+) -> None:
+    monkeypatch.delenv(navigation.NOTEBOOK_LINKS_ENV, raising=False)
+    configure()
+    assert navigation.notebook_href("tips") == "?file=tips.py", "marimo run admin_notebooks/ (the default)"
+    assert navigation.notebook_href("tips", "path") == "../tips/", "with_dynamic_directory: sibling paths"
+    configure(**{navigation.NOTEBOOK_LINKS_ENV: "path"})
+    assert navigation.notebook_href("people") == "../people/", "the setting hub_notebook_links"
     notebooks = Path(__file__).resolve().parents[1] / "admin_notebooks"
-    assert {path.stem for path in notebooks.glob("*.py")} == set(hub_queries.NOTEBOOKS), "every notebook is linked"
+    assert {path.stem for path in notebooks.glob("*.py")} == set(navigation.NOTEBOOKS), "every notebook is linked"
     with pytest.raises(KeyError):
-        hub_queries.notebook_href("nowhere")
+        navigation.notebook_href("nowhere")
     with pytest.raises(ValueError, match="OO_HUB_NOTEBOOK_LINKS"):
-        hub_queries.notebook_href("tips", "cdn")
+        navigation.notebook_href("tips", "cdn")
 
 
 def test_mlflow_links_without_a_store_point_at_the_ui_and_say_why(
     configure: Callable[..., None], tmp_path: Path
 ) -> None:
     configure(OO_MLFLOW_TRACKING_URI=f"sqlite:///{tmp_path / 'absent.db'}", OO_MLFLOW_UI_URL="http://mlflow.test")
-    links = hub_queries.mlflow_links()
+    links = mlflow_store.mlflow_links()
     assert links.experiments == {
         "oo-tips": "http://mlflow.test/#/experiments",
         "oo-bench": "http://mlflow.test/#/experiments",
@@ -621,11 +632,11 @@ def test_bench_runs_tolerate_a_missing_or_unreachable_store(
     configure: Callable[..., None], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     configure(OO_MLFLOW_TRACKING_URI=f"sqlite:///{tmp_path / 'absent.db'}")
-    missing = hub_queries.bench_runs()
+    missing = mlflow_store.bench_runs()
     assert missing.runs.empty
     assert "no MLflow store" in missing.message
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
-    unreachable = hub_queries.bench_runs("http://admin:secret@127.0.0.1:9")
+    unreachable = mlflow_store.bench_runs("http://admin:secret@127.0.0.1:9")
     assert unreachable.runs.empty
     assert "unavailable" in unreachable.message
     assert "secret" not in unreachable.message
@@ -642,7 +653,7 @@ def test_bench_runs_and_links_read_the_mlflow_store(
     shutil.copy(mlflow_template_db, store)
     configure(OO_MLFLOW_TRACKING_URI=f"sqlite:///{store}", OO_MLFLOW_UI_URL="http://mlflow.test")
     assert (
-        hub_queries.bench_runs().message
+        mlflow_store.bench_runs().message
         == "No `oo-bench` experiment in sqlite:///" + str(store) + " yet: run `oo bench models`."
     )
     run_id = tracking.log_benchmark_run(
@@ -650,7 +661,7 @@ def test_bench_runs_and_links_read_the_mlflow_store(
         {"policy": "terse-v1", "prompt_version": "orchestrator-v2", "alias": "tip-generator"},
         {"tips": 14, "judge_score_mean": 0.75, "guardrail_pass_rate": 0.9, "latency_p50_s": 0.5},
     )
-    bench = hub_queries.bench_runs()
+    bench = mlflow_store.bench_runs()
     assert bench.message is None
     row = bench.runs.iloc[0]
     assert (row["run_id"], row["name"], row["policy"], row["judge_score_mean"]) == (
@@ -662,7 +673,7 @@ def test_bench_runs_and_links_read_the_mlflow_store(
     assert row["url"].startswith("http://mlflow.test/#/experiments/")
     assert row["url"].endswith(f"/runs/{run_id}")
     tracking.register_prompts()
-    links = hub_queries.mlflow_links()
+    links = mlflow_store.mlflow_links()
     assert links.message is None
     assert links.experiments["oo-bench"] == bench.experiment_url
     assert links.traces.endswith("/traces")

@@ -20,8 +20,10 @@ from typing import Any
 import pytest
 from sqlmodel import Session, select
 
-from oo_app import hub_queries
 from oo_app.db import make_engine, migrate
+from oo_app.hub import events as event_queries
+from oo_app.hub import navigation
+from oo_app.hub import tips as tip_queries
 from oo_app.models import AuditEvent, Policy, PolicyRole, User
 from tests.test_hub import MODEL_ALIASES, NOW, OPERATOR, SEEDED_TEXT, TOKEN, seed
 
@@ -79,7 +81,7 @@ def test_hub_shows_the_kpis_and_links_to_every_notebook_and_to_mlflow(hub_url: s
     assert "LLM fallbacks today" in text
     assert SEEDED_TEXT in text
     assert "ada@example.com" in text
-    for name in hub_queries.NOTEBOOKS:
+    for name in navigation.NOTEBOOKS:
         assert f'href="?file={name}.py"' in text, f"no link to {name}.py in the hub"
     assert f'href="{MLFLOW_UI_URL}/#/experiments"' in text
     assert f'href="{MLFLOW_UI_URL}/#/prompts"' in text
@@ -101,7 +103,7 @@ def test_tips_shows_the_log_and_acceptance_and_follows_the_filters(hub_url: str)
     assert len(defs["log"]) == 6, "the default window (30 days to now) holds every shown tip"
     assert SEEDED_TEXT in text
     assert defs["accepted"].set_index("agents").loc["time-of-day", "accepted"] == 2
-    text, defs = run("tips", filters=hub_queries.TipFilters(person="bob"), by="model")
+    text, defs = run("tips", filters=tip_queries.TipFilters(person="bob"), by="model")
     assert defs["log"]["text"].tolist() == ["c", "d", "e"]
     accepted = defs["accepted"].set_index("model")
     assert accepted["shown"].to_dict() == {"ollama_chat/qwen2.5:1.5b": 2, "oo-rules/composer": 1}
@@ -112,7 +114,7 @@ def test_events_shows_the_week_and_follows_the_filters(hub_url: str) -> None:
     text, defs = run("events")
     assert defs["found"]["type"].tolist() == ["tip_done", "app_open", "tip_shown", "mood"]
     assert "cy@example.com" in text
-    _text, defs = run("events", filters=hub_queries.EventFilters(person="ada"))
+    _text, defs = run("events", filters=event_queries.EventFilters(person="ada"))
     assert defs["found"]["type"].tolist() == ["tip_done", "app_open"]
 
 
@@ -173,7 +175,7 @@ def test_a_recompute_from_people_runs_the_due_agents_and_is_audited(hub_url: str
     assert event.details == {"agents": ["time-of-day"], "outputs": 1}
 
 
-@pytest.mark.parametrize("notebook", sorted(hub_queries.NOTEBOOKS))
+@pytest.mark.parametrize("notebook", sorted(navigation.NOTEBOOKS))
 def test_each_notebook_runs_as_a_script(notebook: str, tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'script.db'}"
     migrate(url)

@@ -26,10 +26,11 @@ from starlette.websockets import WebSocketDisconnect
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
-from oo_app import db, hub_server
+from oo_app import db
 from oo_app.cli import main
 from oo_app.db import make_engine
-from oo_app.hub_server import COOKIE, HubGuard, HubSessions, LoginThrottle, create_app
+from oo_app.hub import server as hub_server
+from oo_app.hub.server import COOKIE, HubGuard, HubSessions, LoginThrottle, create_app
 from oo_app.models import Tip, User
 from oo_app.settings import get_settings
 from tests.app_server import chromium, free_port, loopback_only, seeded_database

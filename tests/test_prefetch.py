@@ -11,8 +11,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, func, select
 
-from oo_app import hub_queries
 from oo_app.api import api
+from oo_app.hub import overview as overview_queries
 from oo_app.models import AgentOutput, Tip, User
 from oo_app.recommender import current_tip, mark_shown, next_tip, prefetch, react, replacement_tip
 from oo_app.recommender.feedback import TIP_SHELF_LIFE, latest_tip
@@ -107,7 +107,7 @@ def test_the_hub_counts_only_tips_people_were_given(
 ) -> None:
     _show(session, demo_user)
     assert len(_tips(session, demo_user)) == 2
-    assert hub_queries.overview(engine, now=NOW).tips == 1
+    assert overview_queries.overview(engine, now=NOW).tips == 1
 
 
 def test_the_reaction_route_answers_with_the_tip_written_ahead(session: Session, demo_user: User, ahead: None) -> None:
@@ -132,5 +132,5 @@ def test_answering_before_the_tip_written_ahead_is_ready_never_waits_on_the_mode
     assert following.policy == shown.policy
     session.commit()
     assert prefetch.drain(timeout=60)
-    overview = hub_queries.overview(session.get_bind(), now=NOW)
+    overview = overview_queries.overview(session.get_bind(), now=NOW)
     assert (overview.tips, overview.fallbacks) == (2, 0), "by design: not counted as a model failure"
