@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urljoin
 
 import httpx
 import pytest
@@ -29,6 +30,7 @@ from websockets.sync.client import connect
 from oo_app import db
 from oo_app.cli import main
 from oo_app.db import make_engine
+from oo_app.hub import navigation
 from oo_app.hub import server as hub_server
 from oo_app.hub.server import COOKIE, HubGuard, HubSessions, LoginThrottle, create_app
 from oo_app.models import Tip, User
@@ -264,7 +266,26 @@ def test_the_notebooks_learn_who_acts_and_read_the_apps_database(hub_env: Callab
     assert hub_server.notebook_environment(settings) == {
         "OO_DATABASE_URL": settings.database_url,
         "OO_HUB_OPERATOR": "ops-team",
+        "OO_HUB_NOTEBOOK_LINKS": "path",
     }
+
+
+def test_links_between_served_notebooks_lead_to_the_served_notebooks(
+    hub_env: Callable[..., None], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import uvicorn
+
+    for name, value in hub_server.notebook_environment(get_settings()).items():
+        monkeypatch.setenv(name, os.environ.get(name, value))  # serve() exports these to os.environ: undone after
+    hub_env(OO_HUB_NOTEBOOK_LINKS="file")  # as `marimo run admin_notebooks/` wants them, e.g. from .env
+    monkeypatch.setattr(uvicorn, "run", lambda *args, **kwargs: None)
+
+    hub_server.serve(get_settings(), "127.0.0.1", 2718)
+
+    here = f"{hub_server.NOTEBOOKS_PATH}/hub/"
+    assert urljoin(here, navigation.notebook_href("tips")) == f"{hub_server.NOTEBOOKS_PATH}/tips/", (
+        "a served notebook links to where the hub serves the others, not to ?file= of itself"
+    )
 
 
 # --- the edge: hosts, proxies, security headers --------------------------------------------------------------------

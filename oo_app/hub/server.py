@@ -52,7 +52,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from oo_app.errors import OOError
 from oo_app.security_headers import SecurityHeaders, common_headers
-from oo_app.settings import ROOT, Settings
+from oo_app.settings import ROOT, Settings, get_settings
 
 log = logging.getLogger(__name__)
 
@@ -468,12 +468,17 @@ def behind_the_edge(app: ASGIApp, settings: Settings) -> ASGIApp:
 
 
 def notebook_environment(settings: Settings) -> dict[str, str]:
-    """What the notebooks must read as the app does: its database and the operator who acts through the hub.
+    """What the notebooks must read as the app does: its database and the operator who acts through the hub; and how
+    they link to each other: ``path``, as this server serves each notebook at ``/notebooks/<name>/``.
 
     marimo runs each notebook's kernel in the server process (run mode), so exporting these to ``os.environ``
     reaches the notebooks' own :func:`oo_app.settings.get_settings` even when a value came from ``.env`` alone.
     """
-    return {"OO_DATABASE_URL": settings.database_url, "OO_HUB_OPERATOR": settings.hub_operator}
+    return {
+        "OO_DATABASE_URL": settings.database_url,
+        "OO_HUB_OPERATOR": settings.hub_operator,
+        "OO_HUB_NOTEBOOK_LINKS": "path",
+    }
 
 
 def serve(settings: Settings, host: str, port: int, **uvicorn_options: Any) -> None:
@@ -482,5 +487,6 @@ def serve(settings: Settings, host: str, port: int, **uvicorn_options: Any) -> N
 
     app = create_app(settings)
     os.environ.update(notebook_environment(settings))
+    get_settings.cache_clear()  # the notebooks' settings are read after the export, not from before it
     # uvicorn's proxy headers off: it would believe any loopback peer; create_app believes OO_HUB_TRUSTED_PROXIES only.
     uvicorn.run(app, host=host, port=port, proxy_headers=False, log_level="warning", **uvicorn_options)
