@@ -32,7 +32,8 @@ from oo_app.cli import main
 from oo_app.db import make_engine
 from oo_app.hub import navigation
 from oo_app.hub import server as hub_server
-from oo_app.hub.server import COOKIE, HubGuard, HubSessions, LoginThrottle, create_app
+from oo_app.hub.guard import COOKIE, HubGuard, HubSessions, LoginThrottle
+from oo_app.hub.server import create_app
 from oo_app.models import Tip, User
 from oo_app.settings import get_settings
 from tests.app_server import chromium, free_port, loopback_only, seeded_database
