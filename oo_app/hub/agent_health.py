@@ -18,11 +18,8 @@ from oo_app.hub.shared import hub_session
 from oo_app.models import AgentRun
 
 FRESHNESS_COLUMNS = ["agent", "version", "ttl_h", "eligible", "fresh", "stale", "missing", "freshness", "meets_sla"]
-
 STALE_COLUMNS = ["person_id", "person", "agent", "reason", "computed_at", "age_h", "ttl_h"]
-
 RUN_COLUMNS = ["started_at", "agent", "person_id", "status", "duration_ms", "error"]
-
 RUN_STAT_COLUMNS = ["agent", "runs", "errors", "error_rate", "p50_ms", "p95_ms", "max_ms", "last_error"]
 
 

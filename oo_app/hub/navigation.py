@@ -10,7 +10,6 @@ from oo_app.settings import get_settings
 
 NOTEBOOK_LINKS_ENV = "OO_HUB_NOTEBOOK_LINKS"
 LINK_STYLES = ("file", "path")
-
 NOTEBOOKS = {
     "hub": "Overview: persons, activity, tips, reactions, errors",
     "agent_health": "Agents: freshness against TTL and SLA, run durations, errors, stale outputs",

@@ -18,7 +18,6 @@ from oo_app.db import session_scope
 from oo_app.models import Integration, Reaction, User
 
 REACTIONS = [reaction.value for reaction in Reaction]
-
 NO_REACTION = "no reaction"
 
 

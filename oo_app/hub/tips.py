@@ -31,7 +31,6 @@ TIP_LOG_COLUMNS = [
     "reaction",
     "reacted_at",
 ]
-
 ACCEPTANCE_DIMENSIONS = ("agents", "prompt_version", "model", "policy")
 
 
