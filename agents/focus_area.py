@@ -53,7 +53,7 @@ def compute(history: UserHistory, params: Mapping[str, Any]) -> Snippet:
     theme_line = ""
     if history.open_tasks:
         # Titles come from an integration on demand and stay in memory; only theme sizes and projects go further.
-        from oo_app.llm import embed
+        from oo_app.llm.router import embed
 
         found = themes(history.open_tasks, embed)
         data["themes"] = [{"size": theme.size, "main_project": theme.main_project} for theme in found]

@@ -23,6 +23,7 @@ from agents.base import as_utc
 from agents.eligibility import eligible_agents
 from agents.registry import registry
 from agents.runner import compute_output, is_due
+from oo_app.bootstrap import bootstrap
 from oo_app.db import session_scope
 from oo_app.models import User
 from oo_app.profile.gone import PersonGone, unless_gone
@@ -223,6 +224,7 @@ def run_worker(concurrency: int | None = None) -> None:
     and retries the jobs of workers whose heartbeat stopped. Raises :class:`JobQueueUnavailable` before
     :func:`apply_schema` has run.
     """
+    bootstrap()
     settings = get_settings()
     app = get_app()
     with app.open():

@@ -17,9 +17,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from oo_app import db, llm, settings
+from oo_app import db, settings
 from oo_app.auth.sessions import CSRF_COOKIE, SESSION_COOKIE, csrf_token_for, start_session
 from oo_app.demo import Habits, grant_consents, store_history, synthetic_history
+from oo_app.llm.router import get_router
 from oo_app.models import Event, Tip, User
 
 PG_ADMIN_URL = os.environ.get("OO_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -50,7 +51,7 @@ def configure_for(database_url: str, secret_key: str) -> None:
     os.environ.update(OO_DATABASE_URL=database_url, OO_SECRET_KEY=secret_key, OO_SCHEDULER_ENABLED="false")
     settings.get_settings.cache_clear()
     db.get_engine.cache_clear()
-    llm.get_router.cache_clear()
+    get_router.cache_clear()
 
 
 def every_consent() -> tuple[str, ...]:

@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from oo_app.evaluation.bench import DEFAULT_PERSONAS, load_moments  # noqa: E402
-from oo_app.llm import LocalSampler, local_llama  # noqa: E402
+from oo_app.llm.local import LocalSampler, local_llama  # noqa: E402
 from oo_app.recommender.grounding import is_grounded  # noqa: E402
 from oo_app.recommender.local_writer import SAMPLES, examples_from, few_shot_prompt, problems  # noqa: E402
 from oo_app.recommender.prompts import facts_of, render  # noqa: E402

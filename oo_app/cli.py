@@ -14,6 +14,7 @@ from typing import Any
 
 import click
 
+from oo_app.bootstrap import bootstrap
 from oo_app.clitools import SettingsChecked, domain_errors
 from oo_app.errors import NotFound
 from oo_app.integrations.cli import integrations
@@ -27,6 +28,7 @@ BACKGROUND_GRACE_S = 120.0  # how long `oo recommend` waits for the work its tip
 def main(verbose: bool) -> None:
     """oO operator commands."""
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, stream=sys.stderr)
+    bootstrap()
 
 
 @main.command()

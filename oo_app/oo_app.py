@@ -23,6 +23,7 @@ from oo_app.api import api
 from oo_app.auth.hosts import with_trusted_hosts
 from oo_app.auth.oidc import with_login_state
 from oo_app.auth.websocket_origin import with_websocket_origin_check
+from oo_app.bootstrap import bootstrap
 from oo_app.db import session_scope
 from oo_app.housekeeping import housekeeping_scheduler
 from oo_app.ops.logs import configure_logging
@@ -36,6 +37,7 @@ from oo_app.state.settings import SettingsState
 from oo_app.state.tip import TipState
 
 configure_logging()  # once per backend process, before anything of the app logs
+bootstrap()
 log = logging.getLogger(__name__)
 
 
@@ -67,7 +69,9 @@ def _prepare_tracking() -> None:
 async def warm_llm() -> None:
     """Builds the LiteLLM router and loads the local models the aliases use, off the event loop, so the first tip does
     not pay for them."""
-    from oo_app.llm import LOCAL_EMBEDDING_MODEL, LOCAL_TIP_MODEL, get_router, local_llama, local_sentence_encoder
+    from oo_app.llm.aliases import LOCAL_EMBEDDING_MODEL, LOCAL_TIP_MODEL
+    from oo_app.llm.local import local_llama, local_sentence_encoder
+    from oo_app.llm.router import get_router
 
     await asyncio.to_thread(get_router)
     if get_settings().tracing_enabled:

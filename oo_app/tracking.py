@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.engine import make_url
 
-from oo_app.llm import TIP_GENERATOR
+from oo_app.llm.aliases import TIP_GENERATOR
 from oo_app.recommender.prompts import PROMPTS_DIR
 from oo_app.settings import get_settings
 

@@ -17,8 +17,10 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from oo_app import db, llm, settings
+from oo_app import db, settings
+from oo_app.bootstrap import bootstrap
 from oo_app.demo import seed_demo
+from oo_app.llm.router import get_router
 from oo_app.models import User
 
 # oO defaults to production; the suite is `test` (no generated development keys, no default dev login) unless a run
@@ -31,6 +33,7 @@ os.environ.setdefault("OO_TIP_WRITER", "rules")
 os.environ.setdefault("OO_TRACING_ENABLED", "false")  # tests of tracing switch it on with their own store
 # Tips written ahead run in the background: on for the tests of them (tests/test_prefetch.py, the browser tests).
 os.environ.setdefault("OO_PREPARE_NEXT_TIP", "false")
+bootstrap()  # the suite wires the LLM router as the app, the CLI, the worker and the hub do at start
 
 PG_ADMIN_URL = os.environ.get("OO_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)  # a Friday; 13:00 in Berlin, the demo person's zone
@@ -39,7 +42,7 @@ NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)  # a Friday; 13:00 in Berlin, th
 def clear_caches() -> None:
     settings.get_settings.cache_clear()
     db.get_engine.cache_clear()
-    llm.get_router.cache_clear()
+    get_router.cache_clear()
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ import pytest
 from sqlmodel import Session
 
 from oo_app.db import make_engine
-from oo_app.llm import CHECKS_MODEL, COMPOSER_MODEL, LOCAL_EMBEDDING_MODEL
+from oo_app.llm.aliases import CHECKS_MODEL, COMPOSER_MODEL, LOCAL_EMBEDDING_MODEL
 from oo_app.models import Policy
 
 OO = str(Path(sys.executable).with_name("oo"))

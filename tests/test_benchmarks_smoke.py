@@ -15,7 +15,7 @@ import pytest
 
 from benchmarks import lighthouse, lighthouse_report, page_latency
 from benchmarks.tip_page import Writers, percentile, summarize, writer_mode
-from oo_app.llm import COMPOSER_MODEL, LOCAL_TIP_MODEL
+from oo_app.llm.aliases import COMPOSER_MODEL, LOCAL_TIP_MODEL
 
 REPORT = Path(__file__).parent / "fixtures" / "lighthouse-12-mobile.json"
 

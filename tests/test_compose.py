@@ -28,7 +28,7 @@ from starlette.routing import Match
 from starlette.testclient import TestClient
 
 from oo_app.cli import main
-from oo_app.llm import EMBEDDER, JUDGE, TIP_GENERATOR
+from oo_app.llm.aliases import EMBEDDER, JUDGE, TIP_GENERATOR
 from oo_app.settings import Settings, embedded_alias_table, get_settings
 
 ROOT = Path(__file__).resolve().parents[1]

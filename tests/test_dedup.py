@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from oo_app.llm import embed
+from oo_app.llm.router import embed
 from oo_app.recommender.dedup import is_near_duplicate
 
 RECENT = ["Choose the one thing that would make today feel done.", "Pick one big task."]

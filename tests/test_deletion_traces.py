@@ -26,7 +26,7 @@ from agents import jobs as agent_jobs
 from agents import runner
 from oo_app import settings
 from oo_app.cli import main
-from oo_app.llm import COMPOSER_MODEL, LOCAL_EMBEDDING_MODEL
+from oo_app.llm.aliases import COMPOSER_MODEL, LOCAL_EMBEDDING_MODEL
 from oo_app.models import AgentOutput, PendingDeletion, Tip, User
 from oo_app.profile.deletion import CONFIRMATION_PHRASE, delete_account
 from oo_app.recommender import prefetch, recommend, shadow

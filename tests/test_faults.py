@@ -43,7 +43,7 @@ from sqlmodel import Session, col, select
 from agents import jobs
 from oo_app.db import make_engine, migrate
 from oo_app.demo import Habits, grant_consents, store_history, synthetic_history
-from oo_app.llm import COMPOSER_MODEL, TIP_GENERATOR
+from oo_app.llm.aliases import COMPOSER_MODEL, TIP_GENERATOR
 from oo_app.models import Event, PushDelivery, Reaction, Tip, User
 from oo_app.profile.consents import grant_consent
 from oo_app.profile.prefs import set_preferences

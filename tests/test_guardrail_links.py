@@ -17,7 +17,7 @@ from agents import focus_area
 from agents.base import OpenTask, UserHistory
 from agents.names import plain_name
 from oo_app.integrations.todoist import derive
-from oo_app.llm import COMPOSER_MODEL, LOCAL_EMBEDDING_MODEL
+from oo_app.llm.aliases import COMPOSER_MODEL, LOCAL_EMBEDDING_MODEL
 from oo_app.models import User
 from oo_app.recommender import recommend
 from oo_app.recommender.composer import compose

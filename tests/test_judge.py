@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import pytest
 
-from oo_app.llm import CHECKS_MODEL
+from oo_app.llm.aliases import CHECKS_MODEL
 from oo_app.recommender.judge import judge, judge_prompt
 
 LINES = [

@@ -24,7 +24,8 @@ import httpx
 import pytest
 from sqlmodel import Session, select
 
-from oo_app.llm import COMPOSER_MODEL, embed, get_router
+from oo_app.llm.aliases import COMPOSER_MODEL
+from oo_app.llm.router import embed, get_router
 from oo_app.models import AgentOutput, Tip, User
 from oo_app.recommender import recommend
 from oo_app.recommender.orchestrator import freshest_outputs, recent_tip_texts

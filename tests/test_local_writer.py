@@ -7,7 +7,7 @@ from collections.abc import Callable
 import pytest
 from sqlmodel import Session, select
 
-from oo_app.llm import COMPOSER_MODEL, LOCAL_TIP_MODEL
+from oo_app.llm.aliases import COMPOSER_MODEL, LOCAL_TIP_MODEL
 from oo_app.models import AgentOutput, User
 from oo_app.recommender import recommend
 from oo_app.recommender.grounding import is_grounded

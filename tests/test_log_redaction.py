@@ -14,7 +14,7 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import Session
 
-from oo_app.llm import COMPOSER_MODEL, LOCAL_EMBEDDING_MODEL
+from oo_app.llm.aliases import COMPOSER_MODEL, LOCAL_EMBEDDING_MODEL
 from oo_app.models import User
 from oo_app.ops.logs import CONTINUATION, REDACTED, log_handler
 from oo_app.recommender import recommend

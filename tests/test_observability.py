@@ -29,9 +29,12 @@ from sqlmodel import Session
 from agents import jobs
 from agents.registry import registry
 from agents.scheduler import PULSE, run_forever
-from oo_app import db, llm
+from oo_app import db
 from oo_app.api import api
 from oo_app.demo import Habits, seed_demo, store_history, synthetic_history
+from oo_app.llm import local as local_models
+from oo_app.llm.aliases import LOCAL_TIP_MODEL
+from oo_app.llm.router import get_router
 from oo_app.models import User
 from oo_app.ops.logs import REDACTED, log_handler
 from oo_app.ops.metrics import MULTIPROC_ENV
@@ -69,7 +72,7 @@ def health(configure: Callable[..., None]) -> Callable[..., tuple[int, dict]]:
     def probe(**env: str) -> tuple[int, dict]:
         configure(**env)
         with contextlib.suppress(Exception):  # a misconfigured alias table: /health must say so itself
-            llm.get_router()
+            get_router()
         response = TestClient(api).get("/health")
         return response.status_code, response.json()
 
@@ -165,7 +168,7 @@ def test_the_idle_local_model_is_healthy_and_never_asked_to_generate(
     import litellm
 
     asked: list[str] = []
-    monkeypatch.setattr(llm, "local_llama", _IdleLocalModel())
+    monkeypatch.setattr(local_models, "local_llama", _IdleLocalModel())
     monkeypatch.setattr(litellm.Router, "completion", lambda _router, model, *a, **k: asked.append(model))
     monkeypatch.setattr(litellm, "completion", lambda model, *a, **k: asked.append(model))
 
@@ -173,7 +176,7 @@ def test_the_idle_local_model_is_healthy_and_never_asked_to_generate(
 
     check = body["checks"]["llm"]
     assert (status, check["status"], check["local_model"]) == (200, "ok", "not loaded yet"), check
-    assert check["models"] == [llm.LOCAL_TIP_MODEL]
+    assert check["models"] == [LOCAL_TIP_MODEL]
     assert check["latency_ms"] < 1500
     assert asked == [], "a health check asks no model to generate"
 

@@ -13,7 +13,7 @@ from sqlmodel import Session, select
 
 from oo_app.db import make_engine, migrate
 from oo_app.errors import Conflict, InvalidInput, NotFound
-from oo_app.llm import COMPOSER_MODEL, LOCAL_EMBEDDING_MODEL
+from oo_app.llm.aliases import COMPOSER_MODEL, LOCAL_EMBEDDING_MODEL
 from oo_app.models import AuditEvent, Policy, PolicyRole, Tip, User
 from oo_app.recommender import current_tip, recommend, shadow
 from oo_app.recommender.policies import (

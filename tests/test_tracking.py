@@ -19,7 +19,8 @@ import mlflow
 import plotly.graph_objects as go
 import pytest
 
-from oo_app import llm, settings, tracking
+from oo_app import settings, tracking
+from oo_app.llm.router import get_router
 from oo_app.recommender.prompts import CURRENT_VERSION, PROMPTS_DIR
 
 FACTS_ONLY_PROMPT = 'Write one tip.\nFacts (JSON): {"signals": {}, "recent_tips": []}'
@@ -31,7 +32,7 @@ def point_oo_at(monkeypatch: pytest.MonkeyPatch, uri: str) -> None:
     # mlflow.set_tracking_uri exports MLFLOW_TRACKING_URI; monkeypatch restores it at teardown.
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     settings.get_settings.cache_clear()
-    llm.get_router.cache_clear()
+    get_router.cache_clear()
 
 
 @pytest.fixture
@@ -44,7 +45,7 @@ def mlflow_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mlflow_template_
     yield folder
     mlflow.litellm.autolog(disable=True)  # later tests' LiteLLM calls must not trace into this store
     settings.get_settings.cache_clear()
-    llm.get_router.cache_clear()
+    get_router.cache_clear()
 
 
 def test_configure_creates_the_folder_of_a_new_sqlite_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -97,12 +98,17 @@ def test_the_hub_links_a_registered_prompt_version_and_nothing_for_an_unknown_on
 # One generation as the app makes it, in a process of its own: LiteLLM's callbacks (MLflow's autolog among them) are
 # process-wide, and earlier tests of this session leave them in states a fresh app process never has.
 GENERATION = f"""
-from oo_app import llm, tracking
+from oo_app import tracking
+from oo_app.bootstrap import bootstrap
+from oo_app.llm.aliases import TIP_GENERATOR
+from oo_app.llm.router import get_router
+
+bootstrap()
 with tracking.traced_generation(
     42, prompt_version="orchestrator-v1", policy="incumbent", shadow=True, inputs={{"agents": ["momentum"]}}
 ) as gen:
-    response = llm.get_router().completion(
-        model=llm.TIP_GENERATOR, messages=[{{"role": "user", "content": {FACTS_ONLY_PROMPT!r}}}]
+    response = get_router().completion(
+        model=TIP_GENERATOR, messages=[{{"role": "user", "content": {FACTS_ONLY_PROMPT!r}}}]
     )
     gen.text, gen.kind, gen.model = "Finish one task.", "todo", response.model
     gen.latency_ms, gen.prompt_tokens, gen.completion_tokens = 12.5, 0, 0

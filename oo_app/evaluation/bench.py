@@ -25,7 +25,8 @@ from agents.base import UserHistory
 from agents.inference import run_inference
 from agents.registry import registry
 from oo_app.errors import InvalidInput
-from oo_app.llm import COMPOSER_MODEL, embed
+from oo_app.llm.aliases import COMPOSER_MODEL
+from oo_app.llm.router import embed
 from oo_app.models import Policy, PolicyRole
 from oo_app.recommender.grounding import is_grounded
 from oo_app.recommender.judge import judge

@@ -54,7 +54,7 @@ from agents.base import as_utc, zone
 from agents.runner import run_due
 from oo_app.db import make_engine, migrate
 from oo_app.demo import grant_consents, store_history
-from oo_app.llm import COMPOSER_MODEL
+from oo_app.llm.aliases import COMPOSER_MODEL
 from oo_app.models import ACCEPTING_REACTIONS, Reaction, Tip, TipKind, User
 from oo_app.recommender import mark_shown, react, recommend
 from oo_app.recommender.composer import compose

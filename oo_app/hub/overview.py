@@ -18,7 +18,7 @@ from sqlmodel import col, func, select
 
 from oo_app.hub.shared import NO_REACTION, REACTIONS, day_index, hub_session, today_start
 from oo_app.hub.tips import TipFilters, tip_log
-from oo_app.llm import COMPOSER_MODEL
+from oo_app.llm.aliases import COMPOSER_MODEL
 from oo_app.models import ACCEPTING_REACTIONS, AgentRun, Event, Reaction, Tip, User
 from oo_app.recommender.orchestrator import is_waiting
 from oo_app.settings import get_settings

@@ -45,6 +45,7 @@ from starlette.routing import Mount, Route
 from starlette.types import ASGIApp, Scope
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
+from oo_app.bootstrap import bootstrap
 from oo_app.errors import OOError
 from oo_app.hub.guard import COOKIE, HubGuard, HubSessions, LoginThrottle, same_origin
 from oo_app.security_headers import SecurityHeaders, common_headers
@@ -269,6 +270,7 @@ def create_app(
 
     Raises :class:`HubNotConfigured` when the settings have no usable password (see :func:`check_settings`).
     """
+    bootstrap()
     password = check_settings(settings)
     sessions = HubSessions(
         settings.secret_key.get_secret_value(), password, max_age_s=settings.hub_session_hours * 3600

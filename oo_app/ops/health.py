@@ -98,7 +98,9 @@ def check_llm(settings: Settings) -> Report:
     """The ``tip-generator`` alias is configured and, once LiteLLM is loaded, the Router builds; an in-process model
     is reported loaded or not. Nothing is imported, loaded or asked to generate here: on a fresh start LiteLLM and the
     local model take seconds to load (``warm_llm`` does it), and an idle model is not a broken one."""
-    from oo_app.llm import LOCAL_TIP_MODEL, TIP_GENERATOR, get_router, local_llama
+    from oo_app.llm.aliases import LOCAL_TIP_MODEL, TIP_GENERATOR
+    from oo_app.llm.local import local_llama
+    from oo_app.llm.router import get_router
 
     fallback_note = "; the rule-based composer writes every tip meanwhile"
     aliases = settings.alias_table

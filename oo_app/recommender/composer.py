@@ -6,13 +6,21 @@ model is configured, the writer behind the ``tip-generator`` alias. It only stat
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from typing import Any
+import json
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field
 
+from oo_app.llm.aliases import CHECKS_MODEL, COMPOSER_MODEL, COMPOSER_PROVIDER
+from oo_app.llm.router import Provider, answer
 from oo_app.models import TipKind
 from oo_app.recommender.grounding import links_in
+from oo_app.recommender.prompts import facts_from
+
+if TYPE_CHECKING:
+    import litellm
+    from litellm import CustomLLM
 
 MAX_TIP_CHARS = 140
 
@@ -142,3 +150,34 @@ def compose(facts: Mapping[str, Any]) -> TipDraft:
         if normalized(option.text) not in recent:
             return option
     return max(options, key=lambda option: recent.index(normalized(option.text)))
+
+
+def rules_provider(checks: Callable[[str, Sequence[str], Sequence[str]], BaseModel]) -> Provider:
+    """The ``oo-rules`` custom provider: the composer answers the tip JSON (``oo-rules/composer``), ``checks(tip,
+    lines, recent)`` the judge JSON (``oo-rules/checks``; the bootstrap passes the judge's guardrail checks)."""
+
+    def handler() -> CustomLLM:
+        from litellm import CustomLLM
+
+        class RuleModels(CustomLLM):
+            """Rules speaking the chat-completion contract: the composer answers the tip JSON (``tip-generator``),
+            the guardrail checks answer the judge JSON (``judge``)."""
+
+            def completion(self, model: str, messages: list, *args: Any, **kwargs: Any) -> litellm.ModelResponse:
+                if model == CHECKS_MODEL.split("/", 1)[1]:
+                    judged = ((kwargs.get("litellm_params") or {}).get("metadata") or {}).get("oo_judge")
+                    if not judged:
+                        raise ValueError("the checks judge needs metadata['oo_judge'] (tip, lines, recent)")
+                    verdict = checks(judged["tip"], judged["lines"], judged.get("recent") or [])
+                    return answer(CHECKS_MODEL, verdict.model_dump_json())
+                if model != COMPOSER_MODEL.split("/", 1)[1]:
+                    raise ValueError(f"no rule model {model!r}")
+                draft = compose(facts_from(messages, kwargs))
+                return answer(COMPOSER_MODEL, json.dumps(draft.model_dump(mode="json")))
+
+            async def acompletion(self, model: str, messages: list, *args: Any, **kwargs: Any) -> litellm.ModelResponse:
+                return self.completion(model, messages, *args, **kwargs)
+
+        return RuleModels()
+
+    return Provider(COMPOSER_PROVIDER, handler)

@@ -57,7 +57,8 @@ def judge_prompt(tip: str, lines: Sequence[str], recent: Sequence[str]) -> str:
 
 def judge(tip: str, lines: Sequence[str], recent: Sequence[str] = ()) -> Verdict | None:
     """The ``judge`` alias's verdict on ``tip``; None (logged) when the judge fails or breaks its contract."""
-    from oo_app.llm import JUDGE, get_router
+    from oo_app.llm.aliases import JUDGE
+    from oo_app.llm.router import get_router
 
     try:
         response = get_router().completion(

@@ -8,12 +8,21 @@ passes, :func:`write_with` returns None and the caller falls back to the compose
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from oo_app.llm.aliases import LOCAL_EMBEDDING_MODEL, LOCAL_PROVIDER, LOCAL_TIP_MODEL, SAMPLES_DRAWN
+from oo_app.llm.local import LocalSampler, local_sentence_encoder
+from oo_app.llm.router import Provider, answer
 from oo_app.recommender.composer import TipDraft, normalized
 from oo_app.recommender.guardrails import check_failures
+from oo_app.recommender.prompts import facts_from
+
+if TYPE_CHECKING:
+    import litellm
+    from litellm import CustomLLM
 
 SAMPLES = 4
 MAX_EXAMPLES = 3
@@ -85,3 +94,63 @@ def write_with(
         if not problems(candidate, lines, recent, examples):
             return TipDraft(text=candidate), seed + 1
     return None, samples
+
+
+def local_provider() -> Provider:
+    """The ``oo-local`` custom provider: models that run inside this process, Gemma 3 270M behind ``tip-generator``
+    (few-shot, checked samples: :func:`write_with`) and the sentence encoder behind ``embedder``."""
+
+    def handler() -> CustomLLM:
+        import litellm
+        from litellm import CustomLLM
+
+        class LocalModels(CustomLLM):
+            """Models that run inside this process: Gemma 3 270M behind ``tip-generator`` (few-shot, checked
+            samples) and the sentence encoder behind ``embedder``."""
+
+            def completion(self, model: str, messages: list, *args: Any, **kwargs: Any) -> litellm.ModelResponse:
+                if model != LOCAL_TIP_MODEL.split("/", 1)[1]:
+                    raise ValueError(f"no local text model {model!r}")
+                sampler = LocalSampler()
+                draft, drawn = write_with(sampler, facts_from(messages, kwargs))
+                if draft is None:
+                    # The Router falls back to the composer: an unchecked tip never leaves this provider.
+                    raise litellm.exceptions.APIError(
+                        status_code=422,
+                        message=f"no grounded tip in {drawn} samples",
+                        llm_provider=LOCAL_PROVIDER,
+                        model=model,
+                    )
+                content = json.dumps(draft.model_dump(mode="json"))
+                response = answer(LOCAL_TIP_MODEL, content, sampler.prompt_tokens, sampler.completion_tokens)
+                response._hidden_params[SAMPLES_DRAWN] = drawn
+                return response
+
+            async def acompletion(self, *args: Any, **kwargs: Any) -> litellm.ModelResponse:
+                import asyncio
+
+                return await asyncio.to_thread(self.completion, *args, **kwargs)
+
+            def embedding(
+                self, model: str, input: list, model_response: litellm.EmbeddingResponse, *args: Any, **kwargs: Any
+            ) -> litellm.EmbeddingResponse:
+                if model != LOCAL_EMBEDDING_MODEL.split("/", 1)[1]:
+                    raise ValueError(f"no local embedding model {model!r}")
+                texts = [str(text) for text in input]
+                vectors = local_sentence_encoder().encode(texts, normalize_embeddings=True, batch_size=64)
+                model_response.data = [
+                    {"object": "embedding", "index": i, "embedding": vector.tolist()}
+                    for i, vector in enumerate(vectors)
+                ]
+                model_response.model = LOCAL_EMBEDDING_MODEL
+                model_response.usage = litellm.Usage(prompt_tokens=0, completion_tokens=0, total_tokens=0)
+                return model_response
+
+            async def aembedding(self, *args: Any, **kwargs: Any) -> litellm.EmbeddingResponse:
+                import asyncio
+
+                return await asyncio.to_thread(self.embedding, *args, **kwargs)
+
+        return LocalModels()
+
+    return Provider(LOCAL_PROVIDER, handler)

@@ -23,7 +23,8 @@ from sqlmodel import Session, col, select
 
 from agents.eligibility import eligible_agents
 from agents.runner import compute_output
-from oo_app.llm import COMPOSER_MODEL, SAMPLES_DRAWN, TIP_GENERATOR, embed, get_router
+from oo_app.llm.aliases import COMPOSER_MODEL, SAMPLES_DRAWN, TIP_GENERATOR
+from oo_app.llm.router import embed, get_router
 from oo_app.models import ACCEPTING_REACTIONS, AgentOutput, Policy, Tip, User
 from oo_app.ops import metrics
 from oo_app.recommender import limits

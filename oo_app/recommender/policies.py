@@ -20,7 +20,7 @@ from sqlmodel import Session, col, func, select
 
 from oo_app import audit
 from oo_app.errors import Conflict, InvalidInput, NotFound
-from oo_app.llm import TIP_GENERATOR
+from oo_app.llm.aliases import TIP_GENERATOR
 from oo_app.models import Policy, PolicyRole, Tip
 from oo_app.recommender.prompts import CURRENT_VERSION, template
 from oo_app.settings import get_settings

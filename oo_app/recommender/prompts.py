@@ -64,3 +64,12 @@ def parse_facts(prompt: str) -> dict[str, Any]:
         if line.startswith(FACTS_PREFIX):
             return json.loads(line.removeprefix(FACTS_PREFIX))
     return facts_of([], [])
+
+
+def facts_from(messages: list, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The structured facts of a generation as a custom provider receives it: sent beside the prompt in ``metadata``,
+    or (v1 prompts) inside it."""
+    metadata = (kwargs.get("litellm_params") or {}).get("metadata") or {}
+    if "oo_facts" in metadata:
+        return metadata["oo_facts"]
+    return parse_facts("\n".join(str(m.get("content", "")) for m in messages if m.get("role") == "user"))

@@ -17,7 +17,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from oo_app.llm import embed, for_person
+from oo_app.llm.router import embed, for_person
 from oo_app.models import AgentOutput, Policy, Tip, User
 from oo_app.profile.gone import PersonGone, forget_late_work, unless_gone
 from oo_app.recommender import limits

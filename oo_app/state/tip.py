@@ -23,7 +23,7 @@ from oo_app.auth.errors import Unauthenticated
 from oo_app.auth.sessions import csrf_cookie
 from oo_app.db import session_scope
 from oo_app.errors import OOError
-from oo_app.llm import COMPOSER_MODEL, LOCAL_TIP_MODEL
+from oo_app.llm.aliases import COMPOSER_MODEL, LOCAL_TIP_MODEL
 from oo_app.models import Tip
 from oo_app.recommender import mark_shown, react
 from oo_app.recommender.on_request import replacement_within_limit, tip_after, tip_to_show

@@ -6,7 +6,8 @@ import dataclasses
 
 from agents.base import OpenTask
 from agents.clustering import themes
-from oo_app.llm import LOCAL_EMBEDDING_MODEL, embed, get_router
+from oo_app.llm.aliases import LOCAL_EMBEDDING_MODEL
+from oo_app.llm.router import embed, get_router
 
 TASKS = [
     OpenTask("Buy milk", "Errands"),

@@ -1,0 +1,137 @@
+"""The process-wide LiteLLM Router, built from the alias table in settings and from the providers and hooks it is
+given (:func:`wire`, called by :func:`oo_app.bootstrap.bootstrap`); :func:`embed` and :func:`for_person` over it.
+
+Local providers (the rule-based composer, the local writer) are LiteLLM custom providers, so they answer offline,
+exactly where a hosted model would. This module never imports the recommender or operations: they offer their
+providers and hooks, the bootstrap hands them over.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+from oo_app.llm.aliases import EMBEDDER
+from oo_app.settings import get_settings
+
+if TYPE_CHECKING:
+    import litellm
+    from litellm import CustomLLM, Router
+
+
+class RouterNotWired(RuntimeError):
+    """The Router was asked for before :func:`oo_app.bootstrap.bootstrap` handed it its providers."""
+
+
+@dataclass(frozen=True)
+class Provider:
+    """A LiteLLM custom provider: models named ``<name>/<model>`` are answered by the handler ``handler()`` builds
+    (called when the Router is built, so that LiteLLM is imported only then)."""
+
+    name: str
+    handler: Callable[[], CustomLLM]
+
+
+@dataclass(frozen=True)
+class _Wiring:
+    providers: tuple[Provider, ...]
+    hooks: tuple[Callable[[], None], ...]
+
+
+_wiring: _Wiring | None = None
+
+
+def wire(providers: Sequence[Provider], hooks: Sequence[Callable[[], None]] = ()) -> None:
+    """Hand the Router its custom ``providers`` and the ``hooks`` to run (in order, after LiteLLM is imported) each
+    time it is built. Cheap: nothing is imported or built until :func:`get_router`."""
+    global _wiring
+    _wiring = _Wiring(tuple(providers), tuple(hooks))
+
+
+def answer(model: str, content: str, prompt_tokens: int = 0, completion_tokens: int = 0) -> litellm.ModelResponse:
+    """A chat completion as a custom provider returns it: ``content`` from ``model``, with its token usage."""
+    import litellm
+
+    return litellm.ModelResponse(
+        model=model,
+        created=int(time.time()),
+        choices=[{"message": {"role": "assistant", "content": content}}],
+        usage={
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens,
+        },
+    )
+
+
+def register_providers(providers: Sequence[Provider]) -> None:
+    """Register ``providers`` with LiteLLM, each name once per process."""
+    import litellm
+    from litellm.utils import custom_llm_setup
+
+    registered = {entry["provider"] for entry in litellm.custom_provider_map}
+    for provider in providers:
+        if provider.name not in registered:
+            litellm.custom_provider_map.append({"provider": provider.name, "custom_handler": provider.handler()})
+            registered.add(provider.name)
+
+    custom_llm_setup()
+
+
+def model_list(aliases: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """The alias table of settings in LiteLLM's ``model_list`` form (several deployments per alias allowed)."""
+    return [
+        {"model_name": alias, "litellm_params": dict(params)}
+        for alias, deployments in aliases.items()
+        for params in deployments
+    ]
+
+
+@lru_cache
+def get_router() -> Router:
+    """The process-wide Router; an alias ``X`` with a companion ``X-fallback`` falls back to it on failure.
+
+    Raises :class:`RouterNotWired` before :func:`wire` (every entry point calls :func:`oo_app.bootstrap.bootstrap`).
+    """
+    from litellm import Router
+
+    if _wiring is None:
+        raise RouterNotWired("the LLM router has no providers yet: call oo_app.bootstrap.bootstrap() at start")
+    settings = get_settings()
+    register_providers(_wiring.providers)
+    for hook in _wiring.hooks:
+        hook()
+    aliases = settings.alias_table
+    fallbacks = [{alias: [f"{alias}-fallback"]} for alias in aliases if f"{alias}-fallback" in aliases]
+    return Router(
+        model_list=model_list(aliases),
+        fallbacks=fallbacks,
+        timeout=settings.llm_timeout_s,
+        num_retries=settings.llm_retries,
+    )
+
+
+@contextmanager
+def for_person(user_id: int, work: str) -> Iterator[None]:
+    """Mark the block's LLM calls as ``work`` done for person ``user_id``: with tracing on, they run inside an MLflow
+    span tagged with the person's id (:func:`oo_app.tracking.person_span`), so their account deletion finds and
+    deletes them; never untagged in MLflow's Default experiment. Tip generation has its own span already."""
+    if not get_settings().tracing_enabled:
+        yield
+        return
+    from oo_app import tracking  # imports mlflow: only when tracing
+
+    with tracking.person_span(user_id, work):
+        yield
+
+
+def embed(texts: list[str]) -> list[list[float]]:
+    """Embeddings of ``texts`` through the ``embedder`` alias, in order (unit length for the local model)."""
+    if not texts:
+        return []
+    response = get_router().embedding(model=EMBEDDER, input=texts)
+    return [item["embedding"] for item in sorted(response.data, key=lambda item: item["index"])]
