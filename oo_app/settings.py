@@ -31,6 +31,15 @@ def bare_host(name: Any, setting: str) -> str:
     return host
 
 
+def comma_separated(value: Any) -> Any:
+    """A list setting as the environment gives it: ``a, b`` or a JSON list, blanks dropped; anything else as is."""
+    if not isinstance(value, str):
+        return value
+    text = value.strip()
+    items = json.loads(text) if text.startswith("[") else [item.strip() for item in text.split(",")]
+    return [item for item in items if item]
+
+
 def _is_ipv6(host: str) -> bool:
     try:
         return ipaddress.ip_address(host).version == 6
@@ -140,8 +149,7 @@ class Settings(BaseSettings):
     @field_validator("allowed_hosts", mode="before")
     @classmethod
     def _host_names(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            value = [item.strip() for item in value.split(",") if item.strip()]
+        value = comma_separated(value)
         return [bare_host(name, "OO_ALLOWED_HOSTS") for name in value] if isinstance(value, list) else value
 
     @field_validator("app_url", "api_url")
@@ -292,9 +300,7 @@ class Settings(BaseSettings):
     @classmethod
     def _comma_separated(cls, value: Any, info: ValidationInfo) -> Any:
         if isinstance(value, str):
-            text = value.strip()
-            value = json.loads(text) if text.startswith("[") else [item.strip() for item in text.split(",")]
-            value = [item for item in value if item]
+            value = comma_separated(value)
             if not value and info.field_name == "hub_allowed_hosts":
                 return list(LOOPBACK_HOSTS)
         return value
