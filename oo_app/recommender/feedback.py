@@ -15,7 +15,8 @@ from sqlmodel import Session, col, func, select
 from oo_app.errors import Conflict, InvalidInput, NotFound
 from oo_app.models import AgentOutput, Event, Reaction, Tip, User
 from oo_app.recommender import policies, prefetch
-from oo_app.recommender.orchestrator import is_waiting, recommend
+from oo_app.recommender.orchestrator import is_waiting
+from oo_app.recommender.service import recommend
 from oo_app.recommender.timing import snooze_until, timing_params
 from oo_app.settings import get_settings
 

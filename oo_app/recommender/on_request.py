@@ -15,7 +15,7 @@ from sqlmodel import Session
 from oo_app.models import Tip, User
 from oo_app.recommender.feedback import current_tip, latest_tip, next_tip, replacement_tip
 from oo_app.recommender.limits import TipLimitReached, metered
-from oo_app.recommender.orchestrator import recommend
+from oo_app.recommender.service import recommend
 from oo_app.settings import get_settings
 
 

@@ -1,8 +1,9 @@
-"""The recommender: eligible agents -> freshest snippets -> versioned prompt -> ``tip-generator`` -> logged tip.
+"""Writing one tip: eligible agents -> freshest snippets -> versioned prompt -> ``tip-generator`` -> logged tip.
 
-Contract of :func:`recommend`: it always returns a stored tip. When the model alias fails or answers something that
-breaks the output contract, the rule-based composer writes the tip from the same facts, and the tip says so in
-``model``. It never returns a blank tip and never shows a tip that repeats one of the person's recent tips.
+Contract of :func:`generate` (and so of :func:`oo_app.recommender.service.recommend`): it always returns a stored
+tip. When the model alias fails or answers something that breaks the output contract, the rule-based composer writes
+the tip from the same facts, and the tip says so in ``model``. It never returns a blank tip and never shows a tip
+that repeats one of the person's recent tips.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from types import SimpleNamespace
 from typing import Any
 
@@ -27,12 +28,10 @@ from oo_app.llm.aliases import COMPOSER_MODEL, SAMPLES_DRAWN, TIP_GENERATOR
 from oo_app.llm.router import embed, get_router
 from oo_app.models import ACCEPTING_REACTIONS, AgentOutput, Policy, Tip, User
 from oo_app.ops import metrics
-from oo_app.recommender import limits
 from oo_app.recommender.composer import TipDraft, compose, normalized
 from oo_app.recommender.dedup import is_near_duplicate
 from oo_app.recommender.grounding import is_grounded, links_in, ungrounded
 from oo_app.recommender.guardrails import rejection_reason
-from oo_app.recommender.policies import incumbent
 from oo_app.recommender.prompts import SignalLine, facts_of, render
 from oo_app.settings import get_settings
 
@@ -238,41 +237,4 @@ def generate(
     )
     session.add(tip)
     session.flush()
-    return tip
-
-
-def recommend(
-    session: Session,
-    user: User,
-    now: datetime | None = None,
-    policy: Policy | None = None,
-    *,
-    follows: Tip | None = None,
-) -> Tip:
-    """Write, log and return the next tip for ``user`` with ``policy`` (the incumbent by default). Shadow candidates
-    write theirs from the same inputs once this tip is committed (:mod:`oo_app.recommender.shadow`).
-
-    With ``follows`` (a shown tip), the tip is written ahead of time to follow it (:mod:`~.prefetch`): it waits,
-    unshown and unshadowed, until the person answers ``follows``.
-
-    Inside :func:`.limits.metered` it first takes a token of the person's bucket, raising
-    :class:`~.limits.TipLimitReached` with nothing written when it is empty."""
-    from oo_app.recommender import shadow
-
-    limits.charge(user.id)
-    now = now or datetime.now(UTC)
-    started = time.perf_counter()
-    policy = policy or incumbent(session)
-    inputs = Inputs(
-        outputs=freshest_outputs(session, user, now),
-        recent=recent_tip_texts(session, user.id),
-        examples=good_examples(session, user.id),
-    )
-    tip = generate(session, user, policy, inputs, now, started=started, follows=follows)
-    if follows is not None:
-        log.info("tip %s for user %s written ahead to follow tip %s", tip.id, user.id, follows.id)
-        return tip
-    log.info("tip %s for user %s by %s (%s) from %s", tip.id, user.id, tip.model, policy.name, tip.agent_ids)
-    metrics.tip_served(tip.model, policy.name, time.perf_counter() - started)
-    shadow.after_commit(session, tip)
     return tip

@@ -30,7 +30,7 @@ from oo_app.profile.gone import PersonGone, forget_late_work, unless_gone
 from oo_app.recommender import limits
 from oo_app.recommender.background import BackgroundJobs
 from oo_app.recommender.limits import TipLimitReached
-from oo_app.recommender.orchestrator import recommend
+from oo_app.recommender.service import recommend
 from oo_app.settings import get_settings
 
 log = logging.getLogger(__name__)

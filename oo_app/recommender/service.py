@@ -1,0 +1,57 @@
+"""The recommender's entry point: :func:`recommend` writes the next tip with the incumbent policy, charges the
+person's bucket, records the metrics and hands the tip to the shadow candidates.
+
+It stands above :mod:`.orchestrator` (which writes one tip from the agents' snippets) and :mod:`.shadow` (which
+writes the candidates' tips from the same inputs), so neither of them imports the other's caller.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import UTC, datetime
+
+from sqlmodel import Session
+
+from oo_app.models import Policy, Tip, User
+from oo_app.ops import metrics
+from oo_app.recommender import limits, shadow
+from oo_app.recommender.orchestrator import Inputs, freshest_outputs, generate, good_examples, recent_tip_texts
+from oo_app.recommender.policies import incumbent
+
+log = logging.getLogger(__name__)
+
+
+def recommend(
+    session: Session,
+    user: User,
+    now: datetime | None = None,
+    policy: Policy | None = None,
+    *,
+    follows: Tip | None = None,
+) -> Tip:
+    """Write, log and return the next tip for ``user`` with ``policy`` (the incumbent by default). Shadow candidates
+    write theirs from the same inputs once this tip is committed (:mod:`oo_app.recommender.shadow`).
+
+    With ``follows`` (a shown tip), the tip is written ahead of time to follow it (:mod:`~.prefetch`): it waits,
+    unshown and unshadowed, until the person answers ``follows``.
+
+    Inside :func:`.limits.metered` it first takes a token of the person's bucket, raising
+    :class:`~.limits.TipLimitReached` with nothing written when it is empty."""
+    limits.charge(user.id)
+    now = now or datetime.now(UTC)
+    started = time.perf_counter()
+    policy = policy or incumbent(session)
+    inputs = Inputs(
+        outputs=freshest_outputs(session, user, now),
+        recent=recent_tip_texts(session, user.id),
+        examples=good_examples(session, user.id),
+    )
+    tip = generate(session, user, policy, inputs, now, started=started, follows=follows)
+    if follows is not None:
+        log.info("tip %s for user %s written ahead to follow tip %s", tip.id, user.id, follows.id)
+        return tip
+    log.info("tip %s for user %s by %s (%s) from %s", tip.id, user.id, tip.model, policy.name, tip.agent_ids)
+    metrics.tip_served(tip.model, policy.name, time.perf_counter() - started)
+    shadow.after_commit(session, tip)
+    return tip
