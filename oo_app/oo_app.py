@@ -58,10 +58,11 @@ async def agent_scheduler() -> None:
 def _prepare_tracking() -> None:
     """Opens the MLflow store and registers the repo's prompt versions; tracing failures never stop the app."""
     from oo_app import tracking
+    from oo_app.recommender import prompt_registry
 
     try:
         tracking.configure()
-        tracking.register_prompts()
+        prompt_registry.register_prompts()
     except Exception:
         log.exception("MLflow is unavailable; tips are served untraced")
 

@@ -648,6 +648,7 @@ def test_bench_runs_and_links_read_the_mlflow_store(
     import shutil
 
     from oo_app import tracking
+    from oo_app.recommender import prompt_registry
 
     store = tmp_path / "mlflow.db"
     shutil.copy(mlflow_template_db, store)
@@ -672,7 +673,7 @@ def test_bench_runs_and_links_read_the_mlflow_store(
     )
     assert row["url"].startswith("http://mlflow.test/#/experiments/")
     assert row["url"].endswith(f"/runs/{run_id}")
-    tracking.register_prompts()
+    prompt_registry.register_prompts()
     links = mlflow_store.mlflow_links()
     assert links.message is None
     assert links.experiments["oo-bench"] == bench.experiment_url

@@ -21,6 +21,7 @@ import pytest
 
 from oo_app import settings, tracking
 from oo_app.llm.router import get_router
+from oo_app.recommender import prompt_registry
 from oo_app.recommender.prompts import CURRENT_VERSION, PROMPTS_DIR
 
 FACTS_ONLY_PROMPT = 'Write one tip.\nFacts (JSON): {"signals": {}, "recent_tips": []}'
@@ -60,39 +61,39 @@ def test_configure_creates_the_folder_of_a_new_sqlite_store(tmp_path: Path, monk
 
 
 def test_registering_the_prompts_twice_adds_no_version(mlflow_dir: Path) -> None:
-    first = tracking.register_prompts()
-    second = tracking.register_prompts()
+    first = prompt_registry.register_prompts()
+    second = prompt_registry.register_prompts()
 
     assert sorted(first) == sorted(path.stem for path in PROMPTS_DIR.glob("*.txt"))
     assert second == first
     client = mlflow.MlflowClient()
-    for name in {tracking.prompt_name(version) for version in first}:
+    for name in {prompt_registry.prompt_name(version) for version in first}:
         versions = client.search_prompt_versions(name)
-        mine = sorted(v for k, v in first.items() if tracking.prompt_name(k) == name)
+        mine = sorted(v for k, v in first.items() if prompt_registry.prompt_name(k) == name)
         assert sorted(v.version for v in versions) == mine, f"a second registration added versions of {name}"
-    assert {tracking.prompt_name(version) for version in first} == {"oo-orchestrator", "oo-judge"}
+    assert {prompt_registry.prompt_name(version) for version in first} == {"oo-orchestrator", "oo-judge"}
 
 
 def test_a_registered_prompt_renders_exactly_like_its_repo_file(mlflow_dir: Path) -> None:
-    registered = tracking.register_prompts()
+    registered = prompt_registry.register_prompts()
 
     client = mlflow.MlflowClient()
     for repo_version, mlflow_version in registered.items():
         text = (PROMPTS_DIR / f"{repo_version}.txt").read_text(encoding="utf-8")
-        prompt = client.get_prompt_version(tracking.prompt_name(repo_version), mlflow_version)
+        prompt = client.get_prompt_version(prompt_registry.prompt_name(repo_version), mlflow_version)
         values = {name: f"<{name} of {repo_version}>" for name in prompt.variables}
-        assert prompt.template == tracking.mlflow_template(text)
+        assert prompt.template == prompt_registry.mlflow_template(text)
         assert prompt.format(**values) == Template(text).substitute(values), f"{repo_version} renders differently"
-        assert prompt.tags[tracking.PROMPT_VERSION_TAG] == repo_version
+        assert prompt.tags[prompt_registry.PROMPT_VERSION_TAG] == repo_version
 
 
 def test_the_hub_links_a_registered_prompt_version_and_nothing_for_an_unknown_one(mlflow_dir: Path) -> None:
-    registered = tracking.register_prompts()
+    registered = prompt_registry.register_prompts()
 
-    assert tracking.prompt_uri(CURRENT_VERSION) == (
+    assert prompt_registry.prompt_uri(CURRENT_VERSION) == (
         f"{settings.get_settings().mlflow_ui_url}/#/prompts/oo-orchestrator?promptVersion={registered[CURRENT_VERSION]}"
     )
-    assert tracking.prompt_uri("orchestrator-v0") is None
+    assert prompt_registry.prompt_uri("orchestrator-v0") is None
 
 
 # One generation as the app makes it, in a process of its own: LiteLLM's callbacks (MLflow's autolog among them) are

@@ -142,8 +142,9 @@ class MlflowLinks:
 
 def mlflow_links() -> MlflowLinks:
     """Links into the MLflow UI (``settings.mlflow_ui_url``) for the configured store: the ``oo-tips`` and
-    ``oo-bench`` experiments, the tip traces and every repo prompt version (:func:`oo_app.tracking.prompt_uri`).
-    A missing or unreachable store gives the UI's list pages and a message; it never raises."""
+    ``oo-bench`` experiments, the tip traces and every repo prompt version
+    (:func:`oo_app.recommender.prompt_registry.prompt_uri`). A missing or unreachable store gives the UI's list pages
+    and a message; it never raises."""
     settings = get_settings()
     ui = settings.mlflow_ui_url.rstrip("/")
     versions = sorted(path.stem for path in PROMPTS_DIR.glob("*.txt"))
@@ -152,12 +153,13 @@ def mlflow_links() -> MlflowLinks:
     try:
         client = mlflow_client(settings.mlflow_tracking_uri)
         from oo_app import tracking
+        from oo_app.recommender import prompt_registry
 
         found = {
             name: client.get_experiment_by_name(name)
             for name in (tracking.TRACES_EXPERIMENT, tracking.BENCH_EXPERIMENT)
         }
-        prompts = {version: tracking.prompt_uri(version) for version in versions}
+        prompts = {version: prompt_registry.prompt_uri(version) for version in versions}
     except Exception as error:  # links to the list pages still help; say why the others are missing
         return replace(fallback, message=unavailable(settings.mlflow_tracking_uri, error))
     for name, experiment in found.items():
