@@ -65,11 +65,11 @@ def seed_demo() -> None:
 def recommend(email: str) -> None:
     """Write the next tip for a person and print {"tip": {...}} as the API returns it."""
     from oo_app.api import tip_body
+    from oo_app.auth.users import user_by_email
     from oo_app.db import session_scope
     from oo_app.recommender import mark_shown
     from oo_app.recommender import recommend as write_tip
     from oo_app.recommender.background import drain_all
-    from oo_app.users import user_by_email
 
     with session_scope() as session:
         tip = mark_shown(session, write_tip(session, user_by_email(session, email)))
@@ -119,9 +119,9 @@ def agents_run(who: str | None, everyone: bool) -> None:
     from sqlmodel import select
 
     from agents.runner import run_due
+    from oo_app.auth.users import user_by_email
     from oo_app.db import session_scope
     from oo_app.models import User
-    from oo_app.users import user_by_email
 
     if bool(who) == everyone:
         raise click.UsageError("give either --user ID_OR_EMAIL or --all")

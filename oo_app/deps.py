@@ -14,9 +14,9 @@ from sqlmodel import Session
 
 from oo_app.auth.csrf import check_csrf
 from oo_app.auth.errors import Forbidden
+from oo_app.auth.users import resolve_current_user
 from oo_app.db import session_scope
 from oo_app.models import Role, User
-from oo_app.users import resolve_current_user
 
 OPERATORS_ONLY = "this is for operators: sign in with an account listed in OO_ADMIN_EMAILS"
 

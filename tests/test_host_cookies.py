@@ -17,8 +17,8 @@ from oo_app.api import api
 from oo_app.auth.errors import Unauthenticated
 from oo_app.auth.oidc import forget_clients, with_login_state
 from oo_app.auth.sessions import csrf_cookie, csrf_token_for, session_cookie, start_session
+from oo_app.auth.users import resolve_current_user
 from oo_app.models import User
-from oo_app.users import resolve_current_user
 from tests.auth_helpers import Provider, oidc_provider
 
 APP_URL = "https://oo.example"

@@ -33,11 +33,11 @@ from oo_app.auth.sessions import (
     session_cookie,
     start_session,
 )
+from oo_app.auth.users import user_by_email
 from oo_app.db import session_scope
 from oo_app.errors import NotFound
 from oo_app.models import User
 from oo_app.settings import Settings, get_settings
-from oo_app.users import user_by_email
 
 log = logging.getLogger(__name__)
 

@@ -47,9 +47,9 @@ def generate_key() -> None:
 @domain_errors
 def sync(email: str) -> None:
     """Fetch a person's completed Todoist tasks now and store their derivatives; prints the sync report."""
+    from oo_app.auth.users import user_by_email
     from oo_app.db import session_scope
     from oo_app.integrations import todoist
-    from oo_app.users import user_by_email
 
     with session_scope() as session:
         report = todoist.sync(session, user_by_email(session, email))

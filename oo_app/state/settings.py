@@ -22,6 +22,7 @@ from sqlmodel import Session
 
 from oo_app.auth.errors import Unauthenticated
 from oo_app.auth.sessions import csrf_cookie
+from oo_app.auth.users import resolve_current_user
 from oo_app.auth.websocket_origin import check_event_origin
 from oo_app.db import session_scope
 from oo_app.errors import OOError
@@ -29,7 +30,6 @@ from oo_app.integrations.revocation import disconnect
 from oo_app.models import User
 from oo_app.profile import consents, contexts, deletion, overview, prefs
 from oo_app.state.tip import parse_cookies
-from oo_app.users import resolve_current_user
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """State of the tip page: the one tip on screen, its reactions, and a live watch for a newer tip.
 
 Handlers run the (blocking) domain calls in a worker thread and only assign results; the person is resolved from
-the page's cookies on the backend through :func:`oo_app.users.resolve_current_user` (the HttpOnly session cookie
+the page's cookies on the backend through :func:`oo_app.auth.users.resolve_current_user` (the HttpOnly session cookie
 never reaches page scripts). Without a live session the page shows the sign-in view instead of a tip.
 
 The backend may lose a page's state while the page stays open (Redis restarted, or the entry expired): a reaction
@@ -21,6 +21,7 @@ from sqlmodel import Session
 
 from oo_app.auth.errors import Unauthenticated
 from oo_app.auth.sessions import csrf_cookie
+from oo_app.auth.users import resolve_current_user
 from oo_app.db import session_scope
 from oo_app.errors import OOError
 from oo_app.llm.aliases import COMPOSER_MODEL, LOCAL_TIP_MODEL
@@ -28,7 +29,6 @@ from oo_app.models import Tip
 from oo_app.recommender import mark_shown, react
 from oo_app.recommender.on_request import replacement_within_limit, tip_after, tip_to_show
 from oo_app.settings import get_settings
-from oo_app.users import resolve_current_user
 
 log = logging.getLogger(__name__)
 
