@@ -25,8 +25,8 @@ from agents.registry import registry
 from agents.runner import compute_output, is_due
 from oo_app.bootstrap import bootstrap
 from oo_app.db import session_scope
+from oo_app.erasure import PersonGone, unless_gone
 from oo_app.models import User
-from oo_app.profile.gone import PersonGone, unless_gone
 from oo_app.settings import get_settings
 
 if TYPE_CHECKING:

@@ -19,9 +19,9 @@ from sqlmodel import Session, col, select
 from agents.base import Agent, UserHistory
 from agents.eligibility import eligible_agents
 from agents.inference import effective_params, run_inference, save_inferred
+from oo_app.erasure import PersonGone, forget_late_work, person_exists, unless_gone
 from oo_app.llm.router import for_person
 from oo_app.models import AgentOutput, AgentRun, Event, TaskCompletion, User
-from oo_app.profile.gone import PersonGone, forget_late_work, person_exists, unless_gone
 
 log = logging.getLogger(__name__)
 

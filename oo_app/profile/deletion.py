@@ -17,16 +17,15 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
+from oo_app.erasure import delete_traces, error_text
 from oo_app.errors import InvalidInput
 from oo_app.integrations import revocation
 from oo_app.models import PendingDeletion, User
 from oo_app.profile.export import person_tables
-from oo_app.settings import get_settings
 
 log = logging.getLogger(__name__)
 
 CONFIRMATION_PHRASE = "delete my account"
-ERROR_CHARS = 500  # of a failed sweep's error kept on its pending deletion
 
 
 @dataclass(frozen=True)
@@ -80,48 +79,6 @@ def _revoke_tokens(session: Session, user: User) -> str:
     return f"revoked at {', '.join(result.provider for result in results)} and deleted"
 
 
-def _error_text(error: Exception) -> str:
-    return f"{type(error).__name__}: {error}"[:ERROR_CHARS]
-
-
-def record_pending(session: Session, user_id: int, error: Exception) -> PendingDeletion:
-    """Record (or count another failed attempt of) the trace deletion of deleted person ``user_id``; flushed."""
-    pending = session.get(PendingDeletion, user_id)
-    if pending is None:
-        pending = PendingDeletion(person_id=user_id, last_error=_error_text(error))
-    else:
-        pending.attempts, pending.last_error = pending.attempts + 1, _error_text(error)
-    session.add(pending)
-    session.flush()
-    return pending
-
-
-def delete_traces(session: Session, user_id: int) -> tuple[str, int | None]:
-    """Delete the MLflow traces of person ``user_id`` in every experiment; what happened, and how many went (None
-    when none could be deleted). An unreachable store records a pending deletion in ``session``; never raises it."""
-    if not get_settings().tracing_enabled:
-        log.warning("tracing is switched off: the MLflow traces of user %s, if any, were not deleted", user_id)
-        return "not deleted: tracing is switched off here, so oO does not open its trace store", None
-    try:
-        from oo_app import trace_deletion  # imports mlflow: only when there are traces to delete
-
-        deleted = trace_deletion.delete_user_traces(user_id)
-    except Exception as error:
-        log.warning(
-            "could not delete the MLflow traces of user %s (%s: %s); recorded as a pending deletion",
-            user_id,
-            type(error).__name__,
-            error,
-        )
-        record_pending(session, user_id, error)
-        return (
-            f"not deleted yet: the trace store could not be reached ({type(error).__name__}); oO deletes them as soon "
-            "as it answers again",
-            None,
-        )
-    return f"deleted {deleted}", deleted
-
-
 @dataclass(frozen=True)
 class FinishReport:
     """What one pass over the pending deletions did: the persons whose traces are now deleted, those still pending,
@@ -146,7 +103,7 @@ def finish_deletions(session: Session) -> FinishReport:
         try:
             deleted = trace_deletion.delete_user_traces(row.person_id)
         except Exception as error:
-            row.attempts, row.last_error = row.attempts + 1, _error_text(error)
+            row.attempts, row.last_error = row.attempts + 1, error_text(error)
             session.add(row)
             session.flush()
             log.warning("pending trace deletion of user %s failed again (%s)", row.person_id, row.last_error)

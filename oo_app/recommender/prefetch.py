@@ -24,9 +24,9 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, func, select
 
+from oo_app.erasure import PersonGone, forget_late_work, unless_gone
 from oo_app.models import AgentOutput, Tip, User
 from oo_app.ops import metrics
-from oo_app.profile.gone import PersonGone, forget_late_work, unless_gone
 from oo_app.recommender import limits
 from oo_app.recommender.background import BackgroundJobs
 from oo_app.recommender.limits import TipLimitReached
@@ -44,7 +44,7 @@ def waiting_successor(session: Session, shown_id: int) -> Tip | None:
 
 def write_ahead(session: Session, shown_id: int, now: datetime | None = None) -> Tip | None:
     """Write the tip to follow the shown tip ``shown_id``; None when it needs none (gone, answered, not shown, a
-    shadow, or already followed). Raises :class:`~oo_app.profile.gone.PersonGone` when the person was deleted while
+    shadow, or already followed). Raises :class:`~oo_app.erasure.PersonGone` when the person was deleted while
     it was written."""
     shown = session.get(Tip, shown_id)
     if shown is None or shown.shadow or shown.shown_at is None or shown.reaction is not None:

@@ -17,9 +17,9 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
+from oo_app.erasure import PersonGone, forget_late_work, unless_gone
 from oo_app.llm.router import embed, for_person
 from oo_app.models import AgentOutput, Policy, Tip, User
-from oo_app.profile.gone import PersonGone, forget_late_work, unless_gone
 from oo_app.recommender import limits
 from oo_app.recommender.background import BackgroundJobs
 from oo_app.recommender.dedup import closest_recent
@@ -69,7 +69,7 @@ def write_shadow(session: Session, shown: Tip, policy: Policy) -> Tip:
 def run_shadows(session: Session, shown_id: int) -> list[Tip]:
     """Every shadow candidate's tip beside the shown tip ``shown_id`` (none for a shadow tip or a missing one).
 
-    Raises :class:`~oo_app.profile.gone.PersonGone` when the person was deleted while their shadows were written."""
+    Raises :class:`~oo_app.erasure.PersonGone` when the person was deleted while their shadows were written."""
     shown = session.get(Tip, shown_id)
     if shown is None or shown.shadow:
         return []
