@@ -14,7 +14,8 @@ from sqlmodel import Session, col, select
 from agents.runner import run_due
 from agents.time_of_day import in_window
 from oo_app.db import make_engine
-from oo_app.evaluation.simulation import BASELINE, SimulatedPerson, SimulationReport, simulate
+from oo_app.evaluation.persona import SimulatedPerson
+from oo_app.evaluation.simulation import BASELINE, SimulationReport, simulate
 from oo_app.models import PrefSource, Reaction, Tip, User, UserPreference
 from oo_app.recommender.timing import delivery_hours, delivery_moments, is_quiet, timing_params
 from tests.conftest import NOW

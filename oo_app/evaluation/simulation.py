@@ -10,21 +10,8 @@ Two sides, kept apart as in production:
   inferred preferred hour and the inferred peak hours nearest to it, at most three a day, never inside the inferred
   quiet window. A policy's tip writer writes the tip, which is marked shown; the person's reaction goes through
   :func:`oo_app.recommender.react`, so it becomes an event the agents read on their next run.
-* **The simulated person** alone reads the persona's ``truth``, the planted habits. Their reaction model:
-
-  - a tip delivered inside their TRUE quiet window is a quiet-hours violation: they are annoyed and dismiss it;
-  - otherwise they do it (``done``) with probability ``p``, capped at 0.9, where ``p`` is 0.10, plus 0.05 when their
-    engagement trend is rising (minus 0.05 when falling), plus 0.25 / 0.15 / 0.05 when the tip arrives 0 / 1 / 2
-    hours from their true preferred hour, plus 0.25 when its text names one of their true preferred areas (as their
-    projects are spelled), plus 0.10 when it names a clock time within an hour of their true preferred hour, plus
-    0.10 for a todo when they are punctual (lateness tolerance at most half a day); ``p`` is halved when they saw the
-    very same text among their last ten tips;
-  - a tip they do not do is ``snoozed`` when it touched one of those preferences (area, time, todo) and
-    ``dismissed`` when it did not. Nobody ``likes`` a tip (it would count as accepted).
-
-  ``weekly_cycle_strong`` and ``cold_start`` plant nothing they react to. Their life goes on: each local day they
-  complete the tasks of a past day of their own history with the same weekday, drawn at random, at the same wall-clock
-  times, so the agents keep seeing a living history instead of empty days.
+* **The simulated person** (:mod:`oo_app.evaluation.persona`) alone reads the persona's ``truth``, the planted
+  habits, and reacts to each tip by the reaction model written there.
 
 Every policy runs on its own copy of the persons (users ``<persona>.<policy>@simulation.invalid``) with the same seed.
 Random draws are keyed by (seed, persona, moment), so a delivery meets the same draw under every policy, and timing is
@@ -34,18 +21,15 @@ composer's tip from the freshest snippet of ONE eligible agent drawn at random.
 
 from __future__ import annotations
 
-import json
 import random
-import re
 import tempfile
-from collections import Counter, deque
-from collections.abc import Callable, Iterator, Mapping
+from collections import Counter
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
@@ -54,164 +38,20 @@ from agents.base import as_utc, zone
 from agents.runner import run_due
 from oo_app.db import make_engine, migrate
 from oo_app.demo import grant_consents, store_history
+from oo_app.evaluation.persona import Persona, SimulatedPerson, load_persona
 from oo_app.llm.aliases import COMPOSER_MODEL
-from oo_app.models import ACCEPTING_REACTIONS, Reaction, Tip, TipKind, User
+from oo_app.models import ACCEPTING_REACTIONS, Reaction, Tip, User
 from oo_app.recommender import mark_shown, react, recommend
 from oo_app.recommender.composer import compose
 from oo_app.recommender.orchestrator import freshest_outputs, recent_tip_texts
 from oo_app.recommender.prompts import SignalLine, facts_of
-from oo_app.recommender.timing import delivery_moments, hour_distance, is_quiet, timing_params
+from oo_app.recommender.timing import delivery_moments, timing_params
 
 TipWriter = Callable[[Session, User, datetime], Tip]
 
 BASELINE = "random-agent"
 REACTION_DELAY = timedelta(minutes=10)
 NO_PROMPT = "none"  # the baseline's tips are composed directly: no prompt, no alias
-
-# The reaction model (see the module docstring).
-BASE_DONE = 0.10
-TREND_SHIFT = {"rising": 0.05, "steady": 0.0, "falling": -0.05}
-TIMING_BONUS = (0.25, 0.15, 0.05)  # by hours between delivery and the true preferred hour
-CONTENT_BONUS = {"area": 0.25, "time": 0.10, "todo": 0.10}
-PUNCTUAL_DAYS = 0.5
-REPEAT_FACTOR = 0.5
-MAX_DONE = 0.9
-SEEN_TIPS = 10
-CLOCK = re.compile(r"\b([01]?\d|2[0-3]):[0-5]\d\b")
-
-
-# --- the simulated person: the only reader of ``truth`` ---------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Truth:
-    """The habits planted in a persona that the reaction model uses (local hours in ``tz``)."""
-
-    tz: str
-    preferred_hour: int
-    quiet_start: int
-    quiet_end: int
-    preferred_areas: tuple[str, ...]
-    lateness_tolerance_days: float
-    engagement_trend: str
-
-    @classmethod
-    def from_mapping(cls, data: Mapping[str, Any]) -> Truth:
-        return cls(
-            tz=str(data["tz"]),
-            preferred_hour=int(data["preferred_hour"]),
-            quiet_start=int(data["quiet_start"]),
-            quiet_end=int(data["quiet_end"]),
-            preferred_areas=tuple(str(area) for area in data.get("preferred_areas") or ()),
-            lateness_tolerance_days=float(data.get("lateness_tolerance_days", 0.0)),
-            engagement_trend=str(data.get("engagement_trend", "steady")),
-        )
-
-    @property
-    def quiet(self) -> dict[str, Any]:
-        """The true quiet window in the form :func:`is_quiet` reads."""
-        return {"tz": self.tz, "quiet_start": self.quiet_start, "quiet_end": self.quiet_end}
-
-
-@dataclass(frozen=True)
-class Persona:
-    """A persona file split in two: ``history`` (what oO may see) and ``truth`` (what only the person knows)."""
-
-    id: str
-    history: dict[str, Any]
-    truth: Truth
-
-
-def load_persona(path: Path) -> Persona:
-    data = json.loads(Path(path).read_text(encoding="utf-8"))
-    truth = Truth.from_mapping(data.pop("truth"))
-    return Persona(id=str(data.get("id") or Path(path).stem), history=data, truth=truth)
-
-
-class SimulatedPerson:
-    """One persona living through a simulation: the tasks they complete each day and their reactions to tips."""
-
-    def __init__(self, persona: Persona, seed: int) -> None:
-        self.persona = persona
-        self.seed = seed
-        self.zone = zone(persona.truth.tz)
-        self.seen: deque[str] = deque(maxlen=SEEN_TIPS)
-        self.past_days, self.completed = _completions_by_day(persona.history, self.zone)
-
-    def rng(self, *key: object) -> random.Random:
-        """A generator keyed by the seed, the persona and ``key``: the same draw under every policy."""
-        return random.Random(":".join(str(part) for part in (self.seed, self.persona.id, *key)))
-
-    def completions_on(self, day: date) -> list[dict[str, str]]:
-        """The tasks they complete on their local ``day`` (persona format): those of a past day with the same
-        weekday drawn at random, moved to ``day`` at the same wall-clock times, as late as they were."""
-        same_weekday = [past for past in self.past_days if past.weekday() == day.weekday()]
-        if not same_weekday:
-            return []
-        source = self.rng("life", day.isoformat()).choice(same_weekday)
-        moved = []
-        for completion in self.completed.get(source, []):
-            done = as_utc(completion["completed_at"])
-            completed_at = datetime.combine(day, done.astimezone(self.zone).time(), tzinfo=self.zone).astimezone(UTC)
-            entry = {"completed_at": completed_at.isoformat(), "project": completion.get("project", "")}
-            if completion.get("due_at"):
-                entry["due_at"] = (completed_at - (done - as_utc(completion["due_at"]))).isoformat()
-            moved.append(entry)
-        return moved
-
-    def in_quiet_hours(self, moment: datetime) -> bool:
-        return is_quiet(self.persona.truth.quiet, moment)
-
-    def touches(self, tip: Tip) -> set[str]:
-        """The planted preferences a tip speaks to: ``area``, ``time`` and (for the punctual) ``todo``."""
-        truth = self.persona.truth
-        found = set()
-        if any(re.search(rf"\b{re.escape(area)}\b", tip.text) for area in truth.preferred_areas):
-            found.add("area")
-        if any(hour_distance(int(hour), truth.preferred_hour) <= 1 for hour in CLOCK.findall(tip.text)):
-            found.add("time")
-        if tip.kind == TipKind.todo and truth.lateness_tolerance_days <= PUNCTUAL_DAYS:
-            found.add("todo")
-        return found
-
-    def done_probability(self, tip: Tip, moment: datetime) -> float:
-        truth = self.persona.truth
-        distance = hour_distance(moment.astimezone(self.zone).hour, truth.preferred_hour)
-        p = BASE_DONE + TREND_SHIFT.get(truth.engagement_trend, 0.0)
-        p += TIMING_BONUS[distance] if distance < len(TIMING_BONUS) else 0.0
-        p += sum(CONTENT_BONUS[preference] for preference in self.touches(tip))
-        if tip.text in self.seen:
-            p *= REPEAT_FACTOR
-        return max(0.0, min(p, MAX_DONE))
-
-    def reaction(self, tip: Tip, moment: datetime) -> Reaction:
-        """How they answer ``tip`` delivered at ``moment`` (see the module docstring)."""
-        if self.in_quiet_hours(moment):
-            answer = Reaction.dismissed
-        elif self.rng("tip", moment.isoformat()).random() < self.done_probability(tip, moment):
-            answer = Reaction.done
-        else:
-            answer = Reaction.snoozed if self.touches(tip) else Reaction.dismissed
-        self.seen.append(tip.text)
-        return answer
-
-
-def _completions_by_day(
-    history: Mapping[str, Any], local_zone: ZoneInfo
-) -> tuple[list[date], dict[date, list[dict[str, Any]]]]:
-    """Every whole local day of ``history`` (empty ones included) and its completions by local day."""
-    completed: dict[date, list[dict[str, Any]]] = {}
-    for completion in history.get("task_completions") or []:
-        day = as_utc(completion["completed_at"]).astimezone(local_zone).date()
-        completed.setdefault(day, []).append(completion)
-    moments = [as_utc(c["completed_at"]) for c in history.get("task_completions") or []]
-    moments += [as_utc(e["at"]) for e in history.get("events") or []]
-    if not moments:
-        return [], completed
-    first = min(moments).astimezone(local_zone).date()
-    today = as_utc(history["now"]).astimezone(local_zone).date()
-    return [first + timedelta(days=offset) for offset in range((today - first).days)], completed
-
 
 # --- policies ---------------------------------------------------------------------------------------------------------
 
