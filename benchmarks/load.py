@@ -16,6 +16,9 @@ It prints throughput, p50/p95/p99 and failures per request type (from every roun
 memory (RSS and PSS of all its processes) once idle before and right after, its health after, what its log reported,
 and checks the database against what the persons saw: every acknowledged reaction stored exactly once, nothing stored
 that was not sent. :func:`run_load` is what ``tests/test_load.py`` runs, smaller; exit status 1 when a check fails.
+
+Why one long module: it is one script run by hand, read top to bottom (the plan, the run, the figures, the report),
+and the test imports it whole.
 """
 
 from __future__ import annotations

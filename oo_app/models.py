@@ -2,6 +2,9 @@
 
 Every row that belongs to a person carries ``user_id`` (cascading on delete) so that account deletion and export
 can walk the metadata. Times are timezone-aware UTC (:class:`UTCDateTime`); raw third-party data is never stored.
+
+Why one long module: the tables are read together (the migrations, the export and the deletion walk the one
+metadata), each class is a short declaration, and one file shows the whole data model at a glance.
 """
 
 from __future__ import annotations

@@ -2,6 +2,9 @@
 
 Every configurable fact of the app lives here; other modules call :func:`get_settings` and never read
 ``os.environ`` themselves. Defaults are the embedded ones: SQLite, no LLM server, no MLflow server.
+
+Why one long module: pydantic-settings reads one class, and the settings are checked against each other (production
+against secrets and URLs, the hosts against the app's URL); most of the length is one documented field per setting.
 """
 
 from __future__ import annotations
