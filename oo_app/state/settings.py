@@ -5,7 +5,8 @@ domain functions as the API (:mod:`oo_app.profile`, :mod:`oo_app.integrations`) 
 whole view from the database after a change, so what the page shows is what is stored. A domain error is shown
 beside the section it concerns and changes nothing; without a session the page sends the person to ``/``. Every
 handler that shows or changes the person's data first checks that the page's websocket came from oO's own origin
-(:func:`~oo_app.auth.websocket_origin.check_event_origin`): a socket another site opened gets nothing done.
+(:class:`~oo_app.state.signed_in.SignedIn`, as every page state signs in): a socket another site opened gets nothing
+done.
 """
 
 from __future__ import annotations
@@ -21,15 +22,11 @@ import reflex as rx
 from sqlmodel import Session
 
 from oo_app.auth.errors import Unauthenticated
-from oo_app.auth.sessions import csrf_cookie
-from oo_app.auth.users import resolve_current_user
-from oo_app.auth.websocket_origin import check_event_origin
-from oo_app.db import session_scope
 from oo_app.errors import OOError
 from oo_app.integrations.revocation import disconnect
 from oo_app.models import User
 from oo_app.profile import consents, contexts, deletion, overview, prefs
-from oo_app.state.tip import parse_cookies
+from oo_app.state.signed_in import SignedIn, as_person
 
 log = logging.getLogger(__name__)
 
@@ -151,13 +148,10 @@ def _view(session: Session, user: User) -> View:
     )
 
 
-def _as_person(cookies: dict[str, str], change: Callable[[Session, User], T]) -> tuple[T, View]:
+def _change_then_view(cookies: dict[str, str], change: Callable[[Session, User], T]) -> tuple[T, View]:
     """Run ``change`` for the person behind ``cookies`` in one transaction, then read the view afresh."""
-    with session_scope() as session:
-        user = resolve_current_user(session, cookies)
-        result = change(session, user)
-    with session_scope() as session:
-        return result, _view(session, resolve_current_user(session, cookies))
+    result = as_person(cookies, change)
+    return result, as_person(cookies, _view)
 
 
 def _disconnect(session: Session, user: User, provider: str) -> str:
@@ -172,19 +166,15 @@ def _revoke_consent(session: Session, user: User, key: str) -> str:
 
 
 def _delete(cookies: dict[str, str], confirmation: str) -> None:
-    with session_scope() as session:
-        deletion.delete_account(session, resolve_current_user(session, cookies), confirmation)
+    as_person(cookies, lambda session, user: deletion.delete_account(session, user, confirmation))
 
 
-class SettingsState(rx.State):
-    checked: bool = False
-    signed_in: bool = False
+class SettingsState(SignedIn, rx.State):
     email: str = ""
     params: list[ParamRow] = []
     consents: list[ConsentRow] = []
     contexts: list[ContextRow] = []
     integrations: list[IntegrationRow] = []
-    csrf_token: str = ""
     # Feedback per section: "prefs", "consents", "contexts", "integrations", "delete".
     errors: dict[str, str] = {}
     notices: dict[str, str] = {}
@@ -192,21 +182,17 @@ class SettingsState(rx.State):
     # This browser's push subscription as static/push.js reports it: "", "unsupported", "denied", "off", "on".
     push_status: str = ""
 
-    def _cookie_map(self) -> dict[str, str]:
-        return parse_cookies(self.router.headers.cookie)
-
     def _show(self, view: View) -> None:
         self.email, self.params, self.consents = view.email, view.params, view.consents
         self.contexts, self.integrations = view.contexts, view.integrations
-        self.checked, self.signed_in = True, True
-        self.csrf_token = self._cookie_map().get(csrf_cookie(), "")
+        self._mark_signed_in(self._cookie_map())
 
     async def _change(self, section: str, change: Callable[[Session, User], Any], notice: str = "") -> Any:
         """Apply ``change``; show the fresh view and ``notice``, or the error beside ``section``."""
         self.errors, self.notices = {}, {}
         try:
-            check_event_origin(self.router.headers.origin)
-            result, view = await asyncio.to_thread(_as_person, self._cookie_map(), change)
+            self._check_origin()
+            result, view = await asyncio.to_thread(_change_then_view, self._cookie_map(), change)
         except Unauthenticated:
             return rx.redirect("/")
         except OOError as error:
@@ -305,7 +291,7 @@ class SettingsState(rx.State):
     async def delete_account(self, form: dict[str, Any]):
         self.errors, self.notices = {}, {}
         try:
-            check_event_origin(self.router.headers.origin)
+            self._check_origin()
             await asyncio.to_thread(_delete, self._cookie_map(), str(form.get("confirmation", "")))
         except Unauthenticated:
             return rx.redirect("/")

@@ -1,8 +1,8 @@
 """State of the tip page: the one tip on screen, its reactions, and a live watch for a newer tip.
 
 Handlers run the (blocking) domain calls in a worker thread and only assign results; the person is resolved from
-the page's cookies on the backend through :func:`oo_app.auth.users.resolve_current_user` (the HttpOnly session cookie
-never reaches page scripts). Without a live session the page shows the sign-in view instead of a tip.
+the page's cookies on the backend, as every page state does it (:mod:`oo_app.state.signed_in`). Without a live
+session the page shows the sign-in view instead of a tip.
 
 The backend may lose a page's state while the page stays open (Redis restarted, or the entry expired): a reaction
 names the tip the page shows, so it still answers that tip, and the state is rebuilt from the session cookie.
@@ -14,21 +14,18 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass
-from http.cookies import SimpleCookie
 
 import reflex as rx
 from sqlmodel import Session
 
 from oo_app.auth.errors import Unauthenticated
-from oo_app.auth.sessions import csrf_cookie
-from oo_app.auth.users import resolve_current_user
-from oo_app.db import session_scope
 from oo_app.errors import OOError
 from oo_app.llm.aliases import COMPOSER_MODEL, LOCAL_TIP_MODEL
-from oo_app.models import Tip
+from oo_app.models import Tip, User
 from oo_app.recommender import mark_shown, react
 from oo_app.recommender.on_request import replacement_within_limit, tip_after, tip_to_show
 from oo_app.settings import get_settings
+from oo_app.state.signed_in import SignedIn, as_person
 
 log = logging.getLogger(__name__)
 
@@ -51,36 +48,27 @@ class TipView:
         return cls(tip.id, tip.text, str(tip.kind), tip.model, tip.agent_ids)
 
 
-def parse_cookies(header: str) -> dict[str, str]:
-    """The cookies of a request's ``Cookie`` header (the page's websocket request, HttpOnly ones included)."""
-    jar = SimpleCookie()
-    jar.load(header or "")
-    return {key: morsel.value for key, morsel in jar.items()}
-
-
 def _shown(session: Session, tip: Tip | None) -> TipView | None:
     return TipView.of(mark_shown(session, tip)) if tip is not None else None
 
 
 def _show_current(cookies: dict[str, str]) -> TipView | None:
     """The tip to show; None past the person's tip limit when they have no unanswered tip."""
-    with session_scope() as session:
-        user = resolve_current_user(session, cookies)
-        return _shown(session, tip_to_show(session, user))
+    return as_person(cookies, lambda session, user: _shown(session, tip_to_show(session, user)))
 
 
 def _replacement(cookies: dict[str, str], shown_id: int) -> TipView | None:
-    with session_scope() as session:
-        user = resolve_current_user(session, cookies)
-        return _shown(session, replacement_within_limit(session, user, shown_id))
+    return as_person(cookies, lambda session, user: _shown(session, replacement_within_limit(session, user, shown_id)))
 
 
 def _react_and_next(cookies: dict[str, str], tip_id: int, reaction: str) -> TipView | None:
     """Record the reaction and show the next tip; None (the reaction kept) past the person's tip limit."""
-    with session_scope() as session:
-        user = resolve_current_user(session, cookies)
+
+    def react_and_next(session: Session, user: User) -> TipView | None:
         answered = react(session, user, tip_id, reaction)
         return _shown(session, tip_after(session, user, answered))
+
+    return as_person(cookies, react_and_next)
 
 
 MODEL_LABELS = {COMPOSER_MODEL: "the rule-based composer", LOCAL_TIP_MODEL: "the local model (Gemma 3 270M)"}
@@ -90,7 +78,7 @@ def model_label(model: str) -> str:
     return MODEL_LABELS.get(model, model)
 
 
-class TipState(rx.State):
+class TipState(SignedIn, rx.State):
     tip_id: int = 0
     text: str = ""
     kind: str = ""
@@ -99,12 +87,7 @@ class TipState(rx.State):
     error: str = ""
     busy: bool = False
     show_why: bool = False
-    # Sign-in: `checked` once the session was looked up; `csrf_token` is the oo_csrf cookie, which page scripts may
-    # read anyway (double submit), for the sign-out form.
-    checked: bool = False
-    signed_in: bool = False
-    dev_login: bool = False
-    csrf_token: str = ""
+    dev_login: bool = False  # the sign-in view offers the demo person (development only)
     _watching: bool = False
 
     def _apply(self, view: TipView | None) -> None:
@@ -124,16 +107,10 @@ class TipState(rx.State):
         self.tip_id, self.text, self.kind, self.model, self.agents = 0, "", "", "", []
         self.error, self.show_why = RESTING, False
 
-    def _cookie_map(self) -> dict[str, str]:
-        return parse_cookies(self.router.headers.cookie)
-
     def _signed_out(self) -> None:
-        self.checked, self.signed_in, self.csrf_token = True, False, ""
+        self._mark_signed_out()
         self.tip_id, self.text, self.kind, self.model, self.agents = 0, "", "", "", []
         self.dev_login = get_settings().dev_login_enabled
-
-    def _signed_in(self, cookies: dict[str, str]) -> None:
-        self.checked, self.signed_in, self.csrf_token = True, True, cookies.get(csrf_cookie(), "")
 
     @rx.var
     def written_by(self) -> str:
@@ -154,7 +131,7 @@ class TipState(rx.State):
         except Exception:
             log.exception("could not load the current tip")
             self.error = UNAVAILABLE
-        self._signed_in(cookies)
+        self._mark_signed_in(cookies)
         return TipState.watch
 
     @rx.event
@@ -171,7 +148,7 @@ class TipState(rx.State):
             self._apply(await asyncio.to_thread(_react_and_next, cookies, tip_id, reaction))
             if lost:
                 log.warning("this page's state was lost; rebuilt from its session")
-                self._signed_in(cookies)
+                self._mark_signed_in(cookies)
         except Unauthenticated:
             self._signed_out()
         except OOError as error:
@@ -229,7 +206,7 @@ class TipState(rx.State):
                         if lost and not self.checked:
                             log.warning("this page's state was lost; the live watch rebuilt it from its session")
                             self._apply(view)
-                            self._signed_in(cookies)
+                            self._mark_signed_in(cookies)
                         elif self.tip_id == shown_id and not self.busy:
                             self._apply(view)
                         shown_id = self.tip_id
