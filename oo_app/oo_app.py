@@ -24,6 +24,7 @@ from oo_app.auth.hosts import with_trusted_hosts
 from oo_app.auth.oidc import with_login_state
 from oo_app.auth.websocket_origin import with_websocket_origin_check
 from oo_app.bootstrap import bootstrap
+from oo_app.components.style import BACKGROUND
 from oo_app.db import session_scope
 from oo_app.housekeeping import housekeeping_scheduler
 from oo_app.ops.logs import configure_logging
@@ -102,7 +103,7 @@ app = rx.App(
         partial(with_security_headers, pages=built_pages()),
     ],
     head_components=pwa.head_components(),
-    style={"background": "#000000"},
+    style={"background": BACKGROUND},
 )
 # One quiet line instead of Reflex's connection toasts (which name the backend's URL) while the connection is down.
 app.app_wraps[5, "Overlay"] = lambda stateful: pwa.connection_notice() if stateful else None

@@ -15,15 +15,17 @@ from pathlib import Path
 import reflex as rx
 from reflex_components_core.core.banner import has_too_many_connection_errors
 
+from oo_app.components.style import BACKGROUND, FONT, MUTED_TEXT, SMALL_MUTED, TEXT
+
 STATIC = Path(__file__).resolve().parent / "static"
-THEME = "#000000"
-CACHED_TIP_CSS = """
-#tip-cached{position:fixed;inset:0;display:flex;flex-direction:column;align-items:center;justify-content:center;
-gap:2rem;padding:2rem;background:#000;color:#f2f2f2;font-family:system-ui,-apple-system,'Segoe UI',sans-serif;
-pointer-events:none;z-index:1}
-#tip-cached .oo-cached-kind{color:#9a9a9a;font-size:.85rem;margin:0;text-transform:uppercase;letter-spacing:.2em}
-#tip-cached .oo-cached-text{font-size:clamp(1.4rem,4vw,2.1rem);line-height:1.35;max-width:36rem;text-align:center;
-margin:0;font-weight:400}
+THEME = BACKGROUND
+CACHED_TIP_CSS = f"""
+#tip-cached{{position:fixed;inset:0;display:flex;flex-direction:column;align-items:center;justify-content:center;
+gap:2rem;padding:2rem;background:{BACKGROUND};color:{TEXT};font-family:{FONT};
+pointer-events:none;z-index:1}}
+#tip-cached .oo-cached-kind{{color:{MUTED_TEXT};font-size:.85rem;margin:0;text-transform:uppercase;letter-spacing:.2em}}
+#tip-cached .oo-cached-text{{font-size:clamp(1.4rem,4vw,2.1rem);line-height:1.35;max-width:36rem;text-align:center;
+margin:0;font-weight:400}}
 """
 
 
@@ -71,9 +73,7 @@ def connection_notice() -> rx.Component:
                 "left": "0",
                 "right": "0",
                 "text_align": "center",
-                "color": "#9a9a9a",
-                "font_size": "0.85rem",
-                "margin": "0",
+                **SMALL_MUTED,
                 "z_index": "2",
             },
         ),

@@ -5,28 +5,11 @@ from __future__ import annotations
 import reflex as rx
 
 from oo_app.components.reaction import reaction_button
+from oo_app.components.style import LINK_STYLE, PAGE_STYLE, SMALL_MUTED, TIP_STYLE
 from oo_app.models import Reaction
-from oo_app.pages.login import PAGE_STYLE, sign_in_view, sign_out_form
+from oo_app.pages.login import sign_in_view, sign_out_form
 from oo_app.pwa import cached_tip_painter
 from oo_app.state.tip import TipState
-
-TIP_STYLE = {
-    "font_size": "clamp(1.4rem, 4vw, 2.1rem)",
-    "line_height": "1.35",
-    "max_width": "36rem",
-    "text_align": "center",
-    "margin": "0",
-    "font_weight": "400",
-}
-MUTED = {"color": "#9a9a9a", "font_size": "0.85rem", "margin": "0"}
-LINK_STYLE = {
-    **MUTED,
-    "background": "transparent",
-    "border": "none",
-    "cursor": "pointer",
-    "text_decoration": "underline",
-    "_focus_visible": {"outline": "2px solid #ffffff", "outline_offset": "2px"},
-}
 
 
 def index() -> rx.Component:
@@ -57,7 +40,9 @@ def tip_view() -> rx.Component:
             },
         ),
         rx.el.p(
-            TipState.kind, id="tip-kind", style={**MUTED, "text_transform": "uppercase", "letter_spacing": "0.2em"}
+            TipState.kind,
+            id="tip-kind",
+            style={**SMALL_MUTED, "text_transform": "uppercase", "letter_spacing": "0.2em"},
         ),
         rx.el.h1(
             rx.cond(TipState.error != "", TipState.error, TipState.text),
@@ -86,7 +71,7 @@ def tip_view() -> rx.Component:
         ),
         rx.cond(
             TipState.show_why,
-            rx.el.p("from ", TipState.sources, " · ", TipState.written_by, id="tip-why", style=MUTED),
+            rx.el.p("from ", TipState.sources, " · ", TipState.written_by, id="tip-why", style=SMALL_MUTED),
         ),
         id="tip-page",
         style=PAGE_STYLE,

@@ -16,42 +16,8 @@ from reflex_base.vars import VarData
 from reflex_components_core.el.elements.base import BaseHTML
 
 from oo_app.auth.csrf import CSRF_FIELD
+from oo_app.components.style import MUTED_TEXT, PAGE_STYLE, QUIET_BUTTON, SIGN_IN_STYLE
 from oo_app.state.tip import TipState
-
-# The black page both views of `/` share.
-PAGE_STYLE = {
-    "min_height": "100vh",
-    "background": "#000000",
-    "color": "#f2f2f2",
-    "display": "flex",
-    "flex_direction": "column",
-    "align_items": "center",
-    "justify_content": "center",
-    "gap": "2rem",
-    "padding": "2rem",
-    "font_family": "system-ui, -apple-system, 'Segoe UI', sans-serif",
-}
-FOCUS = {"outline": "2px solid #ffffff", "outline_offset": "2px"}
-SIGN_IN_STYLE = {
-    "color": "#f2f2f2",
-    "border": "1px solid #8a8a8a",
-    "border_radius": "999px",
-    "padding": "0.6rem 1.6rem",
-    "font_size": "1.05rem",
-    "text_decoration": "none",
-    "_hover": {"color": "#ffffff", "border_color": "#ffffff"},
-    "_focus_visible": FOCUS,
-}
-QUIET_BUTTON = {
-    "background": "transparent",
-    "border": "none",
-    "color": "#9a9a9a",
-    "font_size": "0.85rem",
-    "cursor": "pointer",
-    "text_decoration": "underline",
-    "_hover": {"color": "#ffffff"},
-    "_focus_visible": FOCUS,
-}
 
 
 class PostForm(BaseHTML):
@@ -88,7 +54,7 @@ def sign_in_view() -> rx.Component:
     """The minimal black sign-in page."""
     return rx.el.main(
         rx.el.h1("oO", style={"font_size": "2.5rem", "font_weight": "300", "margin": "0", "letter_spacing": "0.1em"}),
-        rx.el.p("One well-timed tip.", style={"color": "#9a9a9a", "margin": "0"}),
+        rx.el.p("One well-timed tip.", style={"color": MUTED_TEXT, "margin": "0"}),
         rx.el.a("Sign in", href=backend_url("/auth/login"), reload_document=True, id="sign-in", style=SIGN_IN_STYLE),
         rx.cond(TipState.dev_login, dev_login_form()),
         id="sign-in-page",

@@ -6,36 +6,24 @@ from __future__ import annotations
 
 import reflex as rx
 
-from oo_app.pages.login import FOCUS, PAGE_STYLE, backend_url
+from oo_app.components.style import (
+    BUTTON,
+    CARD,
+    COLUMN,
+    DANGER,
+    ERROR,
+    FIELD,
+    HEADING,
+    LINK_BUTTON,
+    MUTED,
+    OK,
+    PAGE_STYLE,
+    ROW,
+    SECTION,
+    TEXT,
+)
+from oo_app.pages.login import backend_url
 from oo_app.state.settings import ConsentRow, ContextRow, IntegrationRow, ParamRow, SettingsState
-
-COLUMN = {**PAGE_STYLE, "justify_content": "flex-start", "align_items": "stretch", "gap": "2.5rem"}
-SECTION = {"max_width": "44rem", "width": "100%", "margin": "0 auto", "display": "flex", "flex_direction": "column"}
-MUTED = {"color": "#a8a8a8", "font_size": "0.9rem", "margin": "0.2rem 0"}
-HEADING = {"font_size": "1.2rem", "font_weight": "500", "margin": "0 0 0.8rem 0"}
-BUTTON = {
-    "background": "transparent",
-    "color": "#f2f2f2",
-    "border": "1px solid #8a8a8a",
-    "border_radius": "999px",
-    "padding": "0.3rem 0.9rem",
-    "font_size": "0.9rem",
-    "cursor": "pointer",
-    "_hover": {"border_color": "#ffffff"},
-    "_focus_visible": FOCUS,
-}
-DANGER = {**BUTTON, "border_color": "#ff6b6b", "color": "#ff8f8f"}
-FIELD = {
-    "background": "#111111",
-    "color": "#f2f2f2",
-    "border": "1px solid #6a6a6a",
-    "border_radius": "6px",
-    "padding": "0.3rem 0.5rem",
-    "font_size": "0.95rem",
-    "_focus_visible": FOCUS,
-}
-ROW = {"display": "flex", "gap": "0.6rem", "align_items": "center", "flex_wrap": "wrap"}
-CARD = {"border_top": "1px solid #2a2a2a", "padding": "0.8rem 0"}
 
 
 def feedback(section: str) -> rx.Component:
@@ -49,9 +37,7 @@ def feedback(section: str) -> rx.Component:
         id=f"{section}-feedback",
         role="status",
         aria_live="polite",
-        style=rx.cond(
-            SettingsState.errors.contains(section), {**MUTED, "color": "#ff8f8f"}, {**MUTED, "color": "#9fd89f"}
-        ),
+        style=rx.cond(SettingsState.errors.contains(section), {**MUTED, "color": ERROR}, {**MUTED, "color": OK}),
     )
 
 
@@ -67,7 +53,7 @@ def section(title: str, anchor: str, *children: rx.Component, **props) -> rx.Com
 
 def param_row(row: ParamRow) -> rx.Component:
     return rx.el.div(
-        rx.cond(row.scope_heading != "", rx.el.h3(row.scope_heading, style={**MUTED, "color": "#f2f2f2"})),
+        rx.cond(row.scope_heading != "", rx.el.h3(row.scope_heading, style={**MUTED, "color": TEXT})),
         rx.el.form(
             rx.el.label(row.key, html_for=row.field_id, style={"min_width": "11rem"}),
             rx.el.input(
@@ -167,7 +153,7 @@ def integration_row(row: IntegrationRow) -> rx.Component:
 def settings_view() -> rx.Component:
     return rx.el.main(
         rx.el.header(
-            rx.el.a("← your tip", href="/", style={**MUTED, "color": "#f2f2f2"}),
+            rx.el.a("← your tip", href="/", style={**MUTED, "color": TEXT}),
             rx.el.h1("Settings", style={"font_size": "1.6rem", "font_weight": "400", "margin": "0.5rem 0"}),
             rx.el.p("Signed in as ", SettingsState.email, style=MUTED),
             style=SECTION,
@@ -245,7 +231,7 @@ def settings_view() -> rx.Component:
                 href=backend_url("/integrations/todoist/connect"),
                 reload_document=True,
                 id="connect-todoist",
-                style={**BUTTON, "align_self": "flex-start", "text_decoration": "none", "margin_top": "0.6rem"},
+                style={**LINK_BUTTON, "margin_top": "0.6rem"},
             ),
             rx.el.p("oO reads when tasks were done and their project, never their titles.", style=MUTED),
         ),
@@ -257,7 +243,7 @@ def settings_view() -> rx.Component:
                 href=backend_url("/api/me/export"),
                 reload_document=True,
                 id="export",
-                style={**BUTTON, "align_self": "flex-start", "text_decoration": "none"},
+                style=LINK_BUTTON,
             ),
             rx.el.form(
                 rx.el.label(

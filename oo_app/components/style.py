@@ -1,0 +1,120 @@
+"""How oO's pages look: the palette and the style dicts every page and component takes from here.
+
+Black, one quiet column, light text; every colour is named once below and nowhere else in ``pages/`` or
+``components/`` (tests/test_ui_structure.py checks it). Muted text must keep passing the contrast audit on black
+(tests/test_accessibility.py). Plain data only: no component, no state.
+"""
+
+from __future__ import annotations
+
+# The palette.
+BACKGROUND = "#000000"
+TEXT = "#f2f2f2"
+BRIGHT = "#ffffff"  # hover and the focus ring
+MUTED_TEXT = "#a8a8a8"  # secondary lines; passes the contrast audit on black
+SOFT_TEXT = "#c8c8c8"  # the reaction buttons' labels
+OUTLINE = "#8a8a8a"  # a button's border
+OUTLINE_QUIET = "#3a3a3a"  # a reaction button's border at rest
+RULE = "#2a2a2a"  # the line between rows
+FIELD_BACKGROUND = "#111111"
+FIELD_OUTLINE = "#6a6a6a"
+ERROR = "#ff8f8f"
+DANGER_OUTLINE = "#ff6b6b"
+OK = "#9fd89f"
+FONT = "system-ui, -apple-system, 'Segoe UI', sans-serif"
+
+# Shared by every page.
+PAGE_STYLE = {
+    "min_height": "100vh",
+    "background": BACKGROUND,
+    "color": TEXT,
+    "display": "flex",
+    "flex_direction": "column",
+    "align_items": "center",
+    "justify_content": "center",
+    "gap": "2rem",
+    "padding": "2rem",
+    "font_family": FONT,
+}
+FOCUS = {"outline": f"2px solid {BRIGHT}", "outline_offset": "2px"}
+MUTED = {"color": MUTED_TEXT, "font_size": "0.9rem", "margin": "0.2rem 0"}
+SMALL_MUTED = {**MUTED, "font_size": "0.85rem", "margin": "0"}  # the tip page's quieter, tighter lines
+
+# The tip page and its sign-in view.
+TIP_STYLE = {
+    "font_size": "clamp(1.4rem, 4vw, 2.1rem)",
+    "line_height": "1.35",
+    "max_width": "36rem",
+    "text_align": "center",
+    "margin": "0",
+    "font_weight": "400",
+}
+LINK_STYLE = {
+    **SMALL_MUTED,
+    "background": "transparent",
+    "border": "none",
+    "cursor": "pointer",
+    "text_decoration": "underline",
+    "_focus_visible": FOCUS,
+}
+REACTION_BUTTON = {
+    "background": "transparent",
+    "color": SOFT_TEXT,
+    "border": f"1px solid {OUTLINE_QUIET}",
+    "border_radius": "999px",
+    "padding": "0.5rem 1.25rem",
+    "font_size": "0.95rem",
+    "cursor": "pointer",
+    "_hover": {"color": BRIGHT, "border_color": OUTLINE},
+    "_focus_visible": FOCUS,
+    "_disabled": {"opacity": "0.4", "cursor": "default"},
+}
+SIGN_IN_STYLE = {
+    "color": TEXT,
+    "border": f"1px solid {OUTLINE}",
+    "border_radius": "999px",
+    "padding": "0.6rem 1.6rem",
+    "font_size": "1.05rem",
+    "text_decoration": "none",
+    "_hover": {"color": BRIGHT, "border_color": BRIGHT},
+    "_focus_visible": FOCUS,
+}
+QUIET_BUTTON = {
+    "background": "transparent",
+    "border": "none",
+    "color": MUTED_TEXT,
+    "font_size": "0.85rem",
+    "cursor": "pointer",
+    "text_decoration": "underline",
+    "_hover": {"color": BRIGHT},
+    "_focus_visible": FOCUS,
+}
+
+# The settings page.
+COLUMN = {**PAGE_STYLE, "justify_content": "flex-start", "align_items": "stretch", "gap": "2.5rem"}
+SECTION = {"max_width": "44rem", "width": "100%", "margin": "0 auto", "display": "flex", "flex_direction": "column"}
+HEADING = {"font_size": "1.2rem", "font_weight": "500", "margin": "0 0 0.8rem 0"}
+BUTTON = {
+    "background": "transparent",
+    "color": TEXT,
+    "border": f"1px solid {OUTLINE}",
+    "border_radius": "999px",
+    "padding": "0.3rem 0.9rem",
+    "font_size": "0.9rem",
+    "cursor": "pointer",
+    "_hover": {"border_color": BRIGHT},
+    "_focus_visible": FOCUS,
+}
+LINK_BUTTON = {**BUTTON, "align_self": "flex-start", "text_decoration": "none"}  # a link that looks like BUTTON
+DANGER = {**BUTTON, "border_color": DANGER_OUTLINE, "color": ERROR}
+FIELD = {
+    "background": FIELD_BACKGROUND,
+    "color": TEXT,
+    "border": f"1px solid {FIELD_OUTLINE}",
+    "border_radius": "6px",
+    "padding": "0.3rem 0.5rem",
+    "font_size": "0.95rem",
+    "_focus_visible": FOCUS,
+}
+ROW = {"display": "flex", "gap": "0.6rem", "align_items": "center", "flex_wrap": "wrap"}
+CARD = {"border_top": f"1px solid {RULE}", "padding": "0.8rem 0"}
