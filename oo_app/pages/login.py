@@ -4,18 +4,16 @@ Both talk to the FastAPI routes of :mod:`oo_app.auth.routes` with full page load
 would answer its own 404): a link with ``reload_document`` for ``/auth/login`` (``rx.el.a`` is React Router's
 ``Link``; ``rx.link`` would be the same plus Radix Themes), plain HTML forms for ``POST /auth/dev-login`` and
 ``POST /auth/logout`` (the latter with the CSRF token). Their URLs are built in the browser from the backend's
-address, which differs from the page's under ``reflex run --env dev``.
+address (:func:`~oo_app.components.backend.backend_url`).
 """
 
 from __future__ import annotations
 
-import json
-
 import reflex as rx
-from reflex_base.vars import VarData
 from reflex_components_core.el.elements.base import BaseHTML
 
 from oo_app.auth.csrf import CSRF_FIELD
+from oo_app.components.backend import backend_url
 from oo_app.components.style import MUTED_TEXT, PAGE_STYLE, QUIET_BUTTON, SIGN_IN_STYLE
 from oo_app.state.tip import TipState
 
@@ -27,19 +25,6 @@ class PostForm(BaseHTML):
 
     action: rx.Var[str]
     method: rx.Var[str]
-
-
-def backend_url(path: str) -> rx.Var[str]:
-    """``path`` on the backend that serves the FastAPI routes, as the browser reaches it (a JS expression)."""
-    return rx.Var(
-        _js_expr=f"getBackendURL(env.PING).origin + {json.dumps(path)}",
-        _var_data=VarData(
-            imports={
-                "$/utils/state": "getBackendURL",
-                "$/env.json": rx.ImportVar(tag="env", is_default=True),
-            }
-        ),
-    ).to(str)
 
 
 def dev_login_form() -> rx.Component:

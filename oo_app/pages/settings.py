@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import reflex as rx
 
+from oo_app.components.backend import backend_url
 from oo_app.components.style import (
     BUTTON,
     CARD,
@@ -22,7 +23,6 @@ from oo_app.components.style import (
     SECTION,
     TEXT,
 )
-from oo_app.pages.login import backend_url
 from oo_app.state.settings import ConsentRow, ContextRow, IntegrationRow, ParamRow, SettingsState
 
 
