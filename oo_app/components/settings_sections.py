@@ -1,0 +1,299 @@
+"""The sections of ``/settings``, one function each: the page (:mod:`oo_app.pages.settings`) only lines them up.
+
+Each section is a ``<section>`` labelled by its heading, with its own feedback line (``<anchor>-feedback``) for the
+errors and notices :class:`~oo_app.state.settings.SettingsState` files under the section's key. Controls are plain
+buttons, fields and links that work by keyboard; the ids are what the browser tests and static/push.js look for.
+"""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from oo_app.components.backend import backend_url
+from oo_app.components.style import (
+    BUTTON,
+    CARD,
+    DANGER,
+    ERROR,
+    FIELD,
+    HEADING,
+    LINK_BUTTON,
+    MUTED,
+    OK,
+    ROW,
+    SECTION,
+    TEXT,
+)
+from oo_app.state.settings import ConsentRow, ContextRow, IntegrationRow, ParamRow, SettingsState
+
+
+def page_header() -> rx.Component:
+    """The way back to the tip, the title and who is signed in."""
+    return rx.el.header(
+        rx.el.a("← your tip", href="/", style={**MUTED, "color": TEXT}),
+        rx.el.h1("Settings", style={"font_size": "1.6rem", "font_weight": "400", "margin": "0.5rem 0"}),
+        rx.el.p("Signed in as ", SettingsState.email, style=MUTED),
+        style=SECTION,
+    )
+
+
+def preferences_section() -> rx.Component:
+    """Every agent's parameters: what oO learned, and the person's own value over it."""
+    return section(
+        "What oO learned about you",
+        "prefs",
+        rx.el.p(
+            "Each agent learns these from your history. Set your own value to override it; "
+            "“use learned” goes back to what oO learned.",
+            style=MUTED,
+        ),
+        feedback("prefs"),
+        rx.foreach(SettingsState.params, param_row),
+    )
+
+
+def consents_section() -> rx.Component:
+    return section("Consents", "consents", feedback("consents"), rx.foreach(SettingsState.consents, consent_row))
+
+
+def contexts_section() -> rx.Component:
+    """The person's contexts, one active at a time, and the form that adds one."""
+    return section(
+        "Contexts",
+        "contexts",
+        rx.el.p("A context (work, home…) limits tips to the agents that fit it; one is active at a time.", style=MUTED),
+        feedback("contexts"),
+        rx.foreach(SettingsState.contexts, context_row),
+        rx.el.form(
+            rx.el.label("New context", html_for="new-context"),
+            rx.el.input(id="new-context", name="name", required=True, max_length=64, style=FIELD),
+            rx.el.button("add", type="submit", style=BUTTON),
+            on_submit=SettingsState.create_context,
+            reset_on_submit=True,
+            style={**ROW, "padding_top": "0.8rem"},
+        ),
+    )
+
+
+def notifications_section() -> rx.Component:
+    """Web push in this browser; static/push.js reads the API's address from the section (``data-api``)."""
+    return section(
+        "Notifications",
+        "push",
+        rx.el.p(
+            "oO can send your tip to this browser at your productive hours: never in your quiet hours, at most "
+            "a few a day. Turning it on grants the “push” consent.",
+            style=MUTED,
+        ),
+        rx.el.p(SettingsState.push_note, id="push-status", style=MUTED),
+        feedback("push"),
+        rx.el.div(
+            rx.cond(
+                SettingsState.push_status == "on",
+                rx.el.button(
+                    "turn off in this browser",
+                    id="push-off",
+                    type="button",
+                    on_click=SettingsState.disable_push,
+                    style=BUTTON,
+                ),
+                rx.el.button(
+                    "turn on in this browser",
+                    id="push-on",
+                    type="button",
+                    on_click=SettingsState.enable_push,
+                    disabled=SettingsState.push_status == "unsupported",
+                    style=BUTTON,
+                ),
+            ),
+            style=ROW,
+        ),
+        id="push-section",
+        custom_attrs={"data-api": backend_url("")},  # where static/push.js sends the subscription
+    )
+
+
+def integrations_section() -> rx.Component:
+    """The connected services, each with its disconnect, and the link that connects Todoist."""
+    return section(
+        "Integrations",
+        "integrations",
+        feedback("integrations"),
+        rx.foreach(SettingsState.integrations, integration_row),
+        rx.el.a(
+            "Connect Todoist",
+            href=backend_url("/integrations/todoist/connect"),
+            reload_document=True,
+            id="connect-todoist",
+            style={**LINK_BUTTON, "margin_top": "0.6rem"},
+        ),
+        rx.el.p("oO reads when tasks were done and their project, never their titles.", style=MUTED),
+    )
+
+
+def data_section() -> rx.Component:
+    """The person's data: the export and the account's deletion."""
+    return section(
+        "Your data",
+        "data",
+        export_link(),
+        deletion_form(),
+        feedback("delete"),
+        rx.el.p(
+            "Deleting revokes oO's access to your integrations and removes everything oO stored about you.",
+            style=MUTED,
+        ),
+    )
+
+
+def export_link() -> rx.Component:
+    return rx.el.a(
+        "Export my data (JSON)",
+        href=backend_url("/api/me/export"),
+        reload_document=True,
+        id="export",
+        style=LINK_BUTTON,
+    )
+
+
+def deletion_form() -> rx.Component:
+    """Deletion asks the person to type their email address (or the phrase) first."""
+    return rx.el.form(
+        rx.el.label(
+            "Delete my account: type your email address or “delete my account”",
+            html_for="delete-confirmation",
+            style={"margin_top": "1.2rem"},
+        ),
+        rx.el.div(
+            rx.el.input(id="delete-confirmation", name="confirmation", autocomplete="off", style=FIELD),
+            rx.el.button("delete my account", type="submit", id="delete-account", style=DANGER),
+            style=ROW,
+        ),
+        on_submit=SettingsState.delete_account,
+        style={"display": "flex", "flex_direction": "column", "gap": "0.5rem"},
+    )
+
+
+def feedback(section: str) -> rx.Component:
+    """The error or notice of one section, announced to screen readers."""
+    return rx.el.p(
+        rx.cond(
+            SettingsState.errors.contains(section),
+            SettingsState.errors[section],
+            SettingsState.notices.get(section, ""),
+        ),
+        id=f"{section}-feedback",
+        role="status",
+        aria_live="polite",
+        style=rx.cond(SettingsState.errors.contains(section), {**MUTED, "color": ERROR}, {**MUTED, "color": OK}),
+    )
+
+
+def section(title: str, anchor: str, *children: rx.Component, **props) -> rx.Component:
+    """A ``<section>`` named by its ``<h2>`` (``<anchor>-heading``) for screen readers."""
+    return rx.el.section(
+        rx.el.h2(title, id=f"{anchor}-heading", style=HEADING),
+        *children,
+        aria_labelledby=f"{anchor}-heading",
+        style=SECTION,
+        **props,
+    )
+
+
+def param_row(row: ParamRow) -> rx.Component:
+    return rx.el.div(
+        rx.cond(row.scope_heading != "", rx.el.h3(row.scope_heading, style={**MUTED, "color": TEXT})),
+        rx.el.form(
+            rx.el.label(row.key, html_for=row.field_id, style={"min_width": "11rem"}),
+            rx.el.input(
+                id=row.field_id,
+                name="value",
+                default_value=row.value,
+                key=row.field_id + row.value,
+                aria_describedby=row.field_id + "-help",
+                style={**FIELD, "flex": "1", "min_width": "8rem"},
+            ),
+            rx.el.input(type="hidden", name="scope", value=row.scope),
+            rx.el.input(type="hidden", name="key", value=row.key),
+            rx.el.button("save", type="submit", style=BUTTON),
+            rx.cond(
+                row.source == "user",
+                rx.el.button(
+                    "use learned",
+                    type="button",
+                    on_click=SettingsState.reset_pref(row.scope, row.key),
+                    aria_label="use the learned value of " + row.key,
+                    style=BUTTON,
+                ),
+            ),
+            on_submit=SettingsState.save_pref,
+            style=ROW,
+        ),
+        rx.el.p(
+            row.source_label,
+            rx.cond(row.inferred != "", rx.el.span(" · learned: ", row.inferred)),
+            " · ",
+            row.description,
+            " (",
+            row.expects,
+            ")",
+            id=row.field_id + "-help",
+            style=MUTED,
+        ),
+        style=CARD,
+    )
+
+
+def consent_row(row: ConsentRow) -> rx.Component:
+    return rx.el.div(
+        rx.el.div(
+            rx.el.strong(row.key),
+            rx.el.span(rx.cond(row.granted, " · granted", " · not granted"), style=MUTED),
+            rx.cond(
+                row.granted,
+                rx.el.button("revoke", type="button", on_click=SettingsState.set_consent(row.key, False), style=DANGER),
+                rx.el.button("grant", type="button", on_click=SettingsState.set_consent(row.key, True), style=BUTTON),
+            ),
+            style=ROW,
+        ),
+        rx.el.p(row.text, style=MUTED),
+        rx.cond(row.agents != "", rx.el.p("needed by: ", row.agents, style=MUTED)),
+        id="consent-" + row.key,
+        style=CARD,
+    )
+
+
+def context_row(row: ContextRow) -> rx.Component:
+    return rx.el.div(
+        rx.el.strong(row.name),
+        rx.el.span(rx.cond(row.active, " · active", ""), style=MUTED),
+        rx.cond(
+            row.active,
+            rx.el.button(
+                "deactivate", type="button", on_click=SettingsState.context_action("deactivate", row.name), style=BUTTON
+            ),
+            rx.el.button(
+                "activate", type="button", on_click=SettingsState.context_action("activate", row.name), style=BUTTON
+            ),
+        ),
+        rx.el.button(
+            "delete",
+            type="button",
+            on_click=SettingsState.context_action("delete", row.name),
+            aria_label="delete the context " + row.name,
+            style=DANGER,
+        ),
+        style={**ROW, **CARD},
+    )
+
+
+def integration_row(row: IntegrationRow) -> rx.Component:
+    return rx.el.div(
+        rx.el.strong(row.provider),
+        rx.el.span(" · ", row.status, " since ", row.since, style=MUTED),
+        rx.cond(
+            row.status == "connected",
+            rx.el.button("disconnect", type="button", on_click=SettingsState.disconnect(row.provider), style=DANGER),
+        ),
+        style={**ROW, **CARD},
+    )
