@@ -23,6 +23,8 @@ from oo_app.demo import seed_demo
 from oo_app.llm.router import get_router
 from oo_app.models import User
 
+pytest_plugins = ["tests.browser_fixtures"]  # the server, Chromium and signed-in contexts of the browser tests
+
 # oO defaults to production; the suite is `test` (no generated development keys, no default dev login) unless a run
 # asks for another. Tests of development or production behaviour configure it themselves.
 os.environ.setdefault("OO_ENV", "test")
