@@ -8,17 +8,13 @@ contrast on black. The keyboard tests walk the pages with Tab and act with Enter
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page
-from sqlmodel import Session, select
+from playwright.sync_api import BrowserContext, Page
 
-from oo_app.db import make_engine
-from oo_app.models import User
-from tests.app_server import chromium, loopback_only, seeded_database, serve_app
-from tests.auth_helpers import browser_cookies, session_cookies
+from tests.browser_fixtures import AppServer, live_tip
 
 pytestmark = pytest.mark.browser
 
@@ -28,33 +24,15 @@ AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"]
 
 
 @pytest.fixture(scope="module")
-def app_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
-    workdir = tmp_path_factory.mktemp("a11y")
-    database_url = seeded_database(workdir)
-    with serve_app(workdir, database_url, {"OO_DEV_LOGIN": "true"}) as base:
-        yield base, database_url
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with chromium() as browser:
-        yield browser
+def app_server_env() -> dict[str, str]:
+    return {"OO_DEV_LOGIN": "true"}
 
 
 @pytest.fixture
-def page(browser: Browser, app_server: tuple[str, str]) -> Iterator[Page]:
+def page(signed_in_context: Callable[..., BrowserContext]) -> Page:
     """A signed-in page of the demo person (not yet navigated)."""
-    base, database_url = app_server
-    engine = make_engine(database_url)
-    with Session(engine) as session:
-        cookies = session_cookies(session, session.exec(select(User)).one())
-    engine.dispose()
     # bypass_csp: the audit injects axe-core as an inline script, which the page's CSP refuses (as it should).
-    context = loopback_only(browser.new_context(viewport={"width": 1000, "height": 700}, bypass_csp=True))
-    context.add_cookies(browser_cookies(cookies, base))
-    page = context.new_page()
-    yield page
-    context.close()
+    return signed_in_context(bypass_csp=True).new_page()
 
 
 def _violations(page: Page) -> list[str]:
@@ -69,11 +47,6 @@ def _violations(page: Page) -> list[str]:
     return list(result)
 
 
-def _live_tip(page: Page) -> str:
-    page.wait_for_function("() => Number(document.querySelector('#tip-text')?.dataset.tipId) > 0")
-    return page.inner_text("#tip-text").strip()
-
-
 def _tab_order(page: Page, count: int) -> list[str]:
     order = []
     for _ in range(count):
@@ -82,32 +55,30 @@ def _tab_order(page: Page, count: int) -> list[str]:
     return order
 
 
-def test_the_tip_page_passes_the_audit(page: Page, app_server: tuple[str, str]) -> None:
+def test_the_tip_page_passes_the_audit(page: Page, app_server: AppServer) -> None:
     page.goto(app_server[0] + "/")
-    _live_tip(page)
+    live_tip(page)
     page.click("#why")
     page.wait_for_selector("#tip-why")
     assert _violations(page) == []
 
 
-def test_the_sign_in_view_passes_the_audit(browser: Browser, app_server: tuple[str, str]) -> None:
-    context = loopback_only(browser.new_context(bypass_csp=True))  # for axe-core, as above
-    page = context.new_page()
-    page.goto(app_server[0] + "/")
+def test_the_sign_in_view_passes_the_audit(new_context: Callable[..., BrowserContext], app_server: AppServer) -> None:
+    page = new_context(viewport=None, bypass_csp=True).new_page()  # Playwright's default viewport; axe-core as above
+    page.goto(app_server.base + "/")
     page.wait_for_selector("#sign-in")
     assert _violations(page) == []
-    context.close()
 
 
-def test_the_settings_page_passes_the_audit(page: Page, app_server: tuple[str, str]) -> None:
+def test_the_settings_page_passes_the_audit(page: Page, app_server: AppServer) -> None:
     page.goto(app_server[0] + "/settings")
     page.wait_for_selector("#delete-account")
     assert _violations(page) == []
 
 
-def test_the_tip_page_works_by_keyboard(page: Page, app_server: tuple[str, str]) -> None:
+def test_the_tip_page_works_by_keyboard(page: Page, app_server: AppServer) -> None:
     page.goto(app_server[0] + "/")
-    first = _live_tip(page)
+    first = live_tip(page)
     page.locator("body").focus()
     assert _tab_order(page, 6) == ["settings-link", "sign-out", "react-done", "react-snoozed", "react-dismissed", "why"]
     assert page.evaluate("() => getComputedStyle(document.activeElement).outlineStyle") != "none"
@@ -117,10 +88,10 @@ def test_the_tip_page_works_by_keyboard(page: Page, app_server: tuple[str, str])
     page.focus("#react-dismissed")
     page.keyboard.press("Space")
     page.wait_for_function("(first) => document.querySelector('#tip-text')?.innerText.trim() !== first", arg=first)
-    assert _live_tip(page) != first
+    assert live_tip(page) != first
 
 
-def test_the_settings_page_works_by_keyboard(page: Page, app_server: tuple[str, str]) -> None:
+def test_the_settings_page_works_by_keyboard(page: Page, app_server: AppServer) -> None:
     page.goto(app_server[0] + "/settings")
     page.wait_for_selector("#delete-account")
     reached = set(_tab_order(page, 60))
@@ -132,9 +103,9 @@ def test_the_settings_page_works_by_keyboard(page: Page, app_server: tuple[str, 
     page.wait_for_function("() => document.querySelector('#contexts-feedback')?.innerText.includes('garden')")
 
 
-def test_the_audit_would_catch_a_nameless_control_or_grey_on_black(page: Page, app_server: tuple[str, str]) -> None:
+def test_the_audit_would_catch_a_nameless_control_or_grey_on_black(page: Page, app_server: AppServer) -> None:
     page.goto(app_server[0] + "/")
-    _live_tip(page)
+    live_tip(page)
     page.evaluate(
         """() => {
             const button = document.createElement('button');

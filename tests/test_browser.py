@@ -4,45 +4,26 @@ development sign-in and sign-out around them."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page
+from playwright.sync_api import Page
 from sqlmodel import Session, select
 
 from oo_app.db import make_engine
 from oo_app.models import Event, Tip, User
 from oo_app.models import Session as SessionRow
 from oo_app.recommender import recommend
-from tests.app_server import chromium, loopback_only, seeded_database, serve_app
-from tests.auth_helpers import browser_cookies, session_cookies
+from tests.browser_fixtures import AppServer, tip_text
 
 pytestmark = pytest.mark.browser
 
 
 @pytest.fixture(scope="module")
-def app_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
-    """The app with the development login on, on a fresh seeded SQLite database: (base URL, database URL)."""
-    workdir = tmp_path_factory.mktemp("app")
-    database_url = seeded_database(workdir)
-    with serve_app(workdir, database_url, {"OO_DEV_LOGIN": "true", "OO_PREPARE_NEXT_TIP": "true"}) as base:
-        yield base, database_url
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with chromium() as browser:
-        yield browser
-
-
-def _demo_cookies(database_url: str) -> dict[str, str]:
-    """A session of the demo person, opened the way a sign-in opens one."""
-    engine = make_engine(database_url)
-    with Session(engine) as session:
-        cookies = session_cookies(session, session.exec(select(User)).one())
-    engine.dispose()
-    return cookies
+def app_server_env() -> dict[str, str]:
+    """The development login on, and the next tip written ahead."""
+    return {"OO_DEV_LOGIN": "true", "OO_PREPARE_NEXT_TIP": "true"}
 
 
 def _session_count(database_url: str) -> int:
@@ -54,35 +35,13 @@ def _session_count(database_url: str) -> int:
 
 
 @pytest.fixture
-def page(browser: Browser, app_server: tuple[str, str]) -> Iterator[Page]:
+def page(signed_in_page: Callable[..., Page]) -> Page:
     """The tip page of the signed-in demo person."""
-    base, database_url = app_server
-    context = loopback_only(browser.new_context(viewport={"width": 1000, "height": 700}))
-    context.add_cookies(browser_cookies(_demo_cookies(database_url), base))
-    page = context.new_page()
-    page.goto(base + "/")
-    yield page
-    context.close()
+    return signed_in_page("/")
 
 
-@pytest.fixture
-def signed_out_page(browser: Browser, app_server: tuple[str, str]) -> Iterator[Page]:
-    context = loopback_only(browser.new_context(viewport={"width": 1000, "height": 700}))
-    page = context.new_page()
-    page.goto(app_server[0] + "/")
-    yield page
-    context.close()
-
-
-def _tip_text(page: Page) -> str:
-    page.wait_for_function("() => (document.querySelector('#tip-text')?.innerText || '').trim().length > 0")
-    return page.inner_text("#tip-text").strip()
-
-
-def test_page_shows_one_tip_and_done_brings_a_different_one(
-    page: Page, app_server: tuple[str, str], tmp_path: Path
-) -> None:
-    first = _tip_text(page)
+def test_page_shows_one_tip_and_done_brings_a_different_one(page: Page, app_server: AppServer, tmp_path: Path) -> None:
+    first = tip_text(page)
     first_id = int(page.get_attribute("#tip-text", "data-tip-id"))
     background = page.evaluate("getComputedStyle(document.querySelector('main')).backgroundColor")
     assert background == "rgb(0, 0, 0)", "the tip page is black"
@@ -94,7 +53,7 @@ def test_page_shows_one_tip_and_done_brings_a_different_one(
         "(first) => { const t = document.querySelector('#tip-text')?.innerText.trim(); return t && t !== first; }",
         arg=first,
     )
-    assert _tip_text(page) == ahead.text, "the reaction showed the tip written ahead"
+    assert tip_text(page) == ahead.text, "the reaction showed the tip written ahead"
     assert int(page.get_attribute("#tip-text", "data-tip-id")) == ahead.id
     page.screenshot(path=str(tmp_path / "after-done.png"))
     with Session(engine) as session:
@@ -116,8 +75,8 @@ def _wait_for(probe, timeout_s: float = 60):
     return found
 
 
-def test_a_newer_tip_appears_without_reload(page: Page, app_server: tuple[str, str]) -> None:
-    shown = _tip_text(page)
+def test_a_newer_tip_appears_without_reload(page: Page, app_server: AppServer) -> None:
+    shown = tip_text(page)
     page.evaluate("window.__sameDocument = true")
     engine = make_engine(app_server[1])
     with Session(engine) as session:  # what the scheduler does after fresh agent outputs
@@ -133,7 +92,7 @@ def test_a_newer_tip_appears_without_reload(page: Page, app_server: tuple[str, s
 
 
 def test_why_this_tip_names_the_agents_and_the_writer(page: Page) -> None:
-    _tip_text(page)
+    tip_text(page)
     page.click("#why")
     why = page.inner_text("#tip-why")
     assert why.startswith("from ")
@@ -151,12 +110,12 @@ def test_without_a_session_the_page_offers_sign_in_and_no_tip(signed_out_page: P
 
 
 def test_the_dev_login_signs_in_and_sign_out_signs_out(
-    signed_out_page: Page, app_server: tuple[str, str], tmp_path: Path
+    signed_out_page: Page, app_server: AppServer, tmp_path: Path
 ) -> None:
     page, (base, database_url) = signed_out_page, app_server
     sessions_before = _session_count(database_url)
     page.click("#dev-login")
-    assert _tip_text(page)
+    assert tip_text(page)
     assert _session_count(database_url) == sessions_before + 1
     cookies = page.evaluate("document.cookie")
     assert "oo_csrf=" in cookies

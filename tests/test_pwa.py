@@ -8,18 +8,14 @@ from __future__ import annotations
 
 import json
 import struct
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page
-from sqlmodel import Session, select
 
 from oo_app import pwa
-from oo_app.db import make_engine
-from oo_app.models import User
-from tests.app_server import chromium, loopback_only, seeded_database, serve_app
-from tests.auth_helpers import browser_cookies, session_cookies
+from tests.browser_fixtures import AppServer, live_tip
 
 ROOT = Path(__file__).resolve().parents[1]
 ASSETS = ROOT / "assets"
@@ -64,32 +60,8 @@ def test_the_head_links_manifest_icon_and_theme() -> None:
 
 
 @pytest.fixture(scope="module")
-def app_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
-    workdir = tmp_path_factory.mktemp("pwa")
-    database_url = seeded_database(workdir)
-    with serve_app(workdir, database_url, {"OO_DEV_LOGIN": "true"}) as base:
-        yield base, database_url
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with chromium() as browser:
-        yield browser
-
-
-def _signed_in_context(browser: Browser, base: str, database_url: str) -> BrowserContext:
-    engine = make_engine(database_url)
-    with Session(engine) as session:
-        cookies = session_cookies(session, session.exec(select(User)).one())
-    engine.dispose()
-    context = loopback_only(browser.new_context(viewport={"width": 1000, "height": 700}))
-    context.add_cookies(browser_cookies(cookies, base))
-    return context
-
-
-def _live_tip(page: Page) -> str:
-    page.wait_for_function("() => Number(document.querySelector('#tip-text')?.dataset.tipId) > 0")
-    return page.inner_text("#tip-text").strip()
+def app_server_env() -> dict[str, str]:
+    return {"OO_DEV_LOGIN": "true"}
 
 
 def _shell_ready(page: Page) -> None:
@@ -107,7 +79,7 @@ def _shell_ready(page: Page) -> None:
 
 
 @pytest.mark.browser
-def test_static_pwa_files_are_served(app_server: tuple[str, str], browser: Browser) -> None:
+def test_static_pwa_files_are_served(app_server: AppServer, browser: Browser) -> None:
     base, _ = app_server
     page = browser.new_page()
     for path, kind in (
@@ -125,16 +97,18 @@ def test_static_pwa_files_are_served(app_server: tuple[str, str], browser: Brows
 
 
 @pytest.mark.browser
-def test_an_offline_reload_shows_the_last_tip(app_server: tuple[str, str], browser: Browser, tmp_path: Path) -> None:
-    base, database_url = app_server
-    context = _signed_in_context(browser, base, database_url)
+def test_an_offline_reload_shows_the_last_tip(
+    app_server: AppServer, signed_in_context: Callable[..., BrowserContext], tmp_path: Path
+) -> None:
+    base = app_server.base
+    context = signed_in_context()
     page = context.new_page()
     errors: list[str] = []
     page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
     page.goto(base + "/")
-    tip = _live_tip(page)
+    tip = live_tip(page)
     _shell_ready(page)
-    tip = _live_tip(page)
+    tip = live_tip(page)
     kept = json.loads(page.evaluate(f"() => localStorage.getItem('{CACHE_KEY}')"))
     assert kept["text"] == tip
     assert kept["id"] > 0
@@ -149,18 +123,19 @@ def test_an_offline_reload_shows_the_last_tip(app_server: tuple[str, str], brows
 
     context.set_offline(False)
     page.reload()
-    assert _live_tip(page) == tip
+    assert live_tip(page) == tip
     page.wait_for_selector("#tip-cached", state="detached")
-    context.close()
 
 
 @pytest.mark.browser
-def test_signing_out_forgets_the_kept_tip(app_server: tuple[str, str], browser: Browser) -> None:
-    base, database_url = app_server
-    context = _signed_in_context(browser, base, database_url)
+def test_signing_out_forgets_the_kept_tip(
+    app_server: AppServer, signed_in_context: Callable[..., BrowserContext]
+) -> None:
+    base = app_server.base
+    context = signed_in_context()
     page = context.new_page()
     page.goto(base + "/")
-    _live_tip(page)
+    live_tip(page)
     page.wait_for_function(f"() => !!localStorage.getItem('{CACHE_KEY}')")
     page.click("#sign-out")
     page.wait_for_selector("#sign-in-page")
@@ -168,18 +143,17 @@ def test_signing_out_forgets_the_kept_tip(app_server: tuple[str, str], browser: 
     page.reload()
     page.wait_for_selector("#sign-in-page")
     assert page.locator("#tip-cached").count() == 0
-    context.close()
 
 
 @pytest.mark.browser
 def test_the_install_control_stays_hidden_until_the_browser_offers_it(
-    app_server: tuple[str, str], browser: Browser
+    app_server: AppServer, signed_in_context: Callable[..., BrowserContext]
 ) -> None:
-    base, database_url = app_server
-    context = _signed_in_context(browser, base, database_url)
+    base = app_server.base
+    context = signed_in_context()
     page = context.new_page()
     page.goto(base + "/")
-    _live_tip(page)
+    live_tip(page)
     assert page.locator("#install-app").is_hidden()
     # What Chromium fires when the page is installable; the control appears and hands the click to its prompt().
     page.evaluate(
@@ -194,4 +168,3 @@ def test_the_install_control_stays_hidden_until_the_browser_offers_it(
     page.click("#install-app")
     assert page.evaluate("() => window.__prompted") is True
     page.wait_for_selector("#install-app", state="hidden")
-    context.close()
