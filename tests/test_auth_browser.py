@@ -5,19 +5,19 @@ The sign-in page, the provider's consent form, the callback, the tip page of tha
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import oidc_provider_mock
 import pytest
-from playwright.sync_api import Browser
+from playwright.sync_api import BrowserContext, Page
 from sqlmodel import Session, select
 
 from oo_app.db import make_engine
 from oo_app.models import OAuthAccount, Tip, User
 from oo_app.models import Session as SessionRow
-from tests.app_server import chromium, loopback_only, seeded_database, serve_app
 from tests.auth_helpers import Provider, oidc_provider
+from tests.browser_fixtures import AppServer
 
 pytestmark = pytest.mark.browser
 
@@ -34,24 +34,14 @@ def provider() -> Iterator[Provider]:
 
 
 @pytest.fixture(scope="module")
-def app_server(tmp_path_factory: pytest.TempPathFactory, provider: Provider) -> Iterator[tuple[str, str]]:
-    """The app signing in through ``provider`` only (no development login): (base URL, database URL)."""
-    workdir = tmp_path_factory.mktemp("app-oidc")
-    database_url = seeded_database(workdir)
-    env = {
+def app_server_env(provider: Provider) -> dict[str, str]:
+    """The app signs in through ``provider`` only (no development login)."""
+    return {
         "OO_OIDC_ISSUER": provider.issuer,
         "OO_OIDC_CLIENT_ID": "oo-browser",
         "OO_OIDC_CLIENT_SECRET": "browser-secret",
         "OO_DEV_LOGIN": "false",
     }
-    with serve_app(workdir, database_url, env) as base:
-        yield base, database_url
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with chromium() as browser:
-        yield browser
 
 
 def _rows(database_url: str) -> tuple[User | None, list[SessionRow], list[Tip]]:
@@ -67,12 +57,9 @@ def _rows(database_url: str) -> tuple[User | None, list[SessionRow], list[Tip]]:
 
 
 def test_sign_in_with_the_provider_shows_that_persons_tip_and_sign_out_ends_it(
-    browser: Browser, app_server: tuple[str, str], provider: Provider, tmp_path: Path
+    signed_out_page: Page, app_server: AppServer, provider: Provider, tmp_path: Path
 ) -> None:
-    base, database_url = app_server
-    context = loopback_only(browser.new_context(viewport={"width": 1000, "height": 700}))
-    page = context.new_page()
-    page.goto(base + "/")
+    page, (base, database_url) = signed_out_page, app_server
     page.wait_for_selector("#sign-in")
     assert page.query_selector("#dev-login") is None, "no development login when it is off"
     page.screenshot(path=str(tmp_path / "1-sign-in.png"))
@@ -101,15 +88,13 @@ def test_sign_in_with_the_provider_shows_that_persons_tip_and_sign_out_ends_it(
     page.reload()
     page.wait_for_selector("#sign-in")
     assert page.query_selector("#tip-text") is None, "a reload stays signed out"
-    context.close()
 
 
 def test_a_tampered_callback_shows_a_plain_page_with_a_way_back(
-    browser: Browser, app_server: tuple[str, str], tmp_path: Path
+    new_context: Callable[..., BrowserContext], app_server: AppServer, tmp_path: Path
 ) -> None:
     base, database_url = app_server
-    context = loopback_only(browser.new_context(viewport={"width": 1000, "height": 700}))
-    page = context.new_page()
+    page = new_context().new_page()
     response = page.goto(base + "/auth/callback?code=stolen-code&state=forged-state")
     assert response is not None
     assert response.status == 400
@@ -118,15 +103,13 @@ def test_a_tampered_callback_shows_a_plain_page_with_a_way_back(
     page.click("#auth-back")
     page.wait_for_selector("#sign-in")
     assert _rows(database_url)[1] == [], "no session was opened"
-    context.close()
 
 
 def test_signed_in_with_the_provider_settings_export_and_deletion_work(
-    browser: Browser, app_server: tuple[str, str], provider: Provider, tmp_path: Path
+    new_context: Callable[..., BrowserContext], app_server: AppServer, provider: Provider, tmp_path: Path
 ) -> None:
     base, database_url = app_server
-    context = loopback_only(browser.new_context(viewport={"width": 1100, "height": 900}, accept_downloads=True))
-    page = context.new_page()
+    page = new_context(viewport={"width": 1100, "height": 900}, accept_downloads=True).new_page()
     page.goto(base + "/")
     page.click("#sign-in")
     page.wait_for_url(f"{provider.issuer}/oauth2/authorize?*")
@@ -151,4 +134,3 @@ def test_signed_in_with_the_provider_settings_export_and_deletion_work(
     person, sessions, _tips = _rows(database_url)
     assert person is None, "the account and its OAuth link are gone"
     assert sessions == []
-    context.close()

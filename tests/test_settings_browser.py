@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page
+from playwright.sync_api import Page
 from sqlmodel import Session, select
 
 from agents.runner import run_due
@@ -15,8 +15,7 @@ from oo_app.db import make_engine
 from oo_app.demo import grant_consents
 from oo_app.models import AgentOutput, Consent, Context, PushSubscription, User, UserPreference
 from oo_app.push.keys import generate_private_key, raw_private_key
-from tests.app_server import chromium, loopback_only, seeded_database, serve_app
-from tests.auth_helpers import browser_cookies, session_cookies
+from tests.browser_fixtures import AppServer
 from tests.conftest import NOW
 
 pytestmark = pytest.mark.browser
@@ -24,24 +23,20 @@ FIELD = "#pref-time-of-day-preferred_hour"
 
 
 @pytest.fixture(scope="module")
-def app_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
-    workdir = tmp_path_factory.mktemp("settings-app")
-    database_url = seeded_database(workdir)
-    engine = make_engine(database_url)
-    with Session(engine) as session:  # the demo person's agents have run once: learned values exist
+def app_database(app_database: str) -> str:
+    """The seeded database, after the demo person's agents have run once: learned values exist."""
+    engine = make_engine(app_database)
+    with Session(engine) as session:
         run_due(session, NOW, [session.exec(select(User)).one().id])
         session.commit()
     engine.dispose()
-    # The test environment generates no development key: web push gets one of this server's own.
-    push = {"OO_VAPID_PRIVATE_KEY": raw_private_key(generate_private_key()), "OO_VAPID_SUBJECT": "mailto:o@example.com"}
-    with serve_app(workdir, database_url, push) as base:
-        yield base, database_url
+    return app_database
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with chromium() as browser:
-        yield browser
+def app_server_env() -> dict[str, str]:
+    # The test environment generates no development key: web push gets one of this server's own.
+    return {"OO_VAPID_PRIVATE_KEY": raw_private_key(generate_private_key()), "OO_VAPID_SUBJECT": "mailto:o@example.com"}
 
 
 def _rows(database_url: str, model: type, **where: object) -> list:
@@ -55,25 +50,15 @@ def _rows(database_url: str, model: type, **where: object) -> list:
     return rows
 
 
-def _open(browser: Browser, base: str, database_url: str, email: str = "demo@example.com") -> Page:
-    engine = make_engine(database_url)
-    with Session(engine) as session:
-        user = session.exec(select(User).where(User.email == email)).one()
-        cookies = session_cookies(session, user)
-    engine.dispose()
-    context = loopback_only(browser.new_context(viewport={"width": 1100, "height": 900}, accept_downloads=True))
-    context.add_cookies(browser_cookies(cookies, base))
-    page = context.new_page()
-    page.goto(base + "/settings")
+def _open(signed_in_page: Callable[..., Page], email: str = "demo@example.com") -> Page:
+    page = signed_in_page("/settings", email, viewport={"width": 1100, "height": 900}, accept_downloads=True)
     page.wait_for_selector(FIELD)
     return page
 
 
 @pytest.fixture
-def page(browser: Browser, app_server: tuple[str, str]) -> Iterator[Page]:
-    page = _open(browser, *app_server)
-    yield page
-    page.context.close()
+def page(signed_in_page: Callable[..., Page]) -> Page:
+    return _open(signed_in_page)
 
 
 def _feedback(page: Page, section: str, text: str) -> str:
@@ -85,7 +70,7 @@ def _feedback(page: Page, section: str, text: str) -> str:
 
 
 def test_settings_show_learned_values_and_an_own_value_wins_until_reset(
-    page: Page, app_server: tuple[str, str], tmp_path: Path
+    page: Page, app_server: AppServer, tmp_path: Path
 ) -> None:
     database_url = app_server[1]
     (learned,) = _rows(database_url, UserPreference, scope="time-of-day", key="preferred_hour")
@@ -108,7 +93,7 @@ def test_settings_show_learned_values_and_an_own_value_wins_until_reset(
     assert page.input_value(FIELD) == str(learned.value)
 
 
-def test_an_invalid_value_is_explained_and_changes_nothing(page: Page, app_server: tuple[str, str]) -> None:
+def test_an_invalid_value_is_explained_and_changes_nothing(page: Page, app_server: AppServer) -> None:
     before = _rows(app_server[1], UserPreference, scope="time-of-day", key="preferred_hour")[0].value
     page.fill(FIELD, "25")
     page.press(FIELD, "Enter")
@@ -118,7 +103,7 @@ def test_an_invalid_value_is_explained_and_changes_nothing(page: Page, app_serve
     assert _rows(app_server[1], UserPreference, scope="time-of-day", key="preferred_hour")[0].value == before
 
 
-def test_revoking_a_consent_stops_its_agents_and_deletes_their_outputs(page: Page, app_server: tuple[str, str]) -> None:
+def test_revoking_a_consent_stops_its_agents_and_deletes_their_outputs(page: Page, app_server: AppServer) -> None:
     database_url = app_server[1]
     assert _rows(database_url, AgentOutput, agent_id="time-of-day"), "the agent ran before"
     page.click("#consent-activity button")
@@ -132,7 +117,7 @@ def test_revoking_a_consent_stops_its_agents_and_deletes_their_outputs(page: Pag
     assert _rows(database_url, Consent, key="activity")[0].granted is True
 
 
-def test_contexts_are_created_and_activated_live(page: Page, app_server: tuple[str, str]) -> None:
+def test_contexts_are_created_and_activated_live(page: Page, app_server: AppServer) -> None:
     page.fill("#new-context", "  deep   work ")
     page.press("#new-context", "Enter")
     _feedback(page, "contexts", "deep work added")
@@ -156,9 +141,9 @@ def test_export_downloads_everything_about_me_as_json(page: Page, tmp_path: Path
 
 
 def test_deleting_an_account_needs_the_confirmation_then_removes_the_person(
-    browser: Browser, app_server: tuple[str, str], tmp_path: Path
+    signed_in_page: Callable[..., Page], app_server: AppServer, tmp_path: Path
 ) -> None:
-    base, database_url = app_server
+    database_url = app_server.database_url
     engine = make_engine(database_url)
     with Session(engine) as session:
         leaving = User(email="leaving@example.com", tz="Europe/Paris")
@@ -167,25 +152,22 @@ def test_deleting_an_account_needs_the_confirmation_then_removes_the_person(
         grant_consents(session, leaving)
         session.commit()
     engine.dispose()
-    page = _open(browser, base, database_url, "leaving@example.com")
-    try:
-        page.fill("#delete-confirmation", "yes please")
-        page.click("#delete-account")
-        _feedback(page, "delete", "type your email address")
-        assert _rows(database_url, User, email="leaving@example.com"), "a wrong confirmation deletes nothing"
+    page = _open(signed_in_page, "leaving@example.com")
+    page.fill("#delete-confirmation", "yes please")
+    page.click("#delete-account")
+    _feedback(page, "delete", "type your email address")
+    assert _rows(database_url, User, email="leaving@example.com"), "a wrong confirmation deletes nothing"
 
-        page.fill("#delete-confirmation", "leaving@example.com")
-        page.click("#delete-account")
-        page.wait_for_selector("#sign-in")
-        page.screenshot(path=str(tmp_path / "after-deletion.png"))
-        assert not _rows(database_url, User, email="leaving@example.com")
-        assert _rows(database_url, User, email="demo@example.com"), "nobody else is touched"
-    finally:
-        page.context.close()
+    page.fill("#delete-confirmation", "leaving@example.com")
+    page.click("#delete-account")
+    page.wait_for_selector("#sign-in")
+    page.screenshot(path=str(tmp_path / "after-deletion.png"))
+    assert not _rows(database_url, User, email="leaving@example.com")
+    assert _rows(database_url, User, email="demo@example.com"), "nobody else is touched"
 
 
 def test_turning_notifications_on_grants_the_consent_and_says_why_it_could_not_subscribe(
-    page: Page, app_server: tuple[str, str]
+    page: Page, app_server: AppServer
 ) -> None:
     """A Playwright context is a private window, where Chromium has no push service (nor would it reach one from this
     offline machine): subscribing fails in the browser, and the page says so instead of pretending; the consent the
