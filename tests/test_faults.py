@@ -53,8 +53,9 @@ from oo_app.push.subscriptions import PUSH_CONSENT, subscribe
 from oo_app.recommender import recommend
 from oo_app.settings import ROOT
 from oo_app.state.tip import UNAVAILABLE
-from tests.app_server import chromium, loopback_only, production_env, serve_app
-from tests.auth_helpers import browser_cookies, csrf_headers, session_cookies
+from tests.app_server import production_env, serve_app
+from tests.auth_helpers import csrf_headers, session_cookies
+from tests.browser_fixtures import open_context, tip_text
 from tests.conftest import clear_caches
 from tests.fakes.ollama import FakeOllama, Reply
 from tests.fakes.push_service import FakePushService
@@ -185,12 +186,6 @@ def llm(served: Served) -> Iterator[PinnedOllama]:
     served.ollama.reset(Reply(content=json.dumps(GROUNDED)))
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with chromium() as browser:
-        yield browser
-
-
 @contextmanager
 def api_client(served: Served, person: int = 0) -> Iterator[httpx.Client]:
     """An API client signed in as person ``person`` (cookies and the CSRF header), with a client's own timeout."""
@@ -204,8 +199,7 @@ def api_client(served: Served, person: int = 0) -> Iterator[httpx.Client]:
 @contextmanager
 def signed_in_page(served: Served, browser: Browser, person: int = 0) -> Iterator[Page]:
     """The tip page of person ``person`` in a fresh browser context."""
-    context = loopback_only(browser.new_context(viewport={"width": 1000, "height": 700}))
-    context.add_cookies(browser_cookies(served.persons[person], served.base))
+    context = open_context(browser, served.base, served.persons[person])
     try:
         page = context.new_page()
         page.goto(served.base + "/")
@@ -216,8 +210,8 @@ def signed_in_page(served: Served, browser: Browser, person: int = 0) -> Iterato
 
 def tip_on_page(page: Page) -> tuple[int, str]:
     """(id, text) of the tip the page shows, once it shows one."""
-    page.wait_for_function("() => (document.querySelector('#tip-text')?.innerText || '').trim().length > 0")
-    return int(page.get_attribute("#tip-text", "data-tip-id") or 0), page.inner_text("#tip-text").strip()
+    text = tip_text(page)
+    return int(page.get_attribute("#tip-text", "data-tip-id") or 0), text
 
 
 def wait_for_tip_other_than(page: Page, text: str) -> None:
