@@ -19,7 +19,7 @@ import httpx
 import pytest
 from click.testing import CliRunner
 from itsdangerous import TimestampSigner
-from playwright.sync_api import Locator
+from playwright.sync_api import BrowserContext, Locator
 from sqlmodel import Session, select
 from starlette.testclient import TestClient, WebSocketDenialResponse
 from starlette.types import Receive, Scope, Send
@@ -36,7 +36,7 @@ from oo_app.hub.guard import COOKIE, HubGuard, HubSessions, LoginThrottle
 from oo_app.hub.server import create_app
 from oo_app.models import Tip, User
 from oo_app.settings import get_settings
-from tests.app_server import chromium, free_port, loopback_only, seeded_database
+from tests.app_server import free_port, seeded_database
 
 PASSWORD = "operators-only-0123456789"
 NOTEBOOK_PAGE = "/notebooks/hub/"
@@ -506,29 +506,28 @@ def _drawn_bars(bars: Locator) -> int:
 
 
 @pytest.mark.browser
-def test_an_operator_logs_in_and_sees_the_tips_chart_with_data(served_hub: str, tmp_path: Path) -> None:
+def test_an_operator_logs_in_and_sees_the_tips_chart_with_data(
+    served_hub: str, new_context: Callable[..., BrowserContext], tmp_path: Path
+) -> None:
     left_the_machine: list[str] = []
-    with chromium() as browser:
-        context = loopback_only(browser.new_context(viewport={"width": 1280, "height": 1000}))
-        page = context.new_page()
-        page.on("requestfailed", lambda request: left_the_machine.append(request.url))
-        page.set_default_timeout(30_000)
-        page.goto(served_hub + "/")
-        assert page.url.startswith(served_hub + "/login"), page.url
-        page.fill("#password", PASSWORD)
-        page.click("button[type=submit]")
-        page.click(f'a[href="{NOTEBOOK_PAGE}"]')
-        # marimo draws its plotly charts inside shadow roots: Playwright's CSS locators pierce them, querySelector not
-        bars = page.locator(".js-plotly-plot .trace.bars .point path")
-        bars.first.wait_for(state="attached", timeout=CHART_TIMEOUT_MS)
-        deadline = time.monotonic() + CHART_TIMEOUT_MS / 1000
-        while _drawn_bars(bars) == 0 and time.monotonic() < deadline:
-            page.wait_for_timeout(250)
-        drawn = _drawn_bars(bars)
-        page.wait_for_timeout(500)  # let plotly finish its transition before the picture
-        screenshot = tmp_path / "hub.png"
-        page.screenshot(path=str(screenshot), full_page=True)
-        print(f"screenshot: {screenshot}; {drawn} bars; requests kept off the network: {left_the_machine}")
-        context.close()
+    page = new_context(viewport={"width": 1280, "height": 1000}).new_page()
+    page.on("requestfailed", lambda request: left_the_machine.append(request.url))
+    page.set_default_timeout(30_000)
+    page.goto(served_hub + "/")
+    assert page.url.startswith(served_hub + "/login"), page.url
+    page.fill("#password", PASSWORD)
+    page.click("button[type=submit]")
+    page.click(f'a[href="{NOTEBOOK_PAGE}"]')
+    # marimo draws its plotly charts inside shadow roots: Playwright's CSS locators pierce them, querySelector not
+    bars = page.locator(".js-plotly-plot .trace.bars .point path")
+    bars.first.wait_for(state="attached", timeout=CHART_TIMEOUT_MS)
+    deadline = time.monotonic() + CHART_TIMEOUT_MS / 1000
+    while _drawn_bars(bars) == 0 and time.monotonic() < deadline:
+        page.wait_for_timeout(250)
+    drawn = _drawn_bars(bars)
+    page.wait_for_timeout(500)  # let plotly finish its transition before the picture
+    screenshot = tmp_path / "hub.png"
+    page.screenshot(path=str(screenshot), full_page=True)
+    print(f"screenshot: {screenshot}; {drawn} bars; requests kept off the network: {left_the_machine}")
     assert drawn > 0, "the tips-per-day chart draws the seeded tips"
     assert screenshot.stat().st_size > 10_000
