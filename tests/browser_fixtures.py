@@ -63,7 +63,7 @@ def tip_text(page: Page) -> str:
 
 
 def live_tip(page: Page) -> str:
-    """The text of the tip the page shows, once the server has sent one (a stored tip id, not a kept one)."""
+    """The text of the tip the page shows, once it carries the id of a stored tip (``data-tip-id`` above 0)."""
     page.wait_for_function("() => Number(document.querySelector('#tip-text')?.dataset.tipId) > 0")
     return page.inner_text("#tip-text").strip()
 
