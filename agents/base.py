@@ -11,23 +11,10 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from agents.names import plain_name
-
-
-def as_utc(value: datetime | str) -> datetime:
-    """Parse an ISO 8601 string or take a datetime; a naive one is taken as UTC."""
-    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
-def zone(name: str | None) -> ZoneInfo:
-    """The IANA zone ``name``, or UTC when it is missing or unknown."""
-    try:
-        return ZoneInfo(name or "UTC")
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
+from oo_app.clock import as_utc, zone
 
 
 @dataclass(frozen=True, slots=True)

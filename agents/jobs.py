@@ -19,11 +19,11 @@ from typing import TYPE_CHECKING
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from agents.base import as_utc
 from agents.eligibility import eligible_agents
 from agents.registry import registry
 from agents.runner import compute_output, is_due
 from oo_app.bootstrap import bootstrap
+from oo_app.clock import as_utc
 from oo_app.db import session_scope
 from oo_app.erasure import PersonGone, unless_gone
 from oo_app.models import User

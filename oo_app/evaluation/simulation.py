@@ -34,8 +34,8 @@ from typing import Any
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from agents.base import as_utc, zone
 from agents.runner import run_due
+from oo_app.clock import as_utc, zone
 from oo_app.db import make_engine, migrate
 from oo_app.demo import grant_consents, store_history
 from oo_app.evaluation.persona import Persona, SimulatedPerson, load_persona

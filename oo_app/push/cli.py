@@ -39,7 +39,7 @@ def generate_vapid(subject: str) -> None:
 @domain_errors
 def deliver(at: str | None) -> None:
     """Run one delivery round now (or --at a moment) and print what happened, as JSON."""
-    from agents.base import as_utc
+    from oo_app.clock import as_utc
     from oo_app.push.delivery import deliver_due
 
     try:

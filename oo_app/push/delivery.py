@@ -32,7 +32,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, or_, select
 
-from agents.base import zone
+from oo_app.clock import zone
 from oo_app.db import get_engine
 from oo_app.models import Consent, PushDelivery, PushDeliveryStatus, PushSubscription, Tip, User
 from oo_app.push.keys import load_vapid

@@ -14,9 +14,9 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from agents.base import as_utc, zone
 from agents.registry import get_agent
 from agents.time_of_day import in_window
+from oo_app.clock import as_utc, zone
 from oo_app.models import User, UserPreference
 
 TIME_OF_DAY = "time-of-day"

@@ -19,10 +19,11 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from agents.base import UserHistory, zone
+from agents.base import UserHistory
 from agents.history_arrays import utc_offsets
 from agents.inference import run_inference
 from agents.registry import registry
+from oo_app.clock import zone
 
 AGENT_IDS = sorted(registry())
 SNIPPET_MAX_CHARS = 240

@@ -1,0 +1,24 @@
+"""Time helpers: an instant as aware UTC, a person's zone by name.
+
+Pure functions of the standard library: this module imports nothing of the app, so every layer may use it (the
+agents included). Storage is UTC; a person's zone is applied only at the edges (inference, display, push timing).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+
+def as_utc(value: datetime | str) -> datetime:
+    """Parse an ISO 8601 string or take a datetime; a naive one is taken as UTC."""
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def zone(name: str | None) -> ZoneInfo:
+    """The IANA zone ``name``, or UTC when it is missing or unknown."""
+    try:
+        return ZoneInfo(name or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
