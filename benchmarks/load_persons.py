@@ -81,7 +81,7 @@ def seed_persons(count: int, days: int, now: datetime | None = None) -> list[dic
 def compute_agent_outputs() -> int:
     """What a scheduler round would have computed by now for everyone (the steady state of a running deployment);
     the number of outputs written."""
-    from agents.scheduler import run_round
+    from oo_app.tasks.scheduler import run_round
 
     return run_round()
 

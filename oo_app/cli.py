@@ -41,7 +41,7 @@ def migrate(revision: str) -> None:
     run_migrations(revision=revision)
     click.echo(f"database at {revision}", err=True)
     if get_settings().task_engine == "procrastinate":
-        from agents.jobs import apply_schema
+        from oo_app.tasks.engine import apply_schema
 
         click.echo("job queue tables " + ("created" if apply_schema() else "already there"), err=True)
 
@@ -146,8 +146,8 @@ def agents_run(who: str | None, everyone: bool) -> None:
 @click.option("--concurrency", type=click.IntRange(min=1), default=None, help="Jobs at once (OO_WORKER_CONCURRENCY).")
 def worker(concurrency: int | None) -> None:
     """Run an agent worker on the procrastinate job queue (PostgreSQL) until SIGINT or SIGTERM."""
-    from agents.jobs import JobQueueUnavailable, run_worker
     from oo_app.ops.logs import configure_logging
+    from oo_app.tasks.engine import JobQueueUnavailable, run_worker
 
     configure_logging()
     try:
@@ -159,7 +159,8 @@ def worker(concurrency: int | None) -> None:
 @agents.command("enqueue")
 def agents_enqueue() -> None:
     """Queue one job per due (person, agent) on the job queue; print how many."""
-    from agents.jobs import JobQueueUnavailable, enqueue_due
+    from oo_app.tasks.agent_jobs import enqueue_due
+    from oo_app.tasks.engine import JobQueueUnavailable
 
     try:
         click.echo(json.dumps({"enqueued": enqueue_due()}))

@@ -1,8 +1,8 @@
-"""Upkeep rounds on the agents' engines: finishing pending account deletions and applying the retention periods.
+"""Upkeep rounds on the task engines: finishing pending account deletions and applying the retention periods.
 
 In-process (``OO_TASK_ENGINE=inprocess`` with the scheduler on), :func:`housekeeping_scheduler` is a lifespan task of
 the app: pending deletions every ten minutes, the retention round once a day. On procrastinate, :func:`register` adds
-both as periodic tasks to the agents' app (:func:`agents.jobs._build_app`), which the workers run once across the
+both as periodic tasks to the engine's app (:mod:`oo_app.tasks.engine`), which the workers run once across the
 fleet. Overlapping rounds are harmless: both only delete what is due. Never import Reflex here.
 """
 
@@ -56,7 +56,7 @@ def purge_round(timestamp: int = 0) -> int:
 
 
 def register(app: App) -> None:
-    """Add both rounds to a procrastinate app (the agents' one) as periodic tasks."""
+    """Add both rounds to a procrastinate app (the task engine's one) as periodic tasks."""
     app.periodic(cron=FINISH_DELETIONS_CRON, periodic_id="finish-deletions")(
         app.task(name=FINISH_DELETIONS_TASK)(finish_deletions_round)
     )

@@ -1,4 +1,4 @@
-"""The oO app: the Reflex pages, the HTTP API mounted beside them, and the agent scheduler as a lifespan task.
+"""The oO app: the Reflex pages, the HTTP API mounted beside them, and the in-process task engine as lifespan tasks.
 
 The API is wrapped with the session Authlib keeps a sign-in flow in (:func:`oo_app.auth.oidc.with_login_state`), and
 everything the backend answers (the page too, served on one port) with the Host check
@@ -17,7 +17,6 @@ from reflex.utils.prerequisites import get_web_dir
 from reflex_base import constants
 from reflex_base.config import get_config
 
-from agents.scheduler import run_forever
 from oo_app import pwa
 from oo_app.api import api
 from oo_app.auth.hosts import with_trusted_hosts
@@ -25,35 +24,18 @@ from oo_app.auth.oidc import with_login_state
 from oo_app.auth.websocket_origin import with_websocket_origin_check
 from oo_app.bootstrap import bootstrap
 from oo_app.components.style import BACKGROUND
-from oo_app.db import session_scope
-from oo_app.housekeeping import housekeeping_scheduler
 from oo_app.ops.logs import configure_logging
 from oo_app.pages.index import index
 from oo_app.pages.settings import settings
-from oo_app.push.jobs import push_scheduler
-from oo_app.recommender import refresh_tips
 from oo_app.security_headers import with_security_headers
 from oo_app.settings import get_settings
 from oo_app.state.settings import SettingsState
 from oo_app.state.tip import TipState
+from oo_app.tasks.inprocess import LIFESPAN_TASKS
 
 configure_logging()  # once per backend process, before anything of the app logs
 bootstrap()
 log = logging.getLogger(__name__)
-
-
-def _refresh(user_ids: set[int]) -> None:
-    with session_scope() as session:
-        refresh_tips(session, user_ids)
-
-
-async def agent_scheduler() -> None:
-    """Runs due agents for as long as the app lives, unless OO_SCHEDULER_ENABLED=0 or workers own the jobs."""
-    settings = get_settings()
-    if not settings.runs_inprocess_scheduler:
-        log.info("in-process agent scheduler is off")
-        return
-    await run_forever(settings.scheduler_interval_s, _refresh)
 
 
 def _prepare_tracking() -> None:
@@ -109,7 +91,6 @@ app = rx.App(
 app.app_wraps[5, "Overlay"] = lambda stateful: pwa.connection_notice() if stateful else None
 app.add_page(index, route="/", title="oO", description="One well-timed tip.", on_load=TipState.load)
 app.add_page(settings, route="/settings", title="oO · settings", on_load=SettingsState.load)
-app.register_lifespan_task(agent_scheduler)
-app.register_lifespan_task(push_scheduler)
-app.register_lifespan_task(housekeeping_scheduler)
+for lifespan_task in LIFESPAN_TASKS:  # agents, push rounds, housekeeping (each off unless the in-process engine runs)
+    app.register_lifespan_task(lifespan_task)
 app.register_lifespan_task(warm_llm)

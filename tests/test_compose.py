@@ -266,12 +266,12 @@ def test_oo_migrate_creates_the_job_queue_tables_when_the_engine_is_procrastinat
 ) -> None:
     from click.testing import CliRunner
 
-    import agents.jobs
     import oo_app.db
+    import oo_app.tasks.engine
 
     calls: list[str] = []
     monkeypatch.setattr(oo_app.db, "migrate", lambda revision="head": calls.append(f"alembic {revision}"))
-    monkeypatch.setattr(agents.jobs, "apply_schema", lambda: calls.append("queue") or True)
+    monkeypatch.setattr(oo_app.tasks.engine, "apply_schema", lambda: calls.append("queue") or True)
     monkeypatch.setenv("OO_TASK_ENGINE", "procrastinate")
     get_settings.cache_clear()
     try:

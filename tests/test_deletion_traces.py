@@ -22,7 +22,6 @@ import sqlalchemy as sa
 from click.testing import CliRunner
 from sqlmodel import Session, select
 
-from agents import jobs as agent_jobs
 from agents import runner
 from oo_app import settings
 from oo_app.cli import main
@@ -32,6 +31,7 @@ from oo_app.profile.deletion import CONFIRMATION_PHRASE, delete_account
 from oo_app.recommender import prefetch, recommend, shadow
 from oo_app.recommender.policies import add_candidate
 from oo_app.recommender.prompts import CURRENT_VERSION
+from oo_app.tasks import agent_jobs
 from tests.test_profile_helpers import NOW, make_person
 
 CANDIDATE_TEXT = "Pick the one task that matters most today."
@@ -251,8 +251,8 @@ def test_the_scheduler_finishes_pending_deletions(
 
 
 def test_the_workers_finish_pending_deletions_every_ten_minutes() -> None:
-    from agents.jobs import _build_app
     from oo_app import housekeeping
+    from oo_app.tasks.engine import _build_app
 
     app = _build_app("postgresql://nobody@127.0.0.1:9/none", 3)  # built, never opened
 
@@ -351,7 +351,7 @@ def test_an_agent_job_whose_person_is_deleted_meanwhile_writes_nothing(
 def test_a_scheduler_round_skips_a_person_deleted_during_it_and_keeps_the_others_outputs(
     any_database: Session, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from agents.scheduler import run_round
+    from oo_app.tasks.scheduler import run_round
 
     session = any_database
     leaving = make_person(session, "leaving@example.com")

@@ -40,7 +40,6 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from agents import jobs
 from oo_app.db import make_engine, migrate
 from oo_app.demo import Habits, grant_consents, store_history, synthetic_history
 from oo_app.llm.aliases import COMPOSER_MODEL, TIP_GENERATOR
@@ -53,6 +52,8 @@ from oo_app.push.subscriptions import PUSH_CONSENT, subscribe
 from oo_app.recommender import recommend
 from oo_app.settings import ROOT
 from oo_app.state.tip import UNAVAILABLE
+from oo_app.tasks import engine as task_engine
+from oo_app.tasks import recovery
 from tests.app_server import production_env, serve_app
 from tests.auth_helpers import csrf_headers, session_cookies
 from tests.browser_fixtures import open_context, tip_text
@@ -566,7 +567,7 @@ def test_health_reports_redis_down_then_up(served: Served) -> None:
 
 WORKER = (
     "import logging; logging.basicConfig(level=logging.INFO, format='%(asctime)s %(name)s %(message)s'); "
-    "from agents.jobs import run_worker; run_worker(concurrency=1)"
+    "from oo_app.tasks.engine import run_worker; run_worker(concurrency=1)"
 )
 STALLED_AFTER_S = 2.0
 JOB_DEADLINE_S = 90.0
@@ -631,10 +632,11 @@ def deliveries(engine: Engine, user_id: int) -> list[tuple[datetime, str]]:
 
 
 async def retry_stalled_jobs() -> int:
-    """What the workers' periodic job does first every minute (:func:`agents.jobs.enqueue_due_and_recover`): put
-    the jobs of workers whose heartbeat stopped back in the queue. Called here so as not to wait for the tick."""
-    async with jobs.get_app().open_async() as app:
-        return await jobs.retry_stalled_jobs(app, STALLED_AFTER_S)
+    """What the workers' periodic job does first every minute
+    (:func:`oo_app.tasks.agent_jobs.enqueue_due_and_recover`): put the jobs of workers whose heartbeat stopped back
+    in the queue. Called here so as not to wait for the tick."""
+    async with task_engine.get_app().open_async() as app:
+        return await recovery.retry_stalled_jobs(app, STALLED_AFTER_S)
 
 
 @pytest.mark.timeout(JOB_DEADLINE_S * 3)
@@ -656,7 +658,7 @@ def test_a_worker_killed_mid_send_is_retried_and_the_slot_is_never_pushed_twice(
     }
     configure(**settings)
     migrate(database_url)
-    jobs.apply_schema()
+    task_engine.apply_schema()
     engine = make_engine(database_url)
     env = {**os.environ, **settings}
     killed_log, survivor_log = tmp_path / "worker-killed.log", tmp_path / "worker-survivor.log"
@@ -666,7 +668,7 @@ def test_a_worker_killed_mid_send_is_retried_and_the_slot_is_never_pushed_twice(
             person, slot = due_person(session, service, now)
         try:
             workers.append(start_worker(env, killed_log))
-            with jobs.get_app().open() as app:  # a round now, as the every-minute tick defers one
+            with task_engine.get_app().open() as app:  # a round now, as the every-minute tick defers one
                 app.tasks[PUSH_TASK].defer(timestamp=int(now.timestamp()))
             assert service.arrived.wait(JOB_DEADLINE_S), f"no push reached the service\n{tail(killed_log)}"
             in_flight = [job for job, (status, _) in push_rounds(engine).items() if status == "doing"]

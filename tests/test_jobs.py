@@ -19,12 +19,13 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import Session, func, select
 
-from agents import jobs
 from agents.registry import registry
 from oo_app import db
 from oo_app.demo import Habits, grant_consents, store_history, synthetic_history
 from oo_app.models import AgentOutput, User
 from oo_app.settings import ROOT, Settings
+from oo_app.tasks import agent_jobs, recovery
+from oo_app.tasks import engine as task_engine
 from tests.conftest import NOW
 
 JOBS = 1000
@@ -32,7 +33,7 @@ DEADLINE_S = 240.0
 STALLED_AFTER_S = 5.0
 WORKER = (
     "import logging; logging.basicConfig(level=logging.INFO, format='%(asctime)s %(name)s %(message)s'); "
-    "from agents.jobs import run_worker; run_worker()"
+    "from oo_app.tasks.engine import run_worker; run_worker()"
 )
 
 
@@ -58,7 +59,7 @@ def queue(postgres_url: str, configure: Callable[..., None]) -> int:
     """A migrated PostgreSQL with the queue's tables and one person with every consent; the person's id."""
     configure(OO_DATABASE_URL=postgres_url)
     db.migrate(postgres_url)
-    jobs.apply_schema()
+    task_engine.apply_schema()
     with db.session_scope() as session:
         [user_id] = add_persons(session, 1, NOW, days=30)
     return user_id
@@ -71,8 +72,8 @@ def test_the_procrastinate_engine_switches_off_the_inprocess_scheduler() -> None
 
 @pytest.mark.postgres
 def test_a_retried_job_writes_no_duplicate_output(queue: int) -> None:
-    first = jobs.compute_agent_output(queue, "time-of-day", NOW.isoformat())
-    jobs.compute_agent_output(queue, "time-of-day", NOW.isoformat())
+    first = agent_jobs.compute_agent_output(queue, "time-of-day", NOW.isoformat())
+    agent_jobs.compute_agent_output(queue, "time-of-day", NOW.isoformat())
 
     with db.session_scope() as session:
         outputs = session.exec(select(AgentOutput.id).where(AgentOutput.user_id == queue)).all()
@@ -82,13 +83,13 @@ def test_a_retried_job_writes_no_duplicate_output(queue: int) -> None:
 @pytest.mark.postgres
 def test_applying_the_queue_schema_twice_is_harmless(postgres_url: str, configure: Callable[..., None]) -> None:
     configure(OO_DATABASE_URL=postgres_url)
-    assert jobs.apply_schema(), "a fresh database should get procrastinate's tables"
-    assert not jobs.apply_schema(), "a second run should find the tables and leave them alone"
+    assert task_engine.apply_schema(), "a fresh database should get procrastinate's tables"
+    assert not task_engine.apply_schema(), "a second run should find the tables and leave them alone"
 
 
 async def take_as_a_dead_worker() -> int:
     """The next job, taken by a worker that then stops beating (as if SIGKILLed); the job's id."""
-    async with jobs.get_app().open_async() as app:
+    async with task_engine.get_app().open_async() as app:
         worker_id = await app.job_manager.register_worker()
         job = await app.job_manager.fetch_job(queues=None, worker_id=worker_id)
     assert job is not None, "no job to take"
@@ -102,8 +103,8 @@ async def take_as_a_dead_worker() -> int:
 
 
 async def recover_stalled_jobs() -> int:
-    async with jobs.get_app().open_async() as app:
-        return await jobs.retry_stalled_jobs(app, STALLED_AFTER_S)
+    async with task_engine.get_app().open_async() as app:
+        return await recovery.retry_stalled_jobs(app, STALLED_AFTER_S)
 
 
 def job_status(job_id: int) -> str:
@@ -114,18 +115,18 @@ def job_status(job_id: int) -> str:
 
 @pytest.mark.postgres
 def test_a_running_pair_is_not_deferred_again(queue: int) -> None:
-    assert jobs.enqueue_due(NOW) == len(registry())
+    assert agent_jobs.enqueue_due(NOW) == len(registry())
     asyncio.run(take_as_a_dead_worker())
-    assert jobs.enqueue_due(NOW) == 0, "waiting pairs hit their queueing lock; the running one must be skipped"
+    assert agent_jobs.enqueue_due(NOW) == 0, "waiting pairs hit their queueing lock; the running one must be skipped"
 
 
 @pytest.mark.postgres
 def test_a_stalled_job_with_a_waiting_twin_ends_and_frees_its_pair(queue: int) -> None:
-    lock = jobs.pair_lock(queue, "time-of-day")
+    lock = agent_jobs.pair_lock(queue, "time-of-day")
 
     def defer() -> int:
-        with jobs.get_app().open() as app:
-            task = app.tasks[jobs.COMPUTE_TASK].configure(lock=lock, queueing_lock=lock)
+        with task_engine.get_app().open() as app:
+            task = app.tasks[agent_jobs.COMPUTE_TASK].configure(lock=lock, queueing_lock=lock)
             return task.defer(user_id=queue, agent_id="time-of-day", at=NOW.isoformat())
 
     stalled = defer()
@@ -138,7 +139,7 @@ def test_a_stalled_job_with_a_waiting_twin_ends_and_frees_its_pair(queue: int) -
 
 @pytest.mark.postgres
 def test_a_stalled_job_goes_back_to_the_queue(queue: int) -> None:
-    assert jobs.enqueue_due(NOW) == len(registry())
+    assert agent_jobs.enqueue_due(NOW) == len(registry())
     job_id = asyncio.run(take_as_a_dead_worker())
 
     assert asyncio.run(recover_stalled_jobs()) == 1
@@ -174,13 +175,13 @@ def test_a_thousand_jobs_survive_a_killed_worker(
 ) -> None:
     configure(OO_DATABASE_URL=postgres_url, OO_TASK_ENGINE="procrastinate", OO_STALLED_AFTER_S=str(STALLED_AFTER_S))
     db.migrate(postgres_url)
-    jobs.apply_schema()
+    task_engine.apply_schema()
     agent_count = len(registry())
     now = datetime.now(UTC)  # the workers' periodic job looks at the real clock too
     with db.session_scope() as session:
         user_ids = add_persons(session, math.ceil(JOBS / agent_count), now, days=14)
     expected = len(user_ids) * agent_count
-    assert jobs.enqueue_due(now) == expected, "every (person, agent) pair should be due once"
+    assert agent_jobs.enqueue_due(now) == expected, "every (person, agent) pair should be due once"
 
     env = {
         **os.environ,

@@ -26,9 +26,7 @@ from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 from sqlmodel import Session
 
-from agents import jobs
 from agents.registry import registry
-from agents.scheduler import PULSE, run_forever
 from oo_app import db
 from oo_app.api import api
 from oo_app.demo import Habits, seed_demo, store_history, synthetic_history
@@ -39,6 +37,8 @@ from oo_app.models import User
 from oo_app.ops.logs import REDACTED, log_handler
 from oo_app.ops.metrics import MULTIPROC_ENV
 from oo_app.settings import ROOT, Settings
+from oo_app.tasks import engine as task_engine
+from oo_app.tasks.scheduler import PULSE, run_forever
 from tests.auth_helpers import sign_in
 from tests.conftest import NOW
 from tests.fakes.ollama import FakeOllama, Reply
@@ -210,13 +210,13 @@ def test_the_job_queue_needs_its_schema_and_a_beating_worker(postgres_url: str, 
     assert "schema is missing" in body["checks"]["task_engine"]["detail"]
     assert body["status"] == "degraded"
 
-    jobs.apply_schema()
+    task_engine.apply_schema()
     _, body = health(**env)
     assert body["checks"]["task_engine"]["status"] == "degraded"
     assert body["checks"]["task_engine"]["workers"] == 0
 
     async def register_worker() -> int:
-        async with jobs.get_app().open_async() as app:
+        async with task_engine.get_app().open_async() as app:
             return await app.job_manager.register_worker()  # what a starting worker does, then it beats
 
     asyncio.run(register_worker())

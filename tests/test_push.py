@@ -670,7 +670,7 @@ def test_oo_push_deliver_runs_a_round_and_status_reports_it(
 def test_the_workers_run_a_push_round_every_minute(
     session: Session, person: User, browser: Browser, push_service: FakePushService
 ) -> None:
-    from agents.jobs import _build_app
+    from oo_app.tasks.engine import _build_app
 
     app = _build_app("postgresql://nobody@127.0.0.1:9/none", 3)  # built, never opened
 

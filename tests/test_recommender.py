@@ -11,12 +11,12 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from agents.registry import registry
-from agents.scheduler import run_round
 from oo_app.errors import Conflict, InvalidInput, NotFound
 from oo_app.llm.aliases import COMPOSER_MODEL, LOCAL_EMBEDDING_MODEL
 from oo_app.models import AgentOutput, Event, Reaction, Tip, User
 from oo_app.recommender import current_tip, react, recommend, refresh_tips, replacement_tip
 from oo_app.recommender.prompts import CURRENT_VERSION, render
+from oo_app.tasks.scheduler import run_round
 from tests.conftest import NOW
 
 

@@ -195,8 +195,8 @@ def test_finished_jobs_are_skipped_without_a_job_queue(any_database: Session, pe
 @pytest.fixture
 def job_queue(postgres_url: str, configure: Callable[..., None]) -> Iterator[sa.Engine]:
     """A migrated PostgreSQL database with procrastinate's tables, configured as the app's and the queue's."""
-    from agents.jobs import apply_schema
     from oo_app.db import get_engine, migrate
+    from oo_app.tasks.engine import apply_schema
 
     migrate(postgres_url)
     configure(OO_DATABASE_URL=postgres_url, OO_TASK_ENGINE="procrastinate")
@@ -342,7 +342,7 @@ def test_the_daily_round_purges_unless_switched_off(
 
 
 def test_the_workers_purge_once_a_day() -> None:
-    from agents.jobs import _build_app
+    from oo_app.tasks.engine import _build_app
 
     app = _build_app("postgresql://nobody@127.0.0.1:9/none", 3)  # built, never opened
 

@@ -133,7 +133,7 @@ def check_task_engine(settings: Settings) -> Report:
 
 def check_scheduler(settings: Settings) -> Report:
     """The in-process scheduler of this process: running, and a round ended within a few intervals."""
-    from agents.scheduler import PULSE
+    from oo_app.tasks.scheduler import PULSE
 
     report: Report = {"engine": "inprocess"}
     if not settings.runs_inprocess_scheduler:
@@ -161,7 +161,7 @@ def check_job_queue(settings: Settings) -> Report:
         return {"status": ERROR, **report, "detail": "the job queue needs PostgreSQL: set OO_JOBS_DATABASE_URL"}
     import psycopg
 
-    from agents.jobs import conninfo
+    from oo_app.tasks.engine import conninfo
 
     report["target"] = database_target(url)
     timeout_ms = int(settings.health_timeout_s * 1000)

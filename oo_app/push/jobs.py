@@ -1,7 +1,7 @@
-"""Web push on the agents' engines: a delivery round (:func:`oo_app.push.delivery.deliver_due`) every minute.
+"""Web push on the task engines: a delivery round (:func:`oo_app.push.delivery.deliver_due`) every minute.
 
 In-process (``OO_TASK_ENGINE=inprocess`` with the scheduler on), :func:`push_scheduler` is a lifespan task of the app.
-On procrastinate, :func:`register` adds a periodic task to the agents' app (:func:`agents.jobs._build_app`), which the
+On procrastinate, :func:`register` adds a periodic task to the engine's app (:mod:`oo_app.tasks.engine`), which the
 workers run once a minute across the fleet. Either way a round decides by the clock when it runs, not by the tick
 that deferred it, so a late job never sends a late push; and overlapping rounds are harmless, since each slot is
 claimed in the database before it is sent. Never import Reflex here.
@@ -38,7 +38,7 @@ def deliver_round(timestamp: int) -> int:
 
 
 def register(app: App) -> None:
-    """Add the periodic push round to a procrastinate app (the agents' one)."""
+    """Add the periodic push round to a procrastinate app (the task engine's one)."""
     app.periodic(cron=PUSH_CRON, periodic_id=PUSH_PERIODIC_ID)(
         app.task(name=PUSH_TASK, priority=PUSH_PRIORITY)(deliver_round)
     )

@@ -1,5 +1,6 @@
 """The in-process agent scheduler: a background task that computes due (person, agent) outputs every interval.
 
+Started by the app (:data:`oo_app.tasks.inprocess.LIFESPAN_TASKS`); ``/health`` reads its :data:`PULSE`.
 It runs the blocking runner in a worker thread so the event loop keeps serving pages. After a round that wrote
 new outputs for a person, ``on_new_outputs(user_ids)`` lets the app react (e.g. prepare a fresher tip).
 A round that fails is logged and the loop goes on; it never takes the app down.
@@ -45,6 +46,7 @@ PULSE = Pulse()
 
 
 async def run_forever(interval_s: float, on_new_outputs: Callable[[set[int]], None] | None = None) -> None:
+    """A round every ``interval_s`` until cancelled, each recorded in :data:`PULSE`."""
     log.info("agent scheduler started (every %.0f s)", interval_s)
     PULSE.interval_s, PULSE.started_at, PULSE.stopped_at = interval_s, datetime.now(UTC), None
     PULSE.last_round_at, PULSE.last_round_failed = None, False
