@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from agents.base import as_utc, zone
+from oo_app.clock import as_utc, zone
 from oo_app.models import Reaction, Tip, TipKind
 from oo_app.recommender.timing import hour_distance, is_quiet
 
