@@ -25,9 +25,9 @@ from oo_app.auth import routes as auth_routes
 from oo_app.db import is_unavailable
 from oo_app.deps import CsrfDep, SessionDep, UserDep
 from oo_app.errors import OOError, TooManyRequests
+from oo_app.health import describe, health_report
 from oo_app.integrations import routes as integration_routes
 from oo_app.models import Reaction, Tip
-from oo_app.ops.health import describe, health_report
 from oo_app.ops.logs import with_request_ids
 from oo_app.ops.metrics import scrape_refusal, scrape_registry
 from oo_app.profile import routes as profile_routes
@@ -176,7 +176,7 @@ def api_docs() -> HTMLResponse:
 
 @api.get("/health", tags=["ops"])
 def health() -> JSONResponse:
-    """Each dependency's status and latency (:mod:`oo_app.ops.health`); 503 only when the database is down."""
+    """Each dependency's status and latency (:mod:`oo_app.health`); 503 only when the database is down."""
     report = health_report()
     return JSONResponse(report, status_code=503 if report["status"] == "error" else 200)
 

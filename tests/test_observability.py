@@ -184,7 +184,7 @@ def test_the_idle_local_model_is_healthy_and_never_asked_to_generate(
 def test_the_llm_check_of_a_fresh_process_waits_for_no_library_to_load(tmp_path: Path) -> None:
     probe = (
         "import json, sys\n"
-        "from oo_app.ops.health import check_llm\n"
+        "from oo_app.health import check_llm\n"
         "from oo_app.settings import get_settings\n"
         "report = check_llm(get_settings())\n"
         "print(json.dumps({**report, 'litellm': 'litellm' in sys.modules, 'llama': 'llama_cpp' in sys.modules}))\n"
