@@ -110,3 +110,25 @@ def test_no_module_is_long_without_saying_why() -> None:
 @pytest.mark.parametrize("folder", PRODUCT)
 def test_each_room_of_the_product_is_walked(folder: str) -> None:
     assert any(path.parts[len(ROOT.parts)] == folder for path in product_modules())
+
+
+def readme_layout() -> str:
+    """The README's "Layout" section."""
+    readme = (ROOT / "README.md").read_text()
+    start = readme.index("\n## Layout")
+    return readme[start : readme.index("\n## ", start + 1)]
+
+
+def test_the_readme_layout_names_every_room_of_the_app() -> None:
+    layout = readme_layout()
+    rooms = [
+        path
+        for path in sorted((ROOT / "oo_app").iterdir())
+        if path.name != "__init__.py" and not path.name.startswith((".", "__"))
+        if path.suffix == ".py" or (path / "__init__.py").exists()
+    ]
+    assert len(rooms) > 20, f"the walk found only {len(rooms)} rooms"
+    unnamed = [
+        f"oo_app/{path.name}" for path in rooms if f"`oo_app/{path.name}{'/' if path.is_dir() else ''}`" not in layout
+    ]
+    assert not unnamed, f"README's Layout does not name {unnamed}"
