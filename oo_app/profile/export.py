@@ -16,6 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, SQLModel
 
+from oo_app.clock import as_utc
 from oo_app.models import User
 
 FORMAT = "oo-export/1"
@@ -65,8 +66,7 @@ def person_tables(metadata: sa.MetaData | None = None) -> list[tuple[sa.Table, s
 
 def _json_value(value: Any) -> Any:
     if isinstance(value, datetime):
-        moment = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-        return moment.isoformat().replace("+00:00", "Z")
+        return as_utc(value).isoformat().replace("+00:00", "Z")
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, enum.Enum):
