@@ -26,26 +26,33 @@ from oo_app.push.subscriptions import PUSH_CONSENT, forget_subscriptions
 
 @dataclass(frozen=True)
 class ConsentText:
+    """What a person agrees to: a short ``title`` and the ``text`` in plain words (what it lets oO do, then what oO
+    never does with it); a new text gets a new ``version``."""
+
     version: str
     text: str
+    title: str = ""
 
 
 # The text a person agrees to, per key; a new text gets a new version, and the version agreed to is kept per person.
 CONSENT_TEXTS: dict[str, ConsentText] = {
     "activity": ConsentText(
-        "v1",
-        "oO may use when you open it and how you react to its tips, to learn your productive and quiet hours and "
-        "your rhythm.",
+        "v2",
+        "Lets oO learn your good and quiet hours from when you open it and how you answer its tips. oO never looks "
+        "at anything you do outside oO.",
+        "When you use oO",
     ),
     "tasks": ConsentText(
-        "v1",
-        "oO may read when your tasks were completed and when they were due, and their project names (never titles "
-        "or descriptions), to learn your habits and your main areas.",
+        "v2",
+        "Lets oO learn your habits and main areas from when your tasks were done, when they were due and the names "
+        "of their projects. oO never reads or keeps a task's title or description.",
+        "Your finished tasks",
     ),
     PUSH_CONSENT: ConsentText(
-        "v1",
-        "oO may send a tip as a notification to the browsers you subscribe, at your productive hours, never in your "
-        "quiet hours and at most three a day. Revoking it unsubscribes them all.",
+        "v2",
+        "Lets oO send a tip as a notification to the browsers you turn it on in, at your good hours. oO never sends "
+        "one in your quiet hours, nor more than three a day; turning it off unsubscribes them all.",
+        "Notifications",
     ),
 }
 
@@ -54,12 +61,13 @@ CONSENT_TEXTS: dict[str, ConsentText] = {
 class ConsentState:
     """One consent key for a person.
 
-    ``text`` and ``text_version`` are the current wording; ``agreed_version`` is the version the person granted
-    (None when never granted); ``at`` is when they last granted or revoked it; ``agents`` need it to run.
+    ``title``, ``text`` and ``text_version`` are the current wording; ``agreed_version`` is the version the person
+    granted (None when never granted); ``at`` is when they last granted or revoked it; ``agents`` need it to run.
     """
 
     key: str
     granted: bool
+    title: str
     text: str
     text_version: str
     agreed_version: str | None
@@ -90,7 +98,10 @@ def agents_needing(key: str) -> list[str]:
 def consent_text(key: str) -> ConsentText:
     """The wording of ``key``; a key without its own (a new agent's) gets one naming the agents that need it."""
     return CONSENT_TEXTS.get(key) or ConsentText(
-        "v1", f"oO's agents {', '.join(agents_needing(key))} may read your {key} data to write your tips."
+        "v1",
+        f"Lets oO's agents {', '.join(agents_needing(key))} read your {key} data to write your tips. oO never shares "
+        "it.",
+        key.replace("_", " ").capitalize(),
     )
 
 
@@ -104,6 +115,7 @@ def list_consents(session: Session, user: User) -> list[ConsentState]:
             ConsentState(
                 key=key,
                 granted=bool(row and row.granted),
+                title=text.title,
                 text=text.text,
                 text_version=text.version,
                 agreed_version=row.text_version if row is not None and row.granted else None,
