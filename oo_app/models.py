@@ -129,6 +129,13 @@ class User(SQLModel, table=True):
     tz: str = Field(default="UTC", max_length=64)
     role: Role = Field(default=Role.user, sa_type=sa.String(16))
     created_at: datetime = _ts()
+    # When the person answered (or skipped) the first-run question of the tip page (oo_app/profile/first_run.py);
+    # None until then. Only a first sign-in (and ``oo seed-demo --fresh-person``) makes a person with None: people
+    # made by seeds, the simulation or operator tools count as having answered when they were made.
+    # The default is the model's only (no column default): the ORM would put a column default in place of None.
+    onboarded_at: datetime | None = Field(
+        default_factory=utcnow, sa_type=UTCDateTime, nullable=True, sa_column_kwargs={"default": None}
+    )
 
 
 class OAuthAccount(SQLModel, table=True):

@@ -87,6 +87,7 @@ def _new_person(email: str, claims: Mapping[str, Any]) -> User:
         email=email,
         display_name=name[:200] if isinstance(name, str) else "",
         tz=valid_zone(claims.get("zoneinfo")) or "UTC",
+        onboarded_at=None,  # a new person meets the first run (oo_app/profile/first_run.py)
     )
 
 
