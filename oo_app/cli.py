@@ -47,12 +47,34 @@ def migrate(revision: str) -> None:
 
 
 @main.command("seed-demo")
-def seed_demo() -> None:
+@click.option(
+    "--fresh-person",
+    "fresh_email",
+    metavar="EMAIL",
+    default=None,
+    help="Instead, create a brand-new person with this email (no history, no consents, first run not answered) and "
+    "print it as JSON; an existing email is refused.",
+)
+@domain_errors
+def seed_demo(fresh_email: str | None) -> None:
     """Create the demo person with 90 days of synthetic history, if the database holds nobody yet."""
     from oo_app.db import session_scope
     from oo_app.demo import seed_demo as seed
     from oo_app.settings import get_settings
 
+    if fresh_email is not None:
+        from oo_app.demo import seed_fresh_person
+
+        with session_scope() as session:
+            person = seed_fresh_person(session, fresh_email)
+            body = {
+                "created": {"id": person.id, "email": person.email, "tz": person.tz},
+                "history": {"events": 0, "task_completions": 0},
+                "consents": [],
+                "first_run": "not answered: the tip page asks this person first",
+            }
+        click.echo(json.dumps(body))
+        return
     with session_scope() as session:
         user = seed(session, get_settings().demo_email)
         message = f"seeded {user.email}" if user else "database already has people; nothing seeded"

@@ -1,7 +1,8 @@
 """Synthetic histories with planted habits, and the demo person seeded into an empty database.
 
 :func:`synthetic_history` writes the persona format of ``shared/personas`` (without ``truth``) so tests and
-benchmarks can make as many people as they need; :func:`seed_demo` stores one such history for ``demo@example.com``.
+benchmarks can make as many people as they need; :func:`seed_demo` stores one such history for ``demo@example.com``;
+:func:`seed_fresh_person` makes a brand-new person with no history, for trying the first run by hand.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, select
 
+from oo_app.errors import Conflict, InvalidInput
 from oo_app.models import Consent, Event, TaskCompletion, User
 
 DEMO_CONSENTS = ("activity", "tasks")
@@ -124,5 +126,22 @@ def seed_demo(session: Session, email: str, now: datetime | None = None, days: i
     session.flush()
     grant_consents(session, user)
     store_history(session, user, synthetic_history(habits, days=days, now=now, seed=7))
+    session.flush()
+    return user
+
+
+def seed_fresh_person(session: Session, email: str) -> User:
+    """Create a brand-new person for trying the first run by hand: no history, no consents, not onboarded (the tip
+    page asks them the first-run question), like a person right after their first sign-in.
+
+    Raises :class:`~oo_app.errors.Conflict` when a person with that email exists (nothing is changed) and
+    :class:`~oo_app.errors.InvalidInput` for an address without ``@``. Flushes; the caller commits."""
+    address = email.strip().lower()
+    if "@" not in address or len(address) > 320:
+        raise InvalidInput(f"{email!r} is not an email address")
+    if session.exec(select(User.id).where(User.email == address)).first() is not None:
+        raise Conflict(f"a person with the email {address} exists already; choose another email")
+    user = User(email=address, display_name="", tz="UTC", onboarded_at=None)
+    session.add(user)
     session.flush()
     return user
