@@ -29,6 +29,7 @@ from oo_app.pages.index import index
 from oo_app.pages.settings import settings
 from oo_app.security_headers import with_security_headers
 from oo_app.settings import get_settings
+from oo_app.state.first_run import FirstRunState
 from oo_app.state.settings import SettingsState
 from oo_app.state.tip import TipState
 from oo_app.tasks.inprocess import LIFESPAN_TASKS
@@ -89,7 +90,9 @@ app = rx.App(
 )
 # One quiet line instead of Reflex's connection toasts (which name the backend's URL) while the connection is down.
 app.app_wraps[5, "Overlay"] = lambda stateful: pwa.connection_notice() if stateful else None
-app.add_page(index, route="/", title="oO", description="One well-timed tip.", on_load=TipState.load)
+app.add_page(
+    index, route="/", title="oO", description="One well-timed tip.", on_load=[FirstRunState.open, TipState.load]
+)
 app.add_page(settings, route="/settings", title="oO · settings", on_load=SettingsState.load)
 for lifespan_task in LIFESPAN_TASKS:  # agents, push rounds, housekeeping (each off unless the in-process engine runs)
     app.register_lifespan_task(lifespan_task)

@@ -118,3 +118,42 @@ FIELD = {
 }
 ROW = {"display": "flex", "gap": "0.6rem", "align_items": "center", "flex_wrap": "wrap"}
 CARD = {"border_top": f"1px solid {RULE}", "padding": "0.8rem 0"}
+
+# The first run on the tip page (oo_app/components/first_run.py): one calm column of plain-words choices.
+FIRST_RUN_FORM = {
+    "max_width": "34rem",
+    "width": "100%",
+    "display": "flex",
+    "flex_direction": "column",
+    "gap": "1.5rem",
+}
+FIRST_RUN_TITLE = {**TIP_STYLE, "text_align": "left"}
+FIELDSET = {
+    "border": "none",
+    "padding": "0",
+    "margin": "0",
+    "display": "flex",
+    "flex_direction": "column",
+    "gap": "1rem",
+}
+LEGEND = {**MUTED, "padding": "0", "margin": "0 0 0.4rem 0"}
+CHOICE = {"display": "flex", "gap": "0.8rem", "align_items": "flex-start"}
+CHECKBOX = {
+    "width": "1.2rem",
+    "height": "1.2rem",
+    "margin": "0.15rem 0 0 0",
+    "flex_shrink": "0",
+    "accent_color": BRIGHT,
+    "cursor": "pointer",
+    "_focus_visible": FOCUS,
+}
+CHOICE_TITLE = {"display": "block", "color": TEXT, "font_size": "1rem", "cursor": "pointer"}
+CHOICE_TEXT = {"display": "block", **MUTED, "line_height": "1.45"}
+PRIMARY_BUTTON = {**SIGN_IN_STYLE, "background": "transparent", "cursor": "pointer", "_disabled": {"opacity": "0.4"}}
+INLINE_LINK = {
+    "color": MUTED_TEXT,
+    "text_decoration": "underline",
+    "_hover": {"color": BRIGHT},
+    "_focus_visible": FOCUS,
+}
+NOTE = {**SMALL_MUTED, "max_width": "30rem", "text_align": "center", "line_height": "1.5"}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
+from oo_app.components.first_run import first_run_note, first_run_view
 from oo_app.components.reaction import reaction_button
 from oo_app.components.style import LINK_STYLE, PAGE_STYLE, SMALL_MUTED, TIP_STYLE
 from oo_app.models import Reaction
@@ -13,11 +14,12 @@ from oo_app.state.tip import TipState
 
 
 def index() -> rx.Component:
-    """The tip for a signed-in person, the sign-in view otherwise. Until the session is looked up the page is black,
-    with the last tip kept on this device painted over it (the prerendered HTML carries the painter)."""
+    """The tip for a signed-in person (the first run instead, until they answer it), the sign-in view otherwise.
+    Until the session is looked up the page is black, with the last tip kept on this device painted over it (the
+    prerendered HTML carries the painter)."""
     return rx.cond(
         TipState.signed_in,
-        tip_view(),
+        rx.cond(TipState.first_run, first_run_view(), tip_view()),
         rx.cond(TipState.checked, sign_in_view(), rx.el.main(cached_tip_painter(), style=PAGE_STYLE)),
     )
 
@@ -73,6 +75,7 @@ def tip_view() -> rx.Component:
             TipState.show_why,
             rx.el.p("from ", TipState.sources, " · ", TipState.written_by, id="tip-why", style=SMALL_MUTED),
         ),
+        first_run_note(),
         id="tip-page",
         style=PAGE_STYLE,
     )

@@ -22,6 +22,7 @@ from oo_app.auth.errors import Unauthenticated
 from oo_app.errors import OOError
 from oo_app.llm.aliases import COMPOSER_MODEL, LOCAL_TIP_MODEL
 from oo_app.models import Tip, User
+from oo_app.profile.first_run import first_run_pending
 from oo_app.recommender import mark_shown, react
 from oo_app.recommender.on_request import replacement_within_limit, tip_after, tip_to_show
 from oo_app.settings import get_settings
@@ -88,6 +89,7 @@ class TipState(SignedIn, rx.State):
     busy: bool = False
     show_why: bool = False
     dev_login: bool = False  # the sign-in view offers the demo person (development only)
+    first_run: bool = False  # the person has never answered the first run: it shows instead of a tip (FirstRunState)
     _watching: bool = False
 
     def _apply(self, view: TipView | None) -> None:
@@ -109,6 +111,7 @@ class TipState(SignedIn, rx.State):
 
     def _signed_out(self) -> None:
         self._mark_signed_out()
+        self.first_run = False
         self.tip_id, self.text, self.kind, self.model, self.agents = 0, "", "", "", []
         self.dev_login = get_settings().dev_login_enabled
 
@@ -124,6 +127,11 @@ class TipState(SignedIn, rx.State):
     async def load(self):
         cookies = self._cookie_map()
         try:
+            # No tip is written before the person answers the first run: the first one comes from their answer.
+            self.first_run = await asyncio.to_thread(as_person, cookies, lambda _session, user: first_run_pending(user))
+            if self.first_run:
+                self._mark_signed_in(cookies)
+                return None
             self._apply(await asyncio.to_thread(_show_current, cookies))
         except Unauthenticated:
             self._signed_out()
