@@ -106,7 +106,9 @@ def todoist_callback(
         log.info("todoist connection of person #%s failed: %s", user.id, failure)
         response: Response = _page(str(failure), failure.status_code)
     else:
-        response = RedirectResponse(f"{SETTINGS_PAGE}?integration=todoist&status=connected", status_code=303)
+        # Connected from the first run (still unanswered): back to the tip page, where it goes on.
+        back = "/" if user.onboarded_at is None else f"{SETTINGS_PAGE}?integration=todoist&status=connected"
+        response = RedirectResponse(back, status_code=303)
     response.delete_cookie(state_cookie(), path=STATE_COOKIE_PATH, secure=secure_cookies(), httponly=True)
     return response
 
