@@ -13,7 +13,10 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import BrowserContext, Page
+from sqlmodel import Session
 
+from oo_app.db import make_engine
+from oo_app.demo import seed_fresh_person
 from tests.browser_fixtures import AppServer, live_tip
 
 pytestmark = pytest.mark.browser
@@ -21,6 +24,18 @@ pytestmark = pytest.mark.browser
 ROOT = Path(__file__).resolve().parents[1]
 AXE_JS = Path(os.environ.get("OO_AXE_JS", ROOT / ".tools/node_modules/axe-core/axe.min.js"))
 AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"]
+NEW_PERSON = "new@example.com"  # meets the first run
+
+
+@pytest.fixture(scope="module")
+def app_database(app_database: str) -> str:
+    """The seeded database and a brand-new person who has not answered the first run."""
+    engine = make_engine(app_database)
+    with Session(engine) as session:
+        seed_fresh_person(session, NEW_PERSON)
+        session.commit()
+    engine.dispose()
+    return app_database
 
 
 @pytest.fixture(scope="module")
@@ -61,6 +76,25 @@ def test_the_tip_page_passes_the_audit(page: Page, app_server: AppServer) -> Non
     page.click("#why")
     page.wait_for_selector("#tip-why")
     assert _violations(page) == []
+
+
+def test_the_first_run_passes_the_audit_and_works_by_keyboard(
+    signed_in_context: Callable[..., BrowserContext], app_server: AppServer
+) -> None:
+    page = signed_in_context(NEW_PERSON, bypass_csp=True).new_page()
+    page.goto(app_server.base + "/")
+    page.wait_for_selector("#consent-activity")
+    assert _violations(page) == []
+    page.locator("body").focus()
+    assert _tab_order(page, 4) == ["consent-activity", "consent-tasks", "first-run-continue", "first-run-skip"]
+    assert page.evaluate("() => getComputedStyle(document.activeElement).outlineStyle") != "none"
+    page.focus("#consent-tasks")
+    page.keyboard.press("Space")
+    assert page.is_checked("#consent-tasks"), "a choice is made with the keyboard"
+    page.focus("#first-run-continue")
+    page.keyboard.press("Enter")
+    live_tip(page)
+    assert page.query_selector("#first-run") is None
 
 
 def test_the_sign_in_view_passes_the_audit(new_context: Callable[..., BrowserContext], app_server: AppServer) -> None:
