@@ -3,7 +3,7 @@
 ``users.onboarded_at`` is None for a person who has never answered it. People who already use oO are not new: the
 upgrade sets theirs to when their account was made, so none of them meets the first run.
 
-Revision ID: 0010
+Revision ID: 0008
 Revises: 0007
 Create Date: 2026-12-05 05:30:00.000000
 """
@@ -15,7 +15,7 @@ from alembic import op
 
 import oo_app.models
 
-revision: str = "0010"
+revision: str = "0008"
 down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
