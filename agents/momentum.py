@@ -43,7 +43,8 @@ MIN_DONE = 14  # done moments in the last 5 weeks below which a trend is noise
 SIGNIFICANCE = 0.02  # two-sided: the share of steady Poisson people read as rising or falling by chance
 TREND_Z = NormalDist().inv_cdf(1 - SIGNIFICANCE / 2)
 MIN_RATIO = 1.25  # the last week's rate against the baseline's from which a significant change is a trend
-MIN_DISPERSION = 0.5  # a baseline more regular than Poisson sharpens the test, but 4 weeks cannot vouch for more
+# A baseline more regular than Poisson sharpens the test, but a few weeks can look regular by chance.
+MIN_DISPERSION = 0.5
 
 
 @dataclass(frozen=True)
