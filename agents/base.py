@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from agents.contexts import AGENT_KINDS
 from agents.names import plain_name
 from oo_app.clock import as_utc, zone
 
@@ -117,6 +118,9 @@ class InferredParam:
 
 @dataclass(frozen=True)
 class AgentManifest:
+    """What an agent is and needs. ``contexts``: the context kinds it fits (:mod:`agents.contexts`: work, home,
+    rest); none declared means it fits every context."""
+
     id: str
     version: str
     description: str
@@ -125,6 +129,14 @@ class AgentManifest:
     consents: tuple[str, ...] = ()
     contexts: tuple[str, ...] = ()
     params: tuple[InferredParam, ...] = ()
+
+    def __post_init__(self) -> None:
+        unknown = set(self.contexts) - AGENT_KINDS
+        if unknown:
+            raise ValueError(
+                f"agent {self.id!r} declares unknown context kinds {sorted(unknown)}; use some of "
+                f"{sorted(AGENT_KINDS)}, or none to fit every context"
+            )
 
     def public(self) -> dict[str, Any]:
         """The manifest as JSON-ready data (for the registry API and the operator hub)."""

@@ -1,20 +1,84 @@
-"""Which agents may speak for a person: consents granted, not switched off, fitting the active context.
+"""Which agents may speak for a person: consents granted, not switched off, fitting the context in effect.
 
-Used by the runner (what to compute) and the recommender (whose snippets to read), so both agree.
+Used by the runner (what to compute) and the recommender (whose snippets to read), so both agree. The context in
+effect (:func:`context_in_effect`) is the person's hand choice or their schedule's (:func:`agents.contexts.context_at`),
+on the person's clock: the time-of-day agent's ``tz`` when they set or oO inferred one, else their account's zone.
 """
 
 from __future__ import annotations
 
-from sqlmodel import Session, select
+import logging
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlmodel import Session, col, select
 
 from agents.base import Agent
+from agents.contexts import WEEKDAYS, ContextKind, InEffect, WeeklySlot, context_at, fits, kind_of
 from agents.registry import registry
-from oo_app.models import Consent, Context, UserPreference
+from oo_app.clock import zone
+from oo_app.models import Consent, Context, User, UserPreference
+
+log = logging.getLogger(__name__)
 
 ENABLED_KEY = "enabled"
+ZONE_SCOPE, ZONE_KEY = "time-of-day", "tz"
 
 
-def eligible_agents(session: Session, user_id: int) -> list[Agent]:
+def slot_of(stored: Mapping[str, Any]) -> WeeklySlot:
+    """A stored schedule (``{"weekdays": ["mon", ...], "start": "09:00", "end": "17:00"}``) as a slot; raises
+    ValueError, KeyError or TypeError on anything else (the profile validates schedules before storing them)."""
+    days = frozenset(WEEKDAYS.index(day) for day in stored["weekdays"])
+    start, end = (int(stored[key][:2]) * 60 + int(stored[key][3:5]) for key in ("start", "end"))
+    return WeeklySlot(days, start, end)
+
+
+def _slots(row: Context) -> list[WeeklySlot]:
+    try:
+        return [slot_of(stored) for stored in row.schedules or []]
+    except (ValueError, KeyError, TypeError, AttributeError):
+        log.warning("context %s has a schedule oO cannot read; it is ignored", row.id)
+        return []
+
+
+def person_zone(session: Session, user_id: int) -> str:
+    """The person's time zone name: the time-of-day ``tz`` preference when there is one, else the account's."""
+    preferred = session.exec(
+        select(UserPreference.value).where(
+            UserPreference.user_id == user_id, UserPreference.scope == ZONE_SCOPE, UserPreference.key == ZONE_KEY
+        )
+    ).first()
+    if isinstance(preferred, str) and preferred:
+        return preferred
+    return session.exec(select(User.tz).where(User.id == user_id)).first() or "UTC"
+
+
+def context_in_effect(session: Session, user_id: int, now: datetime | None = None) -> InEffect | None:
+    """The person's context in effect at ``now`` (default: now): hand choice or schedule; None when there is none."""
+    rows = list(session.exec(select(Context).where(Context.user_id == user_id).order_by(col(Context.id))))
+    if not rows:
+        return None
+    chosen = next((row.name for row in rows if row.active), None)
+    switched = [row.switched_at for row in rows if row.switched_at is not None]
+    kinds: dict[str, ContextKind] = {}
+    for row in rows:
+        try:
+            kinds[row.name] = kind_of(row.name, row.kind)
+        except ValueError:
+            log.warning("context %s has an unknown kind %r; taken from its name", row.id, row.kind)
+            kinds[row.name] = kind_of(row.name)
+    return context_at(
+        chosen,
+        max(switched) if switched else None,
+        {row.name: _slots(row) for row in rows},
+        kinds,
+        zone(person_zone(session, user_id)),
+        now or datetime.now(UTC),
+    )
+
+
+def eligible_agents(session: Session, user_id: int, now: datetime | None = None) -> list[Agent]:
     granted = set(
         session.exec(select(Consent.key).where(Consent.user_id == user_id, Consent.granted == True))  # noqa: E712
     )
@@ -25,13 +89,12 @@ def eligible_agents(session: Session, user_id: int) -> list[Agent]:
         )
         if pref.value is False
     }
-    active_contexts = set(
-        session.exec(select(Context.name).where(Context.user_id == user_id, Context.active == True))  # noqa: E712
-    )
+    context = context_in_effect(session, user_id, now)
+    kind = context.kind if context is not None else None
     return [
         agent
         for agent in registry().values()
         if set(agent.manifest.consents) <= granted
         and agent.manifest.id not in disabled
-        and (not agent.manifest.contexts or not active_contexts or active_contexts & set(agent.manifest.contexts))
+        and fits(agent.manifest.contexts, kind)
     ]

@@ -77,6 +77,7 @@ AGENT = Agent(
         ttl=timedelta(hours=24),
         schedule=timedelta(hours=6),
         consents=("tasks",),
+        contexts=("work", "home"),  # which area to give time to: silent on a day off
         params=(
             InferredParam(
                 "preferred_areas", [], infer_preferred_areas, description="top two projects by completions, most first"

@@ -188,6 +188,7 @@ AGENT = Agent(
         ttl=timedelta(hours=6),
         schedule=timedelta(hours=1),
         consents=("activity", "tasks"),
+        contexts=("work", "home"),  # streaks and dips are pressure: silent on a day off
         params=(
             InferredParam(
                 "engagement_trend",

@@ -116,6 +116,7 @@ AGENT = Agent(
         ttl=timedelta(hours=12),
         schedule=timedelta(hours=2),
         consents=("tasks",),
+        contexts=("work", "home"),  # slipping due dates: silent on a day off
         params=(
             InferredParam(
                 "lateness_tolerance_days", 0.0, infer_lateness_tolerance, description="median days past due (p50)"

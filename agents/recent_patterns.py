@@ -137,6 +137,7 @@ AGENT = Agent(
         ttl=timedelta(hours=24),
         schedule=timedelta(hours=6),
         consents=("activity", "tasks"),
+        contexts=("work", "home"),  # when tasks get done: silent on a day off
         params=(
             InferredParam("lookback_days", 28, infer_lookback_days, description="fewest days back holding 30 done"),
             InferredParam(

@@ -149,6 +149,7 @@ AGENT = Agent(
         ttl=timedelta(hours=1),
         schedule=timedelta(minutes=30),
         consents=("activity",),
+        # No contexts: quiet hours and peak hours hold in every context, a day off included.
         params=(
             InferredParam("preferred_hour", 10, infer_preferred_hour, min_history=20),
             InferredParam("quiet_start", 22, infer_quiet_start, min_history=20),

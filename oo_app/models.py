@@ -192,7 +192,14 @@ class Context(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     user_id: int = _owner()
     name: str = Field(max_length=64)
-    active: bool = False
+    active: bool = Field(default=False, description="chosen by hand (a schedule may put another in effect)")
+    kind: str | None = Field(default=None, max_length=16, description="work|home|rest|any; None: from the name")
+    # Weekly slots on the person's clock: [{"weekdays": ["mon", ...], "start": "09:00", "end": "17:00"}].
+    schedules: list[dict[str, Any]] = Field(
+        default_factory=list, sa_type=sa.JSON, sa_column_kwargs={"server_default": "[]"}
+    )
+    # When the person last chose a context by hand ("none" included); the same on all their rows.
+    switched_at: datetime | None = _ts(nullable=True, now=False)
     created_at: datetime = _ts()
 
 

@@ -26,8 +26,9 @@ from oo_app.auth.sessions import CSRF_COOKIE, SESSION_COOKIE
 from oo_app.demo import seed_demo
 from oo_app.errors import InvalidInput
 from oo_app.integrations import revocation
-from oo_app.models import User
+from oo_app.models import Context, User
 from oo_app.profile import deletion
+from oo_app.profile.contexts import create_context, set_schedules
 from oo_app.profile.deletion import CONFIRMATION_PHRASE, DeletionIncomplete, delete_account
 from oo_app.profile.export import export_person, person_tables
 from oo_app.recommender import recommend
@@ -186,6 +187,21 @@ def test_deletion_revokes_the_tokens_first_and_goes_on_when_the_provider_fails(
     assert calls == [demo_user.id]
     assert "remove oO's access" in report.tokens
     assert session.get(User, demo_user.id) is None
+
+
+def test_a_contexts_schedules_are_exported_and_deleted_with_the_account(session: Session, demo_user: User) -> None:
+    create_context(session, demo_user, "work")
+    set_schedules(session, demo_user, "work", [{"weekdays": ["mon", "tue"], "start": "09:00", "end": "17:00"}])
+    session.commit()
+
+    exported = export_person(session, demo_user)["tables"]["contexts"]
+    delete_account(session, demo_user, CONFIRMATION_PHRASE)
+    session.commit()
+
+    assert exported[0]["schedules"] == [{"weekdays": ["mon", "tue"], "start": "09:00", "end": "17:00"}]
+    assert exported[0]["kind"] is None
+    assert exported[0]["switched_at"] is None
+    assert session.exec(sa.select(sa.func.count()).select_from(Context)).one()[0] == 0
 
 
 def test_the_domain_refuses_a_deletion_without_confirmation(session: Session, demo_user: User) -> None:

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool
 from oo_app.auth.sessions import csrf_cookie, secure_cookies, session_cookie
 from oo_app.deps import CsrfDep, SessionDep, UserDep
 from oo_app.profile.consents import ConsentChange, consent_keys, set_consents
-from oo_app.profile.contexts import ContextState, change_context, list_contexts
+from oo_app.profile.contexts import ContextState, change_context, list_contexts, set_schedules
 from oo_app.profile.deletion import CONFIRMATION_PHRASE, DeletionReport, delete_account
 from oo_app.profile.export import export_person
 from oo_app.profile.overview import AgentInfo, Profile, agent_catalogue, profile_of
@@ -59,6 +59,27 @@ class ContextChangeIn(BaseModel):
 
     action: Literal["create", "activate", "deactivate", "delete"]
     name: str = Field(max_length=200, examples=["work"])
+    kind: Literal["work", "home", "rest", "any"] | None = Field(
+        default=None,
+        description="With create: what the context is for (rest: a holiday or day off; any: every agent fits). "
+        "Without it, oO reads the kind from the name ('office' -> work, 'vacation' -> rest).",
+    )
+
+
+class ScheduleIn(BaseModel):
+    """A weekly schedule on the person's clock; it runs overnight when ``end`` is at or before ``start``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    weekdays: list[Annotated[str, Field(max_length=16)]] = Field(max_length=7, examples=[["mon", "tue", "wed"]])
+    start: str = Field(max_length=8, examples=["09:00"])
+    end: str = Field(max_length=8, examples=["17:00"])
+
+
+class SchedulesIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    schedules: list[ScheduleIn] = Field(max_length=20, description="All the context's schedules; [] removes them.")
 
 
 class ContextsOut(BaseModel):
@@ -105,7 +126,19 @@ def patch_consents(changes: ConsentChanges, session: SessionDep, user: UserDep) 
 @router.patch("/api/profile/contexts", response_model=ContextsOut, responses=ERRORS, dependencies=[CsrfDep])
 def patch_contexts(change: ContextChangeIn, session: SessionDep, user: UserDep) -> ContextsOut:
     """Create, activate (the others become inactive), deactivate or delete a context; the contexts after."""
-    change_context(session, user, change.action, change.name)
+    change_context(session, user, change.action, change.name, change.kind)
+    return ContextsOut(contexts=list_contexts(session, user))
+
+
+@router.put(
+    "/api/profile/contexts/{name}/schedules", response_model=ContextsOut, responses=ERRORS, dependencies=[CsrfDep]
+)
+def put_context_schedules(
+    name: Annotated[str, Path(max_length=200)], body: SchedulesIn, session: SessionDep, user: UserDep
+) -> ContextsOut:
+    """Replace the weekly schedules of the context ``name``, all or nothing; refused when one overlaps a schedule of
+    another context. The contexts after."""
+    set_schedules(session, user, name, [schedule.model_dump() for schedule in body.schedules])
     return ContextsOut(contexts=list_contexts(session, user))
 
 
