@@ -123,21 +123,43 @@ GENERIC = [
     _advice("Take a short walk before you start the next task."),
 ]
 
+# In a context of kind ``work`` the agents about tasks speak first; at ``rest`` (a day off) no todo is written at
+# all, and these lead: time off is the point, not a gap in the list.
+WORK_FIRST = ("overdue-task", "focus-area", "momentum")
+REST = [
+    _advice("Nothing on your list needs you now. Let the time off be time off."),
+    _advice("Leave the list closed today. It will keep until you are back."),
+]
+
 
 def normalized(text: str) -> str:
     return " ".join(text.lower().split())
 
 
+def context_kind(facts: Mapping[str, Any]) -> str | None:
+    """The kind of the context in effect the facts carry (``work``, ``home``, ``rest``, ``any``), or None."""
+    context = facts.get("context")
+    return str(context.get("kind")) if isinstance(context, Mapping) else None
+
+
 def candidates(facts: Mapping[str, Any]) -> list[TipDraft]:
+    """Every tip the facts support, best first: the agents' rules in priority order (work's task agents first in a
+    work context), then the generic tips; at rest, advice only, the rest tips first."""
     signals: Mapping[str, Any] = facts.get("signals") or {}
+    kind = context_kind(facts)
+    order = list(RULES)
+    if kind == "work":
+        order = [*WORK_FIRST, *(agent_id for agent_id in order if agent_id not in WORK_FIRST)]
     found: list[TipDraft] = []
-    for agent_id, rule in RULES.items():
+    for agent_id in order:
         data = signals.get(agent_id)
         if data:
             try:
-                found.extend(rule(data))
+                found.extend(RULES[agent_id](data))
             except (KeyError, TypeError, ValueError):
                 continue  # facts from an older agent version: the other rules and the generic tips remain
+    if kind == "rest":
+        return REST + [draft for draft in found + GENERIC if draft.kind is not TipKind.todo]
     return found + GENERIC
 
 

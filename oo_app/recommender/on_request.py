@@ -64,3 +64,14 @@ def replacement_within_limit(session: Session, user: User, shown_id: int, now: d
             return replacement_tip(session, user, shown_id, now)
     except TipLimitReached:
         return None
+
+
+def tip_for_new_context(session: Session, user: User, now: datetime | None = None) -> Tip | None:
+    """The page's tip right after the person switched context: a new tip written for the context now in effect
+    (the unanswered one it replaces stays unanswered, like a tip replaced on an open page); past the limit, the
+    unanswered tip however old, or None."""
+    try:
+        with metered():
+            return recommend(session, user, now)
+    except TipLimitReached:
+        return unanswered_tip(session, user.id)

@@ -22,6 +22,7 @@ import sqlalchemy as sa
 from pydantic import ValidationError
 from sqlmodel import Session, col, select
 
+from agents.contexts import InEffect
 from agents.eligibility import eligible_agents
 from agents.runner import compute_output
 from oo_app.llm.aliases import COMPOSER_MODEL, SAMPLES_DRAWN, TIP_GENERATOR
@@ -32,7 +33,7 @@ from oo_app.recommender.composer import TipDraft, compose, normalized
 from oo_app.recommender.dedup import is_near_duplicate
 from oo_app.recommender.grounding import is_grounded, links_in, ungrounded
 from oo_app.recommender.guardrails import rejection_reason
-from oo_app.recommender.prompts import SignalLine, facts_of, render
+from oo_app.recommender.prompts import SignalLine, fact_lines, facts_of, render
 from oo_app.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -53,18 +54,21 @@ class Written:
 
 @dataclass(frozen=True)
 class Inputs:
-    """What a tip is written from: the agents' outputs, the person's recent tips and their good tips."""
+    """What a tip is written from: the agents' outputs, the person's recent tips and their good tips, and the context
+    in effect (:func:`agents.eligibility.context_in_effect`)."""
 
     outputs: list[AgentOutput]
     recent: list[str]
     examples: list[dict[str, str]]
+    context: InEffect | None = None
 
 
 def freshest_outputs(session: Session, user: User, now: datetime) -> list[AgentOutput]:
-    """The newest non-expired output of each eligible agent, computing (bounded) those that have none."""
+    """The newest non-expired output of each agent eligible at ``now`` (the context then in effect included),
+    computing (bounded) those that have none."""
     outputs: list[AgentOutput] = []
     computed = 0
-    for agent in eligible_agents(session, user.id):
+    for agent in eligible_agents(session, user.id, now):
         output = session.exec(
             select(AgentOutput)
             .where(
@@ -137,7 +141,7 @@ def _ask_model(prompt: str, facts: dict[str, Any], alias: str) -> Written:
     )
     content = response.choices[0].message.content or ""
     draft = TipDraft.model_validate(json.loads(content))
-    invented = ungrounded(draft.text, list(facts["lines"].values()))
+    invented = ungrounded(draft.text, fact_lines(facts))
     if invented:
         log.debug("ungrounded terms in the tip-generator's draft: %s", ", ".join(invented))
         raise ValueError(f"the model invented {len(invented)} term(s) the facts do not support")
@@ -211,9 +215,10 @@ def generate(
     the same inputs) is given."""
     started = started if started is not None else time.perf_counter()
     signals = [SignalLine(o.agent_id, o.snippet, o.data) for o in inputs.outputs]
-    prompt = render(signals, inputs.recent, policy.prompt_version)
+    prompt = render(signals, inputs.recent, policy.prompt_version, inputs.context)
     with _traced(user.id, policy, shadow_of is not None, [s.agent_id for s in signals]) as generation:
-        written = write_tip(prompt, facts_of(signals, inputs.recent, inputs.examples), policy.alias)
+        facts = facts_of(signals, inputs.recent, inputs.examples, inputs.context)
+        written = write_tip(prompt, facts, policy.alias)
         generation.text, generation.kind, generation.model = written.draft.text, written.draft.kind, written.model
         generation.prompt_tokens, generation.completion_tokens = written.prompt_tokens, written.completion_tokens
         generation.fallback = written.model == COMPOSER_MODEL

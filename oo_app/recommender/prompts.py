@@ -14,8 +14,10 @@ from pathlib import Path
 from string import Template
 from typing import Any
 
+from agents.contexts import ContextKind, InEffect
+
 PROMPTS_DIR = Path(__file__).parent / "prompts"
-CURRENT_VERSION = "orchestrator-v2"
+CURRENT_VERSION = "orchestrator-v3"  # v3 adds the context in effect
 FACTS_PREFIX = "Facts (JSON): "
 # The prompt lists the newest few recent tips (a budget of ~400 prompt tokens); the repeat and near-duplicate guards
 # check every recent tip the orchestrator passes (ten) whatever the prompt shows.
@@ -38,20 +40,48 @@ def template(version: str) -> Template:
 
 
 def facts_of(
-    signals: list[SignalLine], recent_tips: list[str], examples: list[dict[str, str]] | None = None
+    signals: list[SignalLine],
+    recent_tips: list[str],
+    examples: list[dict[str, str]] | None = None,
+    context: InEffect | None = None,
 ) -> dict[str, Any]:
-    """The structured facts of one generation: agent data and lines, recent tips, the person's good tips."""
+    """The structured facts of one generation: agent data and lines, recent tips, the person's good tips, and the
+    context in effect (``{"name", "kind"}``, or None)."""
     return {
         "signals": {s.agent_id: s.data for s in signals},
         "lines": {s.agent_id: s.text for s in signals},
         "recent_tips": recent_tips,
         "examples": examples or [],
+        "context": {"name": context.name, "kind": str(context.kind)} if context is not None else None,
     }
 
 
-def render(signals: list[SignalLine], recent_tips: list[str], version: str = CURRENT_VERSION) -> str:
+def context_line(context: InEffect | None) -> str:
+    """The context as the prompt states it: ``context: holiday (rest)``, or ``context: none``."""
+    if context is None:
+        return "context: none"
+    if context.kind is ContextKind.any:
+        return f"context: {context.name}"
+    return f"context: {context.name} ({context.kind})"
+
+
+def fact_lines(facts: dict[str, Any]) -> list[str]:
+    """What a tip may state (:mod:`.grounding`): the agents' lines and the context line."""
+    stated = facts.get("context")
+    context = InEffect(stated["name"], ContextKind(stated["kind"]), False) if stated else None
+    return [*facts["lines"].values(), context_line(context)]
+
+
+def render(
+    signals: list[SignalLine],
+    recent_tips: list[str],
+    version: str = CURRENT_VERSION,
+    context: InEffect | None = None,
+) -> str:
+    """The prompt of ``version`` (the context line only in versions that have a place for it)."""
     facts = facts_of(signals, recent_tips)
     return template(version).substitute(
+        context=context_line(context),
         signals="\n".join(f"- [{s.agent_id}] {s.text}" for s in signals) or "- (none yet)",
         recent="\n".join(f"- {tip}" for tip in recent_tips[:RECENT_IN_PROMPT]) or "- (none)",
         facts=json.dumps({k: facts[k] for k in ("signals", "recent_tips")}, ensure_ascii=False, sort_keys=True),

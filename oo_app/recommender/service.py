@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 
 from sqlmodel import Session
 
+from agents.eligibility import context_in_effect
 from oo_app.models import Policy, Tip, User
 from oo_app.ops import metrics
 from oo_app.recommender import limits, shadow
@@ -46,6 +47,7 @@ def recommend(
         outputs=freshest_outputs(session, user, now),
         recent=recent_tip_texts(session, user.id),
         examples=good_examples(session, user.id),
+        context=context_in_effect(session, user.id, now),
     )
     tip = generate(session, user, policy, inputs, now, started=started, follows=follows)
     if follows is not None:

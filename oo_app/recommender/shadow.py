@@ -17,6 +17,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
+from agents.eligibility import context_in_effect
 from oo_app.erasure import PersonGone, forget_late_work, unless_gone
 from oo_app.llm.router import embed, for_person
 from oo_app.models import AgentOutput, Policy, Tip, User
@@ -42,6 +43,7 @@ def inputs_of(session: Session, shown: Tip) -> Inputs:
         outputs=[by_id[i] for i in ids if i in by_id],
         recent=recent_tip_texts(session, shown.user_id, before=shown.id),
         examples=good_examples(session, shown.user_id, before=shown.id),
+        context=context_in_effect(session, shown.user_id, shown.created_at),  # as it stood when it was written
     )
 
 
