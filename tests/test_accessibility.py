@@ -13,11 +13,13 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import BrowserContext, Page
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from oo_app.db import make_engine
 from oo_app.demo import seed_fresh_person
-from tests.browser_fixtures import AppServer, live_tip
+from oo_app.models import User
+from oo_app.profile.contexts import create_context
+from tests.browser_fixtures import DEMO_EMAIL, AppServer, live_tip
 
 pytestmark = pytest.mark.browser
 
@@ -95,6 +97,23 @@ def test_the_first_run_passes_the_audit_and_works_by_keyboard(
     page.keyboard.press("Enter")
     live_tip(page)
     assert page.query_selector("#first-run") is None
+
+
+def test_the_tip_page_with_the_context_switch_passes_the_audit(page: Page, app_server: AppServer) -> None:
+    engine = make_engine(app_server.database_url)
+    with Session(engine) as session:
+        person = session.exec(select(User).where(User.email == DEMO_EMAIL)).one()
+        for name in ("office", "summer holiday"):
+            create_context(session, person, name)
+        session.commit()
+    engine.dispose()
+    page.goto(app_server.base + "/")
+    live_tip(page)
+    page.wait_for_selector("#context-switch [aria-pressed='true']")
+    assert _violations(page) == []
+    page.get_by_role("button", name="summer holiday").click()
+    page.wait_for_function("() => document.querySelector('[aria-pressed=\"true\"]')?.innerText === 'summer holiday'")
+    assert _violations(page) == []
 
 
 def test_the_sign_in_view_passes_the_audit(new_context: Callable[..., BrowserContext], app_server: AppServer) -> None:

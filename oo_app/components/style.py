@@ -69,6 +69,13 @@ REACTION_BUTTON = {
     "_focus_visible": FOCUS,
     "_disabled": {"opacity": "0.4", "cursor": "default"},
 }
+CONTEXT_ROW = {"display": "flex", "gap": "0.5rem", "flex_wrap": "wrap", "justify_content": "center"}
+CONTEXT_BUTTON = {
+    **REACTION_BUTTON,
+    "padding": "0.25rem 0.8rem",
+    "font_size": "0.85rem",
+    "&[aria-pressed='true']": {"color": BRIGHT, "border_color": OUTLINE},
+}
 SIGN_IN_STYLE = {
     "color": TEXT,
     "border": f"1px solid {OUTLINE}",

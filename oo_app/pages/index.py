@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
+from oo_app.components.context_switch import context_switch
 from oo_app.components.first_run import first_run_note, first_run_view
 from oo_app.components.reaction import reaction_button
 from oo_app.components.style import LINK_STYLE, PAGE_STYLE, SMALL_MUTED, TIP_STYLE
@@ -76,6 +77,7 @@ def tip_view() -> rx.Component:
             rx.el.p("from ", TipState.sources, " · ", TipState.written_by, id="tip-why", style=SMALL_MUTED),
         ),
         first_run_note(),
+        context_switch(),
         id="tip-page",
         style=PAGE_STYLE,
     )
