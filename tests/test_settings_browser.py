@@ -123,9 +123,38 @@ def test_contexts_are_created_and_activated_live(page: Page, app_server: AppServ
     _feedback(page, "contexts", "deep work added")
     page.get_by_role("button", name="activate", exact=True).first.click()
     page.get_by_role("button", name="deactivate", exact=True).wait_for()
-    assert "· active" in page.inner_text("section[aria-labelledby='contexts-heading']")
+    assert "· on now" in page.inner_text("section[aria-labelledby='contexts-heading']")
     (context,) = _rows(app_server[1], Context, name="deep work")
     assert context.active is True
+
+
+def test_a_context_gets_hours_of_the_week_and_an_overlap_is_refused(page: Page, app_server: AppServer) -> None:
+    for name in ("office", "gym"):
+        page.fill("#new-context", name)
+        page.press("#new-context", "Enter")
+        _feedback(page, "contexts", f"{name} added")
+    page.get_by_text("hours for office", exact=True).click()
+    office = page.get_by_role("group", name="Hours for office")
+    for day in ("mon", "tue"):
+        office.get_by_label(day, exact=True).check()
+    office.get_by_label("from").fill("09:00")
+    office.get_by_label("to", exact=True).fill("17:00")
+    office.get_by_role("button", name="add hours to office").click()
+    _feedback(page, "contexts", "office: mon, tue 09:00-17:00 added")
+    assert "on mon, tue from 09:00 to 17:00" in page.inner_text("section[aria-labelledby='contexts-heading']")
+
+    page.get_by_text("hours for gym", exact=True).click()
+    gym = page.get_by_role("group", name="Hours for gym")
+    gym.get_by_label("tue", exact=True).check()
+    gym.get_by_label("from").fill("16:30")
+    gym.get_by_label("to", exact=True).fill("18:00")
+    gym.get_by_role("button", name="add hours to gym").click()
+    _feedback(page, "contexts", "gym's schedule tue 16:30-18:00 overlaps office's mon, tue 09:00-17:00")
+
+    (office_row,) = _rows(app_server[1], Context, name="office")
+    (gym_row,) = _rows(app_server[1], Context, name="gym")
+    assert office_row.schedules == [{"weekdays": ["mon", "tue"], "start": "09:00", "end": "17:00"}]
+    assert gym_row.schedules == []
 
 
 def test_export_downloads_everything_about_me_as_json(page: Page, tmp_path: Path) -> None:

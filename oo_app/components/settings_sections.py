@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import reflex as rx
 
+from agents.contexts import WEEKDAYS
 from oo_app.components.backend import backend_url
 from oo_app.components.style import (
     BUTTON,
     CARD,
+    CHIP,
     DANGER,
     ERROR,
     FIELD,
+    FOCUS,
     HEADING,
     LINK_BUTTON,
     MUTED,
@@ -61,7 +64,11 @@ def contexts_section() -> rx.Component:
     return section(
         "Contexts",
         "contexts",
-        rx.el.p("A context (work, home…) limits tips to the agents that fit it; one is active at a time.", style=MUTED),
+        rx.el.p(
+            "A context (work, home, holiday…) limits tips to the agents that fit it; one is on at a time. "
+            "Switch it on the tip page, or give it hours of the week: a switch by hand lasts until the next of them.",
+            style=MUTED,
+        ),
         feedback("contexts"),
         rx.foreach(SettingsState.contexts, context_row),
         rx.el.form(
@@ -265,10 +272,60 @@ def consent_row(row: ConsentRow) -> rx.Component:
 
 def context_row(row: ContextRow) -> rx.Component:
     return rx.el.div(
-        rx.el.strong(row.name),
-        rx.el.span(rx.cond(row.active, " · active", ""), style=MUTED),
+        rx.el.div(
+            rx.el.strong(row.name),
+            rx.el.span(" · ", row.meaning, rx.cond(row.in_effect, " · on now", ""), style=MUTED),
+            context_buttons(row),
+            style=ROW,
+        ),
         rx.cond(
-            row.active,
+            row.schedules != "",
+            rx.el.div(
+                rx.el.span("on ", row.schedules, style=MUTED),
+                rx.el.button(
+                    "clear",
+                    type="button",
+                    on_click=SettingsState.clear_schedules(row.name),
+                    aria_label="clear the hours of " + row.name,
+                    style=BUTTON,
+                ),
+                style=ROW,
+            ),
+        ),
+        schedule_form(row),
+        style=CARD,
+    )
+
+
+def schedule_form(row: ContextRow) -> rx.Component:
+    """Hours of the week for one context, folded away until asked for: weekday chips and two times (an end before the
+    start runs overnight)."""
+    return rx.el.details(
+        rx.el.summary("hours for ", row.name, style={**MUTED, "cursor": "pointer", "_focus_visible": FOCUS}),
+        schedule_fields(row),
+    )
+
+
+def schedule_fields(row: ContextRow) -> rx.Component:
+    return rx.el.form(
+        rx.el.fieldset(
+            rx.el.legend("Hours for ", row.name, style=MUTED),
+            rx.el.input(type="hidden", name="context", value=row.name),
+            *[rx.el.label(rx.el.input(type="checkbox", name=f"day-{day}"), " ", day, style=CHIP) for day in WEEKDAYS],
+            rx.el.label("from ", rx.el.input(type="time", name="start", required=True, style=FIELD), style=MUTED),
+            rx.el.label("to ", rx.el.input(type="time", name="end", required=True, style=FIELD), style=MUTED),
+            rx.el.button("add hours", type="submit", aria_label="add hours to " + row.name, style=BUTTON),
+            style={**ROW, "border": "none", "padding": "0.4rem 0 0 0", "margin": "0"},
+        ),
+        on_submit=SettingsState.add_schedule,
+        reset_on_submit=True,
+    )
+
+
+def context_buttons(row: ContextRow) -> rx.Component:
+    return rx.fragment(
+        rx.cond(
+            row.in_effect,
             rx.el.button(
                 "deactivate", type="button", on_click=SettingsState.context_action("deactivate", row.name), style=BUTTON
             ),
@@ -283,7 +340,6 @@ def context_row(row: ContextRow) -> rx.Component:
             aria_label="delete the context " + row.name,
             style=DANGER,
         ),
-        style={**ROW, **CARD},
     )
 
 

@@ -124,6 +124,7 @@ FIELD = {
     "_focus_visible": FOCUS,
 }
 ROW = {"display": "flex", "gap": "0.6rem", "align_items": "center", "flex_wrap": "wrap"}
+CHIP = {**MUTED, "display": "inline-flex", "gap": "0.25rem", "align_items": "center", "color": TEXT}
 CARD = {"border_top": f"1px solid {RULE}", "padding": "0.8rem 0"}
 
 # The first run on the tip page (oo_app/components/first_run.py): one calm column of plain-words choices.

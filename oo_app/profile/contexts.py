@@ -275,3 +275,12 @@ def set_schedules(
     session.flush()
     current = context_in_effect(session, user.id, now)
     return _state(row, current.name if current else None)
+
+
+def add_schedule(session: Session, user: User, name: str, schedule: Mapping[str, Any]) -> str:
+    """Add one weekly schedule to the context ``name`` (checked as :func:`set_schedules` checks); a plain-words
+    notice."""
+    row = _named(_rows(session, user.id, lock=True), name)
+    cleaned = schedule_of(schedule)
+    set_schedules(session, user, name, [*(row.schedules or []), cleaned])
+    return f"{row.name}: {describe(cleaned)} added"

@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 import reflex as rx
 from sqlmodel import Session
 
+from agents.contexts import WEEKDAYS
 from oo_app.auth.errors import Unauthenticated
 from oo_app.errors import OOError
 from oo_app.integrations.revocation import disconnect
@@ -97,6 +98,28 @@ class ConsentRow:
 class ContextRow:
     name: str
     active: bool
+    in_effect: bool = False
+    meaning: str = ""  # what oO reads from it, in plain words
+    schedules: str = ""  # its weekly schedules in plain words, "" without any
+
+
+KIND_WORDS = {
+    "work": "for work",
+    "home": "for home",
+    "rest": "a day off: no task pressure",
+    "any": "every agent speaks",
+}
+
+
+def _context_row(state: contexts.ContextState) -> ContextRow:
+    said = "; ".join(f"{', '.join(s['weekdays'])} from {s['start']} to {s['end']}" for s in state.schedules)
+    return ContextRow(state.name, state.active, state.in_effect, KIND_WORDS.get(state.kind, ""), said)
+
+
+def _schedule_from(form: dict[str, Any]) -> dict[str, Any]:
+    """The schedule a context's form describes: its ticked weekdays (``day-mon`` ...) and two times."""
+    days = [day for day in WEEKDAYS if form.get(f"day-{day}")]
+    return {"weekdays": days, "start": str(form.get("start", "")), "end": str(form.get("end", ""))}
 
 
 @dataclass(frozen=True)
@@ -141,7 +164,7 @@ def _view(session: Session, user: User) -> View:
         email=profile.person.email,
         params=rows,
         consents=[ConsentRow(c.key, c.granted, c.text, ", ".join(c.agents)) for c in profile.consents],
-        contexts=[ContextRow(c.name, c.active) for c in profile.contexts],
+        contexts=[_context_row(c) for c in profile.contexts],
         integrations=[
             IntegrationRow(i.provider, i.status, i.connected_since.strftime("%Y-%m-%d")) for i in profile.integrations
         ],
@@ -281,6 +304,19 @@ class SettingsState(SignedIn, rx.State):
     async def context_action(self, action: str, name: str):
         return await self._change(
             "contexts", lambda session, user: contexts.change_context(session, user, action, name)
+        )
+
+    @rx.event
+    async def add_schedule(self, form: dict[str, Any]):
+        name, schedule = str(form.get("context", "")), _schedule_from(form)
+        return await self._change(
+            "contexts", lambda session, user: contexts.add_schedule(session, user, name, schedule)
+        )
+
+    @rx.event
+    async def clear_schedules(self, name: str):
+        return await self._change(
+            "contexts", lambda session, user: contexts.set_schedules(session, user, name, []), f"{name}: no schedule"
         )
 
     @rx.event
