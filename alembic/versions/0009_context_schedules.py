@@ -6,7 +6,7 @@ while a switch by hand holds until the next schedule boundary. Existing contexts
 time: the context they have active stays in effect.
 
 Revision ID: 0009
-Revises: 0007
+Revises: 0008
 Create Date: 2026-12-05 05:30:00.000000
 """
 
@@ -19,7 +19,7 @@ from alembic import op
 import oo_app.models
 
 revision: str = "0009"
-down_revision: str | None = "0007"
+down_revision: str | None = "0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
