@@ -217,6 +217,28 @@ class Integration(SQLModel, table=True):
     status: str = Field(default="connected", max_length=32)
     created_at: datetime = _ts()
     updated_at: datetime = _ts()
+    # Sync state (oo_app.integrations.schedule): where the provider's changes resume, and when to try next.
+    sync_token_enc: str | None = Field(
+        default=None, sa_type=sa.Text, description="the provider's sync token, encrypted"
+    )
+    last_synced_at: datetime | None = _ts(nullable=True, now=False)
+    last_error: str | None = Field(default=None, max_length=300, description="why the last sync failed; no secret")
+    consecutive_failures: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    next_attempt_at: datetime | None = Field(default=None, sa_type=UTCDateTime, nullable=True, index=True)
+    provider_user_id: str | None = Field(default=None, max_length=64, index=True, description="maps webhooks")
+
+
+class WebhookDelivery(SQLModel, table=True):
+    """A provider's webhook delivery already handled, so that a replay writes nothing; kept a few weeks."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (sa.UniqueConstraint("provider", "delivery_id"), IDS_NEVER_REUSED)
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = _owner()
+    provider: str = Field(max_length=64)
+    delivery_id: str = Field(max_length=128)
+    received_at: datetime = _ts()
 
 
 class TaskCompletion(SQLModel, table=True):

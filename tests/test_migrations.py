@@ -30,6 +30,7 @@ TABLES = {
     "push_subscriptions",
     "push_deliveries",
     "pending_deletions",
+    "webhook_deliveries",
 }
 
 
