@@ -17,14 +17,26 @@ Doist's own SDKs (todoist-api-python, todoist-api-typescript), which encode that
   "next_cursor"}``), ``GET /api/v1/tasks/completed/by_completion_date?since&until`` (``{"items": [...],
   "next_cursor"}``, at most three months per request). Pages hold ``limit`` items (default 50, at most 200).
   A bearer token is required: 401 for an unknown, revoked or expired one, 403 without a read scope.
+- ``POST /api/v1/sync`` (form fields ``sync_token``, ``*`` for everything, and ``resource_types``, a JSON list):
+  ``{"sync_token", "full_sync", "temp_id_mapping", <resource>: [...]}``. A full sync returns the open items, every
+  project and the ``user``; an incremental one the items and projects changed since the token, completed items with
+  ``checked: true`` and ``completed_at``, deleted ones with ``is_deleted: true``. A token Todoist no longer knows
+  (:meth:`FakeTodoist.forget_sync_tokens`) is refused with 400.
+- Errors as Todoist sends them (:meth:`FakeTodoist.fail_next`): 429 with ``Retry-After`` (seconds), 5xx, 401, 403.
+- Webhooks (:meth:`FakeTodoist.webhook_delivery`): the JSON body Todoist POSTs (``event_name``, ``user_id``,
+  ``event_data``, ``initiator``, ``version``), signed in ``X-Todoist-Hmac-SHA256`` (base64 HMAC-SHA256 of the body
+  under the client secret), with a unique ``X-Todoist-Delivery-ID``.
 
-Every request is recorded (:attr:`FakeTodoist.seen`) with its headers and body.
+Every request is recorded (:attr:`FakeTodoist.seen`) with its headers and body. One handler method per endpoint: a
+new endpoint is a method and a line in ``_handle``'s table.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
+import hmac
 import json
 import secrets
 import string
@@ -41,6 +53,25 @@ from tests.fakes.server import FakeHTTPServer, LoopbackFake
 SCOPES = {"task:add", "data:read", "data:read_write", "data:delete", "project:delete", "backups:read"}
 READ_SCOPES = {"data:read", "data:read_write", "data:delete"}
 DEFAULT_LIMIT, MAX_LIMIT = 50, 200
+ERRORS = {
+    401: "Unauthorized",
+    403: "Forbidden",
+    429: "Too many requests",
+    500: "Internal server error",
+    502: "Bad gateway",
+    503: "Service unavailable",
+}
+
+
+def _invalid(argument: str) -> dict[str, Any]:
+    """Todoist's answer to a bad argument (HTTP 400)."""
+    return {
+        "error": "Invalid argument value",
+        "error_code": 20,
+        "error_extra": {"argument": argument},
+        "error_tag": "INVALID_ARGUMENT_VALUE",
+        "http_code": 400,
+    }
 
 
 def todoist_id() -> str:
@@ -125,9 +156,13 @@ class _Handler(BaseHTTPRequestHandler):
             return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
         return {k: v[0] for k, v in parse_qs(raw.decode(), keep_blank_values=True).items()}
 
-    def _send(self, status: int, payload: Any = None, content_type: str = "application/json") -> None:
+    def _send(
+        self, status: int, payload: Any = None, content_type: str = "application/json", headers: dict | None = None
+    ) -> None:
         data = b"" if payload is None else (payload if isinstance(payload, bytes) else json.dumps(payload).encode())
         self.send_response(status)
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
         if data:
             self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(data)))
@@ -158,6 +193,7 @@ class _Handler(BaseHTTPRequestHandler):
             ("GET", "/api/v1/projects/archived"): lambda q, b: self._list(q, fake.archived_projects, "results"),
             ("GET", "/api/v1/tasks"): lambda q, b: self._list(q, fake.tasks, "results"),
             ("GET", "/api/v1/tasks/completed/by_completion_date"): self._completed,
+            ("POST", "/api/v1/sync"): self._sync,
         }.get((method, url.path))
         try:
             if route is None:
@@ -290,6 +326,15 @@ class _Handler(BaseHTTPRequestHandler):
         header = self.headers.get("Authorization") or ""
         with fake._lock:
             fake.api_requests += 1
+            failure = fake._failures.pop(0) if fake._failures else None
+        if failure is not None:
+            status, retry_after = failure
+            headers = {"Retry-After": str(retry_after)} if retry_after is not None else {}
+            self._send(
+                status, {"error": ERRORS.get(status, "Service unavailable"), "http_code": status}, headers=headers
+            )
+            return False
+        with fake._lock:
             if fake.revoke_after_requests is not None and fake.api_requests > fake.revoke_after_requests:
                 for token in fake.issued:
                     token.revoked = True
@@ -342,6 +387,45 @@ class _Handler(BaseHTTPRequestHandler):
         done.sort(key=lambda task: task["completed_at"], reverse=True)
         self._page_of(query, done, "items", "completed")
 
+    def _sync(self, query: dict[str, str], body: dict[str, str]) -> None:
+        if not self._authorized():
+            return
+        fake = self.server.fake
+        try:
+            resources = set(json.loads(body.get("resource_types", "[]")))
+        except ValueError:
+            resources = set()
+        if not resources:
+            self._send(400, _invalid("resource_types"))
+            return
+        if "all" in resources:
+            resources = {"items", "projects", "user"}
+        token = body.get("sync_token", "")
+        with fake._lock:
+            if token == "*":
+                since = None
+            elif token in fake._sync_tokens:
+                since = fake._sync_tokens[token]
+            else:
+                self._send(400, _invalid("sync_token"))
+                return
+            answer: dict[str, Any] = {"full_sync": since is None, "temp_id_mapping": {}}
+            if "items" in resources:
+                if since is None:  # everything open; completed tasks are not part of a full sync
+                    answer["items"] = [dict(task) for task in fake.tasks if not task["is_deleted"]]
+                else:
+                    tasks = fake.tasks + fake.completed_tasks
+                    answer["items"] = [dict(task) for task in tasks if fake._changed_at[id(task)] > since]
+            if "projects" in resources:
+                projects = fake.projects + fake.archived_projects
+                answer["projects"] = [
+                    dict(project) for project in projects if since is None or fake._changed_at[id(project)] > since
+                ]
+            if "user" in resources and since is None:
+                answer["user"] = fake.user()
+            answer["sync_token"] = fake._new_sync_token()
+        self._send(200, answer)
+
 
 class FakeTodoist(LoopbackFake):
     """A running stand-in of Todoist with one registered app; use it as a context manager.
@@ -372,8 +456,72 @@ class FakeTodoist(LoopbackFake):
         self.completed_tasks: list[dict[str, Any]] = []
         self.grants: dict[str, Grant] = {}
         self.issued: list[Token] = []
+        self.user_id = "2671355"  # the person's Todoist user id, as the Sync API's ``user`` and webhooks name it
         self._seen: list[Seen] = []
         self._lock = threading.RLock()
+        self._failures: list[tuple[int, int | None]] = []
+        self._version = 0  # Todoist's change counter: a sync token stands for one value of it
+        self._changed_at: dict[int, int] = {}  # id() of a project or task -> version of its last change
+        self._sync_tokens: dict[str, int] = {}
+
+    # --- changes and errors -----------------------------------------------------------------------------------
+
+    def _touch(self, thing: dict[str, Any]) -> None:
+        with self._lock:
+            self._version += 1
+            self._changed_at[id(thing)] = self._version
+
+    def _new_sync_token(self) -> str:
+        token = secrets.token_urlsafe(48)
+        self._sync_tokens[token] = self._version
+        return token
+
+    def forget_sync_tokens(self) -> None:
+        """Todoist no longer knows the tokens it gave out: an incremental sync is refused (400)."""
+        with self._lock:
+            self._sync_tokens.clear()
+
+    def fail_next(self, status: int, times: int = 1, retry_after: int | None = None) -> None:
+        """The next ``times`` API v1 requests are answered ``status`` (429 with ``Retry-After`` when given)."""
+        with self._lock:
+            self._failures.extend([(status, retry_after)] * times)
+
+    def expire_access_tokens(self) -> None:
+        """Todoist ends every access token before the expiry it announced (the refresh tokens still work)."""
+        with self._lock:
+            for token in self.issued:
+                token.expires_at = time.time() - 1
+
+    def user(self) -> dict[str, Any]:
+        return {
+            "id": self.user_id,
+            "email": "person@example.com",
+            "full_name": "A Person",
+            "tz_info": {"timezone": "Europe/Berlin", "gmt_string": "+01:00", "hours": 1, "minutes": 0},
+            "inbox_project_id": self.projects[0]["id"] if self.projects else None,
+        }
+
+    def webhook_delivery(
+        self, event_name: str, item: dict[str, Any], delivery_id: str | None = None, secret: str | None = None
+    ) -> tuple[bytes, dict[str, str]]:
+        """The body and headers of a webhook POST as Todoist sends it, signed with the client secret (or ``secret``)."""
+        body = json.dumps(
+            {
+                "event_name": event_name,
+                "user_id": self.user_id,
+                "event_data": item,
+                "initiator": {"id": self.user_id, "email": "person@example.com", "full_name": "A Person"},
+                "version": "10",
+            }
+        ).encode()
+        key = (secret if secret is not None else self.client_secret).encode()
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": "Todoist-Webhooks",
+            "X-Todoist-Hmac-SHA256": base64.b64encode(hmac.new(key, body, hashlib.sha256).digest()).decode(),
+            "X-Todoist-Delivery-ID": delivery_id or secrets.token_hex(16),
+        }
+        return body, headers
 
     # --- data -------------------------------------------------------------------------------------------------
 
@@ -400,7 +548,13 @@ class FakeTodoist(LoopbackFake):
         }
         with self._lock:
             (self.archived_projects if archived else self.projects).append(project)
+            self._touch(project)
         return project
+
+    def rename_project(self, project: dict[str, Any], name: str) -> None:
+        with self._lock:
+            project.update(name=name, updated_at=api_time(datetime.now(UTC)))
+            self._touch(project)
 
     def _task(self, content: str, project: dict[str, Any], due: dict[str, Any] | None, description: str) -> dict:
         now = api_time(datetime.now(UTC))
@@ -437,6 +591,16 @@ class FakeTodoist(LoopbackFake):
         task = self._task(content, project, due, description)
         with self._lock:
             self.tasks.append(task)
+            self._touch(task)
+        return task
+
+    def complete_task(self, task: dict[str, Any], completed_at: datetime) -> dict[str, Any]:
+        """The person ticks an open task off."""
+        with self._lock:
+            self.tasks.remove(task)
+            task.update(checked=True, completed_at=api_time(completed_at), updated_at=api_time(completed_at))
+            self.completed_tasks.append(task)
+            self._touch(task)
         return task
 
     def add_completed(
@@ -454,6 +618,7 @@ class FakeTodoist(LoopbackFake):
             task["id"] = task_id
         with self._lock:
             self.completed_tasks.append(task)
+            self._touch(task)
         return task
 
     # --- tokens -----------------------------------------------------------------------------------------------
