@@ -65,11 +65,17 @@ def is_due(session: Session, user_id: int, agent: Agent, now: datetime) -> bool:
     )
 
 
-def compute_output(session: Session, user: User, agent: Agent, now: datetime | None = None) -> AgentOutput | None:
-    """Run ``agent`` for ``user`` at ``now``: the stored output, or None when the agent failed (see agent_runs)."""
+def compute_output(
+    session: Session, user: User, agent: Agent, now: datetime | None = None, fresh_data: str | None = None
+) -> AgentOutput | None:
+    """Run ``agent`` for ``user`` at ``now``: the stored output, or None when the agent failed (see agent_runs).
+
+    ``fresh_data`` names new data the agent must see although its slot already has an output (e.g. the newest task
+    completion after a sync): it joins the idempotency key, so the same new data is computed once, never twice.
+    """
     now = now or datetime.now(UTC)
     manifest = agent.manifest
-    key = job_key(user.id, agent, now)
+    key = job_key(user.id, agent, now) + (f"+{fresh_data}" if fresh_data else "")
     this_slot = select(AgentOutput).where(AgentOutput.user_id == user.id, AgentOutput.job_key == key)
     existing = session.exec(this_slot).first()
     if existing is not None:

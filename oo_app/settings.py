@@ -186,7 +186,14 @@ class Settings(BaseSettings):
     todoist_oauth_url: str = Field(default="https://todoist.com/oauth", description="authorize and access_token")
     todoist_api_url: str = Field(default="https://api.todoist.com/api/v1", description="Todoist API v1")
     todoist_timeout_s: float = Field(default=10.0, gt=0, description="Per request to Todoist, revocation included.")
-    todoist_sync_days: int = Field(default=120, ge=1, description="How far back a sync reads completed tasks.")
+    todoist_sync_days: int = Field(default=90, ge=1, description="How far back the backfill reads completed tasks.")
+    todoist_sync_interval_s: float = Field(
+        default=300.0, ge=10, description="Seconds between two syncs of a person's Todoist (failures back off longer)."
+    )
+    todoist_webhooks: bool = Field(
+        default=False,
+        description="Accept Todoist's webhooks at /api/integrations/todoist/webhook (needs a public URL).",
+    )
 
     # LLM: aliases resolve through a LiteLLM Router built from this table (model_list form); unset, the embedded
     # table of `tip_writer` applies.

@@ -228,26 +228,29 @@ def test_the_stand_in_refuses_a_foreign_redirect_uri_and_an_unknown_client(fake:
 # --- sync -------------------------------------------------------------------------------------------------------
 
 
-def test_sync_stores_completion_derivatives_and_no_titles(
+def test_connecting_backfills_completion_derivatives_and_no_titles(
     client: TestClient, fake: FakeTodoist, session: Session, demo_user: User
 ) -> None:
-    connect(client)
-    response = client.post(SYNC)
+    response = connect(client)
 
-    assert response.status_code == 200, response.text
-    assert response.json()["added"] == 7, "every completion of the last 120 days, the recurring one twice"
+    assert response.status_code == 303, response.text
     rows = todoist_completions(session, demo_user)
-    assert sorted(row.project for row in rows) == ["Home", "Home", "Inbox", "Inbox", "Old garden", "Work", "Work"]
+    assert sorted(row.project for row in rows) == ["Home", "Inbox", "Inbox", "Old garden", "Work", "Work"], (
+        "every completion of the last 90 days, the recurring one twice"
+    )
     text = dump(db.get_engine())
     leaked = [title for title in titles(fake) if title in text]
     assert leaked == [], "no task title or description reaches the database"
     assert not any(task["id"] in text for task in fake.completed_tasks), "nor Todoist's task ids"
     assert fake.requests_to("/oauth/access_token")[1:] == [], "a token that does not expire is never refreshed"
+    row = todoist_row(session, demo_user)
+    assert (row.provider_user_id, row.consecutive_failures, row.last_error) == (fake.user_id, 0, None)
+    assert row.last_synced_at is not None
+    assert row.sync_token_enc is not None
 
 
 def test_sync_keeps_when_tasks_were_due_in_the_persons_time(client: TestClient, fake, session, demo_user) -> None:
     connect(client)
-    client.post(SYNC)
     by_title = {task["content"]: datetime.fromisoformat(task["completed_at"]) for task in fake.completed_tasks[:3]}
     due = {row.completed_at: row.due_at for row in todoist_completions(session, demo_user)}
     passport = fake.completed_tasks[0]["due"]["date"]
@@ -279,19 +282,18 @@ def test_due_dates_follow_todoists_three_forms(due: dict | None, expected: datet
 
 def test_a_resync_is_idempotent(client: TestClient, session: Session, demo_user: User) -> None:
     connect(client)
-    first = client.post(SYNC).json()
     before = {row.id: row.source_key for row in todoist_completions(session, demo_user)}
 
-    second = client.post(SYNC).json()
+    again = client.post(SYNC).json()
 
-    assert (first["added"], second["added"], second["updated"]) == (7, 0, 0)
+    assert len(before) == 6
+    assert (again["kind"], again["added"], again["updated"]) == ("incremental", 0, 0)
     assert {row.id: row.source_key for row in todoist_completions(session, demo_user)} == before
 
 
 def test_a_renamed_project_updates_the_stored_completions(client: TestClient, fake, session, demo_user) -> None:
     connect(client)
-    client.post(SYNC)
-    fake.projects[1]["name"] = "Job"
+    fake.rename_project(fake.projects[1], "Job")
 
     report = client.post(SYNC).json()
 
@@ -299,22 +301,22 @@ def test_a_renamed_project_updates_the_stored_completions(client: TestClient, fa
     assert sorted(row.project for row in todoist_completions(session, demo_user)).count("Job") == 2
 
 
-def test_sync_reads_every_page_in_windows_todoist_accepts(client: TestClient, fake, session, demo_user) -> None:
+def test_the_backfill_reads_every_page_in_windows_todoist_accepts(client: TestClient, fake, session, demo_user):
     inbox = fake.projects[0]
     now = datetime.now(UTC)
     for minute in range(230):
         fake.add_completed(f"Inbox zero drill {minute}", inbox, now - timedelta(days=10, minutes=minute))
+
     connect(client)
 
-    response = client.post(SYNC)
-
-    assert response.status_code == 200, response.text
-    assert len(todoist_completions(session, demo_user)) == 7 + 230
+    assert len(todoist_completions(session, demo_user)) == 6 + 230
     requests = fake.requests_to(COMPLETED)
     assert any("cursor" in seen.query for seen in requests), "the second page was asked for with the cursor"
     windows = sorted({(seen.query["since"], seen.query["until"]) for seen in requests})
-    assert len(windows) == 2, "120 days in windows of at most three months"
+    assert len(windows) == 2, "90 days in windows of at most three months"
     assert windows[0][1] == windows[1][0], "the windows touch"
+    since = datetime.fromisoformat(windows[0][0])
+    assert timedelta(days=89) < now - since <= timedelta(days=90, minutes=1), "the backfill reaches 90 days back"
     assert all(seen.headers["Authorization"].startswith("Bearer ") for seen in fake.seen if "/api/v1/" in seen.path)
 
 
@@ -324,20 +326,21 @@ def test_sync_without_a_connection_is_a_clear_error(client: TestClient) -> None:
     assert "connect it from the settings page" in response.json()["error"]
 
 
-def test_a_token_revoked_mid_sync_marks_reauth_needed_and_writes_nothing(
+def test_a_token_revoked_mid_backfill_marks_reauth_needed_and_writes_nothing(
     client: TestClient, fake: FakeTodoist, session: Session, demo_user: User
 ) -> None:
-    connect(client)
-    fake.revoke_after_requests = fake.api_requests + 3  # projects, archived projects, the first completed page
+    fake.revoke_after_requests = 3  # the full sync and the first window's page, then the person revokes oO
 
+    assert connect(client).status_code == 303, "the connection itself stands"
+
+    assert todoist_completions(session, demo_user) == [], "nothing half-written"
+    row = todoist_row(session, demo_user)
+    assert row.status == "reauth_needed"
+    assert "reconnect" in row.last_error
+    asked = fake.api_requests
     response = client.post(SYNC)
-
     assert response.status_code == 409
     assert "reconnect Todoist" in response.json()["error"]
-    assert todoist_completions(session, demo_user) == [], "nothing half-written"
-    assert todoist_row(session, demo_user).status == "reauth_needed"
-    asked = fake.api_requests
-    assert client.post(SYNC).status_code == 409
     assert fake.api_requests == asked, "a known dead token is not tried again"
 
 
@@ -347,11 +350,12 @@ def test_writes_need_the_csrf_proof(client: TestClient) -> None:
     assert client.post(DISCONNECT).status_code == 403
 
 
-def test_cli_sync_prints_the_report(client: TestClient, session: Session, demo_user: User) -> None:
+def test_cli_sync_prints_the_report(client: TestClient, fake: FakeTodoist, session: Session, demo_user: User) -> None:
     connect(client)
+    fake.add_completed("Sweep the yak-5521 barn", fake.projects[2], datetime.now(UTC) - timedelta(minutes=1))
     result = CliRunner().invoke(integrations, ["sync", "--user", demo_user.email])
     assert result.exit_code == 0, result.output
-    assert json.loads(result.stdout)["added"] == 7
+    assert json.loads(result.stdout)["added"] == 1
 
 
 # --- disconnect and revocation ----------------------------------------------------------------------------------

@@ -214,6 +214,32 @@ def ensure_fresh(provider: OAuthProvider, tokens: StoredTokens, save: Callable[[
         ) from None
 
 
+def force_refresh(provider: OAuthProvider, tokens: StoredTokens, save: Callable[[IssuedTokens], None]) -> str:
+    """A new access token for one the provider refused before its expiry (HTTP 401), handed to ``save`` first.
+
+    Without a refresh token, or when the provider refuses the refresh, the person must reconnect
+    (:class:`ReauthNeeded`); a provider that does not answer is :class:`ProviderUnavailable`.
+    """
+    if not tokens.refresh_token:
+        raise ReauthNeeded(f"{provider.title} no longer accepts oO's access; reconnect it from the settings page")
+
+    def update_token(new: dict[str, Any], refresh_token: str | None = None, access_token: str | None = None) -> None:
+        save(IssuedTokens.of(new, provider))
+
+    try:
+        with _client(provider, token_endpoint=provider.token_url, update_token=update_token) as client:
+            token = client.refresh_token(provider.token_url, refresh_token=tokens.refresh_token)
+    except OAuthError as error:
+        raise ReauthNeeded(
+            f"{provider.title} refused to renew oO's access ({error.error}); reconnect it from the settings page"
+        ) from None
+    except TRANSPORT_ERRORS as error:
+        raise ProviderUnavailable(
+            f"{provider.title} did not answer the token refresh ({type(error).__name__})"
+        ) from None
+    return str(token["access_token"])
+
+
 def revoke(provider: OAuthProvider, token: str, hint: str = "access_token") -> None:
     """Revoke ``token`` at the provider (RFC 7009); raises :class:`ProviderUnavailable` unless it confirms."""
     try:

@@ -1,10 +1,13 @@
-"""Todoist sync: completed tasks fetched on demand from Todoist's API v1 (httpx), stored as derivatives only.
+"""Todoist sync: completed tasks read from Todoist's API v1, stored as derivatives only, kept current.
 
-A sync reads the person's tasks completed in the last ``todoist_sync_days`` days and the names of their projects,
-and keeps one ``task_completions`` row per completion: a keyed hash of the task, when it was completed, when it was
-due, and the project's name (the agents group by it). Titles, descriptions, labels, comments and Todoist's ids are
-never stored. All rows of a sync are written in one commit after every page was read, so a failure half-way
-writes nothing; a token Todoist refuses marks the integration ``reauth_needed``.
+The first sync after a connection is a backfill: a full sync of the Sync API (its token, the person's Todoist user
+id), then the tasks completed in the last ``todoist_sync_days`` days, page by page. Each later sync asks the Sync API
+what changed since its token and reads only the completions since the last sync (the whole window again when a
+project changed, since names live on completions, or when Todoist refuses the token). One ``task_completions`` row
+per completion: a keyed hash of the task, when it was completed, when it was due, and the project's name. Titles,
+descriptions, labels, comments and Todoist's ids are never stored. All rows of a sync are written in one commit after
+every page was read, so a failure half-way writes nothing; the integration keeps the failure and when to try again
+(:mod:`oo_app.integrations.schedule`). New completions make the agents that read tasks compute afresh.
 """
 
 from __future__ import annotations
@@ -13,119 +16,48 @@ import hashlib
 import hmac
 import logging
 import re
-from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, timezone, tzinfo
-from types import TracebackType
-from typing import Any
+from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import httpx
+from cryptography.fernet import InvalidToken
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from agents.names import plain_name
 from oo_app.errors import Conflict
-from oo_app.integrations.errors import NotConnected, ProviderUnavailable, ReauthNeeded
+from oo_app.integrations import schedule
+from oo_app.integrations.errors import (
+    NotConnected,
+    ProviderUnavailable,
+    ReauthNeeded,
+    SyncTokenRejected,
+    TokenRefused,
+)
 from oo_app.integrations.oauth import (
-    CONNECTED,
     REAUTH_NEEDED,
     IssuedTokens,
     ensure_fresh,
+    force_refresh,
     integration_of,
     todoist_provider,
 )
-from oo_app.integrations.vault import get_vault, read_tokens, store_tokens
-from oo_app.models import Integration, TaskCompletion, User, utcnow
+from oo_app.integrations.recompute import recompute_task_agents
+from oo_app.integrations.todoist_api import FULL_SYNC, TodoistAPI
+from oo_app.integrations.vault import TokenVault, get_vault, read_tokens, store_tokens
+from oo_app.models import Integration, TaskCompletion, User
 from oo_app.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
 
 PROVIDER = "todoist"
 SOURCE_PREFIX = "todoist:"
-# Todoist answers completions of at most three months per request; 89 days fit in any three calendar months.
-COMPLETED_WINDOW = timedelta(days=89)
-PAGE_LIMIT = 200  # Todoist's maximum page size
-MAX_PAGES = 1000  # a guard against a cursor that never ends
 END_OF_DAY = time(23, 59, 59)
-
-
-class TodoistAPI:
-    """The read-only part of Todoist's API v1 a sync needs, with a bearer token and a timeout on every request.
-
-    Raises :class:`ReauthNeeded` when Todoist refuses the token (401/403) and :class:`ProviderUnavailable` when it
-    does not answer, rate-limits, or answers outside its contract.
-    """
-
-    def __init__(self, base_url: str, access_token: str, timeout_s: float) -> None:
-        self._client = httpx.Client(
-            base_url=base_url.rstrip("/") + "/",
-            headers={"Authorization": f"Bearer {access_token}"},
-            timeout=httpx.Timeout(timeout_s),
-        )
-
-    def __enter__(self) -> TodoistAPI:
-        return self
-
-    def __exit__(
-        self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
-    ) -> None:
-        self._client.close()
-
-    def _get(self, path: str, params: dict[str, Any]) -> dict[str, Any]:
-        try:
-            response = self._client.get(path, params=params)
-        except httpx.HTTPError as error:
-            raise ProviderUnavailable(f"Todoist did not answer ({type(error).__name__}); try again later") from None
-        if response.status_code in (401, 403):
-            raise ReauthNeeded("Todoist no longer accepts oO's access; reconnect Todoist from the settings page")
-        if response.status_code == 429:
-            raise ProviderUnavailable("Todoist asks oO to slow down; try again in a minute")
-        if response.status_code != 200:
-            raise ProviderUnavailable(f"Todoist answered HTTP {response.status_code} to {path}; try again later")
-        try:
-            body = response.json()
-        except ValueError:
-            body = None
-        if not isinstance(body, dict):
-            raise ProviderUnavailable(f"Todoist answered {path} with something that is not a JSON object")
-        return body
-
-    def _pages(self, path: str, field: str, params: dict[str, Any]) -> Iterator[dict[str, Any]]:
-        """Every item of a cursor-paginated list (``{field: [...], "next_cursor": ...}``)."""
-        cursor: str | None = None
-        for _ in range(MAX_PAGES):
-            page = self._get(path, {**params, "limit": PAGE_LIMIT, **({"cursor": cursor} if cursor else {})})
-            items = page.get(field)
-            if not isinstance(items, list):
-                raise ProviderUnavailable(f"Todoist answered {path} without its list of {field}")
-            yield from (item for item in items if isinstance(item, dict))
-            cursor = page.get("next_cursor")
-            if not cursor:
-                return
-        raise ProviderUnavailable(f"Todoist kept paginating {path} past {MAX_PAGES} pages")
-
-    def project_names(self) -> dict[str, str]:
-        """Project id -> name, over active and archived projects (completed tasks may lie in either)."""
-        names: dict[str, str] = {}
-        for path in ("projects", "projects/archived"):
-            for project in self._pages(path, "results", {}):
-                if project.get("id") is not None:
-                    names[str(project["id"])] = str(project.get("name") or "")
-        return names
-
-    def completed(self, since: datetime, until: datetime) -> Iterator[dict[str, Any]]:
-        """Tasks completed between ``since`` and ``until``, read in windows Todoist accepts."""
-        start = since
-        while start < until:
-            end = min(start + COMPLETED_WINDOW, until)
-            params = {"since": _api_time(start), "until": _api_time(end)}
-            yield from self._pages("tasks/completed/by_completion_date", "items", params)
-            start = end
-
-
-def _api_time(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+FULL_RESOURCES = ["items", "projects", "user"]
+CHANGED_RESOURCES = ["items", "projects"]
+# Completions are read from a little before the last sync: a task completed while it ran is not missed.
+CATCH_UP_MARGIN = timedelta(minutes=10)
 
 
 # --- derivatives ------------------------------------------------------------------------------------------------
@@ -216,21 +148,66 @@ def derive(task: dict[str, Any], projects: dict[str, str], person_zone: tzinfo, 
 
 @dataclass(frozen=True)
 class SyncReport:
-    fetched: int  # completions Todoist returned in the window
+    kind: Literal["backfill", "incremental"]
+    fetched: int  # completions Todoist returned
     added: int
     updated: int  # due date or project changed since the last sync
-    since: datetime
+    since: datetime | None  # where the completions were read from; None when nothing had changed
     until: datetime
+    recomputed: tuple[str, ...] = ()  # agents computed afresh because of new completions
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "provider": PROVIDER,
+            "kind": self.kind,
             "fetched": self.fetched,
             "added": self.added,
             "updated": self.updated,
-            "since": self.since.isoformat(),
+            "since": self.since.isoformat() if self.since else None,
             "until": self.until.isoformat(),
+            "recomputed": list(self.recomputed),
         }
+
+
+@dataclass
+class _Fetched:
+    """What one sync read from Todoist, before anything is stored."""
+
+    kind: Literal["backfill", "incremental"]
+    sync_token: str
+    since: datetime | None = None
+    tasks: list[dict[str, Any]] = field(default_factory=list)
+    projects: dict[str, str] = field(default_factory=dict)
+    todoist_user_id: str | None = None
+
+
+def _fetch(
+    todoist: TodoistAPI, sync_token: str | None, last_synced_at: datetime | None, now: datetime, days: int
+) -> _Fetched:
+    window = now - timedelta(days=days)
+    if sync_token is not None:
+        try:
+            changes = todoist.sync(sync_token, CHANGED_RESOURCES)
+        except SyncTokenRejected:
+            log.info("todoist: a sync token was refused; reading everything again")
+        else:
+            items = [item for item in changes.get("items") or [] if isinstance(item, dict)]
+            if changes.get("full_sync") or changes.get("projects"):
+                since = window  # a renamed project renames its stored completions
+            elif items:
+                since = max(window, (last_synced_at or window) - CATCH_UP_MARGIN)
+            else:
+                return _Fetched("incremental", changes["sync_token"])
+            # Completed items come with the changes; a recurring task's completion only in the completed list.
+            done = [item for item in items if item.get("checked") and not item.get("is_deleted")]
+            tasks = [*done, *todoist.completed(since, now)]
+            return _Fetched("incremental", changes["sync_token"], since, tasks, todoist.project_names())
+    # The token first: whatever is completed while the window is read comes again with the next changes.
+    full = todoist.sync(FULL_SYNC, FULL_RESOURCES)
+    user = full.get("user")
+    user_id = str(user["id"])[:64] if isinstance(user, dict) and user.get("id") is not None else None
+    tasks = list(todoist.completed(window, now))
+    return _Fetched("backfill", full["sync_token"], window, tasks, todoist.project_names(), user_id)
 
 
 def _connected(session: Session, user: User) -> Integration:
@@ -246,19 +223,31 @@ def _person_zone(user: User) -> tzinfo:
     return _zone(user.tz, UTC)
 
 
-def sync(session: Session, user: User, now: datetime | None = None, settings: Settings | None = None) -> SyncReport:
-    """Fetch ``user``'s completed Todoist tasks and store their derivatives; commits its own work.
+def _sync_token(integration: Integration, vault: TokenVault) -> str | None:
+    if integration.sync_token_enc is None:
+        return None
+    try:
+        return vault.decrypt(integration.sync_token_enc)
+    except InvalidToken:  # a key dropped from the vault: a full sync gets a fresh token
+        return None
 
-    Idempotent: a completion already stored is updated in place, never duplicated. Raises :class:`NotConnected`,
-    :class:`ReauthNeeded` (after marking the integration ``reauth_needed``), :class:`ProviderUnavailable`, or
-    :class:`Conflict` when another sync of the person wrote at the same time; in every case no completion is written.
+
+def sync(session: Session, user: User, now: datetime | None = None, settings: Settings | None = None) -> SyncReport:
+    """Bring ``user``'s completed Todoist tasks up to date and store their derivatives; commits its own work.
+
+    A backfill when the integration has no sync token yet, else the changes since its token. A 401 from Todoist is
+    met with one refresh of the access token (when there is a refresh token) and one more try. Idempotent: a
+    completion already stored is updated in place, never duplicated. Raises :class:`NotConnected`,
+    :class:`ReauthNeeded` (the integration is then ``reauth_needed`` and no sync is tried until the person
+    reconnects), :class:`ProviderUnavailable` (recorded, with the time of the next attempt), or :class:`Conflict`
+    when another sync of the person wrote at the same time; in every case no completion is written.
     """
     settings = settings or get_settings()
     now = now or datetime.now(UTC)
     integration = _connected(session, user)
     provider = todoist_provider(settings)
     vault = get_vault(settings)
-    since = now - timedelta(days=settings.todoist_sync_days)
+    sync_token, last_synced_at = _sync_token(integration, vault), integration.last_synced_at
     session.commit()  # no database transaction stays open across Todoist's answers
 
     def save_refreshed(issued: IssuedTokens) -> None:
@@ -267,36 +256,63 @@ def sync(session: Session, user: User, now: datetime | None = None, settings: Se
         session.add(integration)
         session.commit()
 
-    try:
-        access_token = ensure_fresh(provider, read_tokens(integration, vault), save_refreshed)
+    def fetch(access_token: str) -> _Fetched:
         with TodoistAPI(settings.todoist_api_url, access_token, settings.todoist_timeout_s) as todoist:
-            projects = todoist.project_names()
-            tasks = list(todoist.completed(since, now))
-    except ReauthNeeded:
+            return _fetch(todoist, sync_token, last_synced_at, now, settings.todoist_sync_days)
+
+    try:
+        try:
+            fetched = fetch(ensure_fresh(provider, read_tokens(integration, vault), save_refreshed))
+        except TokenRefused:
+            fetched = fetch(force_refresh(provider, read_tokens(integration, vault), save_refreshed))
+    except ReauthNeeded as error:
         session.rollback()
-        integration.status = REAUTH_NEEDED
-        integration.updated_at = utcnow()
+        schedule.record_reauth_needed(integration, error)
         session.add(integration)
         session.commit()
         log.warning("todoist: person #%s needs to reconnect", user.id)
         raise
+    except ProviderUnavailable as error:
+        session.rollback()
+        schedule.record_failure(integration, error, now)
+        session.add(integration)
+        session.commit()
+        log.warning(
+            "todoist sync of person #%s failed (%d in a row): %s", user.id, integration.consecutive_failures, error
+        )
+        raise
 
     zone, secret = _person_zone(user), settings.secret_key.get_secret_value()
     completions: dict[str, Completion] = {}
-    for task in tasks:
-        completion = derive(task, projects, zone, secret)
+    for task in fetched.tasks:
+        completion = derive(task, fetched.projects, zone, secret)
         if completion is not None:
             completions[completion.source_key] = completion
     try:
         added, updated = _store(session, user, completions)
-        integration.status = CONNECTED
-        integration.updated_at = utcnow()
+        integration.sync_token_enc = vault.encrypt(fetched.sync_token)
+        if fetched.todoist_user_id is not None:
+            integration.provider_user_id = fetched.todoist_user_id
+        schedule.record_success(integration, now, settings)
         session.add(integration)
         session.commit()
     except IntegrityError:
         session.rollback()
         raise Conflict("another Todoist sync of this person ran at the same time; try again") from None
-    return SyncReport(fetched=len(completions), added=added, updated=updated, since=since, until=now)
+    recomputed = _recompute(session, user, now) if added else []
+    return SyncReport(fetched.kind, len(completions), added, updated, fetched.since, now, tuple(recomputed))
+
+
+def _recompute(session: Session, user: User, now: datetime) -> list[str]:
+    """The agents that read tasks, computed afresh; a failure here leaves the stored completions as they are."""
+    try:
+        recomputed = recompute_task_agents(session, user, now)
+        session.commit()
+    except Exception:
+        session.rollback()
+        log.exception("todoist: agents of person #%s were not recomputed after new completions", user.id)
+        return []
+    return recomputed
 
 
 def _store(session: Session, user: User, completions: dict[str, Completion]) -> tuple[int, int]:

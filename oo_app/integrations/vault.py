@@ -29,7 +29,7 @@ KEY_HELP = (
     'generate one with `oo integrations generate-key` (or python -c "from cryptography.fernet import Fernet; '
     'print(Fernet.generate_key().decode())") and set OO_TOKEN_KEYS=\'["<key>"]\''
 )
-TOKEN_COLUMNS = ("access_token_enc", "refresh_token_enc")
+TOKEN_COLUMNS = ("access_token_enc", "refresh_token_enc", "sync_token_enc")
 
 
 class TokenVault:
@@ -155,9 +155,10 @@ def store_tokens(
 
 
 def forget_tokens(integration: Integration) -> None:
-    """Drop ``integration``'s tokens and their expiry (the caller commits)."""
+    """Drop ``integration``'s tokens, their expiry and its sync token (the caller commits)."""
     integration.access_token_enc = None
     integration.refresh_token_enc = None
+    integration.sync_token_enc = None
     integration.expires_at = None
     integration.updated_at = utcnow()
 
