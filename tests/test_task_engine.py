@@ -11,6 +11,7 @@ from collections.abc import Callable
 import pytest
 
 from oo_app import housekeeping
+from oo_app.integrations import jobs as integration_jobs
 from oo_app.push import jobs as push_jobs
 from oo_app.tasks import agent_jobs, engine
 
@@ -27,6 +28,7 @@ def test_the_workers_run_the_jobs_of_every_domain(configure: Callable[..., None]
         push_jobs.PUSH_TASK,
         housekeeping.FINISH_DELETIONS_TASK,
         housekeeping.PURGE_TASK,
+        integration_jobs.SYNC_TASK,
     }
     assert expected <= set(app.tasks), f"tasks missing from the engine's app: {expected - set(app.tasks)}"
     periodic = {task.task.name: task.cron for task in app.periodic_registry.periodic_tasks.values()}
@@ -35,6 +37,7 @@ def test_the_workers_run_the_jobs_of_every_domain(configure: Callable[..., None]
         push_jobs.PUSH_TASK: "* * * * *",
         housekeeping.FINISH_DELETIONS_TASK: "*/10 * * * *",
         housekeeping.PURGE_TASK: "17 3 * * *",
+        integration_jobs.SYNC_TASK: "* * * * *",
     }
 
 
@@ -44,6 +47,7 @@ def test_task_names_stay_those_of_jobs_already_queued() -> None:
         "renaming a task strands the jobs already waiting under the old name"
     )
     assert (housekeeping.FINISH_DELETIONS_TASK, housekeeping.PURGE_TASK) == ("oo.finish_deletions", "oo.purge")
+    assert integration_jobs.SYNC_TASK == "oo.sync_todoist"
 
 
 def test_the_job_queue_refuses_a_database_that_is_not_postgresql(configure: Callable[..., None]) -> None:
@@ -56,6 +60,11 @@ def test_every_inprocess_loop_stays_off_when_the_scheduler_is(configure: Callabl
     from oo_app.tasks.inprocess import LIFESPAN_TASKS, agent_scheduler
 
     configure(OO_SCHEDULER_ENABLED="false")
-    assert (agent_scheduler, push_jobs.push_scheduler, housekeeping.housekeeping_scheduler) == LIFESPAN_TASKS
+    assert (
+        agent_scheduler,
+        push_jobs.push_scheduler,
+        housekeeping.housekeeping_scheduler,
+        integration_jobs.todoist_scheduler,
+    ) == LIFESPAN_TASKS
     for task in LIFESPAN_TASKS:
         asyncio.run(asyncio.wait_for(task(), timeout=5))  # returns at once, or times out

@@ -29,6 +29,7 @@ DOMAINS = (
     "oo_app.tasks.agent_jobs",  # one job per due (person, agent); every minute, deferral and stalled-job recovery
     "oo_app.push.jobs",  # the web push rounds
     "oo_app.housekeeping",  # pending deletions, the daily retention round
+    "oo_app.integrations.jobs",  # Todoist's syncs, each person at their next attempt
 )
 
 

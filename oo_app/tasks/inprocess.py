@@ -1,4 +1,4 @@
-"""The in-process engine: the app's lifespan tasks that run agents, push rounds and housekeeping in its own process.
+"""The in-process engine: the app's lifespan tasks that run agents, push rounds, housekeeping and Todoist syncs.
 
 The single-process twin of the workers (``OO_TASK_ENGINE=inprocess``): :data:`LIFESPAN_TASKS` lists every loop the
 app starts, each of which returns at once when ``runs_inprocess_scheduler`` is off. Never import Reflex here: the app
@@ -13,6 +13,7 @@ from typing import Any
 
 from oo_app.db import session_scope
 from oo_app.housekeeping import housekeeping_scheduler
+from oo_app.integrations.jobs import todoist_scheduler
 from oo_app.push.jobs import push_scheduler
 from oo_app.recommender import refresh_tips
 from oo_app.settings import get_settings
@@ -39,4 +40,5 @@ LIFESPAN_TASKS: tuple[Callable[[], Coroutine[Any, Any, None]], ...] = (
     agent_scheduler,  # due agents every OO_SCHEDULER_INTERVAL_S, then fresher tips for their persons
     push_scheduler,  # a web push round every minute
     housekeeping_scheduler,  # pending deletions every ten minutes, the retention round daily
+    todoist_scheduler,  # a Todoist round every minute: each person at their next attempt
 )
