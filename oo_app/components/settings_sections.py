@@ -29,6 +29,8 @@ from oo_app.components.style import (
 )
 from oo_app.state.settings import ConsentRow, ContextRow, IntegrationRow, ParamRow, SettingsState
 
+TODOIST_CONNECT = "/integrations/todoist/connect"  # oo_app.integrations.routes; the tip page may link it too
+
 
 def page_header() -> rx.Component:
     """The way back to the tip, the title and who is signed in."""
@@ -129,7 +131,7 @@ def integrations_section() -> rx.Component:
         rx.foreach(SettingsState.integrations, integration_row),
         rx.el.a(
             "Connect Todoist",
-            href=backend_url("/integrations/todoist/connect"),
+            href=backend_url(TODOIST_CONNECT),
             reload_document=True,
             id="connect-todoist",
             style={**LINK_BUTTON, "margin_top": "0.6rem"},
@@ -344,12 +346,42 @@ def context_buttons(row: ContextRow) -> rx.Component:
 
 
 def integration_row(row: IntegrationRow) -> rx.Component:
+    """One service: its state in words, "sync now" and disconnect while connected, "reconnect" when it must be."""
     return rx.el.div(
-        rx.el.strong(row.provider),
-        rx.el.span(" · ", row.status, " since ", row.since, style=MUTED),
-        rx.cond(
-            row.status == "connected",
-            rx.el.button("disconnect", type="button", on_click=SettingsState.disconnect(row.provider), style=DANGER),
+        rx.el.div(
+            rx.el.strong(row.provider),
+            rx.el.span(" · ", row.status_text, " since ", row.since, style=MUTED),
+            rx.cond(row.synced != "", rx.el.span(" · ", row.synced, id="sync-status-" + row.provider, style=MUTED)),
+            rx.cond(
+                row.status == "connected",
+                rx.el.button(
+                    "sync now",
+                    type="button",
+                    id="sync-now-" + row.provider,
+                    on_click=SettingsState.sync_now(row.provider),
+                    aria_label="sync " + row.provider + " now",
+                    style=BUTTON,
+                ),
+            ),
+            rx.cond(
+                row.status == "connected",
+                rx.el.button(
+                    "disconnect", type="button", on_click=SettingsState.disconnect(row.provider), style=DANGER
+                ),
+            ),
+            rx.cond(
+                row.reauth,
+                rx.el.a(
+                    "reconnect",
+                    href=backend_url(TODOIST_CONNECT),  # the one provider that needs reconnecting today
+                    reload_document=True,
+                    id="reconnect-" + row.provider,
+                    aria_label="reconnect " + row.provider,
+                    style=LINK_BUTTON,
+                ),
+            ),
+            style=ROW,
         ),
-        style={**ROW, **CARD},
+        rx.cond(row.problem != "", rx.el.p(row.problem, id="sync-problem-" + row.provider, style=MUTED)),
+        style=CARD,
     )

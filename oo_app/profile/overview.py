@@ -37,6 +37,8 @@ class IntegrationState:
     scopes: str
     connected_since: datetime
     expires_at: datetime | None
+    last_synced_at: datetime | None = None
+    last_error: str | None = None  # why the last sync failed, in words for the person; None after a success
 
 
 @dataclass(frozen=True)
@@ -86,17 +88,18 @@ def integration_states(session: Session, user: User) -> list[IntegrationState]:
     """The person's integrations; the token columns are not even selected."""
     rows = session.exec(
         select(
-            Integration.provider, Integration.status, Integration.scopes, Integration.created_at, Integration.expires_at
+            Integration.provider,
+            Integration.status,
+            Integration.scopes,
+            Integration.created_at,
+            Integration.expires_at,
+            Integration.last_synced_at,
+            Integration.last_error,
         )
         .where(Integration.user_id == user.id)
         .order_by(col(Integration.id))
     )
-    return [
-        IntegrationState(
-            provider=provider, status=status, scopes=scopes, connected_since=created_at, expires_at=expires_at
-        )
-        for provider, status, scopes, created_at, expires_at in rows
-    ]
+    return [IntegrationState(*row) for row in rows]
 
 
 def profile_of(session: Session, user: User, now: datetime | None = None) -> Profile:

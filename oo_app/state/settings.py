@@ -16,6 +16,7 @@ import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import reflex as rx
@@ -24,6 +25,8 @@ from sqlmodel import Session
 from agents.contexts import WEEKDAYS
 from oo_app.auth.errors import Unauthenticated
 from oo_app.errors import OOError
+from oo_app.integrations import todoist
+from oo_app.integrations.oauth import CONNECTED, REAUTH_NEEDED
 from oo_app.integrations.revocation import disconnect
 from oo_app.models import User
 from oo_app.profile import consents, contexts, deletion, overview, prefs
@@ -127,6 +130,46 @@ class IntegrationRow:
     provider: str
     status: str
     since: str
+    synced: str = ""  # "last synced 5 minutes ago", in words
+    problem: str = ""  # why the last sync did not go through, or what to do to reconnect
+    reauth: bool = False
+    status_text: str = ""  # the status in words
+
+
+STATUS_TEXT = {CONNECTED: "connected", REAUTH_NEEDED: "needs reconnecting"}
+
+
+def ago(moment: datetime | None, now: datetime) -> str:
+    """How long ago ``moment`` was, in plain words ("just now", "5 minutes ago", "yesterday")."""
+    if moment is None:
+        return "not synced yet"
+    seconds = max(0, int((now - moment).total_seconds()))
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size:
+            count = seconds // size
+            if unit == "day" and count == 1:
+                return "last synced yesterday"
+            return f"last synced {count} {unit}{'s' if count > 1 else ''} ago"
+    return "last synced just now"
+
+
+def _integration_row(state: overview.IntegrationState, now: datetime) -> IntegrationRow:
+    reauth = state.status == REAUTH_NEEDED
+    if reauth:
+        problem = f"oO can no longer read your {state.provider.title()}. Reconnect it to pick up where it left off."
+    else:
+        problem = f"The last sync did not go through: {state.last_error}" if state.last_error else ""
+    synced = ago(state.last_synced_at, now) if state.status == CONNECTED else ""
+    since = state.connected_since.strftime("%Y-%m-%d")
+    words = STATUS_TEXT.get(state.status, state.status)
+    return IntegrationRow(state.provider, state.status, since, synced, problem, reauth, words)
+
+
+def _sync_now(session: Session, user: User) -> str:
+    report = todoist.sync(session, user)
+    if report.added == 0:
+        return "Synced: nothing new since the last sync"
+    return f"Synced: {report.added} new task{'s' if report.added > 1 else ''} done"
 
 
 @dataclass(frozen=True)
@@ -165,9 +208,7 @@ def _view(session: Session, user: User) -> View:
         params=rows,
         consents=[ConsentRow(c.key, c.granted, c.text, ", ".join(c.agents)) for c in profile.consents],
         contexts=[_context_row(c) for c in profile.contexts],
-        integrations=[
-            IntegrationRow(i.provider, i.status, i.connected_since.strftime("%Y-%m-%d")) for i in profile.integrations
-        ],
+        integrations=[_integration_row(i, datetime.now(UTC)) for i in profile.integrations],
     )
 
 
@@ -322,6 +363,13 @@ class SettingsState(SignedIn, rx.State):
     @rx.event
     async def disconnect(self, provider: str):
         return await self._change("integrations", lambda session, user: _disconnect(session, user, provider))
+
+    @rx.event
+    async def sync_now(self, provider: str):
+        """Sync the person's Todoist now; beside the section, the result ("3 new tasks done") or why it failed."""
+        if provider != todoist.PROVIDER:
+            return None
+        return await self._change("integrations", _sync_now)
 
     @rx.event
     async def delete_account(self, form: dict[str, Any]):
