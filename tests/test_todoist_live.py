@@ -326,3 +326,74 @@ def test_a_webhook_for_someone_unknown_is_answered_and_writes_nothing(
 def test_webhooks_are_off_unless_configured(client: TestClient, fake: FakeTodoist) -> None:
     body, headers = fake.webhook_delivery("item:completed", {})
     assert client.post(WEBHOOK, content=body, headers=headers).status_code == 404
+
+
+# --- how the settings page words it -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("seconds", "words"),
+    [
+        (None, "not synced yet"),
+        (20, "last synced just now"),
+        (60, "last synced 1 minute ago"),
+        (5 * 60 + 30, "last synced 5 minutes ago"),
+        (3 * 3600, "last synced 3 hours ago"),
+        (30 * 3600, "last synced yesterday"),
+        (3 * 86400, "last synced 3 days ago"),
+    ],
+)
+def test_the_last_sync_is_said_in_plain_words(seconds: int | None, words: str) -> None:
+    from oo_app.state.settings import ago
+
+    now = datetime(2026, 12, 5, 12, tzinfo=UTC)
+    assert ago(None if seconds is None else now - timedelta(seconds=seconds), now) == words
+
+
+def test_the_settings_row_offers_reconnect_in_words_when_todoist_refuses(
+    client: TestClient, fake: FakeTodoist, session: Session, demo_user: User
+) -> None:
+    from oo_app.profile.overview import integration_states
+    from oo_app.state.settings import _integration_row
+
+    connect(client)
+    (connected,) = integration_states(session, demo_user)
+    row = _integration_row(connected, datetime.now(UTC))
+    assert (row.status_text, row.synced, row.problem, row.reauth) == ("connected", "last synced just now", "", False)
+
+    fake.fail_next(403)
+    assert client.post(SYNC).status_code == 409
+    session.expire_all()
+    (refused,) = integration_states(session, demo_user)
+    row = _integration_row(refused, datetime.now(UTC))
+    assert (row.status_text, row.synced, row.reauth) == ("needs reconnecting", "", True)
+    assert row.problem == "oO can no longer read your Todoist. Reconnect it to pick up where it left off."
+    assert "HTTP" not in row.problem, "no status code or parameter on the page"
+
+
+def test_rounds_and_webhooks_hold_on_both_databases(
+    todoist_settings: None, configure: Callable[..., None], any_database: Session, fake: FakeTodoist
+) -> None:
+    from oo_app.api import api
+    from oo_app.demo import seed_demo
+    from tests.auth_helpers import sign_in
+    from tests.conftest import NOW
+
+    configure(OO_TODOIST_WEBHOOKS="true")
+    person = seed_demo(any_database, "demo@example.com", now=NOW)
+    any_database.commit()
+    with TestClient(api, base_url="https://testserver", raise_server_exceptions=False) as client:
+        sign_in(client, any_database, person)
+        connect(client)
+        backfilled = len(todoist_completions(any_database, person))
+        body, headers = fake.webhook_delivery("item:completed", done_now(fake))
+        assert client.post(WEBHOOK, content=body, headers=headers).status_code == 200
+        assert client.post(WEBHOOK, content=body, headers=headers).status_code == 200, "a replay is answered"
+
+    assert len(todoist_completions(any_database, person)) == backfilled + 1
+    assert deliveries(any_database) == 1
+    done_now(fake, "Tune the kudu-7002 banjo")
+    due_at = next_round(any_database, person)
+    assert jobs.sync_due(now=due_at) == 1
+    assert jobs.sync_due(now=due_at) == 0, "claimed and synced: not due again within the same instant"
+    assert len(todoist_completions(any_database, person)) == backfilled + 2
