@@ -369,7 +369,12 @@ class SettingsState(SignedIn, rx.State):
         """Sync the person's Todoist now; beside the section, the result ("3 new tasks done") or why it failed."""
         if provider != todoist.PROVIDER:
             return None
-        return await self._change("integrations", _sync_now)
+        outcome = await self._change("integrations", _sync_now)
+        if outcome is None and "integrations" in self.errors:  # a failed sync is stored: show the row as it now is
+            errors = self.errors
+            outcome = await self._change("integrations", lambda session, user: None)
+            self.errors = errors
+        return outcome
 
     @rx.event
     async def delete_account(self, form: dict[str, Any]):
