@@ -18,6 +18,7 @@ from oo_app.db import make_engine
 from oo_app.models import Integration, TaskCompletion
 from tests.browser_fixtures import AppServer
 from tests.fakes.todoist import FakeTodoist
+from tests.test_accessibility import _violations
 from tests.test_todoist import KEY, seed
 
 pytestmark = pytest.mark.browser
@@ -80,7 +81,8 @@ def test_connect_sync_now_and_reconnect(
     signed_in_page: Callable[..., Page], app_server: AppServer, todoist: FakeTodoist, tmp_path: Path
 ) -> None:
     todoist.redirect_uri = app_server.base + CALLBACK
-    page = signed_in_page("/settings", viewport={"width": 1100, "height": 900})
+    # bypass_csp: the accessibility audit injects axe-core as an inline script (as tests/test_accessibility.py does).
+    page = signed_in_page("/settings", viewport={"width": 1100, "height": 900}, bypass_csp=True)
     page.click("#connect-todoist")
     page.wait_for_url(CONNECTED)
     _wait_for_backfill(page, app_server.database_url)
@@ -97,6 +99,7 @@ def test_connect_sync_now_and_reconnect(
     assert "2 new tasks done" in _feedback(page, "new tasks done")
     assert _completions(app_server.database_url) == 8
     page.screenshot(path=str(tmp_path / "todoist-synced.png"), full_page=True)
+    assert _violations(page) == [], "the connected row passes the audit"
 
     todoist.revoke_all_tokens()  # the person removes oO in Todoist's settings
     page.click("#sync-now-todoist")
@@ -105,6 +108,7 @@ def test_connect_sync_now_and_reconnect(
     assert "can no longer read your Todoist" in page.inner_text("#sync-problem-todoist")
     assert page.query_selector("#sync-now-todoist") is None, "no sync to offer until reconnected"
     page.screenshot(path=str(tmp_path / "todoist-reconnect.png"), full_page=True)
+    assert _violations(page) == [], "the row that asks to reconnect passes the audit"
 
     page.click("#reconnect-todoist")
     page.wait_for_url(CONNECTED)

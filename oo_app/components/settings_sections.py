@@ -359,7 +359,7 @@ def integration_row(row: IntegrationRow) -> rx.Component:
                     type="button",
                     id="sync-now-" + row.provider,
                     on_click=SettingsState.sync_now(row.provider),
-                    aria_label="sync " + row.provider + " now",
+                    aria_label="sync now from " + row.provider,
                     style=BUTTON,
                 ),
             ),
