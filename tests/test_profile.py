@@ -294,6 +294,8 @@ def test_the_profile_shows_integrations_without_their_tokens(
             "scopes": "",
             "connected_since": "2026-11-20T12:00:00Z",
             "expires_at": None,
+            "last_synced_at": None,
+            "last_error": None,
         }
     ]
     assert SECRET_MARK not in response.text
