@@ -58,7 +58,15 @@ def sync_due(now: datetime | None = None, limit: int = ROUND_LIMIT) -> int:
     now = now or datetime.now(UTC)
     with session_scope() as session:
         ids = schedule.due(session, todoist.PROVIDER, now, limit)
-    return sum(sync_claimed(integration_id, now) is not None for integration_id in ids)
+    synced = 0
+    for integration_id in ids:
+        try:
+            synced += sync_claimed(integration_id, now) is not None
+        except Exception:  # one person's broken sync (a database hiccup) must not starve the others of the round
+            log.exception(
+                "todoist sync of integration #%s failed; its lease ends and a later round retries", integration_id
+            )
+    return synced
 
 
 def sync_person(user_id: int) -> None:
