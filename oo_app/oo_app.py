@@ -94,6 +94,6 @@ app.add_page(
     index, route="/", title="oO", description="One well-timed tip.", on_load=[FirstRunState.open, TipState.load]
 )
 app.add_page(settings, route="/settings", title="oO · settings", on_load=SettingsState.load)
-for lifespan_task in LIFESPAN_TASKS:  # agents, push rounds, housekeeping (each off unless the in-process engine runs)
+for lifespan_task in LIFESPAN_TASKS:  # agents, push, housekeeping, Todoist (each off unless the in-process engine runs)
     app.register_lifespan_task(lifespan_task)
 app.register_lifespan_task(warm_llm)
