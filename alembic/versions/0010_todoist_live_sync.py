@@ -4,8 +4,8 @@ The integration keeps where the provider's changes resume (its sync token, encry
 last failed, its backoff (consecutive failures, next attempt) and the provider's user id that webhooks name.
 ``webhook_deliveries`` holds the delivery ids already handled, so that a replay writes nothing.
 
-Revision ID: 0008
-Revises: 0007
+Revision ID: 0010
+Revises: 0009
 Create Date: 2026-12-05 05:20:00
 """
 
@@ -17,8 +17,8 @@ from alembic import op
 
 import oo_app.models
 
-revision: str = "0008"
-down_revision: str | None = "0007"
+revision: str = "0010"
+down_revision: str | None = "0009"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
