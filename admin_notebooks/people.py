@@ -96,6 +96,8 @@ def _(card, mo, pd):
     )
     mo.vstack(
         [
+            mo.md("### Signals (how each reaches their tips now)"),
+            mo.ui.table(card.signals, selection=None, wrapped_columns=["detail"]),
             mo.md("### Consents"),
             mo.ui.table(_consents, selection=None),
             mo.hstack([mo.ui.table(_contexts, selection=None), mo.ui.table(_integrations, selection=None)]),

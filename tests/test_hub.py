@@ -31,13 +31,16 @@ from oo_app.models import (
     AgentRun,
     AuditEvent,
     Consent,
+    Context,
     Event,
+    EventType,
     Integration,
     Policy,
     PolicyRole,
     Tip,
     User,
 )
+from oo_app.recommender.prompts import PROMPTS_DIR
 
 NOW = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)
 TODAY, YESTERDAY, TWO_DAYS_AGO = NOW.date(), (NOW - timedelta(days=1)).date(), (NOW - timedelta(days=2)).date()
@@ -472,6 +475,33 @@ def test_find_person_by_email_or_id_shows_profile_tips_and_outputs(hub_engine: E
         people_queries.find_person(hub_engine, "nobody@example.com")
 
 
+def test_a_persons_signals_say_how_each_reaches_their_tips(hub_engine: Engine) -> None:
+    ada = _ids(hub_engine)["ada"]
+    with Session(hub_engine) as session:
+        todoist = session.exec(select(Integration).where(Integration.user_id == ada)).one()
+        todoist.last_synced_at, todoist.consecutive_failures, todoist.last_error = NOW, 2, "429 Too Many Requests"
+        todoist.next_attempt_at = NOW + timedelta(minutes=4)
+        session.add(Event(user_id=ada, type=EventType.mood, at=NOW - timedelta(days=20), payload={"level": 3}))
+        session.add(Event(user_id=ada, type=EventType.mood, at=NOW - timedelta(hours=2), payload={"level": 1}))
+        schedule = {"weekdays": ["fri"], "start": "09:00", "end": "17:00"}  # NOW is a Friday, 15:00 UTC
+        session.add(Context(user_id=ada, name="office", schedules=[schedule]))
+        session.commit()
+
+    signals = people_queries.find_person(hub_engine, "ada@example.com", now=NOW).signals
+    by_signal = {row["signal"]: (row["state"], row["detail"]) for row in signals.to_dict("records")}
+
+    assert by_signal["first run"][0] == "answered"
+    assert by_signal["todoist"] == (
+        "connected",
+        "last synced 2026-11-20 15:00 UTC; next attempt 2026-11-20 15:04 UTC; 2 failures in a row, last: 429 Too Many "
+        "Requests",
+    )
+    assert by_signal["mood"] == ("low", "2026-11-20 13:00 UTC; 1 in 14 days")
+    assert by_signal["context"] == ("office (work)", "by schedule; 1 contexts, 1 weekly slots")
+    bob = people_queries.find_person(hub_engine, str(_ids(hub_engine)["bob"]), now=NOW).signals
+    assert bob[["signal", "state"]].values.tolist()[-2:] == [["mood", "no check-in"], ["context", "none"]]
+
+
 def test_hub_queries_never_select_a_token_column(hub_engine: Engine) -> None:
     statements: list[str] = []
 
@@ -622,7 +652,7 @@ def test_mlflow_links_without_a_store_point_at_the_ui_and_say_why(
         "oo-tips": "http://mlflow.test/#/experiments",
         "oo-bench": "http://mlflow.test/#/experiments",
     }
-    assert set(links.prompts) == {"judge-v1", "orchestrator-v1", "orchestrator-v2"}
+    assert set(links.prompts) == {path.stem for path in PROMPTS_DIR.glob("*.txt")} >= {"judge-v1", "orchestrator-v2"}
     assert links.message
     assert "no MLflow store" in links.message
     assert not (tmp_path / "absent.db").exists(), "looking does not create a store"
