@@ -32,6 +32,20 @@ class Completion:
 
 
 @dataclass(frozen=True, slots=True)
+class MoodCheckIn:
+    """One mood tap: when, and its level on the scale of :data:`MOOD_LEVELS` (1 low, 2 okay, 3 good)."""
+
+    at: datetime
+    level: int
+
+
+MOOD_CONSENT = "mood"  # the consent that lets oO keep and read mood check-ins
+MOOD_EVENT = "mood"  # the event type of a check-in; read only into ``UserHistory.moods``
+# The mood scale, one word per level: what the tip page offers and what the mood agent reads.
+MOOD_LEVELS: dict[int, str] = {1: "low", 2: "okay", 3: "good"}
+
+
+@dataclass(frozen=True, slots=True)
 class OpenTask:
     """An open task as an integration reports it on demand: held in memory for one computation, never stored.
     Its title and project are plain one-line text (:func:`agents.names.plain_name`)."""
@@ -49,7 +63,9 @@ class UserHistory:
     """What agents may see of one person: events and task-completion derivatives up to ``now``.
 
     Built through :meth:`build`, which normalises every time to aware UTC and drops what lies after ``now``.
-    ``open_tasks`` come from an integration on demand (for semantic clustering) and are never persisted.
+    ``open_tasks`` come from an integration on demand (for semantic clustering) and are never persisted. ``moods``
+    are the person's mood check-ins, present only while they allow it (consent ``mood``); they are never among
+    ``events``, so no other agent reads them.
     """
 
     events: tuple[HistoryEvent, ...]
@@ -57,6 +73,7 @@ class UserHistory:
     tz: str
     now: datetime
     open_tasks: tuple[OpenTask, ...] = ()
+    moods: tuple[MoodCheckIn, ...] = ()
 
     @classmethod
     def build(
@@ -65,11 +82,16 @@ class UserHistory:
         task_completions: Iterable[tuple[datetime | str, datetime | str | None, str]],
         tz: str | None,
         now: datetime | str | None = None,
+        moods: Iterable[tuple[datetime | str, int]] = (),
     ) -> UserHistory:
         moment = as_utc(now) if now is not None else datetime.now(UTC)
         kept_events = tuple(
             sorted(
-                (HistoryEvent(str(kind), at) for kind, raw in events if (at := as_utc(raw)) <= moment),
+                (
+                    HistoryEvent(str(kind), at)
+                    for kind, raw in events
+                    if kind != MOOD_EVENT and (at := as_utc(raw)) <= moment
+                ),
                 key=lambda event: event.at,
             )
         )
@@ -83,11 +105,18 @@ class UserHistory:
                 key=lambda completion: completion.completed_at,
             )
         )
-        return cls(kept_events, kept_completions, str(zone(tz)), moment)
+        kept_moods = tuple(
+            sorted(
+                (MoodCheckIn(at, int(level)) for raw, level in moods if (at := as_utc(raw)) <= moment),
+                key=lambda mood: mood.at,
+            )
+        )
+        return cls(kept_events, kept_completions, str(zone(tz)), moment, moods=kept_moods)
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any]) -> UserHistory:
-        """A history in the persona format (``events``, ``task_completions``, ``tz``, ``now``); ``truth`` is ignored."""
+        """A history in the persona format (``events``, ``task_completions``, ``tz``, ``now``, optional ``moods`` as
+        ``{"at", "level"}``); ``truth`` is ignored."""
         return cls.build(
             events=((e.get("type", ""), e["at"]) for e in data.get("events") or []),
             task_completions=(
@@ -95,6 +124,7 @@ class UserHistory:
             ),
             tz=data.get("tz"),
             now=data.get("now"),
+            moods=((m["at"], m["level"]) for m in data.get("moods") or []),
         )
 
     @property

@@ -16,12 +16,12 @@ from datetime import UTC, datetime, timedelta
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from agents.base import Agent, UserHistory
+from agents.base import MOOD_CONSENT, MOOD_EVENT, MOOD_LEVELS, Agent, UserHistory
 from agents.eligibility import eligible_agents
 from agents.inference import effective_params, run_inference, save_inferred
 from oo_app.erasure import PersonGone, forget_late_work, person_exists, unless_gone
 from oo_app.llm.router import for_person
-from oo_app.models import AgentOutput, AgentRun, Event, TaskCompletion, User
+from oo_app.models import AgentOutput, AgentRun, Consent, Event, TaskCompletion, User
 
 log = logging.getLogger(__name__)
 
@@ -29,16 +29,34 @@ HISTORY_DAYS = 120
 
 
 def load_history(session: Session, user: User, now: datetime) -> UserHistory:
+    """The person's last ``HISTORY_DAYS`` up to ``now``. Mood check-ins are read only while the person grants consent
+    ``mood``, into ``moods`` and never among ``events``."""
     since = now - timedelta(days=HISTORY_DAYS)
-    events = session.exec(
-        select(Event.type, Event.at).where(Event.user_id == user.id, Event.at >= since, Event.at <= now)
-    ).all()
+    recent = (Event.user_id == user.id, Event.at >= since, Event.at <= now)
+    events = session.exec(select(Event.type, Event.at).where(*recent, Event.type != MOOD_EVENT)).all()
     completions = session.exec(
         select(TaskCompletion.completed_at, TaskCompletion.due_at, TaskCompletion.project).where(
             TaskCompletion.user_id == user.id, TaskCompletion.completed_at >= since
         )
     ).all()
-    return UserHistory.build(events=events, task_completions=completions, tz=user.tz, now=now)
+    moods = []
+    if _granted(session, user.id, MOOD_CONSENT):
+        rows = session.exec(select(Event.at, Event.payload).where(*recent, Event.type == MOOD_EVENT)).all()
+        moods = [(at, payload["level"]) for at, payload in rows if _is_level(payload.get("level"))]
+    return UserHistory.build(events=events, task_completions=completions, tz=user.tz, now=now, moods=moods)
+
+
+def _granted(session: Session, user_id: int, key: str) -> bool:
+    return (
+        session.exec(
+            select(Consent.id).where(Consent.user_id == user_id, Consent.key == key, Consent.granted == True)  # noqa: E712
+        ).first()
+        is not None
+    )
+
+
+def _is_level(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value in MOOD_LEVELS
 
 
 def job_key(user_id: int, agent: Agent, now: datetime) -> str:

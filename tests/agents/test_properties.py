@@ -77,6 +77,11 @@ VALID: dict[str, dict[str, Callable[[Any], bool]]] = {
         "weekly_cycle": _cycle("peak_weekday", 6, 0.0, 1.0),
         "daily_cycle": _cycle("peak_hour", 23, 1.0, 24.0),
     },
+    "mood": {
+        "recent_mood": lambda v: _number(v) and 1 <= v <= 3,
+        "low_hours": lambda v: isinstance(v, list) and all(map(_hour, v)) and v == sorted(set(v)),
+        "low_weekdays": lambda v: isinstance(v, list) and all(d in range(7) for d in v) and v == sorted(set(v)),
+    },
     "focus-area": {
         "preferred_areas": lambda v: (
             isinstance(v, list)
@@ -135,8 +140,9 @@ def histories(draw: st.DrawFn, size: int = 120) -> UserHistory:
     completions = draw(
         st.lists(st.tuples(moment, due, PROJECTS), min_size=(n := draw(st.integers(0, size))), max_size=n)
     )
+    moods = draw(st.lists(st.tuples(moment, st.integers(1, 3)), min_size=(n := draw(st.integers(0, size))), max_size=n))
     now_given = _as_given(now, draw(st.integers(0, 2)))
-    return UserHistory.build(events, completions, draw(ZONE_NAMES), now_given)
+    return UserHistory.build(events, completions, draw(ZONE_NAMES), now_given, moods=moods)
 
 
 def _dense_history(days: int, per_day: int, now: datetime) -> UserHistory:
