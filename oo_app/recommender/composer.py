@@ -1,7 +1,8 @@
 """The rule-based composer: a deterministic tip writer over the agents' facts.
 
 It is the safety net behind every model (a failed or unfaithful model answer falls back to it) and, until a real
-model is configured, the writer behind the ``tip-generator`` alias. It only states what the facts say.
+model is configured, the writer behind the ``tip-generator`` alias. It only states what the facts say. When the mood
+agent says energy is low now, it writes only gentle tips: one small step or rest, never pressure about what is late.
 """
 
 from __future__ import annotations
@@ -117,6 +118,28 @@ RULES: dict[str, Callable[[Mapping[str, Any]], list[TipDraft]]] = {
     "recent-patterns": _patterns,
 }
 
+# A low-energy moment: the smallest step, kind words, nothing about what is late or how much got done.
+GENTLE = [
+    _advice("Energy is low right now. One small step is enough; the rest can wait."),
+    _todo("Pick the smallest, easiest thing on your list and stop after it."),
+    _advice("Low energy is fine. Take a short break before you decide what is next."),
+    _advice("Go easy on yourself now: a glass of water and a few slow breaths first."),
+]
+
+
+def low_energy(facts: Mapping[str, Any]) -> bool:
+    """Whether the mood agent says the person's energy is low now."""
+    mood = (facts.get("signals") or {}).get("mood") or {}
+    return isinstance(mood, Mapping) and mood.get("energy_now") == "low"
+
+
+def _gentle(signals: Mapping[str, Any]) -> list[TipDraft]:
+    """The candidates of a low-energy moment: rest in quiet hours, else the gentle tips."""
+    time_of_day = signals.get("time-of-day") or {}
+    rest = _time_of_day(time_of_day) if time_of_day.get("phase") == "quiet" else []
+    return rest + GENTLE
+
+
 GENERIC = [
     _todo("Pick one small task and finish it in the next ten minutes."),
     _advice("Choose the one thing that would make today feel done."),
@@ -143,9 +166,15 @@ def context_kind(facts: Mapping[str, Any]) -> str | None:
 
 
 def candidates(facts: Mapping[str, Any]) -> list[TipDraft]:
-    """Every tip the facts support, best first: the agents' rules in priority order (work's task agents first in a
-    work context), then the generic tips; at rest, advice only, the rest tips first."""
+    """Every tip the facts support, best first: at a low-energy moment only the gentle ones; else the agents' rules in
+    priority order (work's task agents first in a work context), then the generic tips; at rest, advice only, the
+    rest tips first."""
     signals: Mapping[str, Any] = facts.get("signals") or {}
+    if low_energy(facts):
+        try:
+            return _gentle(signals)
+        except (KeyError, TypeError, ValueError):
+            return list(GENTLE)
     kind = context_kind(facts)
     order = list(RULES)
     if kind == "work":

@@ -2,7 +2,8 @@
 
 A tip records the version it was written with; changing a template means adding a new version, never editing one
 that tips already point to. The structured facts travel beside the prompt (LiteLLM ``metadata``), read by local
-writers only; v1 carried them on its last line (``Facts (JSON):``), which :func:`parse_facts` still reads.
+writers only; v1 carried them on its last line (``Facts (JSON):``), which :func:`parse_facts` still reads. v3 asks
+for a gentler tip when the mood agent's line says energy is low now.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any
 from agents.contexts import ContextKind, InEffect
 
 PROMPTS_DIR = Path(__file__).parent / "prompts"
-CURRENT_VERSION = "orchestrator-v3"  # v3 adds the context in effect
+CURRENT_VERSION = "orchestrator-v4"  # v3 adds the context in effect, v4 gentleness when energy is low
 FACTS_PREFIX = "Facts (JSON): "
 # The prompt lists the newest few recent tips (a budget of ~400 prompt tokens); the repeat and near-duplicate guards
 # check every recent tip the orchestrator passes (ten) whatever the prompt shows.
