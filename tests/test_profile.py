@@ -213,7 +213,7 @@ def test_consents_via_the_api_record_the_text_version_and_refuse_unknown_keys(
     assert (tasks["granted"], tasks["agreed_version"]) == (True, tasks["text_version"])
     assert "never reads or keeps a task's title or description" in tasks["text"]
     assert unknown.status_code == 422
-    assert "unknown consent 'location'; the consents are: activity, push, tasks" in unknown.json()["error"]
+    assert "unknown consent 'location'; the consents are: activity, mood, push, tasks" in unknown.json()["error"]
     assert not_bool.status_code == 422
     session.commit()
     row = session.exec(select(Consent).where(Consent.user_id == demo_user.id, Consent.key == "tasks")).one()
@@ -300,7 +300,7 @@ def test_the_profile_shows_integrations_without_their_tokens(
     ]
     assert SECRET_MARK not in response.text
     assert [scope["scope"] for scope in body["prefs"]] == ["global", *registry()]
-    assert {consent["key"] for consent in body["consents"]} == {"activity", "push", "tasks"}
+    assert {consent["key"] for consent in body["consents"]} == {"activity", "mood", "push", "tasks"}
 
 
 def test_the_registry_lists_every_manifest(client: TestClient) -> None:
@@ -331,6 +331,7 @@ ROUTES = [
     ("GET", "/api/agents/registry", None),
     ("GET", "/api/me/export", None),
     ("DELETE", "/api/me", {"confirm": "delete my account"}),
+    ("POST", "/api/mood", {"level": 2}),
 ]
 WRITES = [route for route in ROUTES if route[0] != "GET"]
 

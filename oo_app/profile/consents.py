@@ -4,8 +4,9 @@ they agreed to.
 The keys are those the agents' manifests require (``activity``, ``tasks``, ...) and the product's own (``push``: web
 push notifications, needed by no agent). Revoking one stops every agent that needs it
 (:func:`agents.eligibility.eligible_agents` reads only granted consents) and deletes those agents' outputs for the
-person in the same transaction; revoking ``push`` deletes the person's push subscriptions in it too. Tips already shown
-stay in the person's tip log: they are what oO told them.
+person in the same transaction; revoking ``push`` deletes the person's push subscriptions in it too, and revoking
+``mood`` their mood check-ins (the person expects them to stop counting; kept, a new grant would bring them back).
+Tips already shown stay in the person's tip log: they are what oO told them.
 Functions here flush and never commit: the caller's session is the transaction.
 """
 
@@ -18,9 +19,11 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
+from agents.base import MOOD_CONSENT
 from agents.registry import registry
 from oo_app.errors import InvalidInput
 from oo_app.models import AgentOutput, Consent, PrefSource, User, UserPreference
+from oo_app.profile.mood import forget_moods
 from oo_app.push.subscriptions import PUSH_CONSENT, forget_subscriptions
 
 
@@ -47,6 +50,12 @@ CONSENT_TEXTS: dict[str, ConsentText] = {
         "Lets oO learn your habits and main areas from when your tasks were done, when they were due and the names "
         "of their projects. oO never reads or keeps a task's title or description.",
         "Your finished tasks",
+    ),
+    MOOD_CONSENT: ConsentText(
+        "v1",
+        "oO may keep the mood check-ins you tap on the tip page (low, okay or good), learn when your energy tends to "
+        "dip, and tell its tip writer how your energy is now, to offer gentler tips then. It never uses them for "
+        "anything but your tips and never nudges you to check in. Revoking it deletes your check-ins.",
     ),
     PUSH_CONSENT: ConsentText(
         "v2",
@@ -133,8 +142,8 @@ def set_consents(
 
     A grant records the current text version and the time. A revocation records the time, stops every agent that needs
     the key and deletes those agents' ``agent_outputs`` of the person and the values they inferred (values the person
-    set stay), and a revocation of ``push`` deletes their push subscriptions, in the caller's transaction. Unknown
-    keys or non-boolean answers raise InvalidInput before anything changes.
+    set stay), a revocation of ``push`` deletes their push subscriptions and one of ``mood`` their mood check-ins, in
+    the caller's transaction. Unknown keys or non-boolean answers raise InvalidInput before anything changes.
     """
     known = consent_keys()
     for key, granted in changes.items():
@@ -145,7 +154,7 @@ def set_consents(
     now = now or datetime.now(UTC)
     rows = {row.key: row for row in session.exec(select(Consent).where(Consent.user_id == user.id))}
     stopped: set[str] = set()
-    unsubscribed = 0
+    unsubscribed = forgotten_moods = 0
     for key, granted in changes.items():
         row = rows.get(key) or Consent(user_id=user.id, key=key)
         if granted:
@@ -156,6 +165,8 @@ def set_consents(
             stopped.update(agents_needing(key))
         if key == PUSH_CONSENT and not granted:
             unsubscribed = forget_subscriptions(session, user.id)
+        if key == MOOD_CONSENT and not granted:
+            forgotten_moods = forget_moods(session, user.id)
     deleted = 0
     if stopped:
         result = session.exec(
@@ -182,6 +193,8 @@ def set_consents(
             f"Your browsers are unsubscribed ({unsubscribed} subscription(s) deleted); oO sends no notification until "
             "you grant it again and subscribe."
         )
+    if MOOD_CONSENT in changes and not changes[MOOD_CONSENT]:
+        notes.append(f"Your mood check-ins are deleted ({forgotten_moods}).")
     return ConsentChange(
         consents=list_consents(session, user),
         stopped_agents=sorted(stopped),

@@ -72,6 +72,15 @@ def _hours(value: Any) -> list[int]:
     return sorted(hours)
 
 
+def _weekdays(value: Any) -> list[int]:
+    if not isinstance(value, list) or len(value) > 7:
+        raise ValueError
+    days = [_integer(item, 0, 6) for item in value]
+    if len(set(days)) != len(days):
+        raise ValueError
+    return sorted(days)
+
+
 @lru_cache(maxsize=1)
 def _zones() -> frozenset[str]:
     return frozenset(available_timezones())
@@ -155,6 +164,9 @@ RULES: dict[str, ParamRule] = {
         "an object {'strength': a number from 0 to 24, 'peak_hour': an integer from 0 to 23}",
         _record(strength=lambda value: _number(value, 0, 24), peak_hour=_hour),
     ),
+    "recent_mood": ParamRule("a number from 1 (low) to 3 (good)", lambda value: _number(value, 1, 3)),
+    "low_hours": ParamRule("a list of distinct hours of the day (integers from 0 to 23)", _hours),
+    "low_weekdays": ParamRule("a list of distinct weekdays, integers from 0 (Monday) to 6", _weekdays),
     "preferred_areas": ParamRule(
         f"a list of at most 5 distinct area names of 1-{MAX_NAME} characters on one line", _names(5)
     ),

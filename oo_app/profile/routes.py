@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Body, Path
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, ConfigDict, Field, StrictBool
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
 from oo_app.auth.sessions import csrf_cookie, secure_cookies, session_cookie
 from oo_app.deps import CsrfDep, SessionDep, UserDep
@@ -21,6 +21,7 @@ from oo_app.profile.consents import ConsentChange, consent_keys, set_consents
 from oo_app.profile.contexts import ContextState, change_context, list_contexts, set_schedules
 from oo_app.profile.deletion import CONFIRMATION_PHRASE, DeletionReport, delete_account
 from oo_app.profile.export import export_person
+from oo_app.profile.mood import SCALE, MoodCheckInState, record_mood
 from oo_app.profile.overview import AgentInfo, Profile, agent_catalogue, profile_of
 from oo_app.profile.prefs import ScopePrefs, scopes, set_preferences, setting_keys
 
@@ -33,6 +34,7 @@ class ErrorBody(BaseModel):
 
 
 ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": ErrorBody} for code in (404, 409, 422)}
+FORBIDDEN: dict[int | str, dict[str, Any]] = {403: {"model": ErrorBody, "description": "consent 'mood' not granted"}}
 
 PrefChanges = Annotated[
     dict[Annotated[str, Field(max_length=64)], Any],
@@ -84,6 +86,12 @@ class SchedulesIn(BaseModel):
 
 class ContextsOut(BaseModel):
     contexts: list[ContextState]
+
+
+class MoodIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    level: StrictInt = Field(description=f"the mood: {SCALE}", examples=[1, 3])
 
 
 class AgentsOut(BaseModel):
@@ -140,6 +148,15 @@ def put_context_schedules(
     another context. The contexts after."""
     set_schedules(session, user, name, [schedule.model_dump() for schedule in body.schedules])
     return ContextsOut(contexts=list_contexts(session, user))
+
+
+@router.post(
+    "/api/mood", response_model=MoodCheckInState, responses=ERRORS | FORBIDDEN, dependencies=[CsrfDep], tags=["mood"]
+)
+def post_mood(body: MoodIn, session: SessionDep, user: UserDep) -> MoodCheckInState:
+    """Check in a mood; within half an hour of the last check-in it replaces that one. 403 without consent ``mood``,
+    422 for a level off the scale; nothing is written then."""
+    return record_mood(session, user, body.level)
 
 
 @router.get("/api/agents/registry", response_model=AgentsOut, responses=ERRORS)
