@@ -97,6 +97,22 @@ QUIET_BUTTON = {
     "_focus_visible": FOCUS,
 }
 
+# The mood check-in under the tip: quieter than the reactions; the chosen answer reads brighter.
+MOOD_ROW = {
+    "display": "flex",
+    "gap": "0.5rem",
+    "align_items": "center",
+    "flex_wrap": "wrap",
+    "justify_content": "center",
+}
+MOOD_BUTTON = {
+    **REACTION_BUTTON,
+    "color": MUTED_TEXT,
+    "padding": "0.2rem 0.8rem",
+    "font_size": "0.85rem",
+    "&[aria-pressed='true']": {"color": BRIGHT, "border_color": OUTLINE},
+}
+
 # The settings page.
 COLUMN = {**PAGE_STYLE, "justify_content": "flex-start", "align_items": "stretch", "gap": "2.5rem"}
 SECTION = {"max_width": "44rem", "width": "100%", "margin": "0 auto", "display": "flex", "flex_direction": "column"}

@@ -6,6 +6,7 @@ import reflex as rx
 
 from oo_app.components.context_switch import context_switch
 from oo_app.components.first_run import first_run_note, first_run_view
+from oo_app.components.mood import mood_tap
 from oo_app.components.reaction import reaction_button
 from oo_app.components.style import LINK_STYLE, PAGE_STYLE, SMALL_MUTED, TIP_STYLE
 from oo_app.models import Reaction
@@ -77,6 +78,7 @@ def tip_view() -> rx.Component:
             rx.el.p("from ", TipState.sources, " · ", TipState.written_by, id="tip-why", style=SMALL_MUTED),
         ),
         first_run_note(),
+        mood_tap(),
         context_switch(),
         id="tip-page",
         style=PAGE_STYLE,
