@@ -291,6 +291,7 @@ def test_agent_freshness_against_ttl_and_sla(hub_engine: Engine) -> None:
     assert frame["meets_sla"].to_dict() == {
         "focus-area": True,
         "momentum": True,
+        "mood": True,  # nobody allows mood: no one waits for it
         "overdue-task": False,
         "recent-patterns": True,
         "time-of-day": False,
@@ -461,6 +462,7 @@ def test_find_person_by_email_or_id_shows_profile_tips_and_outputs(hub_engine: E
     assert card.profile.person.email == "ada@example.com"
     assert {consent.key: consent.granted for consent in card.profile.consents} == {
         "activity": True,
+        "mood": False,
         "push": False,
         "tasks": True,
     }
