@@ -53,9 +53,10 @@ CONSENT_TEXTS: dict[str, ConsentText] = {
     ),
     MOOD_CONSENT: ConsentText(
         "v1",
-        "oO may keep the mood check-ins you tap on the tip page (low, okay or good), learn when your energy tends to "
-        "dip, and tell its tip writer how your energy is now, to offer gentler tips then. It never uses them for "
-        "anything but your tips and never nudges you to check in. Revoking it deletes your check-ins.",
+        "Lets oO keep the energy check-ins you tap under a tip (low, okay or good), learn when your energy tends to "
+        "dip and offer gentler tips then. oO never uses them for anything else nor nudges you to check in; turning it "
+        "off deletes them.",
+        "Your energy check-ins",
     ),
     PUSH_CONSENT: ConsentText(
         "v2",
