@@ -7,6 +7,7 @@ agents included). Storage is UTC; a person's zone is applied only at the edges (
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 
@@ -22,3 +23,15 @@ def zone(name: str | None) -> ZoneInfo:
         return ZoneInfo(name or "UTC")
     except (ZoneInfoNotFoundError, ValueError):
         return ZoneInfo("UTC")
+
+
+def known_zone(name: Any) -> str | None:
+    """``name`` when it is an IANA time zone this machine knows, else None (for a zone from outside: a sign-in's
+    claims, a browser)."""
+    if not isinstance(name, str) or not name or len(name) > 64:
+        return None
+    try:
+        ZoneInfo(name)
+    except (ValueError, KeyError, OSError):  # ZoneInfoNotFoundError is a KeyError; bad paths raise ValueError
+        return None
+    return name

@@ -10,11 +10,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Mapping
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, select
 
 from oo_app.auth.errors import SignInFailed
+from oo_app.clock import known_zone
 from oo_app.models import OAuthAccount, Role, User
 
 log = logging.getLogger(__name__)
@@ -24,17 +24,6 @@ EMAIL_UNVERIFIED = (
     "Sign-in failed: your provider does not confirm that this email address is yours. "
     "Verify the email at your provider, then try again."
 )
-
-
-def valid_zone(name: Any) -> str | None:
-    """``name`` when it is an IANA time zone this machine knows, else None."""
-    if not isinstance(name, str) or not name or len(name) > 64:
-        return None
-    try:
-        ZoneInfo(name)
-    except (ValueError, KeyError, OSError):  # ZoneInfoNotFoundError is a KeyError; bad paths raise ValueError
-        return None
-    return name
 
 
 def verified_email(claims: Mapping[str, Any]) -> str | None:
@@ -86,7 +75,7 @@ def _new_person(email: str, claims: Mapping[str, Any]) -> User:
     return User(
         email=email,
         display_name=name[:200] if isinstance(name, str) else "",
-        tz=valid_zone(claims.get("zoneinfo")) or "UTC",
+        tz=known_zone(claims.get("zoneinfo")) or "UTC",
         onboarded_at=None,  # a new person meets the first run (oo_app/profile/first_run.py)
     )
 
