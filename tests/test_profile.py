@@ -17,9 +17,9 @@ from oo_app.api import api
 from oo_app.auth.csrf import CSRF_HEADER
 from oo_app.errors import InvalidInput
 from oo_app.models import AgentOutput, Consent, Integration, PrefSource, Tip, User, UserPreference
-from oo_app.profile import prefs
+from oo_app.profile import granted_agents, prefs
 from oo_app.profile.consents import revoke_consent
-from oo_app.recommender import recommend
+from oo_app.recommender import recommend, replacement_tip
 from tests.test_profile_helpers import NOW, SECRET_MARK, make_person, owned_rows, signed_in
 
 TIME_OF_DAY = "time-of-day"
@@ -218,6 +218,57 @@ def test_consents_via_the_api_record_the_text_version_and_refuse_unknown_keys(
     session.commit()
     row = session.exec(select(Consent).where(Consent.user_id == demo_user.id, Consent.key == "tasks")).one()
     assert row.granted is True
+    assert granted_agents.drain(timeout=60), "the agents the grant allows ran in the background"
+
+
+def test_granting_tasks_via_the_api_runs_its_agents_at_once_without_the_scheduler(
+    session: Session, demo_user: User, client: TestClient
+) -> None:
+    needing = {agent_id for agent_id, agent in registry().items() if "tasks" in agent.manifest.consents}
+    assert client.patch("/api/profile/consents", json={"tasks": False}).status_code == 200
+    shown = recommend(session, demo_user)  # runs what the tip needs of the eligible agents (time-of-day)
+    session.commit()
+    before = {output.agent_id for output in _outputs(session, demo_user)}
+    assert before.isdisjoint(needing), "no agent that needs tasks ran: no scheduler in this test"
+
+    granted = client.patch("/api/profile/consents", json={"tasks": True})
+    assert granted.status_code == 200
+    assert granted_agents.drain(timeout=60)
+
+    assert {output.agent_id for output in _outputs(session, demo_user)} == before | needing, (
+        "the agents the grant made eligible ran at once"
+    )
+    fresher = replacement_tip(session, demo_user, shown.id)
+    assert fresher is not None, "a tip written after the new outputs replaces the one on the page"
+    assert set(fresher.agent_ids) & needing, "written from the newly eligible agents"
+
+
+def test_a_grant_runs_its_agents_once_the_change_is_committed(session: Session, demo_user: User) -> None:
+    revoke_consent(session, demo_user, "activity", NOW)
+    session.commit()
+    granted_agents.change_consents(session, demo_user, {"activity": True})
+    assert granted_agents.drain(timeout=60)
+    written = session.exec(select(AgentOutput).where(AgentOutput.user_id == demo_user.id)).all()
+    assert written == [], "nothing runs before the change is committed"
+    session.commit()
+    assert granted_agents.drain(timeout=60)
+    needing = {agent_id for agent_id, agent in registry().items() if "activity" in agent.manifest.consents}
+    assert needing <= {output.agent_id for output in _outputs(session, demo_user)}
+
+
+def test_revoking_via_the_api_still_deletes_the_outputs_and_runs_nothing(
+    session: Session, demo_user: User, client: TestClient
+) -> None:
+    run_due(session, NOW, [demo_user.id])
+    session.commit()
+    needing = {agent_id for agent_id, agent in registry().items() if "tasks" in agent.manifest.consents}
+
+    revoked = client.patch("/api/profile/consents", json={"tasks": False})
+    assert revoked.status_code == 200
+    assert granted_agents.drain(timeout=60)
+
+    assert set(revoked.json()["stopped_agents"]) == needing
+    assert {output.agent_id for output in _outputs(session, demo_user)} == set(registry()) - needing
 
 
 # Contexts

@@ -3,10 +3,10 @@
 A person meets the first run while ``users.onboarded_at`` is None (only a first sign-in and ``oo seed-demo
 --fresh-person`` make such a person). :func:`answer_first_run` records the answer (the consents chosen, or none for
 "not now") and the time, with the same domain function as the settings page; :func:`first_tip` then runs the agents
-the answer made eligible (cold-start defaults while there is no history, see :func:`agents.inference.run_inference`)
-instead of waiting for their schedule, and writes the tip from their outputs. Both flush and never commit: the
-caller's session is the transaction. Notifications (``push``) are not asked here: they need the browser's own
-permission, given on the settings page.
+the answer made eligible (:func:`oo_app.profile.granted_agents.run_granted_agents`, as a grant on the settings page
+does, cold-start defaults while there is no history) instead of waiting for their schedule, and writes the tip from
+their outputs. Both flush and never commit: the caller's session is the transaction. Notifications (``push``) are not
+asked here: they need the browser's own permission, given on the settings page.
 """
 
 from __future__ import annotations
@@ -17,10 +17,10 @@ from datetime import UTC, datetime
 
 from sqlmodel import Session
 
-from agents.runner import run_due
 from oo_app.errors import InvalidInput
 from oo_app.models import Tip, User
-from oo_app.profile.consents import ConsentChange, consent_keys, consent_text, set_consents
+from oo_app.profile.consents import ConsentChange, consent_keys, consent_text, list_consents, set_consents
+from oo_app.profile.granted_agents import run_granted_agents
 from oo_app.push.subscriptions import PUSH_CONSENT
 from oo_app.recommender.service import recommend
 
@@ -103,5 +103,6 @@ def first_tip(session: Session, user: User, now: datetime | None = None) -> Firs
     from the outputs; with no eligible agent the tip is a generic one. Blocking (agents, the tip's model): call it in
     a worker thread from the page."""
     now = now or datetime.now(UTC)
-    outputs = run_due(session, now, user_ids=[user.id])
+    granted = [state.key for state in list_consents(session, user) if state.granted]
+    outputs = run_granted_agents(session, user, granted, now)
     return FirstTip(tip=recommend(session, user, now), agents=sorted({output.agent_id for output in outputs}))

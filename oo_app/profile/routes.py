@@ -17,10 +17,11 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
 from oo_app.auth.sessions import csrf_cookie, secure_cookies, session_cookie
 from oo_app.deps import CsrfDep, SessionDep, UserDep
-from oo_app.profile.consents import ConsentChange, consent_keys, set_consents
+from oo_app.profile.consents import ConsentChange, consent_keys
 from oo_app.profile.contexts import ContextState, change_context, list_contexts, set_schedules
 from oo_app.profile.deletion import CONFIRMATION_PHRASE, DeletionReport, delete_account
 from oo_app.profile.export import export_person
+from oo_app.profile.granted_agents import change_consents
 from oo_app.profile.mood import SCALE, MoodCheckInState, record_mood
 from oo_app.profile.overview import AgentInfo, Profile, agent_catalogue, profile_of
 from oo_app.profile.prefs import ScopePrefs, scopes, set_preferences, setting_keys
@@ -127,8 +128,9 @@ def patch_prefs(
 
 @router.patch("/api/profile/consents", response_model=ConsentChange, responses=ERRORS, dependencies=[CsrfDep])
 def patch_consents(changes: ConsentChanges, session: SessionDep, user: UserDep) -> ConsentChange:
-    """Grant or revoke consents; a revocation stops the agents that need it and deletes their outputs."""
-    return set_consents(session, user, changes)
+    """Grant or revoke consents; a grant runs the agents it allows at once (in the background, then a fresher tip);
+    a revocation stops the agents that need it and deletes their outputs."""
+    return change_consents(session, user, changes)
 
 
 @router.patch("/api/profile/contexts", response_model=ContextsOut, responses=ERRORS, dependencies=[CsrfDep])

@@ -30,6 +30,7 @@ from oo_app.integrations.oauth import CONNECTED, REAUTH_NEEDED
 from oo_app.integrations.revocation import disconnect
 from oo_app.models import User
 from oo_app.profile import consents, contexts, deletion, overview, prefs
+from oo_app.profile.granted_agents import change_consents
 from oo_app.state.signed_in import SignedIn, as_person
 
 log = logging.getLogger(__name__)
@@ -326,7 +327,7 @@ class SettingsState(SignedIn, rx.State):
     async def set_consent(self, key: str, granted: bool):
         if granted:
             outcome = await self._change(
-                "consents", lambda session, user: consents.grant_consent(session, user, key), f"{key}: granted"
+                "consents", lambda session, user: change_consents(session, user, {key: True}), f"{key}: granted"
             )
         else:
             outcome = await self._change("consents", lambda session, user: _revoke_consent(session, user, key))
