@@ -7,6 +7,8 @@ Domain functions on a real migrated database, the sign-in's account creation, ex
 from __future__ import annotations
 
 import json
+import logging
+from datetime import datetime
 
 import pytest
 from sqlmodel import Session, select
@@ -14,11 +16,13 @@ from sqlmodel import Session, select
 from oo_app.auth.accounts import person_for_claims
 from oo_app.demo import seed_fresh_person
 from oo_app.errors import Conflict, InvalidInput
-from oo_app.models import AgentOutput, Consent, User
+from oo_app.models import AgentOutput, Consent, PrefSource, User, UserPreference
 from oo_app.profile.consents import list_consents
 from oo_app.profile.deletion import delete_account
 from oo_app.profile.export import export_person
 from oo_app.profile.first_run import answer_first_run, first_run_pending, first_tip, offered_consents
+from oo_app.profile.prefs import set_preference
+from oo_app.recommender.timing import is_quiet, timing_params
 from tests.conftest import NOW
 from tests.test_cli import _oo
 
@@ -77,6 +81,66 @@ def test_not_now_records_the_answer_grants_nothing_and_the_tip_is_generic(sessio
     assert rows, "the answer is recorded"
     assert not any(row.granted for row in rows), "nothing granted"
     assert (first.agents, first.tip.agent_ids) == ([], [])
+
+
+# 07:30 in Paris on the test's day (UTC+1): a morning hour, but inside the default quiet hours on the UTC clock.
+PARIS_MORNING = datetime.fromisoformat("2026-11-20T06:30:00+00:00")
+
+
+def test_the_browsers_zone_becomes_a_new_persons_zone_and_their_morning_is_not_quiet(session: Session) -> None:
+    person = _new_person(session)
+    assert person.tz == "UTC", "no zoneinfo claim: the sign-in starts the person in UTC"
+    assert is_quiet(timing_params(session, person), PARIS_MORNING), "07:30 in Paris is 06:30 on the UTC clock"
+
+    answer_first_run(session, person, {"activity": True}, now=NOW, zone="Europe/Paris")
+    first_tip(session, person, now=NOW)
+    session.commit()
+
+    assert session.get(User, person.id).tz == "Europe/Paris"
+    inferred = session.exec(
+        select(UserPreference).where(UserPreference.user_id == person.id, UserPreference.key == "tz")
+    ).one()
+    assert (inferred.value, inferred.source) == ("Europe/Paris", PrefSource.inferred), "the agents read the new zone"
+    assert not is_quiet(timing_params(session, person), PARIS_MORNING), "07:30 in Paris is no longer a quiet hour"
+
+
+def test_not_now_takes_the_browsers_zone_too(session: Session) -> None:
+    person = _new_person(session)
+    answer_first_run(session, person, None, now=NOW, zone="America/New_York")
+    session.commit()
+    assert session.get(User, person.id).tz == "America/New_York"
+
+
+@pytest.mark.parametrize("zone", ["Mars/Olympus", "", "../../etc/passwd", "Europe/" + "x" * 80])
+def test_a_zone_oo_does_not_know_is_ignored_with_a_log_line_never_an_error(
+    session: Session, zone: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    person = _new_person(session)
+    with caplog.at_level(logging.INFO, logger="oo_app.profile.zone"):
+        answer = answer_first_run(session, person, {"tasks": True}, now=NOW, zone=zone)
+    session.commit()
+    assert answer.granted == ["tasks"], "the answer is recorded all the same"
+    assert session.get(User, person.id).tz == "UTC"
+    assert "ignored a browser time zone" in caplog.text
+
+
+def test_a_zone_the_person_set_themselves_is_never_overwritten_by_the_browsers(session: Session) -> None:
+    person = _new_person(session)
+    set_preference(session, person, "time-of-day", "tz", "Asia/Tokyo", NOW)
+    answer_first_run(session, person, {"activity": True}, now=NOW, zone="Europe/Paris")
+    first_tip(session, person, now=NOW)
+    session.commit()
+
+    assert session.get(User, person.id).tz == "UTC", "the browser's zone is not taken over the person's own"
+    assert timing_params(session, person)["tz"] == "Asia/Tokyo", "their own zone governs their quiet hours"
+
+
+def test_a_zone_the_provider_sends_starts_the_person_in_it_until_the_browser_tells(session: Session) -> None:
+    claims = {"sub": "sub-eve", "email": "eve@example.com", "email_verified": True, "zoneinfo": "Europe/Berlin"}
+    person = person_for_claims(session, "oidc", claims)
+    assert person.tz == "Europe/Berlin"
+    answer_first_run(session, person, None, now=NOW, zone=None)
+    assert person.tz == "Europe/Berlin", "a browser that reported nothing changes nothing"
 
 
 def test_answering_twice_changes_nothing(session: Session) -> None:

@@ -1,7 +1,8 @@
 """The first run in a real browser: brand-new people sign in through a real OpenID Connect provider on loopback.
 
 One answers with two consents and sees a first tip written by agents; one says "not now" and sees a tip with the quiet
-note, once; one connects Todoist (the faithful stand-in of tests/fakes/todoist.py) and comes back to the first run.
+note, once; one connects Todoist (the faithful stand-in of tests/fakes/todoist.py) and comes back to the first run; one
+answers from a browser in Paris and is then in Paris's time zone.
 Screenshots of each step go to the test's tmp_path.
 """
 
@@ -34,11 +35,12 @@ def _person(sub: str, name: str) -> oidc_provider_mock.User:
 
 
 ADA, BOB, CY = _person("ada-subject", "Ada"), _person("bob-subject", "Bob"), _person("cy-subject", "Cy")
+DEE = _person("dee-subject", "Dee")  # signs in from a browser in Paris; her provider sends no zoneinfo
 
 
 @pytest.fixture(scope="module")
 def provider() -> Iterator[Provider]:
-    with oidc_provider([ADA, BOB, CY]) as provider:
+    with oidc_provider([ADA, BOB, CY, DEE]) as provider:
         yield provider
 
 
@@ -171,3 +173,22 @@ def test_connecting_todoist_from_the_first_run_comes_back_to_it(
         integration = session.exec(select(Integration).where(Integration.user_id == user.id)).one()
     engine.dispose()
     assert integration.status == CONNECTED
+
+
+def test_a_new_person_answering_from_a_browser_in_paris_is_in_paris_time(
+    new_context: Callable[..., BrowserContext], app_server: AppServer, provider: Provider, tmp_path: Path
+) -> None:
+    base, database_url = app_server
+    page = new_context(viewport={"width": 1000, "height": 800}, timezone_id="Europe/Paris").new_page()
+    _sign_in(page, base, provider, DEE)
+    page.wait_for_selector("#first-run")
+    assert _rows(database_url, DEE)[0].tz == "UTC", "no zoneinfo claim: the sign-in starts her in UTC"
+
+    page.check("#consent-activity")
+    page.click("#first-run-continue")
+    live_tip(page)
+    page.screenshot(path=str(tmp_path / "1-first-tip-in-paris.png"), full_page=True)
+
+    user, consents, _tips = _rows(database_url, DEE)
+    assert consents == {"activity": True, "tasks": False}
+    assert user.tz == "Europe/Paris", "the browser's zone is hers now"

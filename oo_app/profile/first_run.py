@@ -2,11 +2,12 @@
 
 A person meets the first run while ``users.onboarded_at`` is None (only a first sign-in and ``oo seed-demo
 --fresh-person`` make such a person). :func:`answer_first_run` records the answer (the consents chosen, or none for
-"not now") and the time, with the same domain function as the settings page; :func:`first_tip` then runs the agents
-the answer made eligible (:func:`oo_app.profile.granted_agents.run_granted_agents`, as a grant on the settings page
-does, cold-start defaults while there is no history) instead of waiting for their schedule, and writes the tip from
-their outputs. Both flush and never commit: the caller's session is the transaction. Notifications (``push``) are not
-asked here: they need the browser's own permission, given on the settings page.
+"not now") and the time, with the same domain function as the settings page, and starts the person in their
+browser's time zone (:mod:`oo_app.profile.zone`); :func:`first_tip` then runs the agents the answer made eligible
+(:func:`oo_app.profile.granted_agents.run_granted_agents`, as a grant on the settings page does, cold-start defaults
+while there is no history) instead of waiting for their schedule, and writes the tip from their outputs. Both flush
+and never commit: the caller's session is the transaction. Notifications (``push``) are not asked here: they need the
+browser's own permission, given on the settings page.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from oo_app.errors import InvalidInput
 from oo_app.models import Tip, User
 from oo_app.profile.consents import ConsentChange, consent_keys, consent_text, list_consents, set_consents
 from oo_app.profile.granted_agents import run_granted_agents
+from oo_app.profile.zone import adopt_browser_zone
 from oo_app.push.subscriptions import PUSH_CONSENT
 from oo_app.recommender.service import recommend
 
@@ -71,15 +73,21 @@ def offered_consents() -> list[OfferedConsent]:
 
 
 def answer_first_run(
-    session: Session, user: User, granted: Mapping[str, bool] | None, now: datetime | None = None
+    session: Session,
+    user: User,
+    granted: Mapping[str, bool] | None,
+    now: datetime | None = None,
+    zone: str | None = None,
 ) -> FirstRunAnswer:
     """Record the person's answer to the first run: ``granted`` maps each offered key to the person's choice (a key
-    left out counts as not granted); None means "not now" (nothing granted).
+    left out counts as not granted); None means "not now" (nothing granted). ``zone`` is the time zone the person's
+    browser reported, unchecked (None when it reported none).
 
-    Every offered key is recorded as the person's answer (granted or not) with :func:`set_consents`, and
-    ``onboarded_at`` is set, in the caller's transaction. A person who answered already keeps everything as it is
-    (``recorded`` False). Raises InvalidInput, before anything changes, for a key the first run does not offer or an
-    answer that is not a boolean.
+    Every offered key is recorded as the person's answer (granted or not) with :func:`set_consents`, ``onboarded_at``
+    is set and the browser's zone becomes the person's unless they set their own or it is unknown (then it is ignored,
+    see :func:`~oo_app.profile.zone.adopt_browser_zone`), in the caller's transaction. A person who answered already
+    keeps everything as it is (``recorded`` False). Raises InvalidInput, before anything changes, for a key the first
+    run does not offer or an answer that is not a boolean.
     """
     offered = [consent.key for consent in offered_consents()]
     chosen = dict(granted or {})
@@ -93,6 +101,8 @@ def answer_first_run(
     now = now or datetime.now(UTC)
     change: ConsentChange = set_consents(session, user, {key: chosen.get(key, False) for key in offered}, now)
     user.onboarded_at = now
+    if zone is not None:
+        adopt_browser_zone(session, user, zone)
     session.add(user)
     session.flush()
     return FirstRunAnswer(granted=[state.key for state in change.consents if state.granted], recorded=True)

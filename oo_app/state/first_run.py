@@ -4,7 +4,8 @@ The page shows the first run instead of the tip while ``TipState.first_run`` say
 view's choices. "continue" and "not now" record the answer and write the first tip in a worker thread (the domain:
 :mod:`oo_app.profile.first_run`); the view then asks the tip's state to load (each trigger chains both events, as a
 page state never imports another). The quiet note that says why a tip is generic lives here too: set by an answer
-that granted nothing, cleared by the next page load, so it is seen once.
+that granted nothing, cleared by the next page load, so it is seen once. When the first run opens, the browser tells
+its time zone (``Intl``), kept on the backend and stored with the answer if it is a zone oO knows.
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ log = logging.getLogger(__name__)
 UNAVAILABLE = "oO can't save your answer right now. Try again in a moment."
 
 TODOIST = "todoist"
+# Runs in the page: the IANA zone the browser's clock runs in ("" when it cannot tell).
+ZONE_SCRIPT = "(Intl.DateTimeFormat().resolvedOptions().timeZone || '')"
 
 
 @dataclass
@@ -55,11 +58,12 @@ def _opened(cookies: dict[str, str]) -> tuple[bool, str]:
     return as_person(cookies, lambda session, user: (first_run_pending(user), _todoist_status(session, user)))
 
 
-def _answer(cookies: dict[str, str], granted: Mapping[str, bool] | None) -> bool:
-    """Record the answer, then write the first tip from the agents it allows; whether the tips may now be personal.
+def _answer(cookies: dict[str, str], granted: Mapping[str, bool] | None, zone: str | None) -> bool:
+    """Record the answer (and the browser's ``zone``), then write the first tip from the agents it allows; whether
+    the tips may now be personal.
 
     Two transactions: the answer stands even when writing the tip fails (the page then writes one as usual)."""
-    answer = as_person(cookies, lambda session, user: answer_first_run(session, user, granted))
+    answer = as_person(cookies, lambda session, user: answer_first_run(session, user, granted, zone=zone))
     if answer.recorded:
         try:
             first = as_person(cookies, first_tip)
@@ -76,11 +80,13 @@ class FirstRunState(SignedIn, rx.State):
     busy: bool = False
     error: str = ""
     note: bool = False  # the quiet line under a generic first tip
+    _browser_zone: str = ""  # what the browser reported, unchecked until the answer stores it (backend only)
 
     @rx.event
     async def open(self):
         """On every load of the tip page: clear the note (it was seen), and fill the first run's choices when the
-        person meets it. Choices already made stay (the Todoist round trip comes back to this tab's state)."""
+        person meets it, then ask the browser its time zone. Choices already made stay (the Todoist round trip comes
+        back to this tab's state)."""
         self.note, self.error = False, ""
         try:
             pending, self.todoist = await asyncio.to_thread(_opened, self._cookie_map())
@@ -91,6 +97,14 @@ class FirstRunState(SignedIn, rx.State):
             return
         if pending and not self.choices:
             self.choices = [ConsentChoice(c.key, c.title, c.text) for c in offered_consents()]
+        if pending:
+            return rx.call_script(ZONE_SCRIPT, callback=FirstRunState.zone_reported)
+        return None
+
+    @rx.event
+    def zone_reported(self, zone: str):
+        """The browser's time zone, as it said it; checked only when the answer stores it."""
+        self._browser_zone = zone[:65] if isinstance(zone, str) else ""
 
     @rx.event
     def toggle(self, key: str, granted: bool):
@@ -117,7 +131,8 @@ class FirstRunState(SignedIn, rx.State):
         self.busy, self.error = True, ""
         yield
         try:
-            self.note = not await asyncio.to_thread(_answer, self._cookie_map(), granted)
+            zone = self._browser_zone or None
+            self.note = not await asyncio.to_thread(_answer, self._cookie_map(), granted, zone)
         except Unauthenticated:
             pass  # the tip's state, loading next, shows the sign-in view
         except OOError as error:
