@@ -10,6 +10,8 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+DEFAULT_ZONE = "UTC"  # a person's zone until something better is known (a sign-in's claim, their browser)
+
 
 def as_utc(value: datetime | str) -> datetime:
     """Parse an ISO 8601 string or take a datetime; a naive one is taken as UTC."""

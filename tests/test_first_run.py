@@ -135,12 +135,19 @@ def test_a_zone_the_person_set_themselves_is_never_overwritten_by_the_browsers(s
     assert timing_params(session, person)["tz"] == "Asia/Tokyo", "their own zone governs their quiet hours"
 
 
-def test_a_zone_the_provider_sends_starts_the_person_in_it_until_the_browser_tells(session: Session) -> None:
+def test_a_zone_the_provider_sent_is_the_persons_own_and_the_browsers_does_not_replace_it(session: Session) -> None:
     claims = {"sub": "sub-eve", "email": "eve@example.com", "email_verified": True, "zoneinfo": "Europe/Berlin"}
     person = person_for_claims(session, "oidc", claims)
-    assert person.tz == "Europe/Berlin"
+    assert person.tz == "Europe/Berlin", "the sign-in starts the person in their provider's zone"
+    answer_first_run(session, person, None, now=NOW, zone="Europe/Paris")
+    session.commit()
+    assert session.get(User, person.id).tz == "Europe/Berlin"
+
+
+def test_a_browser_that_reports_no_zone_changes_nothing(session: Session) -> None:
+    person = _new_person(session)
     answer_first_run(session, person, None, now=NOW, zone=None)
-    assert person.tz == "Europe/Berlin", "a browser that reported nothing changes nothing"
+    assert person.tz == "UTC"
 
 
 def test_answering_twice_changes_nothing(session: Session) -> None:

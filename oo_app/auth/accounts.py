@@ -14,7 +14,7 @@ from typing import Any
 from sqlmodel import Session, select
 
 from oo_app.auth.errors import SignInFailed
-from oo_app.clock import known_zone
+from oo_app.clock import DEFAULT_ZONE, known_zone
 from oo_app.models import OAuthAccount, Role, User
 
 log = logging.getLogger(__name__)
@@ -75,7 +75,7 @@ def _new_person(email: str, claims: Mapping[str, Any]) -> User:
     return User(
         email=email,
         display_name=name[:200] if isinstance(name, str) else "",
-        tz=known_zone(claims.get("zoneinfo")) or "UTC",
+        tz=known_zone(claims.get("zoneinfo")) or DEFAULT_ZONE,
         onboarded_at=None,  # a new person meets the first run (oo_app/profile/first_run.py)
     )
 
