@@ -21,7 +21,7 @@ from oo_app.profile.consents import list_consents
 from oo_app.profile.deletion import delete_account
 from oo_app.profile.export import export_person
 from oo_app.profile.first_run import answer_first_run, first_run_pending, first_tip, offered_consents
-from oo_app.profile.prefs import set_preference
+from oo_app.profile.prefs import scope_preferences, set_preference
 from oo_app.recommender.timing import is_quiet, timing_params
 from tests.conftest import NOW
 from tests.test_cli import _oo
@@ -104,11 +104,16 @@ def test_the_browsers_zone_becomes_a_new_persons_zone_and_their_morning_is_not_q
     assert not is_quiet(timing_params(session, person), PARIS_MORNING), "07:30 in Paris is no longer a quiet hour"
 
 
-def test_not_now_takes_the_browsers_zone_too(session: Session) -> None:
+def test_not_now_takes_the_browsers_zone_too_and_settings_show_it(session: Session) -> None:
     person = _new_person(session)
     answer_first_run(session, person, None, now=NOW, zone="America/New_York")
     session.commit()
     assert session.get(User, person.id).tz == "America/New_York"
+    zone = next(param for param in scope_preferences(session, person, "time-of-day", NOW).params if param.key == "tz")
+    assert (zone.value, zone.source) == ("America/New_York", "default"), "the settings page shows the zone oO uses"
+
+    set_preference(session, person, "time-of-day", "tz", "Europe/Lisbon", NOW)
+    assert timing_params(session, person)["tz"] == "Europe/Lisbon", "the person can still change it there"
 
 
 @pytest.mark.parametrize("zone", ["Mars/Olympus", "", "../../etc/passwd", "Europe/" + "x" * 80])

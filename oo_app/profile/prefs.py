@@ -26,6 +26,7 @@ from agents.runner import load_history
 from oo_app.errors import InvalidInput
 from oo_app.models import PrefSource, User, UserPreference
 from oo_app.profile.param_rules import ENABLED, meaning, rule_for
+from oo_app.profile.zone import ZONE_KEY
 
 GLOBAL_SCOPE = "global"
 GLOBAL_DESCRIPTION = "Settings for every agent at once. None exist yet; each agent's own settings are below."
@@ -99,6 +100,10 @@ class _Lazy:
         self._inferred: dict[str, dict[str, Any]] = {}
 
     @property
+    def zone(self) -> str:
+        return self._user.tz
+
+    @property
     def history(self) -> UserHistory:
         if self._history is None:
             self._history = load_history(self._session, self._user, self._now)
@@ -116,7 +121,8 @@ def _agent_prefs(manifest: AgentManifest, rows: list[UserPreference], lazy: _Laz
     params: list[ParamState] = []
     for param in manifest.params:
         row = by_key.get(param.key)
-        default = copy.deepcopy(param.cold_start_default)
+        # The zone starts as the person's own (``users.tz``), as the agent would infer it with no history.
+        default = lazy.zone if param.key == ZONE_KEY else copy.deepcopy(param.cold_start_default)
         rule = rule_for(param.key, param.cold_start_default)
         if row is not None and row.source == PrefSource.user:
             value, source, inferred = row.value, "user", lazy.inferred(manifest)[param.key]
