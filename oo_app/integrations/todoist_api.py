@@ -1,4 +1,4 @@
-"""Todoist's API v1 as oO reads it (httpx): completed tasks by completion date, projects, and the Sync API.
+"""Todoist's API v1 as oO reads it (httpx): completed tasks by completion date, open tasks, projects, the Sync API.
 
 Every request carries the bearer token and a timeout. Todoist's answers become domain errors a sync can act on:
 401 is :class:`TokenRefused` (a refresh may cure it), 403 is :class:`ReauthNeeded` (access revoked or scope missing),
@@ -10,6 +10,7 @@ Every request carries the bearer token and a timeout. Todoist's answers become d
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
@@ -74,6 +75,7 @@ class TodoistAPI:
             headers={"Authorization": f"Bearer {access_token}"},
             timeout=httpx.Timeout(timeout_s),
         )
+        self._timeout_s = timeout_s
 
     def __enter__(self) -> TodoistAPI:
         return self
@@ -107,6 +109,38 @@ class TodoistAPI:
             if not cursor:
                 return
         raise ProviderUnavailable(f"Todoist kept paginating {path} past {MAX_PAGES} pages")
+
+    def bounded_pages(
+        self, path: str, field: str, deadline: float, max_pages: int
+    ) -> tuple[list[dict[str, Any]], bool]:
+        """The items of at most ``max_pages`` pages of a cursor-paginated list, read before ``deadline`` (a
+        :func:`time.monotonic` instant), and whether the list ended there. Each request waits at most until the
+        deadline; running out of time raises :class:`ProviderUnavailable`."""
+        items: list[dict[str, Any]] = []
+        cursor: str | None = None
+        for _ in range(max_pages):
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise ProviderUnavailable(f"Todoist did not answer {path} within oO's time budget")
+            params = {"limit": PAGE_LIMIT, **({"cursor": cursor} if cursor else {})}
+            response = self._request("GET", path, params=params, timeout=min(left, self._timeout_s))
+            page = check_answer(response, path)
+            found = page.get(field)
+            if not isinstance(found, list):
+                raise ProviderUnavailable(f"Todoist answered {path} without its list of {field}")
+            items.extend(item for item in found if isinstance(item, dict))
+            cursor = page.get("next_cursor")
+            if not cursor:
+                return items, True
+        return items, False
+
+    def open_tasks(self, deadline: float, max_pages: int) -> tuple[list[dict[str, Any]], dict[str, str]]:
+        """The person's open tasks (``GET tasks``, at most ``max_pages`` pages) and the names of their active
+        projects, all read before ``deadline`` (see :meth:`bounded_pages`)."""
+        tasks, _ = self.bounded_pages("tasks", "results", deadline, max_pages)
+        projects, _ = self.bounded_pages("projects", "results", deadline, max_pages)
+        names = {str(p["id"]): str(p.get("name") or "") for p in projects if p.get("id") is not None}
+        return tasks, names
 
     def project_names(self) -> dict[str, str]:
         """Project id -> name, over active and archived projects (completed tasks may lie in either)."""

@@ -22,7 +22,8 @@ Doist's own SDKs (todoist-api-python, todoist-api-typescript), which encode that
   project and the ``user``; an incremental one the items and projects changed since the token, completed items with
   ``checked: true`` and ``completed_at``, deleted ones with ``is_deleted: true``. A token Todoist no longer knows
   (:meth:`FakeTodoist.forget_sync_tokens`) is refused with 400.
-- Errors as Todoist sends them (:meth:`FakeTodoist.fail_next`): 429 with ``Retry-After`` (seconds), 5xx, 401, 403.
+- Errors as Todoist sends them (:meth:`FakeTodoist.fail_next`): 429 with ``Retry-After`` (seconds), 5xx, 401, 403;
+  and a slow Todoist (:attr:`FakeTodoist.delay_s`): every API v1 answer comes that late.
 - Webhooks (:meth:`FakeTodoist.webhook_delivery`): the JSON body Todoist POSTs (``event_name``, ``user_id``,
   ``event_data``, ``initiator``, ``version``), signed in ``X-Todoist-Hmac-SHA256`` (base64 HMAC-SHA256 of the body
   under the client secret), with a unique ``X-Todoist-Delivery-ID``.
@@ -327,6 +328,9 @@ class _Handler(BaseHTTPRequestHandler):
         with fake._lock:
             fake.api_requests += 1
             failure = fake._failures.pop(0) if fake._failures else None
+            delay_s = fake.delay_s
+        if delay_s:
+            time.sleep(delay_s)  # a slow Todoist: the answer comes, late
         if failure is not None:
             status, retry_after = failure
             headers = {"Retry-After": str(retry_after)} if retry_after is not None else {}
@@ -450,6 +454,7 @@ class FakeTodoist(LoopbackFake):
         self.revocation_status: int | None = None  # answer revocations with this status (an outage) when set
         self.revoke_after_requests: int | None = None  # the person revokes oO's access after N API requests
         self.api_requests = 0
+        self.delay_s = 0.0  # every API v1 request is answered this many seconds late (a slow Todoist)
         self.projects: list[dict[str, Any]] = []
         self.archived_projects: list[dict[str, Any]] = []
         self.tasks: list[dict[str, Any]] = []
