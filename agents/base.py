@@ -48,14 +48,18 @@ MOOD_LEVELS: dict[int, str] = {1: "low", 2: "okay", 3: "good"}
 @dataclass(frozen=True, slots=True)
 class OpenTask:
     """An open task as an integration reports it on demand: held in memory for one computation, never stored.
-    Its title and project are plain one-line text (:func:`agents.names.plain_name`)."""
+    Its title and project are plain one-line text (:func:`agents.names.plain_name`); ``due_at`` is when it is due
+    (aware UTC; a full-day date is due at the end of that day in the person's zone), or None."""
 
     title: str
     project: str
+    due_at: datetime | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "title", plain_name(self.title))
         object.__setattr__(self, "project", plain_name(self.project))
+        if self.due_at is not None:
+            object.__setattr__(self, "due_at", as_utc(self.due_at))
 
 
 @dataclass(frozen=True)
@@ -149,7 +153,7 @@ class InferredParam:
 @dataclass(frozen=True)
 class AgentManifest:
     """What an agent is and needs. ``contexts``: the context kinds it fits (:mod:`agents.contexts`: work, home,
-    rest); none declared means it fits every context."""
+    rest); none declared means it fits every context. ``open_tasks``: the runner hands it the person's open tasks."""
 
     id: str
     version: str
@@ -159,8 +163,11 @@ class AgentManifest:
     consents: tuple[str, ...] = ()
     contexts: tuple[str, ...] = ()
     params: tuple[InferredParam, ...] = ()
+    open_tasks: bool = False  # reads the person's open tasks (fetched on demand, never stored); needs ``tasks``
 
     def __post_init__(self) -> None:
+        if self.open_tasks and "tasks" not in self.consents:
+            raise ValueError(f"agent {self.id!r} reads open tasks: it must declare the 'tasks' consent")
         unknown = set(self.contexts) - AGENT_KINDS
         if unknown:
             raise ValueError(

@@ -77,6 +77,7 @@ AGENT = Agent(
         ttl=timedelta(hours=24),
         schedule=timedelta(hours=6),
         consents=("tasks",),
+        open_tasks=True,
         contexts=("work", "home"),  # which area to give time to: silent on a day off
         params=(
             InferredParam(

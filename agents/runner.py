@@ -7,16 +7,17 @@ already written and writes nothing twice.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import nullcontext
 from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from agents.base import MOOD_CONSENT, MOOD_EVENT, MOOD_LEVELS, Agent, UserHistory
+from agents.base import MOOD_CONSENT, MOOD_EVENT, MOOD_LEVELS, Agent, OpenTask, UserHistory
 from agents.eligibility import eligible_agents
 from agents.inference import effective_params, run_inference, save_inferred
 from oo_app.erasure import PersonGone, forget_late_work, person_exists, unless_gone
@@ -27,10 +28,32 @@ log = logging.getLogger(__name__)
 
 HISTORY_DAYS = 120
 
+OpenTasksProvider = Callable[[int, Session], Sequence[OpenTask]]
+_open_tasks_provider: OpenTasksProvider | None = None
 
-def load_history(session: Session, user: User, now: datetime) -> UserHistory:
-    """The person's last ``HISTORY_DAYS`` up to ``now``. Mood check-ins are read only while the person grants consent
-    ``mood``, into ``moods`` and never among ``events``."""
+
+def provide_open_tasks(provider: OpenTasksProvider | None) -> None:
+    """Wire where open tasks come from (``provider(user_id, session)``; :func:`oo_app.bootstrap.bootstrap` hands
+    :func:`oo_app.integrations.open_tasks.open_tasks`). Agents never import an integration themselves."""
+    global _open_tasks_provider
+    _open_tasks_provider = provider
+
+
+def open_tasks_of(session: Session, user_id: int) -> tuple[OpenTask, ...]:
+    """The person's open tasks from the wired provider (empty when none is wired or it fails: never raises).
+    Held in memory only: nothing here stores them."""
+    if _open_tasks_provider is None:
+        return ()
+    try:
+        return tuple(_open_tasks_provider(user_id, session))
+    except Exception as error:
+        log.warning("open tasks of person #%s unavailable (%s)", user_id, type(error).__name__)
+        return ()
+
+
+def load_history(session: Session, user: User, now: datetime, open_tasks: Sequence[OpenTask] = ()) -> UserHistory:
+    """The person's last ``HISTORY_DAYS`` up to ``now``, with ``open_tasks`` (in memory only). Mood check-ins are read
+    only while the person grants consent ``mood``, into ``moods`` and never among ``events``."""
     since = now - timedelta(days=HISTORY_DAYS)
     recent = (Event.user_id == user.id, Event.at >= since, Event.at <= now)
     events = session.exec(select(Event.type, Event.at).where(*recent, Event.type != MOOD_EVENT)).all()
@@ -43,7 +66,8 @@ def load_history(session: Session, user: User, now: datetime) -> UserHistory:
     if _granted(session, user.id, MOOD_CONSENT):
         rows = session.exec(select(Event.at, Event.payload).where(*recent, Event.type == MOOD_EVENT)).all()
         moods = [(at, payload["level"]) for at, payload in rows if _is_level(payload.get("level"))]
-    return UserHistory.build(events=events, task_completions=completions, tz=user.tz, now=now, moods=moods)
+    history = UserHistory.build(events=events, task_completions=completions, tz=user.tz, now=now, moods=moods)
+    return dataclasses.replace(history, open_tasks=tuple(open_tasks)) if open_tasks else history
 
 
 def _granted(session: Session, user_id: int, key: str) -> bool:
@@ -102,7 +126,7 @@ def compute_output(
     run = AgentRun(user_id=user.id, agent_id=manifest.id, agent_version=manifest.version, status="ok", started_at=now)
     output: AgentOutput | None = None
     try:
-        history = load_history(session, user, now)
+        history = load_history(session, user, now, open_tasks_of(session, user.id) if manifest.open_tasks else ())
         inferred = run_inference(manifest, history)
         save_inferred(session, user.id, manifest.id, inferred)
         params = effective_params(session, user.id, manifest, inferred)

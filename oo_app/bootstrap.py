@@ -1,5 +1,6 @@
 """The one wiring point (cosmicpython's ``bootstrap.py``): hands the LLM router the custom providers of the
-recommender and the hooks of operations (the fallback counter, the adoption of LiteLLM's loggers).
+recommender and the hooks of operations (the fallback counter, the adoption of LiteLLM's loggers), and the runner
+where open tasks come from (:mod:`oo_app.integrations.open_tasks`).
 
 Called at start by the app, the CLI, the worker and the hub. Idempotent and cheap: it imports neither LiteLLM nor
 MLflow, torch or llama.cpp; the router builds the providers and runs the hooks when it is first built.
@@ -7,6 +8,8 @@ MLflow, torch or llama.cpp; the router builds the providers and runs the hooks w
 
 from __future__ import annotations
 
+from agents import runner
+from oo_app.integrations import open_tasks
 from oo_app.llm import router
 from oo_app.ops import logs, metrics
 from oo_app.recommender import composer, judge, local_writer
@@ -20,3 +23,5 @@ def bootstrap() -> None:
         providers=[composer.rules_provider(checks=judge.checks_answer), local_writer.local_provider()],
         hooks=[metrics.count_router_fallbacks, logs.adopt_library_loggers],
     )
+    # Agents read open tasks through the runner; only the wiring point knows they come from Todoist.
+    runner.provide_open_tasks(open_tasks.open_tasks)

@@ -1,7 +1,8 @@
 """Revoking a person's provider tokens: on disconnect of one integration and on account deletion.
 
 Best effort at the provider (each request bounded by the provider's timeout), certain at home: whatever the
-provider answers, the tokens are forgotten locally and the integration is marked ``disconnected``. A failure is
+provider answers, the tokens (and the open tasks cached in this process) are forgotten locally and the integration is
+marked ``disconnected``. A failure is
 reported and logged (never with a token), so the person can still revoke oO's access in the provider's settings.
 """
 
@@ -14,6 +15,7 @@ from typing import Any, Literal
 from sqlmodel import Session, col, select
 
 from oo_app.errors import OOError
+from oo_app.integrations import open_tasks
 from oo_app.integrations.oauth import DISCONNECTED, integration_of, provider_for, revoke
 from oo_app.integrations.vault import describe, forget_tokens, read_tokens
 from oo_app.models import Integration, User, utcnow
@@ -51,6 +53,7 @@ def _revoke_and_forget(session: Session, integration: Integration) -> Revocation
             outcome, error = "failed", str(failure)
             log.warning("revocation of %s failed, tokens forgotten anyway: %s", describe(integration), failure)
     forget_tokens(integration)
+    open_tasks.forget(integration.user_id)
     integration.status = DISCONNECTED
     integration.updated_at = utcnow()
     session.add(integration)
@@ -72,6 +75,7 @@ def revoke_all(session: Session, user: User) -> list[Revocation]:
 
     Never raises for a provider's failure: each one is in the returned list, so account deletion goes on.
     """
+    open_tasks.forget(user.id)
     integrations = session.exec(
         select(Integration).where(Integration.user_id == user.id).order_by(col(Integration.id))
     ).all()

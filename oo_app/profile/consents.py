@@ -5,8 +5,9 @@ The keys are those the agents' manifests require (``activity``, ``tasks``, ...) 
 push notifications, needed by no agent). Revoking one stops every agent that needs it
 (:func:`agents.eligibility.eligible_agents` reads only granted consents) and deletes those agents' outputs for the
 person in the same transaction; revoking ``push`` deletes the person's push subscriptions in it too, and revoking
-``mood`` their mood check-ins (the person expects them to stop counting; kept, a new grant would bring them back).
-Tips already shown stay in the person's tip log: they are what oO told them.
+``mood`` their mood check-ins (the person expects them to stop counting; kept, a new grant would bring them back),
+and revoking ``tasks`` forgets their open tasks cached in memory at once. Tips already shown stay in the person's tip
+log: they are what oO told them.
 Functions here flush and never commit: the caller's session is the transaction.
 """
 
@@ -22,6 +23,7 @@ from sqlmodel import Session, col, select
 from agents.base import MOOD_CONSENT
 from agents.registry import registry
 from oo_app.errors import InvalidInput
+from oo_app.integrations import open_tasks
 from oo_app.models import AgentOutput, Consent, PrefSource, User, UserPreference
 from oo_app.profile.mood import forget_moods
 from oo_app.push.subscriptions import PUSH_CONSENT, forget_subscriptions
@@ -164,6 +166,8 @@ def set_consents(
         session.add(row)
         if not granted:
             stopped.update(agents_needing(key))
+        if key == open_tasks.TASKS_CONSENT and not granted:
+            open_tasks.forget(user.id)  # at once: the cache is in memory, outside the transaction
         if key == PUSH_CONSENT and not granted:
             unsubscribed = forget_subscriptions(session, user.id)
         if key == MOOD_CONSENT and not granted:
