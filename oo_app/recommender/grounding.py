@@ -5,6 +5,9 @@ was given (the snippets and their data). A small model copies its examples and i
 stands between it and the page. It is deliberately strict: rejecting a good tip costs one composer tip, showing an
 invented one costs trust.
 
+A quotation is held to the letter: a quoted span in a tip (a task title) must be one the facts quote, and a title the
+facts quote may only appear quoted in a tip, so a title is never invented, altered or passed off as oO's own words.
+
 A tip never carries a link either (:func:`links_in`): no URL, web address, domain name, email address or IP address,
 even when the facts hold one (a project may be named like a domain). A link in a tip is a way out of oO that nobody
 checked.
@@ -42,6 +45,10 @@ _SCHEME = re.compile(r"(?i)\b(?:[a-z][a-z0-9+.-]*://|mailto:|www\.)\S*")
 # A domain name: labels joined by dots, ending in a top-level label of 2+ letters ("example.com", "evil.io/x",
 # "ada@example.com"), so not "e.g.", "a.m.", "10.30" or "3.5 h" (one-letter or numeric labels end none).
 _DOMAIN = re.compile(r"(?<![\w.-])(?:[^\W_](?:[\w-]{0,61}[^\W_])?\.)+(?:xn--[a-z0-9-]+|[^\W\d_]{2,63})(?![\w-])\S*")
+# A quotation: an opening quote not inside a word, up to the first closing quote not followed by a letter (so
+# "Mom's" stays inside 'Call Mom's doctor').
+_OPEN, _CLOSE, _ANY = "'\"\u2018\u201c", "'\"\u2019\u201d", "'\"\u2018\u2019\u201c\u201d"  # straight and curly quotes
+_QUOTED = re.compile(rf"(?<!\w)[{_OPEN}]([^{_ANY}\n]*?(?:\w['\u2019]\w[^{_ANY}\n]*?)*)[{_CLOSE}](?!\w)")
 _IPV4 = re.compile(r"(?<![\w.])\d{1,3}(?:\.\d{1,3}){3}(?![\w.])\S*")
 
 
@@ -54,11 +61,26 @@ def _numbers(text: str) -> set[float]:
     return {float(n) for n in _NUMBER.findall(_TIME.sub(" ", text))}
 
 
+def quotations(text: str) -> list[str]:
+    """The quoted spans of ``text``, without their quotes, in order."""
+    return [match.group(1).strip() for match in _QUOTED.finditer(text)]
+
+
+def _misquoted(tip: str, source: str) -> list[str]:
+    """Quotations of ``tip`` the facts do not quote, and titles the facts quote that ``tip`` states unquoted."""
+    quoted = {" ".join(q.lower().split()) for q in quotations(source) if q}
+    problems = [q for q in quotations(tip) if " ".join(q.lower().split()) not in quoted]
+    bare = " ".join(_QUOTED.sub(" ", tip).lower().split())
+    # One-word titles ("Laundry") stay ordinary words: only a title of two words or more is held to its quotes.
+    problems += [q for q in sorted(quoted) if " " in q and re.search(rf"(?<!\w){re.escape(q)}(?!\w)", bare)]
+    return problems
+
+
 def ungrounded(tip: str, facts: Iterable[str]) -> list[str]:
     """The terms of ``tip`` that no fact supports (empty when the tip is grounded)."""
     source = "\n".join(facts)
     source_lower = source.lower()
-    problems: list[str] = []
+    problems: list[str] = _misquoted(tip, source)
 
     times = {form for clock in _TIME.findall(source) for form in _hour_forms(clock)}
     problems += [clock for clock in _TIME.findall(tip) if clock not in times]
@@ -67,7 +89,7 @@ def ungrounded(tip: str, facts: Iterable[str]) -> list[str]:
     problems += [n for n in _NUMBER.findall(_TIME.sub(" ", tip)) if float(n) not in numbers]
 
     starts = {match.group(1) for match in _SENTENCE_START.finditer(tip)}
-    for word in _WORD.findall(tip):
+    for word in (found.rstrip("'-") for found in _WORD.findall(tip)):  # "Acme'" closing a quotation is "Acme"
         lower = word.lower()
         if lower in WEEKDAYS or lower in MONTHS:
             if lower not in source_lower:
