@@ -2,21 +2,24 @@
 
 ``lateness_tolerance_days``: median (completed_at - due_at) in days, negative when early. ``project_realness``: per
 project with 3+ dated completions, the global median minus the project's: positive means its dates are kept (real).
+:func:`overdue_open_task` names the person's most overdue open task (fetched on demand, never stored) for the tip
+being written: its title is quoted data in the line, never an instruction.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
 
-from agents.base import Agent, AgentManifest, InferredParam, Snippet, UserHistory
+from agents.base import Agent, AgentManifest, InferredParam, OpenTask, Snippet, UserHistory
 from agents.history_arrays import DAY, completion_arrays, per_history
 from agents.names import plain_name
+from oo_app.clock import zone
 
 MIN_DATED = 5
 MIN_PROJECT_DATED = 3
@@ -75,6 +78,31 @@ def short_name(name: str) -> str:
 
 def _days(value: float) -> str:
     return f"{value} day" if value == 1 else f"{value} days"
+
+
+OPEN_TASK = "open-task"  # the signal id of :func:`overdue_open_task`'s line
+
+
+def overdue_open_task(tasks: Iterable[OpenTask], tz: str | None, now: datetime) -> Snippet | None:
+    """The most overdue of ``tasks`` (due today counts, as 0 days), as a line quoting its title, or None.
+
+    Days overdue are counted in calendar days of the person's zone ``tz``: a task due yesterday is 1 day overdue.
+    Ties go to the title, for a stable choice. The data holds the title, the days and the project.
+    """
+    person_zone = zone(tz)
+    today = now.astimezone(person_zone).date()
+    late = [
+        ((today - task.due_at.astimezone(person_zone).date()).days, task)
+        for task in tasks
+        if task.due_at is not None and task.title and task.due_at.astimezone(person_zone).date() <= today
+    ]
+    if not late:
+        return None
+    days, task = min(late, key=lambda pair: (-pair[0], pair[1].title))
+    where = f" in {short_name(task.project)}" if task.project else ""
+    when = "is due today" if days == 0 else f"is {_days(days)} overdue"
+    text = f'The open task "{task.title}"{where} {when}.'
+    return Snippet(text, {"title": task.title, "days_overdue": days, "project": task.project})
 
 
 def compute(history: UserHistory, params: Mapping[str, Any]) -> Snippet:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field
 
+from agents.overdue_task import OPEN_TASK
 from oo_app.llm.aliases import CHECKS_MODEL, COMPOSER_MODEL, COMPOSER_PROVIDER
 from oo_app.llm.router import Provider, answer
 from oo_app.models import TipKind
@@ -109,8 +110,20 @@ def _patterns(data: Mapping[str, Any]) -> list[TipDraft]:
     return [_advice(f"Most of your tasks get done around {int(peak):02d}:00. Keep that hour free.")]
 
 
+def _open_task(data: Mapping[str, Any]) -> list[TipDraft]:
+    """A todo naming the person's most overdue open task, its title quoted as the facts quote it."""
+    title, days = str(data["title"]), int(data["days_overdue"])
+    if not title:
+        return []
+    if days == 0:
+        return [_todo(f"'{title}' is due today: give it ten minutes now.")]
+    late = "1 day" if days == 1 else f"{days} days"
+    return [_todo(f"'{title}' is {late} overdue: give it a date today.")]
+
+
 # Rules per agent id, in priority order; an agent without a rule contributes facts but no candidate.
 RULES: dict[str, Callable[[Mapping[str, Any]], list[TipDraft]]] = {
+    OPEN_TASK: _open_task,  # one real task, named, beats every general rule
     "time-of-day": _time_of_day,
     "momentum": _momentum,
     "overdue-task": _overdue,
@@ -148,7 +161,7 @@ GENERIC = [
 
 # In a context of kind ``work`` the agents about tasks speak first; at ``rest`` (a day off) no todo is written at
 # all, and these lead: time off is the point, not a gap in the list.
-WORK_FIRST = ("overdue-task", "focus-area", "momentum")
+WORK_FIRST = (OPEN_TASK, "overdue-task", "focus-area", "momentum")
 REST = [
     _advice("Nothing on your list needs you now. Let the time off be time off."),
     _advice("Leave the list closed today. It will keep until you are back."),

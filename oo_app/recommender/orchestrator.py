@@ -24,7 +24,8 @@ from sqlmodel import Session, col, select
 
 from agents.contexts import InEffect
 from agents.eligibility import eligible_agents
-from agents.runner import compute_output
+from agents.overdue_task import OPEN_TASK, overdue_open_task
+from agents.runner import compute_output, open_tasks_of
 from oo_app.llm.aliases import COMPOSER_MODEL, SAMPLES_DRAWN, TIP_GENERATOR
 from oo_app.llm.router import embed, get_router
 from oo_app.models import ACCEPTING_REACTIONS, AgentOutput, Policy, Tip, User
@@ -54,13 +55,19 @@ class Written:
 
 @dataclass(frozen=True)
 class Inputs:
-    """What a tip is written from: the agents' outputs, the person's recent tips and their good tips, and the context
-    in effect (:func:`agents.eligibility.context_in_effect`)."""
+    """What a tip is written from: the agents' outputs, the person's recent tips and their good tips, the context
+    in effect (:func:`agents.eligibility.context_in_effect`), and signals of the moment that are never stored (the
+    most overdue open task: :func:`open_task_signals`)."""
 
     outputs: list[AgentOutput]
     recent: list[str]
     examples: list[dict[str, str]]
     context: InEffect | None = None
+    transient: tuple[SignalLine, ...] = ()
+
+    @property
+    def signals(self) -> list[SignalLine]:
+        return [SignalLine(o.agent_id, o.snippet, o.data) for o in self.outputs] + list(self.transient)
 
 
 def freshest_outputs(session: Session, user: User, now: datetime) -> list[AgentOutput]:
@@ -85,6 +92,13 @@ def freshest_outputs(session: Session, user: User, now: datetime) -> list[AgentO
         if output is not None:
             outputs.append(output)
     return outputs
+
+
+def open_task_signals(session: Session, user: User, now: datetime) -> tuple[SignalLine, ...]:
+    """The person's most overdue open task as a signal (its title quoted), or none: fetched on demand through the
+    wired provider (which checks the ``tasks`` consent), held in memory for this tip only, never stored."""
+    snippet = overdue_open_task(open_tasks_of(session, user.id), user.tz, now)
+    return (SignalLine(OPEN_TASK, snippet.text, snippet.data),) if snippet is not None else ()
 
 
 def is_waiting() -> sa.ColumnElement[bool]:
@@ -214,7 +228,7 @@ def generate(
     """Write one tip with ``policy`` from ``inputs`` and log it; a shadow tip when ``shadow_of`` (the shown tip of
     the same inputs) is given."""
     started = started if started is not None else time.perf_counter()
-    signals = [SignalLine(o.agent_id, o.snippet, o.data) for o in inputs.outputs]
+    signals = inputs.signals
     prompt = render(signals, inputs.recent, policy.prompt_version, inputs.context)
     with _traced(user.id, policy, shadow_of is not None, [s.agent_id for s in signals]) as generation:
         facts = facts_of(signals, inputs.recent, inputs.examples, inputs.context)

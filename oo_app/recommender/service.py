@@ -17,7 +17,14 @@ from agents.eligibility import context_in_effect
 from oo_app.models import Policy, Tip, User
 from oo_app.ops import metrics
 from oo_app.recommender import limits, shadow
-from oo_app.recommender.orchestrator import Inputs, freshest_outputs, generate, good_examples, recent_tip_texts
+from oo_app.recommender.orchestrator import (
+    Inputs,
+    freshest_outputs,
+    generate,
+    good_examples,
+    open_task_signals,
+    recent_tip_texts,
+)
 from oo_app.recommender.policies import incumbent
 
 log = logging.getLogger(__name__)
@@ -48,6 +55,7 @@ def recommend(
         recent=recent_tip_texts(session, user.id),
         examples=good_examples(session, user.id),
         context=context_in_effect(session, user.id, now),
+        transient=open_task_signals(session, user, now),
     )
     tip = generate(session, user, policy, inputs, now, started=started, follows=follows)
     if follows is not None:

@@ -25,7 +25,7 @@ from oo_app.recommender import limits
 from oo_app.recommender.background import BackgroundJobs
 from oo_app.recommender.dedup import closest_recent
 from oo_app.recommender.judge import judge
-from oo_app.recommender.orchestrator import Inputs, generate, good_examples, recent_tip_texts
+from oo_app.recommender.orchestrator import Inputs, generate, good_examples, open_task_signals, recent_tip_texts
 from oo_app.recommender.policies import shadow_policies
 
 log = logging.getLogger(__name__)
@@ -38,12 +38,15 @@ def inputs_of(session: Session, shown: Tip) -> Inputs:
     """The inputs ``shown`` was written from, in its sources' order (outputs deleted since are left out)."""
     ids = [source["output_id"] for source in shown.sources]
     mine = select(AgentOutput).where(AgentOutput.user_id == shown.user_id, col(AgentOutput.id).in_(ids))
+    user = session.get(User, shown.user_id)
     by_id = {o.id: o for o in session.exec(mine)} if ids else {}
     return Inputs(
         outputs=[by_id[i] for i in ids if i in by_id],
         recent=recent_tip_texts(session, shown.user_id, before=shown.id),
         examples=good_examples(session, shown.user_id, before=shown.id),
         context=context_in_effect(session, shown.user_id, shown.created_at),  # as it stood when it was written
+        # Open tasks are never stored: the cached ones (or a fresh fetch) stand in for those the shown tip saw.
+        transient=open_task_signals(session, user, shown.created_at) if user is not None else (),
     )
 
 
@@ -52,7 +55,7 @@ def write_shadow(session: Session, shown: Tip, policy: Policy) -> Tip:
     user = session.get(User, shown.user_id)
     inputs = inputs_of(session, shown)
     tip = generate(session, user, policy, inputs, shown.created_at, shadow_of=shown)
-    lines = [output.snippet for output in inputs.outputs]
+    lines = [signal.text for signal in inputs.signals]
     with for_person(shown.user_id, SCORING_SPAN):
         for scored in (shown, tip):
             if scored.judge_score is None:
