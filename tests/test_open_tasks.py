@@ -25,6 +25,7 @@ from oo_app.integrations.revocation import disconnect
 from oo_app.integrations.todoist_api import PAGE_LIMIT
 from oo_app.models import User
 from oo_app.profile.consents import revoke_consent
+from oo_app.profile.deletion import delete_account
 from oo_app.recommender import recommend
 from oo_app.recommender.composer import compose
 from oo_app.recommender.guardrails import check_failures
@@ -178,6 +179,12 @@ def test_disconnecting_todoist_forgets_the_cache(connected: User, session: Sessi
     assert not open_tasks.is_cached(connected.id)
     session.commit()
     assert open_tasks.open_tasks(connected.id, session) == []
+
+
+def test_deleting_the_account_forgets_the_cache(connected: User, session: Session) -> None:
+    open_tasks.open_tasks(connected.id, session)
+    delete_account(session, connected, connected.email)
+    assert not open_tasks.is_cached(connected.id)
 
 
 def test_open_tasks_are_never_written_to_the_database_nor_their_titles_logged(
