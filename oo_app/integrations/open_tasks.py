@@ -15,6 +15,7 @@ import re
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from datetime import UTC, tzinfo
 from typing import Any
 
@@ -125,7 +126,7 @@ def _allowed(session: Session, user_id: int) -> Integration | None:
     return integration
 
 
-def _save_refreshed(integration_id: int, settings: Settings) -> Any:
+def _save_refreshed(integration_id: int, settings: Settings) -> Callable[[IssuedTokens], None]:
     """Tokens a provider renewed, stored in their own short transaction (never the caller's)."""
 
     def save(issued: IssuedTokens) -> None:
