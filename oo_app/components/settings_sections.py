@@ -136,7 +136,10 @@ def integrations_section() -> rx.Component:
             id="connect-todoist",
             style={**LINK_BUTTON, "margin_top": "0.6rem"},
         ),
-        rx.el.p("oO reads when tasks were done and their project, never their titles.", style=MUTED),
+        rx.el.p(
+            "oO keeps when tasks were done and their project; it reads open tasks' titles only while writing a tip.",
+            style=MUTED,
+        ),
     )
 
 

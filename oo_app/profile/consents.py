@@ -48,10 +48,11 @@ CONSENT_TEXTS: dict[str, ConsentText] = {
         "When you use oO",
     ),
     "tasks": ConsentText(
-        "v2",
+        "v3",
         "Lets oO learn your habits and main areas from when your tasks were done, when they were due and the names "
-        "of their projects. oO never reads or keeps a task's title or description.",
-        "Your finished tasks",
+        "of their projects, and read your open tasks' titles while it writes a tip, to name one. oO never keeps a "
+        "title or reads a description.",
+        "Your tasks",
     ),
     MOOD_CONSENT: ConsentText(
         "v1",
