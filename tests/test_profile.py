@@ -211,7 +211,7 @@ def test_consents_via_the_api_record_the_text_version_and_refuse_unknown_keys(
     assert revoked.status_code == granted.status_code == 200
     tasks = next(consent for consent in granted.json()["consents"] if consent["key"] == "tasks")
     assert (tasks["granted"], tasks["agreed_version"]) == (True, tasks["text_version"])
-    assert "never reads or keeps a task's title or description" in tasks["text"]
+    assert "oO never keeps a title or reads a description" in tasks["text"]
     assert unknown.status_code == 422
     assert "unknown consent 'location'; the consents are: activity, mood, push, tasks" in unknown.json()["error"]
     assert not_bool.status_code == 422
