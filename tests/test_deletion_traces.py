@@ -334,9 +334,9 @@ def test_an_agent_job_whose_person_is_deleted_meanwhile_writes_nothing(
     person = make_person(session, "leaving@example.com")
     real_history = runner.load_history
 
-    def deleted_while_computing(db: Session, user: User, now: Any) -> Any:
+    def deleted_while_computing(db: Session, user: User, now: Any, *rest: Any) -> Any:
         _delete_now(db.get_bind(), user.id)
-        return real_history(db, user, now)
+        return real_history(db, user, now, *rest)
 
     monkeypatch.setattr(runner, "load_history", deleted_while_computing)
     with caplog.at_level(logging.INFO):
@@ -358,11 +358,11 @@ def test_a_scheduler_round_skips_a_person_deleted_during_it_and_keeps_the_others
     staying = make_person(session, "staying@example.com", seed=4)
     real_history = runner.load_history
 
-    def first_one_leaves(db: Session, user: User, now: Any) -> Any:
+    def first_one_leaves(db: Session, user: User, now: Any, *rest: Any) -> Any:
         if user.id == leaving.id and db.get(User, leaving.id) is not None and not getattr(first_one_leaves, "done", 0):
             first_one_leaves.done = 1  # type: ignore[attr-defined]
             _delete_now(db.get_bind(), user.id)
-        return real_history(db, user, now)
+        return real_history(db, user, now, *rest)
 
     monkeypatch.setattr(runner, "load_history", first_one_leaves)
     with caplog.at_level(logging.INFO):
