@@ -62,7 +62,7 @@ def test_each_policy_is_one_mlflow_run_with_metrics_series_figures_and_traces(wo
         metrics = result["metrics"]
         assert metrics["tips"] == 4, "2 personas x 2 moments"
         assert metrics["unfaithful_shown"] == 0
-        assert 0 < metrics["prompt_tokens_median"] <= metrics["prompt_tokens_max"] <= 400
+        assert 0 < metrics["prompt_tokens_median"] <= metrics["prompt_tokens_max"] <= 450  # recommender/prompts.py
         assert "guardrail checks stand in" in result["judge"]
         run = client.get_run(result["mlflow_run_id"])
         assert (run.info.run_name, run.info.status, run.info.experiment_id) == (

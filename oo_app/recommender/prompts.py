@@ -20,8 +20,9 @@ from agents.contexts import ContextKind, InEffect
 PROMPTS_DIR = Path(__file__).parent / "prompts"
 CURRENT_VERSION = "orchestrator-v5"  # v3 adds the context in effect; v4 (mood) gentleness; v5 quoted task titles
 FACTS_PREFIX = "Facts (JSON): "
-# The prompt lists the newest few recent tips (a budget of ~400 prompt tokens); the repeat and near-duplicate guards
-# check every recent tip the orchestrator passes (ten) whatever the prompt shows.
+# The prompt lists the newest few recent tips (a budget of ~450 prompt tokens: the context, mood and task-title rules
+# of v3-v5 took the last 50); the repeat and near-duplicate guards check every recent tip the orchestrator passes
+# (ten) whatever the prompt shows.
 RECENT_IN_PROMPT = 5
 
 
