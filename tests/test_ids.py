@@ -84,7 +84,7 @@ def test_the_migration_keeps_every_row_and_link_of_an_existing_sqlite_database(t
         connection.exec_driver_sql(f"INSERT INTO tips (id, shadow_of, {columns}) VALUES (8, 7, 2, {values})")
     before = _dump(engine)
 
-    command.upgrade(alembic_config(url), "head")
+    command.upgrade(alembic_config(url), "0006")  # the rebuild; later migrations add columns, which _dump would see
 
     assert _dump(engine) == before, "rebuilding the tables lost or changed rows"
     with engine.begin() as connection:

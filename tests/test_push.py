@@ -321,7 +321,7 @@ def test_revoking_the_push_consent_deletes_every_subscription_in_the_same_change
     assert "2 subscription(s) deleted" in response.json()["note"]
     push = next(consent for consent in response.json()["consents"] if consent["key"] == PUSH_CONSENT)
     assert (push["granted"], push["agents"]) == (False, [])
-    assert "never in your quiet hours" in push["text"]
+    assert "never sends one in your quiet hours" in push["text"]
     assert [row.user_id for row in _subscriptions(session)] == [other.id]
     again = client.post("/api/push/subscriptions", json=browser.to_json())
     assert again.status_code == 403
