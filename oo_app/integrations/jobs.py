@@ -51,6 +51,22 @@ def sync_claimed(integration_id: int, now: datetime | None = None) -> todoist.Sy
         except OOError as error:  # kept on the integration by the sync: shown on the settings page
             log.info("todoist sync of person #%s did not go through: %s", user.id, error)
             return None
+        except Exception as error:  # the database (SQLite busy, a lost connection): retried after a short backoff
+            session.rollback()
+            log.warning("todoist sync of person #%s failed (%s); retried soon", user.id, type(error).__name__)
+            _retry_soon(integration_id, error, now)
+            return None
+
+
+def _retry_soon(integration_id: int, error: Exception, now: datetime) -> None:
+    """Back off instead of holding the lease until it ends: the next round retries within minutes."""
+    try:
+        with session_scope() as session:
+            integration = session.get(Integration, integration_id)
+            if integration is not None:
+                schedule.record_failure(integration, error, now)
+    except Exception:
+        log.exception("could not record the failed sync of integration #%s; a later round retries", integration_id)
 
 
 def sync_due(now: datetime | None = None, limit: int = ROUND_LIMIT) -> int:
@@ -70,7 +86,15 @@ def sync_due(now: datetime | None = None, limit: int = ROUND_LIMIT) -> int:
 
 
 def sync_person(user_id: int) -> None:
-    """Sync a person's Todoist now if it is due (after a connection, or a webhook); a background task's body."""
+    """Sync a person's Todoist now if it is due (after a connection, a grant of ``tasks``, or a webhook); a
+    background task's body: it never raises (a failure is recorded on the integration and retried by the rounds)."""
+    try:
+        _sync_person(user_id)
+    except Exception:
+        log.exception("todoist sync of person #%s failed; the next round retries it", user_id)
+
+
+def _sync_person(user_id: int) -> None:
     with session_scope() as session:
         integration = session.exec(
             select(Integration).where(Integration.user_id == user_id, Integration.provider == todoist.PROVIDER)
