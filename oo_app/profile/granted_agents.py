@@ -26,6 +26,8 @@ from agents.eligibility import eligible_agents
 from agents.runner import compute_output, is_due
 from oo_app.db import session_scope
 from oo_app.erasure import PersonGone, forget_late_work, unless_gone
+from oo_app.integrations.jobs import sync_person
+from oo_app.integrations.open_tasks import TASKS_CONSENT
 from oo_app.models import AgentOutput, User
 from oo_app.profile.consents import ConsentChange, set_consents
 from oo_app.recommender import refresh_tips
@@ -68,6 +70,8 @@ def change_consents(
 
 def _job(engine: Engine, user_id: int, keys: list[str]) -> None:
     try:
+        if TASKS_CONSENT in keys:  # their tasks' history first, so the agents that read it start from it
+            sync_person(user_id)
         with session_scope(engine) as session:
             user = session.get(User, user_id)
             if user is None:
