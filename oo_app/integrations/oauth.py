@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import hmac
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -199,19 +200,13 @@ def ensure_fresh(provider: OAuthProvider, tokens: StoredTokens, save: Callable[[
     def update_token(new: dict[str, Any], refresh_token: str | None = None, access_token: str | None = None) -> None:
         save(IssuedTokens.of(new, provider))
 
-    try:
-        with _client(provider, token=token, token_endpoint=provider.token_url, update_token=update_token) as client:
-            if not client.ensure_active_token(client.token):
-                raise ReauthNeeded(f"oO's access to {provider.title} expired; reconnect it from the settings page")
-            return str(client.token["access_token"])
-    except OAuthError as error:
-        raise ReauthNeeded(
-            f"{provider.title} refused to renew oO's access ({error.error}); reconnect it from the settings page"
-        ) from None
-    except TRANSPORT_ERRORS as error:
-        raise ProviderUnavailable(
-            f"{provider.title} did not answer the token refresh ({type(error).__name__})"
-        ) from None
+    with (
+        _refresh_errors(provider),
+        _client(provider, token=token, token_endpoint=provider.token_url, update_token=update_token) as client,
+    ):
+        if not client.ensure_active_token(client.token):
+            raise ReauthNeeded(f"oO's access to {provider.title} expired; reconnect it from the settings page")
+        return str(client.token["access_token"])
 
 
 def force_refresh(provider: OAuthProvider, tokens: StoredTokens, save: Callable[[IssuedTokens], None]) -> str:
@@ -226,9 +221,19 @@ def force_refresh(provider: OAuthProvider, tokens: StoredTokens, save: Callable[
     def update_token(new: dict[str, Any], refresh_token: str | None = None, access_token: str | None = None) -> None:
         save(IssuedTokens.of(new, provider))
 
+    with (
+        _refresh_errors(provider),
+        _client(provider, token_endpoint=provider.token_url, update_token=update_token) as client,
+    ):
+        token = client.refresh_token(provider.token_url, refresh_token=tokens.refresh_token)
+    return str(token["access_token"])
+
+
+@contextmanager
+def _refresh_errors(provider: OAuthProvider) -> Iterator[None]:
+    """A refused refresh means the person must reconnect; a provider that does not answer is unavailable."""
     try:
-        with _client(provider, token_endpoint=provider.token_url, update_token=update_token) as client:
-            token = client.refresh_token(provider.token_url, refresh_token=tokens.refresh_token)
+        yield
     except OAuthError as error:
         raise ReauthNeeded(
             f"{provider.title} refused to renew oO's access ({error.error}); reconnect it from the settings page"
@@ -237,7 +242,6 @@ def force_refresh(provider: OAuthProvider, tokens: StoredTokens, save: Callable[
         raise ProviderUnavailable(
             f"{provider.title} did not answer the token refresh ({type(error).__name__})"
         ) from None
-    return str(token["access_token"])
 
 
 def revoke(provider: OAuthProvider, token: str, hint: str = "access_token") -> None:
