@@ -8,11 +8,13 @@ counts as running, and ``asyncio.run`` in other modules' tests would refuse to s
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import pytest
+from cryptography.fernet import Fernet
 from playwright.sync_api import Browser, BrowserContext, Page
 from sqlmodel import Session, select
 
@@ -20,6 +22,10 @@ from oo_app.db import make_engine
 from oo_app.models import User
 from tests.app_server import chromium, loopback_only, seeded_database, serve_app
 from tests.auth_helpers import browser_cookies, session_cookies
+
+if TYPE_CHECKING:
+    from tests.auth_helpers import Provider
+    from tests.fakes.todoist import FakeTodoist
 
 DEMO_EMAIL = "demo@example.com"
 VIEWPORT = {"width": 1000, "height": 700}
@@ -54,6 +60,22 @@ def open_context(
         assert base, "cookies belong to the app at a base URL"
         context.add_cookies(browser_cookies(cookies, base))
     return context
+
+
+def signed_in_by_provider_env(provider: Provider, todoist: FakeTodoist, client: str) -> dict[str, str]:
+    """An app server's environment for brand-new people: sign-in through ``provider`` only (as OIDC client
+    ``client``), the token vault keyed, and Todoist set up against the stand-in ``todoist``."""
+    return {
+        "OO_OIDC_ISSUER": provider.issuer,
+        "OO_OIDC_CLIENT_ID": client,
+        "OO_OIDC_CLIENT_SECRET": f"{client}-secret",
+        "OO_DEV_LOGIN": "false",
+        "OO_TOKEN_KEYS": json.dumps([Fernet.generate_key().decode()]),
+        "OO_TODOIST_CLIENT_ID": todoist.client_id,
+        "OO_TODOIST_CLIENT_SECRET": todoist.client_secret,
+        "OO_TODOIST_OAUTH_URL": todoist.oauth_url,
+        "OO_TODOIST_API_URL": todoist.api_url,
+    }
 
 
 def tip_text(page: Page) -> str:

@@ -8,13 +8,11 @@ Screenshots of each step go to the test's tmp_path.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import oidc_provider_mock
 import pytest
-from cryptography.fernet import Fernet
 from playwright.sync_api import BrowserContext, Page
 from sqlmodel import Session, select
 
@@ -22,7 +20,7 @@ from oo_app.db import make_engine
 from oo_app.integrations.oauth import CONNECTED
 from oo_app.models import Consent, Integration, OAuthAccount, Tip, User
 from tests.auth_helpers import Provider, oidc_provider
-from tests.browser_fixtures import AppServer, live_tip
+from tests.browser_fixtures import AppServer, live_tip, signed_in_by_provider_env
 from tests.fakes.todoist import FakeTodoist
 
 pytestmark = pytest.mark.browser
@@ -53,17 +51,7 @@ def todoist() -> Iterator[FakeTodoist]:
 @pytest.fixture(scope="module")
 def app_server_env(provider: Provider, todoist: FakeTodoist) -> dict[str, str]:
     """Sign-in through ``provider`` only; Todoist set up against the stand-in."""
-    return {
-        "OO_OIDC_ISSUER": provider.issuer,
-        "OO_OIDC_CLIENT_ID": "oo-browser",
-        "OO_OIDC_CLIENT_SECRET": "browser-secret",
-        "OO_DEV_LOGIN": "false",
-        "OO_TOKEN_KEYS": json.dumps([Fernet.generate_key().decode()]),
-        "OO_TODOIST_CLIENT_ID": todoist.client_id,
-        "OO_TODOIST_CLIENT_SECRET": todoist.client_secret,
-        "OO_TODOIST_OAUTH_URL": todoist.oauth_url,
-        "OO_TODOIST_API_URL": todoist.api_url,
-    }
+    return signed_in_by_provider_env(provider, todoist, "oo-browser")
 
 
 def _sign_in(page: Page, base: str, provider: Provider, person: oidc_provider_mock.User) -> None:

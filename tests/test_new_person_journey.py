@@ -7,7 +7,6 @@ signal. Screenshots of every step go to the test's tmp_path.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -16,7 +15,6 @@ from zoneinfo import ZoneInfo
 
 import oidc_provider_mock
 import pytest
-from cryptography.fernet import Fernet
 from playwright.sync_api import BrowserContext, Page
 from sqlmodel import Session, select
 
@@ -24,7 +22,7 @@ from oo_app.db import make_engine
 from oo_app.hub import people
 from oo_app.models import Consent, Tip, User
 from tests.auth_helpers import Provider, oidc_provider
-from tests.browser_fixtures import AppServer, live_tip
+from tests.browser_fixtures import AppServer, live_tip, signed_in_by_provider_env
 from tests.fakes.todoist import FakeTodoist
 
 pytestmark = pytest.mark.browser
@@ -58,17 +56,7 @@ def todoist() -> Iterator[FakeTodoist]:
 
 @pytest.fixture(scope="module")
 def app_server_env(provider: Provider, todoist: FakeTodoist) -> dict[str, str]:
-    return {
-        "OO_OIDC_ISSUER": provider.issuer,
-        "OO_OIDC_CLIENT_ID": "oo-journey",
-        "OO_OIDC_CLIENT_SECRET": "journey-secret",
-        "OO_DEV_LOGIN": "false",
-        "OO_TOKEN_KEYS": json.dumps([Fernet.generate_key().decode()]),
-        "OO_TODOIST_CLIENT_ID": todoist.client_id,
-        "OO_TODOIST_CLIENT_SECRET": todoist.client_secret,
-        "OO_TODOIST_OAUTH_URL": todoist.oauth_url,
-        "OO_TODOIST_API_URL": todoist.api_url,
-    }
+    return signed_in_by_provider_env(provider, todoist, "oo-journey")
 
 
 def _consents(database_url: str) -> dict[str, bool]:
