@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from agents.busy import CALENDAR_CONSENT, BusyInterval, CalendarDay
 from agents.contexts import AGENT_KINDS
 from agents.names import plain_name
 from oo_app.clock import as_utc, zone
@@ -78,6 +79,10 @@ class UserHistory:
     now: datetime
     open_tasks: tuple[OpenTask, ...] = ()
     moods: tuple[MoodCheckIn, ...] = ()
+    # The calendar (consent ``calendar``): busy intervals of the next hours, in memory only, and the stored daily
+    # derivatives of the past weeks (:mod:`agents.busy`). Empty without the consent or a connected calendar.
+    busy: tuple[BusyInterval, ...] = ()
+    calendar_days: tuple[CalendarDay, ...] = ()
 
     @classmethod
     def build(
@@ -164,10 +169,13 @@ class AgentManifest:
     contexts: tuple[str, ...] = ()
     params: tuple[InferredParam, ...] = ()
     open_tasks: bool = False  # reads the person's open tasks (fetched on demand, never stored); needs ``tasks``
+    calendar: bool = False  # reads busy intervals and calendar days (:mod:`agents.busy`); needs ``calendar``
 
     def __post_init__(self) -> None:
         if self.open_tasks and "tasks" not in self.consents:
             raise ValueError(f"agent {self.id!r} reads open tasks: it must declare the 'tasks' consent")
+        if self.calendar and CALENDAR_CONSENT not in self.consents:
+            raise ValueError(f"agent {self.id!r} reads the calendar: it must declare the {CALENDAR_CONSENT!r} consent")
         unknown = set(self.contexts) - AGENT_KINDS
         if unknown:
             raise ValueError(

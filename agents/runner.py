@@ -18,11 +18,12 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from agents.base import MOOD_CONSENT, MOOD_EVENT, MOOD_LEVELS, Agent, OpenTask, UserHistory
+from agents.busy import CALENDAR_CONSENT, BusyInterval, CalendarDay
 from agents.eligibility import eligible_agents
 from agents.inference import effective_params, run_inference, save_inferred
 from oo_app.erasure import PersonGone, forget_late_work, person_exists, unless_gone
 from oo_app.llm.router import for_person
-from oo_app.models import AgentOutput, AgentRun, Consent, Event, TaskCompletion, User
+from oo_app.models import AgentOutput, AgentRun, CalendarDayRecord, Consent, Event, TaskCompletion, User
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +50,46 @@ def open_tasks_of(session: Session, user_id: int) -> tuple[OpenTask, ...]:
     except Exception as error:
         log.warning("open tasks of person #%s unavailable (%s)", user_id, type(error).__name__)
         return ()
+
+
+BusyProvider = Callable[[int, Session], Sequence[BusyInterval]]
+_busy_provider: BusyProvider | None = None
+CALENDAR_DAYS = 42  # the past weeks of calendar derivatives an agent sees: a person's usual meeting load
+
+
+def provide_busy(provider: BusyProvider | None) -> None:
+    """Wire where busy intervals come from (``provider(user_id, session)``; :func:`oo_app.bootstrap.bootstrap` hands
+    :func:`oo_app.calendar.busy_cache.busy_of`). Agents never import a calendar source themselves."""
+    global _busy_provider
+    _busy_provider = provider
+
+
+def busy_of(session: Session, user_id: int) -> tuple[BusyInterval, ...]:
+    """The person's busy intervals of the next hours from the wired provider (empty when none is wired or it fails:
+    never raises). Held in memory only. The provider checks the ``calendar`` consent."""
+    if _busy_provider is None:
+        return ()
+    try:
+        return tuple(_busy_provider(user_id, session))
+    except Exception as error:
+        log.warning("busy times of person #%s unavailable (%s)", user_id, type(error).__name__)
+        return ()
+
+
+def calendar_days_of(session: Session, user_id: int, now: datetime) -> tuple[CalendarDay, ...]:
+    """The person's stored calendar derivatives of the last :data:`CALENDAR_DAYS` days and the next, by day; empty
+    without the ``calendar`` consent."""
+    if not _granted(session, user_id, CALENDAR_CONSENT):
+        return ()
+    since = (now - timedelta(days=CALENDAR_DAYS)).date()
+    rows = session.exec(
+        select(CalendarDayRecord)
+        .where(CalendarDayRecord.user_id == user_id, CalendarDayRecord.day >= since)
+        .order_by(col(CalendarDayRecord.day))
+    ).all()
+    return tuple(
+        CalendarDay(row.day, row.busy_minutes, row.meetings, row.first_busy_at, row.last_busy_at) for row in rows
+    )
 
 
 def load_history(session: Session, user: User, now: datetime, open_tasks: Sequence[OpenTask] = ()) -> UserHistory:
@@ -127,6 +168,10 @@ def compute_output(
     output: AgentOutput | None = None
     try:
         history = load_history(session, user, now, open_tasks_of(session, user.id) if manifest.open_tasks else ())
+        if manifest.calendar:
+            history = dataclasses.replace(
+                history, busy=busy_of(session, user.id), calendar_days=calendar_days_of(session, user.id, now)
+            )
         inferred = run_inference(manifest, history)
         save_inferred(session, user.id, manifest.id, inferred)
         params = effective_params(session, user.id, manifest, inferred)

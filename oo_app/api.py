@@ -22,6 +22,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from oo_app.admin import routes as admin_routes
 from oo_app.auth import routes as auth_routes
+from oo_app.calendar import google_routes as google_calendar_routes
+from oo_app.calendar import routes as calendar_routes
 from oo_app.db import is_unavailable
 from oo_app.deps import CsrfDep, SessionDep, UserDep
 from oo_app.errors import OOError, TooManyRequests
@@ -102,6 +104,8 @@ api = FastAPI(title="oO", version="0.1.0", docs_url=None, openapi_url=None, redo
 api.include_router(auth_routes.router)
 api.include_router(admin_routes.router)
 api.include_router(integration_routes.router)
+api.include_router(calendar_routes.router)
+api.include_router(google_calendar_routes.router)
 api.include_router(profile_routes.router)
 api.include_router(push_routes.router)
 

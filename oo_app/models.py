@@ -9,7 +9,7 @@ metadata), each class is a short declaration, and one file shows the whole data 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -226,6 +226,9 @@ class Integration(SQLModel, table=True):
     consecutive_failures: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     next_attempt_at: datetime | None = Field(default=None, sa_type=UTCDateTime, nullable=True, index=True)
     provider_user_id: str | None = Field(default=None, max_length=64, index=True, description="maps webhooks")
+    label: str = Field(
+        default="", max_length=128, sa_column_kwargs={"server_default": ""}, description="what the person sees: a host"
+    )
 
 
 class WebhookDelivery(SQLModel, table=True):
@@ -257,6 +260,23 @@ class TaskCompletion(SQLModel, table=True):
     completed_at: datetime = _ts(now=False)
     due_at: datetime | None = _ts(nullable=True, now=False)
     project: str = Field(default="", max_length=128)
+
+
+class CalendarDayRecord(SQLModel, table=True):
+    """A derivative of one local day of a person's calendar (:class:`agents.busy.CalendarDay`): busy minutes, meeting
+    count, first and last busy moment. Never a title, a description, an attendee or a place."""
+
+    __tablename__ = "calendar_days"
+    __table_args__ = (sa.UniqueConstraint("user_id", "day"), IDS_NEVER_REUSED)
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = _owner()
+    day: date = Field(sa_type=sa.Date, nullable=False)
+    busy_minutes: int = Field(default=0)
+    meetings: int = Field(default=0)
+    first_busy_at: datetime | None = _ts(nullable=True, now=False)
+    last_busy_at: datetime | None = _ts(nullable=True, now=False)
+    updated_at: datetime = _ts()
 
 
 class Event(SQLModel, table=True):

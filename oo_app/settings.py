@@ -194,6 +194,35 @@ class Settings(BaseSettings):
         default=False,
         description="Accept Todoist's webhooks at /api/integrations/todoist/webhook (needs a public URL).",
     )
+    # The calendar (oo_app/calendar): Google Calendar's OAuth app and API, and how every kind of calendar is read.
+    google_calendar_client_id: str = Field(
+        default="",
+        description="oO's OAuth client in Google Cloud, with <app_url>/integrations/google-calendar/callback as "
+        "redirect URL.",
+    )
+    google_calendar_client_secret: SecretStr = Field(default=SecretStr(""), description="Client secret of that client.")
+    google_oauth_url: str = Field(
+        default="https://accounts.google.com/o/oauth2/v2/auth", description="Google's authorization endpoint"
+    )
+    google_token_url: str = Field(default="https://oauth2.googleapis.com/token", description="Google's token endpoint")
+    google_revoke_url: str = Field(
+        default="https://oauth2.googleapis.com/revoke", description="Google's revocation endpoint (RFC 7009)"
+    )
+    google_calendar_api_url: str = Field(
+        default="https://www.googleapis.com/calendar/v3", description="Google Calendar API v3"
+    )
+    calendar_timeout_s: float = Field(
+        default=10.0, gt=0, description="Per request to a calendar (CalDAV, Google, an ICS address)."
+    )
+    calendar_sync_interval_s: float = Field(
+        default=900.0, ge=10, description="Seconds between two syncs of a person's calendar (failures back off longer)."
+    )
+    calendar_cache_ttl_s: float = Field(
+        default=600.0, gt=0, description="How long a person's busy times stay in memory before they are read again."
+    )
+    calendar_max_bytes: int = Field(
+        default=5_000_000, ge=10_000, description="The largest ICS answer or CalDAV report oO reads, in bytes."
+    )
 
     # LLM: aliases resolve through a LiteLLM Router built from this table (model_list form); unset, the embedded
     # table of `tip_writer` applies.

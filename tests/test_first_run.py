@@ -42,7 +42,7 @@ def test_a_person_made_by_their_first_sign_in_meets_the_first_run(session: Sessi
 
 def test_the_first_run_offers_every_agent_consent_in_plain_words_and_not_notifications() -> None:
     offered = {consent.key: consent for consent in offered_consents()}
-    assert set(offered) == {"activity", "mood", "tasks"}
+    assert set(offered) == {"activity", "calendar", "mood", "tasks"}
     for consent in offered.values():
         assert consent.title, "a title a person reads"
         assert consent.title != consent.key, "a title a person reads, not the key"
@@ -61,7 +61,7 @@ def test_continuing_with_some_consents_runs_their_agents_at_once_and_the_first_t
     assert answer.granted == ["activity"]
     assert not first_run_pending(person)
     granted = {state.key: state.granted for state in list_consents(session, person)}
-    assert granted == {"activity": True, "mood": False, "push": False, "tasks": False}
+    assert granted == {"activity": True, "calendar": False, "mood": False, "push": False, "tasks": False}
     computed = set(session.exec(select(AgentOutput.agent_id).where(AgentOutput.user_id == person.id)))
     assert computed == {"time-of-day"}, "only the agent the granted consent allows ran, with no history yet"
     assert first.agents == ["time-of-day"]

@@ -31,6 +31,7 @@ TABLES = {
     "push_deliveries",
     "pending_deletions",
     "webhook_deliveries",
+    "calendar_days",
 }
 
 

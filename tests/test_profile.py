@@ -213,7 +213,8 @@ def test_consents_via_the_api_record_the_text_version_and_refuse_unknown_keys(
     assert (tasks["granted"], tasks["agreed_version"]) == (True, tasks["text_version"])
     assert "oO never keeps a title or reads a description" in tasks["text"]
     assert unknown.status_code == 422
-    assert "unknown consent 'location'; the consents are: activity, mood, push, tasks" in unknown.json()["error"]
+    known = "activity, calendar, mood, push, tasks"
+    assert f"unknown consent 'location'; the consents are: {known}" in unknown.json()["error"]
     assert not_bool.status_code == 422
     session.commit()
     row = session.exec(select(Consent).where(Consent.user_id == demo_user.id, Consent.key == "tasks")).one()
@@ -351,7 +352,7 @@ def test_the_profile_shows_integrations_without_their_tokens(
     ]
     assert SECRET_MARK not in response.text
     assert [scope["scope"] for scope in body["prefs"]] == ["global", *registry()]
-    assert {consent["key"] for consent in body["consents"]} == {"activity", "mood", "push", "tasks"}
+    assert {consent["key"] for consent in body["consents"]} == {"activity", "calendar", "mood", "push", "tasks"}
 
 
 def test_the_registry_lists_every_manifest(client: TestClient) -> None:

@@ -66,6 +66,8 @@ def _sample(table: sa.Table, column: sa.Column[Any], marker: str) -> Any:
         kind = kind.impl_instance  # sqlmodel's AutoString is a String underneath
     if isinstance(kind, sa.JSON):
         return {"seeded_by": marker}
+    if isinstance(kind, sa.Date):
+        return NOW.date()
     if isinstance(kind, sa.Boolean):
         return True
     if isinstance(kind, sa.Integer):

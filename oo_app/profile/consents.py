@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from agents.base import MOOD_CONSENT
+from agents.busy import CALENDAR_CONSENT
 from agents.registry import registry
 from oo_app.errors import InvalidInput
 from oo_app.integrations import open_tasks
@@ -60,6 +61,13 @@ CONSENT_TEXTS: dict[str, ConsentText] = {
         "dip and offer gentler tips then. oO never uses them for anything else nor nudges you to check in; turning it "
         "off deletes them.",
         "Your energy check-ins",
+    ),
+    CALENDAR_CONSENT: ConsentText(
+        "v1",
+        "Lets oO read when you are busy in the calendar you connect, so a tip fits the free time before your next "
+        "meeting and nothing reaches you in one. oO keeps only how busy each day was; it never keeps or reads a "
+        "meeting's title, description, guests or place. Turning it off deletes what it kept.",
+        "Your calendar",
     ),
     PUSH_CONSENT: ConsentText(
         "v2",

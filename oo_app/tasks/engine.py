@@ -30,6 +30,7 @@ DOMAINS = (
     "oo_app.push.jobs",  # the web push rounds
     "oo_app.housekeeping",  # pending deletions, the daily retention round
     "oo_app.integrations.jobs",  # Todoist's syncs, each person at their next attempt
+    "oo_app.calendar.jobs",  # calendar syncs (CalDAV, Google, ICS), each person at their next attempt
 )
 
 

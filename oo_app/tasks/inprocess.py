@@ -11,6 +11,7 @@ import logging
 from collections.abc import Callable, Coroutine
 from typing import Any
 
+from oo_app.calendar.jobs import calendar_scheduler
 from oo_app.db import session_scope
 from oo_app.housekeeping import housekeeping_scheduler
 from oo_app.integrations.jobs import todoist_scheduler
@@ -41,4 +42,5 @@ LIFESPAN_TASKS: tuple[Callable[[], Coroutine[Any, Any, None]], ...] = (
     push_scheduler,  # a web push round every minute
     housekeeping_scheduler,  # pending deletions every ten minutes, the retention round daily
     todoist_scheduler,  # a Todoist round every minute: each person at their next attempt
+    calendar_scheduler,  # a calendar round every minute: each person at their next attempt
 )

@@ -1,0 +1,7 @@
+"""HTTP routes of ``oo_app.calendar``, included by :mod:`oo_app.api`: thin adapters over the domain."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter()
