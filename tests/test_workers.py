@@ -196,7 +196,7 @@ def test_a_reaction_sent_through_another_worker_is_stored_once(cluster: Cluster)
 
 def test_a_page_moved_to_another_worker_still_gets_newer_tips(cluster: Cluster) -> None:
     """The live watch runs where the page's socket is: A's stops with the socket (Reflex cancels a page's on_load
-    chain when it disconnects, and the watch's ``finally`` clears ``_watching``), so B starts its own. A's pages
+    chain when it disconnects, and the watch's ``finally`` gives up the page), so B starts its own. A's pages
     poll every ``A_POLL_S``: a tip arriving sooner came from B's watch."""
     cookies = cluster.persons[2]["cookies"]
     page = PageSocket(cluster.a.base, cookies)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import uuid
 from dataclasses import dataclass
 
 import reflex as rx
@@ -90,7 +91,9 @@ class TipState(SignedIn, rx.State):
     show_why: bool = False
     dev_login: bool = False  # the sign-in view offers the demo person (development only)
     first_run: bool = False  # the person has never answered the first run: it shows instead of a tip (FirstRunState)
-    _watching: bool = False
+    # The live watch that owns this page: a newer watch (a reload, or Reflex re-running ``load`` when it rehydrates a
+    # lost state, which cancels the older watch) takes over and the older one stops.
+    _watch_id: str = ""
 
     def _apply(self, view: TipView | None) -> None:
         if view is None:
@@ -176,11 +179,12 @@ class TipState(SignedIn, rx.State):
         """While this page stays connected, swap in a newer tip (e.g. from fresh agent outputs) without reload.
 
         It outlives the state store's outages: a round that cannot reach this page's state (Redis restarting) is
-        skipped, and a state lost meanwhile is rebuilt from the cookies and the tip this watch saw last."""
+        skipped, and a state lost meanwhile is rebuilt from the cookies and the tip this watch saw last. One watch
+        runs per page: the newest started takes over, so a watch cancelled while a newer one starts never leaves the
+        page without one."""
+        mine = uuid.uuid4().hex
         async with self:
-            if self._watching:
-                return
-            self._watching = True
+            self._watch_id = mine
             token = self.router.session.client_token
             shown_id, cookies = self.tip_id, self._cookie_map()
         started = time.monotonic()
@@ -190,7 +194,9 @@ class TipState(SignedIn, rx.State):
                 try:
                     async with self:
                         lost = not self.checked
-                        self._watching = True
+                        if not lost and self._watch_id not in (mine, ""):
+                            return  # a newer watch took this page over
+                        self._watch_id = mine
                         if not lost:
                             # The newest cookies: the tab may have signed out and in again since the watch began. A
                             # rebuilt state has none until the page sends an event: keep the ones the watch holds.
@@ -223,7 +229,8 @@ class TipState(SignedIn, rx.State):
         finally:
             try:
                 async with self:
-                    self._watching = False
+                    if self._watch_id == mine:
+                        self._watch_id = ""
             except Exception:
                 log.warning("could not mark the live watch ended", exc_info=True)
 
