@@ -23,8 +23,9 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+import yaml
 
-from tests.app_server import free_port
+from tests.app_server import ROOT, free_port
 
 START_TIMEOUT_S = 60
 REDIS = "redis-server"
@@ -126,6 +127,12 @@ class PrivatePostgres:
                 self.kill()
 
 
+def compose_redis_command() -> list[str]:
+    """The command of docker-compose.yml's ``redis`` service, as compose runs it (``$$`` is a literal ``$``)."""
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    return [part.replace("$$", "$") for part in compose["services"]["redis"]["command"]]
+
+
 class PrivateRedis:
     """A ``redis-server`` of its own without persistence: ``start()``, ``stop()``, ``restart()`` (every key lost);
     ``url`` for clients."""
@@ -143,7 +150,8 @@ class PrivateRedis:
     def start(self) -> None:
         import redis
 
-        command = [REDIS, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+        # Compose's Redis (persistence off, keyspace notifications on), on a port of its own.
+        command = [*compose_redis_command(), "--port", str(self.port), "--bind", "127.0.0.1"]
         command += ["--dir", str(self.root), "--daemonize", "no"]
         with self.log.open("ab") as log:
             self._process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)

@@ -440,6 +440,38 @@ def test_reflex_reads_its_redis_url_from_the_variable_compose_sets(monkeypatch: 
     assert rx.Config(app_name="oo_app").redis_url == "redis://redis:6379/0"
 
 
+def test_redis_starts_with_the_keyspace_notifications_reflex_locks_wait_on() -> None:
+    """Reflex turns them on once per worker; a Redis restarted without them leaves contended page locks to expire."""
+    from reflex.istate.manager.redis import NOTIFY_KEYSPACE_EVENTS
+
+    command = SERVICES["redis"]["command"]
+    flags = command[command.index("--notify-keyspace-events") + 1].replace("$$", "$")
+    assert set(NOTIFY_KEYSPACE_EVENTS) <= set(flags), (
+        f"compose's Redis sets {flags!r}, Reflex needs {NOTIFY_KEYSPACE_EVENTS!r}"
+    )
+
+
+def test_a_restarted_redis_keeps_its_keyspace_notifications(tmp_path: Path) -> None:
+    import redis
+
+    from tests.private_services import PrivateRedis, missing_binaries
+
+    if reason := missing_binaries():
+        pytest.skip(reason)
+    server = PrivateRedis(tmp_path)
+    server.start()
+    try:
+        server.restart()
+        client = redis.Redis.from_url(server.url)
+        notified = client.config_get("notify-keyspace-events")["notify-keyspace-events"]
+        client.close()
+    finally:
+        server.stop()
+    from reflex.istate.manager.redis import NOTIFY_KEYSPACE_EVENTS
+
+    assert set(NOTIFY_KEYSPACE_EVENTS) - {"K"} <= set(notified), f"after a restart: {notified!r}"
+
+
 def test_the_app_runs_at_least_two_granian_backend_workers(monkeypatch: pytest.MonkeyPatch) -> None:
     from reflex.utils import exec as reflex_exec
 
