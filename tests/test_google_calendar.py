@@ -237,8 +237,8 @@ def test_busy_intervals_come_from_the_primary_calendar_and_no_title_leaves_googl
     fake: FakeGoogleCalendar, connected: Integration, session: Session
 ) -> None:
     now = datetime.now(UTC)
-    meeting = fake.add_event(SECRETS[0], hour(now, 2), hour(now, 3), description=SECRETS[1], location=SECRETS[2],
-                             attendees=(SECRETS[3],))  # fmt: skip
+    private = {"description": SECRETS[1], "location": SECRETS[2], "attendees": (SECRETS[3],)}
+    meeting = fake.add_event(SECRETS[0], hour(now, 2), hour(now, 3), **private)
     tentative = fake.add_event("Maybe", hour(now, 5), hour(now, 5.5), status="tentative")
     fake.add_event("Focus (free)", hour(now, 4), hour(now, 5), transparent=True)
     tomorrow = (now + timedelta(days=1)).astimezone(BERLIN).date()
@@ -251,8 +251,8 @@ def test_busy_intervals_come_from_the_primary_calendar_and_no_title_leaves_googl
     assert tentative["status"] == "tentative", "tentative is busy; free, all-day and later events are not"
     query = last_query(fake)
     assert query["singleEvents"] == "true"
-    assert (query["timeMin"], query["timeMax"]) == (google_api.api_time(now), google_api.api_time(now + timedelta(
-        hours=48) + google_api.WINDOW_SLACK))  # fmt: skip
+    until = now + timedelta(hours=48) + google_api.WINDOW_SLACK  # read past the asked end: later reads stay incremental
+    assert (query["timeMin"], query["timeMax"]) == (google_api.api_time(now), google_api.api_time(until))
     assert query["fields"] == "items(id,status,start,end,transparency),nextPageToken,nextSyncToken"
     answered = "\n".join(fake.answers)
     assert [secret for secret in (*SECRETS, "Holiday", "Maybe", fake.email) if secret in answered] == []
@@ -333,11 +333,8 @@ def test_a_second_read_asks_only_for_changes_with_the_stored_sync_token(
     assert not {"timeMin", "timeMax", "orderBy", "q", "updatedMin", "iCalUID"} & set(query)
     assert query["singleEvents"] == "true"
     assert "summary" not in query["fields"]
-    assert busy == sorted([
-        BusyInterval(hour(now, 2), hour(now, 3)),
-        BusyInterval(hour(now, 10), hour(now, 10.5)),
-        BusyInterval(hour(now, 12), hour(now, 13)),
-    ])  # fmt: skip
+    kept, daily, new = (hour(now, 2), hour(now, 3)), (hour(now, 10), hour(now, 10.5)), (hour(now, 12), hour(now, 13))
+    assert busy == [BusyInterval(*kept), BusyInterval(*daily), BusyInterval(*new)]
     answer = json.loads(fake.answers[-1])
     changed = {item["id"] for item in answer["items"]}
     assert keep["id"] not in changed, "only what changed came back"
@@ -345,6 +342,38 @@ def test_a_second_read_asks_only_for_changes_with_the_stored_sync_token(
     assert {"cancelled"} <= {item.get("status") for item in answer["items"]}
     assert first_token.query.get("syncToken") is None
     assert vault.decrypt(google_row(session, connected.user_id).sync_token_enc) == answer["nextSyncToken"]
+
+
+def test_a_series_moved_to_another_hour_moves_every_instance_in_an_incremental_read(
+    fake: FakeGoogleCalendar, connected: Integration, session: Session
+) -> None:
+    now = datetime.now(UTC)
+    series = fake.add_event("Daily", hour(now, 3), hour(now, 4), recurrence=["RRULE:FREQ=DAILY;COUNT=5"])
+    window = (now, now + timedelta(hours=48))
+    assert [interval.start for interval in read(session, connected, *window)] == [hour(now, 3), hour(now, 27)]
+
+    fake.update(series, hour(now, 5), hour(now, 6))
+    busy = read(session, connected, *window)
+
+    assert "syncToken" in last_query(fake)
+    assert [interval.start for interval in busy] == [hour(now, 5), hour(now, 29)], "the old instances are cancelled"
+
+
+def test_a_reconnection_reads_the_calendar_afresh(
+    client: TestClient, fake: FakeGoogleCalendar, connected: Integration, session: Session
+) -> None:
+    now = datetime.now(UTC)
+    read(session, connected, now, now + timedelta(hours=48))
+
+    assert connect(client).status_code == 303
+    again = google_row(session, connected.user_id)
+    assert again.id == connected.id
+    assert again.sync_token_enc is None
+    read(session, again, now, now + timedelta(hours=48))
+
+    assert "syncToken" not in last_query(fake), "the state held for the old connection is not used"
+    bearer = f"Bearer {TokenVault([KEY]).decrypt(again.access_token_enc)}"
+    assert fake.requests_to(EVENTS)[-1].headers["Authorization"] == bearer, "with the new connection's token"
 
 
 def test_an_expired_sync_token_is_dropped_and_the_window_read_again(
@@ -400,17 +429,18 @@ def test_a_token_stored_by_another_process_or_a_window_past_the_state_means_a_fu
     assert "syncToken" not in last_query(fake), "past it: the window slides with a full read"
 
 
-def test_the_stand_in_refuses_a_sync_token_beside_a_time_window(fake: FakeGoogleCalendar, connected: Integration,
-                                                                  session: Session) -> None:  # fmt: skip
+def test_the_stand_in_refuses_a_sync_token_beside_a_time_window_and_a_bad_bearer(
+    fake: FakeGoogleCalendar, connected: Integration, session: Session
+) -> None:
     now = datetime.now(UTC)
     read(session, connected, now, now + timedelta(hours=48))
     token = json.loads(fake.answers[-1])["nextSyncToken"]
     bearer = {"Authorization": f"Bearer {next(iter(fake.access_tokens))}"}
-    answer = httpx.get(fake.api_url + "/calendars/primary/events", headers=bearer,
-                       params={"syncToken": token, "timeMin": google_api.api_time(now)})  # fmt: skip
-    assert answer.status_code == 400
-    assert httpx.get(fake.api_url + "/calendars/primary/events", headers={"Authorization": "Bearer nope"}).status_code \
-        == 401  # fmt: skip
+    events = fake.api_url + "/calendars/primary/events"
+    both = httpx.get(events, headers=bearer, params={"syncToken": token, "timeMin": google_api.api_time(now)})
+    assert both.status_code == 400
+    assert httpx.get(events, headers=bearer, params={"syncToken": token}).status_code == 200
+    assert httpx.get(events, headers={"Authorization": "Bearer nope"}).status_code == 401
 
 
 # --- tokens and errors --------------------------------------------------------------------------------------------
@@ -494,8 +524,8 @@ def test_revoking_ends_the_grant_at_google_and_forgets_everything_here(
     assert fake.grants[-1].revoked
     assert not fake.is_valid(access)
     row = google_row(session, connected.user_id)
-    assert (row.status, row.access_token_enc, row.refresh_token_enc, row.sync_token_enc) == (
-        "disconnected", None, None, None)  # fmt: skip
+    assert row.status == "disconnected"
+    assert (row.access_token_enc, row.refresh_token_enc, row.sync_token_enc) == (None, None, None)
     assert connected.id not in google_api._mirrors
 
 

@@ -81,8 +81,13 @@ MESSAGES = {
 
 def google_error(code: int, reason: str, message: str) -> dict[str, Any]:
     """Google's JSON error body."""
-    return {"error": {"errors": [{"domain": "global", "reason": reason, "message": message}], "code": code,
-                      "message": message}}  # fmt: skip
+    return {
+        "error": {
+            "errors": [{"domain": "global", "reason": reason, "message": message}],
+            "code": code,
+            "message": message,
+        }
+    }
 
 
 def rfc3339(moment: datetime) -> str:
@@ -468,8 +473,12 @@ class FakeGoogleCalendar(LoopbackFake):
     def _issue(self, grant: Grant) -> dict[str, Any]:
         value = "ya29." + secrets.token_urlsafe(40)
         self.access_tokens[value] = AccessToken(value, grant, time.time() + self.token_lifetime_s)
-        return {"access_token": value, "expires_in": self.token_lifetime_s, "scope": grant.scope,
-                "token_type": "Bearer"}  # fmt: skip
+        return {
+            "access_token": value,
+            "expires_in": self.token_lifetime_s,
+            "scope": grant.scope,
+            "token_type": "Bearer",
+        }
 
     def is_valid(self, access_token: str) -> bool:
         with self._lock:
@@ -603,9 +612,11 @@ class FakeGoogleCalendar(LoopbackFake):
             recurringEventId=series["id"],
             originalStartTime={"dateTime": rfc3339(original_start), "timeZone": zone},
             start={"dateTime": rfc3339(original_start), "timeZone": zone},
-            end={"dateTime": rfc3339((original_start.astimezone(UTC) + length).astimezone(original_start.tzinfo)),
-                 "timeZone": zone},
-        )  # fmt: skip
+            end={
+                "dateTime": rfc3339((original_start.astimezone(UTC) + length).astimezone(original_start.tzinfo)),
+                "timeZone": zone,
+            },
+        )
         return instance
 
     def _occurrences(self, series: dict[str, Any]) -> list[datetime]:
@@ -651,9 +662,10 @@ class FakeGoogleCalendar(LoopbackFake):
                 found.extend((i, max(base, self._changed.get(i["id"], 0))) for i in instances)
                 ids = {instance["id"] for instance in instances}
                 found.extend(  # instances the series no longer has (its times changed): cancelled
-                    (e, self._changed[k]) for k, e in self.exceptions.items() if k.startswith(event["id"] + "_")
-                    and k not in ids
-                )  # fmt: skip
+                    (e, self._changed[k])
+                    for k, e in self.exceptions.items()
+                    if k.startswith(event["id"] + "_") and k not in ids
+                )
             else:
                 found.append((event, self._changed[event["id"]]))
                 found.extend((e, self._changed[k]) for k, e in self.exceptions.items() if k.startswith(event["id"]))
