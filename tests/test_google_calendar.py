@@ -443,6 +443,24 @@ def test_the_stand_in_refuses_a_sync_token_beside_a_time_window_and_a_bad_bearer
     assert httpx.get(events, headers={"Authorization": "Bearer nope"}).status_code == 401
 
 
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"orderBy": "startTime"},  # needs singleEvents=true
+        {"fields": "items(id,secretField)"},
+        {"pageToken": "never-issued"},
+        {"maxResults": "0"},
+        {"timeMin": "2026-12-05T10:00:00"},  # no offset
+        {"timeMin": "2026-12-05T10:00:00Z", "timeMax": "2026-12-05T09:00:00Z"},
+    ],
+)
+def test_the_stand_in_refuses_what_google_refuses(fake: FakeGoogleCalendar, connected: Integration, params) -> None:
+    bearer = {"Authorization": f"Bearer {next(iter(fake.access_tokens))}"}
+    answer = httpx.get(fake.api_url + "/calendars/primary/events", headers=bearer, params=params)
+    assert answer.status_code == 400, answer.text
+    assert answer.json()["error"]["code"] == 400
+
+
 # --- tokens and errors --------------------------------------------------------------------------------------------
 
 
