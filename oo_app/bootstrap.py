@@ -1,6 +1,6 @@
 """The one wiring point (cosmicpython's ``bootstrap.py``): hands the LLM router the custom providers of the
 recommender and the hooks of operations (the fallback counter, the adoption of LiteLLM's loggers), and the runner
-where open tasks come from (:mod:`oo_app.integrations.open_tasks`).
+where open tasks come from (:mod:`oo_app.integrations.open_tasks`), and how each calendar's access is revoked.
 
 Called at start by the app, the CLI, the worker and the hub. Idempotent and cheap: it imports neither LiteLLM nor
 MLflow, torch or llama.cpp; the router builds the providers and runs the hooks when it is first built.
@@ -9,7 +9,8 @@ MLflow, torch or llama.cpp; the router builds the providers and runs the hooks w
 from __future__ import annotations
 
 from agents import runner
-from oo_app.integrations import open_tasks
+from oo_app.calendar import google, sources
+from oo_app.integrations import open_tasks, revocation
 from oo_app.llm import router
 from oo_app.ops import logs, metrics
 from oo_app.recommender import composer, judge, local_writer
@@ -25,3 +26,7 @@ def bootstrap() -> None:
     )
     # Agents read open tasks through the runner; only the wiring point knows they come from Todoist.
     runner.provide_open_tasks(open_tasks.open_tasks)
+    # Disconnection and account deletion revoke a calendar's access the way its kind needs.
+    revocation.provide_revoker(sources.GOOGLE, google.revoke_google)
+    revocation.provide_revoker(sources.CALDAV, revocation.forget_credentials)
+    revocation.provide_revoker(sources.ICS, revocation.forget_credentials)

@@ -28,7 +28,7 @@ from oo_app.calendar import google_api
 from oo_app.calendar.google import SCOPE, google_provider, google_source, revoke_google
 from oo_app.calendar.google_api import GoogleCalendarSource
 from oo_app.calendar.google_routes import state_cookie
-from oo_app.calendar.sources import GOOGLE, CalendarSource
+from oo_app.calendar.sources import CALDAV, GOOGLE, ICS, CalendarSource
 from oo_app.demo import seed_demo
 from oo_app.integrations.errors import (
     IntegrationNotConfigured,
@@ -36,7 +36,8 @@ from oo_app.integrations.errors import (
     RateLimited,
     ReauthNeeded,
 )
-from oo_app.integrations.vault import TokenVault
+from oo_app.integrations.revocation import revoke_all
+from oo_app.integrations.vault import TokenVault, get_vault
 from oo_app.models import Integration, User
 from tests.auth_helpers import sign_in
 from tests.conftest import NOW
@@ -545,6 +546,27 @@ def test_revoking_ends_the_grant_at_google_and_forgets_everything_here(
     assert row.status == "disconnected"
     assert (row.access_token_enc, row.refresh_token_enc, row.sync_token_enc) == (None, None, None)
     assert connected.id not in google_api._mirrors
+
+
+def test_deleting_the_account_revokes_google_and_forgets_calendar_credentials(
+    fake: FakeGoogleCalendar, connected: Integration, session: Session, demo_user: User
+) -> None:
+    """Account deletion walks every integration (revoke_all): Google's grant ends at Google, an ICS address and a
+    CalDAV password are only forgotten (no provider can revoke them)."""
+    vault = get_vault()
+    for kind in (ICS, CALDAV):
+        row = Integration(user_id=demo_user.id, provider=kind, label="calendar.example")
+        row.access_token_enc = vault.encrypt("https://calendar.example/secret.ics")
+        session.add(row)
+    session.flush()
+
+    outcomes = {result.provider: result.revocation for result in revoke_all(session, demo_user)}
+    session.commit()
+
+    assert outcomes == {GOOGLE: "revoked", ICS: "nothing_to_revoke", CALDAV: "nothing_to_revoke"}
+    assert fake.grants[-1].revoked
+    rows = session.exec(select(Integration).where(Integration.user_id == demo_user.id)).all()
+    assert all(row.access_token_enc is None and row.status == "disconnected" for row in rows)
 
 
 @pytest.mark.parametrize(("prepare", "outcome"), [("outage", "failed"), ("revoked already", "nothing_to_revoke")])

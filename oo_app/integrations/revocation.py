@@ -9,6 +9,7 @@ reported and logged (never with a token), so the person can still revoke oO's ac
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -37,7 +38,33 @@ class Revocation:
         return {"provider": self.provider, "status": DISCONNECTED, "revocation": self.revocation, "error": self.error}
 
 
+Revoker = Callable[[Session, Integration], Revocation]
+# Providers that revoke their own way (Google ends a whole grant with one call) or hold credentials that no provider
+# can revoke (a CalDAV password, an ICS address): wired by :func:`oo_app.bootstrap.bootstrap`, since the providers'
+# rooms sit above this one.
+_revokers: dict[str, Revoker] = {}
+
+
+def provide_revoker(provider: str, revoker: Revoker | None) -> None:
+    """Revoke and forget ``provider``'s integrations with ``revoker`` (None: back to OAuth 2's RFC 7009 path)."""
+    if revoker is None:
+        _revokers.pop(provider, None)
+    else:
+        _revokers[provider] = revoker
+
+
+def forget_credentials(session: Session, integration: Integration) -> Revocation:
+    """For credentials no provider revokes (a password, a secret address): forgotten here, nothing to revoke."""
+    forget_tokens(integration)
+    integration.status = DISCONNECTED
+    integration.updated_at = utcnow()
+    session.add(integration)
+    return Revocation(provider=integration.provider, revocation="nothing_to_revoke")
+
+
 def _revoke_and_forget(session: Session, integration: Integration) -> Revocation:
+    if (revoker := _revokers.get(integration.provider)) is not None:
+        return revoker(session, integration)
     outcome: Outcome = "nothing_to_revoke"
     error: str | None = None
     if integration.access_token_enc is not None or integration.refresh_token_enc is not None:
