@@ -13,6 +13,7 @@ import httpcore
 import pytest
 
 from agents.busy import BusyInterval
+from oo_app.calendar.caldav_source import CalDavSource
 from oo_app.calendar.ics import ADDRESS_GONE, IcsSource, busy_from_ics
 from oo_app.calendar.outbound import (
     AddressRefused,
@@ -22,11 +23,12 @@ from oo_app.calendar.outbound import (
     approve,
     normalize_address,
 )
-from oo_app.calendar.sources import ICS, CalendarSource, InvalidCalendar
+from oo_app.calendar.sources import CALDAV, ICS, CalendarSource, InvalidCalendar
 from oo_app.integrations.errors import ProviderUnavailable, RateLimited, ReauthNeeded
 from tests.ics_server import IcsServer, ics_server, serving
+from tests.radicale_server import RadicaleServer, radicale
 
-__all__ = ["ics_server"]  # a fixture, used by name
+__all__ = ["ics_server", "radicale"]  # fixtures, used by name
 
 UTC_DAY = (datetime(2026, 11, 20, tzinfo=UTC), datetime(2026, 11, 21, tzinfo=UTC))
 TITLE = "Salary talk with Mallory"  # what must never leave a source
@@ -382,3 +384,109 @@ def test_no_title_and_no_address_reach_a_log_or_an_error(
     for text in messages + logged:
         assert "8f3a2c1e9d7b" not in text, text
         assert "Mallory" not in text, text
+
+
+# --- CalDAV against a real Radicale -----------------------------------------------------------------------------
+
+ADA_PASSWORD = "correct horse"
+CALDAV_WINDOW = (utc(2026, 11, 20), utc(2026, 11, 23))
+WORK_AND_HOME = [
+    (utc(2026, 11, 20, 9), utc(2026, 11, 20, 10)),
+    (utc(2026, 11, 20, 17), utc(2026, 11, 20, 18)),
+    (utc(2026, 11, 22, 13), utc(2026, 11, 22, 14)),
+]
+
+
+@pytest.fixture(scope="module")
+def seeded(radicale: RadicaleServer) -> RadicaleServer:
+    """Ada: a work calendar (a daily series with an EXDATE and a moved instance), a home calendar, a task list; Bob:
+    a calendar of his own."""
+    work = vcalendar(
+        BERLIN_VTIMEZONE,
+        vevent(
+            "daily",
+            "DTSTART;TZID=Europe/Berlin:20261120T100000",
+            "DTEND;TZID=Europe/Berlin:20261120T110000",
+            "RRULE:FREQ=DAILY;COUNT=3",
+            "EXDATE;TZID=Europe/Berlin:20261121T100000",
+        ),
+        vevent(
+            "daily",
+            "RECURRENCE-ID;TZID=Europe/Berlin:20261122T100000",
+            "DTSTART;TZID=Europe/Berlin:20261122T140000",
+            "DTEND;TZID=Europe/Berlin:20261122T150000",
+        ),
+    )
+    radicale.put_event("ada", "work", work)
+    radicale.put_event("ada", "home", vcalendar(vevent("gym", "DTSTART:20261120T170000Z", "DTEND:20261120T180000Z")))
+    radicale.put_event("ada", "holidays", vcalendar(vevent("off", "DTSTART;VALUE=DATE:20261121", "DURATION:P1D")))
+    radicale.calendar("ada", "tasks", ("VTODO",))
+    radicale.put_event("bob", "private", vcalendar(vevent("b", "DTSTART:20261120T080000Z", "DURATION:PT1H")))
+    return radicale
+
+
+def caldav(url: str, username: str = "ada", password: str = ADA_PASSWORD, **limits: object) -> CalDavSource:
+    return CalDavSource(url, username, password, **{"allow_private": True, "timeout_s": 10.0, **limits})  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("where", ["server", "principal"])
+def test_caldav_reads_every_event_calendar_of_the_person(seeded: RadicaleServer, where: str) -> None:
+    url = seeded.url if where == "server" else seeded.principal_url("ada")
+    calendar: CalendarSource = caldav(url)
+    assert calendar.kind == CALDAV
+    assert spans(calendar.busy(*CALDAV_WINDOW)) == WORK_AND_HOME, "work (expanded) and home, never Bob's"
+
+
+def test_caldav_reads_only_the_calendar_it_was_given(seeded: RadicaleServer) -> None:
+    assert spans(caldav(seeded.calendar_url("ada", "home")).busy(*CALDAV_WINDOW)) == [WORK_AND_HOME[1]]
+    assert caldav(seeded.calendar_url("ada", "tasks")).busy(*CALDAV_WINDOW) == [], "a task list holds no events"
+
+
+def test_caldav_asks_only_for_the_window(seeded: RadicaleServer) -> None:
+    assert caldav(seeded.url).busy(utc(2026, 12, 1), utc(2026, 12, 3)) == []
+
+
+def test_a_wrong_password_asks_to_connect_again(seeded: RadicaleServer) -> None:
+    with pytest.raises(ReauthNeeded) as refused:
+        caldav(seeded.url, password="Mallory's guess").busy(*CALDAV_WINDOW)
+    assert "Mallory" not in str(refused.value)
+
+
+@pytest.mark.parametrize("path", ["bob/private/", "ada/no-such-calendar/"])
+def test_a_calendar_out_of_reach_asks_to_connect_again(seeded: RadicaleServer, path: str) -> None:
+    with pytest.raises(ReauthNeeded):
+        caldav(seeded.url + path).busy(*CALDAV_WINDOW)
+
+
+def test_caldav_on_a_private_host_is_refused_when_private_addresses_are_not_allowed(seeded: RadicaleServer) -> None:
+    with pytest.raises(AddressRefused):
+        caldav(seeded.url, allow_private=False).busy(*CALDAV_WINDOW)
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "error"),
+    [
+        (200, "<html>Welcome</html>", InvalidCalendar),
+        (207, "not xml <", InvalidCalendar),
+        (207, '<?xml version="1.0"?><html xmlns="DAV:"/>', InvalidCalendar),
+        (405, "", InvalidCalendar),
+        (503, "", ProviderUnavailable),
+        (429, "", RateLimited),
+    ],
+)
+def test_what_is_not_a_caldav_server_is_an_error_of_its_kind(
+    ics_server: IcsServer, status: int, body: str, error: type[Exception]
+) -> None:
+    ics_server.routes["/dav/"] = (status, {"Content-Type": "text/html"}, body)
+    with pytest.raises(error):
+        caldav(ics_server.url("/dav/")).busy(*CALDAV_WINDOW)
+    assert ics_server.seen[0][0] == "PROPFIND"
+
+
+def test_the_password_stays_out_of_sight(seeded: RadicaleServer, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    calendar = caldav(seeded.url)
+    assert calendar.busy(*CALDAV_WINDOW)
+    assert ADA_PASSWORD not in repr(calendar)
+    assert all(ADA_PASSWORD not in record.getMessage() for record in caplog.records)
+    assert all(TITLE not in record.getMessage() for record in caplog.records)
