@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import logging
 import socket
+import ssl
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 
 import httpcore
 import pytest
@@ -22,10 +24,11 @@ from oo_app.calendar.outbound import (
     _PinnedBackend,
     approve,
     normalize_address,
+    retry_after,
 )
 from oo_app.calendar.sources import CALDAV, ICS, CalendarSource, InvalidCalendar
 from oo_app.integrations.errors import ProviderUnavailable, RateLimited, ReauthNeeded
-from tests.ics_server import IcsServer, ics_server, serving
+from tests.ics_server import IcsServer, ics_server, self_signed, serving
 from tests.radicale_server import RadicaleServer, radicale
 
 __all__ = ["ics_server", "radicale"]  # fixtures, used by name
@@ -365,6 +368,40 @@ def test_credentials_never_follow_a_redirect_to_another_origin(ics_server: IcsSe
     assert answer.status == 200
     assert ics_server.seen[0][2].get("Authorization") == "Basic c2VjcmV0"
     assert "Authorization" not in other.seen[0][2], "the password went to another host"
+
+
+def test_an_answer_slower_than_the_timeout_is_unavailable(ics_server: IcsServer) -> None:
+    ics_server.routes[SECRET_PATH] = (200, {}, [b"BEGIN:VCALENDAR\n"] + [b" "] * 20)  # a byte at a time
+    with pytest.raises(ProviderUnavailable):
+        source(ics_server.url(SECRET_PATH), timeout_s=0.5).busy(*UTC_DAY)
+
+
+def test_https_connects_to_the_approved_address_and_checks_the_certificate(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tls, certificate = self_signed("calendar.test", tmp_path)
+    resolved: list[str] = []
+
+    def approved_once(host: str, port: int) -> list[str]:
+        resolved.append(host)
+        return ["127.0.0.1"]  # what DNS answered at approval; the connection must not ask again
+
+    monkeypatch.setattr("oo_app.calendar.outbound.resolve", approved_once)
+    with serving(tls, host="calendar.test") as server:
+        server.routes[SECRET_PATH] = (200, {}, vcalendar(vevent("a", "DTSTART:20261120T100000Z", "DURATION:PT1H")))
+        with pytest.raises(ProviderUnavailable):  # not trusted: the certificate is checked
+            source(server.url(SECRET_PATH)).busy(*UTC_DAY)
+        trusting = ssl.create_default_context(cafile=str(certificate))
+        monkeypatch.setattr("oo_app.calendar.outbound.httpx.create_ssl_context", lambda **_: trusting)
+        assert len(source(server.url(SECRET_PATH)).busy(*UTC_DAY)) == 1, "calendar.test never resolves by DNS"
+    assert set(resolved) == {"calendar.test"}
+
+
+@pytest.mark.parametrize(
+    ("value", "seconds"), [("120", 120.0), ("-5", 0.0), ("soon", None), ("Wed, 21 Oct 2015 07:28:00 GMT", 0.0)]
+)
+def test_retry_after_is_read_as_seconds_or_a_date(value: str, seconds: float | None) -> None:
+    assert retry_after({"Retry-After": value}) == seconds
 
 
 def test_no_title_and_no_address_reach_a_log_or_an_error(

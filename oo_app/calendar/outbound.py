@@ -3,15 +3,17 @@
 Contract: a host is read only once approved like a push endpoint (:mod:`oo_app.push.endpoints`: every address it
 resolves to public, ``https``; ``http`` and private addresses only with ``allow_private``, i.e. development and
 tests), and every connection goes to an address that approval resolved, never to a second DNS answer. A redirect is
-followed only to a host approved the same way, at most :data:`MAX_REDIRECTS` times; an answer larger than
-``max_bytes`` is refused. Requests go straight through the transport: no proxy, no cookie, and no log line (the
-address of an ICS calendar is its secret, so it must never reach a log or a message).
+followed only to a host approved the same way, at most :data:`MAX_REDIRECTS` times, and credentials never follow it
+to another origin; an answer larger than ``max_bytes``, or slower as a whole than the timeout, is refused. Requests
+go straight through the transport: no proxy, no cookie, and no log line (the address of an ICS calendar is its
+secret, so it must never reach a log or a message).
 """
 
 from __future__ import annotations
 
 import base64
 import email.utils
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -128,6 +130,8 @@ class _PinnedBackend(httpcore.SyncBackend):
 class _PinnedTransport(httpx.HTTPTransport):
     def __init__(self, backend: _PinnedBackend) -> None:
         super().__init__(trust_env=False)
+        # httpx takes no network backend of its own: the pool it built is replaced by one that connects through ours
+        # (with httpx's default TLS context, so certificates are verified against the host name as usual).
         self._pool = httpcore.ConnectionPool(
             ssl_context=httpx.create_ssl_context(trust_env=False), network_backend=backend, max_connections=4
         )
@@ -189,6 +193,7 @@ class CalendarHttp:
     def __init__(self, limits: Limits) -> None:
         self._backend = _PinnedBackend()
         self._transport = _PinnedTransport(self._backend)
+        self._timeout_s = limits.timeout_s
         self._timeout = httpx.Timeout(limits.timeout_s).as_dict()
         self._max_bytes = limits.max_bytes
         self._allow_private = limits.allow_private
@@ -232,6 +237,7 @@ class CalendarHttp:
             content=content or None,
             extensions={"timeout": self._timeout},
         )
+        deadline = time.monotonic() + self._timeout_s  # the whole answer, not each read: no slow drip lasts
         try:
             response = self._transport.handle_request(request)
         except httpx.TimeoutException:
@@ -244,12 +250,12 @@ class CalendarHttp:
             location = response.headers.get("Location")
             if response.status_code in REDIRECTS and location:
                 return Answer(response.status_code, response.headers, b""), location
-            body = self._read(response) if 200 <= response.status_code < 300 else b""
+            body = self._read(response, deadline) if 200 <= response.status_code < 300 else b""
             return Answer(response.status_code, response.headers, body), None
         finally:
             response.close()
 
-    def _read(self, response: httpx.Response) -> bytes:
+    def _read(self, response: httpx.Response, deadline: float) -> bytes:
         declared = response.headers.get("Content-Length", "")
         too_large = InvalidCalendar(
             f"the calendar is larger than oO reads ({self._max_bytes // 1_000_000} MB at most)"
@@ -265,6 +271,8 @@ class CalendarHttp:
                 size += len(chunk)
                 if size > self._max_bytes:
                     raise too_large
+                if time.monotonic() > deadline:
+                    raise httpx.ReadTimeout("the answer took longer than the timeout")
                 chunks.append(chunk)
         except httpx.TimeoutException:
             raise ProviderUnavailable("the calendar did not answer in time; oO tries again later") from None
