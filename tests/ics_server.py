@@ -27,7 +27,8 @@ Body = str | bytes | list[bytes]
 
 @dataclass
 class IcsServer:
-    """A loopback HTTP server answering ``routes[path] = (status, headers, body)`` and recording requests."""
+    """A loopback HTTP server answering ``routes[path] = (status, headers, body)`` (or ``routes["METHOD path"]`` for
+    one method only) and recording requests as (method, path, headers)."""
 
     port: int = 0
     routes: dict[str, tuple[int, dict[str, str], Body]] = field(default_factory=dict)
@@ -45,7 +46,8 @@ def _handler(server: IcsServer) -> type[BaseHTTPRequestHandler]:
             length = int(self.headers.get("Content-Length") or 0)
             self.rfile.read(length)
             server.seen.append((self.command, self.path, dict(self.headers)))
-            status, headers, body = server.routes.get(self.path, (404, {}, ""))
+            key = f"{self.command} {self.path}"
+            status, headers, body = server.routes.get(key, server.routes.get(self.path, (404, {}, "")))
             chunks = body if isinstance(body, list) else [body.encode() if isinstance(body, str) else body]
             self.send_response(status)
             for name, value in {"Content-Type": "text/calendar", **headers}.items():

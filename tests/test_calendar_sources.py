@@ -426,6 +426,7 @@ def test_no_title_and_no_address_reach_a_log_or_an_error(
 # --- CalDAV against a real Radicale -----------------------------------------------------------------------------
 
 ADA_PASSWORD = "correct horse"
+CALDAV_NS = "urn:ietf:params:xml:ns:caldav"
 CALDAV_WINDOW = (utc(2026, 11, 20), utc(2026, 11, 23))
 WORK_AND_HOME = [
     (utc(2026, 11, 20, 9), utc(2026, 11, 20, 10)),
@@ -518,6 +519,36 @@ def test_what_is_not_a_caldav_server_is_an_error_of_its_kind(
     with pytest.raises(error):
         caldav(ics_server.url("/dav/")).busy(*CALDAV_WINDOW)
     assert ics_server.seen[0][0] == "PROPFIND"
+
+
+def multistatus(*responses: str) -> str:
+    return (
+        f'<?xml version="1.0"?><d:multistatus xmlns:d="DAV:" xmlns:c="{CALDAV_NS}">{"".join(responses)}</d:multistatus>'
+    )
+
+
+def test_a_server_root_that_is_no_caldav_resource_is_asked_at_its_well_known_address(ics_server: IcsServer) -> None:
+    calendar = (
+        "<d:response><d:href>/dav/cal/</d:href><d:propstat><d:prop><d:resourcetype><d:collection/><c:calendar/>"
+        "</d:resourcetype><c:supported-calendar-component-set>"
+        '<c:comp name="VEVENT"/></c:supported-calendar-component-set>'
+        "</d:prop><d:status>HTTP/1.1 200 OK</d:status></d:propstat></d:response>"
+    )
+    event = vcalendar(vevent("a", "DTSTART:20261120T100000Z", "DURATION:PT1H")).replace("<", "&lt;")
+    report = f"<d:response><d:href>/dav/cal/a.ics</d:href><d:propstat><d:prop><c:calendar-data>{event}"
+    report += "</c:calendar-data></d:prop><d:status>HTTP/1.1 200 OK</d:status></d:propstat></d:response>"
+    ics_server.routes["/"] = (405, {}, "")
+    ics_server.routes["/.well-known/caldav"] = (301, {"Location": "/dav/cal/"}, "")
+    ics_server.routes["PROPFIND /dav/cal/"] = (207, {"Content-Type": "application/xml"}, multistatus(calendar))
+    ics_server.routes["REPORT /dav/cal/"] = (207, {"Content-Type": "application/xml"}, multistatus(report))
+    found = caldav(ics_server.url("/")).busy(*UTC_DAY)
+    assert spans(found) == [(utc(2026, 11, 20, 10), utc(2026, 11, 20, 11))]
+    assert [(method, path) for method, path, _ in ics_server.seen] == [
+        ("PROPFIND", "/"),
+        ("PROPFIND", "/.well-known/caldav"),
+        ("PROPFIND", "/dav/cal/"),
+        ("REPORT", "/dav/cal/"),
+    ]
 
 
 def test_the_password_stays_out_of_sight(seeded: RadicaleServer, caplog: pytest.LogCaptureFixture) -> None:

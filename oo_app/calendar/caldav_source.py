@@ -1,17 +1,18 @@
 """A CalDAV server (RFC 4791) read as busy intervals: every event calendar of the person, one time-range REPORT each.
 
-Contract: the URL may be the server, the person's principal (or calendar home) or one calendar. One calendar is read
-alone; otherwise the person's principal and calendar home are discovered and every calendar that holds events is
-read. Recurrences are expanded client-side by :func:`oo_app.calendar.ics.busy_from_ics`. Requests go through
-:mod:`oo_app.calendar.outbound` (SSRF rules, pinned addresses, size cap, no logging) with HTTP Basic credentials
-that are kept in memory only and never sent to another host; nothing of what is read is titled or stored here.
+Contract: the URL may be the server (its well-known CalDAV address is tried when its root is no CalDAV resource),
+the person's principal (or calendar home) or one calendar. One calendar is read alone; otherwise the principal and
+calendar home are discovered and every calendar that holds events is read. Recurrences are expanded client-side by
+:func:`oo_app.calendar.ics.busy_from_ics`. Requests go through :mod:`oo_app.calendar.outbound` (SSRF rules, pinned
+addresses, size cap, no logging) with HTTP Basic credentials kept in memory only and never sent to another origin;
+nothing of what is read is titled or stored here.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 from xml.etree import ElementTree
 
 from agents.busy import BusyInterval
@@ -23,6 +24,7 @@ from oo_app.integrations.errors import ReauthNeeded
 
 DAV = "{DAV:}"
 CAL = "{urn:ietf:params:xml:ns:caldav}"
+WELL_KNOWN = "/.well-known/caldav"
 MAX_CALENDARS = 50  # a guard against a home that lists collections without end
 SERVER = "the CalDAV server"
 NOT_CALDAV = "the address does not answer as a CalDAV server: give the address of your CalDAV server or calendar"
@@ -147,15 +149,26 @@ class CalDavSource:
         return answer
 
     def _propfind(self, http: CalendarHttp, url: str, depth: int) -> list[Resource]:
-        return parse_multistatus(self._ask(http, "PROPFIND", url, depth, _PROPFIND).body, url)
+        answer = self._ask(http, "PROPFIND", url, depth, _PROPFIND)
+        return parse_multistatus(answer.body, answer.url)
+
+    def _start(self, http: CalendarHttp) -> Resource:
+        """What the URL is; a bare server whose root is no CalDAV resource is asked at its well-known address
+        (RFC 6764: ``/.well-known/caldav``, usually a redirect to the CalDAV root)."""
+        try:
+            found = self._propfind(http, self._url, 0)
+        except InvalidCalendar:
+            if urlsplit(self._url).path not in {"", "/"}:
+                raise
+            found = self._propfind(http, urljoin(self._url, WELL_KNOWN), 0)
+        if not found:
+            raise InvalidCalendar(NOT_CALDAV)
+        return found[0]
 
     def _calendars(self, http: CalendarHttp) -> list[str]:
         """The URLs of the event calendars to read: the URL itself when it is a calendar, else every event calendar
         of the person's calendar home. :class:`InvalidCalendar` when the server does not lead to one."""
-        found = self._propfind(http, self._url, 0)
-        if not found:
-            raise InvalidCalendar(NOT_CALDAV)
-        own = found[0]
+        own = self._start(http)
         if own.is_calendar:
             return [own.url] if own.holds_events else []
         home = own.href(f"{CAL}calendar-home-set")
@@ -171,7 +184,8 @@ class CalDavSource:
     def _busy_of_calendar(self, http: CalendarHttp, url: str, start: datetime, end: datetime) -> list[BusyInterval]:
         query = _REPORT.format(start=_caldav_time(start), end=_caldav_time(end)).encode()
         busy: list[BusyInterval] = []
-        for resource in parse_multistatus(self._ask(http, "REPORT", url, 1, query).body, url):
+        answer = self._ask(http, "REPORT", url, 1, query)
+        for resource in parse_multistatus(answer.body, answer.url):
             data = resource.props.get(f"{CAL}calendar-data")
             if data is None or not (data.text or "").strip():
                 continue

@@ -139,11 +139,13 @@ class _PinnedTransport(httpx.HTTPTransport):
 
 @dataclass(frozen=True)
 class Answer:
-    """What a calendar host answered: the status, the headers and (for a 2xx answer) the whole body."""
+    """What a calendar host answered: the status, the headers, (for a 2xx answer) the whole body, and the address
+    that answered (the last one of the redirects)."""
 
     status: int
     headers: httpx.Headers
     body: bytes
+    url: str
 
 
 def retry_after(headers: Mapping[str, str]) -> float | None:
@@ -249,9 +251,9 @@ class CalendarHttp:
         try:
             location = response.headers.get("Location")
             if response.status_code in REDIRECTS and location:
-                return Answer(response.status_code, response.headers, b""), location
+                return Answer(response.status_code, response.headers, b"", address), location
             body = self._read(response, deadline) if 200 <= response.status_code < 300 else b""
-            return Answer(response.status_code, response.headers, body), None
+            return Answer(response.status_code, response.headers, body, address), None
         finally:
             response.close()
 
