@@ -210,9 +210,17 @@ def test_what_is_not_icalendar_is_an_invalid_calendar(text: str) -> None:
         busy_from_ics(text, *UTC_DAY)
 
 
-def test_a_series_that_cannot_be_expanded_is_skipped_not_fatal() -> None:
+@pytest.mark.parametrize(
+    "broken",
+    [
+        ("RRULE:FREQ=SOMETIMES", "DTSTART:20261120T080000Z"),
+        ("DTEND:20261120T090000Z",),  # no DTSTART at all
+        ("DTSTART:20261120T080000Z", "DTSTART:20261120T083000Z", "RRULE:FREQ=DAILY"),
+    ],
+)
+def test_a_series_that_cannot_be_expanded_is_skipped_not_fatal(broken: tuple[str, ...]) -> None:
     ics = vcalendar(
-        vevent("bad", "DTSTART:20261120T080000Z", "DTEND:20261120T090000Z", "RRULE:FREQ=SOMETIMES"),
+        vevent("bad", *broken),
         vevent("good", "DTSTART:20261120T100000Z", "DTEND:20261120T110000Z"),
     )
     assert spans(busy_from_ics(ics, *UTC_DAY)) == [(utc(2026, 11, 20, 10), utc(2026, 11, 20, 11))]

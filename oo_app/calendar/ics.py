@@ -8,7 +8,7 @@ address is the person's secret and appears in no message and no log line.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 
 import icalendar
 import recurring_ical_events
@@ -25,8 +25,14 @@ NOT_ICALENDAR = "the address does not answer an iCalendar (.ics) calendar: copy 
 ICS_SERVER = "the calendar's server"
 
 
-def _moment(value: date | datetime, floating: tzinfo) -> datetime | None:
-    """An aware UTC moment, or None for a date (an all-day event is not busy); a floating time is on ``floating``."""
+# What icalendar and recurring-ical-events raise on malformed input (neither has one error type for it).
+_MALFORMED = (ValueError, KeyError, IndexError, TypeError, AttributeError, OverflowError)
+
+
+def _moment(prop: object, floating: tzinfo) -> datetime | None:
+    """The aware UTC moment of a DTSTART/DTEND property, or None for a date (an all-day event is not busy) or
+    anything else; a floating time is on ``floating``."""
+    value = getattr(prop, "dt", None)
     if not isinstance(value, datetime):
         return None
     return as_utc(value if value.tzinfo else value.replace(tzinfo=floating))
@@ -39,14 +45,14 @@ def busy_of_event(event: Component, floating: tzinfo) -> BusyInterval | None:
         return None
     if str(event.get("TRANSP", "OPAQUE")).upper() == "TRANSPARENT":
         return None
-    dtstart = event.get("DTSTART")
-    start = _moment(dtstart.dt, floating) if dtstart is not None else None
+    start = _moment(event.get("DTSTART"), floating)
     if start is None:
         return None
+    duration = getattr(event.get("DURATION"), "dt", None)
     if event.get("DTEND") is not None:
-        end = _moment(event["DTEND"].dt, floating)
-    elif event.get("DURATION") is not None and isinstance(event["DURATION"].dt, timedelta):
-        end = start + event["DURATION"].dt
+        end = _moment(event["DTEND"], floating)
+    elif isinstance(duration, timedelta):
+        end = start + duration
     else:
         end = None  # RFC 5545: a DTSTART date-time alone takes up no time
     if end is None or end <= start:
@@ -61,7 +67,7 @@ def parse_calendars(data: bytes | str) -> list[icalendar.Calendar]:
         raise InvalidCalendar(NOT_ICALENDAR)
     try:
         calendars = icalendar.Calendar.from_ical(text, multiple=True)
-    except (ValueError, KeyError, IndexError, TypeError):  # icalendar's parser has no error type of its own
+    except _MALFORMED:
         raise InvalidCalendar(NOT_ICALENDAR) from None
     found = [calendar for calendar in calendars if calendar.name == "VCALENDAR"]
     if not found:
@@ -69,25 +75,55 @@ def parse_calendars(data: bytes | str) -> list[icalendar.Calendar]:
     return found
 
 
+def _expand(calendar: icalendar.Calendar, start: datetime, end: datetime) -> list[Component]:
+    # of() also turns X-WR-TIMEZONE (Google's exports) into proper time zones first.
+    return list(recurring_ical_events.of(calendar, skip_bad_series=True).between(start, end))
+
+
+def _series(calendar: icalendar.Calendar) -> list[icalendar.Calendar]:
+    """The calendar split into one calendar per event series (UID), each with the calendar's properties and zones."""
+    zones = [component for component in calendar.subcomponents if component.name == "VTIMEZONE"]
+    by_uid: dict[str, list[Component]] = {}
+    for component in calendar.subcomponents:
+        if component.name == "VEVENT":
+            by_uid.setdefault(str(component.get("UID", id(component))), []).append(component)
+    singles = []
+    for events in by_uid.values():
+        single = icalendar.Calendar()
+        single.update(calendar)
+        single.subcomponents = [*zones, *events]
+        singles.append(single)
+    return singles
+
+
+def _occurrences(calendar: icalendar.Calendar, start: datetime, end: datetime) -> list[Component]:
+    """The event occurrences overlapping ``[start, end)``; when a malformed series breaks the expansion, each series
+    is expanded on its own and the broken ones are skipped (one bad event must not hide a whole calendar)."""
+    try:
+        return _expand(calendar, start, end)
+    except _MALFORMED:
+        pass
+    occurrences: list[Component] = []
+    for single in _series(calendar):
+        try:
+            occurrences.extend(_expand(single, start, end))
+        except _MALFORMED:
+            continue
+    return occurrences
+
+
 def busy_from_ics(
     data: bytes | str, start: datetime, end: datetime, *, floating: tzinfo | None = None
 ) -> list[BusyInterval]:
     """The busy intervals of an iCalendar text overlapping ``[start, end)`` (aware UTC, unclipped, unmerged), under
     the contract of :class:`~oo_app.calendar.sources.CalendarSource`. Times without a zone ("floating") are read on
-    ``floating`` (UTC when not given) unless the calendar names one with ``X-WR-TIMEZONE``. A series that
-    recurring-ical-events cannot expand is skipped; text that is not iCalendar raises :class:`InvalidCalendar`."""
+    ``floating`` (UTC when not given) unless the calendar names one with ``X-WR-TIMEZONE``. A series that cannot be
+    expanded is skipped; text that is not iCalendar (or that icalendar cannot parse) raises :class:`InvalidCalendar`."""
     start, end = as_utc(start), as_utc(end)
     zone = floating or UTC
     busy: list[BusyInterval] = []
     for calendar in parse_calendars(data):
-        try:
-            # of() also turns X-WR-TIMEZONE (Google's exports) into proper time zones first.
-            occurrences = recurring_ical_events.of(calendar, skip_bad_series=True).between(start, end)
-        except (ValueError, KeyError, TypeError, AttributeError, OverflowError):
-            raise InvalidCalendar(
-                "the calendar has an event oO cannot read: its dates or recurrence are malformed"
-            ) from None
-        for event in occurrences:
+        for event in _occurrences(calendar, start, end):
             interval = busy_of_event(event, zone)
             if interval is not None and interval.start < end and interval.end > start:
                 busy.append(interval)
