@@ -16,7 +16,7 @@ import pytest
 
 from agents.busy import BusyInterval
 from oo_app.calendar.caldav_source import CalDavSource
-from oo_app.calendar.ics import ADDRESS_GONE, IcsSource, busy_from_ics
+from oo_app.calendar.ics import ADDRESS_GONE, IcsSource, busy_from_ics, near_events_only
 from oo_app.calendar.outbound import (
     AddressRefused,
     CalendarHttp,
@@ -224,6 +224,31 @@ def test_a_series_that_cannot_be_expanded_is_skipped_not_fatal(broken: tuple[str
         vevent("good", "DTSTART:20261120T100000Z", "DTEND:20261120T110000Z"),
     )
     assert spans(busy_from_ics(ics, *UTC_DAY)) == [(utc(2026, 11, 20, 10), utc(2026, 11, 20, 11))]
+
+
+def test_only_events_near_the_window_are_parsed_and_none_that_could_be_busy_is_lost() -> None:
+    past = [vevent(f"old{n}", f"DTSTART:2024{1 + n % 12:02d}10T100000Z", "DURATION:PT1H") for n in range(120)]
+    ics = vcalendar(
+        BERLIN_VTIMEZONE,
+        *past,
+        vevent("future", "DTSTART:20270101T100000Z", "DTEND:20270101T110000Z"),
+        vevent("kiri", "DTSTART;TZID=Pacific/Kiritimati:20261121T020000", "DURATION:PT1H"),  # 12:00 UTC on the 20th
+        vevent("pago", "DTSTART;TZID=Pacific/Pago_Pago:20261119T230000", "DURATION:PT1H"),  # 10:00 UTC on the 20th
+        vevent("week-long", "DTSTART:20261115T000000Z", "DURATION:P7D"),
+        vevent("folded", "DTSTART;TZID=Europe/Ber\n lin:20261120T150000", "DTEND;TZID=Europe/Berlin:20261120T153000"),
+        vevent("series", "DTSTART:20200101T060000Z", "DURATION:PT15M", "RRULE:FREQ=DAILY"),
+        vevent("series", "RECURRENCE-ID:20200301T060000Z", "DTSTART:20261120T200000Z", "DURATION:PT15M"),
+    )
+    kept = near_events_only(ics, *UTC_DAY)
+    assert kept.count("BEGIN:VEVENT") == 6, "the 120 past events and the one next year are left out"
+    assert spans(busy_from_ics(ics, *UTC_DAY)) == [
+        (utc(2026, 11, 15), utc(2026, 11, 22)),
+        (utc(2026, 11, 20, 6), utc(2026, 11, 20, 6, 15)),
+        (utc(2026, 11, 20, 10), utc(2026, 11, 20, 11)),
+        (utc(2026, 11, 20, 12), utc(2026, 11, 20, 13)),
+        (utc(2026, 11, 20, 14), utc(2026, 11, 20, 14, 30)),
+        (utc(2026, 11, 20, 20), utc(2026, 11, 20, 20, 15)),
+    ]
 
 
 # --- the SSRF rules ---------------------------------------------------------------------------------------------

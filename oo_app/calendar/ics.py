@@ -8,11 +8,12 @@ address is the person's secret and appears in no message and no log line.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta, tzinfo
+import re
+from datetime import UTC, date, datetime, timedelta, tzinfo
 
 import icalendar
 import recurring_ical_events
-from icalendar import Component
+from icalendar import Component, vDuration
 
 from agents.busy import BusyInterval
 from oo_app.calendar.outbound import CalendarHttp, Limits, normalize_address, rate_limited, unavailable
@@ -25,6 +26,9 @@ NOT_ICALENDAR = "the address does not answer an iCalendar (.ics) calendar: copy 
 ICS_SERVER = "the calendar's server"
 
 
+_FOLD = re.compile(r"\r?\n[ \t]")  # RFC 5545 3.1: a line break followed by a space or tab continues the line
+_RECURRING = frozenset({"RRULE", "RDATE", "EXRULE", "RECURRENCE-ID"})
+_SLACK = timedelta(days=2)  # wider than any UTC offset (-12 h .. +14 h): a local date never misleads the filter
 # What icalendar and recurring-ical-events raise on malformed input (neither has one error type for it).
 _MALFORMED = (ValueError, KeyError, IndexError, TypeError, AttributeError, OverflowError)
 
@@ -58,6 +62,67 @@ def busy_of_event(event: Component, floating: tzinfo) -> BusyInterval | None:
     if end is None or end <= start:
         return None
     return BusyInterval(start, end)
+
+
+def _property_name(line: str) -> str:
+    return line.split(":", 1)[0].split(";", 1)[0].strip().upper()
+
+
+def _date_of(line: str) -> date | None:
+    """The date a DTSTART/DTEND line names (its value's first eight digits), or None when it does not read as one."""
+    try:
+        return datetime.strptime(line.rsplit(":", 1)[-1].strip()[:8], "%Y%m%d").date()
+    except ValueError:
+        return None
+
+
+def _near(event: list[str], first: date, last: date) -> bool:
+    """Whether a VEVENT's lines may make it busy between the dates ``first`` and ``last`` (when unsure: yes)."""
+    found: dict[str, str] = {}
+    for line in event[1:-1]:
+        name = _property_name(line)
+        if name in _RECURRING:
+            return True
+        found.setdefault(name, line)
+    begins = _date_of(found["DTSTART"]) if "DTSTART" in found else None
+    if begins is None:
+        return True
+    if begins > last:
+        return False
+    if "DTEND" in found:
+        ends = _date_of(found["DTEND"])
+        return ends is None or ends >= first
+    if "DURATION" in found:
+        try:
+            lasts = vDuration.from_ical(found["DURATION"].rsplit(":", 1)[-1].strip())
+        except ValueError:
+            return True
+        return not isinstance(lasts, timedelta) or begins + lasts + timedelta(days=1) >= first
+    return begins >= first
+
+
+def near_events_only(text: str, start: datetime, end: datetime) -> str:
+    """The iCalendar ``text`` without the single (non-recurring) events that end days before ``start`` or begin
+    days after ``end``: parsing is most of a read's cost, and a calendar's past is most of its events. Lines are
+    unfolded (RFC 5545 3.1); recurring series, their overrides and anything unclear are kept."""
+    first, last = (as_utc(start) - _SLACK).date(), (as_utc(end) + _SLACK).date()
+    kept: list[str] = []
+    event: list[str] | None = None
+    for line in _FOLD.sub("", text).split("\n"):
+        marker = line.strip().upper()
+        if event is None:
+            if marker == "BEGIN:VEVENT":
+                event = [line]
+            else:
+                kept.append(line)
+            continue
+        event.append(line)
+        if marker == "END:VEVENT":
+            if _near(event, first, last):
+                kept.extend(event)
+            event = None
+    kept.extend(event or [])  # an event left open: the parser judges it
+    return "\n".join(kept)
 
 
 def parse_calendars(data: bytes | str) -> list[icalendar.Calendar]:
@@ -121,8 +186,9 @@ def busy_from_ics(
     expanded is skipped; text that is not iCalendar (or that icalendar cannot parse) raises :class:`InvalidCalendar`."""
     start, end = as_utc(start), as_utc(end)
     zone = floating or UTC
+    text = data.decode("utf-8", errors="replace") if isinstance(data, bytes) else data
     busy: list[BusyInterval] = []
-    for calendar in parse_calendars(data):
+    for calendar in parse_calendars(near_events_only(text, start, end)):
         for event in _occurrences(calendar, start, end):
             interval = busy_of_event(event, zone)
             if interval is not None and interval.start < end and interval.end > start:
