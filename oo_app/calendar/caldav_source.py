@@ -17,7 +17,7 @@ from xml.etree import ElementTree
 
 from agents.busy import BusyInterval
 from oo_app.calendar.ics import busy_from_ics
-from oo_app.calendar.outbound import Answer, CalendarHttp, Limits, basic_auth, rate_limited, unavailable
+from oo_app.calendar.outbound import AddressRefused, Answer, CalendarHttp, Limits, basic_auth, rate_limited, unavailable
 from oo_app.calendar.sources import CALDAV, InvalidCalendar
 from oo_app.clock import as_utc
 from oo_app.integrations.errors import ReauthNeeded
@@ -157,6 +157,8 @@ class CalDavSource:
         (RFC 6764: ``/.well-known/caldav``, usually a redirect to the CalDAV root)."""
         try:
             found = self._propfind(http, self._url, 0)
+        except AddressRefused:
+            raise
         except InvalidCalendar:
             if urlsplit(self._url).path not in {"", "/"}:
                 raise
@@ -197,9 +199,8 @@ class CalDavSource:
 
     def busy(self, start: datetime, end: datetime) -> list[BusyInterval]:
         """The busy intervals overlapping ``[start, end)`` over every event calendar found (only the URL's own when
-        it is a calendar).
-        401/403/404/410 raise :class:`ReauthNeeded`, 429 :class:`RateLimited`, 5xx and silences
-        :class:`ProviderUnavailable`, an answer that is not CalDAV :class:`InvalidCalendar`."""
+        it is a calendar). 401/403/404/410 raise :class:`ReauthNeeded`, 429 :class:`RateLimited`, 5xx and silences
+        :class:`ProviderUnavailable`, an answer that is not CalDAV or a refused address :class:`InvalidCalendar`."""
         with self._http() as http:
             busy: list[BusyInterval] = []
             for url in self._calendars(http):
