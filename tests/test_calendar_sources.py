@@ -289,6 +289,13 @@ def test_webcal_is_read_over_https_and_only_for_ics() -> None:
         approve(normalize_address("webcal://example.org/a.ics"), allow_private=False)
 
 
+def test_what_a_person_sees_of_an_address_is_its_host() -> None:
+    assert IcsSource("webcal://calendar.example.org/private-8f3a2c1e9d7b/basic.ics").label == "calendar.example.org"
+    assert IcsSource("https://ada:pw@cal.example.org:8443/x.ics?token=8f3a").label == "cal.example.org:8443"
+    assert CalDavSource("https://dav.example.org/", "ada", ADA_PASSWORD).label == "dav.example.org"
+    assert IcsSource("not an address").label == ""
+
+
 def test_a_source_refuses_a_private_host_when_private_addresses_are_not_allowed(ics_server: IcsServer) -> None:
     ics_server.routes[SECRET_PATH] = (200, {}, vcalendar())
     with pytest.raises(AddressRefused) as refused:

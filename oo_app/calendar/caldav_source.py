@@ -17,7 +17,16 @@ from xml.etree import ElementTree
 
 from agents.busy import BusyInterval
 from oo_app.calendar.ics import busy_from_ics
-from oo_app.calendar.outbound import AddressRefused, Answer, CalendarHttp, Limits, basic_auth, rate_limited, unavailable
+from oo_app.calendar.outbound import (
+    AddressRefused,
+    Answer,
+    CalendarHttp,
+    Limits,
+    basic_auth,
+    host_label,
+    rate_limited,
+    unavailable,
+)
 from oo_app.calendar.sources import CALDAV, InvalidCalendar
 from oo_app.clock import as_utc
 from oo_app.integrations.errors import ReauthNeeded
@@ -120,6 +129,11 @@ class CalDavSource:
         self._url = url.strip()
         self._authorization = basic_auth(username, password)
         self._limits = Limits.of(timeout_s, max_bytes, allow_private)
+
+    @property
+    def label(self) -> str:
+        """The host the calendar is read from, for ``Integration.label``: never the secret part of the address."""
+        return host_label(self._url)
 
     def __repr__(self) -> str:
         return "CalDavSource(<credentials>)"

@@ -16,7 +16,7 @@ import recurring_ical_events
 from icalendar import Component, vDuration
 
 from agents.busy import BusyInterval
-from oo_app.calendar.outbound import CalendarHttp, Limits, normalize_address, rate_limited, unavailable
+from oo_app.calendar.outbound import CalendarHttp, Limits, host_label, normalize_address, rate_limited, unavailable
 from oo_app.calendar.sources import ICS, InvalidCalendar
 from oo_app.clock import as_utc
 from oo_app.integrations.errors import ReauthNeeded
@@ -214,6 +214,11 @@ class IcsSource:
     ) -> None:
         self._address = normalize_address(address, webcal=True)
         self._limits = Limits.of(timeout_s, max_bytes, allow_private)
+
+    @property
+    def label(self) -> str:
+        """The host the calendar is read from, for ``Integration.label``: never the secret part of the address."""
+        return host_label(self._address)
 
     def __repr__(self) -> str:
         return "IcsSource(<secret address>)"

@@ -57,6 +57,17 @@ def normalize_address(address: str, *, webcal: bool = False) -> str:
     return address
 
 
+def host_label(address: str) -> str:
+    """What a person may see of a calendar's address: its host (and a port other than the default), never its path,
+    query or credentials (an ICS address's secret sits there); empty when the address has no host."""
+    try:
+        parts = urlsplit(address.strip())
+        host, port = parts.hostname or "", parts.port
+    except ValueError:
+        return ""
+    return f"{host}:{port}" if host and port and port not in {80, 443} else host
+
+
 def approve(address: str, *, allow_private: bool) -> ApprovedHost:
     """The host of ``address`` with its resolved addresses when oO may read it; raises :class:`AddressRefused` saying
     why not, or :class:`ProviderUnavailable` when the host does not resolve (DNS may be down for a while)."""
