@@ -1,6 +1,7 @@
 """When each integration syncs next: its state after a success or a failure, and which ones are due.
 
-A success schedules the next sync ``todoist_sync_interval_s`` later. A failure counts, keeps a short reason (never a
+A success schedules the next sync an interval later (``todoist_sync_interval_s`` unless the caller names its own,
+as the calendar does with ``calendar_sync_interval_s``). A failure counts, keeps a short reason (never a
 token) and waits: as long as the provider asked (``Retry-After``), else exponentially with jitter, at most
 :data:`MAX_BACKOFF`. A provider that refuses oO's access leaves the integration ``reauth_needed``: no sync is tried
 until the person reconnects. :func:`claim` lets one sync at a time run per integration across processes.
@@ -34,13 +35,17 @@ def backoff(failures: int, jitter: Callable[[], float] = random.random) -> timed
     return full * (0.5 + jitter() / 2)
 
 
-def record_success(integration: Integration, now: datetime, settings: Settings) -> None:
-    """A sync went through: the next one is an interval away (the caller commits)."""
+def record_success(
+    integration: Integration, now: datetime, settings: Settings, interval_s: float | None = None
+) -> None:
+    """A sync went through: the next one is ``interval_s`` away (Todoist's interval when None; the caller commits)."""
     integration.status = CONNECTED
     integration.last_synced_at = now
     integration.last_error = None
     integration.consecutive_failures = 0
-    integration.next_attempt_at = now + timedelta(seconds=settings.todoist_sync_interval_s)
+    integration.next_attempt_at = now + timedelta(
+        seconds=settings.todoist_sync_interval_s if interval_s is None else interval_s
+    )
     integration.updated_at = utcnow()
 
 
