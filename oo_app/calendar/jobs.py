@@ -1,16 +1,136 @@
-"""Calendar syncs on the task engines (in-process scheduler and procrastinate workers)."""
+"""Calendar syncs on the task engines (in-process scheduler and procrastinate workers): every minute, the calendars
+whose next attempt has come are synced.
+
+Like Todoist's rounds (:mod:`oo_app.integrations.jobs`): a round syncs at most :data:`ROUND_LIMIT` calendars of persons
+who grant ``calendar``, each claimed in the database first (:func:`oo_app.integrations.schedule.claim`), so
+overlapping rounds and a "sync now" never read the same calendar twice at once; a failure is kept on the integration
+and logged, never raised out of a round. Never import Reflex here.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import logging
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
+
+from sqlmodel import col, or_, select
+
+from agents.busy import CALENDAR_CONSENT
+from oo_app.calendar import sync
+from oo_app.calendar.sources import KINDS
+from oo_app.db import session_scope
+from oo_app.errors import OOError
+from oo_app.integrations import schedule
+from oo_app.integrations.oauth import CONNECTED
+from oo_app.models import Consent, Integration, User
+from oo_app.settings import get_settings
 
 if TYPE_CHECKING:
     from procrastinate import App
 
+log = logging.getLogger(__name__)
+
+SYNC_TASK = "oo.sync_calendars"
+SYNC_CRON = "* * * * *"
+SYNC_PERIODIC_ID = "calendars-every-minute"
+SYNC_PRIORITY = 5  # like Todoist's: a sync can wait a minute, a tip at its hour cannot
+ROUND_LIMIT = 50
+ROUND_INTERVAL_S = 60.0
+
+
+def due(now: datetime, limit: int = ROUND_LIMIT) -> list[int]:
+    """Ids of up to ``limit`` connected calendars whose next attempt has come and whose person grants ``calendar``,
+    longest waiting first."""
+    with session_scope() as session:
+        rows = session.exec(
+            select(Integration.id)
+            .join(Consent, (Consent.user_id == Integration.user_id) & (Consent.key == CALENDAR_CONSENT))
+            .where(
+                col(Integration.provider).in_(KINDS),
+                Integration.status == CONNECTED,
+                col(Integration.access_token_enc).is_not(None),
+                Consent.granted == True,  # noqa: E712 - SQL
+                or_(col(Integration.next_attempt_at).is_(None), col(Integration.next_attempt_at) <= now),
+            )
+            .order_by(
+                col(Integration.next_attempt_at).is_not(None), col(Integration.next_attempt_at), col(Integration.id)
+            )
+            .limit(limit)
+        ).all()
+    return [row for row in rows if row is not None]
+
+
+def sync_claimed(integration_id: int, now: datetime | None = None) -> sync.CalendarSyncReport | None:
+    """Sync one calendar if it is due and no one else took it; its report, or None (not due, gone, failed)."""
+    now = now or datetime.now(UTC)
+    with session_scope() as session:
+        if not schedule.claim(session, integration_id, now):
+            return None
+        integration = session.get(Integration, integration_id)
+        user = session.get(User, integration.user_id) if integration is not None else None
+        if integration is None or user is None:
+            return None
+        kind = integration.provider
+        try:
+            return sync.sync(session, user, kind, now=now)
+        except OOError as error:  # kept on the integration by the sync: shown on the settings page
+            log.info("calendar sync of person #%s (%s) did not go through: %s", user.id, kind, error)
+            return None
+        except Exception as error:  # the database, or a source that broke its contract: retried after a backoff
+            session.rollback()
+            log.warning("calendar sync of person #%s failed (%s); retried soon", user.id, type(error).__name__)
+            _retry_soon(integration_id, error, now)
+            return None
+
+
+def _retry_soon(integration_id: int, error: Exception, now: datetime) -> None:
+    try:
+        with session_scope() as session:
+            integration = session.get(Integration, integration_id)
+            if integration is not None:
+                schedule.record_failure(integration, error, now)
+    except Exception:
+        log.exception("could not record the failed sync of calendar #%s; a later round retries", integration_id)
+
+
+def sync_due(now: datetime | None = None, limit: int = ROUND_LIMIT) -> int:
+    """One round: sync up to ``limit`` calendars whose next attempt has come; how many synced."""
+    now = now or datetime.now(UTC)
+    synced = 0
+    for integration_id in due(now, limit):
+        try:
+            synced += sync_claimed(integration_id, now) is not None
+        except Exception:  # one person's broken sync must not starve the others of the round
+            log.exception(
+                "calendar sync of integration #%s failed; its lease ends and a later round retries", integration_id
+            )
+    return synced
+
+
+def sync_round(timestamp: int) -> int:
+    """The periodic job: one round now (``timestamp``, the tick, only dates the log); how many synced."""
+    synced = sync_due()
+    log.info("calendar round of tick %s: %d synced", datetime.fromtimestamp(timestamp, UTC).isoformat(), synced)
+    return synced
+
 
 def register(app: App) -> None:
     """Add the periodic calendar round to a procrastinate app (the task engine's one)."""
+    app.periodic(cron=SYNC_CRON, periodic_id=SYNC_PERIODIC_ID)(
+        app.task(name=SYNC_TASK, priority=SYNC_PRIORITY)(sync_round)
+    )
 
 
 async def calendar_scheduler() -> None:
     """Runs a calendar round every minute for as long as the app lives, unless the in-process scheduler is off."""
+    if not get_settings().runs_inprocess_scheduler:
+        log.info("in-process calendar syncs are off")
+        return
+    log.info("calendar rounds started (every %.0f s)", ROUND_INTERVAL_S)
+    while True:
+        try:
+            await asyncio.to_thread(sync_due)
+        except Exception:
+            log.exception("calendar round failed; retrying next minute")
+        await asyncio.sleep(ROUND_INTERVAL_S)
