@@ -1,6 +1,7 @@
 """The one wiring point (cosmicpython's ``bootstrap.py``): hands the LLM router the custom providers of the
 recommender and the hooks of operations (the fallback counter, the adoption of LiteLLM's loggers), and the runner
-where open tasks come from (:mod:`oo_app.integrations.open_tasks`), and how each calendar's access is revoked.
+where open tasks come from (:mod:`oo_app.integrations.open_tasks`) and busy times (:mod:`oo_app.calendar.busy_cache`),
+and how each calendar's access is revoked.
 
 Called at start by the app, the CLI, the worker and the hub. Idempotent and cheap: it imports neither LiteLLM nor
 MLflow, torch or llama.cpp; the router builds the providers and runs the hooks when it is first built.
@@ -9,7 +10,7 @@ MLflow, torch or llama.cpp; the router builds the providers and runs the hooks w
 from __future__ import annotations
 
 from agents import runner
-from oo_app.calendar import google, sources
+from oo_app.calendar import busy_cache, google, sources
 from oo_app.integrations import open_tasks, revocation
 from oo_app.llm import router
 from oo_app.ops import logs, metrics
@@ -30,3 +31,5 @@ def bootstrap() -> None:
     revocation.provide_revoker(sources.GOOGLE, google.revoke_google)
     revocation.provide_revoker(sources.CALDAV, revocation.forget_credentials)
     revocation.provide_revoker(sources.ICS, revocation.forget_credentials)
+    # Busy times through the runner too: the calendar agent, push timing and snooze read them.
+    runner.provide_busy(busy_cache.busy_of)

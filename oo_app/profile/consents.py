@@ -6,7 +6,8 @@ push notifications, needed by no agent). Revoking one stops every agent that nee
 (:func:`agents.eligibility.eligible_agents` reads only granted consents) and deletes those agents' outputs for the
 person in the same transaction; revoking ``push`` deletes the person's push subscriptions in it too, and revoking
 ``mood`` their mood check-ins (the person expects them to stop counting; kept, a new grant would bring them back),
-and revoking ``tasks`` forgets their open tasks cached in memory at once. Tips already shown stay in the person's tip
+revoking ``tasks`` forgets their open tasks cached in memory at once, and revoking ``calendar`` deletes their
+``calendar_days`` in it and forgets their busy times in memory at once. Tips already shown stay in the person's tip
 log: they are what oO told them.
 Functions here flush and never commit: the caller's session is the transaction.
 """
@@ -23,6 +24,7 @@ from sqlmodel import Session, col, select
 from agents.base import MOOD_CONSENT
 from agents.busy import CALENDAR_CONSENT
 from agents.registry import registry
+from oo_app.calendar.connections import forget_calendar
 from oo_app.errors import InvalidInput
 from oo_app.integrations import open_tasks
 from oo_app.models import AgentOutput, Consent, PrefSource, User, UserPreference
@@ -154,8 +156,9 @@ def set_consents(
 
     A grant records the current text version and the time. A revocation records the time, stops every agent that needs
     the key and deletes those agents' ``agent_outputs`` of the person and the values they inferred (values the person
-    set stay), a revocation of ``push`` deletes their push subscriptions and one of ``mood`` their mood check-ins, in
-    the caller's transaction. Unknown keys or non-boolean answers raise InvalidInput before anything changes.
+    set stay), a revocation of ``push`` deletes their push subscriptions, one of ``mood`` their mood check-ins and one
+    of ``calendar`` their calendar days (and their busy times in memory), in the caller's transaction.
+    Unknown keys or non-boolean answers raise InvalidInput before anything changes.
     """
     known = consent_keys()
     for key, granted in changes.items():
@@ -166,7 +169,7 @@ def set_consents(
     now = now or datetime.now(UTC)
     rows = {row.key: row for row in session.exec(select(Consent).where(Consent.user_id == user.id))}
     stopped: set[str] = set()
-    unsubscribed = forgotten_moods = 0
+    unsubscribed = forgotten_moods = forgotten_days = 0
     for key, granted in changes.items():
         row = rows.get(key) or Consent(user_id=user.id, key=key)
         if granted:
@@ -181,6 +184,8 @@ def set_consents(
             unsubscribed = forget_subscriptions(session, user.id)
         if key == MOOD_CONSENT and not granted:
             forgotten_moods = forget_moods(session, user.id)
+        if key == CALENDAR_CONSENT and not granted:
+            forgotten_days = forget_calendar(session, user.id)
     deleted = 0
     if stopped:
         result = session.exec(
@@ -209,6 +214,11 @@ def set_consents(
         )
     if MOOD_CONSENT in changes and not changes[MOOD_CONSENT]:
         notes.append(f"Your mood check-ins are deleted ({forgotten_moods}).")
+    if CALENDAR_CONSENT in changes and not changes[CALENDAR_CONSENT]:
+        notes.append(
+            f"What oO kept of your calendar is deleted ({forgotten_days} day(s)); it reads none until you grant it "
+            "again."
+        )
     return ConsentChange(
         consents=list_consents(session, user),
         stopped_agents=sorted(stopped),

@@ -1,7 +1,9 @@
 """Account deletion: everything oO holds about a person goes, on their explicit confirmation.
 
 Contract of :func:`delete_account`: the person confirms by typing their email address or ``CONFIRMATION_PHRASE``;
-then their provider tokens are revoked (:func:`oo_app.integrations.revocation.revoke_all`), their ``users`` row is
+then their calendars are disconnected (:func:`oo_app.calendar.connections.disconnect_all`: Google's grant
+revoked, the busy times in memory forgotten) and their provider tokens revoked
+(:func:`oo_app.integrations.revocation.revoke_all`), their ``users`` row is
 deleted (``ON DELETE CASCADE`` removes every person-owned row) and no row of theirs may remain in any person-owned
 table, else nothing is deleted. Their MLflow traces are deleted last, in every experiment: an unreachable store is
 never a reason to keep the account; the deletion is then recorded in ``pending_deletions`` (their bare id, nothing
@@ -17,6 +19,8 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
+from oo_app.calendar import connections as calendars
+from oo_app.calendar.sources import KINDS as CALENDAR_KINDS
 from oo_app.erasure import delete_traces, error_text
 from oo_app.errors import InvalidInput
 from oo_app.integrations import revocation
@@ -61,7 +65,9 @@ def _counts(session: Session, user_id: int) -> dict[str, int]:
 def _revoke_tokens(session: Session, user: User) -> str:
     try:
         with session.begin_nested():
-            results = revocation.revoke_all(session, user) or []
+            results = calendars.disconnect_all(session, user)
+            # The calendars are disconnected already: their rows add nothing to the revocations.
+            results += [r for r in revocation.revoke_all(session, user) or [] if r.provider not in CALENDAR_KINDS]
     except Exception as error:
         log.exception("revoking the provider tokens of user %s failed; deleting the account anyway", user.id)
         return (
