@@ -29,7 +29,7 @@ from oo_app.settings import Settings, get_settings
 log = logging.getLogger(__name__)
 
 BUDGET_S = 2.0  # the whole on-demand read, every calendar of the person at once
-CACHE_SIZE = 20_000  # persons; ~1 KB each with a busy week (benchmarks/calendar.py measures it)
+CACHE_SIZE = 20_000  # persons; ~1.6 KB each with a busy 48 hours (benchmarks/calendar.py measures it)
 READERS = 4  # threads reading calendars on demand in this process
 
 Intervals = tuple[BusyInterval, ...]
