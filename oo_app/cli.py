@@ -14,6 +14,7 @@ from typing import Any
 import click
 
 from oo_app.bootstrap import bootstrap
+from oo_app.calendar.cli import calendar
 from oo_app.clitools import SettingsChecked, domain_errors
 from oo_app.errors import NotFound
 from oo_app.evaluation.cli import bench, policy, simulate
@@ -194,6 +195,7 @@ main.add_command(policy)
 main.add_command(bench)
 main.add_command(simulate)
 main.add_command(integrations)
+main.add_command(calendar)
 main.add_command(push)
 
 

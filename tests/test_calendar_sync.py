@@ -18,6 +18,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import sqlalchemy as sa
+from click.testing import CliRunner
 from cryptography.fernet import Fernet
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
@@ -30,6 +31,7 @@ from oo_app.api import api
 from oo_app.auth.csrf import CSRF_HEADER
 from oo_app.calendar import access, busy_cache, connections, jobs, sync
 from oo_app.calendar.access import CalendarConsentMissing
+from oo_app.calendar.cli import calendar as calendar_cli
 from oo_app.calendar.sources import CALDAV, GOOGLE, ICS, InvalidCalendar
 from oo_app.integrations.errors import ProviderUnavailable, RateLimited, ReauthNeeded
 from oo_app.models import CalendarDayRecord, Integration, User
@@ -454,6 +456,23 @@ def test_deleting_the_account_removes_the_days_and_disconnects_the_calendars(
     with engine.connect() as connection:
         left = connection.execute(sa.select(sa.func.count()).select_from(CalendarDayRecord.__table__)).scalar_one()
     assert left == 0
+
+
+def test_the_cli_syncs_a_persons_calendars_and_fails_in_one_line_without_the_consent(
+    planted: Planted, session: Session, person: User
+) -> None:
+    planted.plant(ICS, SECRET_ADDRESS, meetings())
+    connections.connect_ics(session, person, SECRET_ADDRESS, now=NOW)
+
+    result = CliRunner().invoke(calendar_cli, ["sync", "--email", person.email])
+
+    assert result.exit_code == 0, result.output
+    assert [report["provider"] for report in json.loads(result.stdout)["calendars"]] == [ICS]
+    revoke_consent(session, person, "calendar", NOW)
+    session.commit()
+    refused = CliRunner().invoke(calendar_cli, ["sync", "--email", person.email])
+    assert refused.exit_code == 1
+    assert "Your calendar" in refused.output
 
 
 # --- routes ---------------------------------------------------------------------------------------------------------
