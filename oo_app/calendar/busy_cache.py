@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from datetime import UTC, datetime
 
+from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session
 
 from agents.busy import HORIZON, BusyInterval, day_bounds
@@ -187,17 +188,12 @@ def _read(
     """Read ``integrations`` in the reader threads; wait at most ``budget_s``; late reads are kept when they end."""
     started = time.monotonic()
     start, end = read_window(session.get(User, user_id), now)
+    bind = session.get_bind()
     futures: dict[Future[list[BusyInterval]], str] = {}
     for integration in integrations:
-        kind = integration.provider
-        try:
-            source = access.source_for(session, integration, settings)
-        except Exception as error:  # an unreadable credential: the sync records it; here the others still count
-            log.warning("busy times of person #%s: %s not readable (%s)", user_id, kind, type(error).__name__)
-            continue
-        future = _pool().submit(source.busy, start, end)
-        future.add_done_callback(_keeper(user_id, kind, started))
-        futures[future] = kind
+        future = _pool().submit(_read_one, bind, integration.id, start, end, settings)
+        future.add_done_callback(_keeper(user_id, integration.provider, started))
+        futures[future] = integration.provider
     if futures:
         done, late = wait(futures, timeout=budget_s)
         for future in done:  # kept here too: a Future wakes its waiters before it runs its callbacks
@@ -205,6 +201,22 @@ def _read(
                 put(user_id, futures[future], future.result(), read_since=started)
         if late:
             log.info("busy times of person #%s: %d read(s) past the %.1f s budget", user_id, len(late), budget_s)
+
+
+def _read_one(
+    bind: Engine | Connection, integration_id: int | None, start: datetime, end: datetime, settings: Settings
+) -> list[BusyInterval]:
+    """One calendar read in a reader thread, on a session of its own: the caller's may be gone when a late read ends,
+    and a source may keep renewed tokens (committed here, never in the caller's transaction)."""
+    with Session(bind, expire_on_commit=False) as own:
+        integration = own.get(Integration, integration_id)
+        if integration is None:
+            return []
+        source = access.source_for(own, integration, settings)
+        own.commit()  # no transaction stays open while the calendar answers
+        intervals = source.busy(start, end)
+        own.commit()
+        return intervals
 
 
 def _keeper(user_id: int, kind: str, started: float) -> Callable[[Future[list[BusyInterval]]], None]:
