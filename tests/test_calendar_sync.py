@@ -345,6 +345,19 @@ def test_a_round_syncs_only_due_calendars_of_persons_who_grant_calendar(
     assert jobs.due(due_at + timedelta(days=1)) == [], "without the consent, no round reads the calendar"
 
 
+def test_a_persons_sync_in_the_background_reads_each_due_calendar_and_never_raises(
+    planted: Planted, session: Session, person: User
+) -> None:
+    calendar = planted.plant(ICS, SECRET_ADDRESS, meetings())
+    connections.connect_ics(session, person, SECRET_ADDRESS, now=NOW)  # due again 15 minutes after NOW
+    calendar.error = ProviderUnavailable("the calendar did not answer")
+
+    jobs.sync_person(person.id)
+
+    assert len(calendar.asked) == 2
+    assert row_of(session, person, ICS).consecutive_failures == 1, "kept on the integration, not raised"
+
+
 def test_new_busy_times_compute_the_calendar_agents_afresh_once(
     planted: Planted, session: Session, person: User
 ) -> None:

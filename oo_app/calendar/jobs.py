@@ -108,6 +108,21 @@ def sync_due(now: datetime | None = None, limit: int = ROUND_LIMIT) -> int:
     return synced
 
 
+def sync_person(user_id: int) -> None:
+    """Sync each of a person's calendars now if it is due (after a connection, or a grant of ``calendar``); a
+    background task's body: it never raises (a failure is kept on the integration and retried by the rounds)."""
+    try:
+        with session_scope() as session:
+            ids = session.exec(
+                select(Integration.id).where(Integration.user_id == user_id, col(Integration.provider).in_(KINDS))
+            ).all()
+        for integration_id in ids:
+            if integration_id is not None:
+                sync_claimed(integration_id)
+    except Exception:
+        log.exception("calendar sync of person #%s failed; the next round retries it", user_id)
+
+
 def sync_round(timestamp: int) -> int:
     """The periodic job: one round now (``timestamp``, the tick, only dates the log); how many synced."""
     synced = sync_due()
