@@ -28,7 +28,8 @@ NOTES = (
     "Tokens of connected services and the secrets of your sign-in sessions are stored encrypted or hashed and are "
     "never exported; a row that holds one says since when it exists instead. The same goes for the encryption keys "
     "of your browsers' push subscriptions.",
-    "oO never stores raw third-party data (task titles or descriptions), so there is none to export.",
+    "oO never stores raw third-party data (task titles or descriptions; a meeting's title, guests or place), so there "
+    "is none to export; of a calendar, only how busy each day was is kept.",
     "The traces of tip generation in oO's MLflow store repeat what the 'tips' table holds; they are deleted with your "
     "account.",
 )
