@@ -33,6 +33,7 @@ from oo_app.calendar import access, busy_cache, connections, jobs, sync
 from oo_app.calendar.access import CalendarConsentMissing
 from oo_app.calendar.cli import calendar as calendar_cli
 from oo_app.calendar.sources import CALDAV, GOOGLE, ICS, InvalidCalendar
+from oo_app.demo import seed_demo
 from oo_app.integrations.errors import ProviderUnavailable, RateLimited, ReauthNeeded
 from oo_app.models import CalendarDayRecord, Integration, User
 from oo_app.profile.consents import grant_consent, revoke_consent
@@ -343,6 +344,23 @@ def test_a_round_syncs_only_due_calendars_of_persons_who_grant_calendar(
     revoke_consent(session, person, "calendar", NOW)
     session.commit()
     assert jobs.due(due_at + timedelta(days=1)) == [], "without the consent, no round reads the calendar"
+
+
+def test_rounds_and_days_work_alike_on_sqlite_and_postgresql(planted: Planted, any_database: Session) -> None:
+    user = seed_demo(any_database, "calendar@example.com", now=NOW, days=3)
+    grant_consent(any_database, user, "calendar", NOW)
+    any_database.commit()
+    busy_cache.forget(user.id)
+    calendar = planted.plant(ICS, SECRET_ADDRESS, meetings())
+    connections.connect_ics(any_database, user, SECRET_ADDRESS, now=NOW)
+    calendar.intervals = [BusyInterval(at(21, 9), at(21, 10))]
+
+    assert jobs.sync_due(now=NOW + timedelta(minutes=15)) == 1
+    assert jobs.sync_due(now=NOW + timedelta(minutes=16)) == 0, "claimed and rescheduled"
+
+    days = day_rows(any_database, user)
+    assert (days[TODAY].busy_minutes, days[TOMORROW].busy_minutes) == (0, 60), "the second read replaced the first"
+    busy_cache.forget(user.id)
 
 
 def test_a_persons_sync_in_the_background_reads_each_due_calendar_and_never_raises(
