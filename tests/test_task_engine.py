@@ -11,6 +11,7 @@ from collections.abc import Callable
 import pytest
 
 from oo_app import housekeeping
+from oo_app.calendar import jobs as calendar_jobs
 from oo_app.integrations import jobs as integration_jobs
 from oo_app.push import jobs as push_jobs
 from oo_app.tasks import agent_jobs, engine
@@ -29,6 +30,7 @@ def test_the_workers_run_the_jobs_of_every_domain(configure: Callable[..., None]
         housekeeping.FINISH_DELETIONS_TASK,
         housekeeping.PURGE_TASK,
         integration_jobs.SYNC_TASK,
+        calendar_jobs.SYNC_TASK,
     }
     assert expected <= set(app.tasks), f"tasks missing from the engine's app: {expected - set(app.tasks)}"
     periodic = {task.task.name: task.cron for task in app.periodic_registry.periodic_tasks.values()}
@@ -38,6 +40,7 @@ def test_the_workers_run_the_jobs_of_every_domain(configure: Callable[..., None]
         housekeeping.FINISH_DELETIONS_TASK: "*/10 * * * *",
         housekeeping.PURGE_TASK: "17 3 * * *",
         integration_jobs.SYNC_TASK: "* * * * *",
+        calendar_jobs.SYNC_TASK: "* * * * *",
     }
 
 
@@ -65,6 +68,7 @@ def test_every_inprocess_loop_stays_off_when_the_scheduler_is(configure: Callabl
         push_jobs.push_scheduler,
         housekeeping.housekeeping_scheduler,
         integration_jobs.todoist_scheduler,
+        calendar_jobs.calendar_scheduler,
     ) == LIFESPAN_TASKS
     for task in LIFESPAN_TASKS:
         asyncio.run(asyncio.wait_for(task(), timeout=5))  # returns at once, or times out
