@@ -209,6 +209,22 @@ def test_nothing_is_read_without_the_calendar_consent(planted: Planted, session:
     assert busy_cache.busy_of(demo_user.id, session, now=NOW) == []
 
 
+def test_a_source_is_handed_the_limits_it_names_and_a_label_is_a_host_only(configure: Callable[..., None]) -> None:
+    configure(OO_CALENDAR_TIMEOUT_S="4", OO_CALENDAR_MAX_BYTES="20000")
+    from oo_app.settings import get_settings
+
+    class Source:
+        def __init__(self, address: str, *, timeout_s: float, max_bytes: int = 1, **rest: object) -> None:
+            pass
+
+    assert access._options(Source, get_settings()) == {"timeout_s": 4.0, "max_bytes": 20_000}
+    assert access.label_of(ICS, {"address": "webcal://p01-caldav.icloud.com/published/2/secret"}) == (
+        "p01-caldav.icloud.com"
+    )
+    assert access.label_of(CALDAV, {"url": "not a url"}) == "CalDAV calendar"
+    assert (access.kind_of("ics"), access.kind_of(GOOGLE)) == (ICS, GOOGLE)
+
+
 # --- busy times in memory -------------------------------------------------------------------------------------------
 
 

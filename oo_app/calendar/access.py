@@ -133,9 +133,8 @@ def _options(cls: Callable[..., Any], settings: Settings) -> dict[str, Any]:
         parameters = inspect.signature(cls).parameters
     except (TypeError, ValueError):
         return {}
-    if any(parameter.kind is inspect.Parameter.VAR_KEYWORD for parameter in parameters.values()):
-        return {"settings": settings}
-    return {name: value for name, value in offered.items() if name in parameters}
+    named = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    return {name: value for name, value in offered.items() if name in parameters and parameters[name].kind in named}
 
 
 def _ics_source(session: Session, integration: Integration, settings: Settings) -> CalendarSource:
