@@ -188,7 +188,7 @@ def sync_costs(kind: str, persons: int, connect: Callable[..., object]) -> list[
 def report(label: str, costs: list[float]) -> None:
     millis = [cost * 1000 for cost in costs]
     print(
-        f"{label:<28} {len(millis):>5} persons  mean {statistics.fmean(millis):7.1f} ms  "
+        f"{label:<30} {len(millis):>5} persons  mean {statistics.fmean(millis):7.1f} ms  "
         f"p50 {percentile(millis, 50):7.1f} ms  p95 {percentile(millis, 95):7.1f} ms"
     )
 
@@ -222,7 +222,7 @@ def measure(label: str, kind: str, persons: int, connect: Callable[..., object])
     try:
         report(label, sync_costs(kind, persons, connect))
     except ImportError as missing:  # a source's module not in this tree
-        print(f"{label:<28} skipped: {missing}")
+        print(f"{label:<30} skipped: {missing}")
 
 
 # --- the cache's memory ---------------------------------------------------------------------------------------------

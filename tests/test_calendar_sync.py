@@ -566,6 +566,20 @@ def test_calendar_writes_need_the_csrf_proof(client: TestClient, planted: Plante
     assert client.post("/api/integrations/calendar/ics/disconnect").status_code == 403
 
 
+def test_the_benchmark_plants_a_calendar_icalendar_reads_and_refuses_zero_persons() -> None:
+    import icalendar
+
+    from benchmarks import calendar as benchmark
+
+    assert (benchmark.parse_args([]).persons, benchmark.parse_args([]).cache_persons) == (50, 10_000)
+    with pytest.raises(SystemExit):
+        benchmark.parse_args(["--persons", "0"])
+    planted = icalendar.Calendar.from_ical(benchmark.calendar_text(10, NOW, seed=1))
+    events = planted.walk("VEVENT")
+    assert len(events) == 10
+    assert sum("RRULE" in event for event in events) == 2, "every fifth recurs"
+
+
 # --- the real ICS source on loopback, once its module is in -----------------------------------------------------
 
 
