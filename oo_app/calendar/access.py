@@ -8,7 +8,6 @@ modules are imported only when their kind is read. Nothing here reads a calendar
 
 from __future__ import annotations
 
-import inspect
 import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -121,33 +120,26 @@ def label_of(kind: str, credentials: dict[str, str]) -> str:
 # --- sources -------------------------------------------------------------------------------------------------------
 
 
-def _options(cls: Callable[..., Any], settings: Settings) -> dict[str, Any]:
-    """The settings a source's constructor takes (by parameter name), so a source reads the same limits as oO."""
-    offered = {
-        "settings": settings,
+def _limits(settings: Settings) -> dict[str, Any]:
+    """The limits every source reads with: oO's calendar timeout and size cap, and push's rule on private addresses."""
+    return {
         "timeout_s": settings.calendar_timeout_s,
         "max_bytes": settings.calendar_max_bytes,
         "allow_private": settings.push_private_endpoints_allowed,
     }
-    try:
-        parameters = inspect.signature(cls).parameters
-    except (TypeError, ValueError):
-        return {}
-    named = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
-    return {name: value for name, value in offered.items() if name in parameters and parameters[name].kind in named}
 
 
 def _ics_source(session: Session, integration: Integration, settings: Settings) -> CalendarSource:
     from oo_app.calendar.ics import IcsSource
 
-    return IcsSource(credentials_of(integration)["address"], **_options(IcsSource, settings))
+    return IcsSource(credentials_of(integration)["address"], **_limits(settings))
 
 
 def _caldav_source(session: Session, integration: Integration, settings: Settings) -> CalendarSource:
     from oo_app.calendar.caldav_source import CalDavSource
 
     account = credentials_of(integration)
-    return CalDavSource(account["url"], account["username"], account["password"], **_options(CalDavSource, settings))
+    return CalDavSource(account["url"], account["username"], account["password"], **_limits(settings))
 
 
 def _google_source(session: Session, integration: Integration, settings: Settings) -> CalendarSource:

@@ -22,11 +22,11 @@ from oo_app.calendar import access, busy_cache, sync
 from oo_app.calendar.access import TITLES, source_for, use_source  # noqa: F401 - the room's public names
 from oo_app.calendar.sources import CALDAV, GOOGLE, ICS
 from oo_app.clock import zone
-from oo_app.errors import InvalidInput, OOError
-from oo_app.integrations import schedule
+from oo_app.errors import InvalidInput
+from oo_app.integrations import revocation, schedule
 from oo_app.integrations.oauth import CONNECTED, DISCONNECTED
-from oo_app.integrations.revocation import Outcome, Revocation
-from oo_app.integrations.vault import forget_tokens, get_vault
+from oo_app.integrations.revocation import Revocation
+from oo_app.integrations.vault import get_vault
 from oo_app.models import CalendarDayRecord, Integration, User, utcnow
 from oo_app.settings import Settings, get_settings
 
@@ -170,30 +170,15 @@ def disconnect_all(session: Session, user: User) -> list[Revocation]:
 
 
 def _forget(session: Session, integration: Integration) -> Revocation:
-    outcome: Outcome = "nothing_to_revoke"
-    error: str | None = None
-    if integration.provider == GOOGLE and integration.access_token_enc is not None:
-        try:
-            from oo_app.calendar.google import revoke_google
-
-            revoke_google(session, integration)
-            outcome = "revoked"
-        except OOError as failure:
-            outcome, error = "failed", str(failure)
-            log.warning(
-                "revocation of the Google Calendar of person #%s failed, forgotten anyway: %s",
-                integration.user_id,
-                failure,
-            )
-    forget_tokens(integration)
+    """Revoked the way its kind needs (:func:`oo_app.integrations.revocation.revoke_and_forget`: Google's grant at
+    Google, a password or an address only forgotten), its busy times and sync state forgotten."""
+    result = revocation.revoke_and_forget(session, integration)
     busy_cache.forget(integration.user_id, [integration.provider])
-    integration.status = DISCONNECTED
     integration.last_error = None
     integration.next_attempt_at = None
     integration.consecutive_failures = 0
-    integration.updated_at = utcnow()
     session.add(integration)
-    return Revocation(provider=integration.provider, revocation=outcome, error=error)
+    return result
 
 
 def _after_disconnect(session: Session, user: User, now: datetime) -> None:

@@ -62,7 +62,9 @@ def forget_credentials(session: Session, integration: Integration) -> Revocation
     return Revocation(provider=integration.provider, revocation="nothing_to_revoke")
 
 
-def _revoke_and_forget(session: Session, integration: Integration) -> Revocation:
+def revoke_and_forget(session: Session, integration: Integration) -> Revocation:
+    """Revoke one integration's access at its provider (best effort, the way its kind needs) and forget its tokens
+    here for certain, leaving it ``disconnected`` (added to the session; the caller flushes)."""
     if (revoker := _revokers.get(integration.provider)) is not None:
         return revoker(session, integration)
     outcome: Outcome = "nothing_to_revoke"
@@ -92,7 +94,7 @@ def disconnect(session: Session, user: User, provider: str) -> Revocation:
     integration = integration_of(session, user, provider)
     if integration is None:
         return Revocation(provider=provider, revocation="nothing_to_revoke")
-    result = _revoke_and_forget(session, integration)
+    result = revoke_and_forget(session, integration)
     session.flush()
     return result
 
@@ -106,6 +108,6 @@ def revoke_all(session: Session, user: User) -> list[Revocation]:
     integrations = session.exec(
         select(Integration).where(Integration.user_id == user.id).order_by(col(Integration.id))
     ).all()
-    results = [_revoke_and_forget(session, integration) for integration in integrations]
+    results = [revoke_and_forget(session, integration) for integration in integrations]
     session.flush()
     return results
