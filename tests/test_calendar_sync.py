@@ -37,7 +37,7 @@ from oo_app.demo import seed_demo
 from oo_app.integrations import revocation
 from oo_app.integrations.errors import ProviderUnavailable, RateLimited, ReauthNeeded
 from oo_app.integrations.revocation import Revocation
-from oo_app.integrations.vault import forget_tokens
+from oo_app.integrations.vault import forget_tokens, get_vault
 from oo_app.models import CalendarDayRecord, Integration, User
 from oo_app.profile.consents import grant_consent, revoke_consent
 from oo_app.profile.deletion import delete_account
@@ -212,15 +212,16 @@ def test_nothing_is_read_without_the_calendar_consent(planted: Planted, session:
     assert busy_cache.busy_of(demo_user.id, session, now=NOW) == []
 
 
-def test_a_source_is_handed_the_limits_it_names_and_a_label_is_a_host_only(configure: Callable[..., None]) -> None:
-    configure(OO_CALENDAR_TIMEOUT_S="4", OO_CALENDAR_MAX_BYTES="20000")
+def test_a_source_reads_with_the_settings_limits_and_a_label_is_a_host_only(configure: Callable[..., None]) -> None:
+    configure(OO_CALENDAR_TIMEOUT_S="4", OO_CALENDAR_MAX_BYTES="20000", OO_TOKEN_KEYS=json.dumps([KEY]))
+    from oo_app.calendar.ics import IcsSource
     from oo_app.settings import get_settings
 
-    class Source:
-        def __init__(self, address: str, *, timeout_s: float, max_bytes: int = 1, **rest: object) -> None:
-            pass
-
-    assert access._options(Source, get_settings()) == {"timeout_s": 4.0, "max_bytes": 20_000}
+    address = "https://calendar.example.org/secret.ics"
+    integration = Integration(user_id=1, provider=ICS, access_token_enc=get_vault().encrypt(address))
+    source = access.source_for(None, integration, get_settings())  # type: ignore[arg-type] - ICS needs no session
+    assert isinstance(source, IcsSource)
+    assert (source._limits.timeout_s, source._limits.max_bytes) == (4.0, 20_000)
     assert access.label_of(ICS, {"address": "webcal://p01-caldav.icloud.com/published/2/secret"}) == (
         "p01-caldav.icloud.com"
     )
