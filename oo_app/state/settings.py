@@ -32,6 +32,7 @@ from oo_app.models import User
 from oo_app.profile import consents, contexts, deletion, overview, prefs
 from oo_app.profile.granted_agents import change_consents
 from oo_app.state.signed_in import SignedIn, as_person
+from oo_app.state.words import ago
 
 log = logging.getLogger(__name__)
 
@@ -138,20 +139,6 @@ class IntegrationRow:
 
 
 STATUS_TEXT = {CONNECTED: "connected", REAUTH_NEEDED: "needs reconnecting"}
-
-
-def ago(moment: datetime | None, now: datetime) -> str:
-    """How long ago ``moment`` was, in plain words ("just now", "5 minutes ago", "yesterday")."""
-    if moment is None:
-        return "not synced yet"
-    seconds = max(0, int((now - moment).total_seconds()))
-    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
-        if seconds >= size:
-            count = seconds // size
-            if unit == "day" and count == 1:
-                return "last synced yesterday"
-            return f"last synced {count} {unit}{'s' if count > 1 else ''} ago"
-    return "last synced just now"
 
 
 def _integration_row(state: overview.IntegrationState, now: datetime) -> IntegrationRow:
