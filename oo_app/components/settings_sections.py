@@ -27,6 +27,7 @@ from oo_app.components.style import (
     SECTION,
     TEXT,
 )
+from oo_app.state.calendar import CalendarState
 from oo_app.state.settings import ConsentRow, ContextRow, IntegrationRow, ParamRow, SettingsState
 
 TODOIST_CONNECT = "/integrations/todoist/connect"  # oo_app.integrations.routes; the tip page may link it too
@@ -263,8 +264,8 @@ def consent_row(row: ConsentRow) -> rx.Component:
             rx.el.span(rx.cond(row.granted, " · granted", " · not granted"), style=MUTED),
             rx.cond(
                 row.granted,
-                rx.el.button("revoke", type="button", on_click=SettingsState.set_consent(row.key, False), style=DANGER),
-                rx.el.button("grant", type="button", on_click=SettingsState.set_consent(row.key, True), style=BUTTON),
+                rx.el.button("revoke", type="button", on_click=consent_change(row.key, False), style=DANGER),
+                rx.el.button("grant", type="button", on_click=consent_change(row.key, True), style=BUTTON),
             ),
             style=ROW,
         ),
@@ -273,6 +274,11 @@ def consent_row(row: ConsentRow) -> rx.Component:
         id="consent-" + row.key,
         style=CARD,
     )
+
+
+def consent_change(key: rx.Var, granted: bool) -> list:
+    """Grant or revoke ``key``, then let the calendar section see the change (it depends on ``calendar``)."""
+    return [SettingsState.set_consent(key, granted), CalendarState.load]
 
 
 def context_row(row: ContextRow) -> rx.Component:

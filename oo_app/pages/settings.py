@@ -1,11 +1,13 @@
 """``/settings``: what oO learned and what the person decides: preferences, consents, contexts, integrations, their
-data. Black like the tip page, one column, plain controls that work by keyboard; every change is live (it is stored
-and the page shows the stored state at once). The sections are built in :mod:`oo_app.components.settings_sections`."""
+calendar, their data. Black like the tip page, one column, plain controls that work by keyboard; every change is live
+(it is stored and the page shows the stored state at once). The sections are built in
+:mod:`oo_app.components.settings_sections` and :mod:`oo_app.components.calendar_section`."""
 
 from __future__ import annotations
 
 import reflex as rx
 
+from oo_app.components.calendar_section import calendar_section
 from oo_app.components.settings_sections import (
     consents_section,
     contexts_section,
@@ -27,6 +29,7 @@ def settings_view() -> rx.Component:
         contexts_section(),
         notifications_section(),
         integrations_section(),
+        calendar_section(),
         data_section(),
         style=COLUMN,
     )
