@@ -70,8 +70,14 @@ def todoist() -> Iterator[FakeTodoist]:
 
 @pytest.fixture(scope="module")
 def app_server_env(provider: Provider, todoist: FakeTodoist) -> dict[str, str]:
-    """Brand-new people through ``provider``; calendars on loopback allowed (private addresses, tests only)."""
-    return {**signed_in_by_provider_env(provider, todoist, "oo-calendar"), "OO_PUSH_ALLOW_PRIVATE_ENDPOINTS": "true"}
+    """Brand-new people through ``provider``; calendars on loopback allowed (private addresses, tests only); a Google
+    client configured, so the Google card is offered (tests/test_google_calendar.py follows its link)."""
+    return {
+        **signed_in_by_provider_env(provider, todoist, "oo-calendar"),
+        "OO_PUSH_ALLOW_PRIVATE_ENDPOINTS": "true",
+        "OO_GOOGLE_CALENDAR_CLIENT_ID": "oo-calendar.apps.example",
+        "OO_GOOGLE_CALENDAR_CLIENT_SECRET": "not-a-real-secret",
+    }
 
 
 @pytest.fixture(scope="module")
@@ -143,11 +149,12 @@ def test_a_new_person_connects_caldav_syncs_and_disconnects(
     assert "never reads or keeps a meeting's title, description, guests or place" in page.inner_text(
         "#calendar-section"
     )
-    assert page.query_selector("#calendar-connect-google") is None, "no Google client on this server: no Google link"
+    assert "Grant “Your calendar” above" in page.inner_text("#calendar-google"), "no Google link before the consent"
 
     # Without "Your calendar", the button grants it first (and says so); a wrong app password is then refused in
     # words and stores nothing; the fields keep what was typed for another try.
     assert page.inner_text("#calendar-connect-caldav") == "grant “Your calendar” and connect"
+    page.locator("#calendar-section").screenshot(path=str(tmp_path / "section-before-consent.png"))
     _connect_caldav(page, principal, "ada", "not the app password")
     error = _says(page, "#calendar-caldav-feedback", "refuses")
     assert error == "Not connected, nothing was saved: the CalDAV server refuses the user name or password.", error
@@ -158,6 +165,8 @@ def test_a_new_person_connects_caldav_syncs_and_disconnects(
     _says(page, "#consent-calendar", "· granted")  # the consents section above shows it too
     assert page.inner_text("#calendar-connect-caldav") == "connect"
     assert page.input_value("#calendar-caldav-url") == principal, "what was typed stays for another try"
+    google = page.get_attribute("#calendar-connect-google", "href") or ""
+    assert google.endswith("/integrations/google-calendar/connect"), google
     page.screenshot(path=str(tmp_path / "calendar-wrong-password.png"), full_page=True)
     page.locator("#calendar-section").screenshot(path=str(tmp_path / "section-wrong-password.png"))
 
