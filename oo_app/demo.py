@@ -18,7 +18,7 @@ from sqlmodel import Session, select
 from oo_app.errors import Conflict, InvalidInput
 from oo_app.models import Consent, Event, TaskCompletion, User
 
-DEMO_CONSENTS = ("activity", "mood", "tasks")
+DEMO_CONSENTS = ("activity", "calendar", "mood", "tasks")
 
 
 @dataclass(frozen=True)

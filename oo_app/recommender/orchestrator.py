@@ -41,7 +41,7 @@ log = logging.getLogger(__name__)
 
 RECENT_TIPS = 10
 PROXY_MODEL_HEADER = "llm_provider-x-litellm-model-name"
-MAX_SYNC_COMPUTES = 6  # agents computed inline when none of their outputs is fresh (the six agents, mood included)
+MAX_SYNC_COMPUTES = 7  # agents computed inline when none of their outputs is fresh (the seven, calendar included)
 
 
 @dataclass(frozen=True)

@@ -82,6 +82,9 @@ VALID: dict[str, dict[str, Callable[[Any], bool]]] = {
         "low_hours": lambda v: isinstance(v, list) and all(map(_hour, v)) and v == sorted(set(v)),
         "low_weekdays": lambda v: isinstance(v, list) and all(d in range(7) for d in v) and v == sorted(set(v)),
     },
+    "calendar": {
+        "usual_meetings": lambda v: v is None or (isinstance(v, int) and not isinstance(v, bool) and v >= 0),
+    },
     "focus-area": {
         "preferred_areas": lambda v: (
             isinstance(v, list)
