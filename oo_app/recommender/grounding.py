@@ -8,6 +8,9 @@ invented one costs trust.
 A quotation is held to the letter: a quoted span in a tip (a task title) must be one the facts quote, and a title the
 facts quote may only appear quoted in a tip, so a title is never invented, altered or passed off as oO's own words.
 
+A length of time is held to its unit: "3 h" or "180 minutes" in a tip needs a length of 3 hours in the facts (the
+calendar's "free until 14:00 (3 h)"), not merely the number 3 somewhere (the count of meetings).
+
 A tip never carries a link either (:func:`links_in`): no URL, web address, domain name, email address or IP address,
 even when the facts hold one (a project may be named like a domain). A link in a tip is a way out of oO that nobody
 checked.
@@ -49,6 +52,9 @@ _DOMAIN = re.compile(r"(?<![\w.-])(?:[^\W_](?:[\w-]{0,61}[^\W_])?\.)+(?:xn--[a-z
 # "Mom's" stays inside 'Call Mom's doctor').
 _OPEN, _CLOSE, _ANY = "'\"\u2018\u201c", "'\"\u2019\u201d", "'\"\u2018\u2019\u201c\u201d"  # straight and curly quotes
 _QUOTED = re.compile(rf"(?<!\w)[{_OPEN}]([^{_ANY}\n]*?(?:\w['\u2019]\w[^{_ANY}\n]*?)*)[{_CLOSE}](?!\w)")
+# A length of time: "45 min", "3 h", "2 hours", "1 h 30 min" (one length), "90 minutes".
+_HOURS, _MINUTES = r"(?:hours?|hrs?|h)", r"(?:minutes?|mins?|min)"
+_DURATION = re.compile(rf"(?i)(?<![\d.:])(\d+(?:\.\d+)?)\s*(?:({_HOURS})(?:\s+(\d+)\s*{_MINUTES})?|{_MINUTES})\b")
 _IPV4 = re.compile(r"(?<![\w.])\d{1,3}(?:\.\d{1,3}){3}(?![\w.])\S*")
 
 
@@ -59,6 +65,15 @@ def _hour_forms(clock: str) -> set[str]:
 
 def _numbers(text: str) -> set[float]:
     return {float(n) for n in _NUMBER.findall(_TIME.sub(" ", text))}
+
+
+def durations(text: str) -> dict[str, float]:
+    """The lengths of time ``text`` states, each as written and in minutes."""
+    found = {}
+    for match in _DURATION.finditer(text):
+        amount, hours, extra = match.groups()
+        found[match.group().strip()] = float(amount) * 60 + float(extra or 0) if hours else float(amount)
+    return found
 
 
 def quotations(text: str) -> list[str]:
@@ -85,8 +100,12 @@ def ungrounded(tip: str, facts: Iterable[str]) -> list[str]:
     times = {form for clock in _TIME.findall(source) for form in _hour_forms(clock)}
     problems += [clock for clock in _TIME.findall(tip) if clock not in times]
 
+    # A length is checked as a length (its own number need not appear: "180 minutes" states "3 h").
+    lengths = set(durations(source).values())
+    problems += [said for said, minutes in durations(tip).items() if minutes not in lengths]
+
     numbers = _numbers(source)
-    problems += [n for n in _NUMBER.findall(_TIME.sub(" ", tip)) if float(n) not in numbers]
+    problems += [n for n in _NUMBER.findall(_DURATION.sub(" ", _TIME.sub(" ", tip))) if float(n) not in numbers]
 
     starts = {match.group(1) for match in _SENTENCE_START.finditer(tip)}
     for word in (found.rstrip("'-") for found in _WORD.findall(tip)):  # "Acme'" closing a quotation is "Acme"

@@ -145,6 +145,7 @@ def test_grounding_accepts_a_tip_stating_the_facts_and_refuses_a_wrong_free_time
     assert ungrounded("4 meetings today, about your usual 3: keep the gaps for small tasks.", [line]) == []
     assert ungrounded("Free from 10:00 to 14:00: start your deep task.", [line]) == ["10:00"]
     assert ungrounded("Free until 15:00: start your deep task.", [line]) == ["15:00"]
+    assert ungrounded("You have 4 h free before 14:00.", [line]) == ["4 h"], "a wrong length"
 
 
 BUSY = st.lists(
