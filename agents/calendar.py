@@ -99,6 +99,7 @@ def _free_part(history: UserHistory, data: dict[str, Any]) -> str:
         return _sentence("; ".join(parts))
     words, data["free_length"] = length(block.minutes or 0)
     data["free_minutes"] = int(block.minutes or 0)
+    data["free_until_today"] = history.local(block.end).date() == history.local(now).date()
     parts.append(f"{opening} {joiner} {_note(history, data, 'free_until', block.end)} ({words})")
     if "next_meeting" not in data:
         parts.append(f"next meeting {_note(history, data, 'next_meeting', block.end, at=True)}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import timedelta
 from pathlib import Path
@@ -9,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from agents.base import UserHistory
+from agents.busy import BusyInterval, CalendarDay
 from agents.inference import run_inference
 from agents.registry import registry
 from oo_app.recommender.composer import candidates, compose
@@ -42,3 +44,54 @@ def test_compose_avoids_recent_tips_then_reuses_the_oldest() -> None:
 
 def test_a_fact_from_an_older_agent_version_does_not_break_the_composer() -> None:
     assert compose({"signals": {"time-of-day": {"phase": "peak"}}, "recent_tips": []}).text
+
+
+def _calendar_facts(history: UserHistory) -> tuple[dict, list[str]]:
+    signals, lines = {}, []
+    for agent_id in ("time-of-day", "calendar"):
+        agent = registry()[agent_id]
+        snippet = agent.compute(history, run_inference(agent.manifest, history))
+        signals[agent_id], lines = snippet.data, [*lines, snippet.text]
+    return {"signals": signals}, lines
+
+
+@pytest.mark.parametrize("path", PERSONAS[:3], ids=lambda p: p.stem)
+def test_every_calendar_candidate_is_grounded_in_the_calendar_line(path: Path) -> None:
+    """Meetings planted around every half hour of a day: whatever the free time, the tips restate it exactly."""
+    base = UserHistory.from_mapping(json.loads(path.read_text()))
+    start = base.now.replace(minute=0, second=0, microsecond=0)
+    busy = [
+        BusyInterval(start + timedelta(hours=h, minutes=m), start + timedelta(hours=h, minutes=m + length))
+        for h, m, length in [(1, 0, 60), (3, 30, 25), (3, 50, 40), (7, 0, 180), (9, 15, 20), (26, 0, 60)]
+    ]
+    days = [CalendarDay((base.now - timedelta(days=d)).date(), 90, 2) for d in range(1, 8)]
+    seen = set()
+    for half_hours in range(48):
+        history = dataclasses.replace(
+            base, now=start + timedelta(minutes=30 * half_hours), busy=tuple(busy), calendar_days=tuple(days)
+        )
+        facts, lines = _calendar_facts(history)
+        for draft in candidates(facts):
+            assert not ungrounded(draft.text, lines), (draft.text, lines, ungrounded(draft.text, lines))
+            assert len(draft.text) <= 140
+            seen.add(draft.text.split(":")[0][-12:])
+    assert len(seen) > 5, "the day's different free times gave different tips"
+
+
+def test_free_time_leads_and_the_quiet_hours_silence_it() -> None:
+    calendar = {"in_meeting": False, "free_now": True, "free_until": "14:00", "free_minutes": 45, "load": "usual"}
+    awake = {"phase": "before_peak", "preferred_hour": 10, "peak_hours": [10], "quiet_start": 22, "quiet_end": 7}
+    first = candidates({"signals": {"calendar": calendar, "time-of-day": awake}})[0]
+    assert first.text == "45 min free before 14:00: your one deep task fits."
+    quiet = {**awake, "phase": "quiet"}
+    texts = [draft.text for draft in candidates({"signals": {"calendar": calendar, "time-of-day": quiet}})]
+    assert not any("14:00" in text for text in texts), texts
+
+
+def test_a_heavier_day_than_usual_asks_for_small_tasks() -> None:
+    calendar = {"in_meeting": True, "meeting_until": "11:00", "load": "heavier", "meetings_today": 7}
+    texts = [draft.text for draft in candidates({"signals": {"calendar": {**calendar, "usual_meetings": 3}}})]
+    assert texts[:2] == [
+        "After your meeting ends at 11:00, start with the task that matters.",
+        "7 meetings today, more than your usual 3: keep tasks small between them.",
+    ]

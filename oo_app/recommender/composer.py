@@ -3,6 +3,7 @@
 It is the safety net behind every model (a failed or unfaithful model answer falls back to it) and, until a real
 model is configured, the writer behind the ``tip-generator`` alias. It only states what the facts say. When the mood
 agent says energy is low now, it writes only gentle tips: one small step or rest, never pressure about what is late.
+The calendar leads when it names free time ("45 min free before 14:00: your one deep task fits"), never in quiet hours.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field
 
+from agents.calendar import length
 from agents.overdue_task import OPEN_TASK
 from oo_app.llm.aliases import CHECKS_MODEL, COMPOSER_MODEL, COMPOSER_PROVIDER
 from oo_app.llm.router import Provider, answer
@@ -121,9 +123,43 @@ def _open_task(data: Mapping[str, Any]) -> list[TipDraft]:
     return [_todo(f"'{title}' is {late} overdue: give it a date today.")]
 
 
+CALENDAR = "calendar"
+DEEP_BLOCK, SHORT_BLOCK = 90, 30  # minutes of free time that hold a deep task, one task, or one small thing
+
+
+def _calendar(data: Mapping[str, Any]) -> list[TipDraft]:
+    """Tips fitted to the person's free time and meetings, each stating the calendar line's own times and lengths."""
+    if data.get("cold_start"):
+        return []
+    found = []
+    if data.get("in_meeting") and data.get("meeting_until"):
+        found.append(_advice(f"After your meeting ends at {data['meeting_until']}, start with the task that matters."))
+    until, minutes = data.get("free_until"), data.get("free_minutes")
+    rest_of_day = data.get("free_now") and (data.get("horizon_hours") or data.get("free_until_today") is False)
+    if rest_of_day:
+        found.append(_todo("No meeting for the rest of today: start the task that needs a long stretch."))
+    elif until and minutes is not None:
+        words = length(int(minutes))[0]
+        if data.get("free_now") and int(minutes) >= DEEP_BLOCK:
+            found.append(_todo(f"Free until {until} ({words}): block it for your one deep task."))
+        elif data.get("free_now") and int(minutes) >= SHORT_BLOCK:
+            found.append(_todo(f"{words} free before {until}: your one deep task fits."))
+        elif data.get("free_now"):
+            found.append(_todo(f"{words} before your {until} meeting: close one small loop."))
+        elif data.get("free_from"):
+            found.append(_advice(f"Your next free time is {data['free_from']} to {until}: save the deep task for it."))
+    usual, today = data.get("usual_meetings"), data.get("meetings_today")
+    if data.get("load") == "heavier":
+        found.append(_advice(f"{today} meetings today, more than your usual {usual}: keep tasks small between them."))
+    elif data.get("load") == "lighter":
+        found.append(_advice(f"A light day: {today} meetings against your usual {usual}. Give the space to one task."))
+    return found
+
+
 # Rules per agent id, in priority order; an agent without a rule contributes facts but no candidate.
 RULES: dict[str, Callable[[Mapping[str, Any]], list[TipDraft]]] = {
     OPEN_TASK: _open_task,  # one real task, named, beats every general rule
+    CALENDAR: _calendar,  # the free time of the moment, before the habits of the day
     "time-of-day": _time_of_day,
     "momentum": _momentum,
     "overdue-task": _overdue,
@@ -190,6 +226,8 @@ def candidates(facts: Mapping[str, Any]) -> list[TipDraft]:
             return list(GENTLE)
     kind = context_kind(facts)
     order = list(RULES)
+    if (signals.get("time-of-day") or {}).get("phase") == "quiet":
+        order.remove(CALENDAR)  # free time in the quiet hours is rest, not room for a task
     if kind == "work":
         order = [*WORK_FIRST, *(agent_id for agent_id in order if agent_id not in WORK_FIRST)]
     found: list[TipDraft] = []
