@@ -6,6 +6,9 @@ push subscription and the ``push`` consent, a push goes out at a delivery moment
 ``OO_PUSH_GRACE_MINUTES`` after it (a missed slot is skipped, never sent late), and only if
 
 - it is not in their quiet hours (:func:`~oo_app.recommender.timing.is_quiet`),
+- it is not inside one of their meetings (busy intervals of a calendar they share, :func:`agents.runner.busy_of`): a
+  delivery moment in a meeting moves to the meeting's end when that comes within the grace and outside the quiet
+  hours (:func:`~oo_app.recommender.timing.push_moment`), else the slot passes (held as ``in_meeting``),
 - no tip of theirs is snoozed past now (a snooze holds every push until its ``snoozed_until``),
 - they did not just see or answer a tip (``OO_PUSH_RECENT_VIEW_MINUTES``: the page is open, or was a moment ago),
 - they got fewer than ``OO_PUSH_DAILY_CAP`` pushes that local day, and none in the last ``OO_PUSH_MIN_GAP_MINUTES``.
@@ -13,16 +16,16 @@ push subscription and the ``push`` consent, a push goes out at a delivery moment
 The slot (person, delivery moment) is then **claimed** in ``push_deliveries`` (unique) and committed before anything
 is sent: two workers or rounds never send the same slot twice; delivery is at most once per slot. Then the tip is
 picked (:func:`oo_app.push.tips.tip_to_push`) and sent to each of the person's browsers (:mod:`oo_app.push.sender`),
-with a TTL that never reaches into the quiet hours. A push service answering 404/410 has forgotten the subscription:
-it is deleted. Any other failure is recorded on the slot, which stays claimed (no resend storm). Each phase runs in a
-short transaction of its own; nothing is held open while a push service answers.
+with a TTL that never reaches into the quiet hours or the next meeting. A push service answering 404/410 has
+forgotten the subscription: it is deleted. Any other failure is recorded on the slot, which stays claimed (no resend
+storm). Each phase runs in a short transaction of its own; nothing is held open while a push service answers.
 """
 
 from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
@@ -32,6 +35,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, or_, select
 
+from agents.busy import BusyInterval, busy_at, next_busy
+from agents.runner import busy_of
 from oo_app.clock import zone
 from oo_app.db import get_engine
 from oo_app.models import Consent, PushDelivery, PushDeliveryStatus, PushSubscription, Tip, User
@@ -39,7 +44,14 @@ from oo_app.push.keys import load_vapid
 from oo_app.push.sender import PushSender, SendResult, WebPushSender
 from oo_app.push.subscriptions import PUSH_CONSENT
 from oo_app.push.tips import payload, tip_to_push
-from oo_app.recommender.timing import MAX_DAILY_TIPS, delivery_moments, is_quiet, next_wall_clock, timing_params_of
+from oo_app.recommender.timing import (
+    MAX_DAILY_TIPS,
+    delivery_moments,
+    is_quiet,
+    next_wall_clock,
+    push_moment,
+    timing_params_of,
+)
 from oo_app.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -125,13 +137,28 @@ def due_slot(params: Mapping[str, Any], now: datetime, grace: timedelta) -> date
     return None
 
 
-def push_ttl(params: Mapping[str, Any], now: datetime, ttl_s: int) -> int:
-    """``ttl_s``, cut so that a push held for an offline browser expires before the person's quiet hours begin."""
+def push_ttl(params: Mapping[str, Any], now: datetime, ttl_s: int, busy: Sequence[BusyInterval] = ()) -> int:
+    """``ttl_s``, cut so that a push held for an offline browser expires before the person's quiet hours begin and
+    before their next meeting starts."""
     start, end = int(params["quiet_start"]), int(params["quiet_end"])
-    if start == end:
-        return ttl_s
-    quiet_begins = next_wall_clock(now, start, zone(params.get("tz")))
-    return max(0, min(ttl_s, int((quiet_begins - now).total_seconds())))
+    ends = []
+    if start != end:
+        ends.append(next_wall_clock(now, start, zone(params.get("tz"))))
+    meeting = next_busy(busy, now)
+    if meeting is not None:
+        ends.append(meeting.start)
+    return max(0, min([ttl_s, *(int((moment - now).total_seconds()) for moment in ends)]))
+
+
+def meeting_hold(
+    params: Mapping[str, Any], slot: datetime, now: datetime, busy: Sequence[BusyInterval], grace: timedelta
+) -> str | None:
+    """``in_meeting`` while the person's meetings hold the due ``slot`` back at ``now`` (a meeting now, or the slot
+    moved to a meeting's end still to come, or taken by a meeting that outlasts the grace); None when free."""
+    moment = push_moment(params, slot, busy, grace)
+    if moment is None or now < moment or busy_at(busy, now) is not None:
+        return "in_meeting"
+    return None
 
 
 def _local_day_bounds(params: Mapping[str, Any], slot: datetime) -> tuple[datetime, datetime]:
@@ -310,7 +337,7 @@ def deliver_due(
     now = (now or datetime.now(UTC)).astimezone(UTC)
     engine = _engine_of(database)
     report = DeliveryReport(at=now)
-    due: list[tuple[int, dict[str, Any], datetime]] = []
+    due: list[tuple[int, dict[str, Any], datetime, tuple[BusyInterval, ...]]] = []
     with _open(engine) as session:
         persons = subscribed_persons(session)
         report.persons = len(persons)
@@ -318,10 +345,12 @@ def deliver_due(
             slot = due_slot(params, now, rules.grace)
             reason = "not_due" if slot is None else "quiet" if is_quiet(params, now) else None
             reason = reason or hold_reason(session, user_id, params, slot, now, rules)
+            busy = busy_of(session, user_id) if reason is None else ()  # read only for a slot it could send
+            reason = reason or meeting_hold(params, slot, now, busy, rules.grace)
             if reason:
                 report.waited[reason] += 1
             else:
-                due.append((user_id, params, slot))
+                due.append((user_id, params, slot, busy))
     if not due:
         return report
     own_sender = sender is None
@@ -329,8 +358,8 @@ def deliver_due(
         load_vapid(settings), timeout_s=settings.push_timeout_s, allow_private=settings.push_private_endpoints_allowed
     )
     try:
-        for user_id, params, slot in due:
-            pushed = _deliver_one(engine, sender, user_id, slot, push_ttl(params, now, rules.ttl_s), now)
+        for user_id, params, slot, busy in due:
+            pushed = _deliver_one(engine, sender, user_id, slot, push_ttl(params, now, rules.ttl_s, busy), now)
             if pushed.status == "slot_taken":
                 report.waited["slot_taken"] += 1
             else:

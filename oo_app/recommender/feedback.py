@@ -1,8 +1,9 @@
 """The tip loop around :func:`recommend`: which tip a person sees now, marking it shown, and their reaction.
 
 Every reaction is logged twice on purpose: on the tip (its outcome) and as an event (the durable signal agents read).
-A snoozed tip is held until the person's next morning (``snoozed_until``, see
-:func:`~oo_app.recommender.timing.snooze_until`): no push reaches them before it, and then web push brings it back.
+A snoozed tip is held until the person's next morning, or the end of the meeting they snoozed it in when that comes
+first (``snoozed_until``, see :func:`~oo_app.recommender.timing.snooze_until`): no push reaches them before it, and then
+web push brings it back. An open page gets no new tip while the person is in a meeting (:func:`replacement_tip`).
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from datetime import UTC, datetime, timedelta
 import sqlalchemy as sa
 from sqlmodel import Session, col, func, select
 
+from agents.busy import busy_at
+from agents.runner import busy_of
 from oo_app.errors import Conflict, InvalidInput, NotFound
 from oo_app.models import AgentOutput, Event, Reaction, Tip, User
 from oo_app.recommender import policies, prefetch
@@ -60,10 +63,13 @@ def current_tip(session: Session, user: User, now: datetime | None = None) -> Ti
 
 def replacement_tip(session: Session, user: User, shown_id: int, now: datetime | None = None) -> Tip | None:
     """What should replace the tip ``shown_id`` on an open page: a newer unanswered tip, or a fresh one once it has
-    gone stale; None while it stands. Never writes a tip after a reaction (the reaction's handler does that)."""
+    gone stale; None while it stands, and while the person is in a meeting (the page changes at the meeting's end).
+    Never writes a tip after a reaction (the reaction's handler does that)."""
     now = now or datetime.now(UTC)
     tip = latest_tip(session, user.id)
     if tip is None or tip.reaction is not None:
+        return None
+    if busy_at(busy_of(session, user.id), now) is not None:
         return None
     if tip.id != shown_id:
         return tip
@@ -84,7 +90,7 @@ def mark_shown(session: Session, tip: Tip, now: datetime | None = None) -> Tip:
 
 def react(session: Session, user: User, tip_id: int, reaction: str, now: datetime | None = None) -> Tip:
     """Log ``reaction`` to the person's tip ``tip_id``; raises NotFound for someone else's tip. ``snoozed`` holds the
-    tip until the person's next morning (``tip.snoozed_until``)."""
+    tip until the person's next morning, or the end of their current meeting when sooner (``tip.snoozed_until``)."""
     try:
         kind = Reaction(reaction)
     except ValueError:
@@ -101,7 +107,7 @@ def react(session: Session, user: User, tip_id: int, reaction: str, now: datetim
     now = now or datetime.now(UTC)
     tip.reaction, tip.reacted_at = kind, now
     if kind is Reaction.snoozed:
-        tip.snoozed_until = snooze_until(timing_params(session, user), now)
+        tip.snoozed_until = snooze_until(timing_params(session, user), now, busy=busy_of(session, user.id))
     session.add(tip)
     session.add(Event(user_id=user.id, type=kind.event_type, at=now, payload={"tip_id": tip.id}))
     session.flush()

@@ -1,8 +1,10 @@
-"""When a tip may reach a person: at their inferred productive hours, never in their inferred quiet hours.
+"""When a tip may reach a person: at their inferred productive hours, never in their quiet hours, never in a meeting.
 
-Decided from what oO inferred (the time-of-day agent's parameters), on the person's own clock with DST applied. The
-offline simulation and web push (:mod:`oo_app.push.delivery`) deliver by it; a snoozed tip waits for
-:func:`snooze_until`, the person's next morning.
+Decided from what oO inferred (the time-of-day agent's parameters), on the person's own clock with DST applied, and
+from their busy intervals when they share a calendar (:mod:`agents.busy`). The offline simulation and web push
+(:mod:`oo_app.push.delivery`) deliver by it: a delivery moment that falls in a meeting moves to the meeting's end
+(:func:`push_moment`) while that is soon enough, else waits for the next one; a snoozed tip waits for
+:func:`snooze_until`, the person's next morning, or the end of the meeting it was snoozed in when that comes first.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
+from agents.busy import BusyInterval, busy_at
 from agents.registry import get_agent
 from agents.time_of_day import in_window
 from oo_app.clock import as_utc, zone
@@ -90,7 +93,34 @@ def next_wall_clock(moment: datetime, hour: int, local_zone: Any) -> datetime:
     raise AssertionError("a wall-clock hour recurs within two days")
 
 
-def snooze_until(params: Mapping[str, Any], moment: datetime, limit: int = MAX_DAILY_TIPS) -> datetime:
+def push_moment(
+    params: Mapping[str, Any], slot: datetime, busy: Sequence[BusyInterval], grace: timedelta
+) -> datetime | None:
+    """When a push for the delivery moment ``slot`` may go: ``slot`` itself when the person is free then; else the end
+    of the meeting it falls in (overlapping and back-to-back meetings taken as one) when that comes within ``grace``
+    of ``slot`` and outside the quiet hours; else None: the meeting takes the slot."""
+    meeting = busy_at(busy, slot)
+    if meeting is None:
+        return slot
+    if meeting.end < slot + grace and not is_quiet(params, meeting.end):
+        return meeting.end
+    return None
+
+
+def snooze_until(
+    params: Mapping[str, Any], moment: datetime, limit: int = MAX_DAILY_TIPS, busy: Sequence[BusyInterval] = ()
+) -> datetime:
+    """When a tip snoozed at ``moment`` comes back: the end of the meeting the person is in (overlapping and
+    back-to-back meetings taken as one) when that comes before their next morning and outside their quiet hours;
+    else :func:`next_morning`."""
+    morning = next_morning(params, moment, limit)
+    meeting = busy_at(busy, as_utc(moment))
+    if meeting is not None and meeting.end < morning and not is_quiet(params, meeting.end):
+        return meeting.end
+    return morning
+
+
+def next_morning(params: Mapping[str, Any], moment: datetime, limit: int = MAX_DAILY_TIPS) -> datetime:
     """The person's "tomorrow morning" for a tip snoozed at ``moment``: the first delivery moment at or after the next
     end of their quiet window, on their clock (DST included).
 
