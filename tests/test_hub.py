@@ -289,6 +289,7 @@ def test_agent_freshness_against_ttl_and_sla(hub_engine: Engine) -> None:
     assert frame.loc["momentum", figures].tolist() == [1, 1, 0, 0]
     assert frame.loc["time-of-day", "freshness"] == pytest.approx(0.5)
     assert frame["meets_sla"].to_dict() == {
+        "calendar": True,  # nobody allows the calendar either
         "focus-area": True,
         "momentum": True,
         "mood": True,  # nobody allows mood: no one waits for it
@@ -462,6 +463,7 @@ def test_find_person_by_email_or_id_shows_profile_tips_and_outputs(hub_engine: E
     assert card.profile.person.email == "ada@example.com"
     assert {consent.key: consent.granted for consent in card.profile.consents} == {
         "activity": True,
+        "calendar": False,
         "mood": False,
         "push": False,
         "tasks": True,

@@ -136,7 +136,11 @@ def test_resetting_brings_back_the_inferred_value(session: Session, demo_user: U
         (TIME_OF_DAY, {"enabled": "no"}, "true or false"),
         (TIME_OF_DAY, {"preferred_hour": 8, "quiet_start": 30}, "quiet_start"),
         (TIME_OF_DAY, {"bedtime": 22}, "time-of-day has no setting 'bedtime'; its settings are: enabled, preferred"),
-        ("weather", {"preferred_hour": 8}, "unknown preference scope 'weather'; use one of: global, focus-area"),
+        (
+            "weather",
+            {"preferred_hour": 8},
+            "unknown preference scope 'weather'; use one of: global, calendar, focus-area",
+        ),
         ("global", {"tz": "UTC"}, "the global scope has no setting 'tz' yet"),
     ],
 )
