@@ -3,7 +3,7 @@
 A tip records the version it was written with; changing a template means adding a new version, never editing one
 that tips already point to. The structured facts travel beside the prompt (LiteLLM ``metadata``), read by local
 writers only; v1 carried them on its last line (``Facts (JSON):``), which :func:`parse_facts` still reads. v3 asks
-for a gentler tip when the mood agent's line says energy is low now.
+for a gentler tip when the mood agent's line says energy is low now; v6 fits the tip to the calendar's free time.
 """
 
 from __future__ import annotations
@@ -18,11 +18,12 @@ from typing import Any
 from agents.contexts import ContextKind, InEffect
 
 PROMPTS_DIR = Path(__file__).parent / "prompts"
-CURRENT_VERSION = "orchestrator-v5"  # v3 adds the context in effect; v4 (mood) gentleness; v5 quoted task titles
+# v3 adds the context in effect; v4 (mood) gentleness; v5 quoted task titles; v6 the calendar's free time
+CURRENT_VERSION = "orchestrator-v6"
 FACTS_PREFIX = "Facts (JSON): "
 # The prompt lists the newest few recent tips (a budget of ~450 prompt tokens: the context, mood and task-title rules
-# of v3-v5 took the last 50); the repeat and near-duplicate guards check every recent tip the orchestrator passes
-# (ten) whatever the prompt shows.
+# of v3-v5 took the last 50; v6's calendar rule and the calendar line are one short line each); the repeat and
+# near-duplicate guards check every recent tip the orchestrator passes (ten) whatever the prompt shows.
 RECENT_IN_PROMPT = 5
 
 
