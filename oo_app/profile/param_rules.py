@@ -167,6 +167,9 @@ RULES: dict[str, ParamRule] = {
     "recent_mood": ParamRule("a number from 1 (low) to 3 (good)", lambda value: _number(value, 1, 3)),
     "low_hours": ParamRule("a list of distinct hours of the day (integers from 0 to 23)", _hours),
     "low_weekdays": ParamRule("a list of distinct weekdays, integers from 0 (Monday) to 6", _weekdays),
+    "usual_meetings": ParamRule(
+        "a number of meetings a day, an integer from 0 to 100", lambda value: _integer(value, 0, 100)
+    ),
     "preferred_areas": ParamRule(
         f"a list of at most 5 distinct area names of 1-{MAX_NAME} characters on one line", _names(5)
     ),
