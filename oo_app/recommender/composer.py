@@ -146,7 +146,7 @@ def _calendar(data: Mapping[str, Any]) -> list[TipDraft]:
             found.append(_todo(f"{words} free before {until}: your one deep task fits."))
         elif data.get("free_now"):
             found.append(_todo(f"{words} before your {until} meeting: close one small loop."))
-        elif data.get("free_from"):
+        elif data.get("free_from") and data.get("free_until_today"):
             found.append(_advice(f"Your next free time is {data['free_from']} to {until}: save the deep task for it."))
     usual, today = data.get("usual_meetings"), data.get("meetings_today")
     if data.get("load") == "heavier":
