@@ -203,6 +203,8 @@ def test_a_caldav_account_is_validated_with_its_password_and_kept_as_one_encrypt
 
 
 def test_nothing_is_read_without_the_calendar_consent(planted: Planted, session: Session, demo_user: User) -> None:
+    revoke_consent(session, demo_user, "calendar", NOW)  # the demo person grants every consent
+    session.commit()
     calendar = planted.plant(ICS, SECRET_ADDRESS, meetings())
 
     with pytest.raises(CalendarConsentMissing, match="Your calendar"):
