@@ -30,6 +30,7 @@ from oo_app.errors import Conflict
 from oo_app.integrations import schedule
 from oo_app.integrations.errors import ProviderUnavailable, ReauthNeeded, UnreadableToken
 from oo_app.models import CalendarDayRecord, Integration, User, utcnow
+from oo_app.recommender import refresh_tips
 from oo_app.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -189,7 +190,8 @@ def fingerprint(intervals: tuple[BusyInterval, ...]) -> str:
 
 
 def _recompute(session: Session, user: User, intervals: tuple[BusyInterval, ...], now: datetime) -> list[str]:
-    """The person's eligible agents that read the calendar, computed afresh; a failure leaves the stored days."""
+    """The person's eligible agents that read the calendar, computed afresh, and a fresher tip for the page when the
+    one waiting predates them (:func:`oo_app.recommender.refresh_tips`); a failure leaves the stored days."""
     try:
         written = [
             agent.manifest.id
@@ -199,6 +201,9 @@ def _recompute(session: Session, user: User, intervals: tuple[BusyInterval, ...]
             is not None
         ]
         session.commit()
+        if written:
+            refresh_tips(session, {user.id}, now)
+            session.commit()
     except Exception:
         session.rollback()
         log.exception("calendar: agents of person #%s were not recomputed after new busy times", user.id)
