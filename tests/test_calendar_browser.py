@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import oidc_provider_mock
 import pytest
@@ -40,7 +41,7 @@ def _person(sub: str, name: str) -> oidc_provider_mock.User:
     )
 
 
-CAL, IVY = _person("cal-subject", "Cal"), _person("ivy-subject", "Ivy")
+CAL, IVY, DANA = _person("cal-subject", "Cal"), _person("ivy-subject", "Ivy"), _person("dana-subject", "Dana")
 
 
 def _stamp(moment: datetime) -> str:
@@ -58,7 +59,7 @@ def _meeting(uid: str, start: datetime, minutes: int = 60) -> str:
 
 @pytest.fixture(scope="module")
 def provider() -> Iterator[Provider]:
-    with oidc_provider([CAL, IVY]) as provider:
+    with oidc_provider([CAL, IVY, DANA]) as provider:
         yield provider
 
 
@@ -247,3 +248,58 @@ def test_an_ics_address_connects_on_a_phone(
     _says(page, "#calendar-ics-feedback", "Connected")
     page.wait_for_selector("#calendar-sync-ics")
     assert page.query_selector("#calendar-problem-ics") is None
+
+
+def _daytime_zone(now: datetime) -> tuple[str, ZoneInfo]:
+    """A fixed-offset zone in which ``now`` reads about 11:00: the tip then speaks in working hours, whenever the
+    suite runs (the cold-start quiet hours would hold a calendar tip back at night)."""
+    offset = (11 - now.hour + 12) % 24 - 12  # within -12..+11 hours
+    name = f"Etc/GMT{-offset:+d}" if offset else "Etc/UTC"  # POSIX sign: Etc/GMT-3 is three hours ahead of UTC
+    return name, ZoneInfo(name)
+
+
+def test_a_new_person_connects_radicale_and_the_tip_names_their_free_time(
+    new_context: Callable[..., BrowserContext],
+    app_server: AppServer,
+    provider: Provider,
+    radicale: RadicaleServer,
+    tmp_path: Path,
+) -> None:
+    """Issue 16's promise end to end: a brand-new person grants "Your calendar" in the first run, connects their
+    CalDAV calendar on /settings, and the tip page then names the free time before their next meeting."""
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    zone_name, local = _daytime_zone(now)
+    meeting = now.replace(minute=0) + timedelta(hours=2)  # a round hour: the tip names it as HH:00
+    radicale.put_event("bob", "work", _meeting("standup@oo.test", meeting, 30))
+    page = new_context(viewport=DESKTOP, timezone_id=zone_name).new_page()
+    _sign_in(page, app_server.base, provider, DANA)
+    page.wait_for_selector("#consent-calendar")
+    page.check("#consent-activity")
+    page.check("#consent-calendar")
+    page.click("#first-run-continue")
+    page.wait_for_selector("#tip-text")
+    before = page.inner_text("#tip-text").strip()
+    page.screenshot(path=str(tmp_path / "journey-first-tip.png"))
+
+    page.goto(app_server.base + "/settings")
+    page.wait_for_selector("#calendar-caldav")
+    _connect_caldav(page, radicale.principal_url("bob"), "bob", radicale.users["bob"])
+    _says(page, "#calendar-caldav-feedback", "Connected")
+
+    page.goto(app_server.base + "/")
+    page.wait_for_selector("#tip-text")
+    at = meeting.astimezone(local).strftime("%H:%M")
+    page.wait_for_function(
+        "(at) => (document.querySelector('#tip-text')?.innerText || '').includes(at)", arg=at, timeout=30_000
+    )
+    tip = page.inner_text("#tip-text").strip()
+    page.screenshot(path=str(tmp_path / "journey-calendar-tip.png"))
+    page.click("#why")
+    why = page.wait_for_selector("#tip-why").inner_text()
+    body = page.inner_text("body")
+
+    assert tip != before, "connecting the calendar brought a fresher tip"
+    assert "free" in tip.lower() or "before your" in tip.lower(), f"the tip speaks of the free time: {tip!r}"
+    assert "Salary talk" not in body, "a meeting's title never reaches the page"
+    assert "Mallory" not in body, "nor its guests"
+    assert "calendar" in why, f"'why this tip?' names the calendar among its sources: {why[:400]!r}"
