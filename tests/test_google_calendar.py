@@ -39,6 +39,7 @@ from oo_app.integrations.errors import (
 from oo_app.integrations.revocation import revoke_all
 from oo_app.integrations.vault import TokenVault, get_vault
 from oo_app.models import Integration, User
+from oo_app.profile.consents import grant_consent, revoke_consent
 from tests.auth_helpers import sign_in
 from tests.conftest import NOW
 from tests.fakes.google_calendar import FakeGoogleCalendar
@@ -78,6 +79,10 @@ def google_settings(configure: Callable[..., None], fake: FakeGoogleCalendar) ->
 
 @pytest.fixture
 def client(google_settings: None, demo_user: User, session: Session) -> Iterator[TestClient]:
+    # Without "Your calendar" a connection stores the tokens and nothing reads them: these tests read by hand. The
+    # first read right after connecting, with the consent, is a test of its own.
+    revoke_consent(session, demo_user, "calendar", NOW)
+    session.commit()
     with TestClient(api, base_url="https://testserver", raise_server_exceptions=False) as client:
         sign_in(client, session, demo_user)
         yield client
@@ -166,6 +171,19 @@ def test_connecting_stores_both_tokens_encrypted_and_makes_the_first_read_due(
     assert row.sync_token_enc is None
     exchange = fake.requests_to("/token")[-1]
     assert (exchange.body["client_id"], exchange.body["grant_type"]) == (fake.client_id, "authorization_code")
+
+
+def test_connecting_with_the_calendar_consent_reads_the_calendar_at_once(
+    client: TestClient, fake: FakeGoogleCalendar, session: Session, demo_user: User
+) -> None:
+    grant_consent(session, demo_user, "calendar", NOW)
+    session.commit()
+
+    assert connect(client).status_code == 303
+
+    row = google_row(session, demo_user.id)
+    assert row.last_synced_at is not None, "the first read ran in the background after the callback"
+    assert fake.requests_to("/calendar/v3/calendars/primary/events"), "Google's events were asked for"
 
 
 @pytest.mark.parametrize("tamper", ["forged state", "no state cookie"])

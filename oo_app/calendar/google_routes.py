@@ -10,17 +10,17 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, BackgroundTasks, Request
 from fastapi.responses import RedirectResponse, Response
 
 from oo_app.auth.oidc import SECURE_PREFIX
 from oo_app.auth.sessions import secure_cookies
-from oo_app.calendar import google
+from oo_app.calendar import google, jobs
 from oo_app.deps import SessionDep, UserDep
 from oo_app.errors import OOError
 from oo_app.integrations import oauth, schedule
 from oo_app.integrations.routes import SETTINGS_PAGE
-from oo_app.integrations.routes import _page as page
+from oo_app.integrations.routes import plain_page as page
 from oo_app.integrations.vault import check_vault
 from oo_app.settings import get_settings
 
@@ -71,6 +71,7 @@ def google_calendar_connect(user: UserDep) -> Response:
 @router.get(CALLBACK_PATH, tags=["integrations"], include_in_schema=False)
 def google_calendar_callback(
     request: Request,
+    background: BackgroundTasks,
     session: SessionDep,
     user: UserDep,
     code: str | None = None,
@@ -78,7 +79,8 @@ def google_calendar_callback(
     error: str | None = None,
 ) -> Response:
     """Where Google sends the person back: check the state, trade the code, check that the events scope was granted,
-    store the tokens encrypted and make the first read due. Any failure answers a plain page and stores nothing."""
+    store the tokens encrypted and read the calendar in the background once they are committed. Any failure answers a
+    plain page and stores nothing."""
     try:
         provider = google.google_provider()
         redirect_uri = oauth.check_state(provider, request.cookies.get(state_cookie()), state, user)
@@ -102,6 +104,7 @@ def google_calendar_callback(
         log.info("google calendar connection of person #%s failed: %s", user.id, failure)
         response: Response = page(str(failure), failure.status_code)
     else:
+        background.add_task(jobs.sync_person, user.id)  # the first read now, not at the next round
         response = RedirectResponse(f"{SETTINGS_PAGE}?integration={provider.name}&status=connected", status_code=303)
     response.delete_cookie(state_cookie(), path=STATE_COOKIE_PATH, secure=secure_cookies(), httponly=True)
     return response

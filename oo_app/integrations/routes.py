@@ -36,7 +36,7 @@ CALLBACK_PATH = f"{STATE_COOKIE_PATH}/callback"
 SETTINGS_PAGE = "/settings"
 
 
-def _page(message: str, status_code: int) -> HTMLResponse:
+def plain_page(message: str, status_code: int) -> HTMLResponse:
     """A plain page for the browser legs of OAuth: what happened and the way back."""
     body = (
         '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>oO</title>'
@@ -66,7 +66,7 @@ def todoist_connect(user: UserDep) -> Response:
         check_vault()
     except OOError as error:
         log.warning("todoist connect unavailable: %s", error)
-        return _page(str(error), error.status_code)
+        return plain_page(str(error), error.status_code)
     redirect_uri = _redirect_uri()
     state, cookie = oauth.start_state(provider, user, redirect_uri)
     response = RedirectResponse(oauth.authorization_url(provider, redirect_uri, state), status_code=303)
@@ -111,7 +111,7 @@ def todoist_callback(
     except OOError as failure:
         session.rollback()
         log.info("todoist connection of person #%s failed: %s", user.id, failure)
-        response: Response = _page(str(failure), failure.status_code)
+        response: Response = plain_page(str(failure), failure.status_code)
     else:
         # Connected from the first run (still unanswered): back to the tip page, where it goes on.
         back = "/" if user.onboarded_at is None else f"{SETTINGS_PAGE}?integration=todoist&status=connected"
