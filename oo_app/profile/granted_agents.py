@@ -39,16 +39,20 @@ _jobs = BackgroundJobs("granted-agents")
 
 
 def run_granted_agents(
-    session: Session, user: User, keys: Iterable[str], now: datetime | None = None
+    session: Session, user: User, keys: Iterable[str], now: datetime | None = None, *, commit_each: bool = False
 ) -> list[AgentOutput]:
     """Compute now each of the person's eligible, due agents that need one of the consent ``keys``; the outputs
-    written (an agent that fails is logged in ``agent_runs`` and left out). Flushes, never commits. Blocking."""
+    written (an agent that fails is logged in ``agent_runs`` and left out). Flushes; with ``commit_each`` (in the
+    background) commits after each agent, so no write lock is held while the next one computes (SQLite has one).
+    Blocking."""
     now = now or datetime.now(UTC)
     wanted = set(keys)
     written = []
     for agent in eligible_agents(session, user.id):
         if wanted & set(agent.manifest.consents) and is_due(session, user.id, agent, now):
             output = compute_output(session, user, agent, now)
+            if commit_each:
+                session.commit()
             if output is not None:
                 written.append(output)
     return written
@@ -77,7 +81,7 @@ def _job(engine: Engine, user_id: int, keys: list[str]) -> None:
             if user is None:
                 return
             with unless_gone(session, user_id):
-                written = run_granted_agents(session, user, keys)
+                written = run_granted_agents(session, user, keys, commit_each=True)
         log.info("consents %s granted: agents %s ran for person %s", keys, [o.agent_id for o in written], user_id)
         if written:
             with session_scope(engine) as session, unless_gone(session, user_id):
