@@ -9,11 +9,13 @@ into the domain. The promise checked: no request, however odd, gets a 5xx.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 import schemathesis
+from cryptography.fernet import Fernet
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
@@ -22,6 +24,7 @@ from sqlmodel import Session
 from oo_app.api import api
 from oo_app.auth.oidc import forget_clients, with_login_state
 from oo_app.models import User
+from oo_app.profile.consents import revoke_consent
 from oo_app.push.keys import generate_private_key, raw_private_key
 from tests.auth_helpers import csrf_headers, oidc_provider, session_cookies
 
@@ -34,7 +37,10 @@ schema = schemathesis.openapi.from_asgi("/api/openapi.json", with_login_state(ap
 @pytest.fixture
 def demo_credentials(session: Session, demo_user: User, configure: Callable[..., None]) -> Iterator[dict[str, Any]]:
     """The cookies and CSRF header of a live session of the demo person, with sign-in configured against a real
-    provider on loopback and web push configured (a VAPID key of the test's own)."""
+    provider on loopback, web push configured (a VAPID key of the test's own) and a token vault. Without "Your
+    calendar", a calendar connection is refused before any address is fetched: the fuzzer reaches no network."""
+    revoke_consent(session, demo_user, "calendar")
+    session.commit()
     with oidc_provider() as provider:
         configure(
             OO_OIDC_ISSUER=provider.issuer,
@@ -42,6 +48,7 @@ def demo_credentials(session: Session, demo_user: User, configure: Callable[...,
             OO_OIDC_CLIENT_SECRET="s3cret",
             OO_VAPID_PRIVATE_KEY=raw_private_key(generate_private_key()),
             OO_VAPID_SUBJECT="mailto:ops@example.com",
+            OO_TOKEN_KEYS=json.dumps([Fernet.generate_key().decode()]),
         )
         forget_clients()
         cookies = session_cookies(session, demo_user)
