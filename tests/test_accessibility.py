@@ -156,8 +156,9 @@ def test_the_tip_page_works_by_keyboard(page: Page, app_server: AppServer) -> No
 def test_the_settings_page_works_by_keyboard(page: Page, app_server: AppServer) -> None:
     page.goto(app_server[0] + "/settings")
     page.wait_for_selector("#delete-account")
-    reached = set(_tab_order(page, 60))
-    for control in ("push-on", "new-context", "connect-todoist", "export", "delete-confirmation", "delete-account"):
+    reached = set(_tab_order(page, 100))
+    controls = ("push-on", "new-context", "connect-todoist", "calendar-caldav-url", "calendar-connect-ics", "export")
+    for control in (*controls, "delete-confirmation", "delete-account"):
         assert control in reached, f"{control} cannot be reached with Tab"
     page.focus("#new-context")
     page.keyboard.type("garden")

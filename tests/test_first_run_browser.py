@@ -104,7 +104,7 @@ def test_a_new_person_grants_two_consents_and_the_first_tip_comes_from_agents(
     assert "no agent yet" not in why, f"the first tip is not a generic one: {why}"
     user, consents, tips = _rows(database_url, ADA)
     assert user.onboarded_at is not None
-    assert consents == {"activity": True, "mood": False, "tasks": True}
+    assert consents == {"activity": True, "calendar": False, "mood": False, "tasks": True}
     shown = [tip for tip in tips if tip.text == first]
     assert shown, "the page shows the person's first tip"
     assert shown[0].agent_ids, "written from the agents' outputs"
@@ -178,5 +178,5 @@ def test_a_new_person_answering_from_a_browser_in_paris_is_in_paris_time(
     page.screenshot(path=str(tmp_path / "1-first-tip-in-paris.png"), full_page=True)
 
     user, consents, _tips = _rows(database_url, DEE)
-    assert consents == {"activity": True, "mood": False, "tasks": False}
+    assert consents == {"activity": True, "calendar": False, "mood": False, "tasks": False}
     assert user.tz == "Europe/Paris", "the browser's zone is hers now"

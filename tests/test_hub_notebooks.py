@@ -95,7 +95,7 @@ def test_agent_health_shows_freshness_errors_and_who_waits(hub_url: str) -> None
     assert defs["run_stats"].set_index("agent").loc["time-of-day", "errors"] == 1
     assert "ValueError: boom" in text
     assert "bob@example.com" in text
-    assert "4 of 6" in text, "four agents meet the freshness SLA (mood, which nobody allows, among them)"
+    assert "5 of 7" in text, "five agents meet the SLA (mood and calendar, which nobody here allows, among them)"
 
 
 def test_tips_shows_the_log_and_acceptance_and_follows_the_filters(hub_url: str) -> None:

@@ -103,7 +103,7 @@ def test_a_new_person_signs_in_shares_their_life_and_gets_a_tip_about_their_own_
     first = live_tip(page)
     _shot(page, tmp_path, "2-first-tip")
     assert re.match(r"'Renew passport' is \d+ days overdue", first), f"not her real overdue task: {first}"
-    assert _consents(database_url) == {"activity": True, "mood": True, "tasks": True}
+    assert _consents(database_url) == {"activity": True, "calendar": False, "mood": True, "tasks": True}
 
     # One tap of energy.
     page.wait_for_selector("#mood-good")
