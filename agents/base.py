@@ -40,6 +40,17 @@ class MoodCheckIn:
     level: int
 
 
+@dataclass(frozen=True, slots=True)
+class TipOutcome:
+    """How the person answered one of oO's shown tips: when, the agent it led with (None: a generic tip), its kind
+    (``todo`` or ``advice``) and the reaction (``done``, ``liked``, ``snoozed``, ``dismissed``, ``disliked``)."""
+
+    at: datetime
+    lead_agent: str | None
+    kind: str
+    reaction: str
+
+
 MOOD_CONSENT = "mood"  # the consent that lets oO keep and read mood check-ins
 MOOD_EVENT = "mood"  # the event type of a check-in; read only into ``UserHistory.moods``
 # The mood scale, one word per level: what the tip page offers and what the mood agent reads.
@@ -83,6 +94,8 @@ class UserHistory:
     # derivatives of the past weeks (:mod:`agents.busy`). Empty without the consent or a connected calendar.
     busy: tuple[BusyInterval, ...] = ()
     calendar_days: tuple[CalendarDay, ...] = ()
+    # How the person answered oO's tips (consent ``activity``), oldest first: read only by the learner agent.
+    tip_outcomes: tuple[TipOutcome, ...] = ()
 
     @classmethod
     def build(
@@ -170,12 +183,15 @@ class AgentManifest:
     params: tuple[InferredParam, ...] = ()
     open_tasks: bool = False  # reads the person's open tasks (fetched on demand, never stored); needs ``tasks``
     calendar: bool = False  # reads busy intervals and calendar days (:mod:`agents.busy`); needs ``calendar``
+    tip_outcomes: bool = False  # reads how the person answered oO's tips (:class:`TipOutcome`); needs ``activity``
 
     def __post_init__(self) -> None:
         if self.open_tasks and "tasks" not in self.consents:
             raise ValueError(f"agent {self.id!r} reads open tasks: it must declare the 'tasks' consent")
         if self.calendar and CALENDAR_CONSENT not in self.consents:
             raise ValueError(f"agent {self.id!r} reads the calendar: it must declare the {CALENDAR_CONSENT!r} consent")
+        if self.tip_outcomes and "activity" not in self.consents:
+            raise ValueError(f"agent {self.id!r} reads tip reactions: it must declare the 'activity' consent")
         unknown = set(self.contexts) - AGENT_KINDS
         if unknown:
             raise ValueError(

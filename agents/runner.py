@@ -17,13 +17,13 @@ from datetime import UTC, datetime, timedelta
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from agents.base import MOOD_CONSENT, MOOD_EVENT, MOOD_LEVELS, Agent, OpenTask, UserHistory
+from agents.base import MOOD_CONSENT, MOOD_EVENT, MOOD_LEVELS, Agent, OpenTask, TipOutcome, UserHistory
 from agents.busy import CALENDAR_CONSENT, BusyInterval, CalendarDay
 from agents.eligibility import eligible_agents
 from agents.inference import effective_params, run_inference, save_inferred
 from oo_app.erasure import PersonGone, forget_late_work, person_exists, unless_gone
 from oo_app.llm.router import for_person
-from oo_app.models import AgentOutput, AgentRun, CalendarDayRecord, Consent, Event, TaskCompletion, User
+from oo_app.models import AgentOutput, AgentRun, CalendarDayRecord, Consent, Event, TaskCompletion, Tip, User
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +90,25 @@ def calendar_days_of(session: Session, user_id: int, now: datetime) -> tuple[Cal
     return tuple(
         CalendarDay(row.day, row.busy_minutes, row.meetings, row.first_busy_at, row.last_busy_at) for row in rows
     )
+
+
+def tip_outcomes_of(session: Session, user_id: int, now: datetime) -> tuple[TipOutcome, ...]:
+    """How the person answered their shown (non-shadow) tips of the last :data:`HISTORY_DAYS` up to ``now``, oldest
+    first (a tip counts at its reaction)."""
+    since = now - timedelta(days=HISTORY_DAYS)
+    rows = session.exec(
+        select(Tip.reacted_at, Tip.lead_agent, Tip.kind, Tip.reaction)
+        .where(
+            Tip.user_id == user_id,
+            Tip.shadow == False,  # noqa: E712
+            col(Tip.reaction).is_not(None),
+            col(Tip.reacted_at).is_not(None),
+            col(Tip.reacted_at) >= since,
+            col(Tip.reacted_at) <= now,
+        )
+        .order_by(col(Tip.reacted_at), col(Tip.id))
+    ).all()
+    return tuple(TipOutcome(at, lead, str(kind), str(reaction)) for at, lead, kind, reaction in rows)
 
 
 def load_history(session: Session, user: User, now: datetime, open_tasks: Sequence[OpenTask] = ()) -> UserHistory:
@@ -172,6 +191,8 @@ def compute_output(
             history = dataclasses.replace(
                 history, busy=busy_of(session, user.id), calendar_days=calendar_days_of(session, user.id, now)
             )
+        if manifest.tip_outcomes:
+            history = dataclasses.replace(history, tip_outcomes=tip_outcomes_of(session, user.id, now))
         inferred = run_inference(manifest, history)
         save_inferred(session, user.id, manifest.id, inferred)
         params = effective_params(session, user.id, manifest, inferred)

@@ -366,6 +366,21 @@ class Tip(SQLModel, table=True):
         nullable=True,
         description="on a snoozed tip: no push before this moment (the person's next morning, oo_app/push)",
     )
+    lead_agent: str | None = Field(
+        default=None,
+        max_length=64,
+        index=True,
+        description="the agent whose facts the tip mainly states (None: a generic tip); oo_app/recommender/learning.py",
+    )
+    candidates: list[str | None] = Field(
+        default_factory=list,
+        sa_type=sa.JSON,
+        nullable=False,
+        description="the distinct leads the tip was chosen among, the composer's order (null: the generic tips)",
+    )
+    propensity: float | None = Field(
+        default=None, description="the chance the chosen lead was picked among the candidates (off-policy evaluation)"
+    )
 
     @property
     def agent_ids(self) -> list[str]:

@@ -70,3 +70,24 @@ def test_models_and_migrations_do_not_drift(database_url: str) -> None:
     finally:
         engine.dispose()
     assert diff == [], f"models differ from the migrations; run alembic revision --autogenerate: {diff}"
+
+
+def test_0012_records_how_each_tip_was_chosen_and_downgrades_cleanly(database_url: str) -> None:
+    config = alembic_config(database_url)
+    command.upgrade(config, "0011")
+    engine = make_engine(database_url)
+    try:
+        before = {column["name"] for column in sa.inspect(engine).get_columns("tips")}
+        assert not {"lead_agent", "candidates", "propensity"} & before
+        command.upgrade(config, "0012")
+        inspector = sa.inspect(engine)
+        columns = {column["name"]: column for column in inspector.get_columns("tips")}
+        assert columns["lead_agent"]["nullable"]
+        assert columns["propensity"]["nullable"]
+        assert not columns["candidates"]["nullable"], "an older tip reads [] candidates, never null"
+        assert "ix_tips_lead_agent" in {index["name"] for index in inspector.get_indexes("tips")}
+        command.downgrade(config, "0011")
+        after = {column["name"] for column in sa.inspect(engine).get_columns("tips")}
+        assert after == before
+    finally:
+        engine.dispose()

@@ -20,6 +20,7 @@ from oo_app.llm.aliases import CHECKS_MODEL, COMPOSER_MODEL, COMPOSER_PROVIDER
 from oo_app.llm.router import Provider, answer
 from oo_app.models import TipKind
 from oo_app.recommender.grounding import links_in
+from oo_app.recommender.learning import Choice, in_order
 from oo_app.recommender.prompts import facts_from
 
 if TYPE_CHECKING:
@@ -34,6 +35,7 @@ class TipDraft(BaseModel):
 
     text: str = Field(min_length=1, max_length=MAX_TIP_CHARS)
     kind: TipKind = TipKind.advice
+    lead: str | None = None  # the agent whose facts it states (None: a generic, gentle or rest tip)
 
 
 def _advice(text: str) -> TipDraft:
@@ -176,6 +178,10 @@ GENTLE = [
 ]
 
 
+def _led(agent_id: str, drafts: list[TipDraft]) -> list[TipDraft]:
+    return [draft.model_copy(update={"lead": agent_id}) for draft in drafts]
+
+
 def low_energy(facts: Mapping[str, Any]) -> bool:
     """Whether the mood agent says the person's energy is low now."""
     mood = (facts.get("signals") or {}).get("mood") or {}
@@ -185,7 +191,7 @@ def low_energy(facts: Mapping[str, Any]) -> bool:
 def _gentle(signals: Mapping[str, Any]) -> list[TipDraft]:
     """The candidates of a low-energy moment: rest in quiet hours, else the gentle tips."""
     time_of_day = signals.get("time-of-day") or {}
-    rest = _time_of_day(time_of_day) if time_of_day.get("phase") == "quiet" else []
+    rest = _led("time-of-day", _time_of_day(time_of_day)) if time_of_day.get("phase") == "quiet" else []
     return rest + GENTLE
 
 
@@ -235,7 +241,7 @@ def candidates(facts: Mapping[str, Any]) -> list[TipDraft]:
         data = signals.get(agent_id)
         if data:
             try:
-                found.extend(RULES[agent_id](data))
+                found.extend(_led(agent_id, RULES[agent_id](data)))
             except (KeyError, TypeError, ValueError):
                 continue  # facts from an older agent version: the other rules and the generic tips remain
     if kind == "rest":
@@ -243,15 +249,23 @@ def candidates(facts: Mapping[str, Any]) -> list[TipDraft]:
     return found + GENERIC
 
 
-def compose(facts: Mapping[str, Any]) -> TipDraft:
-    """The first candidate not among the recent tips; when all were shown, the one shown longest ago. A candidate
-    naming something link-like (a project called "evil.io") is never one: the generic tips always remain."""
-    recent = [normalized(text) for text in facts.get("recent_tips") or []]  # newest first
-    options = [option for option in candidates(facts) if not links_in(option.text)]
-    for option in options:
-        if normalized(option.text) not in recent:
-            return option
-    return max(options, key=lambda option: recent.index(normalized(option.text)))
+def options(facts: Mapping[str, Any]) -> list[TipDraft]:
+    """The candidates a tip may be: those naming nothing link-like (a project called "evil.io" is never one; the
+    generic tips always remain)."""
+    return [option for option in candidates(facts) if not links_in(option.text)]
+
+
+def compose(facts: Mapping[str, Any], choice: Choice | None = None) -> TipDraft:
+    """The option ``choice`` names (:func:`oo_app.recommender.learning.choose` over :func:`options`; given, or carried
+    by the facts as ``{"index", "lead"}``); without one, the first option not among the recent tips, and when all
+    were shown, the one shown longest ago."""
+    found = options(facts)
+    chosen = {"index": choice.index, "lead": choice.lead} if choice is not None else facts.get("choice")
+    if isinstance(chosen, Mapping):
+        index = chosen.get("index")
+        if isinstance(index, int) and 0 <= index < len(found) and found[index].lead == chosen.get("lead"):
+            return found[index]
+    return found[in_order(found, facts.get("recent_tips") or [])]
 
 
 def rules_provider(checks: Callable[[str, Sequence[str], Sequence[str]], BaseModel]) -> Provider:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import random
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -30,10 +31,11 @@ from oo_app.llm.aliases import COMPOSER_MODEL, SAMPLES_DRAWN, TIP_GENERATOR
 from oo_app.llm.router import embed, get_router
 from oo_app.models import ACCEPTING_REACTIONS, AgentOutput, Policy, Tip, User
 from oo_app.ops import metrics
-from oo_app.recommender.composer import TipDraft, compose, normalized
+from oo_app.recommender.composer import TipDraft, compose, normalized, options
 from oo_app.recommender.dedup import is_near_duplicate
 from oo_app.recommender.grounding import is_grounded, links_in, ungrounded
 from oo_app.recommender.guardrails import rejection_reason
+from oo_app.recommender.learning import Choice, choose, posterior_of
 from oo_app.recommender.prompts import SignalLine, fact_lines, facts_of, render
 from oo_app.settings import get_settings
 
@@ -41,7 +43,7 @@ log = logging.getLogger(__name__)
 
 RECENT_TIPS = 10
 PROXY_MODEL_HEADER = "llm_provider-x-litellm-model-name"
-MAX_SYNC_COMPUTES = 7  # agents computed inline when none of their outputs is fresh (the seven, calendar included)
+MAX_SYNC_COMPUTES = 8  # agents computed inline when none of their outputs is fresh (the eight, the learner included)
 
 
 @dataclass(frozen=True)
@@ -195,6 +197,12 @@ def write_tip(prompt: str, facts: dict[str, Any], alias: str = TIP_GENERATOR) ->
     return Written(draft=compose(facts), model=COMPOSER_MODEL)
 
 
+def choose_lead(facts: dict[str, Any], rng: random.Random) -> Choice:
+    """The lead of this tip among the composer's options (:func:`~oo_app.recommender.learning.choose`, with the
+    learner agent's posterior when its facts carry one)."""
+    return choose(options(facts), posterior_of(facts["signals"]), rng, facts["recent_tips"])
+
+
 @contextmanager
 def _traced(user_id: int, policy: Policy, shadow: bool, agents: list[str]) -> Iterator[Any]:
     """An MLflow trace of one generation when tracing is on (mlflow is imported only then), else a plain record."""
@@ -232,6 +240,8 @@ def generate(
     prompt = render(signals, inputs.recent, policy.prompt_version, inputs.context)
     with _traced(user.id, policy, shadow_of is not None, [s.agent_id for s in signals]) as generation:
         facts = facts_of(signals, inputs.recent, inputs.examples, inputs.context)
+        choice = choose_lead(facts, random.Random(f"{user.id}:{now.isoformat()}:{policy.name}"))
+        facts["choice"] = {"index": choice.index, "lead": choice.lead}
         written = write_tip(prompt, facts, policy.alias)
         generation.text, generation.kind, generation.model = written.draft.text, written.draft.kind, written.model
         generation.prompt_tokens, generation.completion_tokens = written.prompt_tokens, written.completion_tokens
@@ -253,6 +263,11 @@ def generate(
         prompt_tokens=written.prompt_tokens,
         completion_tokens=written.completion_tokens,
         created_at=now,
+        # The composer writes the chosen option (or, when the choice went stale, its own: its draft says which);
+        # a model is asked to lead with the chosen lead's line.
+        lead_agent=written.draft.lead if written.model == COMPOSER_MODEL else choice.lead,
+        candidates=choice.candidates,
+        propensity=choice.propensity,
     )
     session.add(tip)
     session.flush()

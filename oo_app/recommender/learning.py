@@ -1,0 +1,172 @@
+"""Choosing which agent leads a tip: Thompson sampling over each lead's Beta posterior of being taken up.
+
+:func:`choose` picks one of the drafts the composer offers (never anything else, so quiet hours, consents, contexts
+and low energy hold) and says with which probability it picked that lead (its propensity, logged on the tip for
+off-policy evaluation). :func:`learning_off` and :func:`override_choice` replace the choice (no-learning, evaluation).
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from oo_app.models import Reaction
+
+if TYPE_CHECKING:
+    from oo_app.recommender.composer import TipDraft
+
+# What a reaction is worth: taken up (done, liked) 1; a snooze is "not now", weakly positive; no 0.
+REWARDS: dict[Reaction, float] = {
+    Reaction.done: 1.0,
+    Reaction.liked: 1.0,
+    Reaction.snoozed: 0.25,
+    Reaction.dismissed: 0.0,
+    Reaction.disliked: 0.0,
+}
+GENERIC = "generic"  # the lead a generic draft (lead None) competes as
+WEAK_PRIOR = (1.0, 1.0)  # Beta(1, 1): nothing known
+DRAWS = 2_000  # Thompson draws that estimate a choice's propensity
+
+# A lead's Beta posterior (alpha, beta) of being taken up, by lead (GENERIC for the generic drafts).
+Posterior = Mapping[str, tuple[float, float]]
+Chooser = Callable[[Sequence["TipDraft"]], int]
+Propensity = Callable[[Sequence["TipDraft"]], float]
+
+
+@dataclass(frozen=True)
+class Choice:
+    """The draft chosen (``index`` into the drafts given), the chance its lead was chosen, its lead, and the
+    distinct leads it was chosen among (the composer's order; None for the generic drafts)."""
+
+    index: int
+    propensity: float
+    lead: str | None
+    candidates: list[str | None]
+
+
+_off: ContextVar[bool] = ContextVar("learning_off", default=False)
+_override: ContextVar[tuple[Chooser, Propensity | None] | None] = ContextVar("override_choice", default=None)
+
+
+@contextmanager
+def learning_off() -> Iterator[None]:
+    """Inside it, choices follow the composer's order with propensity 1.0 (the "no-learning" policy)."""
+    token = _off.set(True)
+    try:
+        yield
+    finally:
+        _off.reset(token)
+
+
+@contextmanager
+def override_choice(chooser: Chooser, propensity: Propensity | None = None) -> Iterator[None]:
+    """Evaluation only: inside it ``chooser(drafts)`` picks the index among the drafts :func:`choose` may pick (not
+    shown recently); the tip records ``propensity(drafts)`` (1.0 when not given: a deterministic chooser; a uniform
+    pick among the leads passes :func:`uniform_over_leads`)."""
+    token = _override.set((chooser, propensity))
+    try:
+        yield
+    finally:
+        _override.reset(token)
+
+
+def is_learning_off() -> bool:
+    return _off.get()
+
+
+def key(lead: str | None) -> str:
+    """The posterior key of a lead: the lead itself, :data:`GENERIC` for None."""
+    return lead if lead is not None else GENERIC
+
+
+def leads_of(drafts: Sequence[TipDraft]) -> list[str | None]:
+    """The distinct leads of ``drafts``, in their order."""
+    return list(dict.fromkeys(draft.lead for draft in drafts))
+
+
+def uniform_over_leads(drafts: Sequence[TipDraft]) -> float:
+    """The propensity of a pick uniform over the distinct leads of ``drafts``."""
+    return 1.0 / max(1, len(leads_of(drafts)))
+
+
+def _normalized(text: str) -> str:
+    return " ".join(text.lower().split())
+
+
+def in_order(drafts: Sequence[TipDraft], recent: Sequence[str]) -> int:
+    """The composer's own pick: the first draft not recent; when all were shown, the one shown longest ago."""
+    shown = [_normalized(text) for text in recent]  # newest first
+    for index, draft in enumerate(drafts):
+        if _normalized(draft.text) not in shown:
+            return index
+    return max(range(len(drafts)), key=lambda index: shown.index(_normalized(drafts[index].text)))
+
+
+def thompson(leads: Sequence[str | None], posterior: Posterior, rng: random.Random) -> tuple[int, float]:
+    """Thompson sampling among ``leads``: the position of the lead drawn and the chance it is drawn, estimated from
+    :data:`DRAWS` vectorised draws of a generator seeded by ``rng`` (the first draw is the one acted on, so the
+    chosen lead's estimate is never 0, and the same ``rng`` state gives the same choice)."""
+    if len(leads) == 1:
+        return 0, 1.0
+    params = np.array([posterior.get(key(lead), WEAK_PRIOR) for lead in leads], dtype=float)
+    generator = np.random.default_rng(rng.getrandbits(64))
+    draws = generator.beta(params[:, 0], params[:, 1], size=(DRAWS, len(leads)))
+    winners = np.argmax(draws, axis=1)
+    chosen = int(winners[0])
+    return chosen, float(np.count_nonzero(winners == chosen)) / DRAWS
+
+
+LEARNER = "learner"  # the agent whose output carries a person's posterior (agents/learner.py)
+
+
+def posterior_of(signals: Mapping[str, object]) -> Posterior:
+    """The person's posterior as the learner agent's facts carry it (``tastes``: ``{lead: {"alpha", "beta"}}``);
+    empty when the learner has none (no reactions anywhere yet, no consent): then the composer's order decides."""
+    learned = signals.get(LEARNER)
+    tastes = learned.get("tastes") if isinstance(learned, Mapping) else None
+    if not isinstance(tastes, Mapping):
+        return {}
+    found: dict[str, tuple[float, float]] = {}
+    for lead, taste in tastes.items():
+        try:
+            alpha, beta = float(taste["alpha"]), float(taste["beta"])
+        except (KeyError, TypeError, ValueError):
+            continue  # facts from an older learner version
+        if alpha > 0 and beta > 0:
+            found[str(lead)] = (alpha, beta)
+    return found
+
+
+def choose(drafts: Sequence[TipDraft], posterior: Posterior, rng: random.Random, recent: Sequence[str] = ()) -> Choice:
+    """Which of ``drafts`` (best first, from the composer) to write: Thompson sampling over the distinct leads of the
+    drafts not among ``recent`` (texts, newest first), then the first such draft of the chosen lead. When every draft
+    was shown recently, nothing is learned yet (an empty posterior), or learning is off, the composer's order decides
+    (propensity 1.0)."""
+    if not drafts:
+        raise ValueError("choose needs at least one draft; the composer always offers the generic tips")
+    candidates = leads_of(drafts)
+    shown = {_normalized(text) for text in recent}
+    fresh = [index for index, draft in enumerate(drafts) if _normalized(draft.text) not in shown]
+    override = _override.get()
+    if override is not None and fresh:
+        chooser, propensity = override
+        offered = [drafts[index] for index in fresh]
+        picked = chooser(offered)
+        if not 0 <= picked < len(offered):
+            raise ValueError(f"the chooser picked {picked}, outside the {len(offered)} drafts offered")
+        index = fresh[picked]
+        return Choice(index, propensity(offered) if propensity else 1.0, drafts[index].lead, candidates)
+    if _off.get() or not fresh or not posterior:
+        index = in_order(drafts, recent)
+        return Choice(index, 1.0, drafts[index].lead, candidates)
+    fresh_leads = leads_of([drafts[index] for index in fresh])
+    position, propensity = thompson(fresh_leads, posterior, rng)
+    lead = fresh_leads[position]
+    index = next(index for index in fresh if drafts[index].lead == lead)
+    return Choice(index, propensity, lead, candidates)
