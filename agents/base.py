@@ -96,6 +96,9 @@ class UserHistory:
     calendar_days: tuple[CalendarDay, ...] = ()
     # How the person answered oO's tips (consent ``activity``), oldest first: read only by the learner agent.
     tip_outcomes: tuple[TipOutcome, ...] = ()
+    # What works for most people: ``(lead or kind key, alpha, beta)`` across everyone's answered tips (the population
+    # prior of :mod:`oo_app.recommender.learning`, handed by the runner); counts only, nobody's tips.
+    tip_prior: tuple[tuple[str, float, float], ...] = ()
 
     @classmethod
     def build(

@@ -10,14 +10,23 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import nullcontext
 from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from agents.base import MOOD_CONSENT, MOOD_EVENT, MOOD_LEVELS, Agent, OpenTask, TipOutcome, UserHistory
+from agents.base import (
+    MOOD_CONSENT,
+    MOOD_EVENT,
+    MOOD_LEVELS,
+    Agent,
+    AgentManifest,
+    OpenTask,
+    TipOutcome,
+    UserHistory,
+)
 from agents.busy import CALENDAR_CONSENT, BusyInterval, CalendarDay
 from agents.eligibility import eligible_agents
 from agents.inference import effective_params, run_inference, save_inferred
@@ -92,6 +101,29 @@ def calendar_days_of(session: Session, user_id: int, now: datetime) -> tuple[Cal
     )
 
 
+PriorProvider = Callable[[Session], Mapping[str, tuple[float, float]]]
+_prior_provider: PriorProvider | None = None
+
+
+def provide_prior(provider: PriorProvider | None) -> None:
+    """Wire where the population prior comes from (``provider(session)``; :func:`oo_app.bootstrap.bootstrap` hands
+    :func:`oo_app.recommender.learning.population_prior`). The learner agent reads it as ``history.tip_prior``."""
+    global _prior_provider
+    _prior_provider = provider
+
+
+def prior_of(session: Session) -> tuple[tuple[str, float, float], ...]:
+    """The population prior from the wired provider, as ``(key, alpha, beta)`` (empty when none is wired or it
+    fails: never raises)."""
+    if _prior_provider is None:
+        return ()
+    try:
+        return tuple((str(key), float(alpha), float(beta)) for key, (alpha, beta) in _prior_provider(session).items())
+    except Exception as error:
+        log.warning("population prior unavailable (%s)", type(error).__name__)
+        return ()
+
+
 def tip_outcomes_of(session: Session, user_id: int, now: datetime) -> tuple[TipOutcome, ...]:
     """How the person answered their shown (non-shadow) tips of the last :data:`HISTORY_DAYS` up to ``now``, oldest
     first (a tip counts at its reaction)."""
@@ -109,6 +141,14 @@ def tip_outcomes_of(session: Session, user_id: int, now: datetime) -> tuple[TipO
         .order_by(col(Tip.reacted_at), col(Tip.id))
     ).all()
     return tuple(TipOutcome(at, lead, str(kind), str(reaction)) for at, lead, kind, reaction in rows)
+
+
+def with_tip_outcomes(session: Session, user_id: int, manifest: AgentManifest, history: UserHistory) -> UserHistory:
+    """``history`` with the person's tip outcomes and the population prior when ``manifest`` reads them."""
+    if not manifest.tip_outcomes:
+        return history
+    outcomes = tip_outcomes_of(session, user_id, history.now)
+    return dataclasses.replace(history, tip_outcomes=outcomes, tip_prior=prior_of(session))
 
 
 def load_history(session: Session, user: User, now: datetime, open_tasks: Sequence[OpenTask] = ()) -> UserHistory:
@@ -191,8 +231,7 @@ def compute_output(
             history = dataclasses.replace(
                 history, busy=busy_of(session, user.id), calendar_days=calendar_days_of(session, user.id, now)
             )
-        if manifest.tip_outcomes:
-            history = dataclasses.replace(history, tip_outcomes=tip_outcomes_of(session, user.id, now))
+        history = with_tip_outcomes(session, user.id, manifest, history)
         inferred = run_inference(manifest, history)
         save_inferred(session, user.id, manifest.id, inferred)
         params = effective_params(session, user.id, manifest, inferred)

@@ -22,6 +22,7 @@ from oo_app.bootstrap import bootstrap
 from oo_app.demo import seed_demo
 from oo_app.llm.router import get_router
 from oo_app.models import User
+from oo_app.recommender.learning import forget_priors
 
 pytest_plugins = ["tests.browser_fixtures"]  # the server, Chromium and signed-in contexts of the browser tests
 
@@ -45,6 +46,7 @@ def clear_caches() -> None:
     settings.get_settings.cache_clear()
     db.get_engine.cache_clear()
     get_router.cache_clear()
+    forget_priors()
 
 
 @pytest.fixture

@@ -93,8 +93,8 @@ def test_the_active_context_decides_which_agents_are_eligible(session: Session, 
     assert everyone >= TASK_AGENTS
 
     switch_context(session, contexts, "holiday", NOW)
-    assert eligible(session, contexts) == {"time-of-day", "mood", "calendar"}, (
-        "quiet hours, energy and meetings matter on a day off too"
+    assert eligible(session, contexts) == {"time-of-day", "mood", "calendar", "learner"}, (
+        "quiet hours, energy, meetings and what the person takes up matter on a day off too"
     )
 
     switch_context(session, contexts, "work", NOW)
@@ -107,7 +107,7 @@ def test_the_active_context_decides_which_agents_are_eligible(session: Session, 
 def test_a_kind_picked_at_creation_beats_the_name(session: Session, demo_user: User) -> None:
     create_context(session, demo_user, "gym", kind="rest", activate=True)
 
-    assert eligible(session, demo_user) == {"time-of-day", "mood", "calendar"}
+    assert eligible(session, demo_user) == {"time-of-day", "mood", "calendar", "learner"}
     with pytest.raises(InvalidInput, match="'party' is not a kind of context; use work, home, rest, any"):
         create_context(session, demo_user, "pub", kind="party")
 
@@ -258,7 +258,7 @@ def test_at_rest_the_composer_writes_no_todo_and_stays_grounded(session: Session
     facts = facts_of([], [], context=context_in_effect(session, contexts.id, NOW))
 
     assert tip.prompt_version == CURRENT_VERSION
-    assert outputs == {"time-of-day", "mood", "calendar"}
+    assert outputs == {"time-of-day", "mood", "calendar", "learner"}
     assert all(draft.kind is not TipKind.todo for draft in candidates(facts))
     assert all(not ungrounded(draft.text, fact_lines(facts)) for draft in candidates(facts))
 
@@ -276,7 +276,7 @@ def test_switching_context_changes_the_next_tip(session: Session, contexts: User
     assert "overdue-task" in at_work.agent_ids
     assert on_holiday.text != at_work.text
     assert on_holiday.kind is TipKind.advice
-    assert set(on_holiday.agent_ids) <= {"time-of-day", "mood", "calendar"}, on_holiday.agent_ids
+    assert set(on_holiday.agent_ids) <= {"time-of-day", "mood", "calendar", "learner"}, on_holiday.agent_ids
     assert not {"due", "task"} & set(on_holiday.text.lower().split()), on_holiday.text
     latest = session.exec(select(Tip).order_by(Tip.id.desc())).first()
     assert latest.id == on_holiday.id, "the tip after the switch is the person's current tip"

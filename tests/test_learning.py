@@ -7,6 +7,7 @@ import random
 from datetime import timedelta
 
 import pytest
+from sqlmodel import select
 
 from oo_app.models import TipKind
 from oo_app.recommender.composer import TipDraft, candidates, compose, options
@@ -121,3 +122,117 @@ def test_every_tip_records_its_lead_its_candidates_and_its_propensity(session, d
         other = recommend(session, demo_user, NOW + timedelta(minutes=5))
     assert other.lead_agent is None, "the last option is a generic tip"
     assert other.propensity == pytest.approx(1 / len(other.candidates))
+
+
+def test_exploration_stays_among_what_the_composer_offers_in_quiet_hours_and_low_energy() -> None:
+    quiet = {"phase": "quiet", "preferred_hour": 9, "quiet_start": 22, "quiet_end": 7}
+    calendar = {"free_now": True, "free_until": "23:30", "free_minutes": 90, "free_until_today": True}
+    wants_calendar = {"calendar": (500.0, 1.0), "generic": (1.0, 500.0), "time-of-day": (1.0, 500.0)}
+    facts = {"signals": {"time-of-day": quiet, "calendar": calendar}, "recent_tips": []}
+    for seed in range(20):
+        drafts = options(facts)
+        choice = choose(drafts, wants_calendar, random.Random(seed))
+        assert choice.lead != "calendar", "free time in the quiet hours is never offered, however much it is liked"
+        low = {**facts, "signals": {**facts["signals"], "mood": {"energy_now": "low"}}}
+        gentle = options(low)
+        picked = gentle[choose(gentle, wants_calendar, random.Random(seed)).index]
+        assert picked.kind is TipKind.advice or picked.lead is None, "a low moment gets only the gentle tips"
+        assert picked in candidates(low)
+
+
+def test_within_the_chosen_lead_the_kind_the_person_takes_up_is_written() -> None:
+    prefers_advice = {"momentum": (9.0, 1.0), "generic": (1.0, 9.0), "kind:todo": (1.0, 6.0), "kind:advice": (6.0, 1.0)}
+    assert DRAFTS[choose(DRAFTS, prefers_advice, random.Random(0)).index].text == "A slow week is fine."
+    prefers_todo = {**prefers_advice, "kind:todo": (6.0, 1.0), "kind:advice": (1.0, 6.0)}
+    assert choose(DRAFTS, prefers_todo, random.Random(0)).index == 0
+
+
+def test_the_population_prior_is_what_works_for_most_people_and_is_cached(session, demo_user, monkeypatch) -> None:
+    from oo_app.models import Tip
+    from oo_app.recommender import learning
+
+    def tip(lead, reaction, **fields):
+        base = {"user_id": demo_user.id, "text": "t", "prompt_version": "v", "model_alias": "a", "model": "m"}
+        return Tip(**{**base, "policy": "p", "lead_agent": lead, "reaction": reaction, **fields})
+
+    assert learning.population_prior(session) == {}, "nobody has reacted yet: every lead starts at Beta(1, 1)"
+    session.add_all(
+        [tip("momentum", "done") for _ in range(8)]
+        + [tip("momentum", "dismissed") for _ in range(2)]
+        + [tip(None, "snoozed", kind="advice"), tip("focus-area", "done", shadow=True)]
+    )
+    session.flush()
+    assert learning.population_prior(session) == {}, "cached for ten minutes"
+    clock = learning.time.monotonic()
+    monkeypatch.setattr(learning.time, "monotonic", lambda: clock + learning.PRIOR_TTL_S + 1)
+    prior = learning.population_prior(session)
+    assert prior["momentum"] == (1.0 + 5 * 0.8, 1.0 + 5 * 0.2), "weighs as five of a person's own reactions"
+    assert prior["generic"] == (1.25, 1.75), "one snooze: a weight of one"
+    assert "focus-area" not in prior, "shadow tips were never shown"
+    assert prior["kind:advice"] == (1.0 + 5 * 0.75, 1.0 + 5 * 0.25), "8.25 rewarded of 11 advice tips answered"
+
+
+def _leads_of_next_tips(session, user, start, count: int) -> list:
+    from oo_app.recommender import react, recommend
+
+    tips = []
+    for step in range(count):
+        tip = recommend(session, user, start + timedelta(minutes=20 * step))
+        react(session, user, tip.id, "dismissed", start + timedelta(minutes=20 * step + 1))
+        tips.append(tip)
+    return tips
+
+
+def test_reactions_teach_the_next_tips(session, demo_user) -> None:
+    from oo_app.models import AgentOutput
+    from tests.conftest import NOW
+
+    tips = _leads_of_next_tips(session, demo_user, NOW, 4)
+    learner = session.exec(
+        select(AgentOutput).where(AgentOutput.agent_id == "learner").order_by(AgentOutput.id.desc())
+    ).first()
+    assert learner.data["reactions"] == 4, "each reaction recomputes the learner at once"
+    assert tips[0].propensity == 1.0, "nothing learned before the first reaction"
+    assert all(0 < tip.propensity <= 1 for tip in tips)
+    assert any(tip.propensity < 1 for tip in tips[1:]), "once something is learned, oO explores"
+
+
+def test_a_persons_own_tastes_win_over_what_oo_learned(session, demo_user) -> None:
+    from agents.registry import registry
+    from oo_app.models import Tip
+    from oo_app.profile.prefs import set_preference
+    from tests.conftest import NOW
+
+    # What oO learned: general tips dismissed, every agent's tips done.
+    base = {"user_id": demo_user.id, "prompt_version": "v", "model_alias": "a", "model": "m", "policy": "p"}
+    answered = NOW - timedelta(days=1)
+    session.add_all(
+        [Tip(**base, text=f"g{i}", reaction="dismissed", reacted_at=answered, created_at=answered) for i in range(6)]
+        + [
+            Tip(**base, text=f"{lead}{i}", lead_agent=lead, reaction="done", reacted_at=answered, created_at=answered)
+            for lead in registry()
+            for i in range(2)
+        ]
+    )
+    session.flush()
+    tastes = {"generic": 1.0, **dict.fromkeys(registry(), 0.0)}
+    set_preference(session, demo_user, "learner", "tastes", tastes)
+    later = _leads_of_next_tips(session, demo_user, NOW, 3)
+    assert [tip.lead_agent for tip in later] == [None] * 3, "the person said: general tips only"
+
+
+@pytest.mark.parametrize(
+    ("value", "stored"),
+    [
+        ({"momentum": 0.2, "kind:todo": 1}, {"momentum": 0.2, "kind:todo": 1.0}),
+        ({"generic": {"alpha": 3, "beta": 1.5}}, {"generic": {"alpha": 3.0, "beta": 1.5}}),
+    ],
+)
+def test_tastes_set_by_hand_are_checked(value, stored) -> None:
+    from oo_app.profile.param_rules import rule_for
+
+    rule = rule_for("tastes", {})
+    assert rule(value) == stored
+    for wrong in ({"momentum": 1.5}, {"momentum": {"alpha": 0, "beta": 1}}, {"x" * 65: 0.5}, ["momentum"], {"m": "a"}):
+        with pytest.raises(ValueError, match="share of their tips"):
+            rule(wrong)

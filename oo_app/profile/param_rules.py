@@ -119,6 +119,24 @@ def _project_shifts(value: Any) -> dict[str, float]:
     return {_name(project, 128): _number(days, -365, 365) for project, days in value.items()}
 
 
+def _taste(value: Any) -> float | dict[str, float]:
+    """A share of tips taken up (0 to 1), or a Beta posterior ``{"alpha", "beta"}`` (each above 0, at most 10^6)."""
+    if isinstance(value, dict):
+        if set(value) != {"alpha", "beta"}:
+            raise ValueError
+        alpha, beta = _number(value["alpha"], 0, 1e6), _number(value["beta"], 0, 1e6)
+        if alpha <= 0 or beta <= 0:
+            raise ValueError
+        return {"alpha": alpha, "beta": beta}
+    return _number(value, 0, 1)
+
+
+def _tastes(value: Any) -> dict[str, float | dict[str, float]]:
+    if not isinstance(value, dict) or len(value) > 50:
+        raise ValueError
+    return {_name(lead): _taste(taste) for lead, taste in value.items()}
+
+
 def _record(**fields: Callable[[Any], Any]) -> Callable[[Any], dict[str, Any]]:
     def check(value: Any) -> dict[str, Any]:
         if not isinstance(value, dict) or set(value) != set(fields):
@@ -169,6 +187,11 @@ RULES: dict[str, ParamRule] = {
     "low_weekdays": ParamRule("a list of distinct weekdays, integers from 0 (Monday) to 6", _weekdays),
     "usual_meetings": ParamRule(
         "a number of meetings a day, an integer from 0 to 100", lambda value: _integer(value, 0, 100)
+    ),
+    "tastes": ParamRule(
+        "an object of at most 50 agent names (such as 'momentum', 'generic' or 'kind:todo') to the share of their tips "
+        "you take up, from 0 to 1 (or {'alpha': a number above 0, 'beta': a number above 0})",
+        _tastes,
     ),
     "preferred_areas": ParamRule(
         f"a list of at most 5 distinct area names of 1-{MAX_NAME} characters on one line", _names(5)

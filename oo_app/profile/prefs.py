@@ -22,7 +22,7 @@ from agents.base import AgentManifest, UserHistory
 from agents.eligibility import ENABLED_KEY
 from agents.inference import run_inference, save_inferred
 from agents.registry import registry
-from agents.runner import load_history
+from agents.runner import load_history, with_tip_outcomes
 from oo_app.errors import InvalidInput
 from oo_app.models import PrefSource, User, UserPreference
 from oo_app.profile.param_rules import ENABLED, meaning, rule_for
@@ -111,7 +111,8 @@ class _Lazy:
 
     def inferred(self, manifest: AgentManifest) -> dict[str, Any]:
         if manifest.id not in self._inferred:
-            self._inferred[manifest.id] = run_inference(manifest, self.history)
+            history = with_tip_outcomes(self._session, self._user.id, manifest, self.history)
+            self._inferred[manifest.id] = run_inference(manifest, history)
         return self._inferred[manifest.id]
 
 
@@ -256,7 +257,8 @@ def set_preferences(
         )
         inferred_keys = [key for key in resets if key != ENABLED_KEY]
         if inferred_keys:
-            inferred = run_inference(manifest, load_history(session, user, now))
+            history = with_tip_outcomes(session, user.id, manifest, load_history(session, user, now))
+            inferred = run_inference(manifest, history)
             save_inferred(session, user.id, scope, {key: inferred[key] for key in inferred_keys})
     session.flush()
     return scope_preferences(session, user, scope, now)

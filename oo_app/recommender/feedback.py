@@ -4,6 +4,7 @@ Every reaction is logged twice on purpose: on the tip (its outcome) and as an ev
 A snoozed tip is held until the person's next morning, or the end of the meeting they snoozed it in when that comes
 first (``snoozed_until``, see :func:`~oo_app.recommender.timing.snooze_until`): no push reaches them before it, and then
 web push brings it back. An open page gets no new tip while the person is in a meeting (:func:`replacement_tip`).
+A reaction recomputes the learner agent at once (:func:`learn_from`): the next tip already reads it.
 """
 
 from __future__ import annotations
@@ -14,10 +15,12 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, func, select
 
 from agents.busy import busy_at
-from agents.runner import busy_of
+from agents.eligibility import eligible_agents
+from agents.runner import busy_of, compute_output
 from oo_app.errors import Conflict, InvalidInput, NotFound
 from oo_app.models import AgentOutput, Event, Reaction, Tip, User
 from oo_app.recommender import policies, prefetch
+from oo_app.recommender.learning import LEARNER
 from oo_app.recommender.orchestrator import is_waiting
 from oo_app.recommender.service import recommend
 from oo_app.recommender.timing import snooze_until, timing_params
@@ -111,7 +114,15 @@ def react(session: Session, user: User, tip_id: int, reaction: str, now: datetim
     session.add(tip)
     session.add(Event(user_id=user.id, type=kind.event_type, at=now, payload={"tip_id": tip.id}))
     session.flush()
+    learn_from(session, user, tip, now)
     return tip
+
+
+def learn_from(session: Session, user: User, tip: Tip, now: datetime) -> None:
+    """Recompute the learner agent with this reaction (when it may speak for the person), so the next tip reads it."""
+    learner = next((agent for agent in eligible_agents(session, user.id, now) if agent.manifest.id == LEARNER), None)
+    if learner is not None:
+        compute_output(session, user, learner, now, fresh_data=f"tip{tip.id}")
 
 
 def refresh_tips(session: Session, user_ids: set[int], now: datetime | None = None) -> list[Tip]:

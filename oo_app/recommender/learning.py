@@ -8,6 +8,8 @@ off-policy evaluation). :func:`learning_off` and :func:`override_choice` replace
 from __future__ import annotations
 
 import random
+import threading
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -15,8 +17,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
+from sqlmodel import Session, col, func, select
 
-from oo_app.models import Reaction
+from oo_app.models import Reaction, Tip
 
 if TYPE_CHECKING:
     from oo_app.recommender.composer import TipDraft
@@ -85,6 +88,16 @@ def key(lead: str | None) -> str:
     return lead if lead is not None else GENERIC
 
 
+def kind_key(kind: str) -> str:
+    """The posterior key of a tip kind (``kind:todo``, ``kind:advice``), beside the leads' keys."""
+    return f"kind:{kind}"
+
+
+def _mean(posterior: Posterior, key: str) -> float:
+    alpha, beta = posterior.get(key, WEAK_PRIOR)
+    return alpha / (alpha + beta)
+
+
 def leads_of(drafts: Sequence[TipDraft]) -> list[str | None]:
     """The distinct leads of ``drafts``, in their order."""
     return list(dict.fromkeys(draft.lead for draft in drafts))
@@ -145,9 +158,9 @@ def posterior_of(signals: Mapping[str, object]) -> Posterior:
 
 def choose(drafts: Sequence[TipDraft], posterior: Posterior, rng: random.Random, recent: Sequence[str] = ()) -> Choice:
     """Which of ``drafts`` (best first, from the composer) to write: Thompson sampling over the distinct leads of the
-    drafts not among ``recent`` (texts, newest first), then the first such draft of the chosen lead. When every draft
-    was shown recently, nothing is learned yet (an empty posterior), or learning is off, the composer's order decides
-    (propensity 1.0)."""
+    drafts not among ``recent`` (texts, newest first), then the lead's draft of the kind most taken up (the first on a
+    tie). When every draft was shown recently, nothing is learned yet (an empty posterior), or learning is off, the
+    composer's order decides (propensity 1.0)."""
     if not drafts:
         raise ValueError("choose needs at least one draft; the composer always offers the generic tips")
     candidates = leads_of(drafts)
@@ -168,5 +181,58 @@ def choose(drafts: Sequence[TipDraft], posterior: Posterior, rng: random.Random,
     fresh_leads = leads_of([drafts[index] for index in fresh])
     position, propensity = thompson(fresh_leads, posterior, rng)
     lead = fresh_leads[position]
-    index = next(index for index in fresh if drafts[index].lead == lead)
+    # Within the lead, the kind the person takes up most (its posterior mean); on a tie, the composer's order.
+    of_lead = [index for index in fresh if drafts[index].lead == lead]
+    index = max(of_lead, key=lambda index: (_mean(posterior, kind_key(str(drafts[index].kind))), -index))
     return Choice(index, propensity, lead, candidates)
+
+
+# --- the population prior ---------------------------------------------------------------------------------------------
+
+PRIOR_TTL_S = 600.0  # the prior is recomputed at most every 10 minutes per database
+PRIOR_WEIGHT = 5.0  # what most people do weighs as this many of a person's own reactions (fewer while few reacted)
+_priors: dict[str, tuple[float, dict[str, tuple[float, float]]]] = {}
+_priors_lock = threading.Lock()
+
+
+def compute_prior(session: Session) -> dict[str, tuple[float, float]]:
+    """Per lead (:data:`GENERIC` for tips no agent led) and per kind (:func:`kind_key`), across everyone's answered
+    shown tips: Beta(1 + w * mean reward, 1 + w * (1 - mean reward)), ``w`` = min(:data:`PRIOR_WEIGHT`, answers).
+    Empty while nobody has answered a tip (then every lead starts at Beta(1, 1))."""
+    rows = session.exec(
+        select(Tip.lead_agent, Tip.kind, Tip.reaction, func.count())
+        .where(Tip.shadow == False, col(Tip.reaction).is_not(None))  # noqa: E712
+        .group_by(Tip.lead_agent, Tip.kind, Tip.reaction)
+    ).all()
+    totals: dict[str, list[float]] = {}
+    for lead, kind, reaction, count in rows:
+        reward = REWARDS.get(Reaction(reaction), 0.0) if reaction in {r.value for r in Reaction} else 0.0
+        for name in (key(lead), kind_key(str(kind))):
+            total = totals.setdefault(name, [0.0, 0.0])
+            total[0] += reward * count
+            total[1] += count
+    prior = {}
+    for name, (rewarded, answered) in sorted(totals.items()):
+        weight, mean = min(PRIOR_WEIGHT, answered), rewarded / answered
+        prior[name] = (round(1.0 + weight * mean, 3), round(1.0 + weight * (1.0 - mean), 3))
+    return prior
+
+
+def population_prior(session: Session) -> dict[str, tuple[float, float]]:
+    """:func:`compute_prior`, cached in the process per database for :data:`PRIOR_TTL_S`."""
+    database = session.get_bind().url.render_as_string(hide_password=True)
+    now = time.monotonic()
+    with _priors_lock:
+        cached = _priors.get(database)
+        if cached is not None and now - cached[0] < PRIOR_TTL_S:
+            return cached[1]
+    prior = compute_prior(session)
+    with _priors_lock:
+        _priors[database] = (now, prior)
+    return prior
+
+
+def forget_priors() -> None:
+    """Drop the cached priors (tests; a deleted database)."""
+    with _priors_lock:
+        _priors.clear()

@@ -25,17 +25,19 @@ from sqlmodel import Session, col, select
 
 from agents.contexts import InEffect
 from agents.eligibility import eligible_agents
+from agents.learner import TASTES
+from agents.learner import posterior as learned
 from agents.overdue_task import OPEN_TASK, overdue_open_task
 from agents.runner import compute_output, open_tasks_of
 from oo_app.llm.aliases import COMPOSER_MODEL, SAMPLES_DRAWN, TIP_GENERATOR
 from oo_app.llm.router import embed, get_router
-from oo_app.models import ACCEPTING_REACTIONS, AgentOutput, Policy, Tip, User
+from oo_app.models import ACCEPTING_REACTIONS, AgentOutput, Policy, PrefSource, Tip, User, UserPreference
 from oo_app.ops import metrics
 from oo_app.recommender.composer import TipDraft, compose, normalized, options
 from oo_app.recommender.dedup import is_near_duplicate
 from oo_app.recommender.grounding import is_grounded, links_in, ungrounded
 from oo_app.recommender.guardrails import rejection_reason
-from oo_app.recommender.learning import Choice, choose, posterior_of
+from oo_app.recommender.learning import LEARNER, Choice, choose, posterior_of
 from oo_app.recommender.prompts import SignalLine, fact_lines, facts_of, render
 from oo_app.settings import get_settings
 
@@ -197,10 +199,23 @@ def write_tip(prompt: str, facts: dict[str, Any], alias: str = TIP_GENERATOR) ->
     return Written(draft=compose(facts), model=COMPOSER_MODEL)
 
 
-def choose_lead(facts: dict[str, Any], rng: random.Random) -> Choice:
-    """The lead of this tip among the composer's options (:func:`~oo_app.recommender.learning.choose`, with the
-    learner agent's posterior when its facts carry one)."""
-    return choose(options(facts), posterior_of(facts["signals"]), rng, facts["recent_tips"])
+def own_tastes(session: Session, user_id: int) -> dict[str, Any] | None:
+    """The ``tastes`` the person set by hand on /settings (they replace the learned ones), or None."""
+    return session.exec(
+        select(UserPreference.value).where(
+            UserPreference.user_id == user_id,
+            UserPreference.scope == LEARNER,
+            UserPreference.key == TASTES,
+            UserPreference.source == PrefSource.user,
+        )
+    ).first()
+
+
+def choose_lead(facts: dict[str, Any], rng: random.Random, tastes: dict[str, Any] | None = None) -> Choice:
+    """The lead of this tip among the composer's options (:func:`~oo_app.recommender.learning.choose`), with the
+    person's own ``tastes`` when they set some, else the learner agent's posterior when its facts carry one."""
+    posterior = posterior_of({LEARNER: {"tastes": learned(tastes)}} if tastes else facts["signals"])
+    return choose(options(facts), posterior, rng, facts["recent_tips"])
 
 
 @contextmanager
@@ -237,11 +252,12 @@ def generate(
     the same inputs) is given."""
     started = started if started is not None else time.perf_counter()
     signals = inputs.signals
-    prompt = render(signals, inputs.recent, policy.prompt_version, inputs.context)
     with _traced(user.id, policy, shadow_of is not None, [s.agent_id for s in signals]) as generation:
         facts = facts_of(signals, inputs.recent, inputs.examples, inputs.context)
-        choice = choose_lead(facts, random.Random(f"{user.id}:{now.isoformat()}:{policy.name}"))
+        rng = random.Random(f"{user.id}:{now.isoformat()}")  # a shadow leads as its shown tip: same inputs, same lead
+        choice = choose_lead(facts, rng, own_tastes(session, user.id))
         facts["choice"] = {"index": choice.index, "lead": choice.lead}
+        prompt = render(signals, inputs.recent, policy.prompt_version, inputs.context, choice.lead)
         written = write_tip(prompt, facts, policy.alias)
         generation.text, generation.kind, generation.model = written.draft.text, written.draft.kind, written.model
         generation.prompt_tokens, generation.completion_tokens = written.prompt_tokens, written.completion_tokens

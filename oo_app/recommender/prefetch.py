@@ -29,6 +29,7 @@ from oo_app.models import AgentOutput, Tip, User
 from oo_app.ops import metrics
 from oo_app.recommender import limits
 from oo_app.recommender.background import BackgroundJobs
+from oo_app.recommender.learning import LEARNER
 from oo_app.recommender.limits import TipLimitReached
 from oo_app.recommender.service import recommend
 from oo_app.settings import get_settings
@@ -67,7 +68,10 @@ def take_waiting(
     tip = waiting_successor(session, answered.id)
     if tip is None or tip.user_id != user.id or tip.shown_at is not None or tip.created_at + shelf_life <= now:
         return None
-    newest_output = session.exec(select(func.max(AgentOutput.computed_at)).where(AgentOutput.user_id == user.id)).one()
+    # The learner's output after the reaction being answered is not news that stales it: the tip after next reads it.
+    newest_output = session.exec(
+        select(func.max(AgentOutput.computed_at)).where(AgentOutput.user_id == user.id, AgentOutput.agent_id != LEARNER)
+    ).one()
     if newest_output is not None and newest_output > tip.created_at:
         return None  # written before the agents' latest news
     metrics.tip_served(tip.model, tip.policy, 0.0)

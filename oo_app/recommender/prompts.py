@@ -3,7 +3,8 @@
 A tip records the version it was written with; changing a template means adding a new version, never editing one
 that tips already point to. The structured facts travel beside the prompt (LiteLLM ``metadata``), read by local
 writers only; v1 carried them on its last line (``Facts (JSON):``), which :func:`parse_facts` still reads. v3 asks
-for a gentler tip when the mood agent's line says energy is low now; v6 fits the tip to the calendar's free time.
+for a gentler tip when the mood agent's line says energy is low now; v6 fits the tip to the calendar's free time; v7
+says which signal the tip leads with (chosen by :mod:`.learning` from what the person takes up).
 """
 
 from __future__ import annotations
@@ -18,11 +19,12 @@ from typing import Any
 from agents.contexts import ContextKind, InEffect
 
 PROMPTS_DIR = Path(__file__).parent / "prompts"
-# v3 adds the context in effect; v4 (mood) gentleness; v5 quoted task titles; v6 the calendar's free time
-CURRENT_VERSION = "orchestrator-v6"
+# v3 adds the context in effect; v4 (mood) gentleness; v5 quoted task titles; v6 the calendar's free time; v7 the lead
+CURRENT_VERSION = "orchestrator-v7"
 FACTS_PREFIX = "Facts (JSON): "
 # The prompt lists the newest few recent tips (a budget of ~450 prompt tokens: the context, mood and task-title rules
-# of v3-v5 took the last 50; v6's calendar rule and the calendar line are one short line each); the repeat and
+# of v3-v5 took the last 50; v6's calendar rule and the calendar line, v7's lead and learner lines, one short line
+# each); the repeat and
 # near-duplicate guards check every recent tip the orchestrator passes (ten) whatever the prompt shows.
 RECENT_IN_PROMPT = 5
 
@@ -75,15 +77,24 @@ def fact_lines(facts: dict[str, Any]) -> list[str]:
     return [*facts["lines"].values(), context_line(context)]
 
 
+def lead_line(lead: str | None, signals: list[SignalLine]) -> str:
+    """What the tip leads with, as v7 states it: a signal's line when that agent leads, else a general tip."""
+    if lead is not None and any(s.agent_id == lead for s in signals):
+        return f"Lead with the [{lead}] signal: the tip states what it says."
+    return "Lead with no one signal: a short general tip the signals allow."
+
+
 def render(
     signals: list[SignalLine],
     recent_tips: list[str],
     version: str = CURRENT_VERSION,
     context: InEffect | None = None,
+    lead: str | None = None,
 ) -> str:
-    """The prompt of ``version`` (the context line only in versions that have a place for it)."""
+    """The prompt of ``version`` (the context line and the lead only in versions that have a place for them)."""
     facts = facts_of(signals, recent_tips)
     return template(version).substitute(
+        lead=lead_line(lead, signals),
         context=context_line(context),
         signals="\n".join(f"- [{s.agent_id}] {s.text}" for s in signals) or "- (none yet)",
         recent="\n".join(f"- {tip}" for tip in recent_tips[:RECENT_IN_PROMPT]) or "- (none)",

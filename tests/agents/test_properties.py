@@ -85,6 +85,16 @@ VALID: dict[str, dict[str, Callable[[Any], bool]]] = {
     "calendar": {
         "usual_meetings": lambda v: v is None or (isinstance(v, int) and not isinstance(v, bool) and v >= 0),
     },
+    "learner": {
+        "tastes": lambda v: (
+            isinstance(v, dict)
+            and all(isinstance(k, str) and k for k in v)
+            and all(
+                isinstance(t, dict) and set(t) == {"alpha", "beta"} and all(_number(x) and x > 0 for x in t.values())
+                for t in v.values()
+            )
+        ),
+    },
     "focus-area": {
         "preferred_areas": lambda v: (
             isinstance(v, list)
