@@ -80,8 +80,8 @@ def fact_lines(facts: dict[str, Any]) -> list[str]:
 def lead_line(lead: str | None, signals: list[SignalLine]) -> str:
     """What the tip leads with, as v7 states it: a signal's line when that agent leads, else a general tip."""
     if lead is not None and any(s.agent_id == lead for s in signals):
-        return f"Lead with the [{lead}] signal: the tip states what it says."
-    return "Lead with no one signal: a short general tip the signals allow."
+        return f"Lead with the [{lead}] signal."
+    return "Lead with no one signal: a general tip."
 
 
 def render(
