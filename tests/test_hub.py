@@ -291,6 +291,7 @@ def test_agent_freshness_against_ttl_and_sla(hub_engine: Engine) -> None:
     assert frame["meets_sla"].to_dict() == {
         "calendar": True,  # nobody allows the calendar either
         "focus-area": True,
+        "learner": False,  # ada and bob consented to activity; neither has a learner output yet
         "momentum": True,
         "mood": True,  # nobody allows mood: no one waits for it
         "overdue-task": False,
@@ -302,8 +303,13 @@ def test_agent_freshness_against_ttl_and_sla(hub_engine: Engine) -> None:
 def test_stale_outputs_name_the_persons_waiting(hub_engine: Engine) -> None:
     frame = agent_queries.stale_outputs(hub_engine, now=NOW)
     rows = frame[["person", "agent", "reason"]].values.tolist()
-    assert rows == [["ada@example.com", "overdue-task", "missing"], ["bob@example.com", "time-of-day", "expired"]]
-    assert frame.loc[1, "age_h"] == pytest.approx(3.0)
+    assert rows == [
+        ["ada@example.com", "learner", "missing"],
+        ["bob@example.com", "learner", "missing"],
+        ["ada@example.com", "overdue-task", "missing"],
+        ["bob@example.com", "time-of-day", "expired"],
+    ]
+    assert frame.loc[3, "age_h"] == pytest.approx(3.0)
 
 
 def test_agent_run_stats_give_durations_and_errors(hub_engine: Engine) -> None:
@@ -560,12 +566,12 @@ def test_a_forced_promotion_changes_the_incumbent_and_is_audited(hub_engine: Eng
 
 def test_recompute_runs_the_persons_due_agents_and_is_audited(hub_engine: Engine) -> None:
     bob = _ids(hub_engine)["bob"]
-    assert actions.recompute_person(hub_engine, bob, actor=OPERATOR, now=NOW) == ["time-of-day"]
+    assert actions.recompute_person(hub_engine, bob, actor=OPERATOR, now=NOW) == ["learner", "time-of-day"]
     freshness = agent_queries.agent_freshness(hub_engine, now=NOW).set_index("agent")
     assert freshness.loc["time-of-day", ["fresh", "stale"]].tolist() == [2, 0]
     log = actions.audit_log(hub_engine, target=audit.person_target(bob))
     assert log[["actor", "action", "target"]].values.tolist() == [[OPERATOR, "agents.recompute", f"person:{bob}"]]
-    assert json.loads(log.loc[0, "details"]) == {"agents": ["time-of-day"], "outputs": 1}
+    assert json.loads(log.loc[0, "details"]) == {"agents": ["learner", "time-of-day"], "outputs": 2}
     assert "bob@example.com" not in log.to_string(), "the audit log names a person by id only"
     with pytest.raises(NotFound):
         actions.recompute_person(hub_engine, 9999, actor=OPERATOR)
