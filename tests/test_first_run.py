@@ -63,8 +63,8 @@ def test_continuing_with_some_consents_runs_their_agents_at_once_and_the_first_t
     granted = {state.key: state.granted for state in list_consents(session, person)}
     assert granted == {"activity": True, "calendar": False, "mood": False, "push": False, "tasks": False}
     computed = set(session.exec(select(AgentOutput.agent_id).where(AgentOutput.user_id == person.id)))
-    assert computed == {"time-of-day"}, "only the agent the granted consent allows ran, with no history yet"
-    assert first.agents == ["time-of-day"]
+    assert computed == {"learner", "time-of-day"}, "only the agents the granted consent allows ran, with no history yet"
+    assert first.agents == ["learner", "time-of-day"]
     assert first.tip.agent_ids, "the first tip is written from the agents' outputs, not a generic tip"
     assert set(first.tip.agent_ids) <= computed
 
