@@ -14,7 +14,7 @@ from sqlmodel import Session, col, select
 from agents.runner import run_due
 from agents.time_of_day import in_window
 from oo_app.db import make_engine
-from oo_app.evaluation.persona import SimulatedPerson
+from oo_app.evaluation.persona import SimulatedPerson, load_persona
 from oo_app.evaluation.simulation import BASELINE, SimulationReport, simulate
 from oo_app.models import PrefSource, Reaction, Tip, User, UserPreference
 from oo_app.recommender.timing import delivery_hours, delivery_moments, is_quiet, timing_params
@@ -258,3 +258,62 @@ def test_oo_never_reads_the_planted_truth(tmp_path: Path, monkeypatch: pytest.Mo
 def test_the_baseline_name_is_reserved() -> None:
     with pytest.raises(ValueError, match=BASELINE):
         simulate(PERSONAS[:1], days=1, policies={BASELINE: lambda session, user, now: None})
+
+
+# --- the hidden tastes ------------------------------------------------------------------------------------------------
+
+
+def _person(folder: Path, **truth: Any) -> SimulatedPerson:
+    """The sample persona ``PERSONA`` with its truth overridden by ``truth``, as a simulated person."""
+    return SimulatedPerson(load_persona(_with_truth(folder, PERSONA, **truth)), seed=0)
+
+
+def _far_from_preferred(person: SimulatedPerson) -> datetime:
+    """A moment 6 local hours from the person's true preferred hour: no timing bonus."""
+    truth = person.persona.truth
+    local = datetime(2026, 11, 21, (truth.preferred_hour + 6) % 24, 30, tzinfo=person.zone)
+    return local.astimezone(UTC)
+
+
+def test_the_person_applies_the_tastes_of_the_lead_agent_and_the_kind(tmp_path: Path) -> None:
+    tastes = {"agents": {"momentum": 0.25, "focus-area": -0.05}, "kinds": {"todo": 0.1, "advice": -0.02}}
+    person = _person(tmp_path, tastes=tastes, engagement_trend="rising", lateness_tolerance_days=3.0)
+    moment = _far_from_preferred(person)
+    plain = "Take a short walk."
+    base = 0.10 + 0.05  # base chance, rising trend; no timing, no content bonus
+    assert person.chance(plain, "advice", None, moment) == pytest.approx(base - 0.02), "no lead: only the kind"
+    assert person.chance(plain, "advice", "momentum", moment) == pytest.approx(base + 0.25 - 0.02)
+    assert person.chance(plain, "todo", "focus-area", moment) == pytest.approx(base - 0.05 + 0.1)
+    assert person.chance(plain, "advice", "an-unknown-agent", moment) == pytest.approx(base - 0.02)
+
+
+def test_tastes_never_take_the_chance_below_zero_nor_above_the_cap(tmp_path: Path) -> None:
+    person = _person(tmp_path, tastes={"agents": {"momentum": -0.9, "focus-area": 0.9}, "kinds": {}})
+    moment = _far_from_preferred(person)
+    assert person.chance("Take a short walk.", "advice", "momentum", moment) == 0.0
+    assert person.chance("Take a short walk.", "advice", "focus-area", moment) == pytest.approx(0.9)
+
+
+def test_a_persona_without_tastes_reacts_as_before(tmp_path: Path) -> None:
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    with_tastes = _person(tmp_path / "a")
+    without = _person(tmp_path / "b", tastes=None)
+    moment = _far_from_preferred(without)
+    assert with_tastes.persona.truth.agent_tastes, "the sample personas carry tastes"
+    assert without.chance("Take a short walk.", "advice", "momentum", moment) == pytest.approx(
+        without.chance("Take a short walk.", "advice", None, moment)
+    )
+
+
+def test_tips_in_true_quiet_hours_are_dismissed_whatever_the_tastes(tmp_path: Path) -> None:
+    truth = json.loads(PERSONA.read_text())["truth"]
+    person = _person(
+        tmp_path,
+        tastes={"agents": {"momentum": 0.9}, "kinds": {"advice": 0.9}},
+        **_awake_only_at((truth["preferred_hour"] + 12) % 24),
+    )
+    moment = datetime(2026, 11, 21, truth["preferred_hour"], 30, tzinfo=person.zone).astimezone(UTC)
+    tip = Tip(user_id=1, text="Take a short walk.", kind="advice", prompt_version="x", model_alias="x", model="x")
+    assert person.in_quiet_hours(moment)
+    assert person.reaction(tip, moment) == Reaction.dismissed

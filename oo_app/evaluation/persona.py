@@ -8,8 +8,9 @@ The reaction model:
   engagement trend is rising (minus 0.05 when falling), plus 0.25 / 0.15 / 0.05 when the tip arrives 0 / 1 / 2
   hours from their true preferred hour, plus 0.25 when its text names one of their true preferred areas (as their
   projects are spelled), plus 0.10 when it names a clock time within an hour of their true preferred hour, plus
-  0.10 for a todo when they are punctual (lateness tolerance at most half a day); ``p`` is halved when they saw the
-  very same text among their last ten tips;
+  0.10 for a todo when they are punctual (lateness tolerance at most half a day), plus their hidden tastes:
+  ``tastes.agents[tip.lead_agent]`` (nothing when the tip has no lead agent) and ``tastes.kinds[tip.kind]``;
+  ``p`` is halved when they saw the very same text among their last ten tips, and never goes below 0;
 - a tip they do not do is ``snoozed`` when it touched one of those preferences (area, time, todo) and
   ``dismissed`` when it did not. Nobody ``likes`` a tip (it would count as accepted).
 
@@ -25,7 +26,7 @@ import random
 import re
 from collections import deque
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -58,9 +59,12 @@ class Truth:
     preferred_areas: tuple[str, ...]
     lateness_tolerance_days: float
     engagement_trend: str
+    agent_tastes: Mapping[str, float] = field(default_factory=dict)
+    kind_tastes: Mapping[str, float] = field(default_factory=dict)
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any]) -> Truth:
+        tastes = data.get("tastes") or {}
         return cls(
             tz=str(data["tz"]),
             preferred_hour=int(data["preferred_hour"]),
@@ -69,7 +73,14 @@ class Truth:
             preferred_areas=tuple(str(area) for area in data.get("preferred_areas") or ()),
             lateness_tolerance_days=float(data.get("lateness_tolerance_days", 0.0)),
             engagement_trend=str(data.get("engagement_trend", "steady")),
+            agent_tastes={str(k): float(v) for k, v in (tastes.get("agents") or {}).items()},
+            kind_tastes={str(k): float(v) for k, v in (tastes.get("kinds") or {}).items()},
         )
+
+    def taste(self, lead_agent: str | None, kind: str) -> float:
+        """How much their hidden tastes shift the chance of doing a tip led by ``lead_agent`` of ``kind``."""
+        shift = self.agent_tastes.get(lead_agent, 0.0) if lead_agent else 0.0
+        return shift + self.kind_tastes.get(kind, 0.0)
 
     @property
     def quiet(self) -> dict[str, Any]:
@@ -128,23 +139,34 @@ class SimulatedPerson:
 
     def touches(self, tip: Tip) -> set[str]:
         """The planted preferences a tip speaks to: ``area``, ``time`` and (for the punctual) ``todo``."""
+        return self._touches(tip.text, str(tip.kind))
+
+    def _touches(self, text: str, kind: str) -> set[str]:
         truth = self.persona.truth
         found = set()
-        if any(re.search(rf"\b{re.escape(area)}\b", tip.text) for area in truth.preferred_areas):
+        if any(re.search(rf"\b{re.escape(area)}\b", text) for area in truth.preferred_areas):
             found.add("area")
-        if any(hour_distance(int(hour), truth.preferred_hour) <= 1 for hour in CLOCK.findall(tip.text)):
+        if any(hour_distance(int(hour), truth.preferred_hour) <= 1 for hour in CLOCK.findall(text)):
             found.add("time")
-        if tip.kind == TipKind.todo and truth.lateness_tolerance_days <= PUNCTUAL_DAYS:
+        if kind == TipKind.todo and truth.lateness_tolerance_days <= PUNCTUAL_DAYS:
             found.add("todo")
         return found
 
     def done_probability(self, tip: Tip, moment: datetime) -> float:
+        """Their chance of doing ``tip`` delivered at ``moment`` outside their quiet window (the reaction model)."""
+        return self.chance(tip.text, str(tip.kind), getattr(tip, "lead_agent", None), moment)
+
+    def chance(self, text: str, kind: str, lead_agent: str | None, moment: datetime) -> float:
+        """Their chance of doing a tip saying ``text`` (of ``kind``, led by ``lead_agent``) delivered at ``moment``
+        outside their quiet window: the reaction model with their hidden tastes. The oracle asks it of each
+        candidate."""
         truth = self.persona.truth
         distance = hour_distance(moment.astimezone(self.zone).hour, truth.preferred_hour)
         p = BASE_DONE + TREND_SHIFT.get(truth.engagement_trend, 0.0)
         p += TIMING_BONUS[distance] if distance < len(TIMING_BONUS) else 0.0
-        p += sum(CONTENT_BONUS[preference] for preference in self.touches(tip))
-        if tip.text in self.seen:
+        p += sum(CONTENT_BONUS[preference] for preference in self._touches(text, kind))
+        p += truth.taste(lead_agent, kind)
+        if text in self.seen:
             p *= REPEAT_FACTOR
         return max(0.0, min(p, MAX_DONE))
 
