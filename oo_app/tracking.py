@@ -347,3 +347,21 @@ def log_benchmark_run(
     with benchmark_run(name, params) as run_id:
         log_results(run_id, metrics, figures, series)
     return run_id
+
+
+def log_experiment_run(
+    experiment: str,
+    name: str,
+    params: dict[str, Any],
+    metrics: dict[str, float],
+    figures: dict[str, Figure] | None = None,
+    series: dict[str, list[float]] | None = None,
+) -> str:
+    """One finished run named ``name`` in the experiment ``experiment`` (created beside the others when missing),
+    with params, metrics, series and figures (see :func:`log_results`). Returns the run id; raises on failure."""
+    _store()
+    experiment_id = _experiment_id(experiment, sqlite_store_file(get_settings().mlflow_tracking_uri))
+    with mlflow.start_run(experiment_id=experiment_id, run_name=name) as run:
+        mlflow.log_params({key: str(value) for key, value in params.items()})
+        log_results(run.info.run_id, metrics, figures, series)
+    return run.info.run_id

@@ -23,13 +23,10 @@ from __future__ import annotations
 
 import random
 import tempfile
-from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
@@ -39,8 +36,9 @@ from oo_app.clock import as_utc, zone
 from oo_app.db import make_engine, migrate
 from oo_app.demo import grant_consents, store_history
 from oo_app.evaluation.persona import Persona, SimulatedPerson, load_persona
+from oo_app.evaluation.simulation_report import BASELINE, PolicyResult, SimulationReport
 from oo_app.llm.aliases import COMPOSER_MODEL
-from oo_app.models import ACCEPTING_REACTIONS, Reaction, Tip, User
+from oo_app.models import Reaction, Tip, User
 from oo_app.recommender import mark_shown, react, recommend
 from oo_app.recommender.composer import compose
 from oo_app.recommender.orchestrator import freshest_outputs, recent_tip_texts
@@ -49,7 +47,6 @@ from oo_app.recommender.timing import delivery_moments, timing_params
 
 TipWriter = Callable[[Session, User, datetime], Tip]
 
-BASELINE = "random-agent"
 REACTION_DELAY = timedelta(minutes=10)
 NO_PROMPT = "none"  # the baseline's tips are composed directly: no prompt, no alias
 
@@ -81,102 +78,6 @@ def random_agent_writer(seed: int) -> TipWriter:
         return tip
 
     return write
-
-
-# --- the report -------------------------------------------------------------------------------------------------------
-
-
-@dataclass
-class PolicyResult:
-    """What one policy's tips met: reactions by persona, and tips delivered in a TRUE quiet window."""
-
-    reactions_by_persona: dict[str, Counter[str]] = field(default_factory=dict)
-    quiet_violations: int = 0
-
-    def record(self, persona_id: str, reaction: Reaction, quiet: bool) -> None:
-        self.reactions_by_persona.setdefault(persona_id, Counter())[reaction.value] += 1
-        self.quiet_violations += quiet
-
-    @property
-    def reactions(self) -> dict[str, int]:
-        """Tips by reaction, every kind of reaction listed."""
-        total = sum(self.reactions_by_persona.values(), Counter())
-        return {kind.value: total[kind.value] for kind in Reaction}
-
-    @property
-    def delivered(self) -> int:
-        return sum(self.reactions.values())
-
-    @property
-    def accepted(self) -> int:
-        return sum(self.reactions[kind] for kind in ACCEPTING_REACTIONS)
-
-    @property
-    def acceptance(self) -> float:
-        """Accepted (done or liked) per delivered tip; 0 when none was delivered."""
-        return self.accepted / self.delivered if self.delivered else 0.0
-
-    def persona_acceptance(self) -> dict[str, float]:
-        return {
-            persona: sum(counts[kind] for kind in ACCEPTING_REACTIONS) / total if (total := counts.total()) else 0.0
-            for persona, counts in self.reactions_by_persona.items()
-        }
-
-
-@dataclass(frozen=True)
-class SimulationReport:
-    """Per policy (the baseline ``random-agent`` included): tips, reactions, acceptance, quiet-hours violations."""
-
-    days: int
-    seed: int
-    personas: tuple[str, ...]
-    policies: dict[str, PolicyResult]
-
-    def lift(self, policy: str) -> float | None:
-        """``policy``'s acceptance divided by the baseline's; None when the baseline accepted nothing."""
-        baseline = self.policies[BASELINE].acceptance
-        return self.policies[policy].acceptance / baseline if baseline else None
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "days": self.days,
-            "seed": self.seed,
-            "personas": list(self.personas),
-            "baseline": BASELINE,
-            "policies": {
-                name: {
-                    "delivered": result.delivered,
-                    "reactions": result.reactions,
-                    "accepted": result.accepted,
-                    "acceptance": result.acceptance,
-                    "lift": self.lift(name),
-                    "quiet_hours_violations": result.quiet_violations,
-                    "acceptance_by_persona": result.persona_acceptance(),
-                }
-                for name, result in self.policies.items()
-            },
-        }
-
-    def table(self) -> str:
-        """A short text table: one line per policy, then acceptance per persona."""
-        kinds = [kind.value for kind in Reaction if any(r.reactions[kind.value] for r in self.policies.values())]
-        width = max(len(name) for name in [*self.policies, *self.personas, "persona"])
-        header = ["tips", *kinds, "acceptance", "lift", "quiet-hours"]
-        lines = [
-            f"{len(self.personas)} personas x {self.days} days, seed {self.seed}; lift = acceptance / {BASELINE}'s",
-            f"{'policy':<{width}}  " + "  ".join(f"{column:>10}" for column in header),
-        ]
-        for name, result in self.policies.items():
-            lift = self.lift(name)
-            cells = [result.delivered, *(result.reactions[kind] for kind in kinds)]
-            cells += [f"{result.acceptance:.1%}", "-" if lift is None else f"x{lift:.2f}", result.quiet_violations]
-            lines.append(f"{name:<{width}}  " + "  ".join(f"{cell:>10}" for cell in cells))
-        lines += ["", f"{'persona':<{width}}  " + "  ".join(f"{name:>12}" for name in self.policies)]
-        by_policy = {name: result.persona_acceptance() for name, result in self.policies.items()}
-        for persona in self.personas:
-            cells = [f"{by_policy[name].get(persona, 0.0):.1%}" for name in self.policies]
-            lines.append(f"{persona:<{width}}  " + "  ".join(f"{cell:>12}" for cell in cells))
-        return "\n".join(lines)
 
 
 # --- the run ----------------------------------------------------------------------------------------------------------
@@ -241,7 +142,8 @@ def _live(
             if start < moment <= end:
                 life = _store_life(session, user, life, moment)
                 reaction = _deliver(session, user, person, writer, moment)
-                result.record(persona.id, reaction, person.in_quiet_hours(moment))
+                day_index = min((moment - start) // timedelta(days=1), days - 1)
+                result.record(persona.id, reaction, person.in_quiet_hours(moment), day_index)
         life = _store_life(session, user, life, datetime.combine(day + timedelta(days=1), time(), tzinfo=local_zone))
         session.commit()
 
