@@ -150,9 +150,19 @@ def test_oo_simulate_prints_the_table_and_the_report(workspace: dict[str, object
     result = _oo(workspace, "simulate", "--days", "2", "--personas", str(workspace["personas"]))
 
     assert result.returncode == 0, result.stderr
-    report = json.loads(result.stdout)
-    assert set(report["policies"]) == {"incumbent", "random-agent"}
+    report = json.loads(result.stdout.splitlines()[-1])
+    assert set(report["policies"]) == {"incumbent", "no-learning", "random-agent", "oracle"}
     for name, figures in report["policies"].items():
         assert figures["quiet_hours_violations"] == 0, name
         assert figures["delivered"] > 0, name
+        assert 0 <= figures["acceptance_last_10_days"] <= 1, name
+        assert len(figures["acceptance_by_day"]) == 2, name
     assert "quiet-hours" in result.stderr
+    # One run of MLflow's oo-simulation with the figure of acceptance per day and each policy's series.
+    client = mlflow.MlflowClient(tracking_uri=str(workspace["mlflow_uri"]))
+    run = client.get_run(report["mlflow_run_id"])
+    assert client.get_experiment(run.info.experiment_id).name == "oo-simulation"
+    assert run.data.metrics["acceptance.oracle"] == pytest.approx(report["policies"]["oracle"]["acceptance"])
+    history = client.get_metric_history(run.info.run_id, "acceptance_by_day.incumbent")
+    assert [metric.step for metric in history] == [0, 1]
+    assert "figures/acceptance_by_day.html" in [item.path for item in client.list_artifacts(run.info.run_id, "figures")]

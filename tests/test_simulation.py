@@ -13,6 +13,7 @@ from sqlmodel import Session, col, select
 
 from agents.runner import run_due
 from agents.time_of_day import in_window
+from oo_app.clock import as_utc
 from oo_app.db import make_engine
 from oo_app.evaluation.persona import SimulatedPerson, load_persona
 from oo_app.evaluation.simulation import BASELINE, SimulationReport, simulate
@@ -23,6 +24,16 @@ from tests.conftest import NOW
 PERSONAS = sorted((Path(__file__).parent / "personas").glob("persona-*.json"))
 PERSONA = Path(__file__).parent / "personas" / "persona-7-01.json"
 BERLIN = "Europe/Berlin"
+AGENTS = ("time-of-day", "momentum", "overdue-task", "recent-patterns", "focus-area", "calendar", "mood")
+_TEN = timedelta(days=10)
+
+
+def _month_end(tip: tuple[Any, ...]) -> datetime:
+    """The end of the 30 simulated days of the tip's persona (its ``now`` plus 30 days)."""
+    persona = _persona_and_policy(tip[0])[0]
+    return datetime.fromisoformat(json.loads((PERSONA.parent / f"{persona}.json").read_text())["now"]) + timedelta(
+        days=30
+    )
 
 
 def _params(**values: Any) -> dict[str, Any]:
@@ -154,14 +165,14 @@ def test_timing_params_are_what_the_time_of_day_agent_inferred_unless_the_person
 
 @pytest.fixture(scope="module")
 def month(tmp_path_factory: pytest.TempPathFactory) -> tuple[SimulationReport, str]:
-    """Every sample persona for 30 days with the incumbent and the baseline; the report and its database."""
+    """Every sample persona for 30 days with the incumbent and the three baselines; the report and its database."""
     url = _url(tmp_path_factory.mktemp("month"))
     return simulate(PERSONAS, days=30, database_url=url), url
 
 
 def test_no_tip_falls_in_true_quiet_hours_over_a_month(month: tuple[SimulationReport, str]) -> None:
     report, url = month
-    assert set(report.policies) == {"incumbent", BASELINE}
+    assert set(report.policies) == {"incumbent", "no-learning", BASELINE, "oracle"}
     for result in report.policies.values():
         assert result.quiet_violations == 0
         delivered = {persona: counts.total() for persona, counts in result.reactions_by_persona.items()}
@@ -194,21 +205,40 @@ def test_the_report_adds_up(month: tuple[SimulationReport, str]) -> None:
     )
     data = report.as_dict()
     assert json.loads(json.dumps(data)) == data
+    for name, result in report.policies.items():
+        figures = data["policies"][name]
+        assert len(figures["acceptance_by_day"]) == 30
+        last = [
+            tip for tip in tips if _persona_and_policy(tip[0])[1] == name and as_utc(tip[1]) >= _month_end(tip) - _TEN
+        ]
+        assert figures["acceptance_last_10_days"] == pytest.approx(sum(tip[3] == "done" for tip in last) / len(last)), (
+            "the last ten days: the tips of days 21-30"
+        )
+        assert figures["acceptance"] == result.acceptance
+    assert data["goals"]["incumbent_over_no_learning"] == pytest.approx(
+        report.policies["incumbent"].acceptance / report.policies["no-learning"].acceptance
+    )
     assert data["policies"]["incumbent"]["acceptance_by_persona"].keys() == {path.stem for path in PERSONAS}
     table = report.table()
     assert all(name in table for name in [*report.policies, *report.personas])
 
 
-def test_each_policy_logs_its_own_tips_and_the_baseline_draws_one_agent(month: tuple[SimulationReport, str]) -> None:
+def test_each_policy_logs_its_own_tips_with_their_lead_and_propensity(month: tuple[SimulationReport, str]) -> None:
     _, url = month
-    rows = _rows(url, Tip.policy, Tip.sources)
-    assert {(_persona_and_policy(email)[1], policy) for email, policy, _ in rows} == {
-        ("incumbent", "incumbent"),
-        (BASELINE, BASELINE),
+    rows = _rows(url, Tip.policy, Tip.lead_agent, Tip.candidates, Tip.propensity)
+    assert {(_persona_and_policy(email)[1], policy) for email, policy, *_ in rows} == {
+        (name, name) for name in ("incumbent", "no-learning", BASELINE, "oracle")
     }
-    baseline = [sources for _, policy, sources in rows if policy == BASELINE]
-    assert all(len(sources) == 1 for sources in baseline)
-    assert len({sources[0]["agent_id"] for sources in baseline}) > 1, "the agent is drawn, not fixed"
+    for _, policy, lead, candidates, propensity in rows:
+        assert lead in candidates, "the lead is one of the candidates"
+        assert 0 < propensity <= 1
+        if policy in ("no-learning", "oracle"):
+            assert propensity == 1.0, "a deterministic choice"
+        if policy == BASELINE:
+            assert propensity >= 1 / len(candidates)
+    drawn = [(lead, propensity) for _, policy, lead, _, propensity in rows if policy == BASELINE]
+    assert len({lead for lead, _ in drawn}) > 2, "the random agent's lead is drawn, not fixed"
+    assert any(propensity < 1 for _, propensity in drawn)
 
 
 def test_the_same_seed_gives_the_same_report_and_another_seed_can_differ(tmp_path: Path) -> None:
@@ -248,16 +278,34 @@ def test_oo_never_reads_the_planted_truth(tmp_path: Path, monkeypatch: pytest.Mo
     )
     (tmp_path / "true").mkdir()
     (tmp_path / "scrambled").mkdir()
-    honest = simulate([PERSONA], days=3, database_url=_url(tmp_path / "true"))
-    fooled = simulate([scrambled], days=3, database_url=_url(tmp_path / "scrambled"))
+    # The oracle alone knows the truth (through the simulated person): it is left out.
+    honest = simulate([PERSONA], days=3, database_url=_url(tmp_path / "true"), baselines=["no-learning"])
+    fooled = simulate([scrambled], days=3, database_url=_url(tmp_path / "scrambled"), baselines=["no-learning"])
     assert _tips(_url(tmp_path / "true")) == _tips(_url(tmp_path / "scrambled"))
     assert all(result.quiet_violations == 0 for result in honest.policies.values())
     assert all(result.quiet_violations == result.delivered > 0 for result in fooled.policies.values())
 
 
-def test_the_baseline_name_is_reserved() -> None:
-    with pytest.raises(ValueError, match=BASELINE):
-        simulate(PERSONAS[:1], days=1, policies={BASELINE: lambda session, user, now: None})
+def test_the_baseline_names_are_reserved() -> None:
+    for name in (BASELINE, "oracle", "no-learning"):
+        with pytest.raises(ValueError, match=name):
+            simulate(PERSONAS[:1], days=1, policies={name: lambda session, user, now: None})
+
+
+def test_the_oracle_follows_the_tastes_the_others_do_not_know(tmp_path: Path) -> None:
+    """A person who does only focus-area tips: the oracle leads with them whenever it may (their first tip, and more
+    often than the composer's order or the random agent), and is never worse than the composer's order."""
+    tastes = {"agents": {agent: -0.9 for agent in AGENTS} | {"focus-area": 0.9}, "kinds": {}}
+    picky = _with_truth(tmp_path, PERSONA, tastes=tastes)
+    report = simulate([picky], days=4, database_url=_url(tmp_path))
+    leads: dict[str, list[str | None]] = {}
+    for email, lead in _rows(_url(tmp_path), Tip.lead_agent):
+        leads.setdefault(_persona_and_policy(email)[1], []).append(lead)
+    assert leads["oracle"][0] == "focus-area", "its first tip is led by the agent the person likes"
+    focus = {policy: found.count("focus-area") for policy, found in leads.items()}
+    assert focus["oracle"] > focus["no-learning"]
+    assert focus["oracle"] >= focus[BASELINE]
+    assert report.policies["oracle"].acceptance >= report.policies["no-learning"].acceptance
 
 
 # --- the hidden tastes ------------------------------------------------------------------------------------------------

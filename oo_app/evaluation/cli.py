@@ -153,24 +153,38 @@ def bench_models(
 @personas_option
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--policy", "names", multiple=True, help="A policy to simulate (repeatable); default: the incumbent.")
+@click.option("--no-mlflow", is_flag=True, help="Print the figures only; log no MLflow run.")
 @domain_errors
-def simulate(days: int, personas_dir: Path | None, seed: int, names: tuple[str, ...]) -> None:
-    """Simulated persons react to each policy's tips for DAYS days, beside the random-agent baseline: acceptance and
-    quiet-hours tips (a table on stderr, JSON on stdout). Runs in a temporary database."""
+def simulate(days: int, personas_dir: Path | None, seed: int, names: tuple[str, ...], no_mlflow: bool) -> None:
+    """Simulated persons react to each policy's tips for DAYS days, beside the baselines no-learning, random-agent and
+    oracle: acceptance (overall and over the last 10 days), quiet-hours tips and the off-policy check (a table on
+    stderr, JSON on stdout, its last line). Runs in a temporary database; logs a run of MLflow's oo-simulation."""
+    import time
+
     from oo_app.db import session_scope
     from oo_app.evaluation.bench import DEFAULT_PERSONAS
     from oo_app.evaluation.simulation import simulate as run
+    from oo_app.evaluation.simulation_report import log_report
     from oo_app.recommender import recommend
     from oo_app.recommender.policies import get_policy, incumbent
 
     with session_scope() as session:
         chosen = [get_policy(session, name) for name in names] or [incumbent(session)]
     writers = {
-        item.name: (lambda session, user, now, item=item: recommend(session, user, now, policy=item)) for item in chosen
+        ("incumbent" if not names else item.name): (
+            lambda session, user, now, item=item: recommend(session, user, now, policy=item)
+        )
+        for item in chosen
     }
     personas = sorted((personas_dir or DEFAULT_PERSONAS).glob("persona-*.json"))
     if not personas:
         raise click.UsageError("no persona-*.json in the personas folder")
+    started = time.perf_counter()
     report = run(personas, days=days, policies=writers, seed=seed)
+    seconds = time.perf_counter() - started
     click.echo(report.table(), err=True)
-    click.echo(json.dumps(report.as_dict()))
+    click.echo(f"{seconds:.1f} s", err=True)
+    data = {**report.as_dict(), "seconds": round(seconds, 1)}
+    if not no_mlflow:
+        data["mlflow_run_id"] = log_report(report, seconds)
+    click.echo(json.dumps(data))

@@ -15,15 +15,16 @@ Two sides, kept apart as in production:
 
 Every policy runs on its own copy of the persons (users ``<persona>.<policy>@simulation.invalid``) with the same seed.
 Random draws are keyed by (seed, persona, moment), so a delivery meets the same draw under every policy, and timing is
-decided from the history alone: policies differ by their tips' content. The baseline ``random-agent`` always runs: the
-composer's tip from the freshest snippet of ONE eligible agent drawn at random.
+decided from the history alone: policies differ by their tips' content. The baselines differ from the incumbent
+only in how the lead of a tip is chosen among the composer's candidates (:mod:`oo_app.recommender.learning`):
+``no-learning`` in the composer's order, ``random-agent`` uniformly among the leads, ``oracle`` by the person's true
+chance (it alone reads the truth, through the simulated person). The baseline ``random-agent`` always runs.
 """
 
 from __future__ import annotations
 
-import random
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, time, timedelta
 from pathlib import Path
@@ -36,51 +37,79 @@ from oo_app.clock import as_utc, zone
 from oo_app.db import make_engine, migrate
 from oo_app.demo import grant_consents, store_history
 from oo_app.evaluation.persona import Persona, SimulatedPerson, load_persona
+from oo_app.evaluation.simulation_offpolicy import offpolicy_check
 from oo_app.evaluation.simulation_report import BASELINE, PolicyResult, SimulationReport
-from oo_app.llm.aliases import COMPOSER_MODEL
-from oo_app.models import Reaction, Tip, User
+from oo_app.models import Policy, Reaction, Tip, User
 from oo_app.recommender import mark_shown, react, recommend
-from oo_app.recommender.composer import compose
-from oo_app.recommender.orchestrator import freshest_outputs, recent_tip_texts
-from oo_app.recommender.prompts import SignalLine, facts_of
+from oo_app.recommender.composer import TipDraft
+from oo_app.recommender.learning import leads_of, learning_off, override_choice, uniform_over_leads
+from oo_app.recommender.policies import incumbent
 from oo_app.recommender.timing import delivery_moments, timing_params
 
 TipWriter = Callable[[Session, User, datetime], Tip]
+# A policy of the simulation: the tip writer it uses for one simulated person (the oracle knows them).
+PolicyMaker = Callable[[SimulatedPerson], TipWriter]
 
 REACTION_DELAY = timedelta(minutes=10)
-NO_PROMPT = "none"  # the baseline's tips are composed directly: no prompt, no alias
+INCUMBENT = "incumbent"
+NO_LEARNING = "no-learning"
+ORACLE = "oracle"
 
 # --- policies ---------------------------------------------------------------------------------------------------------
 
 
-def random_agent_writer(seed: int) -> TipWriter:
-    """The baseline policy: the composer's tip from the freshest snippet of ONE eligible agent, drawn at random (keyed
-    by ``seed``, the person and the moment), logged like any tip with policy ``random-agent``."""
+def _as(session: Session, name: str) -> Policy:
+    """The incumbent's prompt and alias under the name ``name`` (not stored): its tips are logged as ``name``'s."""
+    base = incumbent(session)
+    return Policy(name=name, prompt_version=base.prompt_version, alias=base.alias, role=base.role)
+
+
+def no_learning(person: SimulatedPerson) -> TipWriter:
+    """The incumbent with learning off: the composer's order chooses the lead (propensity 1)."""
 
     def write(session: Session, user: User, now: datetime) -> Tip:
-        outputs = freshest_outputs(session, user, now)
-        chosen = [random.Random(f"{seed}:{user.email}:{now.isoformat()}").choice(outputs)] if outputs else []
-        signals = [SignalLine(o.agent_id, o.snippet, o.data) for o in chosen]
-        draft = compose(facts_of(signals, recent_tip_texts(session, user.id)))
-        tip = Tip(
-            user_id=user.id,
-            text=draft.text,
-            kind=draft.kind,
-            prompt_version=NO_PROMPT,
-            model_alias=NO_PROMPT,
-            model=COMPOSER_MODEL,
-            sources=[{"agent_id": o.agent_id, "agent_version": o.agent_version, "output_id": o.id} for o in chosen],
-            policy=BASELINE,
-            created_at=now,
-        )
-        session.add(tip)
-        session.flush()
-        return tip
+        with learning_off():
+            return recommend(session, user, now, policy=_as(session, NO_LEARNING))
 
     return write
 
 
-# --- the run ----------------------------------------------------------------------------------------------------------
+def first_of_lead(drafts: Sequence[TipDraft], lead: str | None) -> int:
+    return next(index for index, draft in enumerate(drafts) if draft.lead == lead)
+
+
+def random_agent(person: SimulatedPerson) -> TipWriter:
+    """The baseline: a lead drawn uniformly among the candidates' distinct leads (keyed by the seed, the person and
+    the moment), then its first draft; propensity 1 / the number of leads."""
+
+    def write(session: Session, user: User, now: datetime) -> Tip:
+        rng = person.rng("random-agent", now.isoformat())
+
+        def chooser(drafts: Sequence[TipDraft]) -> int:
+            return first_of_lead(drafts, rng.choice(leads_of(drafts)))
+
+        with override_choice(chooser, uniform_over_leads):
+            return recommend(session, user, now, policy=_as(session, BASELINE))
+
+    return write
+
+
+def oracle(person: SimulatedPerson) -> TipWriter:
+    """Knows the person's truth: the candidate with the highest true chance of being done at that moment (the
+    composer's order breaks ties); propensity 1."""
+
+    def write(session: Session, user: User, now: datetime) -> Tip:
+        def chooser(drafts: Sequence[TipDraft]) -> int:
+            chances = [person.chance(d.text, str(d.kind), d.lead, now) for d in drafts]
+            return chances.index(max(chances))
+
+        with override_choice(chooser):
+            return recommend(session, user, now, policy=_as(session, ORACLE))
+
+    return write
+
+
+BASELINES: dict[str, PolicyMaker] = {NO_LEARNING: no_learning, BASELINE: random_agent, ORACLE: oracle}
 
 
 @contextmanager
@@ -155,22 +184,31 @@ def simulate(
     policies: dict[str, TipWriter] | None = None,
     seed: int = 0,
     database_url: str | None = None,
+    baselines: Sequence[str] = tuple(BASELINES),
 ) -> SimulationReport:
-    """Run every policy (default: the incumbent :func:`~oo_app.recommender.recommend`) and the baseline
-    ``random-agent`` on copies of ``personas`` for ``days`` days, and report how their tips fared.
+    """Run every policy (default: the incumbent :func:`~oo_app.recommender.recommend`) and the ``baselines`` (default
+    all: ``no-learning``, ``random-agent``, ``oracle``; the baseline ``random-agent`` always runs) on copies of
+    ``personas`` for ``days`` days, and report how their tips fared, with the off-policy check.
 
     ``database_url`` names a database to keep (migrated here; it must hold none of the simulation's persons); by
     default a temporary SQLite file is used. The tip writer is whatever the settings configure.
     """
-    writers = dict(policies) if policies is not None else {"incumbent": recommend}
-    if BASELINE in writers:
-        raise ValueError(f"{BASELINE!r} is the baseline the simulation adds itself; name the policy differently")
-    writers[BASELINE] = random_agent_writer(seed)
+    writers = dict(policies) if policies is not None else {INCUMBENT: recommend}
+    for name in writers:
+        if name in BASELINES:
+            raise ValueError(f"{name!r} is a baseline the simulation adds itself; name the policy differently")
+    makers: dict[str, PolicyMaker] = {name: (lambda person, w=writer: w) for name, writer in writers.items()}
+    makers |= {name: BASELINES[name] for name in BASELINES if name in baselines or name == BASELINE}
     loaded = [load_persona(path) for path in personas]
-    results = {name: PolicyResult() for name in writers}
+    results = {name: PolicyResult() for name in makers}
     with _database(database_url) as engine:
-        for name, writer in writers.items():
+        for name, make in makers.items():
             for persona in loaded:
                 with Session(engine, expire_on_commit=False) as session:
-                    _live(session, SimulatedPerson(persona, seed), name, writer, days, results[name])
-    return SimulationReport(days=days, seed=seed, personas=tuple(p.id for p in loaded), policies=results)
+                    person = SimulatedPerson(persona, seed)
+                    _live(session, person, name, make(person), days, results[name])
+        with Session(engine) as session:
+            check = offpolicy_check(session, results)
+    return SimulationReport(
+        days=days, seed=seed, personas=tuple(p.id for p in loaded), policies=results, offpolicy=check
+    )
