@@ -1,5 +1,6 @@
 """Experiments: the policies, each shadow candidate against the incumbent (online), the benchmark runs of MLflow's
-``oo-bench`` experiment (offline), and the one explicit promotion, recorded in the audit log.
+``oo-bench`` experiment, the off-policy estimates from the logged tips and the latest ``oo simulate`` run (offline),
+and the one explicit promotion, recorded in the audit log.
 
 Presentation only: figures come from oo_app.hub.experiments and oo_app.hub.mlflow_store; a promotion goes through
 oo_app.hub.actions.promote_policy, i.e. oo_app.recommender.policies.promote (what `oo policy promote` calls) plus an audit event naming the operator
@@ -104,6 +105,61 @@ def _(mlflow_store, mo, now, px):
     _experiment = f" ([in MLflow]({bench.experiment_url}))" if bench.experiment_url else ""
     mo.vstack([mo.md(f"### Offline: `oo bench models` runs{_experiment}"), _shown])
     return (bench,)
+
+
+@app.cell
+def _(engine, experiment_queries, mo, now, px):
+    now  # follows "reload"
+    offpolicy = experiment_queries.offpolicy_estimates(engine)
+    if len(offpolicy):
+        _estimates = offpolicy.assign(minus=offpolicy["acceptance"] - offpolicy["low"])
+        _estimates = _estimates.assign(plus=_estimates["high"] - _estimates["acceptance"])
+        _figure = px.scatter(
+            _estimates,
+            x="policy",
+            y="acceptance",
+            color="method",
+            error_y="plus",
+            error_y_minus="minus",
+            title="Off-policy: each policy's acceptance estimated from the logged tips (95% intervals)",
+        )
+        _figure.update_layout(template="plotly_white", yaxis_range=[0, 1], xaxis_title=None)
+        _shown = mo.vstack([mo.ui.table(offpolicy, selection=None), mo.ui.plotly(_figure)])
+    else:
+        _shown = mo.md("_No logged tip with a propensity and a reaction yet._")
+    mo.vstack(
+        [
+            mo.md(
+                "### Offline: off-policy estimates\nFrom the shown tips' leads, candidates and propensities: what "
+                "each policy's acceptance would have been (IPS and self-normalised IPS). `effective_tips` says how "
+                "many tips the estimate really rests on; evidence for a promotion beside the shadow scores."
+            ),
+            _shown,
+        ]
+    )
+    return (offpolicy,)
+
+
+@app.cell
+def _(mlflow_store, mo, now, px):
+    now  # follows "reload"
+    simulation = mlflow_store.latest_simulation()
+    if simulation.message:
+        _shown = mo.callout(mo.md(simulation.message), kind="warn")
+    else:
+        _figure = px.line(
+            simulation.by_day,
+            x="day",
+            y="acceptance",
+            color="policy",
+            markers=True,
+            title="Simulation: acceptance per simulated day",
+        )
+        _figure.update_layout(template="plotly_white", yaxis_range=[0, 1])
+        _shown = mo.vstack([mo.ui.table(simulation.summary, selection=None), mo.ui.plotly(_figure)])
+    _run = f" ([in MLflow]({simulation.url}))" if simulation.url else ""
+    mo.vstack([mo.md(f"### Offline: the latest `oo simulate` run{_run}"), _shown])
+    return (simulation,)
 
 
 @app.cell

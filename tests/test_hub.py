@@ -720,3 +720,73 @@ def test_bench_runs_and_links_read_the_mlflow_store(
     assert links.traces.endswith("/traces")
     assert links.traces != "http://mlflow.test/#/experiments"
     assert links.prompts["orchestrator-v2"].startswith("http://mlflow.test/#/prompts/oo-orchestrator?promptVersion=")
+
+
+# Off-policy estimates and the simulation
+
+
+def test_offpolicy_estimates_read_the_logged_leads_and_propensities(hub_engine: Engine) -> None:
+    assert experiment_queries.offpolicy_estimates(hub_engine).empty, "the seeded tips carry no propensity"
+    ada = _ids(hub_engine)["ada"]
+    with Session(hub_engine) as session:
+        # A random logger over two leads: "focus-area" always taken up, "momentum" never.
+        for index in range(8):
+            lead = ("focus-area", "momentum")[index % 2]
+            session.add(
+                Tip(
+                    user_id=ada,
+                    text=f"logged {index}",
+                    prompt_version="orchestrator-v7",
+                    model_alias="tip-generator",
+                    model="oo-rules/composer",
+                    policy="incumbent",
+                    created_at=NOW - timedelta(days=1, hours=index),
+                    reaction="done" if lead == "focus-area" else "dismissed",
+                    reacted_at=NOW - timedelta(days=1),
+                    lead_agent=lead,
+                    candidates=["momentum", "focus-area"],
+                    propensity=0.5,
+                )
+            )
+        session.commit()
+    table = experiment_queries.offpolicy_estimates(hub_engine, since=NOW - timedelta(days=2))
+    found = {(row["policy"], row["method"]): row for row in table.to_dict("records")}
+    assert found[("no-learning", "snips")]["acceptance"] == 0.0, "the composer's first lead, momentum, never works"
+    assert found[("no-learning", "ips")]["tips"] == 8
+    assert found[("random-agent", "snips")]["acceptance"] == pytest.approx(0.5)
+    assert found[("logged", "mean")]["acceptance"] == pytest.approx(0.5)
+    assert all(row["low"] <= row["acceptance"] <= row["high"] for row in found.values())
+
+
+def test_the_latest_simulation_run_is_read_from_mlflow(
+    configure: Callable[..., None], tmp_path: Path, mlflow_template_db: Path
+) -> None:
+    import shutil
+
+    from oo_app.evaluation.simulation_report import PolicyResult, SimulationReport, log_report
+    from oo_app.models import Reaction
+
+    store = tmp_path / "mlflow.db"
+    shutil.copy(mlflow_template_db, store)
+    configure(OO_MLFLOW_TRACKING_URI=f"sqlite:///{store}", OO_MLFLOW_UI_URL="http://mlflow.test")
+    assert "No simulation run yet" in mlflow_store.latest_simulation().message
+    results = {"incumbent": PolicyResult(), "random-agent": PolicyResult()}
+    for day in range(3):
+        results["incumbent"].record("p", Reaction.done, quiet=False, day=day)
+        results["random-agent"].record("p", Reaction.done if day else Reaction.dismissed, quiet=False, day=day)
+    run_id = log_report(SimulationReport(days=3, seed=0, personas=("p",), policies=results), seconds=1.5)
+    found = mlflow_store.latest_simulation()
+    assert found.message is None
+    assert found.url.endswith(f"/runs/{run_id}")
+    by_day = found.by_day.set_index(["policy", "day"])["acceptance"].to_dict()
+    assert by_day == {
+        ("incumbent", 1): 1.0,
+        ("incumbent", 2): 1.0,
+        ("incumbent", 3): 1.0,
+        ("random-agent", 1): 0.0,
+        ("random-agent", 2): 1.0,
+        ("random-agent", 3): 1.0,
+    }
+    assert found.summary.set_index("policy")["acceptance"].to_dict() == pytest.approx(
+        {"incumbent": 1.0, "random-agent": 2 / 3}
+    )

@@ -124,6 +124,10 @@ def test_experiments_compares_the_candidate_and_says_there_is_no_benchmark_store
     assert defs["promotion"] is None
     assert "no MLflow store" in text
     assert "1 shadow tips online, 20 needed" in text
+    assert defs["offpolicy"].empty, "no seeded tip carries a propensity"
+    assert "No logged tip with a propensity and a reaction yet" in text
+    assert "no MLflow store" in defs["simulation"].message
+    assert "oo simulate</code> run" in text, "the simulation section is shown"
 
 
 def test_experiments_refuses_a_promotion_without_evidence(hub_url: str) -> None:

@@ -1,5 +1,6 @@
-"""The hub's window on MLflow: benchmark runs of ``oo bench models`` and links into the MLflow UI (experiments, tip
-traces, prompts). Never raises for the store: an empty or unreachable one gives a message without its credentials.
+"""The hub's window on MLflow: benchmark runs of ``oo bench models``, the latest ``oo simulate`` run, and links into
+the MLflow UI (experiments, tip traces, prompts). Never raises for the store: an empty or unreachable one gives a
+message without its credentials.
 """
 
 from __future__ import annotations
@@ -168,3 +169,54 @@ def mlflow_links() -> MlflowLinks:
     tips = found[tracking.TRACES_EXPERIMENT]
     traces = f"{ui}/#/experiments/{tips.experiment_id}/traces" if tips is not None else fallback.traces
     return MlflowLinks(ui, experiments, traces, prompts)
+
+
+SIMULATION_COLUMNS = ["day", "policy", "acceptance"]
+
+
+@dataclass(frozen=True)
+class SimulationRun:
+    """The latest run of MLflow's ``oo-simulation`` experiment (``oo simulate``): acceptance per simulated day and
+    policy (columns :data:`SIMULATION_COLUMNS`) and its figures per policy (``summary``); ``message`` says why there
+    is none."""
+
+    by_day: pd.DataFrame
+    summary: pd.DataFrame
+    message: str | None
+    url: str | None = None
+
+
+def latest_simulation(tracking_uri: str | None = None) -> SimulationRun:
+    """The newest ``oo simulate`` run in the store at ``tracking_uri`` (default: the configured one). Never raises for
+    the store: an empty or unreachable one gives a message."""
+    from oo_app.evaluation.simulation_report import SIMULATION_EXPERIMENT
+
+    settings = get_settings()
+    uri = tracking_uri or settings.mlflow_tracking_uri
+    empty = SimulationRun(pd.DataFrame(columns=SIMULATION_COLUMNS), pd.DataFrame(), None)
+    try:
+        client = mlflow_client(uri)
+        experiment = client.get_experiment_by_name(SIMULATION_EXPERIMENT)
+        runs = (
+            client.search_runs([experiment.experiment_id], order_by=["attributes.start_time DESC"], max_results=1)
+            if experiment is not None
+            else []
+        )
+        if not runs:
+            return replace(empty, message="No simulation run yet: run `oo simulate --days 30`.")
+        run = runs[0]
+        series = {key.split(".", 1)[1]: key for key in run.data.metrics if key.startswith("acceptance_by_day.")}
+        rows = [
+            (metric.step + 1, policy, metric.value)
+            for policy, key in series.items()
+            for metric in client.get_metric_history(run.info.run_id, key)
+        ]
+    except Exception as error:  # the hub shows the message; the store's failure must not take the notebook down
+        return replace(empty, message=unavailable(uri, error))
+    figures = ("acceptance", "acceptance_last_10_days", "quiet_hours_violations", "delivered")
+    summary = pd.DataFrame(
+        [{"policy": policy, **{f: run.data.metrics.get(f"{f}.{policy}") for f in figures}} for policy in series]
+    )
+    url = f"{settings.mlflow_ui_url.rstrip('/')}/#/experiments/{run.info.experiment_id}/runs/{run.info.run_id}"
+    by_day = pd.DataFrame(rows, columns=SIMULATION_COLUMNS).sort_values(["policy", "day"], ignore_index=True)
+    return SimulationRun(by_day, summary, None, url)
