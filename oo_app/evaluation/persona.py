@@ -154,7 +154,7 @@ class SimulatedPerson:
 
     def done_probability(self, tip: Tip, moment: datetime) -> float:
         """Their chance of doing ``tip`` delivered at ``moment`` outside their quiet window (the reaction model)."""
-        return self.chance(tip.text, str(tip.kind), getattr(tip, "lead_agent", None), moment)
+        return self.chance(tip.text, str(tip.kind), tip.lead_agent, moment)
 
     def chance(self, text: str, kind: str, lead_agent: str | None, moment: datetime) -> float:
         """Their chance of doing a tip saying ``text`` (of ``kind``, led by ``lead_agent``) delivered at ``moment``
