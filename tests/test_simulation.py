@@ -365,3 +365,12 @@ def test_tips_in_true_quiet_hours_are_dismissed_whatever_the_tastes(tmp_path: Pa
     tip = Tip(user_id=1, text="Take a short walk.", kind="advice", prompt_version="x", model_alias="x", model="x")
     assert person.in_quiet_hours(moment)
     assert person.reaction(tip, moment) == Reaction.dismissed
+
+
+def test_workers_share_the_runs_and_find_the_same_figures(tmp_path: Path) -> None:
+    alone = simulate(PERSONAS[:2], days=2).as_dict()
+    shared = simulate(PERSONAS[:2], days=2, workers=2).as_dict()
+    assert shared["policies"].keys() == alone["policies"].keys()
+    for name in ("no-learning", BASELINE, "oracle"):  # their choices do not depend on the person's database id
+        assert shared["policies"][name] == alone["policies"][name], name
+    assert shared["offpolicy"][BASELINE]["tips"] == alone["offpolicy"][BASELINE]["tips"] > 0

@@ -154,8 +154,11 @@ def bench_models(
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--policy", "names", multiple=True, help="A policy to simulate (repeatable); default: the incumbent.")
 @click.option("--no-mlflow", is_flag=True, help="Print the figures only; log no MLflow run.")
+@click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True, help="Processes sharing the runs.")
 @domain_errors
-def simulate(days: int, personas_dir: Path | None, seed: int, names: tuple[str, ...], no_mlflow: bool) -> None:
+def simulate(
+    days: int, personas_dir: Path | None, seed: int, names: tuple[str, ...], no_mlflow: bool, workers: int
+) -> None:
     """Simulated persons react to each policy's tips for DAYS days, beside the baselines no-learning, random-agent and
     oracle: acceptance (overall and over the last 10 days), quiet-hours tips and the off-policy check (a table on
     stderr, JSON on stdout, its last line). Runs in a temporary database; logs a run of MLflow's oo-simulation."""
@@ -180,7 +183,7 @@ def simulate(days: int, personas_dir: Path | None, seed: int, names: tuple[str, 
     if not personas:
         raise click.UsageError("no persona-*.json in the personas folder")
     started = time.perf_counter()
-    report = run(personas, days=days, policies=writers, seed=seed)
+    report = run(personas, days=days, policies=writers, seed=seed, workers=workers)
     seconds = time.perf_counter() - started
     click.echo(report.table(), err=True)
     click.echo(f"{seconds:.1f} s", err=True)

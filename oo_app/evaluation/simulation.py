@@ -23,11 +23,13 @@ chance (it alone reads the truth, through the simulated person). The baseline ``
 
 from __future__ import annotations
 
+import multiprocessing
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, time, timedelta
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
@@ -36,8 +38,9 @@ from agents.runner import run_due
 from oo_app.clock import as_utc, zone
 from oo_app.db import make_engine, migrate
 from oo_app.demo import grant_consents, store_history
+from oo_app.evaluation.offpolicy import LoggedTip
 from oo_app.evaluation.persona import Persona, SimulatedPerson, load_persona
-from oo_app.evaluation.simulation_offpolicy import offpolicy_check
+from oo_app.evaluation.simulation_offpolicy import logged_by_policy, offpolicy_check
 from oo_app.evaluation.simulation_report import BASELINE, PolicyResult, SimulationReport
 from oo_app.models import Policy, Reaction, Tip, User
 from oo_app.recommender import mark_shown, react, recommend
@@ -177,6 +180,31 @@ def _live(
         session.commit()
 
 
+# Forked workers read the jobs from here (a fork inherits it; writers need not pickle).
+_jobs: dict[str, Any] = {}
+
+
+def _run_share(share: int) -> tuple[dict[str, PolicyResult], dict[str, list[LoggedTip]]]:
+    """Worker ``share`` of ``_jobs["workers"]``: its (policy, persona) pairs, in a temporary database of its own."""
+    pairs = _jobs["pairs"][share :: _jobs["workers"]]
+    return _run_pairs(pairs, None)
+
+
+def _run_pairs(
+    pairs: Sequence[tuple[str, Persona]], database_url: str | None
+) -> tuple[dict[str, PolicyResult], dict[str, list[LoggedTip]]]:
+    makers, days, seed = _jobs["makers"], _jobs["days"], _jobs["seed"]
+    results = {name: PolicyResult() for name in makers}
+    with _database(database_url) as engine:
+        for name, persona in pairs:
+            with Session(engine, expire_on_commit=False) as session:
+                person = SimulatedPerson(persona, seed)
+                _live(session, person, name, makers[name](person), days, results[name])
+        with Session(engine) as session:
+            logged = logged_by_policy(session, makers)
+    return results, logged
+
+
 def simulate(
     personas: list[Path],
     *,
@@ -185,13 +213,17 @@ def simulate(
     seed: int = 0,
     database_url: str | None = None,
     baselines: Sequence[str] = tuple(BASELINES),
+    workers: int = 1,
 ) -> SimulationReport:
     """Run every policy (default: the incumbent :func:`~oo_app.recommender.recommend`) and the ``baselines`` (default
     all: ``no-learning``, ``random-agent``, ``oracle``; the baseline ``random-agent`` always runs) on copies of
     ``personas`` for ``days`` days, and report how their tips fared, with the off-policy check.
 
     ``database_url`` names a database to keep (migrated here; it must hold none of the simulation's persons); by
-    default a temporary SQLite file is used. The tip writer is whatever the settings configure.
+    default a temporary SQLite file is used. With ``workers`` > 1 (and no ``database_url``) the (policy, persona)
+    runs are shared among that many forked processes, each with a database of its own: the same figures up to the
+    learner's random draws, which are keyed by the person's id in their database. The tip writer is whatever the
+    settings configure.
     """
     writers = dict(policies) if policies is not None else {INCUMBENT: recommend}
     for name in writers:
@@ -200,15 +232,24 @@ def simulate(
     makers: dict[str, PolicyMaker] = {name: (lambda person, w=writer: w) for name, writer in writers.items()}
     makers |= {name: BASELINES[name] for name in BASELINES if name in baselines or name == BASELINE}
     loaded = [load_persona(path) for path in personas]
+    pairs = [(name, persona) for name in makers for persona in loaded]
+    _jobs.update(makers=makers, days=days, seed=seed, pairs=pairs, workers=workers)
+    try:
+        if workers > 1 and database_url is None:
+            with multiprocessing.get_context("fork").Pool(workers) as pool:
+                shares = pool.map(_run_share, range(workers))
+        else:
+            shares = [_run_pairs(pairs, database_url)]
+    finally:
+        _jobs.clear()
     results = {name: PolicyResult() for name in makers}
-    with _database(database_url) as engine:
-        for name, make in makers.items():
-            for persona in loaded:
-                with Session(engine, expire_on_commit=False) as session:
-                    person = SimulatedPerson(persona, seed)
-                    _live(session, person, name, make(person), days, results[name])
-        with Session(engine) as session:
-            check = offpolicy_check(session, results)
+    logged: dict[str, list[LoggedTip]] = {}
+    for share_results, share_logged in shares:
+        for name, result in share_results.items():
+            results[name].merge(result)
+        for name, tips in share_logged.items():
+            logged.setdefault(name, []).extend(tips)
+    check = offpolicy_check(logged, results)
     return SimulationReport(
         days=days, seed=seed, personas=tuple(p.id for p in loaded), policies=results, offpolicy=check
     )

@@ -9,28 +9,33 @@ whether the realised figure falls in the interval, not equality.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from sqlmodel import Session
 
 from oo_app.errors import OOError
-from oo_app.evaluation.offpolicy import CandidatePolicy, composer_order, estimate, logged_tips, uniform
+from oo_app.evaluation.offpolicy import CandidatePolicy, LoggedTip, composer_order, estimate, logged_tips, uniform
 from oo_app.evaluation.simulation_report import PolicyResult
 
 TARGETS: dict[str, CandidatePolicy] = {"no-learning": composer_order, "random-agent": uniform}
 LOGGERS = ("incumbent", "random-agent")
 
 
-def offpolicy_check(session: Session, results: Mapping[str, PolicyResult]) -> dict[str, Any]:
-    """For each logging policy that ran (:data:`LOGGERS`) and each target that ran (:data:`TARGETS`, the logger
-    itself excluded): the IPS and SNIPS estimates from the logger's tips, the target's realised acceptance, and
-    whether each interval covers it."""
+def logged_by_policy(session: Session, names: Iterable[str]) -> dict[str, list[LoggedTip]]:
+    """The logged tips of each logging policy among ``names`` (:data:`LOGGERS`)."""
+    return {name: logged_tips(session, policy=name) for name in names if name in LOGGERS}
+
+
+def offpolicy_check(logged: Mapping[str, list[LoggedTip]], results: Mapping[str, PolicyResult]) -> dict[str, Any]:
+    """For each logging policy that ran (:data:`LOGGERS`, its tips in ``logged``) and each target that ran
+    (:data:`TARGETS`, the logger itself excluded): the IPS and SNIPS estimates from the logger's tips, the target's
+    realised acceptance, and whether each interval covers it."""
     found: dict[str, Any] = {}
     for logger in LOGGERS:
         if logger not in results:
             continue
-        tips = logged_tips(session, policy=logger)
+        tips = logged.get(logger, [])
         targets = {name: policy for name, policy in TARGETS.items() if name in results and name != logger}
         try:
             estimates = estimate(tips, targets)

@@ -36,6 +36,14 @@ class PolicyResult:
         self.reactions_by_day.setdefault(day, Counter())[reaction.value] += 1
         self.quiet_violations += quiet
 
+    def merge(self, other: PolicyResult) -> None:
+        """Add ``other``'s tips (the same policy, run on other personas)."""
+        for persona, counts in other.reactions_by_persona.items():
+            self.reactions_by_persona.setdefault(persona, Counter()).update(counts)
+        for day, counts in other.reactions_by_day.items():
+            self.reactions_by_day.setdefault(day, Counter()).update(counts)
+        self.quiet_violations += other.quiet_violations
+
     @property
     def reactions(self) -> dict[str, int]:
         """Tips by reaction, every kind of reaction listed."""
