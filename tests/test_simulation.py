@@ -374,3 +374,17 @@ def test_workers_share_the_runs_and_find_the_same_figures(tmp_path: Path) -> Non
     for name in ("no-learning", BASELINE, "oracle"):  # their choices do not depend on the person's database id
         assert shared["policies"][name] == alone["policies"][name], name
     assert shared["offpolicy"][BASELINE]["tips"] == alone["offpolicy"][BASELINE]["tips"] > 0
+
+
+def test_the_offpolicy_estimate_from_the_random_agents_log_covers_what_no_learning_met(
+    month: tuple[SimulationReport, str],
+) -> None:
+    """Where the truth is known: from the random agent's logged tips (propensity 1 / its leads), self-normalised IPS
+    estimates the composer's order, and its interval holds the acceptance the no-learning policy met in its own run."""
+    report, _ = month
+    check = report.offpolicy[BASELINE]
+    assert check["tips"] == report.policies[BASELINE].delivered
+    found = check["estimates"]["no-learning"]
+    assert found["realised"] == report.policies["no-learning"].acceptance
+    assert found["snips"]["covers"], found
+    assert 0 < found["snips"]["effective_tips"] < check["tips"], "only the tips whose lead the composer put first"
