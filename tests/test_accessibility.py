@@ -142,8 +142,10 @@ def test_the_tip_page_works_by_keyboard(page: Page, app_server: AppServer) -> No
     page.goto(app_server[0] + "/")
     first = live_tip(page)
     page.locator("body").focus()
-    assert _tab_order(page, 6) == ["settings-link", "sign-out", "react-done", "react-snoozed", "react-dismissed", "why"]
+    expected = ["settings-link", "sign-out", "react-done", "react-snoozed", "react-dismissed", "react-disliked", "why"]
+    assert _tab_order(page, len(expected)) == expected
     assert page.evaluate("() => getComputedStyle(document.activeElement).outlineStyle") != "none"
+    assert page.get_attribute("#react-disliked", "aria-label") == "Not for me: fewer tips like this one"
     page.keyboard.press("Enter")
     page.wait_for_selector("#tip-why")
     assert page.get_attribute("#why", "aria-expanded") == "true"

@@ -61,6 +61,23 @@ def test_page_shows_one_tip_and_done_brings_a_different_one(page: Page, app_serv
     engine.dispose()
 
 
+def test_not_for_me_is_a_quiet_reaction_that_brings_another_tip(page: Page, app_server: AppServer) -> None:
+    first = tip_text(page)
+    first_id = int(page.get_attribute("#tip-text", "data-tip-id"))
+    page.click("#react-disliked")
+    page.wait_for_function(
+        "(first) => { const t = document.querySelector('#tip-text')?.innerText.trim(); return t && t !== first; }",
+        arg=first,
+    )
+    engine = make_engine(app_server[1])
+    with Session(engine) as session:
+        answered = session.get(Tip, first_id)
+        disliked = session.exec(select(Event).where(Event.type == "tip_disliked")).all()
+    engine.dispose()
+    assert answered.reaction == "disliked", "'not for me' is the disliked reaction"
+    assert [event.payload.get("tip_id") for event in disliked][-1:] == [first_id], "and it is logged"
+
+
 def _written_ahead(engine, shown_id: int) -> Tip | None:
     with Session(engine) as session:
         return session.exec(select(Tip).where(Tip.follows == shown_id)).first()

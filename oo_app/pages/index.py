@@ -64,14 +64,28 @@ def tip_view() -> rx.Component:
             aria_label="React to this tip",
             style={"display": "flex", "gap": "0.75rem", "flex_wrap": "wrap", "justify_content": "center"},
         ),
-        rx.el.button(
-            "why this tip?",
-            id="why",
-            type="button",
-            on_click=TipState.toggle_why,
-            aria_expanded=TipState.show_why,
-            aria_controls="tip-why",
-            style=LINK_STYLE,
+        rx.el.div(
+            # The quiet way to say a kind of tip does not suit the person (the ``disliked`` reaction): what oO learns
+            # from most (issue 17), worded for a screen reader too.
+            rx.el.button(
+                "not for me",
+                id=f"react-{Reaction.disliked.value}",
+                type="button",
+                on_click=TipState.react(Reaction.disliked.value, TipState.tip_id),
+                disabled=TipState.busy,
+                aria_label="Not for me: fewer tips like this one",
+                style=LINK_STYLE,
+            ),
+            rx.el.button(
+                "why this tip?",
+                id="why",
+                type="button",
+                on_click=TipState.toggle_why,
+                aria_expanded=TipState.show_why,
+                aria_controls="tip-why",
+                style=LINK_STYLE,
+            ),
+            style={"display": "flex", "gap": "1.25rem", "justify_content": "center", "flex_wrap": "wrap"},
         ),
         rx.cond(
             TipState.show_why,
