@@ -236,3 +236,24 @@ def test_tastes_set_by_hand_are_checked(value, stored) -> None:
     for wrong in ({"momentum": 1.5}, {"momentum": {"alpha": 0, "beta": 1}}, {"x" * 65: 0.5}, ["momentum"], {"m": "a"}):
         with pytest.raises(ValueError, match="share of their tips"):
             rule(wrong)
+
+
+def test_why_this_tip_says_what_oo_learned_about_tips_like_it(session, demo_user) -> None:
+    from oo_app.recommender import react, recommend
+    from oo_app.recommender.learning import learned_about
+    from tests.conftest import NOW
+
+    first = recommend(session, demo_user, NOW)
+    assert learned_about(session, first) is None, "nothing learned before any answer"
+    lead = first.lead_agent
+    for step in range(6):  # six tips of the same lead, all done
+        tip = recommend(session, demo_user, NOW + timedelta(minutes=20 * step))
+        tip.lead_agent = lead
+        session.add(tip)
+        react(session, demo_user, tip.id, "done", NOW + timedelta(minutes=20 * step + 1))
+    latest = recommend(session, demo_user, NOW + timedelta(hours=3))
+    latest.lead_agent = lead
+    said = learned_about(session, latest)
+    assert said is not None, "enough answers to say something"
+    assert said.startswith("You finish most "), said
+    assert "tips (" in said, said

@@ -89,7 +89,15 @@ def tip_view() -> rx.Component:
         ),
         rx.cond(
             TipState.show_why,
-            rx.el.p("from ", TipState.sources, " · ", TipState.written_by, id="tip-why", style=SMALL_MUTED),
+            rx.el.p(
+                rx.cond(TipState.learned != "", rx.el.span(TipState.learned, " ", id="tip-learned")),
+                "from ",
+                TipState.sources,
+                " · ",
+                TipState.written_by,
+                id="tip-why",
+                style=SMALL_MUTED,
+            ),
         ),
         first_run_note(),
         mood_tap(),

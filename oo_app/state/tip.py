@@ -25,6 +25,7 @@ from oo_app.llm.aliases import COMPOSER_MODEL, LOCAL_TIP_MODEL
 from oo_app.models import Tip, User
 from oo_app.profile.first_run import first_run_pending
 from oo_app.recommender import mark_shown, react
+from oo_app.recommender.learning import learned_about
 from oo_app.recommender.on_request import replacement_within_limit, tip_after, tip_to_show
 from oo_app.settings import get_settings
 from oo_app.state.signed_in import SignedIn, as_person
@@ -44,14 +45,15 @@ class TipView:
     kind: str
     model: str
     agents: list[str]
+    learned: str = ""  # what oO learned about tips like this one, for "why this tip?"
 
     @classmethod
-    def of(cls, tip: Tip) -> TipView:
-        return cls(tip.id, tip.text, str(tip.kind), tip.model, tip.agent_ids)
+    def of(cls, tip: Tip, learned: str | None = None) -> TipView:
+        return cls(tip.id, tip.text, str(tip.kind), tip.model, tip.agent_ids, learned or "")
 
 
 def _shown(session: Session, tip: Tip | None) -> TipView | None:
-    return TipView.of(mark_shown(session, tip)) if tip is not None else None
+    return TipView.of(mark_shown(session, tip), learned_about(session, tip)) if tip is not None else None
 
 
 def _show_current(cookies: dict[str, str]) -> TipView | None:
@@ -86,6 +88,7 @@ class TipState(SignedIn, rx.State):
     kind: str = ""
     model: str = ""
     agents: list[str] = []
+    learned: str = ""
     error: str = ""
     busy: bool = False
     show_why: bool = False
@@ -106,16 +109,16 @@ class TipState(SignedIn, rx.State):
             view.model,
             view.agents,
         )
-        self.error, self.show_why = "", False
+        self.learned, self.error, self.show_why = view.learned, "", False
 
     def _resting(self) -> None:
-        self.tip_id, self.text, self.kind, self.model, self.agents = 0, "", "", "", []
+        self.tip_id, self.text, self.kind, self.model, self.agents, self.learned = 0, "", "", "", [], ""
         self.error, self.show_why = RESTING, False
 
     def _signed_out(self) -> None:
         self._mark_signed_out()
         self.first_run = False
-        self.tip_id, self.text, self.kind, self.model, self.agents = 0, "", "", "", []
+        self.tip_id, self.text, self.kind, self.model, self.agents, self.learned = 0, "", "", "", [], ""
         self.dev_login = get_settings().dev_login_enabled
 
     @rx.var
