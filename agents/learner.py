@@ -3,7 +3,7 @@
 Reads only ``UserHistory.tip_outcomes`` (consent ``activity``) and the population prior the runner hands it
 (``UserHistory.tip_prior``: what works for most people). Infers ``tastes``: per lead agent (``generic`` for the
 tips no agent leads) the Beta posterior ``{"alpha", "beta"}`` of a tip being taken up = the prior + the person's
-rewards (:data:`oo_app.recommender.learning.REWARDS`). A person's own ``tastes`` (set on /settings: a lead's share
+rewards (:data:`agents.rewards.REWARDS`). A person's own ``tastes`` (set on /settings: a lead's share
 of tips taken up, 0 to 1, or its alpha and beta) replace the learned ones. Its snippet says it in plain words.
 """
 
@@ -14,8 +14,8 @@ from datetime import timedelta
 from typing import Any
 
 from agents.base import Agent, AgentManifest, InferredParam, Snippet, TipOutcome, UserHistory
+from agents.rewards import GENERIC, LEARNER, REWARDS, WEAK_PRIOR, kind_key
 from oo_app.models import ACCEPTING_REACTIONS, Reaction
-from oo_app.recommender.learning import GENERIC, LEARNER, REWARDS, WEAK_PRIOR, kind_key
 
 TASTES = "tastes"
 SET_BY_HAND = 1_000.0  # a share set by hand weighs as this many reactions: the person's word wins

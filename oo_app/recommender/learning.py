@@ -19,21 +19,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 from sqlmodel import Session, col, func, select
 
+from agents.rewards import LEARNER, REWARDS, WEAK_PRIOR, key, kind_key
 from oo_app.models import Reaction, Tip
 
 if TYPE_CHECKING:
     from oo_app.recommender.composer import TipDraft
 
-# What a reaction is worth: taken up (done, liked) 1; a snooze is "not now", weakly positive; no 0.
-REWARDS: dict[Reaction, float] = {
-    Reaction.done: 1.0,
-    Reaction.liked: 1.0,
-    Reaction.snoozed: 0.25,
-    Reaction.dismissed: 0.0,
-    Reaction.disliked: 0.0,
-}
-GENERIC = "generic"  # the lead a generic draft (lead None) competes as
-WEAK_PRIOR = (1.0, 1.0)  # Beta(1, 1): nothing known
 DRAWS = 2_000  # Thompson draws that estimate a choice's propensity
 
 # A lead's Beta posterior (alpha, beta) of being taken up, by lead (GENERIC for the generic drafts).
@@ -83,16 +74,6 @@ def is_learning_off() -> bool:
     return _off.get()
 
 
-def key(lead: str | None) -> str:
-    """The posterior key of a lead: the lead itself, :data:`GENERIC` for None."""
-    return lead if lead is not None else GENERIC
-
-
-def kind_key(kind: str) -> str:
-    """The posterior key of a tip kind (``kind:todo``, ``kind:advice``), beside the leads' keys."""
-    return f"kind:{kind}"
-
-
 def _mean(posterior: Posterior, key: str) -> float:
     alpha, beta = posterior.get(key, WEAK_PRIOR)
     return alpha / (alpha + beta)
@@ -133,9 +114,6 @@ def thompson(leads: Sequence[str | None], posterior: Posterior, rng: random.Rand
     winners = np.argmax(draws, axis=1)
     chosen = int(winners[0])
     return chosen, float(np.count_nonzero(winners == chosen)) / DRAWS
-
-
-LEARNER = "learner"  # the agent whose output carries a person's posterior (agents/learner.py)
 
 
 def posterior_of(signals: Mapping[str, object]) -> Posterior:
@@ -241,7 +219,7 @@ def forget_priors() -> None:
 def learned_about(session: Session, tip: Tip) -> str | None:
     """What oO learned about tips like ``tip`` (led by the same agent), in a sentence for "why this tip?" ("You finish
     most momentum tips (7 of 9)."), from the person's latest learner output; None until it has enough answers."""
-    from agents.learner import why
+    from agents.learner import why  # the agent's own words; imported late: the agent reads this room's names
     from agents.runner import latest_output
 
     output = latest_output(session, tip.user_id, LEARNER)
