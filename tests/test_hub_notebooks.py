@@ -95,7 +95,7 @@ def test_agent_health_shows_freshness_errors_and_who_waits(hub_url: str) -> None
     assert defs["run_stats"].set_index("agent").loc["time-of-day", "errors"] == 1
     assert "ValueError: boom" in text
     assert "bob@example.com" in text
-    assert "5 of 7" in text, "five agents meet the SLA (mood and calendar, which nobody here allows, among them)"
+    assert "5 of 8" in text, "five agents meet the SLA (mood and calendar, which nobody here allows, among them)"
 
 
 def test_tips_shows_the_log_and_acceptance_and_follows_the_filters(hub_url: str) -> None:
@@ -168,15 +168,15 @@ def test_people_shows_a_person_and_never_a_token(hub_url: str) -> None:
 
 def test_a_recompute_from_people_runs_the_due_agents_and_is_audited(hub_url: str) -> None:
     text, defs = run("people", who="bob@example.com", recompute_requested=True)
-    assert defs["recomputed"] == ["time-of-day"]
-    assert "Recomputed: time-of-day" in text
+    assert defs["recomputed"] == ["learner", "time-of-day"], "bob allows activity: the learner is due too"
+    assert "Recomputed: learner, time-of-day" in text
     engine = make_engine(hub_url)
     with Session(engine) as session:
         bob = session.exec(select(User).where(User.email == "bob@example.com")).one()
     engine.dispose()
     [event] = _audit(hub_url)
     assert (event.actor, event.action, event.target) == (OPERATOR, "agents.recompute", f"person:{bob.id}")
-    assert event.details == {"agents": ["time-of-day"], "outputs": 1}
+    assert event.details == {"agents": ["learner", "time-of-day"], "outputs": 2}
 
 
 @pytest.mark.parametrize("notebook", sorted(navigation.NOTEBOOKS))
