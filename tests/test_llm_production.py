@@ -95,7 +95,8 @@ def expected_prompt(session: Session, tip: Tip) -> str:
         SignalLine(source["agent_id"], outputs[source["output_id"]].snippet, outputs[source["output_id"]].data)
         for source in tip.sources
     ]
-    return render(signals, recent_tip_texts(session, tip.user_id, before=tip.id), tip.prompt_version)
+    recent = recent_tip_texts(session, tip.user_id, before=tip.id)
+    return render(signals, recent, tip.prompt_version, lead=tip.lead_agent)  # the lead the tip was chosen with
 
 
 def test_tip_generator_on_ollama_is_configuration_only(
