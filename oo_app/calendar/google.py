@@ -23,16 +23,15 @@ from oo_app.errors import OOError
 from oo_app.integrations import oauth
 from oo_app.integrations.errors import IntegrationNotConfigured, NotConnected, ProviderUnavailable, ReauthNeeded
 from oo_app.integrations.oauth import (
-    DISCONNECTED,
     REAUTH_NEEDED,
     IssuedTokens,
     OAuthProvider,
     ensure_fresh,
     force_refresh,
 )
-from oo_app.integrations.revocation import Outcome, Revocation
-from oo_app.integrations.vault import TokenVault, describe, forget_tokens, get_vault, read_tokens, store_tokens
-from oo_app.models import Integration, utcnow
+from oo_app.integrations.revocation import Outcome, Revocation, forget_credentials
+from oo_app.integrations.vault import TokenVault, describe, get_vault, read_tokens, store_tokens
+from oo_app.models import Integration
 from oo_app.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -180,10 +179,7 @@ def revoke_google(session: Session, integration: Integration, settings: Settings
         except OOError as failure:
             outcome, error = "failed", str(failure)
             log.warning("revocation of %s failed, tokens forgotten anyway: %s", describe(integration), failure)
-    forget_tokens(integration)
+    forget_credentials(session, integration)
     google_api.forget(integration.id)
-    integration.status = DISCONNECTED
-    integration.updated_at = utcnow()
-    session.add(integration)
     session.flush()
     return Revocation(provider=integration.provider, revocation=outcome, error=error)
