@@ -256,6 +256,10 @@ def compute_output(
         # Another worker wrote this slot first: its output is the one.
         log.info("output %s already written by another worker", key)
         return session.exec(this_slot).one()
+    except sa.exc.SQLAlchemyError:
+        # The database failed, not the agent: the transaction is gone, so nothing can be recorded in it; the caller
+        # answers (503 while the database is down) and the slot is computed again later.
+        raise
     except Exception as error:
         log.exception("agent %s failed for user %s", manifest.id, user.id)
         run.status, run.error, output = "error", f"{type(error).__name__}: {error}", None

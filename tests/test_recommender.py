@@ -11,9 +11,10 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from agents.registry import registry
+from oo_app.db import is_unavailable
 from oo_app.errors import Conflict, InvalidInput, NotFound
 from oo_app.llm.aliases import COMPOSER_MODEL, LOCAL_EMBEDDING_MODEL
-from oo_app.models import AgentOutput, Event, Reaction, Tip, User
+from oo_app.models import AgentOutput, AgentRun, Event, Reaction, Tip, User
 from oo_app.recommender import current_tip, react, recommend, refresh_tips, replacement_tip
 from oo_app.recommender.prompts import CURRENT_VERSION, render
 from oo_app.tasks.scheduler import run_round
@@ -151,6 +152,30 @@ def test_reactions_are_validated_and_scoped_to_their_person(session: Session, de
     with pytest.raises(Conflict):
         react(session, demo_user, tip.id, "done")
     assert session.get(Tip, tip.id).reaction == "snoozed"
+
+
+def test_a_database_failure_while_learning_from_a_reaction_reaches_the_caller_as_itself(
+    session: Session, demo_user: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The learner recomputes inside the reaction's transaction: a connection lost there is the database's failure
+    (the API's 503, tried again later), never recorded as the agent's and never turned into a PendingRollbackError
+    (a 500) by writing into the dead transaction."""
+    tip = recommend(session, demo_user, NOW)
+    session.commit()
+    cut = ConnectionError("server closed the connection unexpectedly")
+    lost = sa.exc.OperationalError("SELECT", {}, cut, connection_invalidated=True)  # as psycopg's dialect raises it
+
+    def connection_lost(*_args: object, **_kwargs: object) -> None:
+        raise lost
+
+    monkeypatch.setattr("agents.runner.load_history", connection_lost)
+    with pytest.raises(sa.exc.OperationalError) as raised:
+        react(session, demo_user, tip.id, "done", NOW + timedelta(minutes=1))
+    assert raised.value is lost
+    assert is_unavailable(raised.value), "the API answers it with 503 and Retry-After"
+    session.rollback()
+    assert session.get(Tip, tip.id).reaction is None, "the reaction was not half-written"
+    assert not session.exec(select(AgentRun).where(AgentRun.status == "error")).all(), "no agent failure recorded"
 
 
 def test_scheduler_round_writes_outputs_and_a_fresher_tip_replaces_the_shown_one(
