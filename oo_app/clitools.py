@@ -1,5 +1,5 @@
-"""Shared by the ``oo`` command groups: domain errors and invalid settings become a message and exit status 1, never a
-stack trace."""
+"""Shared by the ``oo`` command groups: domain errors, invalid settings, a database that is not migrated or does not
+answer become a message and exit status 1, never a stack trace."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from functools import wraps
 from typing import Any, TypeVar
 
 import click
+import sqlalchemy as sa
 from pydantic import ValidationError
 
 from oo_app.errors import OOError
@@ -23,8 +24,28 @@ def domain_errors(command: F) -> F:
             return command(*args, **kwargs)
         except OOError as error:
             raise click.ClickException(str(error)) from None
+        except sa.exc.DBAPIError as error:
+            raise click.ClickException(database_problem(error)) from error
 
     return wrapper  # type: ignore[return-value]
+
+
+def database_problem(error: sa.exc.DBAPIError) -> str:
+    """What to do about a database error a command met: migrate, or bring the database up; else what it said."""
+    from oo_app.db import is_unavailable, pending_migrations
+    from oo_app.health import describe
+    from oo_app.settings import get_settings
+
+    if is_unavailable(error):
+        return f"the database does not answer ({describe(error)}); start it, or check OO_DATABASE_URL"
+    try:
+        missing = pending_migrations()
+    except sa.exc.SQLAlchemyError:
+        missing = []
+    if missing:
+        where = sa.make_url(get_settings().database_url).render_as_string(hide_password=True)
+        return f"the database {where} lacks {len(missing)} migration(s): run `oo migrate` first (./scripts/dev does)"
+    return f"the database refused the command: {describe(error)}"
 
 
 class SettingsChecked(click.Group):

@@ -90,3 +90,19 @@ def test_agents_run_computes_due_outputs_for_everyone(sqlite_url: str, demo_user
     assert summary["outputs"] >= 1
     again = json.loads(_oo("agents", "run", "--user", "demo@example.com", database_url=sqlite_url).stdout)
     assert again["outputs"] == 0, "nothing is due right after a run"
+
+
+def test_a_command_on_a_database_not_migrated_says_to_migrate_without_a_stack_trace(tmp_path: Path) -> None:
+    result = _oo("recommend", "--user", "demo@example.com", database_url=f"sqlite:///{tmp_path / 'new.db'}")
+
+    assert result.returncode == 1
+    assert "run `oo migrate` first" in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr, result.stderr
+
+
+def test_a_command_on_a_database_that_does_not_answer_says_so_without_a_stack_trace() -> None:
+    result = _oo("recommend", "--user", "demo@example.com", database_url="postgresql+psycopg://oo@127.0.0.1:9/none")
+
+    assert result.returncode == 1
+    assert "the database does not answer" in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr, result.stderr
