@@ -1,4 +1,5 @@
-"""What the learner counts: a reaction's reward, the keys of its posteriors, the prior of nothing known.
+"""What the learner counts: a reaction's reward, the keys of its posteriors, the prior of nothing known, the parts of
+the day it learns apart.
 
 Shared by the learner agent (:mod:`agents.learner`) and the recommender's choice (:mod:`oo_app.recommender.learning`),
 which imports it from here, never the reverse. Pure names and two helpers.
@@ -29,3 +30,19 @@ def key(lead: str | None) -> str:
 def kind_key(kind: str) -> str:
     """The posterior key of a tip kind (``kind:todo``, ``kind:advice``), beside the leads' keys."""
     return f"kind:{kind}"
+
+
+# The parts of a local day a lead is learned apart in (a person may take up momentum tips in the morning only): by the
+# local hour a part begins, the night running into the morning.
+PARTS: tuple[tuple[int, str], ...] = ((5, "morning"), (12, "afternoon"), (17, "evening"), (22, "night"))
+
+
+def part_of_day(hour: int) -> str:
+    """The part of the day a local ``hour`` (0-23) falls in: ``morning`` 05-12, ``afternoon`` 12-17, ``evening``
+    17-22, ``night`` 22-05."""
+    return next((name for start, name in reversed(PARTS) if hour >= start), PARTS[-1][1])
+
+
+def part_key(lead: str | None, part: str) -> str:
+    """The posterior key of a lead in one part of the day (``momentum@morning``)."""
+    return f"{key(lead)}@{part}"

@@ -57,6 +57,7 @@ def _time_of_day(data: Mapping[str, Any]) -> list[TipDraft]:
             _advice(f"Quiet hours until {quiet_end:02d}:00. Rest now; the next tip can wait for the morning."),
             _todo(f"Tomorrow at {preferred:02d}:00: start with the task that matters most."),
             _advice("Nothing needs you now. Let today be finished."),
+            _advice(f"Your quiet hours run until {quiet_end:02d}:00. Put the list away until then."),
         ]
     if phase == "peak":
         last = peaks[-1]
@@ -64,28 +65,46 @@ def _time_of_day(data: Mapping[str, Any]) -> list[TipDraft]:
             _todo("This is your best hour. Start the task you have been putting off, now."),
             _advice(f"Your peak hours run through {last:02d}:00: one deep task, no inbox."),
             _todo(f"Close one open loop by {last:02d}:00."),
+            _advice(f"Until {last:02d}:00 your focus is at its best: notifications off, one thing at a time."),
+            _todo(f"Give the hardest task on your list the time until {last:02d}:00."),
         ]
     if phase == "before_peak":
         return [
             _advice(f"Your peak starts at {peaks[0]:02d}:00. Save the hardest task for then."),
             _todo(f"Pick the one task that matters most and block {preferred:02d}:00 for it."),
             _advice(f"Before {peaks[0]:02d}:00, clear small admin so your peak stays free for deep work."),
+            _todo(f"Decide now what you will start at {peaks[0]:02d}:00, so the peak begins at once."),
+            _advice(f"Keep {peaks[0]:02d}:00 free of meetings: it is when you do your best work."),
         ]
     return [
         _advice(f"Past your peak hours: keep the rest of {weekday} light."),
         _todo(f"Write down tomorrow's first task for {preferred:02d}:00."),
         _advice(f"Wind down before {quiet_start:02d}:00, when your quiet hours begin."),
+        _todo("Tidy one small loose end, then call it a day."),
+        _advice(f"Your best hours are behind you for {weekday}: routine tasks only from here."),
     ]
 
 
 def _momentum(data: Mapping[str, Any]) -> list[TipDraft]:
     trend, done = data.get("trend"), int(data.get("done_last_7_days", 0))
     if trend == "rising":
-        return [_advice(f"{done} tasks done in the last 7 days: keep the streak, but pick just one for now.")]
+        return [
+            _advice(f"{done} tasks done in the last 7 days: keep the streak, but pick just one for now."),
+            _todo(f"You are on a roll with {done} tasks this week: one more small win keeps it going."),
+            _advice("Your momentum is rising. Keep the next task small so the streak holds."),
+            _advice(f"{done} tasks in 7 days. Rest is part of it: finish one, then take a break."),
+        ]
     if trend == "falling":
         return [
             _todo("Momentum dipped this week. Pick the smallest open task and finish it now."),
             _advice("A slow week is fine. One small win restarts the engine."),
+            _todo("Fewer tasks got done this week. Restart with one you can finish in ten minutes."),
+            _advice("Momentum is lower than usual. Let one easy task count as today's win."),
+        ]
+    if done > 0:
+        return [
+            _advice(f"A steady week: {done} tasks done in the last 7 days. Keep the same pace today."),
+            _todo("Your pace is steady. Finish one task today and it stays that way."),
         ]
     return []
 
@@ -97,6 +116,11 @@ def _overdue(data: Mapping[str, Any]) -> list[TipDraft]:
         found.append(_todo(f"Your {project} due dates slip the most: give one {project} task a real date."))
     if late >= 1:
         found.append(_advice("Your due dates tend to slip. Move one to a date you will really keep."))
+    if project:
+        found.append(_todo(f"{project} tasks run late most often. Pick one and set a date you can keep."))
+        found.append(_advice(f"Look over your {project} tasks: one of them needs a due date you believe in."))
+    if late >= 1:
+        found.append(_todo("Clear one overdue date today: finish the task or move it honestly."))
     return found
 
 
@@ -104,14 +128,26 @@ def _focus(data: Mapping[str, Any]) -> list[TipDraft]:
     areas = [str(area) for area in data.get("preferred_areas") or []]
     if len(areas) < 2:
         return []
-    return [_todo(f"Most of your wins are in {areas[0]}. Give {areas[1]} ten minutes today.")]
+    first, second = areas[0], areas[1]
+    return [
+        _todo(f"Most of your wins are in {first}. Give {second} ten minutes today."),
+        _advice(f"{first} is where you get things done. Start there when the day gets busy."),
+        _todo(f"{second} has had less of your time lately: one small {second} task today."),
+        _advice(f"Keep your focus on {first} and {second}; the rest can wait."),
+    ]
 
 
 def _patterns(data: Mapping[str, Any]) -> list[TipDraft]:
     peak = data.get("peak_hour")
     if peak is None or float(data.get("daily_strength", 0)) < 3:
         return []
-    return [_advice(f"Most of your tasks get done around {int(peak):02d}:00. Keep that hour free.")]
+    hour = f"{int(peak):02d}:00"
+    return [
+        _advice(f"Most of your tasks get done around {hour}. Keep that hour free."),
+        _todo(f"Around {hour} is when you finish things. Save the hard task for then."),
+        _advice(f"Guard {hour} today: no meetings, one real task."),
+        _todo(f"Plan your next task for {hour}, the hour you get the most done."),
+    ]
 
 
 def _open_task(data: Mapping[str, Any]) -> list[TipDraft]:
@@ -120,9 +156,15 @@ def _open_task(data: Mapping[str, Any]) -> list[TipDraft]:
     if not title:
         return []
     if days == 0:
-        return [_todo(f"'{title}' is due today: give it ten minutes now.")]
+        return [
+            _todo(f"'{title}' is due today: give it ten minutes now."),
+            _todo(f"Start '{title}' now: it is due today."),
+        ]
     late = "1 day" if days == 1 else f"{days} days"
-    return [_todo(f"'{title}' is {late} overdue: give it a date today.")]
+    return [
+        _todo(f"'{title}' is {late} overdue: give it a date today."),
+        _todo(f"Ten minutes on '{title}' today would move it forward."),
+    ]
 
 
 CALENDAR = "calendar"

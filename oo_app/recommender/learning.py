@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from sqlmodel import Session, col, func, select
 
-from agents.rewards import LEARNER, REWARDS, WEAK_PRIOR, key, kind_key
+from agents.rewards import LEARNER, REWARDS, WEAK_PRIOR, key, kind_key, part_key
 from oo_app.models import Reaction, Tip
 
 if TYPE_CHECKING:
@@ -36,7 +36,8 @@ Propensity = Callable[[Sequence["TipDraft"]], float]
 @dataclass(frozen=True)
 class Choice:
     """The draft chosen (``index`` into the drafts given), the chance its lead was chosen, its lead, and the
-    distinct leads it was chosen among (the composer's order; None for the generic drafts)."""
+    distinct leads it was chosen among (the composer's order; None for the generic drafts): only those a choice could
+    pick (a lead whose every draft was shown recently is not one), so that the log supports off-policy estimates."""
 
     index: int
     propensity: float
@@ -102,13 +103,24 @@ def in_order(drafts: Sequence[TipDraft], recent: Sequence[str]) -> int:
     return max(range(len(drafts)), key=lambda index: shown.index(_normalized(drafts[index].text)))
 
 
-def thompson(leads: Sequence[str | None], posterior: Posterior, rng: random.Random) -> tuple[int, float]:
-    """Thompson sampling among ``leads``: the position of the lead drawn and the chance it is drawn, estimated from
-    :data:`DRAWS` vectorised draws of a generator seeded by ``rng`` (the first draw is the one acted on, so the
-    chosen lead's estimate is never 0, and the same ``rng`` state gives the same choice)."""
+def posterior_key(posterior: Posterior, lead: str | None, part: str | None) -> str:
+    """The key of ``lead``'s posterior: the one of its part of the day when the learner has one (enough answers
+    there), else the lead's own."""
+    specific = part_key(lead, part) if part is not None else None
+    return specific if specific is not None and specific in posterior else key(lead)
+
+
+def thompson(
+    leads: Sequence[str | None], posterior: Posterior, rng: random.Random, part: str | None = None
+) -> tuple[int, float]:
+    """Thompson sampling among ``leads`` (each by its :func:`posterior_key` in ``part`` of the day): the position of
+    the lead drawn and the chance it is drawn, estimated from :data:`DRAWS` vectorised draws of a generator seeded by
+    ``rng`` (the first draw is the one acted on, so the chosen lead's estimate is never 0, and the same ``rng`` state
+    gives the same choice)."""
     if len(leads) == 1:
         return 0, 1.0
-    params = np.array([posterior.get(key(lead), WEAK_PRIOR) for lead in leads], dtype=float)
+    keys = [posterior_key(posterior, lead, part) for lead in leads]
+    params = np.array([posterior.get(name, WEAK_PRIOR) for name in keys], dtype=float)
     generator = np.random.default_rng(rng.getrandbits(64))
     draws = generator.beta(params[:, 0], params[:, 1], size=(DRAWS, len(leads)))
     winners = np.argmax(draws, axis=1)
@@ -134,35 +146,43 @@ def posterior_of(signals: Mapping[str, object]) -> Posterior:
     return found
 
 
-def choose(drafts: Sequence[TipDraft], posterior: Posterior, rng: random.Random, recent: Sequence[str] = ()) -> Choice:
+def choose(
+    drafts: Sequence[TipDraft],
+    posterior: Posterior,
+    rng: random.Random,
+    recent: Sequence[str] = (),
+    part: str | None = None,
+) -> Choice:
     """Which of ``drafts`` (best first, from the composer) to write: Thompson sampling over the distinct leads of the
-    drafts not among ``recent`` (texts, newest first), then the lead's draft of the kind most taken up (the first on a
-    tie). When every draft was shown recently, nothing is learned yet (an empty posterior), or learning is off, the
-    composer's order decides (propensity 1.0)."""
+    drafts not among ``recent`` (texts, newest first; in ``part`` of the day, :func:`posterior_key`), then the lead's
+    draft of the kind most taken up (the first on a tie). When every draft was shown recently, nothing is learned
+    yet (an empty posterior), or learning is off, the composer's order decides (propensity 1.0)."""
     if not drafts:
         raise ValueError("choose needs at least one draft; the composer always offers the generic tips")
-    candidates = leads_of(drafts)
     shown = {_normalized(text) for text in recent}
     fresh = [index for index, draft in enumerate(drafts) if _normalized(draft.text) not in shown]
+    if not fresh:  # every draft was shown recently: the one shown longest ago, the only choice
+        index = in_order(drafts, recent)
+        return Choice(index, 1.0, drafts[index].lead, [drafts[index].lead])
+    offered = [drafts[index] for index in fresh]
+    fresh_leads = leads_of(offered)
     override = _override.get()
-    if override is not None and fresh:
+    if override is not None:
         chooser, propensity = override
-        offered = [drafts[index] for index in fresh]
         picked = chooser(offered)
         if not 0 <= picked < len(offered):
             raise ValueError(f"the chooser picked {picked}, outside the {len(offered)} drafts offered")
         index = fresh[picked]
-        return Choice(index, propensity(offered) if propensity else 1.0, drafts[index].lead, candidates)
-    if _off.get() or not fresh or not posterior:
-        index = in_order(drafts, recent)
-        return Choice(index, 1.0, drafts[index].lead, candidates)
-    fresh_leads = leads_of([drafts[index] for index in fresh])
-    position, propensity = thompson(fresh_leads, posterior, rng)
+        return Choice(index, propensity(offered) if propensity else 1.0, drafts[index].lead, fresh_leads)
+    if _off.get() or not posterior:
+        index = fresh[0]  # the composer's order: its first draft not shown recently
+        return Choice(index, 1.0, drafts[index].lead, fresh_leads)
+    position, propensity = thompson(fresh_leads, posterior, rng, part)
     lead = fresh_leads[position]
     # Within the lead, the kind the person takes up most (its posterior mean); on a tie, the composer's order.
     of_lead = [index for index in fresh if drafts[index].lead == lead]
     index = max(of_lead, key=lambda index: (_mean(posterior, kind_key(str(drafts[index].kind))), -index))
-    return Choice(index, propensity, lead, candidates)
+    return Choice(index, propensity, lead, fresh_leads)
 
 
 # --- the population prior ---------------------------------------------------------------------------------------------

@@ -28,7 +28,9 @@ from agents.eligibility import eligible_agents
 from agents.learner import TASTES
 from agents.learner import posterior as learned
 from agents.overdue_task import OPEN_TASK, overdue_open_task
+from agents.rewards import part_of_day
 from agents.runner import compute_output, open_tasks_of
+from oo_app.clock import zone
 from oo_app.llm.aliases import COMPOSER_MODEL, SAMPLES_DRAWN, TIP_GENERATOR
 from oo_app.llm.router import embed, get_router
 from oo_app.models import ACCEPTING_REACTIONS, AgentOutput, Policy, PrefSource, Tip, User, UserPreference
@@ -211,11 +213,14 @@ def own_tastes(session: Session, user_id: int) -> dict[str, Any] | None:
     ).first()
 
 
-def choose_lead(facts: dict[str, Any], rng: random.Random, tastes: dict[str, Any] | None = None) -> Choice:
-    """The lead of this tip among the composer's options (:func:`~oo_app.recommender.learning.choose`), with the
-    person's own ``tastes`` when they set some, else the learner agent's posterior when its facts carry one."""
+def choose_lead(
+    facts: dict[str, Any], rng: random.Random, tastes: dict[str, Any] | None = None, part: str | None = None
+) -> Choice:
+    """The lead of this tip among the composer's options (:func:`~oo_app.recommender.learning.choose`) in ``part`` of
+    the person's day, with their own ``tastes`` when they set some, else the learner agent's posterior when its facts
+    carry one."""
     posterior = posterior_of({LEARNER: {"tastes": learned(tastes)}} if tastes else facts["signals"])
-    return choose(options(facts), posterior, rng, facts["recent_tips"])
+    return choose(options(facts), posterior, rng, facts["recent_tips"], part)
 
 
 @contextmanager
@@ -255,7 +260,8 @@ def generate(
     with _traced(user.id, policy, shadow_of is not None, [s.agent_id for s in signals]) as generation:
         facts = facts_of(signals, inputs.recent, inputs.examples, inputs.context)
         rng = random.Random(f"{user.id}:{now.isoformat()}")  # a shadow leads as its shown tip: same inputs, same lead
-        choice = choose_lead(facts, rng, own_tastes(session, user.id))
+        part = part_of_day(now.astimezone(zone(user.tz)).hour)
+        choice = choose_lead(facts, rng, own_tastes(session, user.id), part)
         facts["choice"] = {"index": choice.index, "lead": choice.lead}
         prompt = render(signals, inputs.recent, policy.prompt_version, inputs.context, choice.lead)
         written = write_tip(prompt, facts, policy.alias)

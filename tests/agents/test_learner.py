@@ -125,3 +125,19 @@ def test_why_this_tip_can_say_what_oo_learned_about_tips_like_it() -> None:
     assert why(snippet.data, "momentum") == "You finish most momentum tips (7 of 9)."
     assert why(snippet.data, None) is None, "one answer is too few to say anything"
     assert why({}, "calendar") is None
+
+
+def test_a_lead_taken_up_in_the_morning_only_gets_a_posterior_per_part_of_the_day() -> None:
+    # NOW is 13:00 in Berlin: 4 to 7 hours earlier is the morning, 4 hours later (a day before) the evening.
+    morning = [TipOutcome(NOW - timedelta(hours=4 + i), "momentum", "todo", "done") for i in range(4)]
+    evening = [TipOutcome(NOW - timedelta(hours=20 - i), "momentum", "todo", "dismissed") for i in range(4)]
+    once = [TipOutcome(NOW - timedelta(hours=5), "focus-area", "todo", "done")]
+
+    tastes = infer_tastes(_history(morning + evening + once))
+
+    def mean(name: str) -> float:
+        return tastes[name]["alpha"] / (tastes[name]["alpha"] + tastes[name]["beta"])
+
+    assert mean("momentum@morning") > mean("momentum") > mean("momentum@evening")
+    assert tastes["momentum"] == {"alpha": 5.0, "beta": 5.0}, "the lead's own posterior counts every answer"
+    assert "focus-area@morning" not in tastes, "one answer in a part of the day is too few to set it apart"
