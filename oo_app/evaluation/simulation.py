@@ -40,7 +40,12 @@ from oo_app.db import make_engine, migrate
 from oo_app.demo import grant_consents, store_history
 from oo_app.evaluation.offpolicy import LoggedTip
 from oo_app.evaluation.persona import Persona, SimulatedPerson, load_persona
-from oo_app.evaluation.simulation_offpolicy import logged_by_policy, offpolicy_check
+from oo_app.evaluation.simulation_offpolicy import (
+    LOGGERS,
+    logged_by_policy,
+    offpolicy_check,
+    recording_counterfactuals,
+)
 from oo_app.evaluation.simulation_report import BASELINE, PolicyResult, SimulationReport
 from oo_app.models import Policy, Reaction, Tip, User
 from oo_app.recommender import mark_shown, react, recommend
@@ -160,6 +165,8 @@ def _live(
 ) -> None:
     """``person`` receives ``policy``'s tips for ``days`` days from their persona's ``now``, day by local day."""
     persona = person.persona
+    if policy in LOGGERS:
+        writer = recording_counterfactuals(writer, person, policy, result)
     user = _enroll(session, persona, policy)
     start = as_utc(persona.history["now"])
     end = start + timedelta(days=days)

@@ -24,12 +24,15 @@ def _acceptance(counts: Counter[str]) -> float:
 
 @dataclass
 class PolicyResult:
-    """What one policy's tips met: reactions by persona and by simulated day (0 = the first), and tips delivered in a
-    TRUE quiet window."""
+    """What one policy's tips met: reactions by persona and by simulated day (0 = the first), tips delivered in a
+    TRUE quiet window, and per off-policy target the sum of the true chances that the target's own choice at each of
+    this policy's moments would have been taken up, with the number of moments (the truth an estimate is checked
+    against)."""
 
     reactions_by_persona: dict[str, Counter[str]] = field(default_factory=dict)
     reactions_by_day: dict[int, Counter[str]] = field(default_factory=dict)
     quiet_violations: int = 0
+    counterfactual: dict[str, list[float]] = field(default_factory=dict)
 
     def record(self, persona_id: str, reaction: Reaction, quiet: bool, day: int = 0) -> None:
         self.reactions_by_persona.setdefault(persona_id, Counter())[reaction.value] += 1
@@ -43,6 +46,21 @@ class PolicyResult:
         for day, counts in other.reactions_by_day.items():
             self.reactions_by_day.setdefault(day, Counter()).update(counts)
         self.quiet_violations += other.quiet_violations
+        for target, (chances, moments) in other.counterfactual.items():
+            total = self.counterfactual.setdefault(target, [0.0, 0])
+            total[0] += chances
+            total[1] += moments
+
+    def record_counterfactual(self, target: str, chance: float) -> None:
+        """At one of this policy's moments, ``target``'s choice would have been taken up with ``chance``."""
+        total = self.counterfactual.setdefault(target, [0.0, 0])
+        total[0] += chance
+        total[1] += 1
+
+    def counterfactual_acceptance(self, target: str) -> float | None:
+        """The true acceptance ``target`` would have had on this policy's moments; None when not recorded."""
+        chances, moments = self.counterfactual.get(target, (0.0, 0))
+        return chances / moments if moments else None
 
     @property
     def reactions(self) -> dict[str, int]:

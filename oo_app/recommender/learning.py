@@ -2,7 +2,8 @@
 
 :func:`choose` picks one of the drafts the composer offers (never anything else, so quiet hours, consents, contexts
 and low energy hold) and says with which probability it picked that lead (its propensity, logged on the tip for
-off-policy evaluation). :func:`learning_off` and :func:`override_choice` replace the choice (no-learning, evaluation).
+off-policy evaluation). :func:`learning_off` and :func:`override_choice` replace the choice (no-learning,
+evaluation); :func:`observe_choices` shows an evaluation which drafts each choice was made among.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ DRAWS = 2_000  # Thompson draws that estimate a choice's propensity
 # A lead's Beta posterior (alpha, beta) of being taken up, by lead (GENERIC for the generic drafts).
 Posterior = Mapping[str, tuple[float, float]]
 Chooser = Callable[[Sequence["TipDraft"]], int]
+Observer = Callable[[Sequence["TipDraft"], "Choice"], None]
 Propensity = Callable[[Sequence["TipDraft"]], float]
 
 
@@ -47,6 +49,7 @@ class Choice:
 
 _off: ContextVar[bool] = ContextVar("learning_off", default=False)
 _override: ContextVar[tuple[Chooser, Propensity | None] | None] = ContextVar("override_choice", default=None)
+_observer: ContextVar[Observer | None] = ContextVar("observe_choices", default=None)
 
 
 @contextmanager
@@ -69,6 +72,17 @@ def override_choice(chooser: Chooser, propensity: Propensity | None = None) -> I
         yield
     finally:
         _override.reset(token)
+
+
+@contextmanager
+def observe_choices(observer: Observer) -> Iterator[None]:
+    """Evaluation only: inside it each choice calls ``observer(offered, choice)`` with the drafts it was made among
+    (those not shown recently, or the one left when all were) and the choice."""
+    token = _observer.set(observer)
+    try:
+        yield
+    finally:
+        _observer.reset(token)
 
 
 def is_learning_off() -> bool:
@@ -161,9 +175,20 @@ def choose(
         raise ValueError("choose needs at least one draft; the composer always offers the generic tips")
     shown = {_normalized(text) for text in recent}
     fresh = [index for index, draft in enumerate(drafts) if _normalized(draft.text) not in shown]
-    if not fresh:  # every draft was shown recently: the one shown longest ago, the only choice
+    if fresh:
+        choice = _choose_among(drafts, fresh, posterior, rng, part)
+    else:  # every draft was shown recently: the one shown longest ago, the only choice
         index = in_order(drafts, recent)
-        return Choice(index, 1.0, drafts[index].lead, [drafts[index].lead])
+        choice = Choice(index, 1.0, drafts[index].lead, [drafts[index].lead])
+    observer = _observer.get()
+    if observer is not None:
+        observer([drafts[index] for index in fresh] or [drafts[choice.index]], choice)
+    return choice
+
+
+def _choose_among(
+    drafts: Sequence[TipDraft], fresh: list[int], posterior: Posterior, rng: random.Random, part: str | None
+) -> Choice:
     offered = [drafts[index] for index in fresh]
     fresh_leads = leads_of(offered)
     override = _override.get()
