@@ -43,12 +43,14 @@ class MoodCheckIn:
 @dataclass(frozen=True, slots=True)
 class TipOutcome:
     """How the person answered one of oO's shown tips: when, the agent it led with (None: a generic tip), its kind
-    (``todo`` or ``advice``) and the reaction (``done``, ``liked``, ``snoozed``, ``dismissed``, ``disliked``)."""
+    (``todo`` or ``advice``), the reaction (``done``, ``liked``, ``snoozed``, ``dismissed``, ``disliked``) and the
+    name of the context it was written in (None: none)."""
 
     at: datetime
     lead_agent: str | None
     kind: str
     reaction: str
+    context: str | None = None
 
 
 MOOD_CONSENT = "mood"  # the consent that lets oO keep and read mood check-ins

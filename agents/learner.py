@@ -3,9 +3,10 @@
 Reads only ``UserHistory.tip_outcomes`` (consent ``activity``) and the population prior the runner hands it
 (``UserHistory.tip_prior``: what works for most people). Infers ``tastes``: per lead agent (``generic`` for the
 tips no agent leads) the Beta posterior ``{"alpha", "beta"}`` of a tip being taken up = the prior + the person's
-rewards (:data:`agents.rewards.REWARDS`), and per lead and part of the day (``momentum@morning``) once the person
-answered enough of them there: that lead's posterior mean, held as a few answers' worth, plus the answers of that part
-of the day (a taste that differs by hour shows; one that does not stays close to the lead's). A person's own
+rewards (:data:`agents.rewards.REWARDS`), and per lead and part of the day (``momentum@morning``) or context
+(``momentum@in:work``) once the person answered enough of them there: that lead's posterior mean, held as a few
+answers' worth, plus the answers given there (a taste that differs by hour or place shows; one that does not stays
+close to the lead's). A person's own
 ``tastes`` (set on /settings: a lead's share of tips taken up, 0 to 1, or its alpha and beta) replace the learned
 ones. Its snippet says it in plain words.
 """
@@ -17,7 +18,7 @@ from datetime import timedelta
 from typing import Any
 
 from agents.base import Agent, AgentManifest, InferredParam, Snippet, TipOutcome, UserHistory
-from agents.rewards import GENERIC, LEARNER, REWARDS, WEAK_PRIOR, kind_key, part_key, part_of_day
+from agents.rewards import GENERIC, LEARNER, REWARDS, WEAK_PRIOR, context_key, kind_key, part_key, part_of_day
 from oo_app.clock import zone
 from oo_app.models import ACCEPTING_REACTIONS, Reaction
 
@@ -25,8 +26,8 @@ TASTES = "tastes"
 SET_BY_HAND = 1_000.0  # a share set by hand weighs as this many reactions: the person's word wins
 MIN_TO_SAY = 3  # reactions to a lead before the snippet speaks of it
 MIN_BY_KIND = 5  # reactions to a (lead, kind) before it has its own posterior
-MIN_BY_PART = 4  # answers to a lead in one part of the day before that part has its own posterior
-PART_SHRINK = 4.0  # the lead's mean weighs as this many answers in a part's posterior
+MIN_BY_PART = 4  # answers to a lead in one part of the day (or context) before it has its own posterior
+PART_SHRINK = 4.0  # the lead's mean weighs as this many answers in a part's (or context's) posterior
 SAID = 3  # leads the snippet names at most
 MOST, FEW = 0.6, 0.25  # shares of tips taken up that read "most" and "few"
 WORDS = {GENERIC: "general"}
@@ -62,19 +63,22 @@ def infer_tastes(history: UserHistory) -> dict[str, dict[str, float]] | None:
         return None
     rewards = [(_lead(o), _reward(o)) for o in outcomes] + [(kind_key(o.kind), _reward(o)) for o in outcomes]
     tastes = _update(prior, rewards)
-    return tastes | _by_part(outcomes, tastes, history.tz)
+    return tastes | _by_situation(outcomes, tastes, history.tz)
 
 
-def _by_part(
+def _by_situation(
     outcomes: tuple[TipOutcome, ...], tastes: Mapping[str, Mapping[str, float]], tz: str
 ) -> dict[str, dict[str, float]]:
-    """Per lead and part of the day with at least :data:`MIN_BY_PART` answers: Beta(1 + s m, 1 + s (1 - m)) with
-    m the lead's posterior mean in ``tastes`` and s :data:`PART_SHRINK`, plus that part's rewards."""
+    """Per lead and part of the day, and per lead and context, with at least :data:`MIN_BY_PART` answers there:
+    Beta(1 + s m, 1 + s (1 - m)) with m the lead's posterior mean in ``tastes`` and s :data:`PART_SHRINK`, plus the
+    rewards given there."""
     local = zone(tz)
     by_part: dict[str, list[float]] = {}
     for outcome in outcomes:
         part = part_of_day(outcome.at.astimezone(local).hour)
         by_part.setdefault(part_key(outcome.lead_agent, part), []).append(_reward(outcome))
+        if outcome.context:
+            by_part.setdefault(context_key(outcome.lead_agent, outcome.context), []).append(_reward(outcome))
     found = {}
     for name, rewards in sorted(by_part.items()):
         if len(rewards) < MIN_BY_PART:

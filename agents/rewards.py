@@ -46,3 +46,8 @@ def part_of_day(hour: int) -> str:
 def part_key(lead: str | None, part: str) -> str:
     """The posterior key of a lead in one part of the day (``momentum@morning``)."""
     return f"{key(lead)}@{part}"
+
+
+def context_key(lead: str | None, context: str) -> str:
+    """The posterior key of a lead in one of the person's contexts, by its name (``momentum@in:work``)."""
+    return f"{key(lead)}@in:{context}"

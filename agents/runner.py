@@ -129,7 +129,7 @@ def tip_outcomes_of(session: Session, user_id: int, now: datetime) -> tuple[TipO
     first (a tip counts at its reaction)."""
     since = now - timedelta(days=HISTORY_DAYS)
     rows = session.exec(
-        select(Tip.reacted_at, Tip.lead_agent, Tip.kind, Tip.reaction)
+        select(Tip.reacted_at, Tip.lead_agent, Tip.kind, Tip.reaction, Tip.context)
         .where(
             Tip.user_id == user_id,
             Tip.shadow == False,  # noqa: E712
@@ -140,7 +140,7 @@ def tip_outcomes_of(session: Session, user_id: int, now: datetime) -> tuple[TipO
         )
         .order_by(col(Tip.reacted_at), col(Tip.id))
     ).all()
-    return tuple(TipOutcome(at, lead, str(kind), str(reaction)) for at, lead, kind, reaction in rows)
+    return tuple(TipOutcome(at, lead, str(kind), str(reaction), context) for at, lead, kind, reaction, context in rows)
 
 
 def with_tip_outcomes(session: Session, user_id: int, manifest: AgentManifest, history: UserHistory) -> UserHistory:

@@ -102,6 +102,13 @@ class Reaction(StrEnum):
 ACCEPTING_REACTIONS = frozenset({Reaction.done, Reaction.liked})  # the reactions that count as a tip taken up
 
 
+class Chooser(StrEnum):
+    """How a policy chooses the lead of a tip among the composer's candidates (oo_app/recommender/learning.py)."""
+
+    thompson = "thompson"  # learning on: Thompson sampling over the person's posteriors
+    composer_order = "composer-order"  # learning off: the composer's order
+
+
 class PolicyRole(StrEnum):
     incumbent = "incumbent"  # writes the tips people see
     shadow = "shadow"  # writes beside the incumbent, never shown
@@ -381,6 +388,12 @@ class Tip(SQLModel, table=True):
     propensity: float | None = Field(
         default=None, description="the chance the chosen lead was picked among the candidates (off-policy evaluation)"
     )
+    context: str | None = Field(
+        default=None,
+        max_length=64,
+        description="the name of the person's context in effect when the tip was written (None: no context), so the "
+        "learner can tell what they take up at work from what they take up at home",
+    )
 
     @property
     def agent_ids(self) -> list[str]:
@@ -410,6 +423,7 @@ class Policy(SQLModel, table=True):
     prompt_version: str = Field(max_length=64)
     alias: str = Field(max_length=64)
     role: PolicyRole = Field(default=PolicyRole.shadow, sa_type=sa.String(16))
+    chooser: Chooser = Field(default=Chooser.thompson, sa_type=sa.String(32))
     offline_judge_score: float | None = None
     offline_pass_rate: float | None = None
     offline_run_id: str | None = Field(default=None, max_length=64, description="the MLflow run of its last bench")

@@ -280,3 +280,20 @@ def test_switching_context_changes_the_next_tip(session: Session, contexts: User
     assert not {"due", "task"} & set(on_holiday.text.lower().split()), on_holiday.text
     latest = session.exec(select(Tip).order_by(Tip.id.desc())).first()
     assert latest.id == on_holiday.id, "the tip after the switch is the person's current tip"
+
+
+def test_a_tip_records_the_context_it_was_written_in_and_the_learner_reads_it(session: Session, contexts: User) -> None:
+    from agents.runner import tip_outcomes_of
+
+    switch_context(session, contexts, "work", NOW)
+    at_work = recommend(session, contexts, NOW)
+    switch_context(session, contexts, None, NOW + timedelta(minutes=1))
+    nowhere = recommend(session, contexts, NOW + timedelta(hours=2))
+    assert (at_work.context, nowhere.context) == ("work", None)
+
+    for tip, minutes in ((at_work, 5), (nowhere, 125)):
+        tip.reaction, tip.reacted_at = "done", NOW + timedelta(minutes=minutes)
+        session.add(tip)
+    session.flush()
+    outcomes = tip_outcomes_of(session, contexts.id, NOW + timedelta(hours=3))
+    assert [outcome.context for outcome in outcomes] == ["work", None]

@@ -17,6 +17,7 @@ from oo_app.recommender.learning import (
     choose,
     learning_off,
     override_choice,
+    posterior_key,
     uniform_over_leads,
 )
 
@@ -282,3 +283,11 @@ def test_the_candidates_logged_are_the_leads_a_choice_could_pick() -> None:
         sum(choose(DRAFTS, posterior, random.Random(s), recent).lead == choice.lead for s in range(400)) / 400,
         abs=0.08,
     )
+
+
+def test_a_contexts_posterior_comes_before_the_part_of_the_days_and_the_leads() -> None:
+    posterior = {"momentum": (5.0, 5.0), "momentum@morning": (9.0, 1.0), "momentum@in:home": (1.0, 9.0)}
+    assert posterior_key(posterior, "momentum", "morning", "home") == "momentum@in:home"
+    assert posterior_key(posterior, "momentum", "morning", "work") == "momentum@morning"
+    assert posterior_key(posterior, "momentum", "evening", "work") == "momentum"
+    assert posterior_key(posterior, None, "morning", None) == "generic"

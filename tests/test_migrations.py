@@ -91,3 +91,27 @@ def test_0012_records_how_each_tip_was_chosen_and_downgrades_cleanly(database_ur
         assert after == before
     finally:
         engine.dispose()
+
+
+def test_0013_keeps_the_policies_learning_on_and_the_old_tips_without_context(database_url: str) -> None:
+    config = alembic_config(database_url)
+    command.upgrade(config, "0012")
+    engine = make_engine(database_url)
+    try:
+        with engine.begin() as connection:
+            connection.execute(
+                sa.text(
+                    "INSERT INTO policies (name, prompt_version, alias, role, created_at) VALUES (:n, :p, :a, :r, :c)"
+                ),
+                {"n": "terse-v1", "p": "orchestrator-v7", "a": "tip-generator", "r": "shadow", "c": "2026-12-01"},
+            )
+        command.upgrade(config, "0013")
+        with engine.connect() as connection:
+            chooser = connection.execute(sa.text("SELECT chooser FROM policies WHERE name = 'terse-v1'")).scalar_one()
+        assert chooser == "thompson", "an existing policy chose by Thompson sampling: it still does"
+        assert {c["name"]: c for c in sa.inspect(engine).get_columns("tips")}["context"]["nullable"]
+        command.downgrade(config, "0012")
+        assert "chooser" not in {column["name"] for column in sa.inspect(engine).get_columns("policies")}
+        assert "context" not in {column["name"] for column in sa.inspect(engine).get_columns("tips")}
+    finally:
+        engine.dispose()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -17,6 +17,7 @@ from oo_app.llm.aliases import COMPOSER_MODEL, LOCAL_EMBEDDING_MODEL
 from oo_app.models import AuditEvent, Policy, PolicyRole, Tip, User
 from oo_app.recommender import current_tip, recommend, shadow
 from oo_app.recommender.policies import (
+    MIN_LOGGED_TIPS,
     MIN_SHADOW_PAIRS,
     add_candidate,
     all_policies,
@@ -263,3 +264,73 @@ def test_the_database_holds_at_most_one_incumbent(backend: str, request: pytest.
                 session.commit()
     finally:
         engine.dispose()
+
+
+def _logged(session: Session, user: User, reactions: dict[str, str], count: int) -> None:
+    """``count`` answered tips of the incumbent, chosen between momentum (the composer's first) and focus-area with
+    propensity 1/2, half of each, answered as ``reactions`` says per lead."""
+    when = datetime.now(UTC) - timedelta(days=1)
+    for index in range(count):
+        lead = ("momentum", "focus-area")[index % 2]
+        session.add(
+            Tip(
+                user_id=user.id,
+                text=f"tip {index}",
+                kind="todo",
+                prompt_version=CURRENT_VERSION,
+                model="m",
+                model_alias="tip-generator",
+                policy="incumbent",
+                lead_agent=lead,
+                candidates=["momentum", "focus-area"],
+                propensity=0.5,
+                reaction=reactions[lead],
+                created_at=when,
+            )
+        )
+    session.flush()
+
+
+def test_a_candidate_that_chooses_in_the_composers_order_writes_its_shadows_so(
+    session: Session, demo_user: User, configure: Callable[..., None]
+) -> None:
+    _aliases(configure)
+    add_candidate(session, "order-v1", CURRENT_VERSION, "tip-generator", chooser="composer-order")
+    session.commit()
+    _shadowed(session, demo_user, 3)
+    shadows = session.exec(select(Tip).where(Tip.policy == "order-v1", Tip.shadow == True)).all()  # noqa: E712
+    assert len(shadows) == 3
+    assert {tip.propensity for tip in shadows} == {1.0}, "the composer's order: no draw"
+    assert all(tip.lead_agent == (tip.candidates or [None])[0] for tip in shadows), "its first candidate leads"
+    with pytest.raises(InvalidInput, match="chooser 'greedy'"):
+        add_candidate(session, "greedy-v1", CURRENT_VERSION, "tip-generator", chooser="greedy")
+
+
+def test_a_candidate_choosing_otherwise_is_judged_off_policy_from_the_incumbents_log(
+    session: Session, demo_user: User, configure: Callable[..., None]
+) -> None:
+    _aliases(configure)
+    add_candidate(session, "order-v1", CURRENT_VERSION, "tip-generator", chooser="composer-order")
+    _logged(session, demo_user, {"momentum": "dismissed", "focus-area": "done"}, MIN_LOGGED_TIPS - 2)
+    assert any(f"{MIN_LOGGED_TIPS} needed" in b for b in promotion_blockers(shadow_report(session, "order-v1")))
+
+    _logged(session, demo_user, {"momentum": "dismissed", "focus-area": "done"}, 2)
+    report = shadow_report(session, "order-v1")
+    assert (report.offpolicy_tips, report.offpolicy_estimate, report.incumbent_acceptance) == (MIN_LOGGED_TIPS, 0, 0.5)
+    assert any(
+        b.startswith("off-policy estimate of its acceptance 0.00") and "below the incumbent's 0.50" in b
+        for b in promotion_blockers(report)
+    ), promotion_blockers(report)
+
+
+def test_a_candidate_the_log_says_does_as_well_meets_no_off_policy_blocker(
+    session: Session, demo_user: User, configure: Callable[..., None]
+) -> None:
+    _aliases(configure)
+    add_candidate(session, "order-v1", CURRENT_VERSION, "tip-generator", chooser="composer-order")
+    _logged(session, demo_user, {"momentum": "done", "focus-area": "dismissed"}, MIN_LOGGED_TIPS)
+    report = shadow_report(session, "order-v1")
+    assert report.offpolicy_estimate == 1.0
+    assert not any("off-policy" in b or "logged tips" in b for b in promotion_blockers(report))
+    same = add_candidate(session, "terse-v2", CURRENT_VERSION, "tip-generator")
+    assert shadow_report(session, same.name).offpolicy_tips == 0, "a Thompson candidate is judged by its shadows"

@@ -25,6 +25,7 @@ def _policy_row(item: Any) -> dict[str, Any]:
         "role": str(item.role),
         "prompt_version": item.prompt_version,
         "alias": item.alias,
+        "chooser": str(item.chooser),
         "offline_judge_score": item.offline_judge_score,
         "offline_pass_rate": item.offline_pass_rate,
         "promoted_at": item.promoted_at.isoformat() if item.promoted_at else None,
@@ -46,14 +47,22 @@ def policy_list() -> None:
 @click.argument("name")
 @click.option("--prompt", "prompt_version", required=True, help="Orchestrator prompt version, e.g. orchestrator-v2.")
 @click.option("--alias", required=True, help="The alias that writes its tips (configured in OO_LLM_ALIASES).")
+@click.option(
+    "--chooser",
+    type=click.Choice(["thompson", "composer-order"]),
+    default="thompson",
+    show_default=True,
+    help="How it chooses a tip's lead: learning on (thompson) or off (composer-order); a chooser other than the "
+    "incumbent's is also judged off-policy from the incumbent's logged tips before a promotion.",
+)
 @domain_errors
-def policy_add(name: str, prompt_version: str, alias: str) -> None:
+def policy_add(name: str, prompt_version: str, alias: str, chooser: str) -> None:
     """Register a shadow candidate: it writes beside every shown tip, never shown itself."""
     from oo_app.db import session_scope
     from oo_app.recommender.policies import add_candidate
 
     with session_scope() as session:
-        click.echo(json.dumps(_policy_row(add_candidate(session, name, prompt_version, alias))))
+        click.echo(json.dumps(_policy_row(add_candidate(session, name, prompt_version, alias, chooser))))
 
 
 @policy.command("report")

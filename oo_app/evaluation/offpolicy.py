@@ -18,7 +18,7 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from oo_app.errors import OOError
-from oo_app.models import ACCEPTING_REACTIONS, Tip
+from oo_app.models import ACCEPTING_REACTIONS, Chooser, Tip
 
 GENERIC = None  # the lead of a tip that states no agent's facts
 Z_95 = 1.959964
@@ -55,6 +55,11 @@ def composer_order(tip: LoggedTip) -> dict[str | None, float]:
 def uniform(tip: LoggedTip) -> dict[str | None, float]:
     """The ``random-agent`` policy: each distinct candidate lead equally likely."""
     return {lead: 1.0 / len(tip.options) for lead in tip.options}
+
+
+# The policies' choosers an estimate can express from a log: the composer's order (learning off). Thompson sampling
+# needs the posteriors of each moment, which the log does not keep.
+CHOOSERS: dict[Chooser, CandidatePolicy] = {Chooser.composer_order: composer_order}
 
 
 def prefer(order: Sequence[str | None]) -> CandidatePolicy:

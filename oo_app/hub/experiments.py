@@ -18,7 +18,7 @@ from oo_app.recommender import policies
 def policy_table(engine: Engine) -> pd.DataFrame:
     """Every policy, the incumbent first (the built-in one while none is stored): its role, prompt, alias, offline
     figures and promotion."""
-    columns = ["name", "role", "prompt_version", "alias", "offline_judge_score", "offline_pass_rate"]
+    columns = ["name", "role", "chooser", "prompt_version", "alias", "offline_judge_score", "offline_pass_rate"]
     columns += ["offline_run_id", "promoted_at", "promoted_by"]
     with hub_session(engine) as session:
         rows = [

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from sqlmodel import Session, col, func, select
 
-from agents.rewards import LEARNER, REWARDS, WEAK_PRIOR, key, kind_key, part_key
+from agents.rewards import LEARNER, REWARDS, WEAK_PRIOR, context_key, key, kind_key, part_key
 from oo_app.models import Reaction, Tip
 
 if TYPE_CHECKING:
@@ -117,23 +117,27 @@ def in_order(drafts: Sequence[TipDraft], recent: Sequence[str]) -> int:
     return max(range(len(drafts)), key=lambda index: shown.index(_normalized(drafts[index].text)))
 
 
-def posterior_key(posterior: Posterior, lead: str | None, part: str | None) -> str:
-    """The key of ``lead``'s posterior: the one of its part of the day when the learner has one (enough answers
-    there), else the lead's own."""
-    specific = part_key(lead, part) if part is not None else None
-    return specific if specific is not None and specific in posterior else key(lead)
+def posterior_key(posterior: Posterior, lead: str | None, part: str | None, context: str | None = None) -> str:
+    """The key of ``lead``'s posterior: the one of the person's ``context`` when the learner has one (enough answers
+    there), else the one of its ``part`` of the day, else the lead's own."""
+    specific = [context_key(lead, context) if context else None, part_key(lead, part) if part else None]
+    return next((name for name in specific if name is not None and name in posterior), key(lead))
 
 
 def thompson(
-    leads: Sequence[str | None], posterior: Posterior, rng: random.Random, part: str | None = None
+    leads: Sequence[str | None],
+    posterior: Posterior,
+    rng: random.Random,
+    part: str | None = None,
+    context: str | None = None,
 ) -> tuple[int, float]:
-    """Thompson sampling among ``leads`` (each by its :func:`posterior_key` in ``part`` of the day): the position of
-    the lead drawn and the chance it is drawn, estimated from :data:`DRAWS` vectorised draws of a generator seeded by
-    ``rng`` (the first draw is the one acted on, so the chosen lead's estimate is never 0, and the same ``rng`` state
-    gives the same choice)."""
+    """Thompson sampling among ``leads`` (each by its :func:`posterior_key` in ``part`` of the day and ``context``):
+    the position of the lead drawn and the chance it is drawn, estimated from :data:`DRAWS` vectorised draws of a
+    generator seeded by ``rng`` (the first draw is the one acted on, so the chosen lead's estimate is never 0, and the
+    same ``rng`` state gives the same choice)."""
     if len(leads) == 1:
         return 0, 1.0
-    keys = [posterior_key(posterior, lead, part) for lead in leads]
+    keys = [posterior_key(posterior, lead, part, context) for lead in leads]
     params = np.array([posterior.get(name, WEAK_PRIOR) for name in keys], dtype=float)
     generator = np.random.default_rng(rng.getrandbits(64))
     draws = generator.beta(params[:, 0], params[:, 1], size=(DRAWS, len(leads)))
@@ -166,9 +170,11 @@ def choose(
     rng: random.Random,
     recent: Sequence[str] = (),
     part: str | None = None,
+    context: str | None = None,
 ) -> Choice:
     """Which of ``drafts`` (best first, from the composer) to write: Thompson sampling over the distinct leads of the
-    drafts not among ``recent`` (texts, newest first; in ``part`` of the day, :func:`posterior_key`), then the lead's
+    drafts not among ``recent`` (texts, newest first; in ``part`` of the day and the person's ``context``,
+    :func:`posterior_key`), then the lead's
     draft of the kind most taken up (the first on a tie). When every draft was shown recently, nothing is learned
     yet (an empty posterior), or learning is off, the composer's order decides (propensity 1.0)."""
     if not drafts:
@@ -176,7 +182,7 @@ def choose(
     shown = {_normalized(text) for text in recent}
     fresh = [index for index, draft in enumerate(drafts) if _normalized(draft.text) not in shown]
     if fresh:
-        choice = _choose_among(drafts, fresh, posterior, rng, part)
+        choice = _choose_among(drafts, fresh, posterior, rng, (part, context))
     else:  # every draft was shown recently: the one shown longest ago, the only choice
         index = in_order(drafts, recent)
         choice = Choice(index, 1.0, drafts[index].lead, [drafts[index].lead])
@@ -187,7 +193,11 @@ def choose(
 
 
 def _choose_among(
-    drafts: Sequence[TipDraft], fresh: list[int], posterior: Posterior, rng: random.Random, part: str | None
+    drafts: Sequence[TipDraft],
+    fresh: list[int],
+    posterior: Posterior,
+    rng: random.Random,
+    situation: tuple[str | None, str | None],
 ) -> Choice:
     offered = [drafts[index] for index in fresh]
     fresh_leads = leads_of(offered)
@@ -202,7 +212,7 @@ def _choose_among(
     if _off.get() or not posterior:
         index = fresh[0]  # the composer's order: its first draft not shown recently
         return Choice(index, 1.0, drafts[index].lead, fresh_leads)
-    position, propensity = thompson(fresh_leads, posterior, rng, part)
+    position, propensity = thompson(fresh_leads, posterior, rng, *situation)
     lead = fresh_leads[position]
     # Within the lead, the kind the person takes up most (its posterior mean); on a tie, the composer's order.
     of_lead = [index for index in fresh if drafts[index].lead == lead]

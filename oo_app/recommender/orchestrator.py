@@ -13,7 +13,7 @@ import logging
 import random
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from types import SimpleNamespace
@@ -33,13 +33,13 @@ from agents.runner import compute_output, open_tasks_of
 from oo_app.clock import zone
 from oo_app.llm.aliases import COMPOSER_MODEL, SAMPLES_DRAWN, TIP_GENERATOR
 from oo_app.llm.router import embed, get_router
-from oo_app.models import ACCEPTING_REACTIONS, AgentOutput, Policy, PrefSource, Tip, User, UserPreference
+from oo_app.models import ACCEPTING_REACTIONS, AgentOutput, Chooser, Policy, PrefSource, Tip, User, UserPreference
 from oo_app.ops import metrics
 from oo_app.recommender.composer import TipDraft, compose, normalized, options
 from oo_app.recommender.dedup import is_near_duplicate
 from oo_app.recommender.grounding import is_grounded, links_in, ungrounded
 from oo_app.recommender.guardrails import rejection_reason
-from oo_app.recommender.learning import LEARNER, Choice, choose, posterior_of
+from oo_app.recommender.learning import LEARNER, Choice, choose, learning_off, posterior_of
 from oo_app.recommender.prompts import SignalLine, fact_lines, facts_of, render
 from oo_app.settings import get_settings
 
@@ -214,13 +214,17 @@ def own_tastes(session: Session, user_id: int) -> dict[str, Any] | None:
 
 
 def choose_lead(
-    facts: dict[str, Any], rng: random.Random, tastes: dict[str, Any] | None = None, part: str | None = None
+    facts: dict[str, Any],
+    rng: random.Random,
+    tastes: dict[str, Any] | None = None,
+    part: str | None = None,
+    context: str | None = None,
 ) -> Choice:
     """The lead of this tip among the composer's options (:func:`~oo_app.recommender.learning.choose`) in ``part`` of
-    the person's day, with their own ``tastes`` when they set some, else the learner agent's posterior when its facts
-    carry one."""
+    the person's day and their ``context``, with their own ``tastes`` when they set some, else the learner agent's
+    posterior when its facts carry one."""
     posterior = posterior_of({LEARNER: {"tastes": learned(tastes)}} if tastes else facts["signals"])
-    return choose(options(facts), posterior, rng, facts["recent_tips"], part)
+    return choose(options(facts), posterior, rng, facts["recent_tips"], part, context)
 
 
 @contextmanager
@@ -261,7 +265,9 @@ def generate(
         facts = facts_of(signals, inputs.recent, inputs.examples, inputs.context)
         rng = random.Random(f"{user.id}:{now.isoformat()}")  # a shadow leads as its shown tip: same inputs, same lead
         part = part_of_day(now.astimezone(zone(user.tz)).hour)
-        choice = choose_lead(facts, rng, own_tastes(session, user.id), part)
+        context = inputs.context.name if inputs.context is not None else None
+        with learning_off() if policy.chooser == Chooser.composer_order else nullcontext():
+            choice = choose_lead(facts, rng, own_tastes(session, user.id), part, context)
         facts["choice"] = {"index": choice.index, "lead": choice.lead}
         prompt = render(signals, inputs.recent, policy.prompt_version, inputs.context, choice.lead)
         written = write_tip(prompt, facts, policy.alias)
@@ -290,6 +296,7 @@ def generate(
         lead_agent=written.draft.lead if written.model == COMPOSER_MODEL else choice.lead,
         candidates=choice.candidates,
         propensity=choice.propensity,
+        context=context,
     )
     session.add(tip)
     session.flush()

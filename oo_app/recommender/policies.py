@@ -1,10 +1,13 @@
-"""Policies: which prompt version and which alias write the tips, the shown one and the shadow candidates.
+"""Policies: which prompt version and which alias write the tips, how they choose a tip's lead, the shown one and the
+shadow candidates.
 
 Exactly one policy is the incumbent: its tips are shown. Until an operator registers a candidate, the incumbent is
 built in (``settings.policy``, the current prompt, ``tip-generator``) and no row exists. A candidate starts in the
 shadow role: on every shown tip it writes its own from the same snippets (``shadow=True``, never shown), which is
 judged and compared with the shown one. Promotion is an explicit operator action, refused (unless forced) until the
-candidate agrees with the incumbent offline (``oo bench models``) and online (its shadow tips).
+candidate agrees with the incumbent offline (``oo bench models``) and online (its shadow tips). A candidate that
+chooses the lead differently (``chooser``) is also judged off-policy from the incumbent's logged tips
+(:mod:`oo_app.evaluation.offpolicy`): refused while its estimated acceptance is surely below the incumbent's.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.orm import aliased
@@ -21,7 +24,7 @@ from sqlmodel import Session, col, func, select
 from oo_app import audit
 from oo_app.errors import Conflict, InvalidInput, NotFound
 from oo_app.llm.aliases import TIP_GENERATOR
-from oo_app.models import Policy, PolicyRole, Tip
+from oo_app.models import Chooser, Policy, PolicyRole, Tip
 from oo_app.recommender.prompts import CURRENT_VERSION, template
 from oo_app.settings import get_settings
 
@@ -29,6 +32,8 @@ log = logging.getLogger(__name__)
 
 NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 MIN_SHADOW_PAIRS = 20  # online evidence a promotion needs
+OFFPOLICY_DAYS = 30  # the incumbent's logged tips an off-policy estimate reads
+MIN_LOGGED_TIPS = 50  # answered logged tips an off-policy estimate needs
 JUDGE_MARGIN = 0.05  # a candidate may score this much below the incumbent and still be promoted
 AGREEMENT = 0.7  # embedder cosine at which a shadow tip says the same as the shown one
 
@@ -92,15 +97,22 @@ def validate(name: str, prompt_version: str, alias: str) -> None:
         raise InvalidInput(f"no alias {alias!r} in the configured alias table ({', '.join(sorted(aliases))})")
 
 
-def add_candidate(session: Session, name: str, prompt_version: str, alias: str) -> Policy:
-    """Register a shadow candidate; the built-in incumbent is stored beside it (so a promotion can retire it)."""
+def add_candidate(
+    session: Session, name: str, prompt_version: str, alias: str, chooser: Chooser | str = Chooser.thompson
+) -> Policy:
+    """Register a shadow candidate choosing leads by ``chooser``; the built-in incumbent is stored beside it (so a
+    promotion can retire it)."""
     validate(name, prompt_version, alias)
+    try:
+        chooser = Chooser(chooser)
+    except ValueError:
+        raise InvalidInput(f"chooser {chooser!r}: one of {', '.join(c.value for c in Chooser)}") from None
     if session.get(Policy, name) is not None or name == incumbent(session).name:
         raise Conflict(f"a policy named {name!r} exists already")
     current = incumbent(session)
     if session.get(Policy, current.name) is None:
         session.add(current)
-    candidate = Policy(name=name, prompt_version=prompt_version, alias=alias, role=PolicyRole.shadow)
+    candidate = Policy(name=name, prompt_version=prompt_version, alias=alias, role=PolicyRole.shadow, chooser=chooser)
     session.add(candidate)
     session.flush()
     log.info("policy %s (%s via %s) shadows the incumbent", name, prompt_version, alias)
@@ -132,6 +144,15 @@ class ShadowReport:
     offline_judge_candidate: float | None
     offline_judge_incumbent: float | None
     offline_pass_rate_candidate: float | None
+    # When the candidate chooses leads otherwise than the incumbent: its acceptance estimated (self-normalised IPS
+    # with its 95% interval) from the incumbent's answered logged tips of the last OFFPOLICY_DAYS, and the
+    # incumbent's own acceptance on them; None when both choose alike or it cannot be estimated.
+    chooser: str = Chooser.thompson.value
+    offpolicy_tips: int = 0
+    offpolicy_estimate: float | None = None
+    offpolicy_low: float | None = None
+    offpolicy_high: float | None = None
+    incumbent_acceptance: float | None = None
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -164,7 +185,28 @@ def shadow_report(session: Session, name: str) -> ShadowReport:
         offline_judge_candidate=policy.offline_judge_score,
         offline_judge_incumbent=current.offline_judge_score,
         offline_pass_rate_candidate=policy.offline_pass_rate,
+        chooser=str(policy.chooser),
+        **_offpolicy(session, policy, current),
     )
+
+
+def _offpolicy(session: Session, candidate: Policy, current: Policy) -> dict[str, float | int | None]:
+    """The off-policy fields of :class:`ShadowReport` for ``candidate`` from ``current``'s logged tips."""
+    from oo_app.evaluation import offpolicy  # the estimators: imported when a report is made
+
+    if Chooser(candidate.chooser) == Chooser(current.chooser):
+        return {}
+    since = datetime.now(UTC) - timedelta(days=OFFPOLICY_DAYS)
+    tips = offpolicy.logged_tips(session, since=since, policy=current.name)
+    found: dict[str, float | int | None] = {"offpolicy_tips": len(tips)}
+    target = offpolicy.CHOOSERS.get(Chooser(candidate.chooser))
+    if target is None or not tips:
+        return found
+    estimate = offpolicy.snips(tips, target)
+    found |= {"offpolicy_estimate": _rounded(estimate.value), "offpolicy_low": _rounded(estimate.low)}
+    found |= {"offpolicy_high": _rounded(estimate.high)}
+    found["incumbent_acceptance"] = _rounded(sum(tip.reward for tip in tips) / len(tips))
+    return found
 
 
 def _rounded(value: float | None) -> float | None:
@@ -184,6 +226,7 @@ def promotion_blockers(report: ShadowReport) -> list[str]:
             f"offline judge score {report.offline_judge_candidate:.2f} below the incumbent's "
             f"{report.offline_judge_incumbent:.2f}"
         )
+    blockers += _offpolicy_blockers(report)
     if report.pairs < MIN_SHADOW_PAIRS:
         blockers.append(f"{report.pairs} shadow tips online, {MIN_SHADOW_PAIRS} needed")
     elif report.judge_candidate is None or report.judge_incumbent is None:
@@ -193,6 +236,28 @@ def promotion_blockers(report: ShadowReport) -> list[str]:
             f"online judge score {report.judge_candidate:.2f} below the incumbent's {report.judge_incumbent:.2f}"
         )
     return blockers
+
+
+def _offpolicy_blockers(report: ShadowReport) -> list[str]:
+    """Off-policy evidence against a candidate that chooses leads otherwise than the incumbent."""
+    from oo_app.evaluation.offpolicy import CHOOSERS
+
+    if report.offpolicy_tips == 0 and report.offpolicy_estimate is None and report.incumbent_acceptance is None:
+        return []  # it chooses as the incumbent does: its shadow tips are the evidence
+    if Chooser(report.chooser) not in CHOOSERS:
+        return [f"its {report.chooser} choices cannot be estimated from the incumbent's log (measure: oo simulate)"]
+    if report.offpolicy_estimate is None or report.offpolicy_tips < MIN_LOGGED_TIPS:
+        return [
+            f"{report.offpolicy_tips} answered logged tips to estimate its {report.chooser} choices from, "
+            f"{MIN_LOGGED_TIPS} needed"
+        ]
+    if report.incumbent_acceptance is not None and (report.offpolicy_high or 0.0) < report.incumbent_acceptance:
+        return [
+            f"off-policy estimate of its acceptance {report.offpolicy_estimate:.2f} "
+            f"[{report.offpolicy_low:.2f}, {report.offpolicy_high:.2f}] below the incumbent's "
+            f"{report.incumbent_acceptance:.2f} on the same {report.offpolicy_tips} tips"
+        ]
+    return []
 
 
 def promote(session: Session, name: str, *, actor: str, force: bool = False, now: datetime | None = None) -> Policy:

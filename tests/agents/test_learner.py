@@ -141,3 +141,15 @@ def test_a_lead_taken_up_in_the_morning_only_gets_a_posterior_per_part_of_the_da
     assert mean("momentum@morning") > mean("momentum") > mean("momentum@evening")
     assert tastes["momentum"] == {"alpha": 5.0, "beta": 5.0}, "the lead's own posterior counts every answer"
     assert "focus-area@morning" not in tastes, "one answer in a part of the day is too few to set it apart"
+
+
+def test_a_lead_taken_up_at_work_only_gets_a_posterior_for_that_context() -> None:
+    at_work = [TipOutcome(NOW - timedelta(hours=i), "momentum", "todo", "done", "work") for i in range(4)]
+    at_home = [TipOutcome(NOW - timedelta(hours=i), "momentum", "todo", "dismissed", "home") for i in range(4)]
+
+    tastes = infer_tastes(_history(at_work + at_home))
+
+    def mean(name: str) -> float:
+        return tastes[name]["alpha"] / (tastes[name]["alpha"] + tastes[name]["beta"])
+
+    assert mean("momentum@in:work") > mean("momentum") > mean("momentum@in:home")
