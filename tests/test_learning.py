@@ -231,6 +231,10 @@ def test_a_persons_own_tastes_win_over_what_oo_learned(session, demo_user) -> No
     [
         ({"momentum": 0.2, "kind:todo": 1}, {"momentum": 0.2, "kind:todo": 1.0}),
         ({"generic": {"alpha": 3, "beta": 1.5}}, {"generic": {"alpha": 3.0, "beta": 1.5}}),
+        (
+            {"momentum@morning": 0.9, "focus-area@in:" + "w" * 64: 0.1},
+            {"momentum@morning": 0.9, "focus-area@in:" + "w" * 64: 0.1},
+        ),
     ],
 )
 def test_tastes_set_by_hand_are_checked(value, stored) -> None:
@@ -238,7 +242,7 @@ def test_tastes_set_by_hand_are_checked(value, stored) -> None:
 
     rule = rule_for("tastes", {})
     assert rule(value) == stored
-    for wrong in ({"momentum": 1.5}, {"momentum": {"alpha": 0, "beta": 1}}, {"x" * 65: 0.5}, ["momentum"], {"m": "a"}):
+    for wrong in ({"momentum": 1.5}, {"momentum": {"alpha": 0, "beta": 1}}, {"x" * 101: 0.5}, ["momentum"], {"m": "a"}):
         with pytest.raises(ValueError, match="share of their tips"):
             rule(wrong)
 

@@ -18,6 +18,8 @@ from zoneinfo import available_timezones
 from agents.eligibility import ENABLED_KEY
 
 MAX_NAME = 64  # a project or area name a person types
+MAX_TASTES = 200  # keys of the learner's tastes: leads, kinds, and leads by part of the day and by context
+MAX_TASTE_KEY = 100  # "recent-patterns@in:" and a context name of up to 64 characters
 MAX_TEXT = 200
 
 
@@ -132,9 +134,9 @@ def _taste(value: Any) -> float | dict[str, float]:
 
 
 def _tastes(value: Any) -> dict[str, float | dict[str, float]]:
-    if not isinstance(value, dict) or len(value) > 50:
+    if not isinstance(value, dict) or len(value) > MAX_TASTES:
         raise ValueError
-    return {_name(lead): _taste(taste) for lead, taste in value.items()}
+    return {_name(lead, MAX_TASTE_KEY): _taste(taste) for lead, taste in value.items()}
 
 
 def _record(**fields: Callable[[Any], Any]) -> Callable[[Any], dict[str, Any]]:
@@ -189,8 +191,9 @@ RULES: dict[str, ParamRule] = {
         "a number of meetings a day, an integer from 0 to 100", lambda value: _integer(value, 0, 100)
     ),
     "tastes": ParamRule(
-        "an object of at most 50 agent names (such as 'momentum', 'generic' or 'kind:todo') to the share of their tips "
-        "you take up, from 0 to 1 (or {'alpha': a number above 0, 'beta': a number above 0})",
+        f"an object of at most {MAX_TASTES} agent names (such as 'momentum', 'generic', 'kind:todo', "
+        "'momentum@morning' or 'momentum@in:work') to the share of their tips you take up, from 0 to 1 "
+        "(or {'alpha': a number above 0, 'beta': a number above 0})",
         _tastes,
     ),
     "preferred_areas": ParamRule(
