@@ -33,11 +33,10 @@ def domain_errors(command: F) -> F:
 def database_problem(error: sa.exc.DBAPIError) -> str:
     """What to do about a database error a command met: migrate, or bring the database up; else what it said."""
     from oo_app.db import is_unavailable, pending_migrations
-    from oo_app.health import describe
     from oo_app.settings import get_settings
 
     if is_unavailable(error):
-        return f"the database does not answer ({describe(error)}); start it, or check OO_DATABASE_URL"
+        return f"the database does not answer ({type(error.orig).__name__}); start it, or check OO_DATABASE_URL"
     try:
         missing = pending_migrations()
     except sa.exc.SQLAlchemyError:
@@ -45,7 +44,7 @@ def database_problem(error: sa.exc.DBAPIError) -> str:
     if missing:
         where = sa.make_url(get_settings().database_url).render_as_string(hide_password=True)
         return f"the database {where} lacks {len(missing)} migration(s): run `oo migrate` first (./scripts/dev does)"
-    return f"the database refused the command: {describe(error)}"
+    return f"the database refused the command ({type(error.orig).__name__})"
 
 
 class SettingsChecked(click.Group):

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 
 import pytest
 
-from oo_app.evaluation.offpolicy import (
+from oo_app.recommender.offpolicy import (
     LoggedTip,
     OffPolicyError,
     composer_order,

@@ -38,7 +38,6 @@ from agents.runner import run_due
 from oo_app.clock import as_utc, zone
 from oo_app.db import make_engine, migrate
 from oo_app.demo import grant_consents, store_history
-from oo_app.evaluation.offpolicy import LoggedTip
 from oo_app.evaluation.persona import Persona, SimulatedPerson, load_persona
 from oo_app.evaluation.simulation_offpolicy import (
     LOGGERS,
@@ -51,6 +50,7 @@ from oo_app.models import Policy, Reaction, Tip, User
 from oo_app.recommender import mark_shown, react, recommend
 from oo_app.recommender.composer import TipDraft
 from oo_app.recommender.learning import leads_of, learning_off, override_choice, uniform_over_leads
+from oo_app.recommender.offpolicy import LoggedTip
 from oo_app.recommender.policies import incumbent
 from oo_app.recommender.timing import delivery_moments, timing_params
 

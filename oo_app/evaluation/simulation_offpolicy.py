@@ -19,12 +19,12 @@ from typing import Any
 from sqlmodel import Session
 
 from oo_app.errors import OOError
-from oo_app.evaluation.offpolicy import CandidatePolicy, LoggedTip, composer_order, estimate, logged_tips, uniform
 from oo_app.evaluation.persona import SimulatedPerson
 from oo_app.evaluation.simulation_report import PolicyResult
 from oo_app.models import Tip, User
 from oo_app.recommender.composer import TipDraft
 from oo_app.recommender.learning import leads_of, observe_choices
+from oo_app.recommender.offpolicy import CandidatePolicy, LoggedTip, composer_order, estimate, logged_tips, uniform
 
 TARGETS: dict[str, CandidatePolicy] = {"no-learning": composer_order, "random-agent": uniform}
 LOGGERS = ("incumbent", "random-agent")

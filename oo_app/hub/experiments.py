@@ -10,9 +10,8 @@ from datetime import datetime
 import pandas as pd
 from sqlalchemy.engine import Engine
 
-from oo_app.evaluation import offpolicy
 from oo_app.hub.shared import hub_session
-from oo_app.recommender import policies
+from oo_app.recommender import offpolicy, policies
 
 
 def policy_table(engine: Engine) -> pd.DataFrame:
@@ -46,7 +45,7 @@ OFFPOLICY_COLUMNS = ["policy", "method", "acceptance", "low", "high", "tips", "e
 
 def offpolicy_estimates(engine: Engine, since: datetime | None = None) -> pd.DataFrame:
     """What the logged tips (shown, with a propensity and a reaction, since ``since``) say each policy's acceptance
-    would be: IPS and SNIPS with their 95% intervals (:mod:`oo_app.evaluation.offpolicy`), and the logged acceptance
+    would be: IPS and SNIPS with their 95% intervals (:mod:`oo_app.recommender.offpolicy`), and the logged acceptance
     itself ("logged"). Empty (columns :data:`OFFPOLICY_COLUMNS`) when no tip is logged yet."""
     with hub_session(engine) as session:
         tips = offpolicy.logged_tips(session, since=since)

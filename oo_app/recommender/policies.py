@@ -7,7 +7,7 @@ shadow role: on every shown tip it writes its own from the same snippets (``shad
 judged and compared with the shown one. Promotion is an explicit operator action, refused (unless forced) until the
 candidate agrees with the incumbent offline (``oo bench models``) and online (its shadow tips). A candidate that
 chooses the lead differently (``chooser``) is also judged off-policy from the incumbent's logged tips
-(:mod:`oo_app.evaluation.offpolicy`): refused while its estimated acceptance is surely below the incumbent's.
+(:mod:`oo_app.recommender.offpolicy`): refused while its estimated acceptance is surely below the incumbent's.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from oo_app import audit
 from oo_app.errors import Conflict, InvalidInput, NotFound
 from oo_app.llm.aliases import TIP_GENERATOR
 from oo_app.models import Chooser, Policy, PolicyRole, Tip
+from oo_app.recommender.offpolicy import CHOOSERS, logged_tips, snips
 from oo_app.recommender.prompts import CURRENT_VERSION, template
 from oo_app.settings import get_settings
 
@@ -192,17 +193,16 @@ def shadow_report(session: Session, name: str) -> ShadowReport:
 
 def _offpolicy(session: Session, candidate: Policy, current: Policy) -> dict[str, float | int | None]:
     """The off-policy fields of :class:`ShadowReport` for ``candidate`` from ``current``'s logged tips."""
-    from oo_app.evaluation import offpolicy  # the estimators: imported when a report is made
 
     if Chooser(candidate.chooser) == Chooser(current.chooser):
         return {}
     since = datetime.now(UTC) - timedelta(days=OFFPOLICY_DAYS)
-    tips = offpolicy.logged_tips(session, since=since, policy=current.name)
+    tips = logged_tips(session, since=since, policy=current.name)
     found: dict[str, float | int | None] = {"offpolicy_tips": len(tips)}
-    target = offpolicy.CHOOSERS.get(Chooser(candidate.chooser))
+    target = CHOOSERS.get(Chooser(candidate.chooser))
     if target is None or not tips:
         return found
-    estimate = offpolicy.snips(tips, target)
+    estimate = snips(tips, target)
     found |= {"offpolicy_estimate": _rounded(estimate.value), "offpolicy_low": _rounded(estimate.low)}
     found |= {"offpolicy_high": _rounded(estimate.high)}
     found["incumbent_acceptance"] = _rounded(sum(tip.reward for tip in tips) / len(tips))
@@ -240,8 +240,6 @@ def promotion_blockers(report: ShadowReport) -> list[str]:
 
 def _offpolicy_blockers(report: ShadowReport) -> list[str]:
     """Off-policy evidence against a candidate that chooses leads otherwise than the incumbent."""
-    from oo_app.evaluation.offpolicy import CHOOSERS
-
     if report.offpolicy_tips == 0 and report.offpolicy_estimate is None and report.incumbent_acceptance is None:
         return []  # it chooses as the incumbent does: its shadow tips are the evidence
     if Chooser(report.chooser) not in CHOOSERS:
