@@ -1,16 +1,15 @@
 """Every agent recovers habits planted at random in our own synthetic personas, not only in the seven samples.
 
-Each persona comes from :func:`oo_app.demo.synthetic_history` with habits drawn from a seed; the truth is what was
-planted, chosen clear of the decision boundaries so a miss is the agent's fault and not the dice's. Hand-built
-histories then pin the rules the dice rarely reach: thin histories, ties, newcomers, tips without tasks.
+Each persona comes from :func:`oo_app.demo.synthetic_history` with habits drawn from a seed by
+:func:`oo_app.evaluation.persona_set.plant`; the truth is what was planted, chosen clear of the decision boundaries so
+a miss is the agent's fault and not the dice's. Hand-built histories then pin the rules the dice rarely reach: thin
+histories, ties, newcomers, tips without tasks.
 """
 
 from __future__ import annotations
 
 import functools
-import random
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -20,77 +19,11 @@ from agents.inference import infer_all, run_inference
 from agents.registry import get_agent
 from benchmarks.momentum_recovery import bursty_steady_recovery, recovery
 from oo_app.demo import Habits, synthetic_history
+from oo_app.evaluation.persona_set import NOW, Planted, plant
 
-NOW = datetime(2026, 11, 20, 12, tzinfo=UTC)
-ZONES = (
-    "Europe/Berlin",
-    "America/New_York",
-    "America/Los_Angeles",
-    "America/St_Johns",
-    "Asia/Kathmandu",
-    "Asia/Tokyo",
-    "Australia/Adelaide",
-    "Pacific/Chatham",
-    "Pacific/Marquesas",
-    "Africa/Casablanca",
-)
-PROJECTS = ("Work", "Home", "Health", "Errands", "Learning", "Family")
 PERSONAS = 24
 TREND_SEEDS = range(9000, 9200)
 RECENT_PATTERNS = get_agent("recent-patterns")
-
-
-@dataclass(frozen=True)
-class Planted:
-    habits: Habits
-    trend: str
-    lateness: float
-    areas: list[str]
-    firmest_project: str  # the project whose due dates are kept most strictly
-
-    @property
-    def weekly_strength(self) -> float:
-        """(max - min) / (max + min) of the planted completion rate per weekday."""
-        habits = self.habits
-        rates = [w * (habits.weekend_factor if day >= 5 else 1.0) for day, w in enumerate(habits.weekday_weights)]
-        return (max(rates) - min(rates)) / (max(rates) + min(rates))
-
-
-def _weekly_habit(rng: random.Random) -> dict[str, Any]:
-    """A flat week, a week that stops at the weekend, or a week with one or two much busier days."""
-    shape = rng.choice(("flat", "weekend-off", "peaks"))
-    if shape == "weekend-off":
-        return {"weekend_factor": rng.uniform(0.05, 0.2)}
-    if shape == "peaks":
-        peaks = rng.sample(range(7), rng.choice((1, 2)))
-        return {"weekday_weights": tuple(rng.uniform(4.0, 6.0) if day in peaks else 1.0 for day in range(7))}
-    return {"weekday_weights": tuple(rng.uniform(0.85, 1.15) for _ in range(7))}
-
-
-def plant(seed: int, trend: str | None = None) -> Planted:
-    """Habits drawn from ``seed``: a clear trend, rhythm, lateness and two leading projects."""
-    rng = random.Random(seed)
-    trend = trend or rng.choice(("rising", "steady", "falling"))
-    preferred = rng.randrange(24)
-    quiet_hours = rng.randint(5, 9)
-    quiet_start = (preferred + rng.randint(3, 22 - quiet_hours)) % 24
-    names = rng.sample(PROJECTS, rng.randint(4, 6))
-    weights = [rng.uniform(0.4, 0.5), rng.uniform(0.22, 0.28)] + [rng.uniform(0.05, 0.1) for _ in names[2:]]
-    lateness = round(rng.uniform(-1.5, 4.0), 2)
-    firmest = rng.choice(names[2:])
-    habits = Habits(
-        tz=rng.choice(ZONES),
-        preferred_hour=preferred,
-        quiet_start=quiet_start,
-        quiet_end=(quiet_start + quiet_hours) % 24,
-        projects=tuple(zip(names, weights, strict=True)),
-        completions_per_day=rng.uniform(2.5, 6.0),
-        lateness_days=lateness,
-        recent_factor={"rising": rng.uniform(2.2, 2.8), "steady": 1.0, "falling": rng.uniform(0.05, 0.25)}[trend],
-        project_lateness=tuple((name, lateness - 1.0 if name == firmest else lateness) for name in names),
-        **_weekly_habit(rng),
-    )
-    return Planted(habits, trend, lateness, names[:2], firmest)
 
 
 @functools.cache
