@@ -17,7 +17,7 @@ from oo_app.bootstrap import bootstrap
 from oo_app.calendar.cli import calendar
 from oo_app.clitools import SettingsChecked, domain_errors
 from oo_app.errors import NotFound
-from oo_app.evaluation.cli import bench, policy, simulate
+from oo_app.evaluation.cli import bench, personas, policy, simulate
 from oo_app.integrations.cli import integrations
 from oo_app.push.cli import push
 
@@ -194,6 +194,7 @@ def agents_enqueue() -> None:
 main.add_command(policy)
 main.add_command(bench)
 main.add_command(simulate)
+main.add_command(personas)
 main.add_command(integrations)
 main.add_command(calendar)
 main.add_command(push)

@@ -1,4 +1,4 @@
-"""An independent set of personas in the shared format, the same for the same seed, whose
+"""``oo personas generate``: an independent set of personas in the shared format, the same for the same seed, whose
 planted habits the agents recover."""
 
 from __future__ import annotations
@@ -8,10 +8,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 
 from agents.base import UserHistory
 from agents.inference import run_inference
 from agents.registry import get_agent
+from oo_app.cli import main
 from oo_app.evaluation.persona import load_persona
 from oo_app.evaluation.persona_set import TASTE_AGENTS, write_persona_set
 
@@ -78,3 +80,21 @@ def test_the_time_of_day_agent_recovers_the_planted_preferred_hour(generated: li
         found = run_inference(manifest, UserHistory.from_mapping(data))["preferred_hour"]
         planted = data["truth"]["preferred_hour"]
         assert _circular_distance(found, planted) <= 1, f"{path.name}: inferred {found}, planted {planted}"
+
+
+def test_the_cli_writes_count_personas(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["personas", "generate", str(tmp_path / "set"), "--count", "3", "--seed", "5"])
+    assert result.exit_code == 0, result.output
+    written = json.loads(result.stdout)["personas"]
+    assert sorted(Path(path).name for path in written) == [f"persona-5-{index:02d}.json" for index in range(3)]
+    assert sorted(path.name for path in (tmp_path / "set").iterdir()) == sorted(Path(path).name for path in written)
+
+
+def test_the_cli_refuses_a_folder_that_is_a_file(tmp_path: Path) -> None:
+    taken = tmp_path / "taken"
+    taken.write_text("not a folder")
+    result = CliRunner().invoke(main, ["personas", "generate", str(taken)])
+    assert result.exit_code == 1
+    assert "is a file, not a folder" in result.output
+    assert isinstance(result.exception, SystemExit), "a message, not a traceback"
+    assert taken.read_text() == "not a folder"

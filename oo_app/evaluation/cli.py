@@ -1,6 +1,6 @@
-"""``oo policy``, ``oo bench`` and ``oo simulate``: tip policies and the evidence that decides between them, as click
-commands the main CLI registers (:mod:`oo_app.cli`). Same conventions: JSON on stdout, progress on stderr, a domain
-error exits with status 1 and a message.
+"""``oo policy``, ``oo bench``, ``oo simulate`` and ``oo personas``: tip policies, the evidence that decides between
+them and the synthetic people it is gathered on, as click commands the main CLI registers (:mod:`oo_app.cli`). Same
+conventions: JSON on stdout, progress on stderr, a domain error exits with status 1 and a message.
 """
 
 from __future__ import annotations
@@ -200,3 +200,26 @@ def simulate(
     if not no_mlflow:
         data["mlflow_run_id"] = log_report(report, seconds)
     click.echo(json.dumps(data))
+
+
+@click.group()
+def personas() -> None:
+    """Synthetic personas: people with planted habits and hidden tastes, to check oO on people nobody tuned it on."""
+
+
+@personas.command("generate")
+@click.argument("folder", metavar="DIR", type=click.Path(path_type=Path))
+@click.option("--count", type=click.IntRange(1, 999), default=21, show_default=True, help="How many personas.")
+@click.option("--seed", type=int, default=1, show_default=True, help="The set: the same seed writes the same files.")
+@domain_errors
+def personas_generate(folder: Path, count: int, seed: int) -> None:
+    """Write COUNT personas persona-SEED-NN.json into DIR (created when missing) in the shared persona format, truth
+    and hidden tastes included; one in seven is a cold start. Prints the paths as JSON."""
+    from oo_app.evaluation.persona_set import write_persona_set
+
+    try:
+        paths = write_persona_set(folder, count=count, seed=seed)
+    except OSError as error:
+        raise click.ClickException(f"cannot write the personas into {folder}: {error.strerror or error}") from None
+    click.echo(f"{len(paths)} personas in {folder}", err=True)
+    click.echo(json.dumps({"seed": seed, "personas": [str(path) for path in paths]}))
