@@ -10,8 +10,9 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from contextlib import nullcontext
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager, nullcontext
+from contextvars import ContextVar
 from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
@@ -151,9 +152,37 @@ def with_tip_outcomes(session: Session, user_id: int, manifest: AgentManifest, h
     return dataclasses.replace(history, tip_outcomes=outcomes, tip_prior=prior_of(session))
 
 
+# Histories loaded inside one_history_per_moment(), by (person, moment).
+_moment_histories: ContextVar[dict[tuple[int, datetime], UserHistory] | None] = ContextVar(
+    "moment_histories", default=None
+)
+
+
+@contextmanager
+def one_history_per_moment() -> Iterator[None]:
+    """Inside it, :func:`load_history` reads a person's history at a given moment once and hands that same history to
+    every agent computed at that moment. For callers that compute several agents of a person at one moment and write
+    no events, completions or consents meanwhile (:func:`run_due`, the recommender's freshest outputs)."""
+    token = _moment_histories.set({})
+    try:
+        yield
+    finally:
+        _moment_histories.reset(token)
+
+
 def load_history(session: Session, user: User, now: datetime, open_tasks: Sequence[OpenTask] = ()) -> UserHistory:
     """The person's last ``HISTORY_DAYS`` up to ``now``, with ``open_tasks`` (in memory only). Mood check-ins are read
     only while the person grants consent ``mood``, into ``moods`` and never among ``events``."""
+    loaded = _moment_histories.get()
+    history = loaded.get((user.id, now)) if loaded is not None else None
+    if history is None:
+        history = _read_history(session, user, now)
+        if loaded is not None:
+            loaded[(user.id, now)] = history
+    return dataclasses.replace(history, open_tasks=tuple(open_tasks)) if open_tasks else history
+
+
+def _read_history(session: Session, user: User, now: datetime) -> UserHistory:
     since = now - timedelta(days=HISTORY_DAYS)
     recent = (Event.user_id == user.id, Event.at >= since, Event.at <= now)
     events = session.exec(select(Event.type, Event.at).where(*recent, Event.type != MOOD_EVENT)).all()
@@ -166,8 +195,7 @@ def load_history(session: Session, user: User, now: datetime, open_tasks: Sequen
     if _granted(session, user.id, MOOD_CONSENT):
         rows = session.exec(select(Event.at, Event.payload).where(*recent, Event.type == MOOD_EVENT)).all()
         moods = [(at, payload["level"]) for at, payload in rows if _is_level(payload.get("level"))]
-    history = UserHistory.build(events=events, task_completions=completions, tz=user.tz, now=now, moods=moods)
-    return dataclasses.replace(history, open_tasks=tuple(open_tasks)) if open_tasks else history
+    return UserHistory.build(events=events, task_completions=completions, tz=user.tz, now=now, moods=moods)
 
 
 def _granted(session: Session, user_id: int, key: str) -> bool:
@@ -283,7 +311,7 @@ def run_due(session: Session, now: datetime | None = None, user_ids: Iterable[in
     per_person = session.begin_nested if session.get_bind().dialect.name != "sqlite" else nullcontext
     for user in session.exec(query).all():
         try:
-            with unless_gone(session, user.id), per_person():
+            with unless_gone(session, user.id), per_person(), one_history_per_moment():
                 outputs = [
                     compute_output(session, user, agent, now)
                     for agent in eligible_agents(session, user.id)

@@ -29,7 +29,7 @@ from agents.learner import TASTES
 from agents.learner import posterior as learned
 from agents.overdue_task import OPEN_TASK, overdue_open_task
 from agents.rewards import part_of_day
-from agents.runner import compute_output, open_tasks_of
+from agents.runner import compute_output, one_history_per_moment, open_tasks_of
 from oo_app.clock import zone
 from oo_app.llm.aliases import COMPOSER_MODEL, SAMPLES_DRAWN, TIP_GENERATOR
 from oo_app.llm.router import embed, get_router
@@ -78,7 +78,12 @@ class Inputs:
 
 def freshest_outputs(session: Session, user: User, now: datetime) -> list[AgentOutput]:
     """The newest non-expired output of each agent eligible at ``now`` (the context then in effect included),
-    computing (bounded) those that have none."""
+    computing (bounded) those that have none, from one reading of the person's history."""
+    with one_history_per_moment():
+        return _freshest_outputs(session, user, now)
+
+
+def _freshest_outputs(session: Session, user: User, now: datetime) -> list[AgentOutput]:
     outputs: list[AgentOutput] = []
     computed = 0
     for agent in eligible_agents(session, user.id, now):

@@ -1,0 +1,59 @@
+"""How often the runner reads a person's history: once per moment for the agents computed together, and always
+afresh at the next moment or outside such a round."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlmodel import Session
+
+from agents import runner
+from agents.registry import get_agent
+from oo_app.models import AgentOutput, Event, User
+from oo_app.recommender.orchestrator import freshest_outputs
+from tests.conftest import NOW
+
+
+@pytest.fixture
+def reads(monkeypatch: pytest.MonkeyPatch) -> list[object]:
+    """The moments at which the runner read a person's history from the database."""
+    done: list[object] = []
+    read = runner._read_history
+
+    def counted(session: Session, user: User, now: object) -> object:
+        done.append(now)
+        return read(session, user, now)
+
+    monkeypatch.setattr(runner, "_read_history", counted)
+    return done
+
+
+def _snippets(outputs: list[AgentOutput]) -> dict[str, tuple[str, dict]]:
+    return {output.agent_id: (output.snippet, output.data) for output in outputs}
+
+
+def test_the_agents_of_one_tip_share_one_reading_of_the_history(
+    session: Session, demo_user: User, reads: list[object]
+) -> None:
+    shared = freshest_outputs(session, demo_user, NOW)
+    assert len(shared) > 3, "several agents were computed"
+    assert reads == [NOW], "one reading for all of them"
+    session.rollback()
+    reads.clear()
+    alone = [runner.compute_output(session, demo_user, get_agent(o.agent_id), NOW) for o in shared]
+    assert _snippets(alone) == _snippets(shared), "the same outputs as each agent reading for itself"
+    assert len(reads) == len(shared), "each agent reading for itself"
+
+
+def test_a_later_moment_or_a_call_outside_a_round_reads_the_history_afresh(session: Session, demo_user: User) -> None:
+    later = NOW + timedelta(hours=1)
+    with runner.one_history_per_moment():
+        before = runner.load_history(session, demo_user, NOW)
+        assert runner.load_history(session, demo_user, NOW) is before
+        session.add(Event(user_id=demo_user.id, type="app_open", at=NOW + timedelta(minutes=30)))
+        session.flush()
+        assert len(runner.load_history(session, demo_user, later).events) == len(before.events) + 1
+    session.add(Event(user_id=demo_user.id, type="app_open", at=later))
+    session.flush()
+    assert len(runner.load_history(session, demo_user, later).events) == len(before.events) + 2
