@@ -189,6 +189,9 @@ class AgentManifest:
     open_tasks: bool = False  # reads the person's open tasks (fetched on demand, never stored); needs ``tasks``
     calendar: bool = False  # reads busy intervals and calendar days (:mod:`agents.busy`); needs ``calendar``
     tip_outcomes: bool = False  # reads how the person answered oO's tips (:class:`TipOutcome`); needs ``activity``
+    # Reads the person's events, completions and moods. An agent that does not (it must declare no min_history) is
+    # handed a history holding only their zone and the moment, and the runner spares reading theirs.
+    reads_history: bool = True
 
     def __post_init__(self) -> None:
         if self.open_tasks and "tasks" not in self.consents:
@@ -197,6 +200,8 @@ class AgentManifest:
             raise ValueError(f"agent {self.id!r} reads the calendar: it must declare the {CALENDAR_CONSENT!r} consent")
         if self.tip_outcomes and "activity" not in self.consents:
             raise ValueError(f"agent {self.id!r} reads tip reactions: it must declare the 'activity' consent")
+        if not self.reads_history and any(param.min_history for param in self.params):
+            raise ValueError(f"agent {self.id!r} reads no history: its parameters cannot need a min_history")
         unknown = set(self.contexts) - AGENT_KINDS
         if unknown:
             raise ValueError(

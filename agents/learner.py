@@ -167,6 +167,7 @@ AGENT = Agent(
         schedule=timedelta(minutes=30),
         consents=("activity",),
         tip_outcomes=True,
+        reads_history=False,
         params=(
             InferredParam(
                 TASTES,

@@ -198,6 +198,16 @@ def _read_history(session: Session, user: User, now: datetime) -> UserHistory:
     return UserHistory.build(events=events, task_completions=completions, tz=user.tz, now=now, moods=moods)
 
 
+def _history_for(session: Session, user: User, manifest: AgentManifest, now: datetime) -> UserHistory:
+    """What the agent of ``manifest`` reads of the person at ``now``, before its calendar and tip outcomes: their
+    history (:func:`load_history`) unless it reads none, then only their zone and the moment; their open tasks when
+    it reads them."""
+    open_tasks = open_tasks_of(session, user.id) if manifest.open_tasks else ()
+    if manifest.reads_history:
+        return load_history(session, user, now, open_tasks)
+    return dataclasses.replace(UserHistory.build((), (), user.tz, now), open_tasks=tuple(open_tasks))
+
+
 def _granted(session: Session, user_id: int, key: str) -> bool:
     return (
         session.exec(
@@ -254,7 +264,7 @@ def compute_output(
     run = AgentRun(user_id=user.id, agent_id=manifest.id, agent_version=manifest.version, status="ok", started_at=now)
     output: AgentOutput | None = None
     try:
-        history = load_history(session, user, now, open_tasks_of(session, user.id) if manifest.open_tasks else ())
+        history = _history_for(session, user, manifest, now)
         if manifest.calendar:
             history = dataclasses.replace(
                 history, busy=busy_of(session, user.id), calendar_days=calendar_days_of(session, user.id, now)

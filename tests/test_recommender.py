@@ -168,7 +168,7 @@ def test_a_database_failure_while_learning_from_a_reaction_reaches_the_caller_as
     def connection_lost(*_args: object, **_kwargs: object) -> None:
         raise lost
 
-    monkeypatch.setattr("agents.runner.load_history", connection_lost)
+    monkeypatch.setattr("agents.runner.tip_outcomes_of", connection_lost)  # the learner reads only its answers
     with pytest.raises(sa.exc.OperationalError) as raised:
         react(session, demo_user, tip.id, "done", NOW + timedelta(minutes=1))
     assert raised.value is lost

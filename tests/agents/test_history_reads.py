@@ -1,5 +1,5 @@
-"""How often the runner reads a person's history: once per moment for the agents computed together, and always
-afresh at the next moment or outside such a round."""
+"""How often the runner reads a person's history: once per moment for the agents computed together, never for an
+agent that reads none (the learner), and always afresh at the next moment or outside such a round."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import pytest
 from sqlmodel import Session
 
 from agents import runner
+from agents.base import AgentManifest, InferredParam
 from agents.registry import get_agent
 from oo_app.models import AgentOutput, Event, User
 from oo_app.recommender.orchestrator import freshest_outputs
@@ -43,7 +44,7 @@ def test_the_agents_of_one_tip_share_one_reading_of_the_history(
     reads.clear()
     alone = [runner.compute_output(session, demo_user, get_agent(o.agent_id), NOW) for o in shared]
     assert _snippets(alone) == _snippets(shared), "the same outputs as each agent reading for itself"
-    assert len(reads) == len(shared), "each agent reading for itself"
+    assert len(reads) == len([o for o in shared if get_agent(o.agent_id).manifest.reads_history])
 
 
 def test_a_later_moment_or_a_call_outside_a_round_reads_the_history_afresh(session: Session, demo_user: User) -> None:
@@ -57,3 +58,25 @@ def test_a_later_moment_or_a_call_outside_a_round_reads_the_history_afresh(sessi
     session.add(Event(user_id=demo_user.id, type="app_open", at=later))
     session.flush()
     assert len(runner.load_history(session, demo_user, later).events) == len(before.events) + 2
+
+
+def test_the_learner_computes_without_reading_the_history(
+    session: Session, demo_user: User, reads: list[object]
+) -> None:
+    output = runner.compute_output(session, demo_user, get_agent("learner"), NOW)
+    assert output is not None
+    assert output.snippet
+    assert reads == [], "the learner reads only the person's answers to tips"
+
+
+def test_an_agent_that_reads_no_history_cannot_need_a_minimum_of_it() -> None:
+    with pytest.raises(ValueError, match="reads no history"):
+        AgentManifest(
+            id="probe",
+            version="1",
+            description="",
+            ttl=timedelta(hours=1),
+            schedule=timedelta(hours=1),
+            params=(InferredParam("x", 0, lambda history: 1, min_history=5),),
+            reads_history=False,
+        )
