@@ -16,6 +16,8 @@ _INVISIBLE = frozenset({"Cf", "Cs"})  # format characters (bidi controls, zero-w
 
 def plain_name(name: object) -> str:
     """``name`` as plain one-line text (see the module)."""
+    if isinstance(name, str) and name.isascii() and name.isprintable():
+        return " ".join(name.split())  # no control or format character in it: only its spaces change
     kept = []
     for character in str(name or ""):
         category = unicodedata.category(character)

@@ -117,6 +117,11 @@ def test_a_name_loses_its_control_and_format_characters() -> None:
     assert plain_name(None) == ""
 
 
+def test_a_printable_ascii_name_only_has_its_runs_of_spaces_collapsed() -> None:
+    assert plain_name("  Deep   work: Q3 (draft) ") == "Deep work: Q3 (draft)"
+    assert plain_name("Work\tHome\x7f") == "Work Home", "ASCII control characters still become spaces"
+
+
 def test_a_todoist_project_name_is_stored_as_one_plain_line() -> None:
     task = {"id": "7", "completed_at": "2026-11-20T10:00:00Z", "project_id": "p1"}
 
