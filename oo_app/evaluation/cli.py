@@ -164,13 +164,29 @@ def bench_models(
 @click.option("--policy", "names", multiple=True, help="A policy to simulate (repeatable); default: the incumbent.")
 @click.option("--no-mlflow", is_flag=True, help="Print the figures only; log no MLflow run.")
 @click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True, help="Processes sharing the runs.")
+@click.option(
+    "--writer",
+    type=click.Choice(["rules", "configured"]),
+    default="rules",
+    show_default=True,
+    help="Who writes the tips: the rule-based composer (the issue's goals are measured with it), or the configured "
+    "tip writer (OO_TIP_WRITER, OO_LLM_ALIASES).",
+)
 @domain_errors
 def simulate(
-    days: int, personas_dir: Path | None, seed: int, names: tuple[str, ...], no_mlflow: bool, workers: int
+    days: int,
+    personas_dir: Path | None,
+    seed: int,
+    names: tuple[str, ...],
+    no_mlflow: bool,
+    workers: int,
+    writer: str,
 ) -> None:
     """Simulated persons react to each policy's tips for DAYS days, beside the baselines no-learning, random-agent and
     oracle: acceptance (overall and over the last 10 days), quiet-hours tips and the off-policy check (a table on
-    stderr, JSON on stdout, its last line). Runs in a temporary database; logs a run of MLflow's oo-simulation."""
+    stderr, JSON on stdout, its last line). Runs in a temporary database, with the rules writer unless --writer
+    configured and without per-tip tracing whatever OO_TRACING_ENABLED says; logs the report as a run of MLflow's
+    oo-simulation unless --no-mlflow."""
     import time
 
     from oo_app.db import session_scope
@@ -192,7 +208,7 @@ def simulate(
     if not personas:
         raise click.UsageError("no persona-*.json in the personas folder")
     started = time.perf_counter()
-    report = run(personas, days=days, policies=writers, seed=seed, workers=workers)
+    report = run(personas, days=days, policies=writers, seed=seed, workers=workers, writer=writer)
     seconds = time.perf_counter() - started
     click.echo(report.table(), err=True)
     click.echo(f"{seconds:.1f} s", err=True)

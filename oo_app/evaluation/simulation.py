@@ -31,6 +31,7 @@ from datetime import datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
@@ -46,6 +47,7 @@ from oo_app.evaluation.simulation_offpolicy import (
     recording_counterfactuals,
 )
 from oo_app.evaluation.simulation_report import BASELINE, PolicyResult, SimulationReport
+from oo_app.llm.router import get_router
 from oo_app.models import Policy, Reaction, Tip, User
 from oo_app.recommender import mark_shown, react, recommend
 from oo_app.recommender.composer import TipDraft
@@ -53,6 +55,7 @@ from oo_app.recommender.learning import leads_of, learning_off, override_choice,
 from oo_app.recommender.offpolicy import LoggedTip
 from oo_app.recommender.policies import incumbent
 from oo_app.recommender.timing import delivery_moments, timing_params
+from oo_app.settings import get_settings
 
 TipWriter = Callable[[Session, User, datetime], Tip]
 # A policy of the simulation: the tip writer it uses for one simulated person (the oracle knows them).
@@ -120,17 +123,59 @@ def oracle(person: SimulatedPerson) -> TipWriter:
 BASELINES: dict[str, PolicyMaker] = {NO_LEARNING: no_learning, BASELINE: random_agent, ORACLE: oracle}
 
 
+RULES_WRITER = "rules"
+WRITERS = (RULES_WRITER, "configured")  # who writes the simulation's tips (see _run_settings)
+
+
+def _throwaway(connection: Any, _: Any) -> None:
+    """A temporary SQLite file is thrown away after the run: no waiting for the disk on commit."""
+    cursor = connection.cursor()
+    cursor.execute("PRAGMA synchronous=OFF")
+    cursor.execute("PRAGMA journal_mode=MEMORY")
+    cursor.close()
+
+
 @contextmanager
 def _database(url: str | None) -> Iterator[Engine]:
-    """An engine on ``url`` migrated to head, or on a fresh SQLite file that is deleted afterwards."""
+    """An engine on ``url`` migrated to head, or on a fresh SQLite file that is deleted afterwards (written without
+    durability: :func:`_throwaway`)."""
     with tempfile.TemporaryDirectory(prefix="oo-simulation-") as folder:
+        kept = url is not None
         url = url or f"sqlite:///{Path(folder) / 'simulation.db'}"
         migrate(url)
         engine = make_engine(url)
+        if not kept:
+            sa.event.listen(engine, "connect", _throwaway)
         try:
             yield engine
         finally:
             engine.dispose()
+
+
+@contextmanager
+def _run_settings(writer: str) -> Iterator[None]:
+    """The settings of the simulation's runs: no per-tip tracing whatever ``OO_TRACING_ENABLED`` says (a run's report
+    is logged on its own); no tips written ahead (every simulated tip is answered before its day is committed, so a
+    tip written ahead would never be written, only looked for, on a thread of its own); and with ``writer`` ``rules``
+    the embedded rules table, so that the composer writes every tip whatever ``OO_TIP_WRITER`` and
+    ``OO_LLM_ALIASES`` say (``configured``: as configured). The process's settings are changed for the block and
+    restored after it; the LLM router is built again on either side."""
+    if writer not in WRITERS:
+        raise ValueError(f"unknown writer {writer!r}; use one of {', '.join(WRITERS)}")
+    settings = get_settings()
+    changes: dict[str, Any] = {"tracing_enabled": False, "prepare_next_tip": False}
+    if writer == RULES_WRITER:
+        changes |= {"tip_writer": "rules", "llm_aliases": None}
+    kept = {name: getattr(settings, name) for name in changes}
+    for name, value in changes.items():
+        setattr(settings, name, value)
+    get_router.cache_clear()
+    try:
+        yield
+    finally:
+        for name, value in kept.items():
+            setattr(settings, name, value)
+        get_router.cache_clear()
 
 
 def _enroll(session: Session, persona: Persona, policy: str) -> User:
@@ -221,6 +266,7 @@ def simulate(
     database_url: str | None = None,
     baselines: Sequence[str] = tuple(BASELINES),
     workers: int = 1,
+    writer: str = RULES_WRITER,
 ) -> SimulationReport:
     """Run every policy (default: the incumbent :func:`~oo_app.recommender.recommend`) and the ``baselines`` (default
     all: ``no-learning``, ``random-agent``, ``oracle``; the baseline ``random-agent`` always runs) on copies of
@@ -229,8 +275,9 @@ def simulate(
     ``database_url`` names a database to keep (migrated here; it must hold none of the simulation's persons); by
     default a temporary SQLite file is used. With ``workers`` > 1 (and no ``database_url``) the (policy, persona)
     runs are shared among that many forked processes, each with a database of its own: the same figures up to the
-    learner's random draws, which are keyed by the person's id in their database. The tip writer is whatever the
-    settings configure.
+    learner's random draws, which are keyed by the person's id in their database. ``writer`` ``rules`` (the
+    default) has the rule-based composer write every tip, ``configured`` the configured tip writer; per-tip tracing
+    is off either way (:func:`_run_settings`).
     """
     writers = dict(policies) if policies is not None else {INCUMBENT: recommend}
     for name in writers:
@@ -242,11 +289,13 @@ def simulate(
     pairs = [(name, persona) for name in makers for persona in loaded]
     _jobs.update(makers=makers, days=days, seed=seed, pairs=pairs, workers=workers)
     try:
-        if workers > 1 and database_url is None:
-            with multiprocessing.get_context("fork").Pool(workers) as pool:
-                shares = pool.map(_run_share, range(workers))
-        else:
-            shares = [_run_pairs(pairs, database_url)]
+        with _run_settings(writer):
+            if workers > 1 and database_url is None:
+                get_router()  # built (LiteLLM imported) once, before the workers fork
+                with multiprocessing.get_context("fork").Pool(workers) as pool:
+                    shares = pool.map(_run_share, range(workers))
+            else:
+                shares = [_run_pairs(pairs, database_url)]
     finally:
         _jobs.clear()
     results = {name: PolicyResult() for name in makers}
