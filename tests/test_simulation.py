@@ -420,3 +420,33 @@ def test_a_counterfactual_chance_is_the_persons_true_chance_of_the_targets_own_d
 
     assert counterfactual_chance(person, offered, moment, "no-learning") == chances[0]
     assert counterfactual_chance(person, offered, moment, BASELINE) == pytest.approx((chances[0] + chances[2]) / 2)
+
+
+def test_with_a_prior_each_policy_learns_from_its_own_persons_only(tmp_path: Path) -> None:
+    """With ``prior``, the second person of a policy starts from what the first one took up; without, from nothing."""
+    from agents.rewards import LEARNER
+    from oo_app.models import AgentOutput
+    from oo_app.recommender.learning import compute_prior
+
+    def first_tastes(url: str, persona: Path) -> dict[str, Any]:
+        engine = make_engine(url)
+        with Session(engine) as session:
+            user = session.exec(select(User).where(User.email == f"{persona.stem}.incumbent@simulation.invalid")).one()
+            first = session.exec(
+                select(AgentOutput)
+                .where(AgentOutput.user_id == user.id, AgentOutput.agent_id == LEARNER)
+                .order_by(col(AgentOutput.computed_at), col(AgentOutput.id))
+            ).first()
+            apart = compute_prior(session, "oracle") != compute_prior(session, "incumbent")
+        engine.dispose()
+        assert apart, "each policy's population is its own"
+        return first.data["tastes"]
+
+    with_prior, without = _url(tmp_path / "with"), _url(tmp_path / "without")
+    (tmp_path / "with").mkdir()
+    (tmp_path / "without").mkdir()
+    simulate(PERSONAS[:2], days=2, database_url=with_prior, prior=True)
+    simulate(PERSONAS[:2], days=2, database_url=without)
+    assert first_tastes(with_prior, PERSONAS[0]) == {}, "the first person starts from nothing"
+    assert first_tastes(with_prior, PERSONAS[1]), "the second starts from what the first took up"
+    assert first_tastes(without, PERSONAS[1]) == {}, "without a prior, from nothing"

@@ -172,6 +172,12 @@ def bench_models(
     help="Who writes the tips: the rule-based composer (the issue's goals are measured with it), or the configured "
     "tip writer (OO_TIP_WRITER, OO_LLM_ALIASES).",
 )
+@click.option(
+    "--prior",
+    is_flag=True,
+    help="Start each person's learner from the population prior of the persons of the same policy simulated before "
+    "them (default: from nothing, as the personas' tastes are drawn apart).",
+)
 @domain_errors
 def simulate(
     days: int,
@@ -181,6 +187,7 @@ def simulate(
     no_mlflow: bool,
     workers: int,
     writer: str,
+    prior: bool,
 ) -> None:
     """Simulated persons react to each policy's tips for DAYS days, beside the baselines no-learning, random-agent and
     oracle: acceptance (overall and over the last 10 days), quiet-hours tips and the off-policy check (a table on
@@ -208,7 +215,7 @@ def simulate(
     if not personas:
         raise click.UsageError("no persona-*.json in the personas folder")
     started = time.perf_counter()
-    report = run(personas, days=days, policies=writers, seed=seed, workers=workers, writer=writer)
+    report = run(personas, days=days, policies=writers, seed=seed, workers=workers, writer=writer, prior=prior)
     seconds = time.perf_counter() - started
     click.echo(report.table(), err=True)
     click.echo(f"{seconds:.1f} s", err=True)

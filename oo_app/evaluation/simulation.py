@@ -35,7 +35,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from agents.runner import run_due
+from agents.runner import provide_prior, run_due
 from oo_app.clock import as_utc, zone
 from oo_app.db import make_engine, migrate
 from oo_app.demo import grant_consents, store_history
@@ -51,7 +51,14 @@ from oo_app.llm.router import get_router
 from oo_app.models import Policy, Reaction, Tip, User
 from oo_app.recommender import mark_shown, react, recommend
 from oo_app.recommender.composer import TipDraft
-from oo_app.recommender.learning import leads_of, learning_off, override_choice, uniform_over_leads
+from oo_app.recommender.learning import (
+    compute_prior,
+    leads_of,
+    learning_off,
+    override_choice,
+    population_prior,
+    uniform_over_leads,
+)
 from oo_app.recommender.offpolicy import LoggedTip
 from oo_app.recommender.policies import incumbent
 from oo_app.recommender.timing import delivery_moments, timing_params
@@ -242,6 +249,19 @@ def _run_share(share: int) -> tuple[dict[str, PolicyResult], dict[str, list[Logg
     return _run_pairs(pairs, None)
 
 
+@contextmanager
+def _prior_of_policy(policy: str, prior: bool) -> Iterator[None]:
+    """Inside it the learner's population prior is, with ``prior``, that of ``policy``'s simulated persons so far,
+    read afresh: each policy's population apart (no policy learns from another's persons, the oracle's least of all),
+    and as current as simulated time (the app's prior is cached for ten minutes of wall-clock time, which a
+    simulation crosses in seconds); without ``prior``, none: each person learns from their own answers alone."""
+    provide_prior((lambda session: compute_prior(session, policy)) if prior else (lambda _session: {}))
+    try:
+        yield
+    finally:
+        provide_prior(population_prior)
+
+
 def _run_pairs(
     pairs: Sequence[tuple[str, Persona]], database_url: str | None
 ) -> tuple[dict[str, PolicyResult], dict[str, list[LoggedTip]]]:
@@ -249,7 +269,7 @@ def _run_pairs(
     results = {name: PolicyResult() for name in makers}
     with _database(database_url) as engine:
         for name, persona in pairs:
-            with Session(engine, expire_on_commit=False) as session:
+            with Session(engine, expire_on_commit=False) as session, _prior_of_policy(name, _jobs["prior"]):
                 person = SimulatedPerson(persona, seed)
                 _live(session, person, name, makers[name](person), days, results[name])
         with Session(engine) as session:
@@ -267,6 +287,7 @@ def simulate(
     baselines: Sequence[str] = tuple(BASELINES),
     workers: int = 1,
     writer: str = RULES_WRITER,
+    prior: bool = False,
 ) -> SimulationReport:
     """Run every policy (default: the incumbent :func:`~oo_app.recommender.recommend`) and the ``baselines`` (default
     all: ``no-learning``, ``random-agent``, ``oracle``; the baseline ``random-agent`` always runs) on copies of
@@ -277,7 +298,9 @@ def simulate(
     runs are shared among that many forked processes, each with a database of its own: the same figures up to the
     learner's random draws, which are keyed by the person's id in their database. ``writer`` ``rules`` (the
     default) has the rule-based composer write every tip, ``configured`` the configured tip writer; per-tip tracing
-    is off either way (:func:`_run_settings`).
+    is off either way (:func:`_run_settings`). With ``prior`` a person's learner starts from the population prior
+    of the persons of the same policy simulated before them; by default from nothing, since the personas' tastes are
+    drawn apart and what most of them take up says nothing of one of them.
     """
     writers = dict(policies) if policies is not None else {INCUMBENT: recommend}
     for name in writers:
@@ -287,7 +310,7 @@ def simulate(
     makers |= {name: BASELINES[name] for name in BASELINES if name in baselines or name == BASELINE}
     loaded = [load_persona(path) for path in personas]
     pairs = [(name, persona) for name in makers for persona in loaded]
-    _jobs.update(makers=makers, days=days, seed=seed, pairs=pairs, workers=workers)
+    _jobs.update(makers=makers, days=days, seed=seed, pairs=pairs, workers=workers, prior=prior)
     try:
         with _run_settings(writer):
             if workers > 1 and database_url is None:

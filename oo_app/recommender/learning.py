@@ -228,15 +228,18 @@ _priors: dict[str, tuple[float, dict[str, tuple[float, float]]]] = {}
 _priors_lock = threading.Lock()
 
 
-def compute_prior(session: Session) -> dict[str, tuple[float, float]]:
+def compute_prior(session: Session, policy: str | None = None) -> dict[str, tuple[float, float]]:
     """Per lead (:data:`GENERIC` for tips no agent led) and per kind (:func:`kind_key`), across everyone's answered
-    shown tips: Beta(1 + w * mean reward, 1 + w * (1 - mean reward)), ``w`` = min(:data:`PRIOR_WEIGHT`, answers).
-    Empty while nobody has answered a tip (then every lead starts at Beta(1, 1))."""
-    rows = session.exec(
-        select(Tip.lead_agent, Tip.kind, Tip.reaction, func.count())
-        .where(Tip.shadow == False, col(Tip.reaction).is_not(None))  # noqa: E712
-        .group_by(Tip.lead_agent, Tip.kind, Tip.reaction)
-    ).all()
+    shown tips (only ``policy``'s when given: the simulation keeps its policies' populations apart): Beta(1 + w * mean
+    reward, 1 + w * (1 - mean reward)), ``w`` = min(:data:`PRIOR_WEIGHT`, answers). Empty while nobody has answered a
+    tip (then every lead starts at Beta(1, 1))."""
+    answered = select(Tip.lead_agent, Tip.kind, Tip.reaction, func.count()).where(
+        Tip.shadow == False,  # noqa: E712
+        col(Tip.reaction).is_not(None),
+    )
+    if policy is not None:
+        answered = answered.where(Tip.policy == policy)
+    rows = session.exec(answered.group_by(Tip.lead_agent, Tip.kind, Tip.reaction)).all()
     totals: dict[str, list[float]] = {}
     for lead, kind, reaction, count in rows:
         reward = REWARDS.get(Reaction(reaction), 0.0) if reaction in {r.value for r in Reaction} else 0.0
