@@ -86,23 +86,34 @@ def freshest_outputs(session: Session, user: User, now: datetime) -> list[AgentO
 def _freshest_outputs(session: Session, user: User, now: datetime) -> list[AgentOutput]:
     outputs: list[AgentOutput] = []
     computed = 0
-    for agent in eligible_agents(session, user.id, now):
-        output = session.exec(
-            select(AgentOutput)
-            .where(
-                AgentOutput.user_id == user.id,
-                AgentOutput.agent_id == agent.manifest.id,
-                AgentOutput.expires_at > now,
-            )
-            .order_by(col(AgentOutput.computed_at).desc(), col(AgentOutput.id).desc())
-            .limit(1)
-        ).first()
+    eligible = eligible_agents(session, user.id, now)
+    newest = newest_unexpired(session, user.id, [agent.manifest.id for agent in eligible], now)
+    for agent in eligible:
+        output = newest.get(agent.manifest.id)
         if output is None and computed < MAX_SYNC_COMPUTES:
             computed += 1
             output = compute_output(session, user, agent, now)
         if output is not None:
             outputs.append(output)
     return outputs
+
+
+def newest_unexpired(session: Session, user_id: int, agent_ids: list[str], now: datetime) -> dict[str, AgentOutput]:
+    """The newest output (by ``computed_at``, then id) not expired at ``now`` of each of ``agent_ids`` that has one,
+    in one query."""
+    rows = session.exec(
+        select(AgentOutput)
+        .where(
+            AgentOutput.user_id == user_id,
+            col(AgentOutput.agent_id).in_(agent_ids),
+            AgentOutput.expires_at > now,
+        )
+        .order_by(col(AgentOutput.computed_at).desc(), col(AgentOutput.id).desc())
+    ).all()
+    newest: dict[str, AgentOutput] = {}
+    for row in rows:
+        newest.setdefault(row.agent_id, row)
+    return newest
 
 
 def open_task_signals(session: Session, user: User, now: datetime) -> tuple[SignalLine, ...]:
