@@ -42,8 +42,9 @@ def infer_all(history: UserHistory) -> dict[str, dict[str, Any]]:
     return {agent_id: run_inference(agent.manifest, history) for agent_id, agent in registry().items()}
 
 
-def save_inferred(session: Session, user_id: int, scope: str, values: Mapping[str, Any]) -> None:
-    """Store inferred values under ``scope``; rows the person set themselves (source ``user``) stay untouched."""
+def save_inferred(session: Session, user_id: int, scope: str, values: Mapping[str, Any]) -> dict[str, Any]:
+    """Store inferred values under ``scope``; rows the person set themselves (source ``user``) stay untouched, and
+    their values are returned (what :func:`effective_params` reads, without reading them again)."""
     existing = {
         pref.key: pref
         for pref in session.exec(
@@ -58,6 +59,7 @@ def save_inferred(session: Session, user_id: int, scope: str, values: Mapping[st
             pref.value = value
             pref.updated_at = utcnow()
             session.add(pref)
+    return {key: pref.value for key, pref in existing.items() if pref.source == PrefSource.user}
 
 
 def upsert_inferred(session: Session, user_id: int, scope: str, key: str, value: Any) -> None:

@@ -63,7 +63,8 @@ def test_inference_never_overwrites_a_value_the_person_set(session: Session) -> 
     session.flush()
     session.add(UserPreference(user_id=user.id, scope="probe", key="hour", value=6, source=PrefSource.user))
     save_inferred(session, user.id, "probe", {"hour": 19, "tz": "Europe/Berlin"})
-    save_inferred(session, user.id, "probe", {"hour": 20, "tz": "Asia/Tokyo"})
+    own = save_inferred(session, user.id, "probe", {"hour": 20, "tz": "Asia/Tokyo"})
+    assert own == {"hour": 6}, "it hands back the person's own values, which the runner lets win"
     prefs = {p.key: p for p in session.exec(select(UserPreference).where(UserPreference.user_id == user.id))}
     assert (prefs["hour"].value, prefs["hour"].source) == (6, PrefSource.user)
     assert (prefs["tz"].value, prefs["tz"].source) == ("Asia/Tokyo", PrefSource.inferred)
