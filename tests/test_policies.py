@@ -311,6 +311,8 @@ def test_a_candidate_choosing_otherwise_is_judged_off_policy_from_the_incumbents
 ) -> None:
     _aliases(configure)
     add_candidate(session, "order-v1", CURRENT_VERSION, "tip-generator", chooser="composer-order")
+    before_any_tip = promotion_blockers(shadow_report(session, "order-v1"))
+    assert any("0 answered logged tips to estimate its composer-order choices from" in b for b in before_any_tip)
     _logged(session, demo_user, {"momentum": "dismissed", "focus-area": "done"}, MIN_LOGGED_TIPS - 2)
     assert any(f"{MIN_LOGGED_TIPS} needed" in b for b in promotion_blockers(shadow_report(session, "order-v1")))
 

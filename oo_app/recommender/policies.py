@@ -149,6 +149,7 @@ class ShadowReport:
     # with its 95% interval) from the incumbent's answered logged tips of the last OFFPOLICY_DAYS, and the
     # incumbent's own acceptance on them; None when both choose alike or it cannot be estimated.
     chooser: str = Chooser.thompson.value
+    incumbent_chooser: str = Chooser.thompson.value
     offpolicy_tips: int = 0
     offpolicy_estimate: float | None = None
     offpolicy_low: float | None = None
@@ -187,6 +188,7 @@ def shadow_report(session: Session, name: str) -> ShadowReport:
         offline_judge_incumbent=current.offline_judge_score,
         offline_pass_rate_candidate=policy.offline_pass_rate,
         chooser=str(policy.chooser),
+        incumbent_chooser=str(current.chooser),
         **_offpolicy(session, policy, current),
     )
 
@@ -240,7 +242,7 @@ def promotion_blockers(report: ShadowReport) -> list[str]:
 
 def _offpolicy_blockers(report: ShadowReport) -> list[str]:
     """Off-policy evidence against a candidate that chooses leads otherwise than the incumbent."""
-    if report.offpolicy_tips == 0 and report.offpolicy_estimate is None and report.incumbent_acceptance is None:
+    if report.chooser == report.incumbent_chooser:
         return []  # it chooses as the incumbent does: its shadow tips are the evidence
     if Chooser(report.chooser) not in CHOOSERS:
         return [f"its {report.chooser} choices cannot be estimated from the incumbent's log (measure: oo simulate)"]
