@@ -132,7 +132,7 @@ def _focus(data: Mapping[str, Any]) -> list[TipDraft]:
     return [
         _todo(f"Most of your wins are in {first}. Give {second} ten minutes today."),
         _advice(f"{first} is where you get things done. Start there when the day gets busy."),
-        _todo(f"{second} has had less of your time lately: one small {second} task today."),
+        _todo(f"{second} comes second in what you finish: one small {second} task today."),
         _advice(f"Keep your focus on {first} and {second}; the rest can wait."),
     ]
 
