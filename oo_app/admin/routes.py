@@ -7,58 +7,22 @@ completions a 422, both before any work. Every call that passes is in the audit 
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from fastapi import APIRouter, Path, Request, Response
-from fastapi.routing import APIRoute
+from fastapi import APIRouter, Path
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-from starlette.exceptions import HTTPException
 
 from agents.base import UserHistory
 from oo_app.admin.actions import Computed, compute_agent, infer_agent
+from oo_app.body_limits import bounded_route
 from oo_app.deps import AdminDep, CsrfDep, SessionDep
 
 MAX_BODY_BYTES = 2 * 1024 * 1024  # a persona of 120 days is about 50 KB
 MAX_HISTORY_ROWS = 10_000  # events, and task completions, per posted history
 
-TOO_LARGE = f"the request body is larger than {MAX_BODY_BYTES} bytes, the most these routes take"
-
-
-class BoundedRequest(Request):
-    """A request whose body is read up to ``MAX_BODY_BYTES`` (declared or streamed), else a 413 naming the bound.
-
-    Not FastAPI's ``max_body_size``: its 413 for a declared Content-Length is plain text, and the API's errors are
-    JSON (the 413 here leaves through the API's handler as ``{"error": ...}``)."""
-
-    async def body(self) -> bytes:
-        if not hasattr(self, "_body"):
-            declared = self.headers.get("content-length", "")
-            if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-                raise HTTPException(413, TOO_LARGE)
-            chunks, size = [], 0
-            async for chunk in self.stream():
-                size += len(chunk)
-                if size > MAX_BODY_BYTES:
-                    raise HTTPException(413, TOO_LARGE)
-                chunks.append(chunk)
-            self._body = b"".join(chunks)
-        return self._body
-
-
-class BoundedRoute(APIRoute):
-    def get_route_handler(self) -> Callable[[Request], Awaitable[Response]]:
-        handler = super().get_route_handler()
-
-        async def bounded(request: Request) -> Response:
-            return await handler(BoundedRequest(request.scope, request.receive))
-
-        return bounded
-
-
-router = APIRouter(prefix="/api/agents", tags=["operators"], route_class=BoundedRoute)
+router = APIRouter(prefix="/api/agents", tags=["operators"], route_class=bounded_route(MAX_BODY_BYTES))
 
 
 class ErrorBody(BaseModel):
