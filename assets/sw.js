@@ -106,7 +106,9 @@ self.addEventListener("fetch", (event) => {
   }
 });
 
-// A pushed tip: {"title": "oO", "body": <tip text>, "tip_id": <int>, "kind": "advice"|"todo", "url": "/"}.
+// A pushed tip: {"title": "oO", "body": <tip text>, "tip_id": <int>, "kind": "advice"|"todo", "url": "/",
+// "actions": [{"action": "done", "title": "Done"}, {"action": "later", "title": "Later"}], "answer": <token>}
+// (oo_app/push/tips.py). The actions become the notification's buttons; the token answers this one tip.
 self.addEventListener("push", (event) => {
   let tip = {};
   try {
@@ -114,6 +116,10 @@ self.addEventListener("push", (event) => {
   } catch (error) {
     tip = { body: event.data ? event.data.text() : "" };
   }
+  const answerable = typeof tip.answer === "string" && Array.isArray(tip.actions);
+  const actions = answerable
+    ? tip.actions.filter((action) => action && typeof action.action === "string" && typeof action.title === "string")
+    : [];
   event.waitUntil(
     self.registration.showNotification(tip.title || "oO", {
       body: tip.body || "A new tip is waiting.",
@@ -121,25 +127,49 @@ self.addEventListener("push", (event) => {
       renotify: false,
       icon: "/icons/icon-192.png",
       badge: "/icons/icon-192.png",
-      data: { url: tip.url || "/", tipId: tip.tip_id },
+      actions,
+      data: { url: tip.url || "/", tipId: tip.tip_id, answer: answerable ? tip.answer : null },
     }),
   );
 });
 
+// A button of the notification answers the tip with no page opened: true when oO took the answer (or had it
+// already, or had another one: 409), false when it could not (too old, refused, offline), and then the page opens
+// so the person can answer there.
+async function answerTip(token, action) {
+  try {
+    const response = await fetch("/api/push/react", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      credentials: "omit",
+      body: JSON.stringify({ token, action }),
+    });
+    return response.ok || response.status === 409;
+  } catch (error) {
+    return false;
+  }
+}
+
+async function openPage(target) {
+  const windows = await self.clients.matchAll({ type: "window", includeUncontrolled: true });
+  for (const client of windows) {
+    if (new URL(client.url).origin === target.origin && "focus" in client) {
+      await client.focus();
+      if ("navigate" in client && client.url !== target.href) await client.navigate(target.href);
+      return;
+    }
+  }
+  await self.clients.openWindow(target.href);
+}
+
 self.addEventListener("notificationclick", (event) => {
   event.notification.close();
-  const target = new URL((event.notification.data && event.notification.data.url) || "/", self.location.origin);
+  const data = event.notification.data || {};
+  const target = new URL(data.url || "/", self.location.origin);
+  const answering = event.action && data.answer ? answerTip(data.answer, event.action) : Promise.resolve(false);
   event.waitUntil(
     (async () => {
-      const windows = await self.clients.matchAll({ type: "window", includeUncontrolled: true });
-      for (const client of windows) {
-        if (new URL(client.url).origin === target.origin && "focus" in client) {
-          await client.focus();
-          if ("navigate" in client && client.url !== target.href) await client.navigate(target.href);
-          return;
-        }
-      }
-      await self.clients.openWindow(target.href);
+      if (!(await answering)) await openPage(target);
     })(),
   );
 });

@@ -27,6 +27,7 @@ from oo_app.demo import grant_consents
 from oo_app.models import Consent, PushDelivery, PushSubscription, Tip, User
 from oo_app.profile.consents import grant_consent
 from oo_app.push import jobs as push_jobs
+from oo_app.push.answers import AnswerClaim, answer_from_notification, read_answer_token
 from oo_app.push.delivery import claim_slot, deliver_due
 from oo_app.push.errors import PushNotConfigured
 from oo_app.push.keys import generate_private_key, load_vapid, public_key_of, raw_private_key
@@ -373,7 +374,16 @@ def test_a_push_at_a_delivery_moment_decrypts_to_the_tip_in_the_database(
     message = browser.decrypt(request.body)
     [delivery] = _deliveries(session, person)
     tip = session.get(Tip, delivery.tip_id)
-    assert message == {"title": "oO", "body": tip.text, "tip_id": tip.id, "kind": tip.kind, "url": "/"}
+    answer = message.pop("answer")
+    assert message == {
+        "title": "oO",
+        "body": tip.text,
+        "tip_id": tip.id,
+        "kind": tip.kind,
+        "url": "/",
+        "actions": [{"action": "done", "title": "Done"}, {"action": "later", "title": "Later"}],
+    }
+    assert read_answer_token(answer, slot + timedelta(minutes=5)) == AnswerClaim(user_id=person.id, tip_id=tip.id)
     assert (delivery.slot, delivery.status, delivery.sent_to) == (slot, "sent", 1)
     assert [pushed.tip_id for pushed in report.sent] == [tip.id]
     assert request.headers["content-encoding"] == "aes128gcm"
@@ -456,6 +466,22 @@ def test_a_snoozed_tip_holds_pushes_until_the_next_morning_and_then_comes_back(
     assert after.sent[0].snoozed_tip_id is None, "it comes back once"
     messages = [browser.decrypt(request.body) for request in push_service.delivered]
     assert [message["tip_id"] for message in messages] == [snoozed.id, copy.id, after.sent[0].tip_id]
+
+
+def test_the_notification_answers_its_tip_later_and_a_push_brings_it_back_the_next_morning(
+    session: Session, person: User, browser: Browser, push_service: FakePushService
+) -> None:
+    first, second, _ = _slots(session, person)
+    deliver_due(session, first)
+    message = browser.decrypt(push_service.delivered[0].body)
+
+    answered = answer_from_notification(session, message["answer"], "later", first + timedelta(minutes=3))
+    session.commit()
+
+    assert (answered.tip.id, answered.tip.reaction, answered.recorded) == (message["tip_id"], "snoozed", True)
+    assert deliver_due(session, second).waited == {"snoozed": 1}, "answered later: no push until the next morning"
+    morning = _slots(session, person, DAY + timedelta(days=1))[0]
+    assert deliver_due(session, morning).sent[0].snoozed_tip_id == message["tip_id"]
 
 
 def test_snoozing_through_the_api_sets_the_next_morning(session: Session, person: User, client: TestClient) -> None:

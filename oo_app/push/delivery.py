@@ -305,7 +305,7 @@ def _deliver_one(engine: Engine, sender: PushSender, user_id: int, slot: datetim
         delivery_id = delivery.id
     try:
         tip, snoozed, subscriptions = _prepare(engine, delivery_id, user_id, now)
-        results = _send(sender, subscriptions, payload(tip), ttl, now)
+        results = _send(sender, subscriptions, payload(tip, now), ttl, now)
         delivery = _record(engine, delivery_id, results, now)
     except Exception as error:
         log.exception("push to person %s at slot %s failed; the slot stays claimed", user_id, slot.isoformat())

@@ -13,3 +13,15 @@ class PushNotConfigured(OOError):
 
 class EndpointRefused(InvalidInput):
     """A push endpoint oO will not POST to (not https, a private address, unresolvable, malformed)."""
+
+
+class AnswerRefused(OOError):
+    """A notification's answer token that oO did not sign for answering a tip (forged, altered, another purpose)."""
+
+    status_code = 403
+
+
+class AnswerExpired(OOError):
+    """A notification's answer token past its expiry: the tip can still be answered on the page."""
+
+    status_code = 410

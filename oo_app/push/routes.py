@@ -1,8 +1,11 @@
-"""HTTP routes of web push, included by :mod:`oo_app.api`: the key browsers subscribe with, and the person's
-subscriptions. Thin adapters over :mod:`oo_app.push.keys` and :mod:`oo_app.push.subscriptions`.
+"""HTTP routes of web push, included by :mod:`oo_app.api`: the key browsers subscribe with, the person's
+subscriptions, and the answer a notification's button gives. Thin adapters over :mod:`oo_app.push.keys`,
+:mod:`oo_app.push.subscriptions` and :mod:`oo_app.push.answers`.
 
-Every route acts on the signed-in person only (401 otherwise); writes carry the CSRF guard (403). Subscribing needs
-the ``push`` consent (403 naming it); bad keys or a refused endpoint are 422; push without a VAPID key is 503.
+Every route but the answer acts on the signed-in person only (401 otherwise); their writes carry the CSRF guard
+(403). Subscribing needs the ``push`` consent (403 naming it); bad keys or a refused endpoint are 422; push without a
+VAPID key is 503. The answer (``POST /api/push/react``) is authenticated by the token the push carried, not by a
+session: see :func:`post_answer`.
 """
 
 from __future__ import annotations
@@ -13,7 +16,9 @@ from typing import Any
 from fastapi import APIRouter, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from oo_app.body_limits import bounded_route
 from oo_app.deps import CsrfDep, SessionDep, UserDep
+from oo_app.push.answers import ACTIONS, MAX_TOKEN_LENGTH, answer_from_notification
 from oo_app.push.endpoints import MAX_ENDPOINT_LENGTH
 from oo_app.push.keys import load_vapid
 from oo_app.push.subscriptions import SubscriptionView, list_subscriptions, subscribe, unsubscribe
@@ -108,3 +113,48 @@ def delete_subscription(body: EndpointIn, session: SessionDep, user: UserDep) ->
 def get_subscriptions(session: SessionDep, user: UserDep) -> SubscriptionsOut:
     """The person's subscribed browsers: push service origin, since when, last success, failures since."""
     return SubscriptionsOut(subscriptions=[SubscriptionOut.of(view) for view in list_subscriptions(session, user)])
+
+
+class AnswerIn(BaseModel):
+    """What the service worker posts when a notification's button is tapped."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    token: str = Field(min_length=1, max_length=MAX_TOKEN_LENGTH, description="the push message's ``answer``")
+    action: str = Field(max_length=32, description=f"the button tapped: {' or '.join(ACTIONS)}")
+
+
+class AnswerOut(BaseModel):
+    tip_id: int
+    reaction: str = Field(description="the tip's reaction: done, or snoozed for later")
+    recorded: bool = Field(description="false when the same answer already stood (a second tap): nothing written")
+
+
+MAX_ANSWER_BYTES = 1024  # a token and an action: a few hundred bytes
+ANSWER_ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": ErrorBody} for code in (403, 404, 409, 410, 413, 422)}
+
+
+def post_answer(body: AnswerIn, session: SessionDep) -> AnswerOut:
+    """Answer the tip of a notification with the button tapped: ``done`` or ``later`` (snoozed), recorded as on the
+    page, the next tip written for the page. 200 also for a second tap of the same button (``recorded`` false,
+    nothing written); 409 when the tip was answered otherwise (kept); 403 for a token oO did not sign for this, 410
+    for an expired one, 404 when the tip is gone; 413 for a body over ``MAX_ANSWER_BYTES``.
+
+    No session and so no CSRF cookie: the service worker answers with no page open, and what authenticates it is the
+    token in the (end-to-end encrypted) push message, which a cross-site page never sees and cannot forge. A forged
+    request riding on the person's cookies gains nothing here, as cookies are never read; the token alone is the
+    credential, bound to one person and one tip, for a few hours. Rate: a token answers its one tip once, and the tip
+    it writes next takes a token of the person's tip limit like the page's (past it, the answer stands all the same).
+    """
+    answered = answer_from_notification(session, body.token, body.action)
+    return AnswerOut(tip_id=answered.tip.id, reaction=answered.reaction.value, recorded=answered.recorded)
+
+
+router.add_api_route(
+    "/api/push/react",
+    post_answer,
+    methods=["POST"],
+    response_model=AnswerOut,
+    responses=ANSWER_ERRORS,
+    route_class_override=bounded_route(MAX_ANSWER_BYTES),
+)

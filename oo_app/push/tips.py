@@ -24,6 +24,7 @@ from datetime import datetime, timedelta
 from sqlmodel import Session, col, select
 
 from oo_app.models import PushDelivery, Reaction, Tip, TipKind, User
+from oo_app.push.answers import ACTIONS, answer_token
 from oo_app.recommender import recommend
 from oo_app.recommender.feedback import TIP_SHELF_LIFE, latest_tip
 
@@ -33,10 +34,21 @@ REUSE_MIN_SHELF = timedelta(minutes=30)
 SNOOZE_LAPSES_AFTER = timedelta(days=1)
 
 
-def payload(tip: Tip) -> str:
+def payload(tip: Tip, now: datetime) -> str:
     """The push message (JSON; the service worker relies on exactly these keys):
-    ``{"title": "oO", "body": <tip text>, "tip_id": <int>, "kind": "advice"|"todo", "url": "/"}``."""
-    body = {"title": TITLE, "body": tip.text, "tip_id": tip.id, "kind": TipKind(tip.kind).value, "url": OPEN_URL}
+    ``{"title": "oO", "body": <tip text>, "tip_id": <int>, "kind": "advice"|"todo", "url": "/",
+    "actions": [{"action": "done", "title": "Done"}, {"action": "later", "title": "Later"}], "answer": <token>}``:
+    the notification's buttons, and the token (:func:`oo_app.push.answers.answer_token`, valid from ``now``) the
+    service worker posts back with the action tapped, to ``POST /api/push/react``."""
+    body = {
+        "title": TITLE,
+        "body": tip.text,
+        "tip_id": tip.id,
+        "kind": TipKind(tip.kind).value,
+        "url": OPEN_URL,
+        "actions": [{"action": action, "title": title} for action, (title, _) in ACTIONS.items()],
+        "answer": answer_token(tip, now),
+    }
     return json.dumps(body, ensure_ascii=False, separators=(",", ":"))
 
 
