@@ -96,15 +96,20 @@ def reaction_of(action: str) -> Reaction:
     return ACTIONS[action][1]
 
 
-def _lock_tip(session: Session, claim: AnswerClaim) -> Tip:
-    """The claimed tip, read after taking its row's write lock: a second answer waits here until the first is
-    committed, then reads it (PostgreSQL: the row lock; SQLite: the database's write lock, which its first write takes).
-    ``NotFound`` when the person or the tip is gone."""
+def _answerable_tip(session: Session, claim: AnswerClaim) -> Tip:
+    """The claimed tip as it stands; ``NotFound`` when the person or the tip is gone.
+
+    An unanswered tip is read again after taking its row's write lock: a second answer waits there until the first is
+    committed, then reads it (PostgreSQL: the row lock; SQLite: the database's write lock, which its first write
+    takes). An answered one is returned as read: a repeated tap writes nothing, not even the lock."""
     owned = (col(Tip.id) == claim.tip_id, col(Tip.user_id) == claim.user_id, col(Tip.shadow) == False)  # noqa: E712
-    locked = session.exec(sa.update(Tip).where(*owned).values(reaction=Tip.reaction))  # writes nothing: a lock
-    if locked.rowcount != 1:
+    tip = session.exec(select(Tip).where(*owned)).first()
+    if tip is None:
         raise NotFound(GONE)
-    return session.exec(select(Tip).where(*owned).execution_options(populate_existing=True)).one()
+    if tip.reaction is None:
+        session.exec(sa.update(Tip).where(*owned).values(reaction=Tip.reaction))  # changes nothing: takes the lock
+        session.refresh(tip)
+    return tip
 
 
 def answer_from_notification(session: Session, token: str, action: str, now: datetime | None = None) -> Answered:
@@ -118,7 +123,7 @@ def answer_from_notification(session: Session, token: str, action: str, now: dat
     user = session.get(User, claim.user_id)
     if user is None:
         raise NotFound(GONE)
-    tip = _lock_tip(session, claim)
+    tip = _answerable_tip(session, claim)
     if tip.reaction is not None:
         if tip.reaction == reaction:
             return Answered(tip=tip, reaction=reaction, recorded=False)
