@@ -141,6 +141,20 @@ def test_the_open_page_moves_on_from_a_tip_answered_in_its_notification(session:
     assert current_tip(session, user, now + timedelta(minutes=1)).id == following.id, "a reload shows it too"
 
 
+def test_answering_an_older_tip_leaves_the_tip_on_the_page_standing(session: Session, client: TestClient) -> None:
+    user = _person(session)
+    older = _pushed_tip(session, user)
+    on_the_page = _pushed_tip(session, user)
+    tips = _tips(session, user.id)
+
+    response = client.post(ROUTE, json={"token": answer_token(older), "action": "done"})
+
+    assert (response.status_code, response.json()["recorded"]) == (200, True)
+    assert _stored(session, older).reaction == Reaction.done
+    assert _tips(session, user.id) == tips, "no tip written in place of the one the page shows"
+    assert current_tip(session, user).id == on_the_page.id
+
+
 # --- tapped twice, or answered elsewhere ------------------------------------------------------------------------------
 
 

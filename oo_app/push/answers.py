@@ -5,7 +5,8 @@ own (itsdangerous, HMAC-SHA256), so a session cookie, a CSRF token or any other 
 :func:`read_answer_token` returns its claim or raises :class:`~oo_app.push.errors.AnswerRefused` (forged, altered,
 another purpose) or :class:`~oo_app.push.errors.AnswerExpired`. :func:`answer_from_notification` records ``done`` or
 ``later`` (the ``snoozed`` reaction) through the page's own :func:`~oo_app.recommender.react` (snooze time, event,
-learning) and writes the tip that follows as the page does, so the open page moves on to it.
+learning) and, when it is the tip the page would show, writes the tip that follows as the page does, so the open
+page moves on to it (an older tip's answer leaves the newer tip standing).
 
 Tapped twice (a double tap, two devices at once), the tip is answered once: the answers serialize on the tip's row,
 and the second finds it answered. The same answer again is success with nothing written (``recorded`` false); a
@@ -26,6 +27,7 @@ from oo_app.errors import Conflict, InvalidInput, NotFound
 from oo_app.models import Reaction, Tip, User
 from oo_app.push.errors import AnswerExpired, AnswerRefused
 from oo_app.recommender import react
+from oo_app.recommender.feedback import latest_tip
 from oo_app.recommender.on_request import tip_after
 from oo_app.settings import Settings, get_settings
 
@@ -128,5 +130,8 @@ def answer_from_notification(session: Session, token: str, action: str, now: dat
         if tip.reaction == reaction:
             return Answered(tip=tip, reaction=reaction, recorded=False)
         raise Conflict(f"this tip was already answered ({Reaction(tip.reaction).value}); nothing changed")
+    current = latest_tip(session, user.id)
     answered = react(session, user, tip.id, reaction.value, now)
-    return Answered(tip=answered, reaction=reaction, recorded=True, following=tip_after(session, user, answered, now))
+    # The tip the page shows gets its successor, as on the page; an older tip's answer leaves the newer one standing.
+    following = tip_after(session, user, answered, now) if current is not None and current.id == tip.id else None
+    return Answered(tip=answered, reaction=reaction, recorded=True, following=following)
