@@ -38,7 +38,7 @@ ACTIONS: dict[str, tuple[str, Reaction]] = {"done": ("Done", Reaction.done), "la
 ANSWER_LIFETIME = timedelta(hours=6)
 PURPOSE = "answer-tip"
 SALT = "oo-push-answer"
-MAX_TOKEN_LENGTH = 256  # a token is about 110 characters; anything much longer is not one of oO's
+MAX_TOKEN_LENGTH = 256  # a token is about 90 characters; anything much longer is not one of oO's
 
 REFUSED = "this notification cannot answer a tip: open oO to answer it there"
 EXPIRED = "this notification is too old to answer from: open oO to answer the tip there"
