@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable
 from datetime import timedelta
 
@@ -11,6 +12,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from agents.registry import registry
+from agents.runner import run_due
 from oo_app.db import is_unavailable
 from oo_app.errors import Conflict, InvalidInput, NotFound
 from oo_app.llm.aliases import COMPOSER_MODEL, LOCAL_EMBEDDING_MODEL
@@ -19,6 +21,7 @@ from oo_app.recommender import current_tip, react, recommend, refresh_tips, repl
 from oo_app.recommender.prompts import CURRENT_VERSION, render
 from oo_app.tasks.scheduler import run_round
 from tests.conftest import NOW
+from tests.test_profile_helpers import make_person
 
 
 def _aliases(configure: Callable[..., None], deployment: dict) -> None:
@@ -191,3 +194,37 @@ def test_scheduler_round_writes_outputs_and_a_fresher_tip_replaces_the_shown_one
     assert newer[0].id != shown.id
     assert replacement_tip(session, demo_user, shown.id).id == newer[0].id
     assert replacement_tip(session, demo_user, newer[0].id) is None, "a fresh tip stands"
+
+
+def test_two_answers_at_once_keep_the_first_and_refuse_the_second(any_database: Session) -> None:
+    """A double tap, two devices, or the page beside a notification: the answers serialize on the tip's row."""
+    user = make_person(any_database, "two-answers@example.com")
+    run_due(any_database, NOW, [user.id])
+    tip = recommend(any_database, user, NOW)
+    any_database.commit()
+    engine, start, outcomes = any_database.get_bind(), threading.Barrier(2), []
+
+    def answer(word: str) -> None:
+        with Session(engine, expire_on_commit=False) as session:
+            person = session.get(User, user.id)
+            start.wait()
+            try:
+                outcomes.append(react(session, person, tip.id, word, NOW).reaction)
+                session.commit()
+            except Conflict as error:
+                session.rollback()
+                outcomes.append(error)
+
+    answers = [threading.Thread(target=answer, args=(word,)) for word in ("done", "dismissed")]
+    for thread in answers:
+        thread.start()
+    for thread in answers:
+        thread.join(timeout=60)
+
+    recorded = [outcome for outcome in outcomes if isinstance(outcome, Reaction)]
+    assert len(recorded) == 1, outcomes
+    assert sum(isinstance(outcome, Conflict) for outcome in outcomes) == 1, outcomes
+    any_database.expire_all()
+    assert any_database.get(Tip, tip.id).reaction == recorded[0]
+    events = any_database.exec(select(Event).where(Event.user_id == user.id)).all()
+    assert [event.type for event in events if event.payload.get("tip_id") == tip.id] == [recorded[0].event_type]

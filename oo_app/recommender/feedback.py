@@ -93,18 +93,24 @@ def mark_shown(session: Session, tip: Tip, now: datetime | None = None) -> Tip:
 
 def react(session: Session, user: User, tip_id: int, reaction: str, now: datetime | None = None) -> Tip:
     """Log ``reaction`` to the person's tip ``tip_id``; raises NotFound for someone else's tip. ``snoozed`` holds the
-    tip until the person's next morning, or the end of their current meeting when sooner (``tip.snoozed_until``)."""
+    tip until the person's next morning, or the end of their current meeting when sooner (``tip.snoozed_until``).
+    Answered twice at once, the tip keeps the first answer and the second raises ``Conflict``."""
     try:
         kind = Reaction(reaction)
     except ValueError:
         raise InvalidInput(
             f"unknown reaction {reaction!r}; use one of {', '.join(r.value for r in Reaction)}"
         ) from None
-    tip = session.exec(
-        select(Tip).where(Tip.id == tip_id, Tip.user_id == user.id, Tip.shadow == False)  # noqa: E712
-    ).first()
+    owned = (col(Tip.id) == tip_id, col(Tip.user_id) == user.id, col(Tip.shadow) == False)  # noqa: E712
+    tip = session.exec(select(Tip).where(*owned)).first()
     if tip is None:
         raise NotFound(f"no tip {tip_id} for this person")
+    if tip.reaction is None:
+        # Two answers at once (a double tap, two devices, the page and a notification) serialize on the tip's row: a
+        # no-op update takes its write lock (PostgreSQL: the row; SQLite: the database), and the second answer then
+        # reads the first one's reaction and is refused below.
+        session.exec(sa.update(Tip).where(*owned).values(reaction=Tip.reaction))
+        session.refresh(tip)
     if tip.reaction is not None:
         raise Conflict(f"tip {tip_id} was already answered ({tip.reaction})")
     now = now or datetime.now(UTC)
