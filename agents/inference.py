@@ -7,6 +7,7 @@ the default and is logged, never raised. Stored values have source ``inferred``;
 from __future__ import annotations
 
 import copy
+import dataclasses
 import logging
 from collections.abc import Mapping
 from typing import Any
@@ -21,20 +22,33 @@ from oo_app.models import PrefSource, UserPreference, utcnow
 log = logging.getLogger(__name__)
 
 
-def run_inference(manifest: AgentManifest, history: UserHistory) -> dict[str, Any]:
-    """Every inferred parameter of ``manifest`` for ``history``: inferred, or its cold-start default."""
-    values: dict[str, Any] = {}
+def learned_keys(manifest: AgentManifest, history: UserHistory) -> set[str]:
+    """The parameters of ``manifest`` that ``history`` tells something of: at or above their ``min_history`` and
+    inferred (not None, no error) from the person's own history, without the population prior (what most people
+    take up is not something oO learned about this person). The others take their cold-start default."""
+    own = dataclasses.replace(history, tip_prior=()) if history.tip_prior else history
+    return {key for key, (_, learned) in _inference(manifest, own).items() if learned}
+
+
+def _inference(manifest: AgentManifest, history: UserHistory) -> dict[str, tuple[Any, bool]]:
+    """Per parameter: its value, and whether it was inferred (False: the cold-start default)."""
+    values: dict[str, tuple[Any, bool]] = {}
     for param in manifest.params:
         if len(history.events) < param.min_history:
-            values[param.key] = copy.deepcopy(param.cold_start_default)
+            values[param.key] = (copy.deepcopy(param.cold_start_default), False)
             continue
         try:
             value = param.infer(history)
         except Exception:
             log.exception("inference of %s.%s failed; using its cold-start default", manifest.id, param.key)
             value = None
-        values[param.key] = copy.deepcopy(param.cold_start_default) if value is None else value
+        values[param.key] = (copy.deepcopy(param.cold_start_default), False) if value is None else (value, True)
     return values
+
+
+def run_inference(manifest: AgentManifest, history: UserHistory) -> dict[str, Any]:
+    """Every inferred parameter of ``manifest`` for ``history``: inferred, or its cold-start default."""
+    return {key: value for key, (value, _) in _inference(manifest, history).items()}
 
 
 def infer_all(history: UserHistory) -> dict[str, dict[str, Any]]:

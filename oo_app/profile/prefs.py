@@ -10,8 +10,9 @@ Functions here flush and never commit: the caller's session is the transaction.
 from __future__ import annotations
 
 import copy
+from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -20,18 +21,21 @@ from sqlmodel import Session, col, select
 
 from agents.base import AgentManifest, UserHistory
 from agents.eligibility import ENABLED_KEY
-from agents.inference import run_inference, save_inferred
+from agents.inference import learned_keys, run_inference, save_inferred
 from agents.registry import registry
 from agents.runner import load_history, with_tip_outcomes
 from oo_app.errors import InvalidInput
 from oo_app.models import PrefSource, User, UserPreference
 from oo_app.profile.param_rules import ENABLED, meaning, rule_for
+from oo_app.profile.plain_words import Statement, statements
 from oo_app.profile.zone import ZONE_KEY
 
 GLOBAL_SCOPE = "global"
 GLOBAL_DESCRIPTION = "Settings for every agent at once. None exist yet; each agent's own settings are below."
 
 Source = Literal["user", "inferred", "default"]
+AREAS_KEY = "preferred_areas"  # the parameter whose control offers the person's projects as chips
+AREA_CHOICES = 8  # projects the area chips offer at most, besides the chosen ones
 
 
 @dataclass(frozen=True)
@@ -52,16 +56,19 @@ class ParamState:
     default: Any
     expects: str
     updated_at: datetime | None
+    learned: bool = False  # ``inferred`` is learned from the person's history (False: the cold-start default)
 
 
 @dataclass(frozen=True)
 class ScopePrefs:
-    """The settings of one scope: ``enabled`` is False when the person switched the agent off (``global``: True)."""
+    """The settings of one scope: ``enabled`` is False when the person switched the agent off (``global``: True);
+    ``in_words`` says its parameters as a person reads them (:mod:`oo_app.profile.plain_words`)."""
 
     scope: str
     description: str
     enabled: bool
     params: list[ParamState]
+    in_words: list[Statement] = field(default_factory=list)
 
 
 def scopes() -> list[str]:
@@ -98,6 +105,7 @@ class _Lazy:
         self._session, self._user, self._now = session, user, now
         self._history: UserHistory | None = None
         self._inferred: dict[str, dict[str, Any]] = {}
+        self._learned: dict[str, set[str]] = {}
 
     @property
     def zone(self) -> str:
@@ -109,28 +117,43 @@ class _Lazy:
             self._history = load_history(self._session, self._user, self._now)
         return self._history
 
+    def _agent_history(self, manifest: AgentManifest) -> UserHistory:
+        return with_tip_outcomes(self._session, self._user.id, manifest, self.history)
+
     def inferred(self, manifest: AgentManifest) -> dict[str, Any]:
         if manifest.id not in self._inferred:
-            history = with_tip_outcomes(self._session, self._user.id, manifest, self.history)
-            self._inferred[manifest.id] = run_inference(manifest, history)
+            self._inferred[manifest.id] = run_inference(manifest, self._agent_history(manifest))
         return self._inferred[manifest.id]
+
+    def learned(self, manifest: AgentManifest) -> set[str]:
+        """The keys the person's own history tells something of now (:func:`agents.inference.learned_keys`)."""
+        if manifest.id not in self._learned:
+            self._learned[manifest.id] = learned_keys(manifest, self._agent_history(manifest))
+        return self._learned[manifest.id]
+
+    def areas(self) -> list[str]:
+        """The person's projects, most done first (at most :data:`AREA_CHOICES`): what the area chips offer."""
+        done = Counter(completion.project for completion in self.history.task_completions if completion.project)
+        return [project for project, _ in done.most_common(AREA_CHOICES)]
 
 
 def _agent_prefs(manifest: AgentManifest, rows: list[UserPreference], lazy: _Lazy) -> ScopePrefs:
     by_key = {row.key: row for row in rows}
     enabled_row = by_key.get(ENABLED_KEY)
     params: list[ParamState] = []
+    learned = lazy.learned(manifest)
     for param in manifest.params:
         row = by_key.get(param.key)
         # The zone starts as the person's own (``users.tz``), as the agent would infer it with no history.
         default = lazy.zone if param.key == ZONE_KEY else copy.deepcopy(param.cold_start_default)
         rule = rule_for(param.key, param.cold_start_default)
+        # A stored value is learned only while the person's history tells it now; otherwise it is the default the
+        # runner stored for want of history (or a value their history no longer bears out), and says so.
+        known = param.key in learned
         if row is not None and row.source == PrefSource.user:
             value, source, inferred = row.value, "user", lazy.inferred(manifest)[param.key]
-        elif row is not None and (param.min_history == 0 or len(lazy.history.events) >= param.min_history):
-            value, source, inferred = row.value, "inferred", row.value
         elif row is not None:
-            value, source, inferred = row.value, "default", row.value
+            value, source, inferred = row.value, "inferred" if known else "default", row.value
         else:
             value, source, inferred = default, "default", default
         params.append(
@@ -143,13 +166,16 @@ def _agent_prefs(manifest: AgentManifest, rows: list[UserPreference], lazy: _Laz
                 default=default,
                 expects=rule.expects,
                 updated_at=row.updated_at if row is not None else None,
+                learned=known,
             )
         )
+    uses_areas = any(param.key == AREAS_KEY for param in manifest.params)
     return ScopePrefs(
         scope=manifest.id,
         description=manifest.description,
         enabled=not (enabled_row is not None and enabled_row.value is False),
         params=params,
+        in_words=statements(params, lazy.areas() if uses_areas else ()),
     )
 
 
