@@ -19,7 +19,7 @@ from oo_app.demo import Habits, grant_consents, store_history, synthetic_history
 from oo_app.errors import InvalidInput
 from oo_app.models import User
 from oo_app.profile import prefs
-from oo_app.profile.plain_words import QUIET_WINDOW, USUAL_DAY, Statement, statements
+from oo_app.profile.plain_words import ENERGY_DIPS, QUIET_WINDOW, USUAL_DAY, Statement, statements
 from oo_app.profile.prefs import ParamState
 from oo_app.profile.sayings import agent_title
 from oo_app.state.learned import chosen_areas, said_rows, whole_hour
@@ -132,15 +132,17 @@ def test_rhythms_momentum_and_a_usual_day_read_as_sentences() -> None:
 
 
 def test_mood_calendar_and_tastes_read_as_sentences() -> None:
-    mood, hours, days = said(param("recent_mood", 1.2), param("low_hours", [15, 16]), param("low_weekdays", [0]))
+    mood, energy = said(param("recent_mood", 1.2), param("low_hours", [15, 16]), param("low_weekdays", [0]))
+    (no_dip,) = said(param("low_hours", []), param("low_weekdays", []))
     (meetings,) = said(param("usual_meetings", 3))
     (tastes,) = said(
         param("tastes", {"time-of-day": {"alpha": 8, "beta": 2}, "momentum": 0.1, "momentum@morning": 0.9})
     )
 
     assert mood.text == "Lately you have felt low."
-    assert hours.text == "Your energy tends to dip around 15:00 and 16:00."
-    assert days.text == "Your energy tends to dip on Mondays."
+    assert (energy.id, energy.keys) == (ENERGY_DIPS, ["low_hours", "low_weekdays"])
+    assert energy.text == "Your energy tends to dip around 15:00 and 16:00 and on Mondays."
+    assert no_dip.text == "Your energy shows no regular dip."
     assert meetings.text == "A usual day of yours holds about 3 meetings."
     assert tastes.text == "You take up most “Your day” tips; you rarely take up “Your pace” tips."
 
@@ -186,10 +188,13 @@ def test_the_page_rows_flatten_each_agent_with_its_title_on_the_first_row() -> N
         [],
         said(param("preferred_hour", 9), param("quiet_start", 23), param("quiet_end", 7)),
     )
-    first, window = said_rows([scope])
+    calendar = prefs.ScopePrefs("calendar", "Reads busy times.", True, [], said(param("usual_meetings", 2)))
+    first, window, later = said_rows([calendar, scope])
 
-    assert (first.heading, first.about, first.enabled, first.hour) == ("Your day", "Places now.", False, "9")
-    assert (window.heading, window.hour, window.end, window.keys) == ("", "23", "7", ["quiet_start", "quiet_end"])
+    assert (first.heading, first.enabled, first.hour) == ("Your day", False, "9"), "their day comes first"
+    assert first.about == "When in the day you get things done, and when oO leaves you alone."
+    assert (later.scope, later.heading) == ("calendar", "Your calendar")
+    assert (window.heading, window.hour, window.end, window.param_keys) == ("", "23", "7", ["quiet_start", "quiet_end"])
     assert window.dom_id == "said-time-of-day-quiet_window"
 
 

@@ -14,13 +14,14 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 from oo_app.profile.param_rules import meaning
-from oo_app.profile.sayings import SAYINGS, Sayings, hour, things
+from oo_app.profile.sayings import SAYINGS, Sayings, dips, hour, things
 
 Source = Literal["user", "inferred", "default"]
 Control = Literal["hour", "window", "areas", ""]
 
 QUIET_WINDOW = "quiet_window"  # the statement of quiet_start and quiet_end together
 USUAL_DAY = "usual_day"  # the statement of baseline_completions_per_day and stdev together
+ENERGY_DIPS = "energy_dips"  # the statement of low_hours and low_weekdays together
 
 
 class Param(Protocol):
@@ -170,10 +171,24 @@ def _usual_day(baseline: Param, stdev: Param) -> Statement:
     return Statement(USUAL_DAY, [baseline.key, stdev.key], text, source, learned)
 
 
+def _energy_dips(hours: Param, weekdays: Param) -> Statement:
+    source = _joint_source([hours, weekdays])
+    keys = [hours.key, weekdays.key]
+    try:
+        text = (
+            "oO is still learning when your energy dips." if source == "default" else dips(hours.value, weekdays.value)
+        )
+        learned = f"oO learned: {dips(hours.inferred, weekdays.inferred)}" if source == "user" else ""
+    except (TypeError, ValueError, IndexError):
+        text, learned = f"Your energy dips: {_raw(hours.value)}, {_raw(weekdays.value)}.", ""
+    return Statement(ENERGY_DIPS, keys, text, source, learned)
+
+
 # Parameters said together, by the first key of the pair: the second key, and how the pair is said.
 PAIRS: dict[str, tuple[str, Callable[[Param, Param], Statement]]] = {
     "quiet_start": ("quiet_end", _quiet),
     "baseline_completions_per_day": ("stdev", _usual_day),
+    "low_hours": ("low_weekdays", _energy_dips),
 }
 
 

@@ -11,16 +11,17 @@ from typing import Any
 
 from agents.recent_patterns import STRONG_DAILY, STRONG_WEEKLY, WEEKDAYS
 
-# The agents by what they are about, for a person: titles of the settings page's groups and of the tips they lead.
-AGENT_TITLES: dict[str, str] = {
-    "time-of-day": "Your day",
-    "momentum": "Your pace",
-    "overdue-task": "Due dates",
-    "recent-patterns": "Your rhythms",
-    "focus-area": "Your areas",
-    "mood": "Your mood",
-    "calendar": "Your calendar",
-    "learner": "Tips you take up",
+# The agents by what they are about, for a person, in the order a person reads them (what shapes their day first):
+# the title of the settings page's group (and of the tips they lead), and what the agent does, said to them.
+AGENT_WORDS: dict[str, tuple[str, str]] = {
+    "time-of-day": ("Your day", "When in the day you get things done, and when oO leaves you alone."),
+    "focus-area": ("Your areas", "The projects you get the most done in."),
+    "overdue-task": ("Due dates", "How your due dates hold, and which projects' dates are real."),
+    "momentum": ("Your pace", "Whether your last week is above, in line with or below your usual."),
+    "recent-patterns": ("Your rhythms", "How far back “recent” reaches for you, and your weekly and daily rhythms."),
+    "mood": ("Your mood", "How you have felt lately and when your energy dips, from your mood check-ins."),
+    "calendar": ("Your calendar", "When your calendar says you are busy (never what about), and how full a day is."),
+    "learner": ("Tips you take up", "Which kinds of tip you take up, learned from how you answer them."),
 }
 MOST, FEW = 0.6, 0.25  # shares of tips taken up that read "most" and "rarely" (as the learner's own words)
 NOTABLE_DAYS = 0.5  # a project's due dates hold or slip notably by this many days against the person's usual
@@ -29,7 +30,18 @@ ON_TIME_DAYS = 0.25
 
 def agent_title(agent_id: str) -> str:
     """An agent's name for a person ("Your day"), or its id made readable."""
-    return AGENT_TITLES.get(agent_id) or agent_id.replace("-", " ").capitalize()
+    return AGENT_WORDS[agent_id][0] if agent_id in AGENT_WORDS else agent_id.replace("-", " ").capitalize()
+
+
+def agent_about(agent_id: str, description: str) -> str:
+    """What an agent does, said to the person; its manifest's ``description`` for an agent oO has no words for."""
+    return AGENT_WORDS[agent_id][1] if agent_id in AGENT_WORDS else description
+
+
+def reading_order(agent_id: str) -> tuple[int, str]:
+    """Sorts agents as a person reads them: those of :data:`AGENT_WORDS` in its order, then the others by id."""
+    order = list(AGENT_WORDS)
+    return (order.index(agent_id) if agent_id in order else len(order), agent_id)
 
 
 def hour(value: Any) -> str:
@@ -120,12 +132,12 @@ def _mood(value: Any) -> str:
     return "good" if level >= 2.5 else "low" if level <= 1.5 else "okay"
 
 
-def _dips(kind: str, values: Any) -> str:
-    items = sorted(int(item) for item in values)
-    if not items:
-        return f"Your energy shows no dip on any {kind}."
-    words = [hour(item) for item in items] if kind == "hour" else [f"{WEEKDAYS[item % 7]}s" for item in items]
-    return f"Your energy tends to dip {'around' if kind == 'hour' else 'on'} {listed(words)}."
+def dips(hours: Any, weekdays: Any) -> str:
+    """When the person's energy tends to dip: "around 15:00 and on Mondays", or that it shows no dip."""
+    at = [hour(item) for item in sorted(int(item) for item in hours)]
+    on = [f"{WEEKDAYS[item % 7]}s" for item in sorted(int(item) for item in weekdays)]
+    when = [f"around {listed(at)}"] * bool(at) + [f"on {listed(on)}"] * bool(on)
+    return f"Your energy tends to dip {' and '.join(when)}." if when else "Your energy shows no regular dip."
 
 
 def _shares(tastes: Any) -> dict[str, float]:
@@ -222,14 +234,14 @@ SAYINGS: dict[str, Sayings] = {
         _mood,
     ),
     "low_hours": (
-        lambda v: _dips("hour", v),
+        lambda v: dips(v, []),
         lambda v: "oO is still learning at which hours your energy dips.",
-        lambda v: _dips("hour", v),
+        lambda v: dips(v, []),
     ),
     "low_weekdays": (
-        lambda v: _dips("day", v),
+        lambda v: dips([], v),
         lambda v: "oO is still learning on which days your energy dips.",
-        lambda v: _dips("day", v),
+        lambda v: dips([], v),
     ),
     "usual_meetings": (
         _meetings,
