@@ -136,6 +136,9 @@ def test_the_settings_page_passes_the_audit(page: Page, app_server: AppServer) -
     page.goto(app_server[0] + "/settings")
     page.wait_for_selector("#delete-account")
     assert _violations(page) == []
+    page.click("#advanced-summary")  # the raw values, folded away until asked for
+    page.wait_for_selector("#pref-time-of-day-preferred_hour")
+    assert _violations(page) == []
 
 
 def test_the_tip_page_works_by_keyboard(page: Page, app_server: AppServer) -> None:
@@ -159,7 +162,17 @@ def test_the_settings_page_works_by_keyboard(page: Page, app_server: AppServer) 
     page.goto(app_server[0] + "/settings")
     page.wait_for_selector("#delete-account")
     reached = set(_tab_order(page, 100))
-    controls = ("push-on", "new-context", "connect-todoist", "calendar-caldav-url", "calendar-connect-ics", "export")
+    controls = (
+        "switch-time-of-day",
+        "said-time-of-day-preferred_hour-hour",
+        "advanced-summary",
+        "push-on",
+        "new-context",
+        "connect-todoist",
+        "calendar-caldav-url",
+        "calendar-connect-ics",
+        "export",
+    )
     for control in (*controls, "delete-confirmation", "delete-account"):
         assert control in reached, f"{control} cannot be reached with Tab"
     page.focus("#new-context")

@@ -12,22 +12,30 @@ from sqlmodel import Session, select
 
 from agents.runner import run_due
 from oo_app.db import make_engine
-from oo_app.demo import grant_consents
+from oo_app.demo import grant_consents, seed_fresh_person
 from oo_app.models import AgentOutput, Consent, Context, PushSubscription, User, UserPreference
 from oo_app.push.keys import generate_private_key, raw_private_key
 from tests.browser_fixtures import AppServer
 from tests.conftest import NOW
 
 pytestmark = pytest.mark.browser
-FIELD = "#pref-time-of-day-preferred_hour"
+FIELD = "#pref-time-of-day-preferred_hour"  # the raw value, under the "advanced" fold
+BEST_HOUR = "#said-time-of-day-preferred_hour"  # the best hour in plain words
+NEWCOMER = "newcomer@example.com"  # signed up a moment ago: consents given, no history yet
+SHOTS = Path("/tmp/shots-settings")
 
 
 @pytest.fixture(scope="module")
 def app_database(app_database: str) -> str:
-    """The seeded database, after the demo person's agents have run once: learned values exist."""
+    """The seeded database, after the demo person's agents have run once (learned values exist), and a newcomer whose
+    agents have run on no history at all."""
     engine = make_engine(app_database)
     with Session(engine) as session:
         run_due(session, NOW, [session.exec(select(User)).one().id])
+        newcomer = seed_fresh_person(session, NEWCOMER)
+        newcomer.tz, newcomer.onboarded_at = "Europe/Paris", NOW
+        grant_consents(session, newcomer)
+        run_due(session, NOW, [newcomer.id])
         session.commit()
     engine.dispose()
     return app_database
@@ -52,8 +60,14 @@ def _rows(database_url: str, model: type, **where: object) -> list:
 
 def _open(signed_in_page: Callable[..., Page], email: str = "demo@example.com") -> Page:
     page = signed_in_page("/settings", email, viewport={"width": 1100, "height": 900}, accept_downloads=True)
-    page.wait_for_selector(FIELD)
+    page.wait_for_selector(BEST_HOUR)
     return page
+
+
+def _advanced(page: Page) -> None:
+    """Open the "advanced" fold, where the raw values are."""
+    page.click("#advanced-summary")
+    page.wait_for_selector(FIELD)
 
 
 @pytest.fixture
@@ -69,52 +83,167 @@ def _feedback(page: Page, section: str, text: str) -> str:
     return page.inner_text(f"#{section}-feedback")
 
 
+def _pref(database_url: str, scope: str, key: str) -> UserPreference | None:
+    """The demo person's stored value of ``scope.key`` (the only person with learned rows besides the newcomer)."""
+    user = _rows(database_url, User, email="demo@example.com")[0]
+    rows = _rows(database_url, UserPreference, user_id=user.id, scope=scope, key=key)
+    return rows[0] if rows else None
+
+
+def _source(page: Page, statement: str, words: str) -> str:
+    page.wait_for_function(
+        "([id, words]) => (document.getElementById(id)?.innerText || '').includes(words)",
+        arg=[f"said-{statement}-source", words],
+    )
+    return page.inner_text(f"#said-{statement}-source")
+
+
+def test_a_person_with_history_reads_plain_sentences_and_changes_them_with_the_controls(
+    page: Page, app_server: AppServer
+) -> None:
+    database_url = app_server.database_url
+    learned_hour = _pref(database_url, "time-of-day", "preferred_hour").value
+    SHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(SHOTS / "settings-with-history.png"), full_page=True)
+    assert page.inner_text(BEST_HOUR) == f"You get the most done around {learned_hour:02d}:00."
+    assert "learned by oO" in page.inner_text(f"{BEST_HOUR}-source")
+    section = page.inner_text("section[aria-labelledby='prefs-heading']")
+    for raw in ("engagement_trend", "project_realness", "stdev", '"strength"'):
+        assert raw not in section.split("Advanced: the raw values")[0], f"{raw} shows outside the advanced fold"
+    assert "are where you get things done." in section
+
+    # A best hour from the picker: stored as the person's, said as theirs, with what oO learned beside it.
+    mine = (learned_hour + 2) % 24
+    page.select_option(f"{BEST_HOUR}-hour", str(mine))
+    page.click(f"{BEST_HOUR} ~ form button[type=submit]")
+    _source(page, "time-of-day-preferred_hour", "set by you")
+    assert page.inner_text(BEST_HOUR) == f"You get the most done around {mine:02d}:00."
+    assert f"oO learned: {learned_hour:02d}:00" in page.inner_text(f"{BEST_HOUR}-source")
+    row = _pref(database_url, "time-of-day", "preferred_hour")
+    assert (row.value, row.source) == (mine, "user")
+
+    # The quiet window: both ends at once.
+    window = "#said-time-of-day-quiet_window"
+    page.select_option(f"{window}-start", "21")
+    page.select_option(f"{window}-end", "6")
+    page.get_by_role("button", name="save the quiet hours").click()
+    _source(page, "time-of-day-quiet_window", "set by you")
+    assert page.inner_text(window) == "Quiet from 21:00 to 06:00: no tip reaches you then."
+    assert _pref(database_url, "time-of-day", "quiet_start").value == 21
+    assert _pref(database_url, "time-of-day", "quiet_end").value == 6
+
+    # An agent switched off, then on again.
+    switch = page.get_by_role("switch", name="use Your pace for my tips")
+    assert switch.get_attribute("aria-checked") == "true"
+    switch.click()
+    page.wait_for_function("() => document.getElementById('switch-momentum')?.getAttribute('aria-checked') === 'false'")
+    assert _pref(database_url, "momentum", "enabled").value is False
+    page.screenshot(path=str(SHOTS / "settings-changed.png"), full_page=True)
+    switch.click()
+    page.wait_for_function("() => document.getElementById('switch-momentum')?.getAttribute('aria-checked') === 'true'")
+    assert _pref(database_url, "momentum", "enabled") is None, "on is the default: the person's 'off' is dropped"
+
+    # "use what oO learned" restores the learned values.
+    page.click(f"{BEST_HOUR}-learned")
+    _source(page, "time-of-day-preferred_hour", "learned by oO")
+    assert (_pref(database_url, "time-of-day", "preferred_hour").source) == "inferred"
+    assert page.inner_text(BEST_HOUR) == f"You get the most done around {learned_hour:02d}:00."
+    page.click(f"{window}-learned")
+    _source(page, "time-of-day-quiet_window", "learned by oO")
+    assert _pref(database_url, "time-of-day", "quiet_start").source == "inferred"
+
+    # The raw values are still there, under the fold.
+    _advanced(page)
+    assert page.input_value("#pref-overdue-task-project_realness").startswith("{")
+    assert page.input_value(FIELD) == str(learned_hour)
+
+
+def test_an_hour_off_the_clock_is_refused_in_words_and_changes_nothing(page: Page, app_server: AppServer) -> None:
+    before = _pref(app_server.database_url, "time-of-day", "preferred_hour")
+    # A page that sends what no picker offers (a tampered form): the boundary still says what is valid.
+    page.evaluate(
+        """() => { const option = document.createElement('option'); option.value = '25'; option.text = '25:00';
+                   document.querySelector('#said-time-of-day-preferred_hour-hour').appendChild(option); }"""
+    )
+    page.select_option(f"{BEST_HOUR}-hour", "25")
+    page.click(f"{BEST_HOUR} ~ form button[type=submit]")
+    message = _feedback(page, "said-time-of-day", "expected an hour of the day")
+    assert "0 to 23" in message
+    after = _pref(app_server.database_url, "time-of-day", "preferred_hour")
+    assert (after.value, after.source) == (before.value, before.source)
+
+
+def test_a_brand_new_person_is_told_what_oo_assumes_until_it_has_learned(
+    signed_in_page: Callable[..., Page], app_server: AppServer
+) -> None:
+    page = _open(signed_in_page, NEWCOMER)
+    SHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(SHOTS / "settings-newcomer.png"), full_page=True)
+    assert page.inner_text(BEST_HOUR) == "oO is still learning your best hour; it assumes 10:00 until then."
+    assert "not learned yet" in page.inner_text(f"{BEST_HOUR}-source")
+    section = page.inner_text("section[aria-labelledby='prefs-heading']").split("Advanced: the raw values")[0]
+    for statement in ("time-of-day-quiet_window", "momentum-engagement_trend", "focus-area-preferred_areas"):
+        assert "not learned yet" in page.inner_text(f"#said-{statement}-source"), f"{statement} is not learned yet"
+    assert "oO has no projects of yours yet" in section
+
+    # Setting an hour before oO learned one: set by them, and honest about what oO would assume.
+    page.select_option(f"{BEST_HOUR}-hour", "8")
+    page.click(f"{BEST_HOUR} ~ form button[type=submit]")
+    said = _source(page, "time-of-day-preferred_hour", "set by you")
+    assert "oO has not learned it yet; it would assume 10:00" in said
+    page.click(f"{BEST_HOUR}-learned")
+    _source(page, "time-of-day-preferred_hour", "not learned yet")
+
+
 def test_settings_show_learned_values_and_an_own_value_wins_until_reset(
     page: Page, app_server: AppServer, tmp_path: Path
 ) -> None:
     database_url = app_server[1]
-    (learned,) = _rows(database_url, UserPreference, scope="time-of-day", key="preferred_hour")
+    (learned,) = [_pref(database_url, "time-of-day", "preferred_hour")]
+    _advanced(page)
     assert page.input_value(FIELD) == str(learned.value)
-    assert "learned from your history" in page.inner_text(f"{FIELD}-help")
+    assert "learned by oO" in page.inner_text(f"{FIELD}-help")
     page.screenshot(path=str(tmp_path / "settings.png"), full_page=True)
 
     own = (int(learned.value) + 3) % 24
     page.fill(FIELD, str(own))
     page.press(FIELD, "Enter")
     _feedback(page, "prefs", "preferred_hour saved")
-    (row,) = _rows(database_url, UserPreference, scope="time-of-day", key="preferred_hour")
+    (row,) = [_pref(database_url, "time-of-day", "preferred_hour")]
     assert (row.value, row.source) == (own, "user")
     assert f"learned: {learned.value}" in page.inner_text(f"{FIELD}-help")
 
     page.click("button[aria-label='use the learned value of preferred_hour']")
     _feedback(page, "prefs", "learned from your history again")
-    (row,) = _rows(database_url, UserPreference, scope="time-of-day", key="preferred_hour")
+    (row,) = [_pref(database_url, "time-of-day", "preferred_hour")]
     assert (row.value, row.source) == (learned.value, "inferred")
     assert page.input_value(FIELD) == str(learned.value)
 
 
 def test_an_invalid_value_is_explained_and_changes_nothing(page: Page, app_server: AppServer) -> None:
-    before = _rows(app_server[1], UserPreference, scope="time-of-day", key="preferred_hour")[0].value
+    before = [_pref(app_server[1], "time-of-day", "preferred_hour")][0].value
+    _advanced(page)
     page.fill(FIELD, "25")
     page.press(FIELD, "Enter")
     message = _feedback(page, "prefs", "preferred_hour")
     assert "0" in message
     assert "23" in message
-    assert _rows(app_server[1], UserPreference, scope="time-of-day", key="preferred_hour")[0].value == before
+    assert [_pref(app_server[1], "time-of-day", "preferred_hour")][0].value == before
 
 
 def test_revoking_a_consent_stops_its_agents_and_deletes_their_outputs(page: Page, app_server: AppServer) -> None:
     database_url = app_server[1]
-    assert _rows(database_url, AgentOutput, agent_id="time-of-day"), "the agent ran before"
+    demo = _rows(database_url, User, email="demo@example.com")[0].id
+    assert _rows(database_url, AgentOutput, agent_id="time-of-day", user_id=demo), "the agent ran before"
     page.click("#consent-activity button")
     _feedback(page, "consents", "")
     page.wait_for_function("() => document.querySelector('#consent-activity')?.innerText.includes('not granted')")
-    assert not _rows(database_url, AgentOutput, agent_id="time-of-day")
-    (consent,) = _rows(database_url, Consent, key="activity")
+    assert not _rows(database_url, AgentOutput, agent_id="time-of-day", user_id=demo)
+    (consent,) = _rows(database_url, Consent, key="activity", user_id=demo)
     assert consent.granted is False
     page.click("#consent-activity button")
     page.wait_for_function("() => document.querySelector('#consent-activity')?.innerText.includes('· granted')")
-    assert _rows(database_url, Consent, key="activity")[0].granted is True
+    assert _rows(database_url, Consent, key="activity", user_id=demo)[0].granted is True
 
 
 def test_contexts_are_created_and_activated_live(page: Page, app_server: AppServer) -> None:

@@ -1,4 +1,5 @@
-"""The sections of ``/settings``, one function each: the page (:mod:`oo_app.pages.settings`) only lines them up.
+"""The sections of ``/settings``, one function each: the page (:mod:`oo_app.pages.settings`) only lines them up
+(what oO learned has its own module, :mod:`oo_app.components.learned_section`).
 
 Each section is a ``<section>`` labelled by its heading, with its own feedback line (``<anchor>-feedback``) for the
 errors and notices :class:`~oo_app.state.settings.SettingsState` files under the section's key. Controls are plain
@@ -28,7 +29,7 @@ from oo_app.components.style import (
     TEXT,
 )
 from oo_app.state.calendar import CalendarState
-from oo_app.state.settings import ConsentRow, ContextRow, IntegrationRow, ParamRow, SettingsState
+from oo_app.state.settings import ConsentRow, ContextRow, IntegrationRow, SettingsState
 
 TODOIST_CONNECT = "/integrations/todoist/connect"  # oo_app.integrations.routes; the tip page may link it too
 
@@ -40,21 +41,6 @@ def page_header() -> rx.Component:
         rx.el.h1("Settings", style={"font_size": "1.6rem", "font_weight": "400", "margin": "0.5rem 0"}),
         rx.el.p("Signed in as ", SettingsState.email, style=MUTED),
         style=SECTION,
-    )
-
-
-def preferences_section() -> rx.Component:
-    """Every agent's parameters: what oO learned, and the person's own value over it."""
-    return section(
-        "What oO learned about you",
-        "prefs",
-        rx.el.p(
-            "Each agent learns these from your history. Set your own value to override it; "
-            "“use learned” goes back to what oO learned.",
-            style=MUTED,
-        ),
-        feedback("prefs"),
-        rx.foreach(SettingsState.params, param_row),
     )
 
 
@@ -210,50 +196,6 @@ def section(title: str, anchor: str, *children: rx.Component, **props) -> rx.Com
         aria_labelledby=f"{anchor}-heading",
         style=SECTION,
         **props,
-    )
-
-
-def param_row(row: ParamRow) -> rx.Component:
-    return rx.el.div(
-        rx.cond(row.scope_heading != "", rx.el.h3(row.scope_heading, style={**MUTED, "color": TEXT})),
-        rx.el.form(
-            rx.el.label(row.key, html_for=row.field_id, style={"min_width": "11rem"}),
-            rx.el.input(
-                id=row.field_id,
-                name="value",
-                default_value=row.value,
-                key=row.field_id + row.value,
-                aria_describedby=row.field_id + "-help",
-                style={**FIELD, "flex": "1", "min_width": "8rem"},
-            ),
-            rx.el.input(type="hidden", name="scope", value=row.scope),
-            rx.el.input(type="hidden", name="key", value=row.key),
-            rx.el.button("save", type="submit", style=BUTTON),
-            rx.cond(
-                row.source == "user",
-                rx.el.button(
-                    "use learned",
-                    type="button",
-                    on_click=SettingsState.reset_pref(row.scope, row.key),
-                    aria_label="use the learned value of " + row.key,
-                    style=BUTTON,
-                ),
-            ),
-            on_submit=SettingsState.save_pref,
-            style=ROW,
-        ),
-        rx.el.p(
-            row.source_label,
-            rx.cond(row.inferred != "", rx.el.span(" · learned: ", row.inferred)),
-            " · ",
-            row.description,
-            " (",
-            row.expects,
-            ")",
-            id=row.field_id + "-help",
-            style=MUTED,
-        ),
-        style=CARD,
     )
 
 

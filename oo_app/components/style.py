@@ -142,6 +142,11 @@ FIELD = {
 ROW = {"display": "flex", "gap": "0.6rem", "align_items": "center", "flex_wrap": "wrap"}
 CHIP = {**MUTED, "display": "inline-flex", "gap": "0.25rem", "align_items": "center", "color": TEXT}
 CARD = {"border_top": f"1px solid {RULE}", "padding": "0.8rem 0"}
+# What oO learned (oo_app/components/learned_section.py): a statement reads like the tip, smaller; a switch per agent.
+STATEMENT = {"font_size": "1.05rem", "line_height": "1.45", "margin": "0.3rem 0", "color": TEXT}
+AGENT_TITLE = {"font_size": "1rem", "font_weight": "500", "margin": "0", "color": TEXT}
+SWITCH = {**BUTTON, "min_width": "4.5rem", "&[aria-checked='false']": {"color": MUTED_TEXT}}
+FOLD_SUMMARY = {**MUTED, "cursor": "pointer", "_focus_visible": FOCUS}
 
 # The first run on the tip page (oo_app/components/first_run.py): one calm column of plain-words choices.
 FIRST_RUN_FORM = {

@@ -12,7 +12,6 @@ done.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -31,6 +30,8 @@ from oo_app.integrations.revocation import disconnect
 from oo_app.models import User
 from oo_app.profile import consents, contexts, deletion, overview, prefs
 from oo_app.profile.granted_agents import change_consents
+from oo_app.profile.sayings import agent_title
+from oo_app.state.learned import ParamRow, SaidRow, chosen_areas, param_rows, parsed, said_rows, whole_hour
 from oo_app.state.signed_in import SignedIn, as_person
 from oo_app.state.words import ago
 
@@ -49,46 +50,7 @@ PUSH_STATUS = {
     "off": "Off in this browser.",
     "on": "On in this browser: a tip at your productive hours, never in your quiet hours.",
 }
-SOURCE_LABELS = {
-    "user": "set by you",
-    "inferred": "learned from your history",
-    "default": "default (too little history yet)",
-}
 T = TypeVar("T")
-
-
-def shown(value: Any) -> str:
-    """A parameter value as the page shows it and as its edit field starts (JSON for lists and mappings)."""
-    if value is None:
-        return "—"
-    if isinstance(value, str):
-        return value
-    return json.dumps(value, ensure_ascii=False)
-
-
-def parsed(text: str) -> Any:
-    """What the person typed: JSON when it is JSON (numbers, lists), else the trimmed text (a zone, a name)."""
-    text = text.strip()
-    try:
-        return json.loads(text)
-    except ValueError:
-        return text
-
-
-@dataclass(frozen=True)
-class ParamRow:
-    """One editable parameter, flattened with its scope so the page can list every agent's in one loop."""
-
-    scope: str
-    scope_heading: str  # the agent and its description on the first row of a scope, else ""
-    key: str
-    description: str
-    value: str
-    source: str
-    source_label: str
-    inferred: str  # what oO learned, shown beside the person's own value
-    expects: str
-    field_id: str
 
 
 @dataclass(frozen=True)
@@ -163,6 +125,7 @@ def _sync_now(session: Session, user: User) -> str:
 @dataclass(frozen=True)
 class View:
     email: str
+    said: list[SaidRow]
     params: list[ParamRow]
     consents: list[ConsentRow]
     contexts: list[ContextRow]
@@ -171,29 +134,10 @@ class View:
 
 def _view(session: Session, user: User) -> View:
     profile = overview.profile_of(session, user)
-    rows: list[ParamRow] = []
-    for scope in profile.prefs:
-        if scope.scope == prefs.GLOBAL_SCOPE:
-            continue
-        for index, param in enumerate(scope.params):
-            heading = f"{scope.scope}: {scope.description}" if index == 0 else ""
-            rows.append(
-                ParamRow(
-                    scope=scope.scope,
-                    scope_heading=heading,
-                    key=param.key,
-                    description=param.description,
-                    value=shown(param.value),
-                    source=param.source,
-                    source_label=SOURCE_LABELS.get(param.source, param.source),
-                    inferred=shown(param.inferred) if param.source == "user" else "",
-                    expects=param.expects,
-                    field_id=f"pref-{scope.scope}-{param.key}",
-                )
-            )
     return View(
         email=profile.person.email,
-        params=rows,
+        said=said_rows(profile.prefs),
+        params=param_rows(profile.prefs),
         consents=[ConsentRow(c.key, c.granted, c.text, ", ".join(c.agents)) for c in profile.consents],
         contexts=[_context_row(c) for c in profile.contexts],
         integrations=[_integration_row(i, datetime.now(UTC)) for i in profile.integrations],
@@ -223,11 +167,13 @@ def _delete(cookies: dict[str, str], confirmation: str) -> None:
 
 class SettingsState(SignedIn, rx.State):
     email: str = ""
+    said: list[SaidRow] = []
     params: list[ParamRow] = []
     consents: list[ConsentRow] = []
     contexts: list[ContextRow] = []
     integrations: list[IntegrationRow] = []
-    # Feedback per section: "prefs", "consents", "contexts", "integrations", "delete".
+    # Feedback per section: "prefs", "consents", "contexts", "integrations", "delete"; ``learned:<agent>`` beside an
+    # agent's plain-words controls.
     errors: dict[str, str] = {}
     notices: dict[str, str] = {}
     busy: bool = False
@@ -235,7 +181,7 @@ class SettingsState(SignedIn, rx.State):
     push_status: str = ""
 
     def _show(self, view: View) -> None:
-        self.email, self.params, self.consents = view.email, view.params, view.consents
+        self.email, self.said, self.params, self.consents = view.email, view.said, view.params, view.consents
         self.contexts, self.integrations = view.contexts, view.integrations
         self._mark_signed_in(self._cookie_map())
 
@@ -311,6 +257,55 @@ class SettingsState(SignedIn, rx.State):
         )
 
     @rx.event
+    async def save_hour(self, form: dict[str, Any]):
+        """An hour picker: the agent's ``key`` set to the chosen whole hour."""
+        scope, key, hour = str(form.get("scope", "")), str(form.get("key", "")), whole_hour(form.get("hour", ""))
+        return await self._change(
+            f"learned:{scope}",
+            lambda session, user: prefs.set_preference(session, user, scope, key, hour),
+            "Saved: oO goes by your hour from now on.",
+        )
+
+    @rx.event
+    async def save_quiet(self, form: dict[str, Any]):
+        """The quiet window: both ends together, or neither."""
+        scope = str(form.get("scope", ""))
+        window = {"quiet_start": whole_hour(form.get("start", "")), "quiet_end": whole_hour(form.get("end", ""))}
+        return await self._change(
+            f"learned:{scope}",
+            lambda session, user: prefs.set_preferences(session, user, scope, window),
+            "Saved: oO keeps your quiet hours from now on.",
+        )
+
+    @rx.event
+    async def save_areas(self, form: dict[str, Any]):
+        """The area chips: the ticked areas, in the page's order."""
+        scope, areas = str(form.get("scope", "")), chosen_areas(form)
+        return await self._change(
+            f"learned:{scope}",
+            lambda session, user: prefs.set_preference(session, user, scope, "preferred_areas", areas),
+            "Saved: oO goes by your areas from now on.",
+        )
+
+    @rx.event
+    async def set_enabled(self, scope: str, on: bool):
+        """An agent's switch: off stores the person's ``enabled: false``; on drops it (agents are on by default)."""
+        return await self._change(
+            f"learned:{scope}",
+            lambda session, user: prefs.set_preference(session, user, scope, "enabled", None if on else False),
+            f"{agent_title(scope)} is {'on' if on else 'off: oO no longer uses it for your tips'}.",
+        )
+
+    @rx.event
+    async def use_learned(self, scope: str, keys: list[str]):
+        """Drop the person's own values of ``keys``: what oO learned applies again."""
+        return await self._change(
+            f"learned:{scope}",
+            lambda session, user: prefs.set_preferences(session, user, scope, dict.fromkeys(keys)),
+            "oO goes by what it learned again.",
+        )
+
+    @rx.event
     async def set_consent(self, key: str, granted: bool):
         if granted:
             outcome = await self._change(
@@ -379,5 +374,6 @@ class SettingsState(SignedIn, rx.State):
             log.exception("account deletion failed")
             self.errors = {"delete": UNAVAILABLE}
             return None
-        self.signed_in, self.params, self.consents, self.contexts, self.integrations = False, [], [], [], []
+        self.signed_in, self.said, self.params, self.consents = False, [], [], []
+        self.contexts, self.integrations = [], []
         return rx.redirect("/")

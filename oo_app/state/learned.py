@@ -1,0 +1,143 @@
+"""The rows of "What oO learned about you" on ``/settings``: each agent's statements in plain words and its raw
+parameters, flattened so the page lists every agent's in one loop. Plain data built from the profile's preferences
+(:mod:`oo_app.profile.prefs`), and the parsing of what the controls send; no state, no database.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from oo_app.profile.prefs import GLOBAL_SCOPE, ScopePrefs
+from oo_app.profile.sayings import agent_about, agent_title, reading_order
+
+SOURCE_LABELS = {
+    "user": "set by you",
+    "inferred": "learned by oO",
+    "default": "not learned yet",
+}
+AREA_FIELD = "area:"  # the name prefix of an area chip's checkbox
+
+
+def shown(value: Any) -> str:
+    """A parameter value as the page shows it and as its edit field starts (JSON for lists and mappings)."""
+    if value is None:
+        return "—"
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False)
+
+
+def parsed(text: str) -> Any:
+    """What the person typed: JSON when it is JSON (numbers, lists), else the trimmed text (a zone, a name)."""
+    text = text.strip()
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def whole_hour(text: Any) -> Any:
+    """An hour a picker sent ("9" -> 9); anything else as it came, for the parameter's rule to refuse in words."""
+    text = str(text).strip()
+    return int(text) if text.isdecimal() and len(text) <= 2 else text
+
+
+def chosen_areas(form: Mapping[str, Any]) -> list[str]:
+    """The areas whose chips are ticked, in the page's order."""
+    return [name.removeprefix(AREA_FIELD) for name, on in form.items() if name.startswith(AREA_FIELD) and on]
+
+
+@dataclass(frozen=True)
+class ParamRow:
+    """One raw parameter (the "advanced" fold), flattened with its scope."""
+
+    scope: str
+    scope_heading: str  # the agent and its description on the first row of a scope, else ""
+    key: str
+    description: str
+    value: str
+    source: str
+    source_label: str
+    inferred: str  # what oO learned, shown beside the person's own value
+    expects: str
+    field_id: str
+
+
+@dataclass(frozen=True)
+class SaidRow:
+    """One statement of an agent in plain words with the control that fits it; the agent's title, description and
+    on/off switch ride on its first row (``heading`` is "" on the others)."""
+
+    scope: str
+    heading: str
+    about: str
+    enabled: bool
+    id: str
+    text: str
+    source: str
+    source_label: str
+    learned: str  # beside the person's own value: what oO learned
+    control: str  # "hour", "window", "areas" or ""
+    param_keys: list[str]
+    hour: str  # the hour picker's value; the quiet window's start
+    end: str  # the quiet window's end
+    chosen: list[str]
+    choices: list[str]
+    dom_id: str
+
+
+def said_rows(scopes: list[ScopePrefs]) -> list[SaidRow]:
+    """Every agent's statements, the agents in the order a person reads them (their day first)."""
+    rows: list[SaidRow] = []
+    for scope in sorted(scopes, key=lambda scope: reading_order(scope.scope)):
+        if scope.scope == GLOBAL_SCOPE:
+            continue
+        for index, said in enumerate(scope.in_words):
+            value = [*said.value, "", ""]
+            rows.append(
+                SaidRow(
+                    scope=scope.scope,
+                    heading=agent_title(scope.scope) if index == 0 else "",
+                    about=agent_about(scope.scope, scope.description) if index == 0 else "",
+                    enabled=scope.enabled,
+                    id=said.id,
+                    text=said.text,
+                    source=said.source,
+                    source_label=SOURCE_LABELS.get(said.source, said.source),
+                    learned=said.learned,
+                    control=said.control,
+                    param_keys=list(said.keys),
+                    hour=value[0] if said.control in ("hour", "window") else "",
+                    end=value[1] if said.control == "window" else "",
+                    chosen=list(said.value) if said.control == "areas" else [],
+                    choices=list(said.choices),
+                    dom_id=f"said-{scope.scope}-{said.id}",
+                )
+            )
+    return rows
+
+
+def param_rows(scopes: list[ScopePrefs]) -> list[ParamRow]:
+    rows: list[ParamRow] = []
+    for scope in scopes:
+        if scope.scope == GLOBAL_SCOPE:
+            continue
+        for index, param in enumerate(scope.params):
+            rows.append(
+                ParamRow(
+                    scope=scope.scope,
+                    scope_heading=f"{scope.scope}: {scope.description}" if index == 0 else "",
+                    key=param.key,
+                    description=param.description,
+                    value=shown(param.value),
+                    source=param.source,
+                    source_label=SOURCE_LABELS.get(param.source, param.source),
+                    inferred=shown(param.inferred) if param.source == "user" else "",
+                    expects=param.expects,
+                    field_id=f"pref-{scope.scope}-{param.key}",
+                )
+            )
+    return rows
