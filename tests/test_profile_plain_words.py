@@ -19,6 +19,7 @@ from oo_app.demo import Habits, grant_consents, store_history, synthetic_history
 from oo_app.errors import InvalidInput
 from oo_app.models import User
 from oo_app.profile import prefs
+from oo_app.profile.consents import ConsentState
 from oo_app.profile.plain_words import ENERGY_DIPS, QUIET_WINDOW, USUAL_DAY, Statement, statements
 from oo_app.profile.prefs import ParamState
 from oo_app.profile.sayings import agent_title
@@ -196,6 +197,20 @@ def test_the_page_rows_flatten_each_agent_with_its_title_on_the_first_row() -> N
     assert (later.scope, later.heading) == ("calendar", "Your calendar")
     assert (window.heading, window.hour, window.end, window.param_keys) == ("", "23", "7", ["quiet_start", "quiet_end"])
     assert window.dom_id == "said-time-of-day-quiet_window"
+
+
+def test_an_agent_waiting_for_a_consent_says_which_on_its_first_row() -> None:
+    calendar = prefs.ScopePrefs("calendar", "", True, [], said(param("usual_meetings", None, "default")))
+    day = prefs.ScopePrefs("time-of-day", "", True, [], said(param("preferred_hour", 9)))
+    consents = [
+        ConsentState("calendar", False, "Your calendar", "", "v1", None, None, ["calendar"]),
+        ConsentState("activity", True, "When you use oO", "", "v2", "v2", None, ["time-of-day"]),
+    ]
+
+    first, waiting = said_rows([calendar, day], consents)
+
+    assert first.needs == "", "its consent is granted"
+    assert waiting.needs == "oO learns this only with the “calendar” consent (Consents, below)."
 
 
 def test_what_the_controls_send_is_parsed_at_the_boundary() -> None:

@@ -115,7 +115,7 @@ def test_a_person_with_history_reads_plain_sentences_and_changes_them_with_the_c
     # A best hour from the picker: stored as the person's, said as theirs, with what oO learned beside it.
     mine = (learned_hour + 2) % 24
     page.select_option(f"{BEST_HOUR}-hour", str(mine))
-    page.click(f"{BEST_HOUR} ~ form button[type=submit]")
+    page.get_by_role("button", name="save the hour").click()
     _source(page, "time-of-day-preferred_hour", "set by you")
     assert page.inner_text(BEST_HOUR) == f"You get the most done around {mine:02d}:00."
     assert f"oO learned: {learned_hour:02d}:00" in page.inner_text(f"{BEST_HOUR}-source")
@@ -131,6 +131,21 @@ def test_a_person_with_history_reads_plain_sentences_and_changes_them_with_the_c
     assert page.inner_text(window) == "Quiet from 21:00 to 06:00: no tip reaches you then."
     assert _pref(database_url, "time-of-day", "quiet_start").value == 21
     assert _pref(database_url, "time-of-day", "quiet_end").value == 6
+
+    # The areas that count, from chips of the person's projects.
+    areas = "#said-focus-area-preferred_areas"
+    learned_areas = _pref(database_url, "focus-area", "preferred_areas").value
+    chips = page.get_by_role("group", name="Areas that count (at most 5)")
+    for name in learned_areas:
+        chips.get_by_label(name, exact=True).uncheck()
+    chips.get_by_label("Health", exact=True).check()
+    page.get_by_role("button", name="save the areas").click()
+    _source(page, "focus-area-preferred_areas", "set by you")
+    assert page.inner_text(areas) == "Health is where you get the most done."
+    assert (_pref(database_url, "focus-area", "preferred_areas").value) == ["Health"]
+    page.click(f"{areas}-learned")
+    _source(page, "focus-area-preferred_areas", "learned by oO")
+    assert _pref(database_url, "focus-area", "preferred_areas").value == learned_areas
 
     # An agent switched off, then on again.
     switch = page.get_by_role("switch", name="use Your pace for my tips")
@@ -154,6 +169,7 @@ def test_a_person_with_history_reads_plain_sentences_and_changes_them_with_the_c
 
     # The raw values are still there, under the fold.
     _advanced(page)
+    page.screenshot(path=str(SHOTS / "settings-advanced.png"), full_page=True)
     assert page.input_value("#pref-overdue-task-project_realness").startswith("{")
     assert page.input_value(FIELD) == str(learned_hour)
 
@@ -166,7 +182,7 @@ def test_an_hour_off_the_clock_is_refused_in_words_and_changes_nothing(page: Pag
                    document.querySelector('#said-time-of-day-preferred_hour-hour').appendChild(option); }"""
     )
     page.select_option(f"{BEST_HOUR}-hour", "25")
-    page.click(f"{BEST_HOUR} ~ form button[type=submit]")
+    page.get_by_role("button", name="save the hour").click()
     message = _feedback(page, "said-time-of-day", "expected an hour of the day")
     assert "0 to 23" in message
     after = _pref(app_server.database_url, "time-of-day", "preferred_hour")
@@ -188,7 +204,7 @@ def test_a_brand_new_person_is_told_what_oo_assumes_until_it_has_learned(
 
     # Setting an hour before oO learned one: set by them, and honest about what oO would assume.
     page.select_option(f"{BEST_HOUR}-hour", "8")
-    page.click(f"{BEST_HOUR} ~ form button[type=submit]")
+    page.get_by_role("button", name="save the hour").click()
     said = _source(page, "time-of-day-preferred_hour", "set by you")
     assert "oO has not learned it yet; it would assume 10:00" in said
     page.click(f"{BEST_HOUR}-learned")

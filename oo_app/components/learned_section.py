@@ -93,6 +93,7 @@ def agent_heading(row: SaidRow) -> rx.Component:
         ),
         rx.el.p(row.about, style=MUTED),
         rx.cond(~row.enabled, rx.el.p("Off: oO does not use this part for your tips.", style=MUTED)),
+        rx.cond(row.needs != "", rx.el.p(row.needs, id="needs-" + row.scope, style=MUTED)),
         said_feedback(row),
         style={"padding_top": "1.4rem"},
     )

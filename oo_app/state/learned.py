@@ -10,8 +10,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from oo_app.profile.consents import ConsentState
 from oo_app.profile.prefs import GLOBAL_SCOPE, ScopePrefs
-from oo_app.profile.sayings import agent_about, agent_title, reading_order
+from oo_app.profile.sayings import agent_about, agent_title, listed, reading_order
 
 SOURCE_LABELS = {
     "user": "set by you",
@@ -75,6 +76,7 @@ class SaidRow:
     heading: str
     about: str
     enabled: bool
+    needs: str  # on the first row: the consents it waits for, in words ("" when it has them all)
     id: str
     text: str
     source: str
@@ -89,8 +91,17 @@ class SaidRow:
     dom_id: str
 
 
-def said_rows(scopes: list[ScopePrefs]) -> list[SaidRow]:
-    """Every agent's statements, the agents in the order a person reads them (their day first)."""
+def _needs(agent_id: str, consents: list[ConsentState]) -> str:
+    """The consents ``agent_id`` waits for, named as the Consents section names them."""
+    missing = [f"“{consent.key}”" for consent in consents if not consent.granted and agent_id in consent.agents]
+    if not missing:
+        return ""
+    return f"oO learns this only with the {listed(missing)} consent{'s' if len(missing) > 1 else ''} (Consents, below)."
+
+
+def said_rows(scopes: list[ScopePrefs], consents: list[ConsentState] = ()) -> list[SaidRow]:
+    """Every agent's statements, the agents in the order a person reads them (their day first); an agent that waits
+    for a consent the person has not given says so on its first row."""
     rows: list[SaidRow] = []
     for scope in sorted(scopes, key=lambda scope: reading_order(scope.scope)):
         if scope.scope == GLOBAL_SCOPE:
@@ -103,6 +114,7 @@ def said_rows(scopes: list[ScopePrefs]) -> list[SaidRow]:
                     heading=agent_title(scope.scope) if index == 0 else "",
                     about=agent_about(scope.scope, scope.description) if index == 0 else "",
                     enabled=scope.enabled,
+                    needs=_needs(scope.scope, list(consents)) if index == 0 else "",
                     id=said.id,
                     text=said.text,
                     source=said.source,

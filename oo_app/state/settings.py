@@ -136,7 +136,7 @@ def _view(session: Session, user: User) -> View:
     profile = overview.profile_of(session, user)
     return View(
         email=profile.person.email,
-        said=said_rows(profile.prefs),
+        said=said_rows(profile.prefs, profile.consents),
         params=param_rows(profile.prefs),
         consents=[ConsentRow(c.key, c.granted, c.text, ", ".join(c.agents)) for c in profile.consents],
         contexts=[_context_row(c) for c in profile.contexts],
@@ -293,7 +293,7 @@ class SettingsState(SignedIn, rx.State):
         return await self._change(
             f"learned:{scope}",
             lambda session, user: prefs.set_preference(session, user, scope, "enabled", None if on else False),
-            f"{agent_title(scope)} is {'on' if on else 'off: oO no longer uses it for your tips'}.",
+            f"{agent_title(scope)} is {'on' if on else 'off'}.",
         )
 
     @rx.event
