@@ -78,6 +78,11 @@ KIND_WORDS = {
 }
 
 
+def _consent_row(state: consents.ConsentState) -> ConsentRow:
+    """A consent, with the agents that need it by the names the page gives them ("Your day")."""
+    return ConsentRow(state.key, state.granted, state.text, ", ".join(map(agent_title, state.agents)))
+
+
 def _context_row(state: contexts.ContextState) -> ContextRow:
     said = "; ".join(f"{', '.join(s['weekdays'])} from {s['start']} to {s['end']}" for s in state.schedules)
     return ContextRow(state.name, state.active, state.in_effect, KIND_WORDS.get(state.kind, ""), said)
@@ -138,7 +143,7 @@ def _view(session: Session, user: User) -> View:
         email=profile.person.email,
         said=said_rows(profile.prefs, profile.consents),
         params=param_rows(profile.prefs),
-        consents=[ConsentRow(c.key, c.granted, c.text, ", ".join(c.agents)) for c in profile.consents],
+        consents=[_consent_row(consent) for consent in profile.consents],
         contexts=[_context_row(c) for c in profile.contexts],
         integrations=[_integration_row(i, datetime.now(UTC)) for i in profile.integrations],
     )
