@@ -183,8 +183,8 @@ def test_an_hour_off_the_clock_is_refused_in_words_and_changes_nothing(page: Pag
     )
     page.select_option(f"{BEST_HOUR}-hour", "25")
     page.get_by_role("button", name="save the hour").click()
-    message = _feedback(page, "said-time-of-day", "expected an hour of the day")
-    assert "0 to 23" in message
+    message = _feedback(page, "said-time-of-day", "Choose a whole hour")
+    assert message == "Choose a whole hour from 00:00 to 23:00."
     after = _pref(app_server.database_url, "time-of-day", "preferred_hour")
     assert (after.value, after.source) == (before.value, before.source)
 

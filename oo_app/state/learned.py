@@ -1,15 +1,20 @@
 """The rows of "What oO learned about you" on ``/settings``: each agent's statements in plain words and its raw
 parameters, flattened so the page lists every agent's in one loop. Plain data built from the profile's preferences
-(:mod:`oo_app.profile.prefs`), and the parsing of what the controls send; no state, no database.
+(:mod:`oo_app.profile.prefs`), the parsing of what the controls send and their refusals in words; no state, no
+database of its own.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
+from sqlmodel import Session
+
+from oo_app.errors import InvalidInput
+from oo_app.models import User
 from oo_app.profile.consents import ConsentState
 from oo_app.profile.prefs import GLOBAL_SCOPE, ScopePrefs
 from oo_app.profile.sayings import agent_about, agent_title, listed, reading_order
@@ -20,6 +25,26 @@ SOURCE_LABELS = {
     "default": "not learned yet",
 }
 AREA_FIELD = "area:"  # the name prefix of an area chip's checkbox
+# What a value a control sent and the parameter's rule refused means to the person (the raw fields keep the rule's
+# own words): the pickers offer only valid values, so this reads only after a tampered or stale page.
+CONTROL_ERRORS = {
+    "hour": "Choose a whole hour from 00:00 to 23:00.",
+    "window": "Choose both ends of your quiet hours, each a whole hour from 00:00 to 23:00.",
+    "areas": "Choose at most 5 of your areas.",
+}
+T = TypeVar("T")
+
+
+def plainly(control: str, change: Callable[[Session, User], T]) -> Callable[[Session, User], T]:
+    """``change``, its refusal (InvalidInput) said in the words of ``control`` (a key of :data:`CONTROL_ERRORS`)."""
+
+    def run(session: Session, user: User) -> T:
+        try:
+            return change(session, user)
+        except InvalidInput:
+            raise InvalidInput(CONTROL_ERRORS[control]) from None
+
+    return run
 
 
 def shown(value: Any) -> str:

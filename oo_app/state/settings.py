@@ -31,7 +31,16 @@ from oo_app.models import User
 from oo_app.profile import consents, contexts, deletion, overview, prefs
 from oo_app.profile.granted_agents import change_consents
 from oo_app.profile.sayings import agent_title
-from oo_app.state.learned import ParamRow, SaidRow, chosen_areas, param_rows, parsed, said_rows, whole_hour
+from oo_app.state.learned import (
+    ParamRow,
+    SaidRow,
+    chosen_areas,
+    param_rows,
+    parsed,
+    plainly,
+    said_rows,
+    whole_hour,
+)
 from oo_app.state.signed_in import SignedIn, as_person
 from oo_app.state.words import ago
 
@@ -267,7 +276,7 @@ class SettingsState(SignedIn, rx.State):
         scope, key, hour = str(form.get("scope", "")), str(form.get("key", "")), whole_hour(form.get("hour", ""))
         return await self._change(
             f"learned:{scope}",
-            lambda session, user: prefs.set_preference(session, user, scope, key, hour),
+            plainly("hour", lambda session, user: prefs.set_preference(session, user, scope, key, hour)),
             "Saved: oO goes by your hour from now on.",
         )
 
@@ -278,7 +287,7 @@ class SettingsState(SignedIn, rx.State):
         window = {"quiet_start": whole_hour(form.get("start", "")), "quiet_end": whole_hour(form.get("end", ""))}
         return await self._change(
             f"learned:{scope}",
-            lambda session, user: prefs.set_preferences(session, user, scope, window),
+            plainly("window", lambda session, user: prefs.set_preferences(session, user, scope, window)),
             "Saved: oO keeps your quiet hours from now on.",
         )
 
@@ -288,7 +297,9 @@ class SettingsState(SignedIn, rx.State):
         scope, areas = str(form.get("scope", "")), chosen_areas(form)
         return await self._change(
             f"learned:{scope}",
-            lambda session, user: prefs.set_preference(session, user, scope, "preferred_areas", areas),
+            plainly(
+                "areas", lambda session, user: prefs.set_preference(session, user, scope, "preferred_areas", areas)
+            ),
             "Saved: oO goes by your areas from now on.",
         )
 
