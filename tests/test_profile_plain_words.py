@@ -23,7 +23,7 @@ from oo_app.profile.consents import ConsentState
 from oo_app.profile.plain_words import ENERGY_DIPS, QUIET_WINDOW, USUAL_DAY, Statement, statements
 from oo_app.profile.prefs import ParamState
 from oo_app.profile.sayings import agent_title
-from oo_app.state.learned import chosen_areas, said_rows, whole_hour
+from oo_app.state.learned import chosen_areas, plainly, said_rows, whole_hour
 from tests.test_profile_helpers import NOW, signed_in
 
 PERSONAS = Path(__file__).parent / "personas"
@@ -224,6 +224,27 @@ def test_what_the_controls_send_is_parsed_at_the_boundary() -> None:
     ]
 
 
+def test_a_refused_control_value_is_said_in_the_controls_words_and_writes_nothing(session: Session) -> None:
+    user = _person(session, "chips@example.com", 90)
+    run_due(session, NOW, [user.id])
+    session.commit()
+    six = ["Work", "Home", "Health", "Garden", "Music", "Books"]
+
+    with pytest.raises(InvalidInput, match=r"^Choose at most 5 of your areas\.$"):
+        plainly("areas", lambda s, u: prefs.set_preference(s, u, "focus-area", "preferred_areas", six, NOW))(
+            session, user
+        )
+    with pytest.raises(InvalidInput, match=r"^Choose both ends of your quiet hours"):
+        plainly("window", lambda s, u: prefs.set_preferences(s, u, "time-of-day", {"quiet_start": 3, "quiet_end": 24}))(
+            session, user
+        )
+    session.rollback()
+
+    listing = prefs.list_preferences(session, user, NOW)
+    assert _statement(listing, "focus-area", "preferred_areas").source == "inferred"
+    assert _statement(listing, "time-of-day", QUIET_WINDOW).value == ["23", "7"], "not half-written"
+
+
 # Through the profile, on real rows
 
 
@@ -255,7 +276,8 @@ def test_a_brand_new_person_is_told_oo_is_still_learning_everything(session: Ses
     assert _statement(listing, "time-of-day", "preferred_hour").text.startswith("oO is still learning your best hour")
 
 
-def test_a_short_history_learns_the_hours_but_not_yet_the_momentum(session: Session) -> None:
+def test_a_short_history_learns_the_hours_but_not_yet_the_momentum(any_database: Session) -> None:
+    session = any_database
     user = _person(session, "short@example.com", 14)
     run_due(session, NOW, [user.id])
     session.commit()
@@ -284,7 +306,8 @@ def test_a_person_with_history_reads_what_oo_learned_and_their_areas(session: Se
     assert _statement(listing, "overdue-task", "lateness_tolerance_days").text == "Your due dates slip about a day."
 
 
-def test_setting_the_quiet_window_is_all_or_nothing_and_use_what_oo_learned_restores_it(session: Session) -> None:
+def test_setting_the_quiet_window_is_all_or_nothing_and_use_what_oo_learned_restores_it(any_database: Session) -> None:
+    session = any_database
     user = _person(session, "quiet@example.com", 90)
     run_due(session, NOW, [user.id])
     session.commit()
