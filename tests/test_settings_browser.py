@@ -209,6 +209,8 @@ def test_a_brand_new_person_is_told_what_oo_assumes_until_it_has_learned(
     assert "oO has not learned it yet; it would assume 10:00" in said
     page.click(f"{BEST_HOUR}-learned")
     _source(page, "time-of-day-preferred_hour", "not learned yet")
+    page.set_viewport_size({"width": 390, "height": 844})  # a phone
+    page.screenshot(path=str(SHOTS / "settings-newcomer-phone.png"))
 
 
 def test_settings_show_learned_values_and_an_own_value_wins_until_reset(

@@ -318,7 +318,7 @@ class SettingsState(SignedIn, rx.State):
         return await self._change(
             f"learned:{scope}",
             lambda session, user: prefs.set_preferences(session, user, scope, dict.fromkeys(keys)),
-            "oO goes by what it learned again.",
+            "Your value is dropped: oO goes by its own again.",
         )
 
     @rx.event
