@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from datetime import timedelta
 
 import pytest
 from sqlmodel import Session, select
 
-from agents.base import AgentManifest, InferredParam, UserHistory
-from agents.inference import effective_params, run_inference, save_inferred, upsert_inferred
+from agents.base import AgentManifest, InferredParam, TipOutcome, UserHistory
+from agents.inference import effective_params, learned_keys, run_inference, save_inferred, upsert_inferred
+from agents.registry import get_agent
 from oo_app.models import PrefSource, User, UserPreference
 from tests.conftest import NOW
 
@@ -28,6 +30,26 @@ def test_below_min_history_the_cold_start_default_is_used() -> None:
     manifest = _manifest(InferredParam("count", -1, lambda h: len(h.events), min_history=5))
     assert run_inference(manifest, _history(4)) == {"count": -1}
     assert run_inference(manifest, _history(5)) == {"count": 5}
+
+
+def test_learned_keys_are_those_the_history_tells_not_the_defaults() -> None:
+    manifest = _manifest(
+        InferredParam("count", -1, lambda h: len(h.events), min_history=5),
+        InferredParam("guarded", 0, lambda h: None),  # min_history 0, guarded inside infer(): nothing to tell
+        InferredParam("broken", 0, lambda h: 1 / 0),
+    )
+    assert learned_keys(manifest, _history(4)) == set()
+    assert learned_keys(manifest, _history(5)) == {"count"}
+
+
+def test_what_most_people_take_up_is_not_learned_about_the_person() -> None:
+    learner = get_agent("learner").manifest
+    prior_only = dataclasses.replace(_history(0), tip_prior=(("momentum", 30.0, 10.0),))
+    answered = dataclasses.replace(prior_only, tip_outcomes=(TipOutcome(NOW, "momentum", "todo", "done"),))
+
+    assert run_inference(learner, prior_only)["tastes"] != {}, "the prior is what oO goes by meanwhile"
+    assert learned_keys(learner, prior_only) == set()
+    assert learned_keys(learner, answered) == {"tastes"}
 
 
 def test_an_infer_error_yields_the_default_and_a_log_line(caplog: pytest.LogCaptureFixture) -> None:
