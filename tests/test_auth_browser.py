@@ -128,7 +128,7 @@ def test_signed_in_with_the_provider_settings_export_and_deletion_work(
     _past_the_first_run(page)
 
     page.click("#settings-link")
-    page.wait_for_selector("#pref-time-of-day-preferred_hour")
+    page.wait_for_selector("#said-time-of-day-preferred_hour")  # what oO learned, in plain words
     assert "Signed in as grace@example.com" in page.inner_text("main")
     page.screenshot(path=str(tmp_path / "5-settings.png"), full_page=True)
     with page.expect_download() as download:
