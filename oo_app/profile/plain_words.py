@@ -55,6 +55,8 @@ class Statement:
 
 
 CONTROLS: dict[str, Control] = {"preferred_hour": "hour", "preferred_areas": "areas"}
+# What a value of the wrong shape (stored by an older oO, or typed under "advanced") raises in a saying.
+SHAPE_ERRORS = (TypeError, ValueError, KeyError, IndexError, AttributeError)
 
 
 def _raw(value: Any) -> str:
@@ -75,16 +77,22 @@ def _sentence(sayings: Sayings, value: Any, known: bool) -> str:
     """The saying of ``value``; a value of the wrong shape (stored by an older oO) is said as it is, never raised."""
     try:
         return sayings[0](value) if known else sayings[1](value)
-    except (TypeError, ValueError, KeyError, IndexError, AttributeError):
+    except SHAPE_ERRORS:
         return f"{'' if known else 'oO assumes '}{_raw(value)}."
+
+
+def _beside(words: str, *params: Param) -> str:
+    """Beside the person's own value: what oO learned, or what it would assume while it has not learned it."""
+    learned = all(param.learned for param in params)
+    return f"oO learned: {words}" if learned else f"oO has not learned it yet; it would assume {words}"
 
 
 def _learned_beside(sayings: Sayings, param: Param) -> str:
     try:
         words = sayings[2](param.inferred)
-    except (TypeError, ValueError, KeyError, IndexError, AttributeError):
+    except SHAPE_ERRORS:
         words = _raw(param.inferred)
-    return f"oO learned: {words}" if param.learned else f"oO has not learned it yet; it would assume {words}"
+    return _beside(words, param)
 
 
 def _value(control: Control, value: Any) -> list[str]:
@@ -137,19 +145,15 @@ def _quiet(start: Param, end: Param) -> Statement:
         else:
             text = f"Quiet from {first} to {last}: no tip reaches you then."
         value = [str(int(start.value)), str(int(end.value))]
-    except (TypeError, ValueError):
+    except SHAPE_ERRORS:
         text, value = f"Quiet hours: {_raw(start.value)} to {_raw(end.value)}.", []
     learned = ""
     if source == "user":
         try:
             window = f"{hour(start.inferred)} to {hour(end.inferred)}"
-        except (TypeError, ValueError):
+        except SHAPE_ERRORS:
             window = f"{_raw(start.inferred)} to {_raw(end.inferred)}"
-        learned = (
-            f"oO learned: {window}"
-            if start.learned and end.learned
-            else f"oO has not learned it yet; it would assume {window}"
-        )
+        learned = _beside(window, start, end)
     return Statement(QUIET_WINDOW, [start.key, end.key], text, source, learned, "window" if value else "", value)
 
 
@@ -165,8 +169,8 @@ def _usual_day(baseline: Param, stdev: Param) -> Statement:
             text = "oO is still learning how much you usually get done in a day."
         else:
             text = f"On a usual day you get {say(baseline.value, stdev.value)}."
-        learned = f"oO learned: {say(baseline.inferred, stdev.inferred)}" if source == "user" else ""
-    except (TypeError, ValueError):
+        learned = _beside(say(baseline.inferred, stdev.inferred), baseline, stdev) if source == "user" else ""
+    except SHAPE_ERRORS:
         text, learned = f"A usual day: {_raw(baseline.value)} done, give or take {_raw(stdev.value)}.", ""
     return Statement(USUAL_DAY, [baseline.key, stdev.key], text, source, learned)
 
@@ -178,8 +182,8 @@ def _energy_dips(hours: Param, weekdays: Param) -> Statement:
         text = (
             "oO is still learning when your energy dips." if source == "default" else dips(hours.value, weekdays.value)
         )
-        learned = f"oO learned: {dips(hours.inferred, weekdays.inferred)}" if source == "user" else ""
-    except (TypeError, ValueError, IndexError):
+        learned = _beside(dips(hours.inferred, weekdays.inferred), hours, weekdays) if source == "user" else ""
+    except SHAPE_ERRORS:
         text, learned = f"Your energy dips: {_raw(hours.value)}, {_raw(weekdays.value)}.", ""
     return Statement(ENERGY_DIPS, keys, text, source, learned)
 
