@@ -22,10 +22,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from oo_app.admin import routes as admin_routes
 from oo_app.auth import routes as auth_routes
+from oo_app.auth.csrf import check_origin
 from oo_app.calendar import google_routes as google_calendar_routes
 from oo_app.calendar import routes as calendar_routes
 from oo_app.db import is_unavailable
-from oo_app.deps import CsrfDep, SessionDep, UserDep
+from oo_app.deps import CsrfDep, SessionDep, UserDep, current_user
 from oo_app.errors import OOError, TooManyRequests
 from oo_app.health import describe, health_report
 from oo_app.integrations import routes as integration_routes
@@ -33,10 +34,11 @@ from oo_app.models import Reaction, Tip
 from oo_app.ops.logs import with_request_ids
 from oo_app.ops.metrics import scrape_refusal, scrape_registry
 from oo_app.profile import routes as profile_routes
+from oo_app.profile.first_run import first_run_pending
 from oo_app.push import routes as push_routes
 from oo_app.recommender import mark_shown, next_tip, react
 from oo_app.recommender.limits import metered
-from oo_app.recommender.on_request import requested_tip
+from oo_app.recommender.on_request import requested_tip, tip_to_show
 from oo_app.security_headers import script_hashes
 from oo_app.settings import get_settings
 
@@ -95,6 +97,8 @@ def tip_body(tip: Tip) -> dict[str, Any]:
     return TipEnvelope(tip=TipOut.of(tip)).model_dump(mode="json")
 
 
+# A person's tip is theirs alone: no browser cache, no shared cache, no service worker may keep a copy.
+NO_STORE = {"Cache-Control": "no-store"}
 TipId = Annotated[int, Path(ge=1, le=2**63 - 1, description="a tip's id")]
 ERRORS = {code: {"model": ErrorOut} for code in (404, 409, 422)}
 LIMITED = {429: {"model": ErrorOut, "description": "past the person's tip limit: nothing changed; see Retry-After"}}
@@ -203,6 +207,31 @@ def post_recommend(session: SessionDep, user: UserDep) -> dict[str, Any]:
     """The person's next tip; asked again within ``OO_TIP_REPEAT_WINDOW_S``, the same unanswered tip."""
     tip = mark_shown(session, requested_tip(session, user))
     return tip_body(tip)
+
+
+@api.get(
+    "/api/tips/due",
+    response_model=TipEnvelope,
+    tags=["tips"],
+    responses={
+        204: {"description": "no tip is due: the first-run question comes first, or the tip limit is reached"},
+        401: {"model": ErrorOut},
+        403: {"model": ErrorOut},
+    },
+)
+def get_due_tip(request: Request, session: SessionDep) -> Response:
+    """The tip the person's page shows now, marked shown as the page marks it (the page paints it before its live
+    connection opens; the live state then finds this same tip): a new one is written only when the page would write
+    it. Every answer is ``Cache-Control: no-store``; 401 without a session, 403 to another site's request."""
+    try:
+        check_origin(request)
+        user = current_user(request, session)
+    except OOError as error:
+        return JSONResponse({"error": str(error)}, status_code=error.status_code, headers=NO_STORE)
+    tip = None if first_run_pending(user) else tip_to_show(session, user)
+    if tip is None:
+        return Response(status_code=204, headers=NO_STORE)
+    return JSONResponse(tip_body(mark_shown(session, tip)), headers=NO_STORE)
 
 
 @api.post(

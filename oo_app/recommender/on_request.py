@@ -4,13 +4,16 @@ A request repeated within ``OO_TIP_REPEAT_WINDOW_S`` answers the person's unansw
 Past the limit, :func:`requested_tip` raises :class:`~.limits.TipLimitReached` (the API's 429) having written
 nothing; the page's functions answer the tip the person already has, or None (the page asks them to wait a moment),
 and a reaction stands either way. Never meters the operator's tools: they call :mod:`.feedback` directly.
+The page's tip is decided for one person at a time (:func:`tip_to_show`): a first visit asks for it twice at once
+(the page's early fetch and its live state), and both must get the same tip.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from sqlmodel import Session
+import sqlalchemy as sa
+from sqlmodel import Session, select
 
 from oo_app.models import Tip, User
 from oo_app.recommender.feedback import current_tip, latest_tip, next_tip, replacement_tip
@@ -37,9 +40,25 @@ def requested_tip(session: Session, user: User, now: datetime | None = None) -> 
         return recommend(session, user, now)
 
 
+def one_decision_at_a_time(session: Session, user_id: int) -> None:
+    """Until ``session``'s transaction ends, another transaction calling this for the same person waits here, then
+    sees what this one wrote: a row lock on the person in PostgreSQL, SQLite's write lock (taken by a write that
+    changes nothing) elsewhere. Call it before reading what the decision depends on."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.exec(select(User.id).where(User.id == user_id).with_for_update())
+    else:
+        session.execute(
+            sa.update(User).where(User.id == user_id).values(display_name=User.display_name),
+            execution_options={"synchronize_session": False},
+        )
+
+
 def tip_to_show(session: Session, user: User, now: datetime | None = None) -> Tip | None:
     """The page's tip: :func:`~.feedback.current_tip` within the limit; past it, the unanswered tip however old, or
-    None when there is none."""
+    None when there is none. Decided for one person at a time (:func:`one_decision_at_a_time`): two calls at once
+    (the page's early fetch and its live state) answer the same tip, whose writing and marking as shown the first
+    commits before the second looks."""
+    one_decision_at_a_time(session, user.id)
     try:
         with metered():
             return current_tip(session, user, now)
