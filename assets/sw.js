@@ -75,7 +75,9 @@ self.addEventListener("activate", (event) => {
 self.addEventListener("fetch", (event) => {
   const request = event.request;
   const url = new URL(request.url);
-  if (request.method !== "GET" || url.origin !== self.location.origin) return;
+  // Nothing but the shell is ever answered from (or stored in) the cache: a person's tip (GET /api/tips/due) and
+  // every other API answer go to the network as they are.
+  if (request.method !== "GET" || url.origin !== self.location.origin || url.pathname.startsWith("/api/")) return;
   if (request.mode === "navigate" && isShellPage(url)) {
     // Network first: a new build or a changed page wins whenever the server answers.
     const path = url.pathname.replace(/\/+$/, "") || "/";

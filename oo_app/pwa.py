@@ -2,7 +2,9 @@
 
 The service worker (``assets/sw.js``, served at ``/sw.js``) keeps the pages and their build assets; the last tip is
 kept by the page itself in ``localStorage`` (``oo_app/static/pwa.js``) and painted from there before the scripts load
-(``oo_app/static/cached_tip.js``), so a returning person sees their tip at once, online or not. ``static/push.js``
+(``oo_app/static/cached_tip.js``), so a returning person sees their tip at once, online or not; the same painter asks
+``GET /api/tips/due`` for the tip the live state will show and paints it as soon as it answers, so a first visit
+does not wait for the scripts and the live connection either. ``static/push.js``
 subscribes this browser to web push for the settings page. The scripts are
 inlined: they must run while the HTML is parsed, and an extra request would delay the very tip they paint.
 """
@@ -26,6 +28,9 @@ pointer-events:none;z-index:1}}
 #tip-cached .oo-cached-kind{{color:{MUTED_TEXT};font-size:.85rem;margin:0;text-transform:uppercase;letter-spacing:.2em}}
 #tip-cached .oo-cached-text{{font-size:clamp(1.4rem,4vw,2.1rem);line-height:1.35;max-width:36rem;text-align:center;
 margin:0;font-weight:400}}
+#tip-cached .oo-cached-reactions{{height:2.55rem}}
+#tip-cached .oo-cached-links{{height:1.275rem}}
+#tip-cached .oo-cached-row{{height:0}}
 """
 
 
@@ -55,7 +60,8 @@ def head_components() -> list[rx.Component]:
 
 
 def cached_tip_painter() -> rx.Component:
-    """The inline script that paints the last tip kept on this device (see ``static/cached_tip.js``)."""
+    """The inline script that paints the last tip kept on this device, then the due tip from ``GET /api/tips/due``
+    (see ``static/cached_tip.js``)."""
     return _inline_script("cached_tip.js", id="paint-cached-tip")
 
 

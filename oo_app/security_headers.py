@@ -113,9 +113,10 @@ def page_policy(app_url: str, hashes: Iterable[str]) -> str:
       attributes; neither can carry a hash or a nonce;
     - ``img-src data:`` and ``font-src data:``: Radix and the build inline small icons and fonts.
     Inline scripts run only when their hash is listed: Reflex's theme and hydration scripts and oO's ``pwa.js``,
-    ``push.js`` and ``cached_tip.js``, all read from the build (:class:`PageScripts`); an injected ``<script>`` does
-    not run. The page's websocket goes to its own origin (one port in production); ``connect-src`` names its
-    ``ws(s):`` form for browsers whose ``'self'`` does not cover websockets.
+    ``push.js`` and ``cached_tip.js`` (whose same-origin fetch of the due tip ``connect-src 'self'`` allows), all
+    read from the build (:class:`PageScripts`); an injected ``<script>`` does not run. The page's websocket goes to
+    its own origin (one port in production); ``connect-src`` names its ``ws(s):`` form for browsers whose
+    ``'self'`` does not cover websockets.
     """
     origin = _origin(app_url)
     socket = origin.replace("http://", "ws://", 1).replace("https://", "wss://", 1)

@@ -113,11 +113,14 @@ def test_an_offline_reload_shows_the_last_tip(
     assert kept["text"] == tip
     assert kept["id"] > 0
     assert not errors, f"the online page logged errors (e.g. a hydration mismatch): {errors}"
+    cached = page.evaluate("async () => (await (await caches.open('oo-shell-v1')).keys()).map((r) => r.url)")
+    assert not [url for url in cached if "/api/" in url], f"the service worker kept a person's data: {cached}"
 
     context.set_offline(True)
     page.reload()
     page.wait_for_selector("#tip-cached-text")
     assert page.inner_text("#tip-cached-text").strip() == tip
+    assert page.get_attribute("#tip-cached-text", "data-source") == "kept", "offline, the tip kept on the device"
     page.wait_for_selector("#offline-notice")
     page.screenshot(path=str(tmp_path / "offline.png"))
 

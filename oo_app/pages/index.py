@@ -17,8 +17,8 @@ from oo_app.state.tip import TipState
 
 def index() -> rx.Component:
     """The tip for a signed-in person (the first run instead, until they answer it), the sign-in view otherwise.
-    Until the session is looked up the page is black, with the last tip kept on this device painted over it (the
-    prerendered HTML carries the painter)."""
+    Until the session is looked up the page is black, with a tip painted over it by the prerendered HTML's painter:
+    the last one kept on this device at once, then the one due, fetched while the scripts load."""
     return rx.cond(
         TipState.signed_in,
         rx.cond(TipState.first_run, first_run_view(), tip_view()),

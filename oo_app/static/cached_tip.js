@@ -1,25 +1,70 @@
-// Inlined as the first child of the tip page's <main>: paints the last tip kept on this device at once, before the
-// scripts load and the live connection answers. It is appended to <body>, outside what React hydrates (React skips
-// unknown elements there), and removed by pwa.js as soon as the live tip is on screen.
+// Inlined as the first child of the tip page's <main> (the view shown until the live state answers): paints a tip
+// at once, before the scripts load and the live connection opens. First the last tip kept on this device (offline
+// included), then, as soon as GET /api/tips/due answers (sent now, in parallel with the scripts, with the session
+// cookie), the tip the live state will show, with its id: a first visit sees its tip without waiting for the
+// scripts. The box is appended to <body>, outside what React hydrates (React skips unknown elements there), and
+// pwa.js removes it as soon as the live tip is on screen. It is not a live region: the live tip is the one announced.
 (function () {
   "use strict";
   var MAX_AGE_MS = 7 * 24 * 3600 * 1000;
-  try {
-    var tip = JSON.parse(localStorage.getItem("oo.lastTip") || "null");
-    if (!tip || !tip.text || Date.now() - tip.at > MAX_AGE_MS || document.getElementById("tip-cached")) return;
-    var box = document.createElement("oo-cached-tip");
-    box.id = "tip-cached";
-    box.setAttribute("role", "region");
-    box.setAttribute("aria-label", "Your last tip");
-    var kind = document.createElement("p");
-    kind.className = "oo-cached-kind";
-    kind.textContent = tip.kind || "";
-    var text = document.createElement("p");
-    text.className = "oo-cached-text";
-    text.id = "tip-cached-text";
+  var KEY = "oo.lastTip";
+
+  // Paints `tip` ({id, text, kind}) into the one box; `source` says where it came from ("kept" or "due").
+  function paint(tip, source) {
+    var box = document.getElementById("tip-cached");
+    if (!box) {
+      box = document.createElement("oo-cached-tip");
+      box.id = "tip-cached";
+      box.setAttribute("role", "region");
+      var kind = document.createElement("p");
+      kind.className = "oo-cached-kind";
+      var heading = document.createElement("h1");
+      heading.className = "oo-cached-text";
+      heading.id = "tip-cached-text";
+      box.appendChild(kind);
+      box.appendChild(heading);
+      // Empty rows as tall as the live page's rows below its tip when it takes over (reactions, links, and the mood
+      // and context rows, empty then), so the tip sits where the live one will and does not jump.
+      ["oo-cached-reactions", "oo-cached-links", "oo-cached-row", "oo-cached-row"].forEach(function (name) {
+        var row = document.createElement("div");
+        row.className = name;
+        box.appendChild(row);
+      });
+      document.body.appendChild(box);
+    }
+    box.setAttribute("aria-label", source === "due" ? "Your tip" : "Your last tip");
+    var text = document.getElementById("tip-cached-text");
+    box.firstChild.textContent = tip.kind || "";
     text.textContent = tip.text;
-    box.appendChild(kind);
-    box.appendChild(text);
-    document.body.appendChild(box);
-  } catch (e) { /* no cached tip: the live one follows */ }
+    text.setAttribute("data-tip-id", String(tip.id || 0));
+    text.setAttribute("data-source", source);
+  }
+
+  // Still worth painting: the page has not left the view this script lives in (live tip, first run or sign-in).
+  function waiting() {
+    return !!document.getElementById("paint-cached-tip");
+  }
+
+  try {
+    var kept = JSON.parse(localStorage.getItem(KEY) || "null");
+    if (kept && kept.text && Date.now() - kept.at <= MAX_AGE_MS) paint(kept, "kept");
+  } catch (e) { /* no kept tip: the due one follows */ }
+
+  if (!window.fetch || location.pathname !== "/") return;
+  fetch("/api/tips/due", { credentials: "same-origin", cache: "no-store", headers: { Accept: "application/json" } })
+    .then(function (response) {
+      if (response.status === 401) {
+        // Nobody is signed in here any more: nothing personal stays on screen or on the device.
+        try { localStorage.removeItem(KEY); } catch (e) { /* nothing kept */ }
+        var box = document.getElementById("tip-cached");
+        if (box) box.remove();
+        return null;
+      }
+      return response.status === 200 ? response.json() : null;
+    })
+    .then(function (body) {
+      var tip = body && body.tip;
+      if (tip && tip.id && tip.text && waiting()) paint(tip, "due");
+    })
+    .catch(function () { /* offline or the server is down: the kept tip stays until the live one comes */ });
 })();
