@@ -13,7 +13,9 @@ from urllib.parse import urlsplit
 
 CATEGORIES = ("performance", "accessibility", "best-practices", "seo")
 PRESETS = ("desktop", "mobile")
-TARGETS = {"desktop": (98, 800), "mobile": (90, 2500)}  # performance score >= , LCP ms <= (issue 7)
+# Performance score >= , LCP ms <= : issue 7 asked desktop 98 / 0.8 s and mobile 90 / 2.5 s; issue 18 asks desktop to
+# stay 100 and a mobile first visit to score 95 with LCP <= 2.0 s under real throttling (`--throttling devtools`).
+TARGETS = {"desktop": (100, 800), "mobile": (95, 2000)}
 TARGET_ACCESSIBILITY = 95
 
 
