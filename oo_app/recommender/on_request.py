@@ -10,9 +10,12 @@ The page's tip is decided for one person at a time (:func:`tip_to_show`): a firs
 
 from __future__ import annotations
 
+import logging
+import threading
 from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
+from sqlalchemy.orm import SessionTransaction
 from sqlmodel import Session, select
 
 from oo_app.models import Tip, User
@@ -20,6 +23,8 @@ from oo_app.recommender.feedback import current_tip, latest_tip, next_tip, repla
 from oo_app.recommender.limits import TipLimitReached, metered
 from oo_app.recommender.service import recommend
 from oo_app.settings import get_settings
+
+log = logging.getLogger(__name__)
 
 
 def unanswered_tip(session: Session, user_id: int) -> Tip | None:
@@ -40,17 +45,34 @@ def requested_tip(session: Session, user: User, now: datetime | None = None) -> 
         return recommend(session, user, now)
 
 
+DECIDING_WAIT_S = 60.0  # past this, a decision goes ahead without the lock (logged) rather than hang a page
+_deciding: dict[int, threading.Lock] = {}
+_deciding_guard = threading.Lock()
+
+
 def one_decision_at_a_time(session: Session, user_id: int) -> None:
     """Until ``session``'s transaction ends, another transaction calling this for the same person waits here, then
-    sees what this one wrote: a row lock on the person in PostgreSQL, SQLite's write lock (taken by a write that
-    changes nothing) elsewhere. Call it before reading what the decision depends on."""
+    sees what this one wrote. In PostgreSQL a row lock on the person (every process of a deployment); elsewhere
+    (SQLite: one process) a lock of this process, released when the transaction ends, never SQLite's write lock,
+    which would stop everyone's writes while a model writes this person's tip. Call it before reading what the
+    decision depends on."""
     if session.get_bind().dialect.name == "postgresql":
         session.exec(select(User.id).where(User.id == user_id).with_for_update())
-    else:
-        session.execute(
-            sa.update(User).where(User.id == user_id).values(display_name=User.display_name),
-            execution_options={"synchronize_session": False},
-        )
+        return
+    with _deciding_guard:
+        lock = _deciding.setdefault(user_id, threading.Lock())
+    if not lock.acquire(timeout=DECIDING_WAIT_S):
+        log.warning("person #%s: a tip decision waited %.0f s for another; going ahead", user_id, DECIDING_WAIT_S)
+        return
+    released = False
+
+    def release(_session: Session, transaction: SessionTransaction) -> None:
+        nonlocal released
+        if transaction.parent is None and not released:
+            released = True
+            lock.release()
+
+    sa.event.listen(session, "after_transaction_end", release)
 
 
 def tip_to_show(session: Session, user: User, now: datetime | None = None) -> Tip | None:
