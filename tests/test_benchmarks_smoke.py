@@ -110,6 +110,17 @@ def test_a_different_tip_painted_ahead_never_counts_as_the_live_tip() -> None:
     assert marks.first("due") is None
 
 
+def test_navigations_are_reported_with_and_without_a_target(capsys: pytest.CaptureFixture[str]) -> None:
+    live = page_latency.Shown(id=5, text="Take a walk.", ms=640.0)
+    marks = [page_latency.NavigationMarks(live=live, painted=(page_latency.Shown(5, "Take a walk.", 90.0, "due"),))]
+    page_latency.report_navigation("first visit", marks, target_p95_ms=400)
+    page_latency.report_navigation("returning visit", marks)
+    printed = capsys.readouterr().out
+    assert "p95 90 ms, max 90 ms (n=1) (target p95 <= 400 ms: met)" in printed
+    assert "painted before the live state, same id: 1/1 visits" in printed
+    assert printed.count("target") == 1, "the returning visit has no target"
+
+
 def test_writer_mode_names_the_models_of_the_configured_aliases() -> None:
     local = writer_mode({"OO_LLM_ALIASES": "", "OO_TIP_WRITER": "local"})
     assert local == (
