@@ -30,6 +30,7 @@ pointer-events:none;z-index:1}}
 margin:0;font-weight:400}}
 #tip-cached .oo-cached-reactions{{height:2.55rem}}
 #tip-cached .oo-cached-links{{height:1.275rem}}
+#tip-cached .oo-cached-mood{{height:1.8rem}}
 #tip-cached .oo-cached-row{{height:0}}
 """
 

@@ -23,9 +23,9 @@
       heading.id = "tip-cached-text";
       box.appendChild(kind);
       box.appendChild(heading);
-      // Empty rows as tall as the live page's rows below its tip when it takes over (reactions, links, and the mood
-      // and context rows, empty then), so the tip sits where the live one will and does not jump.
-      ["oo-cached-reactions", "oo-cached-links", "oo-cached-row", "oo-cached-row"].forEach(function (name) {
+      // Empty rows as tall as the live page's rows below its tip (reactions, links, the mood check-in, the context
+      // switch, empty unless the person has contexts), so the tip sits where the live one will and does not jump.
+      ["oo-cached-reactions", "oo-cached-links", "oo-cached-mood", "oo-cached-row"].forEach(function (name) {
         var row = document.createElement("div");
         row.className = name;
         box.appendChild(row);
