@@ -226,6 +226,17 @@ class AgentManifest:
         }
 
 
+# In the params the runner hands ``compute``: the keys whose value is assumed (a cold-start default: nothing learned
+# yet, and not set by the person). An agent states an assumed value as an assumption, or not at all, and lists the
+# keys it assumed in its data under this same name, so the writers and "why this tip?" never claim it as learned.
+ASSUMED = "assumed"
+
+
+def assumed_keys(params: Mapping[str, Any]) -> frozenset[str]:
+    """The keys ``params`` marks as assumed (:data:`ASSUMED`); none when the caller did not say."""
+    return frozenset(params.get(ASSUMED) or ())
+
+
 @dataclass(frozen=True)
 class Snippet:
     """What an agent emits: one short line for the prompt and the facts behind it."""

@@ -2,6 +2,8 @@
 
 Contract: below ``min_history`` events a parameter takes its cold-start default; an ``infer()`` error also yields
 the default and is logged, never raised. Stored values have source ``inferred``; a ``user`` value is never overwritten.
+:func:`infer_params` also says which values are assumed (a cold-start default: nothing learned), so an agent never
+states one as learned (:data:`agents.base.ASSUMED`).
 """
 
 from __future__ import annotations
@@ -10,45 +12,67 @@ import copy
 import dataclasses
 import logging
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, select
 
-from agents.base import AgentManifest, UserHistory
+from agents.base import ASSUMED, AgentManifest, UserHistory
 from agents.registry import registry
 from oo_app.models import PrefSource, UserPreference, utcnow
 
 log = logging.getLogger(__name__)
 
 
-def learned_keys(manifest: AgentManifest, history: UserHistory) -> set[str]:
-    """The parameters of ``manifest`` that ``history`` tells something of: at or above their ``min_history`` and
-    inferred (not None, no error) from the person's own history, without the population prior (what most people
-    take up is not something oO learned about this person). The others take their cold-start default."""
-    own = dataclasses.replace(history, tip_prior=()) if history.tip_prior else history
-    return {key for key, (_, learned) in _inference(manifest, own).items() if learned}
+@dataclass(frozen=True)
+class Inferred:
+    """Every parameter of an agent for one history: ``values`` by key, and the keys of ``assumed`` values (their
+    cold-start default, for too little history or a failed inference: nothing learned)."""
+
+    values: dict[str, Any]
+    assumed: frozenset[str]
+
+    def params(self, own: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """What the agent computes with: these values, the person's ``own`` over them, and :data:`ASSUMED` (the
+        assumed keys, less those the person set: their value is theirs, never an assumption)."""
+        own = own or {}
+        return {**self.values, **own, ASSUMED: self.assumed - own.keys()}
 
 
-def _inference(manifest: AgentManifest, history: UserHistory) -> dict[str, tuple[Any, bool]]:
-    """Per parameter: its value, and whether it was inferred (False: the cold-start default)."""
-    values: dict[str, tuple[Any, bool]] = {}
+def infer_params(manifest: AgentManifest, history: UserHistory) -> Inferred:
+    """Every inferred parameter of ``manifest`` for ``history``: inferred, or its cold-start default (assumed)."""
+    values: dict[str, Any] = {}
+    assumed: set[str] = set()
     for param in manifest.params:
         if len(history.events) < param.min_history:
-            values[param.key] = (copy.deepcopy(param.cold_start_default), False)
+            values[param.key] = copy.deepcopy(param.cold_start_default)
+            assumed.add(param.key)
             continue
         try:
             value = param.infer(history)
         except Exception:
             log.exception("inference of %s.%s failed; using its cold-start default", manifest.id, param.key)
             value = None
-        values[param.key] = (copy.deepcopy(param.cold_start_default), False) if value is None else (value, True)
-    return values
+        if value is None:
+            value = copy.deepcopy(param.cold_start_default)
+            assumed.add(param.key)
+        values[param.key] = value
+    return Inferred(values, frozenset(assumed))
 
 
 def run_inference(manifest: AgentManifest, history: UserHistory) -> dict[str, Any]:
     """Every inferred parameter of ``manifest`` for ``history``: inferred, or its cold-start default."""
-    return {key: value for key, (value, _) in _inference(manifest, history).items()}
+    return infer_params(manifest, history).values
+
+
+def learned_keys(manifest: AgentManifest, history: UserHistory) -> set[str]:
+    """The parameters of ``manifest`` that ``history`` tells something of: inferred (not assumed) from the person's
+    own history, without the population prior (what most people take up is not something oO learned about this
+    person)."""
+    own = dataclasses.replace(history, tip_prior=()) if history.tip_prior else history
+    inferred = infer_params(manifest, own)
+    return set(inferred.values) - inferred.assumed
 
 
 def infer_all(history: UserHistory) -> dict[str, dict[str, Any]]:

@@ -30,7 +30,7 @@ from agents.base import (
 )
 from agents.busy import CALENDAR_CONSENT, BusyInterval, CalendarDay
 from agents.eligibility import eligible_agents
-from agents.inference import run_inference, save_inferred
+from agents.inference import infer_params, save_inferred
 from oo_app.erasure import PersonGone, forget_late_work, person_exists, unless_gone
 from oo_app.llm.router import for_person
 from oo_app.models import AgentOutput, AgentRun, CalendarDayRecord, Consent, Event, TaskCompletion, Tip, User
@@ -270,8 +270,8 @@ def compute_output(
                 history, busy=busy_of(session, user.id), calendar_days=calendar_days_of(session, user.id, now)
             )
         history = with_tip_outcomes(session, user.id, manifest, history)
-        inferred = run_inference(manifest, history)
-        params = {**inferred, **save_inferred(session, user.id, manifest.id, inferred)}  # the person's own values win
+        inferred = infer_params(manifest, history)
+        params = inferred.params(save_inferred(session, user.id, manifest.id, inferred.values))  # their own values win
         # Open tasks go to the embedder (agents/clustering.py): LLM work for the person, traced as theirs.
         with for_person(user.id, f"agent {manifest.id}") if history.open_tasks else nullcontext():
             snippet = agent.compute(history, params)

@@ -3,7 +3,8 @@
 Infers, in the person's local time: ``preferred_hour`` (the hour with the most completions), ``quiet_start`` and
 ``quiet_end`` (the longest run of hours with activity under a tenth of the mean hour, ``[start, end)``, may wrap
 midnight; a fifth swallowed the thin but real edge hours of the sample personas), ``peak_hours`` (the top
-quarter of active hours) and ``tz``. Its snippet places "now" against them.
+quarter of active hours) and ``tz``. Its snippet places "now" against them; an hour still at its cold-start default
+(too little history) is never stated as theirs, and its data lists such hours under ``assumed``.
 """
 
 from __future__ import annotations
@@ -15,11 +16,14 @@ from typing import Any
 
 import numpy as np
 
-from agents.base import Agent, AgentManifest, InferredParam, Snippet, UserHistory
+from agents.base import ASSUMED, Agent, AgentManifest, InferredParam, Snippet, UserHistory, assumed_keys
 from agents.history_arrays import activity_hours, local_done, per_history
 
 QUIET_FRACTION = 0.1  # an hour is quiet when its activity is under this fraction of the mean hour
 MIN_SAMPLES = 5  # fewer timestamps than this say nothing about a daily rhythm
+PEAK_KEYS = frozenset({"preferred_hour", "peak_hours"})
+QUIET_KEYS = frozenset({"quiet_start", "quiet_end"})
+HOUR_KEYS = PEAK_KEYS | QUIET_KEYS
 
 
 @per_history
@@ -117,16 +121,30 @@ def compute(history: UserHistory, params: Mapping[str, Any]) -> Snippet:
     else:
         phase = "after_peak"
     clock, weekday = local.strftime("%H:%M"), local.strftime("%A")
-    if phase == "quiet":
+    assumed = sorted(assumed_keys(params) & HOUR_KEYS)
+    knows_peak, knows_quiet = not PEAK_KEYS & set(assumed), not QUIET_KEYS & set(assumed)
+    if phase == "quiet" and knows_quiet:
+        peaks_at = f" and peaks around {preferred:02d}:00" if knows_peak else ""
         text = (
             f"It is {clock} on {weekday}, inside their quiet hours ({quiet_start:02d}:00-{quiet_end:02d}:00): "
-            f"no nudges now; their day starts around {quiet_end:02d}:00 and peaks around {preferred:02d}:00."
+            f"no nudges now; their day starts around {quiet_end:02d}:00{peaks_at}."
         )
+    elif phase == "quiet":
+        text = f"It is {clock} on {weekday}, when most people rest: no nudges now; their quiet hours are not known yet."
+    elif not knows_peak and not knows_quiet:
+        text = f"It is {clock} on {weekday}; too little history yet to tell when they get most done or rest."
     else:
-        text = (
-            f"It is {clock} on {weekday}; they get most done around {preferred:02d}:00 "
-            f"(peak hours {_hours(peaks)}); quiet hours {quiet_start:02d}:00-{quiet_end:02d}:00."
+        peak_part = (
+            f"they get most done around {preferred:02d}:00 (peak hours {_hours(peaks)})"
+            if knows_peak
+            else "when they get most done is not known yet"
         )
+        quiet_part = (
+            f"quiet hours {quiet_start:02d}:00-{quiet_end:02d}:00"
+            if knows_quiet
+            else "their quiet hours are not known yet"
+        )
+        text = f"It is {clock} on {weekday}; {peak_part}; {quiet_part}."
     data = {
         "local_time": clock,
         "weekday": weekday,
@@ -137,6 +155,8 @@ def compute(history: UserHistory, params: Mapping[str, Any]) -> Snippet:
         "quiet_start": quiet_start,
         "quiet_end": quiet_end,
         "tz": params["tz"],
+        # The hours above that are cold-start defaults, not learned: never to be stated as the person's.
+        ASSUMED: assumed,
     }
     return Snippet(text=text, data=data)
 
@@ -144,7 +164,7 @@ def compute(history: UserHistory, params: Mapping[str, Any]) -> Snippet:
 AGENT = Agent(
     manifest=AgentManifest(
         id="time-of-day",
-        version="1.1.0",
+        version="1.2.0",  # 1.2: its data lists the assumed hours
         description="Places now against the person's productive and quiet hours.",
         ttl=timedelta(hours=1),
         schedule=timedelta(minutes=30),

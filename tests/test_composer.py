@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from datetime import timedelta
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import pytest
 
 from agents.base import UserHistory
 from agents.busy import BusyInterval, CalendarDay
-from agents.inference import run_inference
+from agents.inference import infer_params, run_inference
 from agents.registry import registry
 from oo_app.recommender.composer import candidates, compose
 from oo_app.recommender.grounding import ungrounded
@@ -95,3 +96,42 @@ def test_a_heavier_day_than_usual_asks_for_small_tasks() -> None:
         "After your meeting ends at 11:00, start with the task that matters.",
         "7 meetings today, more than your usual 3: keep tasks small between them.",
     ]
+
+
+def _new_persons_facts(now) -> dict:
+    """What every agent says of a person of a minute ago (no history), as the runner hands them their params."""
+    history = UserHistory.build([], [], "Europe/Berlin", now)
+    signals = {}
+    for agent_id, agent in registry().items():
+        signals[agent_id] = agent.compute(history, infer_params(agent.manifest, history).params()).data
+    return {"signals": signals}
+
+
+@pytest.mark.parametrize("hour", range(24))
+def test_a_new_person_is_never_told_an_assumed_hour_as_theirs(hour: int) -> None:
+    """The known bug: with no history, the cold-start hours read "This is your best hour" and "Close one open loop
+    by 11:00". No candidate may state an hour, a peak or quiet hours oO only assumed."""
+    from tests.conftest import NOW
+
+    facts = _new_persons_facts(NOW.replace(hour=hour))
+    led = [draft.text for draft in candidates(facts) if draft.lead is not None]
+    for text in led:
+        assert not re.search(r"\d\d:\d\d|best hour|peak|quiet hours|momentum|steady", text, re.I), (hour, text)
+
+
+def test_learned_hours_are_still_stated() -> None:
+    data = json.loads(PERSONAS[0].read_text())
+    truth, base = data["truth"], UserHistory.from_mapping(data)
+    history = dataclasses.replace(base, now=base.now.replace(hour=(truth["preferred_hour"] - 1) % 24))
+    agent = registry()["time-of-day"]
+    signals = {"time-of-day": agent.compute(history, infer_params(agent.manifest, history).params()).data}
+    assert signals["time-of-day"]["assumed"] == [], "a persona's months of history teach every hour"
+    texts = [draft.text for draft in candidates({"signals": signals}) if draft.lead == "time-of-day"]
+    assert any(re.search(r"\d\d:00", text) for text in texts), texts
+
+
+def test_momentum_says_nothing_while_its_trend_is_only_assumed() -> None:
+    cold = {"trend": "steady", "days": 7, "done_last_7_days": 3, "cold_start": True}
+    assert not [draft for draft in candidates({"signals": {"momentum": cold}}) if draft.lead == "momentum"]
+    known = {**cold, "cold_start": False}
+    assert [draft for draft in candidates({"signals": {"momentum": known}}) if draft.lead == "momentum"]

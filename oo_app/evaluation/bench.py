@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from agents.base import UserHistory
-from agents.inference import run_inference
+from agents.inference import infer_params
 from agents.registry import registry
 from oo_app.errors import InvalidInput
 from oo_app.llm.aliases import COMPOSER_MODEL
@@ -125,7 +125,7 @@ def load_moments(personas_dir: Path, per_day: int) -> list[Moment]:
             history = UserHistory(base.events, base.task_completions, base.tz, now)
             signals = []
             for agent_id, agent in registry().items():
-                snippet = agent.compute(history, run_inference(agent.manifest, history))
+                snippet = agent.compute(history, infer_params(agent.manifest, history).params())
                 signals.append(SignalLine(agent_id, snippet.text, snippet.data))
             moments.append(Moment(path.stem, now.isoformat(), signals))
     return moments

@@ -14,8 +14,10 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field
 
+from agents.base import ASSUMED
 from agents.calendar import length
 from agents.overdue_task import OPEN_TASK
+from agents.time_of_day import PEAK_KEYS, QUIET_KEYS
 from oo_app.llm.aliases import CHECKS_MODEL, COMPOSER_MODEL, COMPOSER_PROVIDER
 from oo_app.llm.router import Provider, answer
 from oo_app.models import TipKind
@@ -47,18 +49,32 @@ def _todo(text: str) -> TipDraft:
 
 
 def _time_of_day(data: Mapping[str, Any]) -> list[TipDraft]:
+    """Tips placing now in the person's day. An hour the agent assumed (its data's ``assumed``: a cold-start default,
+    nothing learned yet) is never stated as theirs: without learned peak hours no tip speaks of a best hour, and
+    without learned quiet hours a late hour reads as the clock, not as their quiet hours."""
     preferred = int(data["preferred_hour"])
     peaks = sorted(int(h) for h in data.get("peak_hours") or [preferred])
     quiet_start, quiet_end = int(data["quiet_start"]), int(data["quiet_end"])
     weekday = data.get("weekday", "today")
     phase = data.get("phase")
+    assumed = set(data.get(ASSUMED) or ())
+    knows_peak, knows_quiet = not assumed & PEAK_KEYS, not assumed & QUIET_KEYS
+    if phase == "quiet" and not knows_quiet:  # the assumed quiet hours: the clock says late, or early
+        if int(data.get("local_hour", 0)) < 12:
+            return [_advice("It is early. Nothing needs you yet; let the day start later.")]
+        return [
+            _advice("It is late. Rest now; the next tip can wait for the morning."),
+            _advice("Nothing needs you now. Let today be finished."),
+        ]
     if phase == "quiet":
         return [
             _advice(f"Quiet hours until {quiet_end:02d}:00. Rest now; the next tip can wait for the morning."),
-            _todo(f"Tomorrow at {preferred:02d}:00: start with the task that matters most."),
+            *([_todo(f"Tomorrow at {preferred:02d}:00: start with the task that matters most.")] if knows_peak else []),
             _advice("Nothing needs you now. Let today be finished."),
             _advice(f"Your quiet hours run until {quiet_end:02d}:00. Put the list away until then."),
         ]
+    if not knows_peak:
+        return []  # peak, before or after it: every tip below speaks of the person's best hours
     if phase == "peak":
         last = peaks[-1]
         return [
@@ -79,13 +95,17 @@ def _time_of_day(data: Mapping[str, Any]) -> list[TipDraft]:
     return [
         _advice(f"Past your peak hours: keep the rest of {weekday} light."),
         _todo(f"Write down tomorrow's first task for {preferred:02d}:00."),
-        _advice(f"Wind down before {quiet_start:02d}:00, when your quiet hours begin."),
+        *([_advice(f"Wind down before {quiet_start:02d}:00, when your quiet hours begin.")] if knows_quiet else []),
         _todo("Tidy one small loose end, then call it a day."),
         _advice(f"Your best hours are behind you for {weekday}: routine tasks only from here."),
     ]
 
 
 def _momentum(data: Mapping[str, Any]) -> list[TipDraft]:
+    """Tips on the last week's pace; none while the agent has too little history to read it (its trend is then the
+    cold-start default, an assumption, never a fact to state)."""
+    if data.get("cold_start"):
+        return []
     trend, done = data.get("trend"), int(data.get("done_last_7_days", 0))
     if trend == "rising":
         return [

@@ -4,13 +4,21 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import re
 from datetime import timedelta
 
 import pytest
 from sqlmodel import Session, select
 
-from agents.base import AgentManifest, InferredParam, TipOutcome, UserHistory
-from agents.inference import effective_params, learned_keys, run_inference, save_inferred, upsert_inferred
+from agents.base import ASSUMED, AgentManifest, InferredParam, TipOutcome, UserHistory
+from agents.inference import (
+    effective_params,
+    infer_params,
+    learned_keys,
+    run_inference,
+    save_inferred,
+    upsert_inferred,
+)
 from agents.registry import get_agent
 from oo_app.models import PrefSource, User, UserPreference
 from tests.conftest import NOW
@@ -113,3 +121,41 @@ def test_a_key_stored_meanwhile_by_another_run_is_updated_not_a_duplicate_key_er
         select(UserPreference.key, UserPreference.value, UserPreference.source).where(UserPreference.user_id == user.id)
     ).all()
     assert sorted(rows) == [("hour", 19, PrefSource.inferred), ("mine", 6, PrefSource.user)]
+
+
+def test_a_value_without_history_is_marked_assumed_and_a_learned_one_is_not() -> None:
+    manifest = _manifest(
+        InferredParam("count", -1, lambda h: len(h.events), min_history=5),
+        InferredParam("never", 3, lambda h: None),  # inference found nothing: the default stands in
+    )
+    assert infer_params(manifest, _history(4)).assumed == {"count", "never"}
+    assert infer_params(manifest, _history(5)).assumed == {"never"}, "five events: the count is learned"
+
+
+def test_a_value_the_person_set_is_theirs_never_an_assumption() -> None:
+    manifest = _manifest(InferredParam("hour", 10, lambda h: None), InferredParam("other", 1, lambda h: None))
+    params = infer_params(manifest, _history(0)).params({"hour": 8})
+    assert params["hour"] == 8
+    assert params[ASSUMED] == {"other"}, "their own hour is not assumed; the other still is"
+
+
+def test_the_runner_tells_a_new_persons_agent_which_hours_it_assumed(session: Session) -> None:
+    from agents.registry import get_agent
+    from agents.runner import compute_output
+    from oo_app.demo import grant_consents
+    from oo_app.profile.prefs import set_preference
+
+    newcomer = User(email="new@example.com", display_name="New", tz="Europe/Berlin")
+    session.add(newcomer)
+    session.flush()
+    grant_consents(session, newcomer, ("activity",))
+    output = compute_output(session, newcomer, get_agent("time-of-day"), NOW)
+    assert output is not None
+    assert output.data[ASSUMED] == ["peak_hours", "preferred_hour", "quiet_end", "quiet_start"]
+    said = set(re.findall(r"\d\d:\d\d", output.snippet))
+    assert said == {output.data["local_time"]}, f"no assumed hour in the line, only the clock: {output.snippet}"
+
+    set_preference(session, newcomer, "time-of-day", "quiet_start", 21, NOW)  # as /settings does
+    later = compute_output(session, newcomer, get_agent("time-of-day"), NOW + timedelta(hours=2))
+    assert "quiet_start" not in later.data[ASSUMED], "an hour they set is theirs"
+    assert "quiet_end" in later.data[ASSUMED]
