@@ -132,13 +132,19 @@ def _phrase(lead: str, taken: int, reactions: int) -> str:
 
 
 def why(data: Mapping[str, Any], lead: str | None) -> str | None:
-    """What oO learned about tips like one led by ``lead``, for "why this tip?" ("You finish most momentum tips
-    (7 of 9)."), from the learner's facts; None while it has too few of the person's answers to say."""
+    """What oO learned about tips like one led by ``lead``, for "why this tip?" ("You finish most tips like this one
+    (7 of 9)."), from the learner's facts; None while it has too few of the person's answers to say. It never names
+    the lead: a person reads "tips like this one", not an agent id."""
     seen = (data.get("seen") or {}).get(lead or GENERIC)
     if not isinstance(seen, Mapping) or int(seen.get("reactions", 0)) < MIN_TO_SAY:
         return None
-    phrase = _phrase(lead or GENERIC, int(seen["taken"]), int(seen["reactions"]))
-    return f"You {phrase.replace('finishes', 'finish').replace('takes', 'take')}."
+    taken, reactions = int(seen["taken"]), int(seen["reactions"])
+    share = taken / reactions
+    if share >= MOST:
+        return f"You finish most tips like this one ({taken} of {reactions})."
+    if share <= FEW:
+        return f"You rarely take up tips like this one ({taken} of {reactions})."
+    return f"You take up some tips like this one ({taken} of {reactions})."
 
 
 def compute(history: UserHistory, params: Mapping[str, Any]) -> Snippet:

@@ -159,13 +159,15 @@ def compute(history: UserHistory, params: Mapping[str, Any]) -> Snippet:
     momentum = measure(history)
     if momentum is None:
         text = f"Too little history to read momentum yet ({count} {things} done in the last 7 days); call it {trend}."
-        return Snippet(text, {"trend": trend, "days": WEEK, "done_last_7_days": count, "cold_start": True})
+        data = {"trend": trend, "days": WEEK, "done_last_7_days": count, "noun": done.noun, "cold_start": True}
+        return Snippet(text, data)
     baseline, stdev = float(params["baseline_completions_per_day"]), float(params["stdev"])
     z = round(momentum.z, 1)
     data = {
         "trend": trend,
         "days": WEEK,
         "done_last_7_days": count,
+        "noun": done.noun,  # what was done: tasks, or oO's tips when no task integration feeds any
         "per_day_last_7_days": round(count / WEEK, 1),
         "baseline_per_day": round(baseline, 1),
         "baseline_weeks": momentum.baseline_weeks,

@@ -94,7 +94,7 @@ def busy_weekdays(weekday_means: np.ndarray) -> list[int]:
     return [day for day in range(7) if weekday_means[day] >= weekday_means.max() / 2]
 
 
-def _weekday_phrase(days: list[int]) -> str:
+def weekday_phrase(days: list[int]) -> str:
     """Weekdays as a reader says them: "Mondays to Fridays" for a run, else "Tuesdays, Thursdays and Sundays"."""
     names = [f"{WEEKDAYS[day]}s" for day in days]
     if len(days) >= 3 and days == list(range(days[0], days[-1] + 1)):
@@ -119,7 +119,7 @@ def compute(history: UserHistory, params: Mapping[str, Any]) -> Snippet:
         data["busy_weekdays"] = [WEEKDAYS[day] for day in busy]
         parts.append(
             f"Strong weekly rhythm ({data['weekly_strength']}): most of their {done.noun} get done on "
-            f"{_weekday_phrase(busy)}."
+            f"{weekday_phrase(busy)}."
         )
     if data["daily_strength"] >= STRONG_DAILY:
         data["peak_hour"] = int(daily["peak_hour"])

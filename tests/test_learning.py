@@ -264,8 +264,8 @@ def test_why_this_tip_says_what_oo_learned_about_tips_like_it(session, demo_user
     latest.lead_agent = lead
     said = learned_about(session, latest)
     assert said is not None, "enough answers to say something"
-    assert said.startswith("You finish most "), said
-    assert "tips (" in said, said
+    assert said.startswith("You finish most tips like this one ("), said
+    assert lead is None or lead not in said, f"plain words, never the agent id: {said}"
 
 
 def test_a_lead_is_chosen_by_its_posterior_for_the_part_of_the_day_when_the_learner_has_one() -> None:

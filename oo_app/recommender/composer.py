@@ -48,6 +48,9 @@ def _todo(text: str) -> TipDraft:
     return TipDraft(text=text, kind=TipKind.todo)
 
 
+EARLY_FROM = 4  # from this hour to noon, an assumed quiet hour reads "early"; before it, "late"
+
+
 def _time_of_day(data: Mapping[str, Any]) -> list[TipDraft]:
     """Tips placing now in the person's day. An hour the agent assumed (its data's ``assumed``: a cold-start default,
     nothing learned yet) is never stated as theirs: without learned peak hours no tip speaks of a best hour, and
@@ -60,7 +63,7 @@ def _time_of_day(data: Mapping[str, Any]) -> list[TipDraft]:
     assumed = set(data.get(ASSUMED) or ())
     knows_peak, knows_quiet = not assumed & PEAK_KEYS, not assumed & QUIET_KEYS
     if phase == "quiet" and not knows_quiet:  # the assumed quiet hours: the clock says late, or early
-        if int(data.get("local_hour", 0)) < 12:
+        if EARLY_FROM <= int(data.get("local_hour", 0)) < 12:
             return [_advice("It is early. Nothing needs you yet; let the day start later.")]
         return [
             _advice("It is late. Rest now; the next tip can wait for the morning."),

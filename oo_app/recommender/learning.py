@@ -276,7 +276,7 @@ def forget_priors() -> None:
 
 def learned_about(session: Session, tip: Tip) -> str | None:
     """What oO learned about tips like ``tip`` (led by the same agent), in a sentence for "why this tip?" ("You finish
-    most momentum tips (7 of 9)."), from the person's latest learner output; None until it has enough answers."""
+    most tips like this one (7 of 9)."), from the person's latest learner output; None until it has enough answers."""
     from agents.learner import why  # the agent's own words; imported late: the agent reads this room's names
     from agents.runner import latest_output
 

@@ -122,7 +122,7 @@ def test_why_this_tip_can_say_what_oo_learned_about_tips_like_it() -> None:
     from agents.learner import why
 
     snippet = compute(_history([*_answers("momentum", 7, 2), *_answers(None, 0, 1)]), {"tastes": {}})
-    assert why(snippet.data, "momentum") == "You finish most momentum tips (7 of 9)."
+    assert why(snippet.data, "momentum") == "You finish most tips like this one (7 of 9).", "no agent id: plain words"
     assert why(snippet.data, None) is None, "one answer is too few to say anything"
     assert why({}, "calendar") is None
 
