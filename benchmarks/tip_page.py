@@ -28,8 +28,8 @@ from sqlmodel import Session, select
 
 from oo_app.db import make_engine
 from oo_app.models import Tip, User
+from oo_app.recommender.reasons import model_label
 from oo_app.settings import Settings, embedded_alias_table
-from oo_app.state.tip import model_label
 from tests.app_server import seeded_database, serve_app
 from tests.auth_helpers import session_cookies
 

@@ -16,7 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from pydantic import BaseModel, ConfigDict, WithJsonSchema
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -39,12 +39,25 @@ from oo_app.push import routes as push_routes
 from oo_app.recommender import mark_shown, next_tip, react
 from oo_app.recommender.limits import metered
 from oo_app.recommender.on_request import requested_tip, tip_to_show
+from oo_app.recommender.reasons import Why, why_this_tip
 from oo_app.security_headers import script_hashes
 from oo_app.settings import get_settings
 
 log = logging.getLogger(__name__)
 
 DATABASE_UNAVAILABLE = "oO cannot reach its database right now; nothing was changed, try again in a moment"
+
+
+class WhyOut(BaseModel):
+    """The answer to "why this tip?" in plain words (:mod:`oo_app.recommender.reasons`)."""
+
+    because: str = Field(description="the facts behind the tip, in a sentence")
+    learned: str = Field(description="what oO learned about tips like it (empty until it can say)")
+    written_by: str = Field(description="who wrote the tip")
+
+    @classmethod
+    def of(cls, why: Why) -> WhyOut:
+        return cls(because=why.because, learned=why.learned, written_by=why.written_by)
 
 
 class TipOut(BaseModel):
@@ -55,9 +68,10 @@ class TipOut(BaseModel):
     model: str
     policy: str
     created_at: datetime
+    why: WhyOut | None = None
 
     @classmethod
-    def of(cls, tip: Tip) -> TipOut:
+    def of(cls, tip: Tip, why: Why | None = None) -> TipOut:
         return cls(
             id=tip.id,
             text=tip.text,
@@ -66,6 +80,7 @@ class TipOut(BaseModel):
             model=tip.model,
             policy=tip.policy,
             created_at=tip.created_at,
+            why=WhyOut.of(why) if why is not None else None,
         )
 
 
@@ -92,9 +107,9 @@ class ErrorOut(BaseModel):
     detail: Any = None
 
 
-def tip_body(tip: Tip) -> dict[str, Any]:
-    """The ``{"tip": {...}}`` body shared by the API and the CLI."""
-    return TipEnvelope(tip=TipOut.of(tip)).model_dump(mode="json")
+def tip_body(tip: Tip, why: Why | None = None) -> dict[str, Any]:
+    """The ``{"tip": {...}}`` body shared by the API and the CLI; with ``why``, its answer to "why this tip?"."""
+    return TipEnvelope(tip=TipOut.of(tip, why)).model_dump(mode="json")
 
 
 # A person's tip is theirs alone: no browser cache, no shared cache, no service worker may keep a copy.
@@ -206,7 +221,7 @@ def metrics(request: Request) -> Response:
 def post_recommend(session: SessionDep, user: UserDep) -> dict[str, Any]:
     """The person's next tip; asked again within ``OO_TIP_REPEAT_WINDOW_S``, the same unanswered tip."""
     tip = mark_shown(session, requested_tip(session, user))
-    return tip_body(tip)
+    return tip_body(tip, why_this_tip(session, tip))
 
 
 @api.get(
@@ -247,4 +262,5 @@ def post_reaction(tip_id: TipId, body: ReactionIn, session: SessionDep, user: Us
     reacted = react(session, user, tip_id, body.reaction)
     with metered():
         following = mark_shown(session, next_tip(session, user, reacted))
-    return ReactionOut(reacted=TipOut.of(reacted), next=TipOut.of(following)).model_dump(mode="json")
+    following_out = TipOut.of(following, why_this_tip(session, following))
+    return ReactionOut(reacted=TipOut.of(reacted), next=following_out).model_dump(mode="json")

@@ -93,10 +93,11 @@ def recommend(email: str) -> None:
     from oo_app.recommender import mark_shown
     from oo_app.recommender import recommend as write_tip
     from oo_app.recommender.background import drain_all
+    from oo_app.recommender.reasons import why_this_tip
 
     with session_scope() as session:
         tip = mark_shown(session, write_tip(session, user_by_email(session, email)))
-        body = tip_body(tip)
+        body = tip_body(tip, why_this_tip(session, tip))
     click.echo(json.dumps(body))
     # Committing the shown tip started background work (a tip written ahead, a shadow): let it end before the
     # interpreter shuts executors down, which LiteLLM would otherwise log as errors.

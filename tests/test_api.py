@@ -15,7 +15,7 @@ from oo_app.api import api
 from oo_app.models import Event, Tip, User
 from tests.auth_helpers import sign_in
 
-TIP_KEYS = {"id", "text", "kind", "agents", "model", "policy", "created_at"}
+TIP_KEYS = {"id", "text", "kind", "agents", "model", "policy", "created_at", "why"}
 
 
 @pytest.fixture
@@ -51,6 +51,9 @@ def test_recommend_returns_the_tip_contract(client: TestClient, session: Session
     assert tip["model"] == "oo-rules/composer"
     assert tip["policy"] == "incumbent"
     assert datetime.fromisoformat(tip["created_at"]).tzinfo is not None
+    assert tip["why"]["because"], "why this tip, in a sentence"
+    assert not any(agent_id in tip["why"]["because"] for agent_id in ("time-of-day", "overdue-task", "focus-area"))
+    assert tip["why"]["written_by"] == "Written by oO's rules."
     stored = session.get(Tip, tip["id"])
     assert stored is not None
     assert stored.shown_at is not None
@@ -64,6 +67,7 @@ def test_reaction_is_logged_and_answered_with_the_next_tip(client: TestClient, s
     assert body["reacted"]["id"] == first["id"]
     assert body["next"]["id"] != first["id"]
     assert body["next"]["text"] != first["text"]
+    assert body["next"]["why"]["because"], "the next tip comes with its reasons"
     event = session.exec(select(Event).where(Event.type == "tip_dismissed")).one()
     assert event.payload == {"tip_id": first["id"]}
 

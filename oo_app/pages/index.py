@@ -8,7 +8,7 @@ from oo_app.components.context_switch import context_switch
 from oo_app.components.first_run import first_run_note, first_run_view
 from oo_app.components.mood import mood_tap
 from oo_app.components.reaction import reaction_button
-from oo_app.components.style import LINK_STYLE, PAGE_STYLE, SMALL_MUTED, TIP_STYLE
+from oo_app.components.style import LINK_STYLE, MUTED, PAGE_STYLE, SMALL_MUTED, TIP_STYLE
 from oo_app.models import Reaction
 from oo_app.pages.login import sign_in_view, sign_out_form
 from oo_app.pwa import cached_tip_painter
@@ -89,14 +89,23 @@ def tip_view() -> rx.Component:
         ),
         rx.cond(
             TipState.show_why,
-            rx.el.p(
-                rx.cond(TipState.learned != "", rx.el.span(TipState.learned, " ", id="tip-learned")),
-                "from ",
-                TipState.sources,
-                " · ",
-                TipState.written_by,
+            # The facts behind the tip in the person's words, what oO learned about tips like it, then its writer on
+            # a line of its own (oo_app/recommender/reasons.py).
+            rx.el.div(
+                rx.el.p(
+                    rx.el.span(TipState.because, id="tip-because"),
+                    rx.cond(TipState.learned != "", rx.fragment(" ", rx.el.span(TipState.learned, id="tip-learned"))),
+                    style={**MUTED, "margin": "0", "line_height": "1.5"},
+                ),
+                rx.el.p(TipState.writer, id="tip-writer", style=SMALL_MUTED),
                 id="tip-why",
-                style=SMALL_MUTED,
+                style={
+                    "display": "flex",
+                    "flex_direction": "column",
+                    "gap": "0.4rem",
+                    "max_width": "32rem",
+                    "text_align": "center",
+                },
             ),
         ),
         first_run_note(),

@@ -21,12 +21,11 @@ from sqlmodel import Session
 
 from oo_app.auth.errors import Unauthenticated
 from oo_app.errors import OOError
-from oo_app.llm.aliases import COMPOSER_MODEL, LOCAL_TIP_MODEL
 from oo_app.models import Tip, User
 from oo_app.profile.first_run import first_run_pending
 from oo_app.recommender import mark_shown, react
-from oo_app.recommender.learning import learned_about
 from oo_app.recommender.on_request import replacement_within_limit, tip_after, tip_to_show
+from oo_app.recommender.reasons import Why, why_this_tip
 from oo_app.settings import get_settings
 from oo_app.state.signed_in import SignedIn, as_person
 
@@ -40,20 +39,24 @@ RESTING = "That's plenty of tips for now. The next one comes in a moment."
 
 @dataclass(frozen=True)
 class TipView:
+    """A tip as the page shows it, with its answer to "why this tip?" (:mod:`oo_app.recommender.reasons`)."""
+
     id: int
     text: str
     kind: str
     model: str
-    agents: list[str]
-    learned: str = ""  # what oO learned about tips like this one, for "why this tip?"
+    why: Why
 
     @classmethod
-    def of(cls, tip: Tip, learned: str | None = None) -> TipView:
-        return cls(tip.id, tip.text, str(tip.kind), tip.model, tip.agent_ids, learned or "")
+    def of(cls, tip: Tip, why: Why) -> TipView:
+        return cls(tip.id, tip.text, str(tip.kind), tip.model, why)
 
 
 def _shown(session: Session, tip: Tip | None) -> TipView | None:
-    return TipView.of(mark_shown(session, tip), learned_about(session, tip)) if tip is not None else None
+    if tip is None:
+        return None
+    shown = mark_shown(session, tip)
+    return TipView.of(shown, why_this_tip(session, shown))
 
 
 def _show_current(cookies: dict[str, str]) -> TipView | None:
@@ -75,20 +78,15 @@ def _react_and_next(cookies: dict[str, str], tip_id: int, reaction: str) -> TipV
     return as_person(cookies, react_and_next)
 
 
-MODEL_LABELS = {COMPOSER_MODEL: "the rule-based composer", LOCAL_TIP_MODEL: "the local model (Gemma 3 270M)"}
-
-
-def model_label(model: str) -> str:
-    return MODEL_LABELS.get(model, model)
-
-
 class TipState(SignedIn, rx.State):
     tip_id: int = 0
     text: str = ""
     kind: str = ""
     model: str = ""
-    agents: list[str] = []
+    # "why this tip?": the facts behind it, what oO learned about tips like it, who wrote it (plain sentences)
+    because: str = ""
     learned: str = ""
+    writer: str = ""
     error: str = ""
     busy: bool = False
     show_why: bool = False
@@ -102,32 +100,23 @@ class TipState(SignedIn, rx.State):
         if view is None:
             self._resting()
             return
-        self.tip_id, self.text, self.kind, self.model, self.agents = (
-            view.id,
-            view.text,
-            view.kind,
-            view.model,
-            view.agents,
-        )
-        self.learned, self.error, self.show_why = view.learned, "", False
+        self.tip_id, self.text, self.kind, self.model = view.id, view.text, view.kind, view.model
+        self.because, self.learned, self.writer = view.why.because, view.why.learned, view.why.written_by
+        self.error, self.show_why = "", False
+
+    def _clear_tip(self) -> None:
+        self.tip_id, self.text, self.kind, self.model = 0, "", "", ""
+        self.because, self.learned, self.writer = "", "", ""
 
     def _resting(self) -> None:
-        self.tip_id, self.text, self.kind, self.model, self.agents, self.learned = 0, "", "", "", [], ""
+        self._clear_tip()
         self.error, self.show_why = RESTING, False
 
     def _signed_out(self) -> None:
         self._mark_signed_out()
         self.first_run = False
-        self.tip_id, self.text, self.kind, self.model, self.agents, self.learned = 0, "", "", "", [], ""
+        self._clear_tip()
         self.dev_login = get_settings().dev_login_enabled
-
-    @rx.var
-    def written_by(self) -> str:
-        return f"written by {model_label(self.model)}" if self.model else ""
-
-    @rx.var
-    def sources(self) -> str:
-        return ", ".join(self.agents) if self.agents else "no agent yet (a general tip)"
 
     @rx.event
     async def load(self):
