@@ -26,7 +26,7 @@ from oo_app.recommender.learning import learned_about
 Facts = Mapping[str, Mapping[str, Any]]  # an output's data by agent id
 
 NO_FACTS = "A general tip: no facts about you went into it."
-NO_HISTORY = "A general tip: oO does not know enough about you yet to write one from your own habits."
+NO_HISTORY = "A general tip: oO does not know your habits yet, and learns them from how you answer its tips."
 GENERAL = "A general tip: it does not draw on your history."
 EXPIRED = "oO no longer keeps the facts this tip was written from."
 UNSAID = "It draws on what oO knows of your day."
@@ -89,39 +89,32 @@ def _days(value: float) -> str:
 
 
 def _time_of_day(data: Mapping[str, Any], tip: str) -> str:
-    """Where now falls in the person's day; with the learned hour the tip itself names (its preferred hour, when its
-    quiet hours start) in place of the clock."""
+    """The person's hours that place now in their day (never the clock: the page may stay open for hours); the
+    learned hour the tip itself names (their preferred hour, when their quiet hours start) when it names one."""
     assumed = set(data.get(ASSUMED) or ())
     knows_peak, knows_quiet = not assumed & PEAK_KEYS, not assumed & QUIET_KEYS
-    clock = data.get("local_time")
     quiet_start, quiet_end = _at(data["quiet_start"]), _at(data["quiet_end"])
+    preferred = _at(data["preferred_hour"])
     phase = data.get("phase")
     if phase == "quiet":
         if not knows_quiet:
-            return f"oO does not know your quiet hours yet, so it assumes {quiet_start} to {quiet_end}{_now(clock)}."
+            return f"oO does not know your quiet hours yet, so it assumes {quiet_start} to {quiet_end}."
         said = f"Your quiet hours run from {quiet_start} to {quiet_end}"
-    elif not knows_peak:
+        if knows_peak and preferred in tip:
+            return f"{said}, and you get the most done around {preferred}."
+        return f"{said}."
+    if not knows_peak:
         return "oO does not know your best hours yet: it learns them from when you get things done."
+    peaks = [int(hour) for hour in data.get("peak_hours") or [data["preferred_hour"]]]
+    if preferred in tip:
+        said = f"You get the most done around {preferred}"
+    elif phase == "before_peak":
+        said = f"Your best hours start at {_at(min(peaks))}"
     else:
-        peaks = [int(hour) for hour in data.get("peak_hours") or [data["preferred_hour"]]]
-        if phase == "before_peak":
-            said = f"Your best hours start at {_at(min(peaks))}"
-        elif phase == "after_peak":
-            said = f"Your best hours, {_span(peaks)}, are behind you for today"
-        else:
-            said = f"You get the most done {_span(peaks)}"
-    preferred = _at(data["preferred_hour"])
-    if knows_peak and preferred in tip and preferred not in said:
-        if phase != "quiet":
-            return f"You get the most done around {preferred}{_now(clock)}."
-        return f"{said}, and you get the most done around {preferred}."
-    if knows_quiet and quiet_start in tip and quiet_start not in said:
+        said = f"You get the most done {_span(peaks)}"
+    if knows_quiet and quiet_start in tip:
         return f"{said}, and your quiet hours start at {quiet_start}."
-    return f"{said}{_now(clock)}."
-
-
-def _now(clock: str | None) -> str:
-    return f", and it is {clock} now" if clock else ""
+    return f"{said}."
 
 
 def _momentum(data: Mapping[str, Any], _tip: str) -> str:
@@ -185,7 +178,7 @@ def _calendar(data: Mapping[str, Any], _tip: str) -> str:
     elif data.get("free_now") and data.get("horizon_hours"):
         said = f"Nothing is booked in your calendar for the next {data['horizon_hours']} hours"
     elif data.get("free_from") and data.get("free_until"):
-        said = f"Your next free time is {data['free_from']} to {data['free_until']}"
+        said = f"Your calendar is free next from {data['free_from']} to {data['free_until']}"
     else:
         said = "Your calendar is booked for the next hours"
     if data.get("load") in ("heavier", "lighter"):
