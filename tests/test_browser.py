@@ -108,13 +108,14 @@ def test_a_newer_tip_appears_without_reload(page: Page, app_server: AppServer) -
     assert page.evaluate("window.__sameDocument === true"), "the page updated in place, not by a reload"
 
 
-def test_why_this_tip_names_the_agents_and_the_writer(page: Page) -> None:
+def test_why_this_tip_gives_the_facts_and_the_writer_in_plain_words(page: Page) -> None:
     tip_text(page)
     page.click("#why")
-    why = page.inner_text("#tip-why")
-    assert why.startswith("from ")
-    assert "time-of-day" in why
-    assert why.endswith("· written by the rule-based composer")
+    page.wait_for_selector("#tip-why")
+    because, writer = page.inner_text("#tip-because").strip(), page.inner_text("#tip-writer").strip()
+    assert because.endswith("."), f"a sentence of facts: {because!r}"
+    assert "time-of-day" not in because, "the facts, not the agent's id"
+    assert writer == "Written by oO's rules."
 
 
 def test_without_a_session_the_page_offers_sign_in_and_no_tip(signed_out_page: Page, tmp_path: Path) -> None:

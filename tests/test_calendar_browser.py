@@ -302,4 +302,4 @@ def test_a_new_person_connects_radicale_and_the_tip_names_their_free_time(
     assert "free" in tip.lower() or "before your" in tip.lower(), f"the tip speaks of the free time: {tip!r}"
     assert "Salary talk" not in body, "a meeting's title never reaches the page"
     assert "Mallory" not in body, "nor its guests"
-    assert "calendar" in why, f"'why this tip?' names the calendar among its sources: {why[:400]!r}"
+    assert "calendar" in why, f"'why this tip?' gives the calendar's facts: {why[:400]!r}"

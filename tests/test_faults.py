@@ -322,7 +322,7 @@ def test_the_page_gets_a_composer_tip_within_the_timeout_when_the_llm_fails(
         why = page.inner_text("#tip-why")
 
     assert elapsed < TIP_BOUND_S, f"the next tip took {elapsed:.1f} s on the page with the LLM {fault}"
-    assert "written by the rule-based composer" in why, why
+    assert "Written by oO's rules." in why, why
 
 
 def stored_models(database_url: str, tip_ids: list[int]) -> list[str]:
