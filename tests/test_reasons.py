@@ -164,6 +164,8 @@ def test_a_general_tip_says_whether_oo_knows_anything_of_the_person() -> None:
     assert because(None, {}) == NO_FACTS
     assert because(None, _new_person(NOW)) == NO_HISTORY
     assert because(None, _persona(PERSONAS[0])) == GENERAL
+    answered = {**_new_person(NOW), "learner": {"seen": {"generic": {"taken": 3, "reactions": 3}}, "reactions": 3}}
+    assert because(None, answered) == NO_HISTORY, "answers to tips are no habits: said by the learned sentence"
 
 
 def test_a_gentle_tip_says_energy_is_low() -> None:

@@ -18,6 +18,7 @@ from agents.base import ASSUMED
 from agents.calendar import length
 from agents.overdue_task import OPEN_TASK
 from agents.recent_patterns import WEEKDAYS, weekday_phrase
+from agents.rewards import LEARNER
 from agents.time_of_day import HOUR_KEYS, PEAK_KEYS, QUIET_KEYS
 from oo_app.llm.aliases import COMPOSER_MODEL, LOCAL_TIP_MODEL
 from oo_app.models import AgentOutput, Tip
@@ -27,7 +28,7 @@ Facts = Mapping[str, Mapping[str, Any]]  # an output's data by agent id
 
 NO_FACTS = "A general tip: no facts about you went into it."
 NO_HISTORY = "A general tip: oO does not know your habits yet, and learns them from how you answer its tips."
-GENERAL = "A general tip: it does not draw on your history."
+GENERAL = "A general tip, not one about your own habits."
 EXPIRED = "oO no longer keeps the facts this tip was written from."
 UNSAID = "It draws on what oO knows of your day."
 
@@ -242,7 +243,8 @@ def because(lead: str | None, facts: Facts, tip: str = "") -> str:
             return f"{said[:-1]}, so this tip keeps it small."
     if not facts:
         return NO_FACTS
-    if all(_knows_nothing(data) for data in facts.values()):
+    # What the learner knows is how the person answers tips, not their habits: it speaks in the ``learned`` sentence.
+    if all(_knows_nothing(data) for agent_id, data in facts.items() if agent_id != LEARNER):
         return NO_HISTORY
     return GENERAL
 
