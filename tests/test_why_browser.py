@@ -25,6 +25,7 @@ pytestmark = pytest.mark.browser
 NOA = "noa@example.com"
 SHOTS = Path("/tmp/shots-why")
 AGENT_IDS = [agent_id for agent_id in registry() if "-" in agent_id]  # "calendar" and "mood" are words too
+MAX_ANSWERS = 12  # done answers before oO must say what it learned about tips like the one shown
 CLAIMS = re.compile(r"best hour|peak|your quiet hours|You get the most done", re.I)
 
 
@@ -112,3 +113,26 @@ def test_why_reads_well_on_a_phone(signed_in_page: Callable[..., Page], tmp_path
     _shoot(page, tmp_path, "person-with-history-why-phone.png")
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 390, f"the reasons fit a phone's width (page {width} px wide)"
+
+
+def test_after_a_few_answers_a_person_with_history_reads_their_facts_and_what_oo_learned(
+    signed_in_page: Callable[..., Page], app_server: AppServer, tmp_path: Path
+) -> None:
+    page = signed_in_page("/")
+    learned = ""
+    for _ in range(MAX_ANSWERS):
+        shown = live_tip(page)
+        because, _writer = _open_why(page)
+        if page.locator("#tip-learned").count():
+            learned = page.inner_text("#tip-learned").strip()
+            break
+        page.click("#react-done")
+        page.wait_for_function(
+            "(shown) => { const t = document.querySelector('#tip-text')?.innerText.trim(); return t && t !== shown; }",
+            arg=shown,
+        )
+    _shoot(page, tmp_path, "person-with-history-why-learned.png")
+
+    assert learned.startswith("You finish most tips like this one ("), f"after {MAX_ANSWERS} done: {learned!r}"
+    assert because not in (NO_HISTORY, NO_FACTS, UNSAID, EXPIRED), because
+    assert not [agent_id for agent_id in AGENT_IDS if agent_id in page.inner_text("#tip-why")]
