@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from statistics import NormalDist
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -20,6 +21,7 @@ from oo_app.evaluation.simulation import BASELINE, SimulationReport, simulate
 from oo_app.evaluation.simulation_offpolicy import counterfactual_chance
 from oo_app.models import PrefSource, Reaction, Tip, TipKind, User, UserPreference
 from oo_app.recommender.composer import TipDraft
+from oo_app.recommender.offpolicy import Z_95
 from oo_app.recommender.timing import delivery_hours, delivery_moments, is_quiet, timing_params
 from tests.conftest import NOW
 
@@ -393,17 +395,27 @@ def test_the_offpolicy_estimates_from_each_log_cover_the_truth_at_its_moments(
 ) -> None:
     """Where the truth is known: from the random agent's logged tips (propensity 1 / its leads) and the learner's
     (Thompson's propensities), IPS and self-normalised IPS estimate the composer's order and the random agent, and
-    their intervals hold the true chance the target's own choice had at the logged moments."""
+    their intervals hold the true chance the target's own choice had at the logged moments.
+
+    Six 95% intervals are checked on one seeded month: by chance alone about one run in four would see one of them
+    miss (a change of the agents' facts reshuffles the run). So each is widened to the level that keeps the six
+    together at 95% (Bonferroni: 99.2% each); a biased estimator still misses by far more."""
     report, _ = month
-    for logger, targets in (("incumbent", ("no-learning", BASELINE)), (BASELINE, ("no-learning",))):
+    pairs = (("incumbent", ("no-learning", BASELINE)), (BASELINE, ("no-learning",)))
+    checked = sum(2 * len(targets) for _, targets in pairs)
+    z_each = NormalDist().inv_cdf(1 - 0.05 / (2 * checked))
+    for logger, targets in pairs:
         check = report.offpolicy[logger]
         assert check["tips"] == report.policies[logger].delivered
         for target in targets:
             found = check["estimates"][target]
             assert found["realised"] == report.policies[target].acceptance
             assert 0 < found["truth"] < 1, found
-            assert found["snips"]["covers"], (logger, target, found)
-            assert found["ips"]["covers"], (logger, target, found)
+            for method in ("snips", "ips"):
+                estimate = found[method]
+                half_95 = max(estimate["value"] - estimate["low"], estimate["high"] - estimate["value"])
+                miss = abs(estimate["value"] - found["truth"])
+                assert miss <= half_95 * z_each / Z_95, (logger, target, method, found)
     first_only = report.offpolicy[BASELINE]["estimates"]["no-learning"]["snips"]["effective_tips"]
     assert 0 < first_only < report.offpolicy[BASELINE]["tips"], "only the tips whose lead the composer put first"
 
