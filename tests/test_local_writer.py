@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
 import pytest
 from sqlmodel import Session, select
 
 from oo_app.llm.aliases import COMPOSER_MODEL, LOCAL_TIP_MODEL
-from oo_app.models import AgentOutput, User
+from oo_app.llm.router import embed
+from oo_app.models import AgentOutput, Tip, User
 from oo_app.recommender import recommend
+from oo_app.recommender.dedup import NEAR_DUPLICATE, closest_recent
 from oo_app.recommender.grounding import is_grounded
-from oo_app.recommender.local_writer import STATIC_EXAMPLES, few_shot_prompt, problems, write_with
+from oo_app.recommender.local_writer import (
+    STATIC_EXAMPLES,
+    fact_lines,
+    few_shot_prompt,
+    first_seed,
+    problems,
+    write_with,
+)
 from tests.conftest import NOW
 
 LINES = {"time-of-day": "It is 14:05 on Wednesday; they get most done around 16:00 (peak hours 15:00, 16:00)."}
@@ -19,8 +29,10 @@ FACTS = {"lines": LINES, "recent_tips": ["Block 16:00 for one deep task."], "exa
 
 
 def scripted(*answers: str) -> Callable[[str, int], str]:
-    """A generator that answers ``answers[seed]``: the checks are what is under test here, not the model."""
-    return lambda _prompt, seed: answers[seed]
+    """A generator that answers ``answers`` in turn, whatever the seed: the checks are under test here, not the
+    model."""
+    queue = list(answers)
+    return lambda _prompt, _seed: queue.pop(0)
 
 
 def test_the_first_sample_that_passes_every_check_is_the_tip() -> None:
@@ -74,3 +86,66 @@ def test_the_real_local_model_writes_only_grounded_tips(session: Session, demo_u
         assert is_grounded(tip.text, lines) or tip.model == COMPOSER_MODEL, tip.text
         writers.append(tip.model)
     assert set(writers) <= {LOCAL_TIP_MODEL, COMPOSER_MODEL}
+
+
+def test_a_sample_that_reads_badly_is_redrawn(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.INFO, logger="oo_app.recommender.local_writer"):
+        draft, drawn = write_with(
+            scripted("If they are not working, pick a task that you can finish today.", "Block 16:00 for the report."),
+            FACTS,
+            embed=embed,
+        )
+    assert draft is not None
+    assert draft.text == "Block 16:00 for the report."
+    assert drawn == 2
+    assert "reads badly" in caplog.text
+    assert "not working" not in caplog.text, "the overruled draft itself is never logged above DEBUG"
+
+
+def test_a_generic_line_already_seen_is_redrawn_not_written_again() -> None:
+    facts = {**FACTS, "recent_tips": ["Pick a task that you can finish today."]}
+    draft, drawn = write_with(
+        scripted("Pick one task that you can finish today.", "Block 16:00 for the report."), facts, embed=embed
+    )
+    assert draft is not None
+    assert draft.text == "Block 16:00 for the report."
+    assert drawn == 2
+
+
+def test_a_paraphrase_of_an_example_is_redrawn() -> None:
+    copied = "Before 16:00, pick a task that you can finish today."  # the third static example, reworded
+    draft, drawn = write_with(scripted(copied, "Block 16:00 for the report."), FACTS, embed=embed)
+    assert (draft.text if draft else None, drawn) == ("Block 16:00 for the report.", 2)
+
+
+def test_each_new_tip_draws_other_seeds_than_the_last() -> None:
+    seeds: list[int] = []
+
+    def remember(_prompt: str, seed: int) -> str:
+        seeds.append(seed)
+        return "Ok."
+
+    write_with(remember, FACTS)
+    write_with(remember, {**FACTS, "recent_tips": ["Block 16:00 for the report.", *FACTS["recent_tips"]]})
+    assert len(set(seeds)) == 8, seeds
+    assert first_seed(["a", "b"]) == first_seed(["a", "b"]), "the same recent tips give the same draws"
+
+
+def test_the_chosen_leads_line_closes_the_facts() -> None:
+    lines = {"focus-area": "Their main areas: Work.", "time-of-day": LINES["time-of-day"], "momentum": "Steady."}
+    assert fact_lines({"lines": lines, "choice": {"lead": "focus-area"}})[-1] == "Their main areas: Work."
+    assert fact_lines({"lines": lines})[-1] == LINES["time-of-day"]
+
+
+def test_a_short_session_of_the_real_local_model_never_writes_the_same_line_twice(
+    session: Session, demo_user: User, configure
+) -> None:
+    configure(OO_TIP_WRITER="local")
+    tips: list[Tip] = [recommend(session, demo_user, NOW) for _ in range(5)]
+    texts = [tip.text for tip in tips]
+    assert len(set(texts)) == len(texts), texts
+    for index, tip in enumerate(tips[1:], start=1):
+        if tip.model == LOCAL_TIP_MODEL:
+            closest = closest_recent(tip.text, texts[:index], embed)
+            assert closest is not None
+            assert closest[1] < NEAR_DUPLICATE, (tip.text, closest)

@@ -1,8 +1,8 @@
-"""The near-duplicate guard: a tip must not be a paraphrase of one of the person's recent tips.
+"""The repeat guards: a tip must be neither one of the person's recent tips nor a paraphrase of one.
 
-Cosine similarity of embeddings through the ``embedder`` alias; exact repeats are caught earlier without it. When the
-embedder cannot answer, the guard logs it and lets the tip through: exact-repeat checks still stand, and a missing
-guard must not blank the page.
+Exact repeats are compared as normalised text; paraphrases by cosine similarity of embeddings through the ``embedder``
+alias. When the embedder cannot answer, the guard logs it and lets the tip through: the exact-repeat check still
+stands, and a missing guard must not blank the page.
 """
 
 from __future__ import annotations
@@ -11,6 +11,8 @@ import logging
 from collections.abc import Callable, Sequence
 
 import numpy as np
+
+from oo_app.recommender.composer import normalized
 
 log = logging.getLogger(__name__)
 
@@ -42,3 +44,13 @@ def is_near_duplicate(text: str, recent: Sequence[str], embed: Callable[[list[st
         log.warning("the embedder failed; near-duplicate guard skipped for this tip", exc_info=True)
         return False
     return closest is not None and closest[1] >= NEAR_DUPLICATE
+
+
+def repeat_of(text: str, recent: Sequence[str], embed: Callable[[list[str]], list[list[float]]]) -> str | None:
+    """Why ``text`` may not follow ``recent`` ("repeats a recent tip", "paraphrases a recent tip"), or None when it is
+    new to them (or when only the embedder could tell and it failed: logged)."""
+    if normalized(text) in {normalized(tip) for tip in recent}:
+        return "repeats a recent tip"
+    if is_near_duplicate(text, recent, embed):
+        return "paraphrases a recent tip"
+    return None

@@ -1,4 +1,6 @@
-"""The guardrail checks every written tip must pass before it may be shown (and that the offline judge scores).
+"""The guardrail checks every written tip must pass before it may be shown (and that hold the offline judge down).
+
+They need no model; whether a model's tip reads well is :mod:`.sense`'s question, asked after these pass.
 
 A rejection is described without the draft's text (:func:`rejection_reason`): drafts never reach the logs above DEBUG.
 """

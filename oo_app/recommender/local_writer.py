@@ -2,27 +2,37 @@
 
 The local model (Gemma 3 270M) is a base model: it continues text, copies its examples and invents facts. So it gets
 a "Facts: ... / Tip: ..." completion prompt whose examples come first from the person's own good tips, and every
-sample must pass :func:`problems` (length, novelty, no repeat, grounding) before it may be returned. When no sample
+sample must pass :func:`problems` (length, novelty, no repeat, grounding), then, given an embedder, read well
+(:mod:`.sense`) and be no paraphrase of a recent tip or of an example, before it may be returned. When no sample
 passes, :func:`write_with` returns None and the caller falls back to the composer: an unfaithful tip is never shown.
+
+Variety: the samples' seeds follow from the person's recent tips and the lead's line closes the facts, so a new tip
+is drawn afresh rather than the same first sample of the same prompt each time.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from oo_app.llm.aliases import LOCAL_EMBEDDING_MODEL, LOCAL_PROVIDER, LOCAL_TIP_MODEL, SAMPLES_DRAWN
 from oo_app.llm.local import LocalSampler, local_sentence_encoder
-from oo_app.llm.router import Provider, answer
+from oo_app.llm.router import Provider, answer, embed
 from oo_app.recommender.composer import TipDraft, normalized
+from oo_app.recommender.dedup import is_near_duplicate
 from oo_app.recommender.guardrails import check_failures
 from oo_app.recommender.prompts import facts_from
+from oo_app.recommender.sense import Embed, sense_failure
 
 if TYPE_CHECKING:
     import litellm
     from litellm import CustomLLM
+
+log = logging.getLogger(__name__)
 
 SAMPLES = 4
 MAX_EXAMPLES = 3
@@ -54,9 +64,11 @@ class Example:
 
 
 def fact_lines(facts: Mapping[str, Any]) -> list[str]:
-    """The snippet lines of a prompt's facts, in a stable order."""
+    """The snippet lines of a prompt's facts, in a stable order, the chosen lead's line last (a small model speaks
+    most of what it read last)."""
     lines = facts.get("lines") or {}
-    return [str(lines[agent_id]) for agent_id in sorted(lines)]
+    lead = (facts.get("choice") or {}).get("lead")
+    return [str(lines[agent_id]) for agent_id in sorted(lines, key=lambda agent_id: (agent_id == lead, agent_id))]
 
 
 def examples_from(facts: Mapping[str, Any]) -> list[Example]:
@@ -78,22 +90,52 @@ def problems(candidate: str, lines: Sequence[str], recent: Sequence[str], exampl
     return found
 
 
+def first_seed(recent: Sequence[str]) -> int:
+    """Where this tip's seeds start: a function of the recent tips, so the next tip never redraws the last one's."""
+    return int.from_bytes(hashlib.sha256("\n".join(recent).encode()).digest()[:3], "big")
+
+
+def unread_problems(candidate: str, recent: Sequence[str], examples: Sequence[Example], embed: Embed) -> list[str]:
+    """What the embedder finds wrong with ``candidate``: it reads badly, or it paraphrases a recent tip or an example
+    (a generic line the model keeps writing)."""
+    found = []
+    senseless = sense_failure(candidate, embed)
+    if senseless:
+        found.append(senseless)
+    if is_near_duplicate(candidate, [*recent, *(example.tip for example in examples)], embed):
+        found.append("paraphrases a recent tip or an example")
+    return found
+
+
 def write_with(
-    generate: Callable[[str, int], str], facts: Mapping[str, Any], samples: int = SAMPLES
+    generate: Callable[[str, int], str],
+    facts: Mapping[str, Any],
+    samples: int = SAMPLES,
+    embed: Embed | None = None,
 ) -> tuple[TipDraft | None, int]:
-    """Sample up to ``samples`` tips from ``generate(prompt, seed)``; the first that passes every check, and how many
-    samples were drawn. (None, n) when none passed."""
+    """Sample up to ``samples`` tips from ``generate(prompt, seed)``; the first that passes every check (with
+    ``embed``, :func:`unread_problems` too), and how many samples were drawn. (None, n) when none passed."""
     lines = fact_lines(facts)
     if not lines:
         return None, 0
     examples = examples_from(facts)
     prompt = few_shot_prompt(lines, examples)
     recent = [str(tip) for tip in facts.get("recent_tips") or []]
-    for seed in range(samples):
-        candidate = generate(prompt, seed).strip()
-        if not problems(candidate, lines, recent, examples):
-            return TipDraft(text=candidate), seed + 1
+    start = first_seed(recent)
+    for drawn in range(1, samples + 1):
+        candidate = generate(prompt, start + drawn - 1).strip()
+        found = problems(candidate, lines, recent, examples)
+        if not found and embed is not None:
+            found = unread_problems(candidate, recent, examples, embed)
+        if not found:
+            return TipDraft(text=candidate), drawn
+        log.info("local sample %d of %d overruled: %s", drawn, samples, "; ".join(_kinds(found)))
     return None, samples
+
+
+def _kinds(found: Sequence[str]) -> list[str]:
+    """The problems without their details (an ungrounded term is a piece of the draft: never above DEBUG)."""
+    return [problem.split(":", 1)[0] for problem in found]
 
 
 def local_provider() -> Provider:
@@ -112,7 +154,7 @@ def local_provider() -> Provider:
                 if model != LOCAL_TIP_MODEL.split("/", 1)[1]:
                     raise ValueError(f"no local text model {model!r}")
                 sampler = LocalSampler()
-                draft, drawn = write_with(sampler, facts_from(messages, kwargs))
+                draft, drawn = write_with(sampler, facts_from(messages, kwargs), embed=embed)
                 if draft is None:
                     # The Router falls back to the composer: an unchecked tip never leaves this provider.
                     raise litellm.exceptions.APIError(

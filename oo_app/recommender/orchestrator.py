@@ -35,12 +35,13 @@ from oo_app.llm.aliases import COMPOSER_MODEL, SAMPLES_DRAWN, TIP_GENERATOR
 from oo_app.llm.router import embed, get_router
 from oo_app.models import ACCEPTING_REACTIONS, AgentOutput, Chooser, Policy, PrefSource, Tip, User, UserPreference
 from oo_app.ops import metrics
-from oo_app.recommender.composer import TipDraft, compose, normalized, options
-from oo_app.recommender.dedup import is_near_duplicate
+from oo_app.recommender.composer import TipDraft, compose, options
+from oo_app.recommender.dedup import repeat_of
 from oo_app.recommender.grounding import is_grounded, links_in, ungrounded
 from oo_app.recommender.guardrails import rejection_reason
 from oo_app.recommender.learning import LEARNER, Choice, choose, learning_off, posterior_of
 from oo_app.recommender.prompts import SignalLine, fact_lines, facts_of, render
+from oo_app.recommender.sense import sense_failure
 from oo_app.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -183,13 +184,15 @@ def _ask_model(prompt: str, facts: dict[str, Any], alias: str) -> Written:
         raise ValueError(f"the model invented {len(invented)} term(s) the facts do not support")
     if links_in(draft.text):
         raise ValueError("the model wrote a link or a domain name")
-    # The composer picks its own unused candidate (the one shown longest ago once all were shown): only model answers
-    # are checked for repeats, and only they pay for an embedding.
+    # The composer picks its own unused candidate (the one shown longest ago once all were shown) from phrasings that
+    # read well: only model answers are checked for repeats and sense, and only they pay for embeddings.
     if response.model != COMPOSER_MODEL:
-        if normalized(draft.text) in {normalized(text) for text in facts["recent_tips"]}:
-            raise ValueError("the model repeated a recent tip")
-        if is_near_duplicate(draft.text, facts["recent_tips"], embed):
-            raise ValueError("the model paraphrased a recent tip")
+        repeated = repeat_of(draft.text, facts["recent_tips"], embed)
+        if repeated:
+            raise ValueError(f"the model's tip {repeated}")
+        senseless = sense_failure(draft.text)
+        if senseless:
+            raise ValueError(f"the model's tip {senseless}")
     usage = getattr(response, "usage", None)
     hidden = getattr(response, "_hidden_params", None) or {}
     # Behind a LiteLLM proxy the response names the alias; the proxy's header names the model that answered.
