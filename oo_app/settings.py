@@ -54,7 +54,7 @@ def embedded_alias_table(tip_writer: str) -> dict[str, list[dict[str, Any]]]:
     """The embedded alias table: every alias answers offline with no server.
 
     ``local``: Gemma 3 270M writes tips, the rule-based composer is its fallback; ``rules``: the composer alone.
-    ``judge``: the guardrail and grounding checks stand in for a judge model.
+    ``judge``: the sense classifier, held down by the guardrail and grounding checks, stands in for a judge model.
     """
     composer = [{"model": "oo-rules/composer"}]
     writer = [{"model": "oo-local/gemma3-270m"}] if tip_writer == "local" else composer

@@ -1,4 +1,5 @@
-"""The ``judge`` alias: the guardrail checks stand in offline and say so; a model judge speaks the same contract."""
+"""The ``judge`` alias: offline the sense classifier, held down by the guardrail checks, stands in and says so; a model
+judge speaks the same contract."""
 
 from __future__ import annotations
 
@@ -16,23 +17,51 @@ LINES = [
 ]
 
 
-@pytest.mark.parametrize(
-    ("tip", "score", "reason"),
-    [
-        ("Before 16:00, pick one Work task you can finish today.", 1.0, "passes all 6"),
-        ("Give the 7 Tax tasks a due date before Monday.", 0.0, "ungrounded: 7, Tax, Monday"),
-        ("Finish one Work task now. " * 6, 0.75, "length"),
-        ("Before 16:00, pick one Work task.", 0.75, "repeats a recent tip"),
-    ],
-    ids=["grounded", "invented", "too-long", "repeat"],
-)
-def test_offline_the_guardrail_checks_stand_in_for_the_judge_and_say_so(tip: str, score: float, reason: str) -> None:
-    verdict = judge(tip, LINES, ["Before 16:00, pick one Work task."])
+GOOD = "Before 16:00, pick one Work task you can finish today."
+
+
+def test_offline_the_sense_classifier_judges_a_grounded_tip_and_says_so() -> None:
+    verdict = judge(GOOD, LINES, ["Before 16:00, pick one Work task."])
 
     assert verdict is not None
-    assert verdict.score == score
-    assert reason in verdict.reason
+    assert verdict.score >= 0.75
+    assert verdict.reason.startswith("sense 0.")
+    assert "passes all 6 guardrail checks" in verdict.reason
     assert (verdict.judge, verdict.stand_in) == (CHECKS_MODEL, True)
+
+
+def test_offline_a_grounded_tip_that_reads_badly_scores_low_though_it_passes_every_check() -> None:
+    verdict = judge("If they are not working, pick a task that you can finish today.", LINES)
+
+    assert verdict is not None
+    assert "passes all 6 guardrail checks" in verdict.reason, "the checks that decide what is shown let it through"
+    assert verdict.score <= 0.25, verdict.reason
+
+
+@pytest.mark.parametrize(
+    ("tip", "reason"),
+    [
+        ("Give the 7 Tax tasks a due date before Monday.", "ungrounded: 7, Tax, Monday"),
+        ("See example.com before 16:00.", "carries a link"),
+    ],
+    ids=["invented", "link"],
+)
+def test_offline_an_ungrounded_tip_or_a_link_scores_the_lowest(tip: str, reason: str) -> None:
+    verdict = judge(tip, LINES)
+
+    assert verdict is not None
+    assert (verdict.score, reason in verdict.reason) == (0.0, True), verdict.reason
+
+
+def test_offline_each_failed_check_costs_a_point() -> None:
+    recent = ["Before 16:00, pick one Work task."]
+    alone = judge("Before 16:00, pick one Work task.", LINES)
+    repeated = judge("Before 16:00, pick one Work task.", LINES, recent)
+
+    assert alone is not None
+    assert repeated is not None
+    assert "repeats a recent tip" in repeated.reason
+    assert repeated.score == max(0.0, alone.score - 0.25), (alone.reason, repeated.reason)
 
 
 def _judge_alias(configure: Callable[..., None], deployment: dict) -> None:

@@ -335,14 +335,15 @@ def compose(facts: Mapping[str, Any], choice: Choice | None = None) -> TipDraft:
 
 def rules_provider(checks: Callable[[str, Sequence[str], Sequence[str]], BaseModel]) -> Provider:
     """The ``oo-rules`` custom provider: the composer answers the tip JSON (``oo-rules/composer``), ``checks(tip,
-    lines, recent)`` the judge JSON (``oo-rules/checks``; the bootstrap passes the judge's guardrail checks)."""
+    lines, recent)`` the judge JSON (``oo-rules/checks``; the bootstrap passes the offline judge: the sense classifier
+    held down by the guardrail checks)."""
 
     def handler() -> CustomLLM:
         from litellm import CustomLLM
 
         class RuleModels(CustomLLM):
             """Rules speaking the chat-completion contract: the composer answers the tip JSON (``tip-generator``),
-            the guardrail checks answer the judge JSON (``judge``)."""
+            the offline judge answers the judge JSON (``judge``)."""
 
             def completion(self, model: str, messages: list, *args: Any, **kwargs: Any) -> litellm.ModelResponse:
                 if model == CHECKS_MODEL.split("/", 1)[1]:

@@ -2,8 +2,10 @@
 
 Production points ``judge`` at a stronger model than the writer, prompted with ``prompts/judge-v1.txt`` to answer
 ``{"score": 1-5, "reason": ...}``. Offline, the embedded ``oo-rules/checks`` provider answers the same contract from
-the guardrail and grounding checks alone; a :class:`Verdict` says which judged (``stand_in``), and so do the results
-built from it. A judge that fails or breaks its contract yields no verdict (None), never a guessed score.
+the sense classifier's probability that the tip reads well (:mod:`.sense`), held down by the grounding and guardrail
+checks: a graded opinion, not the pass or fail that decided what is shown. A :class:`Verdict` says which judged
+(``stand_in``), and so do the results built from it. A judge that fails or breaks its contract (the offline one:
+its embedder fails) yields no verdict (None), never a guessed score.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from oo_app.recommender.guardrails import CHECKS, check_failures, rejection_reason
 from oo_app.recommender.prompts import template
+from oo_app.recommender.sense import reads_well
 
 log = logging.getLogger(__name__)
 
@@ -40,11 +43,17 @@ class Verdict:
 
 
 def checks_answer(tip: str, lines: Sequence[str], recent: Sequence[str]) -> JudgeAnswer:
-    """The offline judge: 5 when every guardrail check passes, a point less per failed one, 1 when ungrounded."""
+    """The offline judge: 1 + 4 x the sense classifier's probability that ``tip`` reads well (rounded), a point less
+    per other guardrail check it fails, and 1 when it is ungrounded or carries a link. Raises when the embedder
+    cannot answer (the judge then gives no verdict)."""
+    (sense,) = reads_well([tip])
     failures = check_failures(tip, lines, recent)
-    score = 1 if any(failure.startswith("ungrounded") for failure in failures) else max(1, 5 - len(failures))
-    reason = "guardrail checks: " + ("; ".join(failures) if failures else f"passes all {len(CHECKS)}")
-    return JudgeAnswer(score=score, reason=reason)
+    if any(failure.startswith(("ungrounded", "carries a link")) for failure in failures):
+        score = 1
+    else:
+        score = max(1, 1 + round(4 * sense) - len(failures))
+    checks = "; ".join(failures) if failures else f"passes all {len(CHECKS)} guardrail checks"
+    return JudgeAnswer(score=score, reason=f"sense {sense:.2f}; {checks}")
 
 
 def judge_prompt(tip: str, lines: Sequence[str], recent: Sequence[str]) -> str:
