@@ -134,3 +134,29 @@ def test_answering_before_the_tip_written_ahead_is_ready_never_waits_on_the_mode
     assert prefetch.drain(timeout=60)
     overview = overview_queries.overview(session.get_bind(), now=NOW)
     assert (overview.tips, overview.fallbacks) == (2, 0), "by design: not counted as a model failure"
+
+
+def test_a_tip_written_ahead_is_not_taken_once_the_same_words_were_shown_meanwhile(
+    session: Session, demo_user: User, ahead: None
+) -> None:
+    shown = _show(session, demo_user)
+    waiting = prefetch.waiting_successor(session, shown.id)
+    # The person was given the same words meanwhile (the composer writes the same tip from the same facts).
+    meanwhile = Tip(
+        user_id=demo_user.id,
+        text=waiting.text,
+        prompt_version=shown.prompt_version,
+        model_alias="tip-generator-fallback",
+        model=shown.model,
+        policy=shown.policy,
+        created_at=NOW,
+        shown_at=NOW,
+    )
+    session.add(meanwhile)
+    session.flush()
+    answered = react(session, demo_user, shown.id, "done", NOW + timedelta(minutes=1))
+
+    following = next_tip(session, demo_user, answered, NOW + timedelta(minutes=1))
+
+    assert following.id != waiting.id
+    assert following.text != waiting.text

@@ -8,6 +8,11 @@ than the shelf life and than the person's newest agent output). A waiting tip th
 replaced, or the person left) stays in the log, never shown. Shadow candidates write beside a tip written ahead once
 it is taken, like beside any shown tip.
 
+A tip written ahead differs from the tip it follows and from the person's last shown tips, as every shown tip must (a
+model's paraphrase is overruled as it is written, :mod:`.orchestrator`): one that repeats them is discarded at once
+(logged), and one that repeats a tip shown since it was written is not taken. Then the reaction path writes the next
+tip itself.
+
 The job runs on one background thread per process, on the database of the session that committed the shown tip.
 It is metered (:mod:`.limits`): past the person's limit it writes nothing and logs that. A failing job is logged and
 leaves the reaction path to write the next tip itself.
@@ -29,8 +34,10 @@ from oo_app.models import AgentOutput, Tip, User
 from oo_app.ops import metrics
 from oo_app.recommender import limits
 from oo_app.recommender.background import BackgroundJobs
+from oo_app.recommender.composer import normalized
 from oo_app.recommender.learning import LEARNER
 from oo_app.recommender.limits import TipLimitReached
+from oo_app.recommender.orchestrator import recent_tip_texts
 from oo_app.recommender.service import recommend
 from oo_app.settings import get_settings
 
@@ -45,7 +52,8 @@ def waiting_successor(session: Session, shown_id: int) -> Tip | None:
 
 def write_ahead(session: Session, shown_id: int, now: datetime | None = None) -> Tip | None:
     """Write the tip to follow the shown tip ``shown_id``; None when it needs none (gone, answered, not shown, a
-    shadow, or already followed). Raises :class:`~oo_app.erasure.PersonGone` when the person was deleted while
+    shadow, or already followed) or when what was written repeats the shown tip or a recent one (then nothing is
+    stored). Raises :class:`~oo_app.erasure.PersonGone` when the person was deleted while
     it was written."""
     shown = session.get(Tip, shown_id)
     if shown is None or shown.shadow or shown.shown_at is None or shown.reaction is not None:
@@ -54,7 +62,19 @@ def write_ahead(session: Session, shown_id: int, now: datetime | None = None) ->
         return None
     user = session.get(User, shown.user_id)
     with unless_gone(session, shown.user_id):
-        return recommend(session, user, now, follows=shown)
+        tip = recommend(session, user, now, follows=shown)
+    # A model's paraphrase of these was overruled while it was written (:mod:`.orchestrator`); the composer repeats
+    # itself only once every phrasing it has was shown, and that is no tip to hold ready.
+    if _repeats(tip.text, [shown.text, *recent_tip_texts(session, user.id)]):
+        log.info("the tip written to follow tip %s repeats a recent tip: discarded, the reaction writes one", shown_id)
+        session.delete(tip)
+        session.flush()
+        return None
+    return tip
+
+
+def _repeats(text: str, recent: list[str]) -> bool:
+    return normalized(text) in {normalized(tip) for tip in recent}
 
 
 def take_waiting(
@@ -67,6 +87,11 @@ def take_waiting(
     now = now or datetime.now(UTC)
     tip = waiting_successor(session, answered.id)
     if tip is None or tip.user_id != user.id or tip.shown_at is not None or tip.created_at + shelf_life <= now:
+        return None
+    # A tip shown since it was written (the person answered before it was ready) may say the same: compared as text
+    # only, so that a reaction never waits on the embedder.
+    if _repeats(tip.text, recent_tip_texts(session, user.id)):
+        log.info("tip %s written ahead repeats a tip shown since; a new one is written", tip.id)
         return None
     # The learner's output after the reaction being answered is not news that stales it: the tip after next reads it.
     newest_output = session.exec(
