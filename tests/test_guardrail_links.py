@@ -84,7 +84,7 @@ def test_the_local_writer_never_picks_a_sample_with_a_link() -> None:
     facts = {"lines": {"time-of-day": "It is 14:05 on Wednesday; they get most done around 16:00."}}
     samples = ["Block 16:00 for one deep task at evil.io/x.", "Save 16:00 for one deep task."]
 
-    draft, drawn = write_with(lambda _prompt, seed: samples[seed], facts, samples=2)
+    draft, drawn = write_with(lambda _prompt, _seed: samples.pop(0), facts, samples=2)
 
     assert draft is not None
     assert (draft.text, drawn) == ("Save 16:00 for one deep task.", 2)

@@ -31,7 +31,7 @@ from oo_app.recommender.policies import (
 from oo_app.recommender.prompts import CURRENT_VERSION
 from tests.conftest import NOW
 
-CANDIDATE_TEXT = "Pick the one task that matters most today."
+CANDIDATE_TEXT = "Finish the one task that matters most before lunch."
 
 
 def _aliases(configure: Callable[..., None], candidate: dict | None = None) -> None:
@@ -113,7 +113,7 @@ def test_a_shadow_candidate_writes_beside_each_shown_tip_from_the_same_inputs_af
     assert (written.text, written.policy, written.shadow_of) == (CANDIDATE_TEXT, "terse-v1", shown.id)
     assert written.sources == shown.sources, "the candidate saw the very snippets of the shown tip"
     assert written.model_alias == "tip-generator-candidate"
-    assert written.judge_score == 1.0, "a grounded tip passes every guardrail check"
+    assert written.judge_score >= 0.75, "offline, a grounded tip that reads well scores high"
     assert session.get(Tip, shown.id).judge_score is not None
     assert -1.0 <= written.agreement < 0.99, "a different text does not agree perfectly"
     assert current_tip(session, demo_user, NOW + timedelta(minutes=1)).id == shown.id, "a shadow is never shown"
