@@ -131,8 +131,8 @@ def test_every_llm_call_for_a_person_is_traced_under_their_id(
     scoring = [trace for trace in traces if trace.data.spans[0].name == shadow.SCORING_SPAN]
     assert len(scoring) == 1, "the shadow's judge and embedder calls have no span of the person"
     calls = sorted(span.name for span in scoring[0].data.spans if span.parent_id is not None)
-    assert calls == ["litellm-completion", "litellm-completion", "litellm-embedding"], (
-        f"judge twice, embed once: {calls}"
+    assert calls == ["litellm-completion", "litellm-completion", *["litellm-embedding"] * 3], (
+        f"judge twice (each tip's sense embedded first, offline), embed for agreement once: {calls}"
     )
     oo_tips = mlflow.MlflowClient(tracking_uri=mlflow_uri).get_experiment_by_name("oo-tips").experiment_id
     assert {trace.info.experiment_id for trace in traces} == {oo_tips}, "a trace landed outside oo-tips"

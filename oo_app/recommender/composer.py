@@ -333,10 +333,10 @@ def compose(facts: Mapping[str, Any], choice: Choice | None = None) -> TipDraft:
     return found[in_order(found, facts.get("recent_tips") or [])]
 
 
-def rules_provider(checks: Callable[[str, Sequence[str], Sequence[str]], BaseModel]) -> Provider:
+def rules_provider(checks: Callable[[str, Sequence[str], Sequence[str], float | None], BaseModel]) -> Provider:
     """The ``oo-rules`` custom provider: the composer answers the tip JSON (``oo-rules/composer``), ``checks(tip,
-    lines, recent)`` the judge JSON (``oo-rules/checks``; the bootstrap passes the offline judge: the sense classifier
-    held down by the guardrail checks)."""
+    lines, recent, sense)`` the judge JSON (``oo-rules/checks``; the bootstrap passes the offline judge: the sense
+    classifier held down by the guardrail checks)."""
 
     def handler() -> CustomLLM:
         from litellm import CustomLLM
@@ -350,7 +350,7 @@ def rules_provider(checks: Callable[[str, Sequence[str], Sequence[str]], BaseMod
                     judged = ((kwargs.get("litellm_params") or {}).get("metadata") or {}).get("oo_judge")
                     if not judged:
                         raise ValueError("the checks judge needs metadata['oo_judge'] (tip, lines, recent)")
-                    verdict = checks(judged["tip"], judged["lines"], judged.get("recent") or [])
+                    verdict = checks(judged["tip"], judged["lines"], judged.get("recent") or [], judged.get("sense"))
                     return answer(CHECKS_MODEL, verdict.model_dump_json())
                 if model != COMPOSER_MODEL.split("/", 1)[1]:
                     raise ValueError(f"no rule model {model!r}")

@@ -14,6 +14,7 @@ import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError
 
@@ -42,11 +43,12 @@ class Verdict:
     stand_in: bool  # True when the offline checks stood in for a model judge
 
 
-def checks_answer(tip: str, lines: Sequence[str], recent: Sequence[str]) -> JudgeAnswer:
-    """The offline judge: 1 + 4 x the sense classifier's probability that ``tip`` reads well (rounded), a point less
-    per other guardrail check it fails, and 1 when it is ungrounded or carries a link. Raises when the embedder
-    cannot answer (the judge then gives no verdict)."""
-    (sense,) = reads_well([tip])
+def checks_answer(tip: str, lines: Sequence[str], recent: Sequence[str], sense: float | None = None) -> JudgeAnswer:
+    """The offline judge: 1 + 4 x the sense classifier's probability that ``tip`` reads well (``sense``, computed
+    when not given; rounded), a point less per other guardrail check it fails, and 1 when it is ungrounded or carries
+    a link. Raises when the embedder cannot answer (the judge then gives no verdict)."""
+    if sense is None:
+        (sense,) = reads_well([tip])
     failures = check_failures(tip, lines, recent)
     if any(failure.startswith(("ungrounded", "carries a link")) for failure in failures):
         score = 1
@@ -64,16 +66,29 @@ def judge_prompt(tip: str, lines: Sequence[str], recent: Sequence[str]) -> str:
     )
 
 
+def _stands_in() -> bool:
+    """Whether the ``judge`` alias is answered by the offline stand-in."""
+    from oo_app.llm.aliases import JUDGE
+    from oo_app.settings import get_settings
+
+    deployments = get_settings().alias_table.get(JUDGE) or []
+    return any(str(d.get("model", "")).startswith(STAND_IN_PROVIDER) for d in deployments)
+
+
 def judge(tip: str, lines: Sequence[str], recent: Sequence[str] = ()) -> Verdict | None:
     """The ``judge`` alias's verdict on ``tip``; None (logged) when the judge fails or breaks its contract."""
     from oo_app.llm.aliases import JUDGE
     from oo_app.llm.router import get_router
 
+    judged: dict[str, Any] = {"tip": tip, "lines": list(lines), "recent": list(recent)}
     try:
+        if _stands_in():
+            # Embedded here, in the caller's context (its person's span), not inside the provider's call.
+            (judged["sense"],) = reads_well([tip])
         response = get_router().completion(
             model=JUDGE,
             messages=[{"role": "user", "content": judge_prompt(tip, lines, recent)}],
-            metadata={"oo_judge": {"tip": tip, "lines": list(lines), "recent": list(recent)}},
+            metadata={"oo_judge": judged},
         )
         answer = JudgeAnswer.model_validate(json.loads(response.choices[0].message.content or ""))
     except (ValidationError, ValueError) as error:
