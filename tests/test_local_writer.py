@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
 
@@ -20,6 +21,7 @@ from oo_app.recommender.local_writer import (
     few_shot_prompt,
     first_seed,
     problems,
+    untraced_embed,
     write_with,
 )
 from tests.conftest import NOW
@@ -149,3 +151,29 @@ def test_a_short_session_of_the_real_local_model_never_writes_the_same_line_twic
             closest = closest_recent(tip.text, texts[:index], embed)
             assert closest is not None
             assert closest[1] < NEAR_DUPLICATE, (tip.text, closest)
+
+
+def test_inside_the_provider_samples_are_read_by_the_local_encoder_never_through_the_alias(
+    configure: Callable[..., None],
+) -> None:
+    """A LiteLLM call made inside the provider is traced outside the person's span: the local writer reads its
+    samples with the local encoder itself, and with another embedder configured leaves them to the orchestrator."""
+    configure(OO_TIP_WRITER="local")
+    local = untraced_embed()
+    assert local is not None
+    texts = ["Finish the smallest task now.", "Rest: it is late."]
+    mine, aliased = local(texts), embed(texts)
+    assert len(mine) == len(aliased) == 2
+    for vector, expected in zip(mine, aliased, strict=True):
+        assert vector == pytest.approx(expected, abs=1e-5), "the same vectors as the local embedder alias"
+
+    configure(
+        OO_LLM_ALIASES=json.dumps(
+            {
+                "tip-generator": [{"model": LOCAL_TIP_MODEL}],
+                "embedder": [{"model": "openai/text-embedding-3-small"}],
+                "judge": [{"model": "oo-rules/checks"}],
+            }
+        )
+    )
+    assert untraced_embed() is None

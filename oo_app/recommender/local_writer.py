@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from oo_app.llm.aliases import LOCAL_EMBEDDING_MODEL, LOCAL_PROVIDER, LOCAL_TIP_MODEL, SAMPLES_DRAWN
 from oo_app.llm.local import LocalSampler, local_sentence_encoder
-from oo_app.llm.router import Provider, answer, embed
+from oo_app.llm.router import Provider, answer
 from oo_app.recommender.composer import TipDraft, normalized
 from oo_app.recommender.dedup import is_near_duplicate
 from oo_app.recommender.guardrails import check_failures
@@ -138,6 +138,25 @@ def _kinds(found: Sequence[str]) -> list[str]:
     return [problem.split(":", 1)[0] for problem in found]
 
 
+def _encode(texts: list[str]) -> list[list[float]]:
+    """The local sentence encoder's unit vectors of ``texts``: what the local ``embedder`` answers."""
+    return local_sentence_encoder().encode(texts, normalize_embeddings=True, batch_size=64).tolist()
+
+
+def untraced_embed() -> Embed | None:
+    """The embedder the local writer checks its samples with, from inside the provider: the local encoder itself
+    when the ``embedder`` alias is the local one. Never a call through the alias: a LiteLLM call made inside a
+    provider is traced outside the person's span, so its trace would carry their tip without their id (and escape
+    the deletion of their traces). With another embedder configured: None, and the samples are read only by the
+    orchestrator's sense check, in the person's span, after the provider answers."""
+    from oo_app.llm.aliases import EMBEDDER
+    from oo_app.settings import get_settings
+
+    deployments = get_settings().alias_table.get(EMBEDDER) or []
+    local = bool(deployments) and all(d.get("model") == LOCAL_EMBEDDING_MODEL for d in deployments)
+    return _encode if local else None
+
+
 def local_provider() -> Provider:
     """The ``oo-local`` custom provider: models that run inside this process, Gemma 3 270M behind ``tip-generator``
     (few-shot, checked samples: :func:`write_with`) and the sentence encoder behind ``embedder``."""
@@ -154,7 +173,7 @@ def local_provider() -> Provider:
                 if model != LOCAL_TIP_MODEL.split("/", 1)[1]:
                     raise ValueError(f"no local text model {model!r}")
                 sampler = LocalSampler()
-                draft, drawn = write_with(sampler, facts_from(messages, kwargs), embed=embed)
+                draft, drawn = write_with(sampler, facts_from(messages, kwargs), embed=untraced_embed())
                 if draft is None:
                     # The Router falls back to the composer: an unchecked tip never leaves this provider.
                     raise litellm.exceptions.APIError(
@@ -178,11 +197,9 @@ def local_provider() -> Provider:
             ) -> litellm.EmbeddingResponse:
                 if model != LOCAL_EMBEDDING_MODEL.split("/", 1)[1]:
                     raise ValueError(f"no local embedding model {model!r}")
-                texts = [str(text) for text in input]
-                vectors = local_sentence_encoder().encode(texts, normalize_embeddings=True, batch_size=64)
+                vectors = _encode([str(text) for text in input])
                 model_response.data = [
-                    {"object": "embedding", "index": i, "embedding": vector.tolist()}
-                    for i, vector in enumerate(vectors)
+                    {"object": "embedding", "index": i, "embedding": vector} for i, vector in enumerate(vectors)
                 ]
                 model_response.model = LOCAL_EMBEDDING_MODEL
                 model_response.usage = litellm.Usage(prompt_tokens=0, completion_tokens=0, total_tokens=0)
