@@ -20,7 +20,7 @@ import reflex as rx
 from sqlmodel import Session
 
 from oo_app.auth.errors import Unauthenticated
-from oo_app.errors import OOError
+from oo_app.errors import Conflict, OOError
 from oo_app.models import Tip, User
 from oo_app.profile.first_run import first_run_pending
 from oo_app.recommender import mark_shown, react
@@ -154,6 +154,14 @@ class TipState(SignedIn, rx.State):
                 self._mark_signed_in(cookies)
         except Unauthenticated:
             self._signed_out()
+        except Conflict:
+            # Already answered elsewhere (a notification's button, another tab): the answer stands, and the page moves
+            # on to what the person is due now, as it would have after answering here.
+            try:
+                self._apply(await asyncio.to_thread(_show_current, cookies))
+            except Exception:
+                log.exception("could not load the current tip")
+                self.error = UNAVAILABLE
         except OOError as error:
             self.error = str(error)
         except Exception:
