@@ -25,10 +25,21 @@ function assetsOf(html) {
   return [...found];
 }
 
+// A page carrying a person's due tip (oo_app/first_paint.py): never stored. The shell's own copies are asked for
+// with PLAIN, which the server honours by answering the page exactly as built.
+const PERSONAL_BLOCK = '<script type="application/json" id="oo-due-tip">';
+const PLAIN = { "X-OO-Shell": "1" };
+
 // Store a fresh copy of a shell page, then exactly the assets it needs: older builds' assets are dropped.
 async function refreshShell(pagePath, response) {
   const cache = await caches.open(SHELL_CACHE);
-  const html = await response.clone().text();
+  let html = await response.clone().text();
+  if (html.includes(PERSONAL_BLOCK)) {
+    response = await fetch(pagePath, { cache: "no-store", headers: PLAIN });
+    if (!response.ok) return;
+    html = await response.clone().text();
+    if (html.includes(PERSONAL_BLOCK)) return;
+  }
   await cache.put(pagePath, response);
   const wanted = new Set(assetsOf(html));
   await Promise.all(
@@ -54,7 +65,7 @@ self.addEventListener("install", (event) => {
     (async () => {
       const cache = await caches.open(SHELL_CACHE);
       await cache.addAll(STATIC_FILES);
-      const page = await fetch("/", { cache: "reload" });
+      const page = await fetch("/", { cache: "reload", headers: PLAIN });
       if (page.ok) await refreshShell("/", page);
       await self.skipWaiting();
     })(),

@@ -28,17 +28,17 @@ from oo_app.calendar import routes as calendar_routes
 from oo_app.db import is_unavailable
 from oo_app.deps import CsrfDep, SessionDep, UserDep, current_user
 from oo_app.errors import OOError, TooManyRequests
+from oo_app.first_paint import due_tip
 from oo_app.health import describe, health_report
 from oo_app.integrations import routes as integration_routes
 from oo_app.models import Reaction, Tip
 from oo_app.ops.logs import with_request_ids
 from oo_app.ops.metrics import scrape_refusal, scrape_registry
 from oo_app.profile import routes as profile_routes
-from oo_app.profile.first_run import first_run_pending
 from oo_app.push import routes as push_routes
 from oo_app.recommender import mark_shown, next_tip, react
 from oo_app.recommender.limits import metered
-from oo_app.recommender.on_request import requested_tip, tip_to_show
+from oo_app.recommender.on_request import requested_tip
 from oo_app.recommender.reasons import Why, why_this_tip
 from oo_app.security_headers import script_hashes
 from oo_app.settings import get_settings
@@ -243,10 +243,10 @@ def get_due_tip(request: Request, session: SessionDep) -> Response:
         user = current_user(request, session)
     except OOError as error:
         return JSONResponse({"error": str(error)}, status_code=error.status_code, headers=NO_STORE)
-    tip = None if first_run_pending(user) else tip_to_show(session, user)
+    tip = due_tip(session, user)
     if tip is None:
         return Response(status_code=204, headers=NO_STORE)
-    return JSONResponse(tip_body(mark_shown(session, tip)), headers=NO_STORE)
+    return JSONResponse(tip_body(tip), headers=NO_STORE)
 
 
 @api.post(

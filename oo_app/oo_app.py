@@ -24,6 +24,7 @@ from oo_app.auth.oidc import with_login_state
 from oo_app.auth.websocket_origin import with_websocket_origin_check
 from oo_app.bootstrap import bootstrap
 from oo_app.components.style import BACKGROUND
+from oo_app.first_paint import with_due_tip_page
 from oo_app.ops.logs import configure_logging
 from oo_app.pages.index import index
 from oo_app.pages.settings import settings
@@ -80,6 +81,8 @@ app = rx.App(
     # The page's websocket opens only from a trusted origin (oo_app.auth.websocket_origin).
     api_transformer=[
         api,
+        # GET / for a signed-in person: the built page with their due tip in it (the first paint shows it).
+        partial(with_due_tip_page, pages=built_pages()),
         with_login_state,
         with_websocket_origin_check,
         with_trusted_hosts,

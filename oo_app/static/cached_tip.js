@@ -1,8 +1,9 @@
 // Inlined as the first child of the tip page's <main> (the view shown until the live state answers): paints a tip
-// at once, before the scripts load and the live connection opens. First the last tip kept on this device (offline
-// included), then, as soon as GET /api/tips/due answers (sent now, in parallel with the scripts, with the session
-// cookie), the tip the live state will show, with its id: a first visit sees its tip without waiting for the
-// scripts. The box is appended to <body>, outside what React hydrates (React skips unknown elements there), and
+// at once, before the scripts load and the live connection opens. Where the server put the person's due tip in the
+// page (the data block #oo-due-tip, oo_app/first_paint.py), that tip, synchronously, with no request. Otherwise (dev
+// mode, the offline shell of the service worker) first the last tip kept on this device (offline included), then,
+// as soon as GET /api/tips/due answers (sent now, in parallel with the scripts, with the session cookie), the tip
+// the live state will show, with its id: a first visit sees its tip without waiting for the scripts. The box is appended to <body>, outside what React hydrates (React skips unknown elements there), and
 // pwa.js removes it as soon as the live tip is on screen. It is not a live region: the live tip is the one announced.
 (function () {
   "use strict";
@@ -43,6 +44,17 @@
   // Still worth painting: the page has not left the view this script lives in (live tip, first run or sign-in).
   function waiting() {
     return !!document.getElementById("paint-cached-tip");
+  }
+
+  var block = document.getElementById("oo-due-tip");
+  if (block) {
+    try {
+      var due = JSON.parse(block.textContent);
+      if (due && due.id && due.text) {
+        paint(due, "due");
+        return;
+      }
+    } catch (e) { /* an unreadable block: as if there were none */ }
   }
 
   try {
