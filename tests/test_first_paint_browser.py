@@ -204,3 +204,41 @@ def test_the_painted_tip_passes_the_audit_and_is_announced_once(
     assert live_tip(page) == text
     page.wait_for_selector("#tip-cached", state="detached")
     assert page.evaluate(ANNOUNCING, text) == 1, "the live tip is announced once, by one live region"
+
+
+@pytest.mark.browser
+def test_the_due_tip_is_in_the_first_html_and_painted_with_no_request(
+    app_server: AppServer,
+    signed_in_context: Callable[..., BrowserContext],
+    hold_scripts: Callable[[BrowserContext], HeldScripts],
+) -> None:
+    context = signed_in_context()
+    scripts = hold_scripts(context)
+    asked: list[str] = []
+    # The painter's fetch of the due tip is refused: what it paints can only come from the page's own HTML.
+    context.route("**/api/tips/due", lambda route: (asked.append(route.request.url), route.abort()))
+    context.add_init_script(SEEN_JS)
+    page = context.new_page()
+    sockets, errors = _watch(page)
+
+    with page.expect_response(lambda response: response.url.rstrip("/") == app_server.base) as first:
+        page.goto(app_server.base + "/", wait_until="commit")
+    assert first.value.headers["cache-control"] == "no-store", "the personal page is never stored"
+    block = json.loads(first.value.text().split('id="oo-due-tip">', 1)[1].split("</script>", 1)[0])
+    page.wait_for_selector(f"{PAINTED}[data-source=due]")
+    painted_id = int(page.get_attribute(PAINTED, "data-tip-id") or 0)
+    assert painted_id == block["id"]
+    assert page.inner_text(PAINTED).strip() == block["text"]
+    assert scripts.held, "the page's scripts were still held back"
+    assert sockets == []
+    assert asked == [], "the painter asked for nothing: the tip was in the HTML"
+    SHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(SHOTS / "first-html-painted.png"))
+
+    scripts.release()
+    assert live_tip(page) == block["text"], "the live page shows the tip of the HTML"
+    assert int(page.get_attribute("#tip-text", "data-tip-id") or 0) == painted_id, "and its id"
+    page.wait_for_selector("#tip-cached", state="detached")
+    seen = page.evaluate("() => window.__ooSeen")
+    assert {tip["id"] for tip in seen} == {painted_id}, f"no other tip flashed on screen: {seen}"
+    assert not errors, f"the page logged errors (a refused script, a hydration mismatch): {errors}"
