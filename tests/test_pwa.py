@@ -115,6 +115,15 @@ def test_an_offline_reload_shows_the_last_tip(
     assert not errors, f"the online page logged errors (e.g. a hydration mismatch): {errors}"
     cached = page.evaluate("async () => (await (await caches.open('oo-shell-v1')).keys()).map((r) => r.url)")
     assert not [url for url in cached if "/api/" in url], f"the service worker kept a person's data: {cached}"
+    # A navigation through the service worker gets the page with the person's due tip in it; the shell keeps the
+    # plain build (asked for again with X-OO-Shell), never that page.
+    page.reload()
+    assert page.locator("#oo-due-tip").count() == 1, "the page came with the due tip in its HTML"
+    live_tip(page)
+    page.wait_for_load_state("networkidle")
+    shell = page.evaluate("async () => (await (await caches.open('oo-shell-v1')).match('/')).text()")
+    assert 'id="paint-cached-tip"' in shell
+    assert 'id="oo-due-tip"' not in shell, "the shell cache holds no personal page"
 
     context.set_offline(True)
     page.reload()
