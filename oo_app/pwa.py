@@ -2,9 +2,10 @@
 
 The service worker (``assets/sw.js``, served at ``/sw.js``) keeps the pages and their build assets; the last tip is
 kept by the page itself in ``localStorage`` (``oo_app/static/pwa.js``) and painted from there before the scripts load
-(``oo_app/static/cached_tip.js``), so a returning person sees their tip at once, online or not; the same painter asks
-``GET /api/tips/due`` for the tip the live state will show and paints it as soon as it answers, so a first visit
-does not wait for the scripts and the live connection either. ``static/push.js``
+(``oo_app/static/cached_tip.js``), so a returning person sees their tip at once, online or not. A first visit does
+not wait for the scripts and the live connection either: in production the page's HTML carries the person's due tip
+(:mod:`oo_app.first_paint`), which the painter paints at once; elsewhere it asks ``GET /api/tips/due`` for the tip
+the live state will show and paints it as soon as it answers. ``static/push.js``
 subscribes this browser to web push for the settings page. The scripts are
 inlined: they must run while the HTML is parsed, and an extra request would delay the very tip they paint.
 """
@@ -61,8 +62,8 @@ def head_components() -> list[rx.Component]:
 
 
 def cached_tip_painter() -> rx.Component:
-    """The inline script that paints the last tip kept on this device, then the due tip from ``GET /api/tips/due``
-    (see ``static/cached_tip.js``)."""
+    """The inline script that paints the due tip the page carries (``#oo-due-tip``), else the last tip kept on this
+    device, then the due tip from ``GET /api/tips/due`` (see ``static/cached_tip.js``)."""
     return _inline_script("cached_tip.js", id="paint-cached-tip")
 
 
