@@ -16,7 +16,6 @@ Contract of :func:`with_due_tip_page` (an ``api_transformer`` of Reflex, wrapped
 
 from __future__ import annotations
 
-import gzip
 import json
 import logging
 from pathlib import Path
@@ -24,6 +23,7 @@ from typing import Any
 
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
+from starlette.middleware.gzip import GZipMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -113,16 +113,9 @@ class DueTipPage:
         if page is None:
             await self.app(scope, receive, send)
             return
-        await _html(page, request)(scope, receive, send)
-
-
-def _html(page: str, request: Request) -> Response:
-    headers = {**NO_STORE, "Vary": "Accept-Encoding, Cookie"}
-    body = page.encode("utf-8")
-    if "gzip" in request.headers.get("accept-encoding", ""):
-        body = gzip.compress(body, compresslevel=6)
-        headers["Content-Encoding"] = "gzip"
-    return Response(body, media_type="text/html; charset=utf-8", headers=headers)
+        # Starlette's gzip compresses it for a browser that takes it (and adds Accept-Encoding to Vary).
+        personal = Response(page, media_type="text/html; charset=utf-8", headers={**NO_STORE, "Vary": "Cookie"})
+        await GZipMiddleware(personal, minimum_size=0)(scope, receive, send)
 
 
 def with_due_tip_page(app: ASGIApp, pages: Path | None = None) -> ASGIApp:
