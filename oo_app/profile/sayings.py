@@ -6,7 +6,7 @@ Pure functions of a JSON value; they may raise on a value of the wrong shape (th
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from agents.recent_patterns import STRONG_DAILY, STRONG_WEEKLY, WEEKDAYS
@@ -53,6 +53,12 @@ def listed(words: Iterable[str]) -> str:
     """Words as a sentence lists them: "a", "a and b", "a, b and c"."""
     items = list(words)
     return " and ".join([", ".join(items[:-1]), items[-1]]) if len(items) > 1 else "".join(items)
+
+
+def _joined(clauses: Sequence[str]) -> str:
+    """``clauses`` as one sentence: joined by semicolons, capitalised, with a full stop."""
+    text = "; ".join(clauses)
+    return text[0].upper() + text[1:] + "."
 
 
 def _days(days: float) -> str:
@@ -107,8 +113,7 @@ def _realness(value: Any) -> str:
         said.append(f"{listed(slip)} due dates slip more")
     if not said:
         return f"The due dates of {listed(sorted(shifts))} hold about equally well."
-    text = "; ".join(said)
-    return text[0].upper() + text[1:] + "."
+    return _joined(said)
 
 
 def _weekly(value: Any) -> str:
@@ -169,8 +174,7 @@ def _tastes(value: Any) -> str:
         said.append(f"you rarely take up {listed(few)} tips")
     if not said:
         return "You take up some tips of every kind; none stands out yet."
-    text = "; ".join(said)
-    return text[0].upper() + text[1:] + "."
+    return _joined(said)
 
 
 def _areas(value: Any) -> str:
