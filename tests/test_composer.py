@@ -135,3 +135,41 @@ def test_momentum_says_nothing_while_its_trend_is_only_assumed() -> None:
     assert not [draft for draft in candidates({"signals": {"momentum": cold}}) if draft.lead == "momentum"]
     known = {**cold, "cold_start": False}
     assert [draft for draft in candidates({"signals": {"momentum": known}}) if draft.lead == "momentum"]
+
+
+BERLIN_IN_NOVEMBER = timedelta(hours=1)  # a new person's zone is Berlin: a local hour is one UTC hour later
+
+
+@pytest.mark.parametrize(
+    ("hour", "said", "never"),
+    [
+        (8, r"morning|noon", r"evening|afternoon|lunch"),
+        (13, r"midday|lunch", r"evening|tomorrow"),
+        (15, r"afternoon|this morning", r"evening|lunch"),
+        (20, r"evening|tomorrow|the day end", r"this morning|lunch|afternoon"),
+    ],
+)
+def test_a_new_person_hears_the_time_of_day_by_the_clock(hour: int, said: str, never: str) -> None:
+    """Until oO learns a person's best hours, the time-of-day tips go by the clock (a fact), not by an assumed peak."""
+    from tests.conftest import NOW
+
+    facts = _new_persons_facts(NOW.replace(hour=hour) - BERLIN_IN_NOVEMBER)
+    led = [draft.text for draft in candidates(facts) if draft.lead == "time-of-day"]
+    assert led, f"no time-of-day tip at {hour}:00"
+    assert any(re.search(said, text, re.I) for text in led), led
+    assert not [text for text in led if re.search(never, text, re.I)], led
+    facts_text = [json.dumps(facts["signals"]["time-of-day"])]
+    assert not [text for text in led if ungrounded(text, facts_text)], "every clock tip is grounded in the facts"
+
+
+@pytest.mark.parametrize("hour", [8, 13, 15, 20])
+def test_a_new_persons_tips_in_a_row_each_differ_from_the_ten_before(hour: int) -> None:
+    """The reported bug: a brand-new person's first dozen tips cycled through three general tips."""
+    from tests.conftest import NOW
+
+    facts = _new_persons_facts(NOW.replace(hour=hour) - BERLIN_IN_NOVEMBER)
+    shown: list[str] = []
+    for _ in range(12):
+        shown.append(compose({**facts, "recent_tips": shown[-10:]}).text)
+    for at, text in enumerate(shown):
+        assert text not in shown[max(0, at - 10) : at], (at, text, shown)

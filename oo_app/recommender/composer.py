@@ -76,8 +76,8 @@ def _time_of_day(data: Mapping[str, Any]) -> list[TipDraft]:
             _advice("Nothing needs you now. Let today be finished."),
             _advice(f"Your quiet hours run until {quiet_end:02d}:00. Put the list away until then."),
         ]
-    if not knows_peak:
-        return []  # peak, before or after it: every tip below speaks of the person's best hours
+    if not knows_peak:  # every tip below speaks of the person's best hours: until learned, the clock speaks
+        return _by_the_clock(int(data.get("local_hour", 12)), str(weekday))
     if phase == "peak":
         last = peaks[-1]
         return [
@@ -101,6 +101,55 @@ def _time_of_day(data: Mapping[str, Any]) -> list[TipDraft]:
         *([_advice(f"Wind down before {quiet_start:02d}:00, when your quiet hours begin.")] if knows_quiet else []),
         _todo("Tidy one small loose end, then call it a day."),
         _advice(f"Your best hours are behind you for {weekday}: routine tasks only from here."),
+    ]
+
+
+WEEKEND = ("Saturday", "Sunday")
+
+
+def _by_the_clock(hour: int, weekday: str) -> list[TipDraft]:
+    """Tips placing now by the clock alone, for a person whose best hours oO has not learned: the time of day and the
+    weekday are facts, their habits are not, so none of these says "your" of an hour, and what holds for many people
+    is said as such, never as the person's habit."""
+    if weekday in WEEKEND:
+        day = [
+            _advice(f"It is {weekday}: one small thing for yourself counts more than the work list."),
+            _todo("Pick one task you would like off your mind before the week starts, and only that one."),
+        ]
+    else:
+        day = []
+    if hour < EARLY_FROM:  # awake in the night, outside quiet hours they taught oO: keep it short
+        return [
+            *day,
+            _advice("It is late. Write down what is on your mind, then let it rest until the morning."),
+            _advice("Nothing needs you now. Let today be finished."),
+        ]
+    if hour < 12:
+        return [
+            *day,
+            _todo("Before the inbox this morning: ten minutes on the task you would rather avoid."),
+            _advice("Mornings are often the clearest hours: try the hardest task before noon."),
+            _todo("Decide this morning which one task would make the day feel done."),
+        ]
+    if hour < 14:
+        return [
+            *day,
+            _advice("Midday: step away from the screen for a few minutes before the afternoon starts."),
+            _todo("Before lunch, finish one small thing you started this morning."),
+            _todo("Halfway through the day: choose the one task the afternoon is for."),
+        ]
+    if hour < 18:
+        return [
+            *day,
+            _todo("Afternoons suit small tasks: clear two quick ones from your list."),
+            _advice("Energy often dips in the afternoon. Pick a task that needs little thought."),
+            _todo("Close one loose end from this morning before the day runs out."),
+        ]
+    return [
+        *day,
+        _todo("This evening, write down tomorrow's first task, then stop."),
+        _advice("Let the day end with one thing done, not a long list."),
+        _advice("The evening is for winding down. The list will keep until tomorrow."),
     ]
 
 
@@ -264,6 +313,11 @@ GENERIC = [
     _todo("Pick one small task and finish it in the next ten minutes."),
     _advice("Choose the one thing that would make today feel done."),
     _advice("Take a short walk before you start the next task."),
+    _todo("Write the next step of your biggest task on paper, just the next step."),
+    _advice("Close the tabs you no longer need before you start something new."),
+    _todo("Find one task that has waited too long and give it five minutes now."),
+    _advice("A task that takes under two minutes is quicker done than written down."),
+    _advice("Put your phone out of reach for the next task: the task gets all of you."),
 ]
 
 # In a context of kind ``work`` the agents about tasks speak first; at ``rest`` (a day off) no todo is written at

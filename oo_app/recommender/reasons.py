@@ -105,7 +105,10 @@ def _time_of_day(data: Mapping[str, Any], tip: str) -> str:
             return f"{said}, and you get the most done around {preferred}."
         return f"{said}."
     if not knows_peak:
-        return "oO does not know your best hours yet: it learns them from when you get things done."
+        return (
+            "oO does not know your best hours yet, so this tip goes by the time of day; it learns them from when you "
+            "get things done."
+        )
     peaks = [int(hour) for hour in data.get("peak_hours") or [data["preferred_hour"]]]
     if preferred in tip:
         said = f"You get the most done around {preferred}"
