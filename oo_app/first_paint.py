@@ -10,6 +10,8 @@ Contract of :func:`with_due_tip_page` (an ``api_transformer`` of Reflex, wrapped
   per-person lock, then ``mark_shown``), committed before the page is sent;
 - the personal page is ``Cache-Control: no-store``; a request carrying :data:`SHELL_HEADER` (the service worker's
   copy of the offline shell) always gets the plain build;
+- the personal page carries the build's stylesheets inline (:func:`with_inline_styles`): a first visit has nothing
+  cached, and a linked stylesheet would hold the first paint for one more request;
 - signed out, first run pending, no tip due, no build (dev mode), or any error in the lookup (logged): the request
   goes on to Reflex's static files untouched, so the page is exactly as built; never a 500 on ``/``.
 """
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from pathlib import Path
 from typing import Any
 
@@ -74,6 +77,56 @@ def with_due_tip(html: str, tip: dict[str, Any]) -> str:
     return html[:end] + due_tip_block(tip) + html[end:]
 
 
+# A stylesheet of the build, linked from <head> (``<link ... rel="stylesheet" ... href="/assets/x.css"/>``), and the
+# preload React puts before it; attributes in any order.
+_STYLESHEET = re.compile(r'<link(?=[^>]*\brel="stylesheet")[^>]*\bhref="/(assets/[^"<>]+\.css)"[^>]*>')
+_STYLE_PRELOAD = re.compile(r'<link(?=[^>]*\brel="preload")(?=[^>]*\bas="style")[^>]*>')
+NOT_APPLIED = ' media="not all"'  # the link stays for React to hydrate, and neither blocks the paint nor applies
+
+
+def with_inline_styles(html: str, pages: Path) -> str:
+    """``html`` whose build stylesheets (under ``pages/assets``) are inline ``<style>`` elements, each right after its
+    link, which stays (React hydrates it; an element missing from ``<head>`` would be a hydration mismatch) but
+    matches no medium, so it neither holds the first paint nor applies twice; their preloads are dropped. A
+    stylesheet that cannot be read, or that holds ``</style``, stays linked as built."""
+
+    def inline(link: re.Match[str]) -> str:
+        try:
+            css = (pages / link.group(1)).read_text(encoding="utf-8")
+        except OSError:
+            return link.group(0)
+        if "</style" in css.lower():
+            return link.group(0)
+        tag = link.group(0)
+        end = -2 if tag.endswith("/>") else -1
+        return f"{tag[:end]}{NOT_APPLIED}{tag[end:]}<style>{css}</style>"
+
+    head_end = html.find("</head>")
+    if head_end < 0:
+        return html
+    head = _STYLESHEET.sub(inline, html[:head_end])
+    if NOT_APPLIED in head:
+        head = _STYLE_PRELOAD.sub("", head)
+    return head + html[head_end:]
+
+
+class _Template:
+    """The built ``index.html`` with its styles inline, read again only when the build changes (its mtime)."""
+
+    def __init__(self, pages: Path) -> None:
+        self.pages, self.index = pages, pages / "index.html"
+        self._html: str | None = None
+        self._mtime = -1.0
+
+    def html(self) -> str:
+        """The page to put a tip in; OSError without a build (dev mode: the frontend server serves the page)."""
+        mtime = self.index.stat().st_mtime
+        if self._html is None or mtime != self._mtime:
+            self._html = with_inline_styles(self.index.read_text(encoding="utf-8"), self.pages)
+            self._mtime = mtime
+        return self._html
+
+
 def _due_tip_of(cookies: dict[str, str]) -> dict[str, Any] | None:
     with session_scope() as session:
         try:
@@ -89,10 +142,10 @@ class DueTipPage:
 
     def __init__(self, app: ASGIApp, pages: Path | None) -> None:
         self.app = app
-        self.index = None if pages is None else pages / "index.html"
+        self.template = None if pages is None else _Template(pages)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] != "GET" or scope["path"] != "/" or self.index is None:
+        if scope["type"] != "http" or scope["method"] != "GET" or scope["path"] != "/" or self.template is None:
             await self.app(scope, receive, send)
             return
         request = Request(scope)
@@ -100,7 +153,7 @@ class DueTipPage:
             await self.app(scope, receive, send)
             return
         try:
-            html = self.index.read_text(encoding="utf-8")
+            html = self.template.html()
         except OSError:  # no build (dev mode: the page comes from the frontend server)
             await self.app(scope, receive, send)
             return

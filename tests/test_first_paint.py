@@ -155,3 +155,42 @@ def test_the_block_is_gzipped_for_a_browser_that_takes_it(cookies: dict[str, str
     response = _client(build, cookies).get("/", headers={"Accept-Encoding": "gzip"})
     assert response.headers["content-encoding"] == "gzip"
     assert _block(response.text)["id"] > 0, "decoded by the client, the block is there"
+
+
+STYLED = (
+    '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"/>'
+    '<link as="style" href="/assets/global-1.css" rel="preload"/>'
+    '<link rel="modulepreload" href="/assets/app-1.js"/>'
+    '<link href="/assets/global-1.css" rel="stylesheet" type="text/css"/></head>'
+    '<body><main><script id="paint-cached-tip">/* the painter */</script></main></body></html>'
+)
+CSS = "@layer base{h1{color:#fff}}"
+
+
+def test_the_personal_page_carries_the_build_styles_inline_so_no_request_holds_its_first_paint(
+    cookies: dict[str, str], build: Path
+) -> None:
+    (build / "index.html").write_text(STYLED, encoding="utf-8")
+    (build / "assets").mkdir()
+    (build / "assets" / "global-1.css").write_text(CSS, encoding="utf-8")
+
+    page = _client(build, cookies).get("/").text
+
+    assert f"<style>{CSS}</style>" in page
+    assert '<link href="/assets/global-1.css" rel="stylesheet" type="text/css" media="not all"/>' in page, (
+        "the link stays for React to hydrate, applying to no medium"
+    )
+    assert 'rel="preload"' not in page, "nothing fetches the stylesheet ahead of the paint"
+    assert page.index("<style>") < page.index("</head>")
+    assert _client(build).get("/").text == STYLED, "signed out: the page as built, its stylesheet linked"
+
+
+def test_a_stylesheet_that_cannot_be_inlined_stays_linked_as_built(cookies: dict[str, str], build: Path) -> None:
+    (build / "index.html").write_text(STYLED, encoding="utf-8")
+    (build / "assets").mkdir()
+    (build / "assets" / "global-1.css").write_text("h1{content:'</style><script>'}", encoding="utf-8")
+
+    page = _client(build, cookies).get("/").text
+
+    assert "<style>" not in page
+    assert page.replace(BLOCK.search(page).group(0), "") == STYLED, "the build untouched around the block"

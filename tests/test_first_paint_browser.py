@@ -111,6 +111,9 @@ def _watch(page: Page) -> tuple[list[str], list[str]]:
     return sockets, errors
 
 
+GLOBAL_STYLES_APPLY_JS = "() => getComputedStyle(document.body).boxSizing === 'border-box'"
+
+
 @pytest.mark.browser
 def test_a_first_visit_paints_the_due_tip_before_the_scripts_and_the_live_page_takes_it_over(
     app_server: AppServer,
@@ -133,6 +136,8 @@ def test_a_first_visit_paints_the_due_tip_before_the_scripts_and_the_live_page_t
     assert scripts.held, "the page's scripts were still held back"
     assert sockets == [], "the tip came before any websocket"
     assert page.locator("#tip-text").count() == 0, "no live tip yet"
+    # The build's global styles (a reset: every box is border-box) apply from the page itself, inline.
+    assert page.evaluate(GLOBAL_STYLES_APPLY_JS), "the global styles applied to the first paint"
     SHOTS.mkdir(exist_ok=True)
     page.screenshot(path=str(SHOTS / "first-visit-painted.png"))
 
@@ -147,6 +152,8 @@ def test_a_first_visit_paints_the_due_tip_before_the_scripts_and_the_live_page_t
     seen = page.evaluate("() => window.__ooSeen")
     assert {tip["id"] for tip in seen} == {painted_id}, f"no other tip flashed on screen: {seen}"
     assert _tip(app_server, painted_id).shown_at is not None
+
+    assert page.evaluate(GLOBAL_STYLES_APPLY_JS), "and to the live page"
 
     page.click("#react-done")
     page.wait_for_function(f"() => Number(document.querySelector('#tip-text')?.dataset.tipId) > {painted_id}")
