@@ -85,6 +85,19 @@ NAVIGATION_MARKS_JS = f"""
 }})();
 """
 
+# The navigation's own timings, from the browser's Navigation Timing and Paint Timing entries.
+NAVIGATION_TIMING_JS = """
+() => {
+  const nav = performance.getEntriesByType("navigation")[0];
+  const fcp = performance.getEntriesByName("first-contentful-paint")[0];
+  return {
+    first_byte_ms: nav ? nav.responseStart : null,
+    page_loaded_ms: nav ? nav.responseEnd : null,
+    first_paint_ms: fcp ? fcp.startTime : null,
+  };
+}
+"""
+
 # Clicks the reaction button and resolves with the ms until #tip-text shows a different tip (at the next frame).
 REACT_JS = f"""
 ([button, selector, timeoutMs]) => new Promise((resolve, reject) => {{
@@ -128,6 +141,11 @@ class NavigationMarks:
 
     live: Shown
     painted: tuple[Shown, ...]
+    # Where the time before the first tip went (ms from navigation start): the first byte of the page, its last
+    # byte, and the first contentful paint (None where the browser reported none).
+    first_byte_ms: float | None = None
+    page_loaded_ms: float | None = None
+    first_paint_ms: float | None = None
 
     @property
     def live_tip_ms(self) -> float:
@@ -184,7 +202,8 @@ def navigate(page: Page, url: str, timeout_ms: float) -> NavigationMarks:
         raise SystemExit(no_tip_message(page, timeout_ms)) from None
     marks = page.evaluate("() => window.__ooTipMarks")
     painted = tuple(Shown(**tip) for tip in marks["painted"].values())
-    return NavigationMarks(live=Shown(**marks["live"]), painted=painted)
+    timing = page.evaluate(NAVIGATION_TIMING_JS)
+    return NavigationMarks(live=Shown(**marks["live"]), painted=painted, **timing)
 
 
 def first_visits(browser: Browser, app: SignedInApp, runs: int, timeout_ms: float) -> list[NavigationMarks]:
@@ -230,6 +249,14 @@ def report_navigation(label: str, marks: list[NavigationMarks], target_p95_ms: f
     print(
         f"    live state shows it ({LIVE_TIP}, scripts + websocket): {summarize([m.live.ms for m in marks]).format()}"
     )
+    for label_of, times in (
+        ("first byte of the page (the server's answer)", [m.first_byte_ms for m in marks]),
+        ("last byte of the page", [m.page_loaded_ms for m in marks]),
+        ("first contentful paint", [m.first_paint_ms for m in marks]),
+    ):
+        known = [t for t in times if t is not None]
+        if known:
+            print(f"    {label_of}: {summarize(known).format()}")
     painted = sum(m.painted_live_tip for m in marks)
     print(f"    painted before the live state, same id: {painted}/{len(marks)} visits")
     for source in ("kept", "due"):
