@@ -91,6 +91,7 @@ NAVIGATION_TIMING_JS = """
   const nav = performance.getEntriesByType("navigation")[0];
   const fcp = performance.getEntriesByName("first-contentful-paint")[0];
   return {
+    request_sent_ms: nav ? nav.requestStart : null,
     first_byte_ms: nav ? nav.responseStart : null,
     page_loaded_ms: nav ? nav.responseEnd : null,
     first_paint_ms: fcp ? fcp.startTime : null,
@@ -141,8 +142,9 @@ class NavigationMarks:
 
     live: Shown
     painted: tuple[Shown, ...]
-    # Where the time before the first tip went (ms from navigation start): the first byte of the page, its last
-    # byte, and the first contentful paint (None where the browser reported none).
+    # Where the time before the first tip went (ms from navigation start): the request for the page sent, its first
+    # byte, its last byte, and the first contentful paint (None where the browser reported none).
+    request_sent_ms: float | None = None
     first_byte_ms: float | None = None
     page_loaded_ms: float | None = None
     first_paint_ms: float | None = None
@@ -250,6 +252,7 @@ def report_navigation(label: str, marks: list[NavigationMarks], target_p95_ms: f
         f"    live state shows it ({LIVE_TIP}, scripts + websocket): {summarize([m.live.ms for m in marks]).format()}"
     )
     for label_of, times in (
+        ("request for the page sent", [m.request_sent_ms for m in marks]),
         ("first byte of the page (the server's answer)", [m.first_byte_ms for m in marks]),
         ("last byte of the page", [m.page_loaded_ms for m in marks]),
         ("first contentful paint", [m.first_paint_ms for m in marks]),
