@@ -58,7 +58,7 @@ def tip_view() -> rx.Component:
         ),
         rx.el.div(
             reaction_button("done", Reaction.done, TipState.react, TipState.busy, TipState.tip_id),
-            reaction_button("snooze", Reaction.snoozed, TipState.react, TipState.busy, TipState.tip_id),
+            reaction_button("later", Reaction.snoozed, TipState.react, TipState.busy, TipState.tip_id),
             reaction_button("dismiss", Reaction.dismissed, TipState.react, TipState.busy, TipState.tip_id),
             role="group",
             aria_label="React to this tip",
