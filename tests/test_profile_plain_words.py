@@ -274,6 +274,9 @@ def test_a_brand_new_person_is_told_oo_is_still_learning_everything(session: Ses
     sources = {(scope.scope, s.id): s.source for scope in listing[1:] for s in scope.in_words if s.id != "tz"}
     assert set(sources.values()) == {"default"}, f"stored cold-start defaults read as learned: {sources}"
     assert _statement(listing, "time-of-day", "preferred_hour").text.startswith("oO is still learning your best hour")
+    labels = {row.id: row.source_label for row in said_rows(listing[1:])}
+    assert labels["tz"] == "from your browser or sign-in", "the zone is taken, not learned"
+    assert labels["preferred_hour"] == "not learned yet"
 
 
 def test_a_short_history_learns_the_hours_but_not_yet_the_momentum(any_database: Session) -> None:
