@@ -12,7 +12,7 @@ import json
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 
 from agents.base import ASSUMED
 from agents.calendar import length
@@ -21,6 +21,16 @@ from agents.time_of_day import PEAK_KEYS, QUIET_KEYS
 from oo_app.llm.aliases import CHECKS_MODEL, COMPOSER_MODEL, COMPOSER_PROVIDER
 from oo_app.llm.router import Provider, answer
 from oo_app.models import TipKind
+from oo_app.recommender.drafts import (
+    EARLY_FROM,
+    GENERIC,
+    GENTLE,
+    REST,
+    TipDraft,
+    advice,
+    by_the_clock,
+    todo,
+)
 from oo_app.recommender.grounding import links_in
 from oo_app.recommender.learning import Choice, in_order
 from oo_app.recommender.prompts import facts_from
@@ -28,27 +38,6 @@ from oo_app.recommender.prompts import facts_from
 if TYPE_CHECKING:
     import litellm
     from litellm import CustomLLM
-
-MAX_TIP_CHARS = 140
-
-
-class TipDraft(BaseModel):
-    """One tip as a writer returns it (the output contract of the ``tip-generator`` alias)."""
-
-    text: str = Field(min_length=1, max_length=MAX_TIP_CHARS)
-    kind: TipKind = TipKind.advice
-    lead: str | None = None  # the agent whose facts it states (None: a generic, gentle or rest tip)
-
-
-def _advice(text: str) -> TipDraft:
-    return TipDraft(text=text, kind=TipKind.advice)
-
-
-def _todo(text: str) -> TipDraft:
-    return TipDraft(text=text, kind=TipKind.todo)
-
-
-EARLY_FROM = 4  # from this hour to noon, an assumed quiet hour reads "early"; before it, "late"
 
 
 def _time_of_day(data: Mapping[str, Any]) -> list[TipDraft]:
@@ -64,92 +53,43 @@ def _time_of_day(data: Mapping[str, Any]) -> list[TipDraft]:
     knows_peak, knows_quiet = not assumed & PEAK_KEYS, not assumed & QUIET_KEYS
     if phase == "quiet" and not knows_quiet:  # the assumed quiet hours: the clock says late, or early
         if EARLY_FROM <= int(data.get("local_hour", 0)) < 12:
-            return [_advice("It is early. Nothing needs you yet; let the day start later.")]
+            return [advice("It is early. Nothing needs you yet; let the day start later.")]
         return [
-            _advice("It is late. Rest now; the next tip can wait for the morning."),
-            _advice("Nothing needs you now. Let today be finished."),
+            advice("It is late. Rest now; the next tip can wait for the morning."),
+            advice("Nothing needs you now. Let today be finished."),
         ]
     if phase == "quiet":
         return [
-            _advice(f"Quiet hours until {quiet_end:02d}:00. Rest now; the next tip can wait for the morning."),
-            *([_todo(f"Tomorrow at {preferred:02d}:00: start with the task that matters most.")] if knows_peak else []),
-            _advice("Nothing needs you now. Let today be finished."),
-            _advice(f"Your quiet hours run until {quiet_end:02d}:00. Put the list away until then."),
+            advice(f"Quiet hours until {quiet_end:02d}:00. Rest now; the next tip can wait for the morning."),
+            *([todo(f"Tomorrow at {preferred:02d}:00: start with the task that matters most.")] if knows_peak else []),
+            advice("Nothing needs you now. Let today be finished."),
+            advice(f"Your quiet hours run until {quiet_end:02d}:00. Put the list away until then."),
         ]
     if not knows_peak:  # every tip below speaks of the person's best hours: until learned, the clock speaks
-        return _by_the_clock(int(data.get("local_hour", 12)), str(weekday))
+        return by_the_clock(int(data.get("local_hour", 12)), str(weekday))
     if phase == "peak":
         last = peaks[-1]
         return [
-            _todo("This is your best hour. Start the task you have been putting off, now."),
-            _advice(f"Your peak hours run through {last:02d}:00: one deep task, no inbox."),
-            _todo(f"Close one open loop by {last:02d}:00."),
-            _advice(f"Until {last:02d}:00 your focus is at its best: notifications off, one thing at a time."),
-            _todo(f"Give the hardest task on your list the time until {last:02d}:00."),
+            todo("This is your best hour. Start the task you have been putting off, now."),
+            advice(f"Your peak hours run through {last:02d}:00: one deep task, no inbox."),
+            todo(f"Close one open loop by {last:02d}:00."),
+            advice(f"Until {last:02d}:00 your focus is at its best: notifications off, one thing at a time."),
+            todo(f"Give the hardest task on your list the time until {last:02d}:00."),
         ]
     if phase == "before_peak":
         return [
-            _advice(f"Your peak starts at {peaks[0]:02d}:00. Save the hardest task for then."),
-            _todo(f"Pick the one task that matters most and block {preferred:02d}:00 for it."),
-            _advice(f"Before {peaks[0]:02d}:00, clear small admin so your peak stays free for deep work."),
-            _todo(f"Decide now what you will start at {peaks[0]:02d}:00, so the peak begins at once."),
-            _advice(f"Keep {peaks[0]:02d}:00 free of meetings: it is when you do your best work."),
+            advice(f"Your peak starts at {peaks[0]:02d}:00. Save the hardest task for then."),
+            todo(f"Pick the one task that matters most and block {preferred:02d}:00 for it."),
+            advice(f"Before {peaks[0]:02d}:00, clear small admin so your peak stays free for deep work."),
+            todo(f"Decide now what you will start at {peaks[0]:02d}:00, so the peak begins at once."),
+            advice(f"Keep {peaks[0]:02d}:00 free of meetings: it is when you do your best work."),
         ]
     return [
-        _advice(f"Past your peak hours: keep the rest of {weekday} light."),
-        _todo(f"Write down tomorrow's first task for {preferred:02d}:00."),
-        *([_advice(f"Wind down before {quiet_start:02d}:00, when your quiet hours begin.")] if knows_quiet else []),
-        _todo("Tidy one small loose end, then call it a day."),
-        _advice(f"Your best hours are behind you for {weekday}: routine tasks only from here."),
-    ]
-
-
-WEEKEND = ("Saturday", "Sunday")
-
-
-def _by_the_clock(hour: int, weekday: str) -> list[TipDraft]:
-    """Tips placing now by the clock alone, for a person whose best hours oO has not learned: the time of day and the
-    weekday are facts, their habits are not, so none of these says "your" of an hour, and what holds for many people
-    is said as such, never as the person's habit."""
-    if weekday in WEEKEND:
-        day = [
-            _advice(f"It is {weekday}: one small thing for yourself counts more than the work list."),
-            _todo("Pick one task you would like off your mind before the week starts, and only that one."),
-        ]
-    else:
-        day = []
-    if hour < EARLY_FROM:  # awake in the night, outside quiet hours they taught oO: keep it short
-        return [
-            *day,
-            _advice("It is late. Write down what is on your mind, then let it rest until the morning."),
-            _advice("Nothing needs you now. Let today be finished."),
-        ]
-    if hour < 12:
-        return [
-            *day,
-            _todo("Before the inbox this morning: ten minutes on the task you would rather avoid."),
-            _advice("Mornings are often the clearest hours: try the hardest task before noon."),
-            _todo("Decide this morning which one task would make the day feel done."),
-        ]
-    if hour < 14:
-        return [
-            *day,
-            _advice("Midday: step away from the screen for a few minutes before the afternoon starts."),
-            _todo("Before lunch, finish one small thing you started this morning."),
-            _todo("Halfway through the day: choose the one task the afternoon is for."),
-        ]
-    if hour < 18:
-        return [
-            *day,
-            _todo("Afternoons suit small tasks: clear two quick ones from your list."),
-            _advice("Energy often dips in the afternoon. Pick a task that needs little thought."),
-            _todo("Close one loose end from this morning before the day runs out."),
-        ]
-    return [
-        *day,
-        _todo("This evening, write down tomorrow's first task, then stop."),
-        _advice("Let the day end with one thing done, not a long list."),
-        _advice("The evening is for winding down. The list will keep until tomorrow."),
+        advice(f"Past your peak hours: keep the rest of {weekday} light."),
+        todo(f"Write down tomorrow's first task for {preferred:02d}:00."),
+        *([advice(f"Wind down before {quiet_start:02d}:00, when your quiet hours begin.")] if knows_quiet else []),
+        todo("Tidy one small loose end, then call it a day."),
+        advice(f"Your best hours are behind you for {weekday}: routine tasks only from here."),
     ]
 
 
@@ -161,22 +101,22 @@ def _momentum(data: Mapping[str, Any]) -> list[TipDraft]:
     trend, done = data.get("trend"), int(data.get("done_last_7_days", 0))
     if trend == "rising":
         return [
-            _advice(f"{done} tasks done in the last 7 days: keep the streak, but pick just one for now."),
-            _todo(f"You are on a roll with {done} tasks this week: one more small win keeps it going."),
-            _advice("Your momentum is rising. Keep the next task small so the streak holds."),
-            _advice(f"{done} tasks in 7 days. Rest is part of it: finish one, then take a break."),
+            advice(f"{done} tasks done in the last 7 days: keep the streak, but pick just one for now."),
+            todo(f"You are on a roll with {done} tasks this week: one more small win keeps it going."),
+            advice("Your momentum is rising. Keep the next task small so the streak holds."),
+            advice(f"{done} tasks in 7 days. Rest is part of it: finish one, then take a break."),
         ]
     if trend == "falling":
         return [
-            _todo("Momentum dipped this week. Pick the smallest open task and finish it now."),
-            _advice("A slow week is fine. One small win restarts the engine."),
-            _todo("Fewer tasks got done this week. Restart with one you can finish in ten minutes."),
-            _advice("Momentum is lower than usual. Let one easy task count as today's win."),
+            todo("Momentum dipped this week. Pick the smallest open task and finish it now."),
+            advice("A slow week is fine. One small win restarts the engine."),
+            todo("Fewer tasks got done this week. Restart with one you can finish in ten minutes."),
+            advice("Momentum is lower than usual. Let one easy task count as today's win."),
         ]
     if done > 0:
         return [
-            _advice(f"A steady week: {done} tasks done in the last 7 days. Keep the same pace today."),
-            _todo("Your pace is steady. Finish one task today and it stays that way."),
+            advice(f"A steady week: {done} tasks done in the last 7 days. Keep the same pace today."),
+            todo("Your pace is steady. Finish one task today and it stays that way."),
         ]
     return []
 
@@ -185,14 +125,14 @@ def _overdue(data: Mapping[str, Any]) -> list[TipDraft]:
     project, late = data.get("least_real_project"), float(data.get("lateness_tolerance_days", 0))
     found = []
     if project:
-        found.append(_todo(f"Your {project} due dates slip the most: give one {project} task a real date."))
+        found.append(todo(f"Your {project} due dates slip the most: give one {project} task a real date."))
     if late >= 1:
-        found.append(_advice("Your due dates tend to slip. Move one to a date you will really keep."))
+        found.append(advice("Your due dates tend to slip. Move one to a date you will really keep."))
     if project:
-        found.append(_todo(f"{project} tasks run late most often. Pick one and set a date you can keep."))
-        found.append(_advice(f"Look over your {project} tasks: one of them needs a due date you believe in."))
+        found.append(todo(f"{project} tasks run late most often. Pick one and set a date you can keep."))
+        found.append(advice(f"Look over your {project} tasks: one of them needs a due date you believe in."))
     if late >= 1:
-        found.append(_todo("Clear one overdue date today: finish the task or move it honestly."))
+        found.append(todo("Clear one overdue date today: finish the task or move it honestly."))
     return found
 
 
@@ -202,10 +142,10 @@ def _focus(data: Mapping[str, Any]) -> list[TipDraft]:
         return []
     first, second = areas[0], areas[1]
     return [
-        _todo(f"Most of your wins are in {first}. Give {second} ten minutes today."),
-        _advice(f"{first} is where you get things done. Start there when the day gets busy."),
-        _todo(f"{second} comes second in what you finish: one small {second} task today."),
-        _advice(f"Keep your focus on {first} and {second}; the rest can wait."),
+        todo(f"Most of your wins are in {first}. Give {second} ten minutes today."),
+        advice(f"{first} is where you get things done. Start there when the day gets busy."),
+        todo(f"{second} comes second in what you finish: one small {second} task today."),
+        advice(f"Keep your focus on {first} and {second}; the rest can wait."),
     ]
 
 
@@ -215,10 +155,10 @@ def _patterns(data: Mapping[str, Any]) -> list[TipDraft]:
         return []
     hour = f"{int(peak):02d}:00"
     return [
-        _advice(f"Most of your tasks get done around {hour}. Keep that hour free."),
-        _todo(f"Around {hour} is when you finish things. Save the hard task for then."),
-        _advice(f"Guard {hour} today: no meetings, one real task."),
-        _todo(f"Plan your next task for {hour}, the hour you get the most done."),
+        advice(f"Most of your tasks get done around {hour}. Keep that hour free."),
+        todo(f"Around {hour} is when you finish things. Save the hard task for then."),
+        advice(f"Guard {hour} today: no meetings, one real task."),
+        todo(f"Plan your next task for {hour}, the hour you get the most done."),
     ]
 
 
@@ -229,13 +169,13 @@ def _open_task(data: Mapping[str, Any]) -> list[TipDraft]:
         return []
     if days == 0:
         return [
-            _todo(f"'{title}' is due today: give it ten minutes now."),
-            _todo(f"Start '{title}' now: it is due today."),
+            todo(f"'{title}' is due today: give it ten minutes now."),
+            todo(f"Start '{title}' now: it is due today."),
         ]
     late = "1 day" if days == 1 else f"{days} days"
     return [
-        _todo(f"'{title}' is {late} overdue: give it a date today."),
-        _todo(f"Ten minutes on '{title}' today would move it forward."),
+        todo(f"'{title}' is {late} overdue: give it a date today."),
+        todo(f"Ten minutes on '{title}' today would move it forward."),
     ]
 
 
@@ -249,26 +189,26 @@ def _calendar(data: Mapping[str, Any]) -> list[TipDraft]:
         return []
     found = []
     if data.get("in_meeting") and data.get("meeting_until"):
-        found.append(_advice(f"After your meeting ends at {data['meeting_until']}, start with the task that matters."))
+        found.append(advice(f"After your meeting ends at {data['meeting_until']}, start with the task that matters."))
     until, minutes = data.get("free_until"), data.get("free_minutes")
     rest_of_day = data.get("free_now") and (data.get("horizon_hours") or data.get("free_until_today") is False)
     if rest_of_day:
-        found.append(_todo("No meeting for the rest of today: start the task that needs a long stretch."))
+        found.append(todo("No meeting for the rest of today: start the task that needs a long stretch."))
     elif until and minutes is not None:
         words = length(int(minutes))[0]
         if data.get("free_now") and int(minutes) >= DEEP_BLOCK:
-            found.append(_todo(f"Free until {until} ({words}): block it for your one deep task."))
+            found.append(todo(f"Free until {until} ({words}): block it for your one deep task."))
         elif data.get("free_now") and int(minutes) >= SHORT_BLOCK:
-            found.append(_todo(f"{words} free before {until}: your one deep task fits."))
+            found.append(todo(f"{words} free before {until}: your one deep task fits."))
         elif data.get("free_now"):
-            found.append(_todo(f"{words} before your {until} meeting: close one small loop."))
+            found.append(todo(f"{words} before your {until} meeting: close one small loop."))
         elif data.get("free_from") and data.get("free_until_today"):
-            found.append(_advice(f"Your next free time is {data['free_from']} to {until}: save the deep task for it."))
+            found.append(advice(f"Your next free time is {data['free_from']} to {until}: save the deep task for it."))
     usual, today = data.get("usual_meetings"), data.get("meetings_today")
     if data.get("load") == "heavier":
-        found.append(_advice(f"{today} meetings today, more than your usual {usual}: keep tasks small between them."))
+        found.append(advice(f"{today} meetings today, more than your usual {usual}: keep tasks small between them."))
     elif data.get("load") == "lighter":
-        found.append(_advice(f"A light day: {today} meetings against your usual {usual}. Give the space to one task."))
+        found.append(advice(f"A light day: {today} meetings against your usual {usual}. Give the space to one task."))
     return found
 
 
@@ -282,14 +222,6 @@ RULES: dict[str, Callable[[Mapping[str, Any]], list[TipDraft]]] = {
     "focus-area": _focus,
     "recent-patterns": _patterns,
 }
-
-# A low-energy moment: the smallest step, kind words, nothing about what is late or how much got done.
-GENTLE = [
-    _advice("Energy is low right now. One small step is enough; the rest can wait."),
-    _todo("Pick the smallest, easiest thing on your list and stop after it."),
-    _advice("Low energy is fine. Take a short break before you decide what is next."),
-    _advice("Go easy on yourself now: a glass of water and a few slow breaths first."),
-]
 
 
 def _led(agent_id: str, drafts: list[TipDraft]) -> list[TipDraft]:
@@ -309,24 +241,9 @@ def _gentle(signals: Mapping[str, Any]) -> list[TipDraft]:
     return rest + GENTLE
 
 
-GENERIC = [
-    _todo("Pick one small task and finish it in the next ten minutes."),
-    _advice("Choose the one thing that would make today feel done."),
-    _advice("Take a short walk before you start the next task."),
-    _todo("Write the next step of your biggest task on paper, just the next step."),
-    _advice("Close the tabs you no longer need before you start something new."),
-    _todo("Find one task that has waited too long and give it five minutes now."),
-    _advice("A task that takes under two minutes is quicker done than written down."),
-    _advice("Put your phone out of reach for the next task: the task gets all of you."),
-]
-
 # In a context of kind ``work`` the agents about tasks speak first; at ``rest`` (a day off) no todo is written at
-# all, and these lead: time off is the point, not a gap in the list.
+# all, and the rest tips (drafts.REST) lead: time off is the point, not a gap in the list.
 WORK_FIRST = (OPEN_TASK, "overdue-task", "focus-area", "momentum")
-REST = [
-    _advice("Nothing on your list needs you now. Let the time off be time off."),
-    _advice("Leave the list closed today. It will keep until you are back."),
-]
 
 
 def normalized(text: str) -> str:

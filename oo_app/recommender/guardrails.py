@@ -11,7 +11,8 @@ from collections.abc import Sequence
 
 from pydantic import ValidationError
 
-from oo_app.recommender.composer import MAX_TIP_CHARS, normalized
+from oo_app.recommender.composer import normalized
+from oo_app.recommender.drafts import MAX_TIP_CHARS
 from oo_app.recommender.grounding import links_in, ungrounded
 
 MIN_TIP_CHARS = 15
