@@ -217,6 +217,18 @@ class Settings(BaseSettings):
     calendar_sync_interval_s: float = Field(
         default=900.0, ge=10, description="Seconds between two syncs of a person's calendar (failures back off longer)."
     )
+    calendar_round_max: int = Field(
+        default=1000,
+        ge=1,
+        description="Most calendars one round (once a minute, in one process) syncs; the rest of what is due waits "
+        "for the next round, longest waiting first.",
+    )
+    calendar_round_threads: int = Field(
+        default=8,
+        ge=1,
+        le=64,
+        description="Calendars one round reads at once (threads: a read mostly waits on the calendar's server).",
+    )
     calendar_cache_ttl_s: float = Field(
         default=600.0, gt=0, description="How long a person's busy times stay in memory before they are read again."
     )

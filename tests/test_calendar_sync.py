@@ -38,7 +38,7 @@ from oo_app.integrations import revocation
 from oo_app.integrations.errors import ProviderUnavailable, RateLimited, ReauthNeeded
 from oo_app.integrations.revocation import Revocation
 from oo_app.integrations.vault import forget_tokens, get_vault
-from oo_app.models import CalendarDayRecord, Integration, User
+from oo_app.models import CalendarDayRecord, Consent, Integration, User
 from oo_app.profile.consents import grant_consent, revoke_consent
 from oo_app.profile.deletion import delete_account
 from oo_app.profile.export import export_person
@@ -366,6 +366,66 @@ def test_a_round_syncs_only_due_calendars_of_persons_who_grant_calendar(
     revoke_consent(session, person, "calendar", NOW)
     session.commit()
     assert jobs.due(due_at + timedelta(days=1)) == [], "without the consent, no round reads the calendar"
+
+
+def many_due_persons(session: Session, planted: Planted, count: int) -> list[PlantedCalendar]:
+    """``count`` persons granting ``calendar``, each with a free ICS calendar of their own due at NOW (stored as a
+    connection stores it, without its first read); their calendars, in the order of the persons."""
+    vault, calendars = get_vault(), []
+    for index in range(count):
+        user = User(email=f"round-{index}@example.com", display_name="Round", tz="Europe/Berlin")
+        session.add(user)
+        session.flush()
+        session.add(Consent(user_id=user.id, key="calendar", granted=True, text_version="v1", at=NOW))
+        address = f"https://calendar.example.org/private/round-{index}/basic.ics"
+        session.add(
+            Integration(
+                user_id=user.id,
+                provider=ICS,
+                status="connected",
+                access_token_enc=vault.encrypt(access.encode_credentials(ICS, {"address": address})),
+                next_attempt_at=NOW,
+            )
+        )
+        calendars.append(planted.plant(ICS, address, []))
+    session.commit()
+    return calendars
+
+
+def test_a_round_takes_every_due_calendar_up_to_its_bound(
+    planted: Planted, session: Session, configure: Callable[..., None]
+) -> None:
+    calendars = many_due_persons(session, planted, 120)  # more than the 50 a round used to take
+    configure(OO_CALENDAR_ROUND_MAX="100")
+
+    assert jobs.sync_due(now=NOW) == 100, "the bound holds"
+    assert len(jobs.due(NOW)) == 20, "the rest stays due, first in line for the next round"
+    assert jobs.sync_due(now=NOW) == 20
+    assert [len(calendar.asked) for calendar in calendars] == [1] * 120, "each calendar read once"
+    # The workers' periodic job runs the same round on the clock, when all 120 are due again: as many as the bound.
+    assert jobs.sync_round(int(NOW.timestamp())) == 100
+
+
+def test_every_due_person_is_read_once_within_each_interval(
+    planted: Planted, session: Session, configure: Callable[..., None]
+) -> None:
+    configure(OO_CALENDAR_SYNC_INTERVAL_S="180")  # 3 rounds; the old 50 a round read 150 persons an interval
+    calendars = many_due_persons(session, planted, 200)
+
+    for minute in range(7):  # the rounds of minutes 0 to 6: reads due at 0, 3 and 6
+        jobs.sync_due(now=NOW + timedelta(minutes=minute))
+
+    reads = [len(calendar.asked) for calendar in calendars]
+    assert reads == [3] * 200, f"every person read at minutes 0, 3 and 6, no more: {sorted(set(reads))}"
+    assert jobs.due(NOW + timedelta(minutes=8, seconds=59)) == [], "none read again before its interval ends"
+
+
+def test_a_round_starts_no_sync_past_its_budget(planted: Planted, session: Session) -> None:
+    calendars = many_due_persons(session, planted, 3)
+
+    assert jobs.sync_due(now=NOW, budget_s=-1.0) == 0
+    assert [calendar.asked for calendar in calendars] == [[], [], []]
+    assert len(jobs.due(NOW)) == 3, "none claimed: the next round takes them"
 
 
 def test_rounds_and_days_work_alike_on_sqlite_and_postgresql(planted: Planted, any_database: Session) -> None:

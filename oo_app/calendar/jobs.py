@@ -1,16 +1,20 @@
 """Calendar syncs on the task engines (in-process scheduler and procrastinate workers): every minute, the calendars
 whose next attempt has come are synced.
 
-Like Todoist's rounds (:mod:`oo_app.integrations.jobs`): a round syncs at most :data:`ROUND_LIMIT` calendars of persons
-who grant ``calendar``, each claimed in the database first (:func:`oo_app.integrations.schedule.claim`), so
-overlapping rounds and a "sync now" never read the same calendar twice at once; a failure is kept on the integration
-and logged, never raised out of a round. Never import Reflex here.
+A round takes every calendar that is due, of persons who grant ``calendar``, longest waiting first, up to
+``calendar_round_max``, and reads ``calendar_round_threads`` of them at once; it starts no sync after
+:data:`ROUND_BUDGET_S`, so a round ends within its minute and the next one takes the rest. Each calendar is claimed in
+the database first (:func:`oo_app.integrations.schedule.claim`), so overlapping rounds and a "sync now" never read the
+same calendar twice at once, and each is read at most once per ``calendar_sync_interval_s`` (failures back off). A
+failure is kept on the integration and logged, never raised out of a round. Never import Reflex here.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -35,13 +39,14 @@ SYNC_TASK = "oo.sync_calendars"
 SYNC_CRON = "* * * * *"
 SYNC_PERIODIC_ID = "calendars-every-minute"
 SYNC_PRIORITY = 5  # like Todoist's: a sync can wait a minute, a tip at its hour cannot
-ROUND_LIMIT = 50
 ROUND_INTERVAL_S = 60.0
+ROUND_BUDGET_S = 50.0  # no sync starts later in a round: it ends before the next minute's round begins
 
 
-def due(now: datetime, limit: int = ROUND_LIMIT) -> list[int]:
-    """Ids of up to ``limit`` connected calendars whose next attempt has come and whose person grants ``calendar``,
-    longest waiting first."""
+def due(now: datetime, limit: int | None = None) -> list[int]:
+    """Ids of up to ``limit`` (``calendar_round_max``) connected calendars whose next attempt has come and whose
+    person grants ``calendar``, longest waiting first."""
+    limit = get_settings().calendar_round_max if limit is None else limit
     with session_scope() as session:
         rows = session.exec(
             select(Integration.id)
@@ -94,17 +99,37 @@ def _retry_soon(integration_id: int, error: Exception, now: datetime) -> None:
         log.exception("could not record the failed sync of calendar #%s; a later round retries", integration_id)
 
 
-def sync_due(now: datetime | None = None, limit: int = ROUND_LIMIT) -> int:
-    """One round: sync up to ``limit`` calendars whose next attempt has come; how many synced."""
+def sync_due(
+    now: datetime | None = None,
+    limit: int | None = None,
+    threads: int | None = None,
+    budget_s: float = ROUND_BUDGET_S,
+) -> int:
+    """One round: sync every calendar whose next attempt has come, at most ``limit`` (``calendar_round_max``),
+    ``threads`` at once (``calendar_round_threads``), none started after ``budget_s``; how many synced."""
     now = now or datetime.now(UTC)
-    synced = 0
-    for integration_id in due(now, limit):
+    threads = get_settings().calendar_round_threads if threads is None else threads
+    ids = due(now, limit)
+    deadline = time.monotonic() + budget_s
+
+    def sync_one(integration_id: int) -> bool:
+        if time.monotonic() > deadline:
+            return False  # not claimed: still due, the next round takes it first
         try:
-            synced += sync_claimed(integration_id, now) is not None
+            return sync_claimed(integration_id, now) is not None
         except Exception:  # one person's broken sync must not starve the others of the round
             log.exception(
                 "calendar sync of integration #%s failed; its lease ends and a later round retries", integration_id
             )
+            return False
+
+    if threads <= 1 or len(ids) <= 1:
+        synced = sum(sync_one(integration_id) for integration_id in ids)
+    else:
+        with ThreadPoolExecutor(max_workers=min(threads, len(ids)), thread_name_prefix="oo-calendar-round") as pool:
+            synced = sum(pool.map(sync_one, ids))
+    if len(ids) - synced:
+        log.info("calendar round: %d of %d due calendars synced", synced, len(ids))
     return synced
 
 
