@@ -147,8 +147,9 @@ def test_a_new_person_connects_caldav_syncs_and_disconnects(
 ) -> None:
     page = _settings(new_context, app_server, provider, CAL, DESKTOP)
     principal, password = seeded.principal_url("ada"), seeded.users["ada"]
-    assert "never reads or keeps a meeting's title, description, guests or place" in page.inner_text(
-        "#calendar-section"
+    assert (
+        "takes only when each starts and ends, and never keeps, logs or passes on a meeting's title"
+        in page.inner_text("#calendar-section")
     )
     assert "Grant “Your calendar” above" in page.inner_text("#calendar-google"), "no Google link before the consent"
 

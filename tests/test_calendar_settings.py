@@ -1,14 +1,18 @@
 """What the calendar section of ``/settings`` says, without a browser: a connection's host and last sync in words, what
-to do when a calendar stopped letting oO in, a refused connection said as one, and the Google link offered only
-where the server has a Google client. The browser test (tests/test_calendar_browser.py) covers the page itself."""
+to do when a calendar stopped letting oO in, a refused connection said as one, the Google link offered only
+where the server has a Google client, and what oO reads of a calendar said truthfully. The browser test
+(tests/test_calendar_browser.py) covers the page itself."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
+from agents.busy import CALENDAR_CONSENT
 from oo_app.calendar.connections import CalendarConnection
 from oo_app.calendar.sources import CALDAV, GOOGLE, ICS
+from oo_app.components.calendar_section import WHAT_OO_READS
+from oo_app.profile.consents import consent_text
 from oo_app.state.calendar import _google_offered, _not_connected, _row
 from oo_app.state.words import sentence
 
@@ -73,3 +77,13 @@ def test_the_google_link_is_offered_only_with_a_google_client(configure: Callabl
     assert _google_offered() is False
     configure(OO_GOOGLE_CALENDAR_CLIENT_ID="oo-calendar.apps.example", OO_GOOGLE_CALENDAR_CLIENT_SECRET="s3cret")
     assert _google_offered() is True
+
+
+def test_what_oo_reads_is_said_truthfully_events_pass_through_and_no_title_is_kept() -> None:
+    # An ICS or CalDAV answer holds whole events, titles included, parsed in memory: "never reads" would be untrue.
+    said = [WHAT_OO_READS, consent_text(CALENDAR_CONSENT).text]
+    assert all("never reads" not in text and "never keeps or reads" not in text for text in said), said
+    assert "takes only when each starts and ends" in WHAT_OO_READS
+    assert "never keeps, logs or passes on a meeting's title, description, guests or place" in WHAT_OO_READS
+    assert "takes only when each meeting starts and ends" in said[1]
+    assert consent_text(CALENDAR_CONSENT).version == "v2", "a new wording is a new version to agree to"

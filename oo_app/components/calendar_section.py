@@ -35,7 +35,8 @@ WIDE_FIELD = {**FIELD, "width": "100%", "max_width": "28rem", "box_sizing": "bor
 
 WHAT_OO_READS = (
     "oO reads only when you are busy, for the next two days, so a tip fits your free time and no notification "
-    "reaches you in a meeting. It never reads or keeps a meeting's title, description, guests or place."
+    "reaches you in a meeting. A calendar address or CalDAV server sends whole events: oO takes only when each starts "
+    "and ends, and never keeps, logs or passes on a meeting's title, description, guests or place."
 )
 CALDAV_HELP = (
     "iCloud, Fastmail and Nextcloud need an app password made for oO in your account's security settings, not your "

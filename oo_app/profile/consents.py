@@ -65,10 +65,11 @@ CONSENT_TEXTS: dict[str, ConsentText] = {
         "Your energy check-ins",
     ),
     CALENDAR_CONSENT: ConsentText(
-        "v1",
+        "v2",
         "Lets oO read when you are busy in the calendar you connect, so a tip fits the free time before your next "
-        "meeting and nothing reaches you in one. oO keeps only how busy each day was; it never keeps or reads a "
-        "meeting's title, description, guests or place. Turning it off deletes what it kept.",
+        "meeting and nothing reaches you in one. oO takes only when each meeting starts and ends and keeps only how "
+        "busy each day was; it never keeps a meeting's title, description, guests or place. Turning it off deletes "
+        "what it kept.",
         "Your calendar",
     ),
     PUSH_CONSENT: ConsentText(
