@@ -591,6 +591,70 @@ def test_a_server_root_that_is_no_caldav_resource_is_asked_at_its_well_known_add
     ]
 
 
+@pytest.fixture(scope="module")
+def series(radicale: RadicaleServer) -> str:
+    """Ada's calendar ``series`` (outside the windows above): a daily stand-up with one instance cancelled by an
+    override, and daily meetings across both of 2026's DST changes in Berlin; its URL."""
+    standup = vcalendar(
+        BERLIN_VTIMEZONE,
+        vevent(
+            "standup",
+            "DTSTART;TZID=Europe/Berlin:20261012T091500",
+            "DTEND;TZID=Europe/Berlin:20261012T093000",
+            "RRULE:FREQ=DAILY;COUNT=5",
+        ),
+        vevent(
+            "standup",
+            "RECURRENCE-ID;TZID=Europe/Berlin:20261014T091500",
+            "DTSTART;TZID=Europe/Berlin:20261014T091500",
+            "DTEND;TZID=Europe/Berlin:20261014T093000",
+            "STATUS:CANCELLED",
+        ),
+    )
+    radicale.put_event("ada", "series", standup)
+    for uid, first in (("spring", "20260327"), ("autumn", "20261023")):
+        radicale.put_event(
+            "ada",
+            "series",
+            vcalendar(
+                BERLIN_VTIMEZONE,
+                vevent(
+                    uid,
+                    f"DTSTART;TZID=Europe/Berlin:{first}T100000",
+                    f"DTEND;TZID=Europe/Berlin:{first}T110000",
+                    "RRULE:FREQ=DAILY;COUNT=4",
+                ),
+            ),
+        )
+    return radicale.calendar_url("ada", "series")
+
+
+def test_an_instance_cancelled_by_its_override_is_not_busy_through_caldav(series: str) -> None:
+    found = spans(caldav(series).busy(utc(2026, 10, 12), utc(2026, 10, 17)))
+    assert [start for start, _ in found] == [
+        utc(2026, 10, 12, 7, 15),
+        utc(2026, 10, 13, 7, 15),
+        utc(2026, 10, 15, 7, 15),
+        utc(2026, 10, 16, 7, 15),
+    ], "the 14 October stand-up (STATUS:CANCELLED on its RECURRENCE-ID) is gone, the others stay"
+
+
+@pytest.mark.parametrize(
+    ("since", "until", "hours"),
+    [
+        (utc(2026, 3, 27), utc(2026, 3, 31), [9, 9, 8, 8]),  # CET, then CEST from 29 March
+        (utc(2026, 10, 23), utc(2026, 10, 27), [8, 8, 9, 9]),  # CEST, then CET from 25 October
+    ],
+)
+def test_a_series_across_a_dst_change_keeps_its_local_hour_through_caldav(
+    series: str, since: datetime, until: datetime, hours: list[int]
+) -> None:
+    found = spans(caldav(series).busy(since, until))
+    assert [(start.hour, end - start) for start, end in found] == [(hour, timedelta(hours=1)) for hour in hours], (
+        "10:00 to 11:00 in Berlin every day, whatever the offset"
+    )
+
+
 def test_the_password_stays_out_of_sight(seeded: RadicaleServer, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
     calendar = caldav(seeded.url)
