@@ -44,6 +44,11 @@ from oo_app.profile.deletion import delete_account
 from oo_app.profile.export import export_person
 from tests.auth_helpers import sign_in
 from tests.conftest import NOW
+from tests.ics_server import IcsServer, ics_server
+from tests.radicale_server import RadicaleServer, radicale
+from tests.test_todoist import dump
+
+__all__ = ["ics_server", "radicale"]  # fixtures, used by name
 
 KEY = Fernet.generate_key().decode()
 SECRET_ADDRESS = "https://calendar.example.org/private/wombat-8812-secret/basic.ics"
@@ -134,15 +139,6 @@ def row_of(session: Session, user: User, kind: str) -> Integration | None:
     return access.integration_of(session, user, kind)
 
 
-def everything(engine: Engine) -> str:
-    tables, lines = sa.MetaData(), []
-    with engine.connect() as connection:
-        tables.reflect(bind=connection)
-        for table in tables.sorted_tables:
-            lines.extend(f"{table.name}: {tuple(row)!r}" for row in connection.execute(sa.select(table)))
-    return "\n".join(lines)
-
-
 # --- connecting -----------------------------------------------------------------------------------------------------
 
 
@@ -159,7 +155,7 @@ def test_connecting_an_address_reads_it_once_then_keeps_it_encrypted_with_only_i
     row = row_of(session, person, ICS)
     assert (row.status, row.label, row.last_error) == ("connected", "calendar.example.org", None)
     assert row.next_attempt_at == NOW + timedelta(seconds=900), "the next sync an interval later"
-    assert "wombat-8812" not in everything(engine), "the secret address is stored encrypted only"
+    assert "wombat-8812" not in dump(engine), "the secret address is stored encrypted only"
     assert access.credentials_of(row) == {"address": SECRET_ADDRESS}
 
 
@@ -183,7 +179,7 @@ def test_a_refused_address_stores_nothing(planted: Planted, session: Session, pe
 
     assert row_of(session, person, ICS) is None
     assert day_rows(session, person) == {}
-    assert "wrong-9931" not in everything(engine)
+    assert "wrong-9931" not in dump(engine)
 
 
 def test_a_caldav_account_is_validated_with_its_password_and_kept_as_one_encrypted_secret(
@@ -198,7 +194,7 @@ def test_a_caldav_account_is_validated_with_its_password_and_kept_as_one_encrypt
 
     row = row_of(session, person, CALDAV)
     assert (row.status, row.label) == ("connected", "dav.example.net")
-    assert PASSWORD not in everything(engine)
+    assert PASSWORD not in dump(engine)
     assert access.credentials_of(row) == {"url": CALDAV_URL, "username": "ada", "password": PASSWORD}
 
 
@@ -694,3 +690,49 @@ def test_an_address_on_a_loopback_server_connects_through_the_real_source(
     assert report.intervals == 1
     assert day_rows(session, person)[TODAY].busy_minutes == 60
     assert busy_cache.busy_of(person.id, session, now=NOW) == [BusyInterval(at(20, 13), at(20, 14))]
+
+
+# --- what the database holds after real reads ------------------------------------------------------------------
+
+MEETING_DETAILS = ("Salary talk with Mallory", "severance-terms-5521", "Room Wombat-7781", "mallory-4412@example.org")
+
+
+def detailed_meeting(uid: str, start: str, end: str) -> str:
+    """One calendar object: a meeting with a title, a description, a place, an organiser and a guest."""
+    title, description, place, guest = MEETING_DETAILS
+    return (
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//oO tests//EN\r\nBEGIN:VEVENT\r\n"
+        f"UID:{uid}\r\nDTSTAMP:20261101T000000Z\r\nDTSTART:{start}\r\nDTEND:{end}\r\nSUMMARY:{title}\r\n"
+        f"DESCRIPTION:{description}\r\nLOCATION:{place}\r\nORGANIZER:mailto:{guest}\r\n"
+        f"ATTENDEE;CN=Mallory:mailto:{guest}\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+    )
+
+
+def test_after_real_ics_and_caldav_syncs_the_database_holds_no_title_description_place_or_guest(
+    configure: Callable[..., None],
+    session: Session,
+    person: User,
+    engine: Engine,
+    ics_server: IcsServer,
+    radicale: RadicaleServer,
+) -> None:
+    configure(OO_ENV="test", OO_TOKEN_KEYS=json.dumps([KEY]))
+    ics_server.routes["/private/dump-secret.ics"] = (
+        200,
+        {},
+        detailed_meeting("a", "20261120T130000Z", "20261120T140000Z"),
+    )
+    radicale.put_event("ada", "dump", detailed_meeting("b", "20261121T090000Z", "20261121T100000Z"))
+    connections.connect_ics(session, person, ics_server.url("/private/dump-secret.ics"), now=NOW)
+    connections.connect_caldav(
+        session, person, radicale.calendar_url("ada", "dump"), "ada", radicale.users["ada"], now=NOW
+    )
+    assert jobs.sync_due(now=NOW + timedelta(minutes=15)) == 2, "both read again by a round"
+    assert sorted(busy_cache.cached(person.id)) == [CALDAV, ICS]
+    assert day_rows(session, person)[TOMORROW].meetings == 1
+
+    text = dump(engine)
+
+    assert "calendar_days: " in text, "the dump holds what the syncs stored"
+    assert [detail for detail in MEETING_DETAILS if detail.lower() in text.lower()] == []
+    assert "Mallory" not in text
