@@ -7,6 +7,8 @@ cd "$ROOT"
 VENV="$ROOT/.venv"
 BUN_VERSION="1.4.5"
 AXE_VERSION="4.14.1"  # axe-core, the accessibility audit the browser tests inject into the pages
+# Where ensure_bun installs bun; set here so that export_env works without ensure_bun (benchmarks, offline use).
+BUN="$ROOT/.tools/node_modules/bun/bin/bun.exe"
 LOCK="$ROOT/requirements.lock"
 # The CPU build of torch lies on this machine kind's disk; the index only has CUDA builds of several GB.
 WHEELS="${OO_WHEELS_DIR:-/opt/wheels}"
@@ -49,7 +51,6 @@ ensure_python() {
 
 ensure_bun() {
     # Reflex would download bun from a website; take it from the npm registry instead.
-    BUN="$ROOT/.tools/node_modules/bun/bin/bun.exe"
     if [ ! -x "$BUN" ] || [ "$("$BUN" --version 2>/dev/null)" != "$BUN_VERSION" ]; then
         command -v npm >/dev/null 2>&1 || { echo "oO needs Node.js and npm (for bun) on PATH" >&2; exit 1; }
         log "installing bun $BUN_VERSION from the npm registry"
