@@ -432,7 +432,7 @@ def test_https_connects_to_the_approved_address_and_checks_the_certificate(
         with pytest.raises(ProviderUnavailable):  # not trusted: the certificate is checked
             source(server.url(SECRET_PATH)).busy(*UTC_DAY)
         trusting = ssl.create_default_context(cafile=str(certificate))
-        monkeypatch.setattr("oo_app.calendar.outbound.httpx.create_ssl_context", lambda **_: trusting)
+        monkeypatch.setattr("oo_app.calendar.outbound.tls_context", lambda: trusting)
         assert len(source(server.url(SECRET_PATH)).busy(*UTC_DAY)) == 1, "calendar.test never resolves by DNS"
     assert set(resolved) == {"calendar.test"}
 

@@ -21,7 +21,9 @@ window; applying changes against the mirror's own window is right either way, an
 
 from __future__ import annotations
 
+import functools
 import logging
+import ssl
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
@@ -142,6 +144,13 @@ def api_time(moment: datetime) -> str:
 # --- the API ------------------------------------------------------------------------------------------------------
 
 
+@functools.cache
+def _tls_context() -> ssl.SSLContext:
+    """httpx's default TLS context (``SSL_CERT_FILE`` honoured), built once per process rather than once per read:
+    loading the CAs costs more than a read that finds nothing changed."""
+    return httpx.create_ssl_context()
+
+
 def _reason(response: httpx.Response) -> str:
     """The ``reason`` of Google's error body (``{"error": {"errors": [{"reason": ...}]}}``), or ``""``."""
     try:
@@ -253,6 +262,7 @@ class GoogleCalendarSource:
             base_url=self._api_url,
             headers={"Authorization": f"Bearer {self._access_token}"},
             timeout=httpx.Timeout(self._timeout_s),
+            verify=_tls_context(),
         ) as client:
             for _ in range(MAX_PAGES):
                 try:

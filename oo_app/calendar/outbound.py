@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import base64
 import email.utils
+import functools
+import ssl
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -138,14 +140,18 @@ class _PinnedBackend(httpcore.SyncBackend):
         raise failure or httpcore.ConnectError("could not connect")
 
 
+@functools.cache
+def tls_context() -> ssl.SSLContext:
+    """The TLS context of every calendar connection: httpx's default (its CA bundle, certificates checked against the
+    host name), built once per process, as loading the CAs costs more than reading a small calendar."""
+    return httpx.create_ssl_context(trust_env=False)
+
+
 class _PinnedTransport(httpx.HTTPTransport):
     def __init__(self, backend: _PinnedBackend) -> None:
-        super().__init__(trust_env=False)
-        # httpx takes no network backend of its own: the pool it built is replaced by one that connects through ours
-        # (with httpx's default TLS context, so certificates are verified against the host name as usual).
-        self._pool = httpcore.ConnectionPool(
-            ssl_context=httpx.create_ssl_context(trust_env=False), network_backend=backend, max_connections=4
-        )
+        super().__init__(verify=tls_context(), trust_env=False)
+        # httpx takes no network backend of its own: the pool it built is replaced by one that connects through ours.
+        self._pool = httpcore.ConnectionPool(ssl_context=tls_context(), network_backend=backend, max_connections=4)
 
 
 @dataclass(frozen=True)
