@@ -629,14 +629,24 @@ def test_calendar_writes_need_the_csrf_proof(client: TestClient, planted: Plante
     assert client.post("/api/integrations/calendar/ics/disconnect").status_code == 403
 
 
-def test_the_benchmark_plants_a_calendar_icalendar_reads_and_refuses_zero_persons() -> None:
+def test_the_benchmark_plants_a_calendar_icalendar_reads_and_refuses_zero_persons(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     import icalendar
 
     from benchmarks import calendar as benchmark
 
-    assert (benchmark.parse_args([]).persons, benchmark.parse_args([]).cache_persons) == (50, 10_000)
+    defaults = benchmark.parse_args([])
+    assert (defaults.persons, defaults.round_persons, defaults.threads, defaults.cache_persons) == (50, 500, 8, 10_000)
+    for zero in ("--persons", "--round-persons", "--threads"):
+        with pytest.raises(SystemExit):
+            benchmark.parse_args([zero, "0"])
     with pytest.raises(SystemExit):
-        benchmark.parse_args(["--persons", "0"])
+        benchmark.parse_args(["--help"])
+    said = " ".join(capsys.readouterr().out.split())
+    assert "a round of many due calendars, and the memory of what each process holds for many persons." in said, (
+        "--help says the whole first sentence"
+    )
     planted = icalendar.Calendar.from_ical(benchmark.calendar_text(10, NOW, seed=1))
     events = planted.walk("VEVENT")
     assert len(events) == 10
