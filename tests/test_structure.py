@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ast
 import os
+import re
 import subprocess
 import sys
 import tomllib
@@ -132,3 +133,21 @@ def test_the_readme_layout_names_every_room_of_the_app() -> None:
         f"oo_app/{path.name}" for path in rooms if f"`oo_app/{path.name}{'/' if path.is_dir() else ''}`" not in layout
     ]
     assert not unnamed, f"README's Layout does not name {unnamed}"
+
+
+def layout_row(path: str) -> str:
+    """The row of README's layout table whose first cell starts with the code ``path``."""
+    rows = [line for line in readme_layout().splitlines() if line.startswith(f"| `{path}`")]
+    assert len(rows) == 1, f"README's Layout has {len(rows)} rows for {path}"
+    return rows[0]
+
+
+@pytest.mark.parametrize(
+    ("folder", "row"), [("oo_app/recommender", "oo_app/recommender/"), ("tests/fakes", "tests/")], ids=str
+)
+def test_the_readme_layout_names_every_module_of_the_recommender_and_every_fake(folder: str, row: str) -> None:
+    words = layout_row(row).replace("_", " ").lower()
+    modules = [path.stem for path in sorted((ROOT / folder).glob("*.py")) if path.name != "__init__.py"]
+    assert len(modules) >= 5, f"the walk found only {modules}"
+    unnamed = [name for name in modules if not re.search(rf"\b{name.replace('_', ' ')}\b", words)]
+    assert not unnamed, f"README's Layout row {row!r} does not name {unnamed}"
