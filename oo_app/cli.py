@@ -184,10 +184,10 @@ def worker(concurrency: int | None) -> None:
 def agents_enqueue() -> None:
     """Queue one job per due (person, agent) on the job queue; print how many."""
     from oo_app.tasks.agent_jobs import enqueue_due
-    from oo_app.tasks.engine import JobQueueUnavailable
+    from oo_app.tasks.engine import JobQueueUnavailable, get_app
 
     try:
-        click.echo(json.dumps({"enqueued": enqueue_due()}))
+        click.echo(json.dumps({"enqueued": enqueue_due(get_app())}))
     except JobQueueUnavailable as error:
         raise click.ClickException(str(error)) from None
 

@@ -33,7 +33,7 @@ from oo_app.settings import get_settings
 from oo_app.state.first_run import FirstRunState
 from oo_app.state.settings import SettingsState
 from oo_app.state.tip import TipState
-from oo_app.tasks.inprocess import LIFESPAN_TASKS
+from oo_app.tasks.domains import LIFESPAN_TASKS
 
 configure_logging()  # once per backend process, before anything of the app logs
 bootstrap()
@@ -97,6 +97,6 @@ app.add_page(
     index, route="/", title="oO", description="One well-timed tip.", on_load=[FirstRunState.open, TipState.load]
 )
 app.add_page(settings, route="/settings", title="oO · settings", on_load=SettingsState.load)
-for lifespan_task in LIFESPAN_TASKS:  # agents, push, housekeeping, Todoist (each off unless the in-process engine runs)
+for lifespan_task in LIFESPAN_TASKS:  # every domain with jobs (each off unless the in-process engine runs)
     app.register_lifespan_task(lifespan_task)
 app.register_lifespan_task(warm_llm)

@@ -115,9 +115,11 @@ def job_status(job_id: int) -> str:
 
 @pytest.mark.postgres
 def test_a_running_pair_is_not_deferred_again(queue: int) -> None:
-    assert agent_jobs.enqueue_due(NOW) == len(registry())
+    assert agent_jobs.enqueue_due(task_engine.get_app(), NOW) == len(registry())
     asyncio.run(take_as_a_dead_worker())
-    assert agent_jobs.enqueue_due(NOW) == 0, "waiting pairs hit their queueing lock; the running one must be skipped"
+    assert agent_jobs.enqueue_due(task_engine.get_app(), NOW) == 0, (
+        "waiting pairs hit their queueing lock; the running one must be skipped"
+    )
 
 
 @pytest.mark.postgres
@@ -139,7 +141,7 @@ def test_a_stalled_job_with_a_waiting_twin_ends_and_frees_its_pair(queue: int) -
 
 @pytest.mark.postgres
 def test_a_stalled_job_goes_back_to_the_queue(queue: int) -> None:
-    assert agent_jobs.enqueue_due(NOW) == len(registry())
+    assert agent_jobs.enqueue_due(task_engine.get_app(), NOW) == len(registry())
     job_id = asyncio.run(take_as_a_dead_worker())
 
     assert asyncio.run(recover_stalled_jobs()) == 1
@@ -181,7 +183,9 @@ def test_a_thousand_jobs_survive_a_killed_worker(
     with db.session_scope() as session:
         user_ids = add_persons(session, math.ceil(JOBS / agent_count), now, days=14)
     expected = len(user_ids) * agent_count
-    assert agent_jobs.enqueue_due(now) == expected, "every (person, agent) pair should be due once"
+    assert agent_jobs.enqueue_due(task_engine.get_app(), now) == expected, (
+        "every (person, agent) pair should be due once"
+    )
 
     env = {
         **os.environ,

@@ -1,10 +1,12 @@
-"""The task engine: one procrastinate app carries the jobs of every domain, and the app starts every in-process loop.
+"""The task engine: one procrastinate app carries the jobs of every domain, and the app starts every in-process loop,
+both from the one list of domains.
 No PostgreSQL needed: the app is built, never opened. That the agents never reach up into the engine, push or the UI
 is an import contract (``pyproject.toml``, checked by ``tests/test_structure.py``).
 """
 
 from __future__ import annotations
 
+import ast
 import asyncio
 from collections.abc import Callable
 
@@ -14,7 +16,9 @@ from oo_app import housekeeping
 from oo_app.calendar import jobs as calendar_jobs
 from oo_app.integrations import jobs as integration_jobs
 from oo_app.push import jobs as push_jobs
+from oo_app.settings import ROOT
 from oo_app.tasks import agent_jobs, engine
+from oo_app.tasks.domains import DOMAINS, LIFESPAN_TASKS
 
 QUEUE_URL = "postgresql+psycopg://127.0.0.1:5432/test"  # trust auth; building the app never connects
 
@@ -60,11 +64,9 @@ def test_the_job_queue_refuses_a_database_that_is_not_postgresql(configure: Call
 
 
 def test_every_inprocess_loop_stays_off_when_the_scheduler_is(configure: Callable[..., None]) -> None:
-    from oo_app.tasks.inprocess import LIFESPAN_TASKS, agent_scheduler
-
     configure(OO_SCHEDULER_ENABLED="false")
     assert (
-        agent_scheduler,
+        agent_jobs.agent_scheduler,
         push_jobs.push_scheduler,
         housekeeping.housekeeping_scheduler,
         integration_jobs.todoist_scheduler,
@@ -72,3 +74,25 @@ def test_every_inprocess_loop_stays_off_when_the_scheduler_is(configure: Callabl
     ) == LIFESPAN_TASKS
     for task in LIFESPAN_TASKS:
         asyncio.run(asyncio.wait_for(task(), timeout=5))  # returns at once, or times out
+
+
+def registers_of_jobs() -> set[str]:
+    """Every module of the product that defines ``register(app: App)``: a domain that has jobs, read from the source."""
+    found = set()
+    for path in sorted((ROOT / "oo_app").rglob("*.py")):
+        for node in ast.parse(path.read_text()).body:
+            if isinstance(node, ast.FunctionDef) and node.name == "register" and node.args.args:
+                annotation = node.args.args[0].annotation
+                if isinstance(annotation, ast.Name) and annotation.id == "App":
+                    found.add(".".join(path.relative_to(ROOT).with_suffix("").parts))
+    return found
+
+
+def test_every_domain_with_jobs_is_listed_once_with_its_register_and_its_loop_together() -> None:
+    registers = registers_of_jobs()
+    assert {"oo_app.push.jobs", "oo_app.housekeeping"} <= registers, f"the scan misses registers: {registers}"
+    listed = [domain.register.__module__ for domain in DOMAINS]
+    assert sorted(listed) == sorted(registers), "list each domain that has jobs once in oo_app/tasks/domains.py"
+    apart = [domain.name for domain in DOMAINS if domain.loop.__module__ != domain.register.__module__]
+    assert not apart, f"a domain's in-process loop lives beside its register: {apart}"
+    assert tuple(domain.loop for domain in DOMAINS) == LIFESPAN_TASKS, "the app starts every domain's loop"

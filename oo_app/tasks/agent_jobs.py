@@ -5,8 +5,9 @@ at-least-once (an error is retried; the jobs of a worker killed mid-run are put 
 exactly-once, because the runner's ``job_key`` (person, agent version, schedule slot of ``at``) is unique and a job
 re-checks eligibility and due-ness before computing. A lock per (person, agent) keeps a pair from running twice at
 once and a queueing lock keeps it from waiting twice. Every minute a periodic job recovers the jobs of dead workers
-(:mod:`oo_app.tasks.recovery`), then defers the due pairs. :func:`register` adds both tasks to the engine's app.
-Never import Reflex here: the app defers, workers compute.
+(:mod:`oo_app.tasks.recovery`), then defers the due pairs. :func:`register` adds both tasks to the engine's app;
+:func:`agent_scheduler` is the in-process twin, a lifespan task of the app when no workers run (both are listed once,
+in :data:`oo_app.tasks.domains.DOMAINS`). Never import Reflex here: the app defers, workers compute.
 """
 
 from __future__ import annotations
@@ -24,9 +25,10 @@ from oo_app.clock import as_utc
 from oo_app.db import session_scope
 from oo_app.erasure import PersonGone, unless_gone
 from oo_app.models import User
+from oo_app.recommender import refresh_tips
 from oo_app.settings import get_settings
-from oo_app.tasks.engine import get_app
 from oo_app.tasks.recovery import retry_stalled_jobs
+from oo_app.tasks.scheduler import run_forever
 
 if TYPE_CHECKING:
     # procrastinate is imported when the engine builds its app, not by whoever imports this module.
@@ -110,13 +112,15 @@ def _defer_due(app: App, now: datetime) -> int:
     return deferred
 
 
-def enqueue_due(now: datetime | None = None) -> int:
-    """Defer one job per due (person, eligible agent) pair as of ``now`` (default: now); how many were deferred.
+def enqueue_due(app: App, now: datetime | None = None) -> int:
+    """Defer one job per due (person, eligible agent) pair as of ``now`` (default: now) into the engine's ``app``
+    (:func:`oo_app.tasks.engine.get_app`, opened here); how many were deferred.
 
     A pair whose job already waits or runs is skipped, so calling this again (or every minute) never piles up jobs.
+    The caller hands in the app: the engine builds it from the domains, this one among them.
     """
-    with get_app().open() as app:
-        return _defer_due(app, (now or datetime.now(UTC)).astimezone(UTC))
+    with app.open() as opened:
+        return _defer_due(opened, (now or datetime.now(UTC)).astimezone(UTC))
 
 
 async def enqueue_due_and_recover(context: JobContext, timestamp: int) -> int:
@@ -140,3 +144,18 @@ def register(app: App) -> None:
     app.periodic(cron=ENQUEUE_CRON, periodic_id="every-minute")(
         app.task(name=ENQUEUE_TASK, pass_context=True, priority=ENQUEUE_PRIORITY)(enqueue_due_and_recover)
     )
+
+
+def _refresh(user_ids: set[int]) -> None:
+    with session_scope() as session:
+        refresh_tips(session, user_ids)
+
+
+async def agent_scheduler() -> None:
+    """Runs due agents for as long as the app lives, then fresher tips for their persons, every
+    OO_SCHEDULER_INTERVAL_S; returns at once when OO_SCHEDULER_ENABLED=0 or workers own the jobs."""
+    settings = get_settings()
+    if not settings.runs_inprocess_scheduler:
+        log.info("in-process agent scheduler is off")
+        return
+    await run_forever(settings.scheduler_interval_s, _refresh)

@@ -1,13 +1,13 @@
 """The procrastinate app (PostgreSQL): built at first use from the domains that have jobs, one worker per process.
 
-Each module of :data:`DOMAINS` has a ``register(app)`` that adds its tasks and periodic tasks; adding a domain of jobs
-(e.g. a sync) is adding one line there. Task names never change: jobs already in a queue must still find their task.
-procrastinate is imported on first use, so reading :func:`conninfo` (``/health``) stays cheap. Never import Reflex.
+Each domain of :data:`oo_app.tasks.domains.DOMAINS` has a ``register(app)`` that adds its tasks and periodic tasks;
+adding a domain of jobs (e.g. a sync) is adding one entry there. Task names never change: jobs already in a queue must
+still find their task. procrastinate and the domains are imported on first use, so reading :func:`conninfo`
+(``/health``) stays cheap. Never import Reflex.
 """
 
 from __future__ import annotations
 
-import importlib
 import logging
 import os
 import socket
@@ -24,15 +24,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# The modules whose register(app) adds their jobs to the app, imported when the app is built.
-DOMAINS = (
-    "oo_app.tasks.agent_jobs",  # one job per due (person, agent); every minute, deferral and stalled-job recovery
-    "oo_app.push.jobs",  # the web push rounds
-    "oo_app.housekeeping",  # pending deletions, the daily retention round
-    "oo_app.integrations.jobs",  # Todoist's syncs, each person at their next attempt
-    "oo_app.calendar.jobs",  # calendar syncs (CalDAV, Google, ICS), each person at their next attempt
-)
-
 
 class JobQueueUnavailable(RuntimeError):
     """The job queue has no PostgreSQL database, or its tables are missing."""
@@ -47,9 +38,11 @@ def conninfo(url: str) -> str:
 def _build_app(queue_conninfo: str, max_connections: int) -> App:
     from procrastinate import App, PsycopgConnector
 
+    from oo_app.tasks.domains import DOMAINS
+
     app = App(connector=PsycopgConnector(conninfo=queue_conninfo, min_size=1, max_size=max_connections))
     for domain in DOMAINS:
-        importlib.import_module(domain).register(app)
+        domain.register(app)
     return app
 
 
@@ -80,9 +73,9 @@ def apply_schema() -> bool:
 def run_worker(concurrency: int | None = None) -> None:
     """Run one worker until SIGINT or SIGTERM, ``concurrency`` jobs at once (default: OO_WORKER_CONCURRENCY).
 
-    The workers run the jobs of every domain of :data:`DOMAINS`: agent jobs, and the periodic jobs (each once across
-    the fleet), among them the every-minute one that defers due pairs and retries the jobs of workers whose heartbeat
-    stopped. Raises :class:`JobQueueUnavailable` before :func:`apply_schema` has run.
+    The workers run the jobs of every domain of :data:`oo_app.tasks.domains.DOMAINS`: agent jobs, and the periodic
+    jobs (each once across the fleet), among them the every-minute one that defers due pairs and retries the jobs of
+    workers whose heartbeat stopped. Raises :class:`JobQueueUnavailable` before :func:`apply_schema` has run.
     """
     bootstrap()
     settings = get_settings()

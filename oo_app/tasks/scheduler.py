@@ -1,6 +1,6 @@
 """The in-process agent scheduler: a background task that computes due (person, agent) outputs every interval.
 
-Started by the app (:data:`oo_app.tasks.inprocess.LIFESPAN_TASKS`); ``/health`` reads its :data:`PULSE`.
+Started by the app (:func:`oo_app.tasks.agent_jobs.agent_scheduler`); ``/health`` reads its :data:`PULSE`.
 It runs the blocking runner in a worker thread so the event loop keeps serving pages. After a round that wrote
 new outputs for a person, ``on_new_outputs(user_ids)`` lets the app react (e.g. prepare a fresher tip).
 A round that fails is logged and the loop goes on; it never takes the app down.
