@@ -1,20 +1,32 @@
 """The page layer's seams, read from the source: a page state never imports another page's state (sign-in is shared
-through :mod:`oo_app.state.signed_in`), components never import a page, and every colour of the pages and components
-is named once, in :mod:`oo_app.components.style`."""
+through :mod:`oo_app.state.signed_in`), components never import a page, and
+every colour of the product is named once, in :mod:`oo_app.palette` (the Reflex pages through
+:mod:`oo_app.components.style`, the plain pages through :mod:`oo_app.plain_page`)."""
 
 from __future__ import annotations
 
 import ast
+import json
 import re
 from pathlib import Path
 
+from oo_app import palette
 from oo_app.settings import ROOT
 
 STATE = ROOT / "oo_app" / "state"
 PAGES = ROOT / "oo_app" / "pages"
 COMPONENTS = ROOT / "oo_app" / "components"
-STYLE = COMPONENTS / "style.py"
+PALETTE = ROOT / "oo_app" / "palette.py"
 COLOUR = re.compile(r"#(?:[0-9a-fA-F]{6}|[0-9a-fA-F]{3})\b")
+# Where the colour scan looks: the product's code and what it serves (tests and docs may spell colours out).
+PRODUCT = ("oo_app", "agents", "admin_notebooks", "benchmarks", "scripts", "assets")
+TEXT_SUFFIXES = {".py", ".js", ".css", ".html", ".json", ".webmanifest", ".svg", ".txt"}
+# Files that may spell a colour out, and why.
+LITERAL_COLOURS = {
+    PALETTE: "the palette itself",
+    # JSON cannot import the palette; test_the_manifest_takes_the_palettes_background holds it to the palette.
+    ROOT / "assets" / "manifest.webmanifest": "the web manifest's background and theme colours",
+}
 
 
 def module_name(path: Path) -> str:
@@ -50,7 +62,14 @@ def page_state_modules() -> set[str]:
 
 
 def colour_literals(path: Path) -> list[str]:
-    """The colour literals (``#`` and 3 or 6 hex digits) in the strings of ``path``, as ``line: colour``."""
+    """The colour literals (``#`` and 3 or 6 hex digits) of ``path``, as ``path:line: colour``: in the strings of a
+    Python module (not its comments), anywhere in any other file."""
+    if path.suffix != ".py":
+        return [
+            f"{path.relative_to(ROOT)}:{number}: {colour}"
+            for number, line in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), 1)
+            for colour in COLOUR.findall(line)
+        ]
     return [
         f"{path.relative_to(ROOT)}:{node.lineno}: {colour}"
         for node in ast.walk(ast.parse(path.read_text(), filename=str(path)))
@@ -59,14 +78,28 @@ def colour_literals(path: Path) -> list[str]:
     ]
 
 
+def product_files() -> list[Path]:
+    """Every text file of the product that could carry a colour (built output and caches excluded)."""
+    return sorted(
+        path
+        for folder in PRODUCT
+        for path in (ROOT / folder).rglob("*")
+        if path.is_file() and path.suffix in TEXT_SUFFIXES and "__pycache__" not in path.parts
+    )
+
+
 def test_the_scans_see_the_page_states_their_imports_and_the_palette() -> None:
     pages = page_state_modules()
     assert {"oo_app.state.tip", "oo_app.state.settings"} <= pages, f"page states found: {sorted(pages)}"
     assert "oo_app.state.signed_in" not in pages, "the sign-in mixin is not a page's state"
     assert "oo_app.state.signed_in" in imported_modules(STATE / "tip.py"), "the import scan misses state imports"
-    palette = " ".join(colour_literals(STYLE))
-    assert "#000000" in palette, f"the colour scan misses the palette's black: {palette}"
-    assert "#a8a8a8" in palette, f"the colour scan misses the palette's muted grey: {palette}"
+    in_palette = " ".join(colour_literals(PALETTE))
+    assert "#000000" in in_palette, f"the colour scan misses the palette's black: {in_palette}"
+    assert "#a8a8a8" in in_palette, f"the colour scan misses the palette's muted grey: {in_palette}"
+    manifest = ROOT / "assets" / "manifest.webmanifest"
+    assert "#000000" in " ".join(colour_literals(manifest)), "the colour scan misses colours outside Python"
+    files = product_files()
+    assert {PALETTE, manifest, ROOT / "oo_app" / "hub" / "server.py", ROOT / "assets" / "sw.js"} <= set(files)
 
 
 def test_no_page_state_imports_another_pages_state() -> None:
@@ -90,8 +123,20 @@ def test_components_never_import_a_page() -> None:
     assert not crossings, "pages assemble components, not the other way round:\n" + "\n".join(crossings)
 
 
-def test_every_colour_of_the_pages_and_components_is_named_in_the_style_module() -> None:
-    modules = sorted(p for folder in (PAGES, COMPONENTS) for p in folder.glob("*.py") if p != STYLE)
-    assert len(modules) >= 5, f"too few modules scanned: {modules}"
-    literals = [found for path in modules for found in colour_literals(path)]
-    assert not literals, "name these colours in oo_app/components/style.py and import them:\n" + "\n".join(literals)
+def test_every_colour_of_the_product_is_named_once_in_the_palette() -> None:
+    files = [path for path in product_files() if path not in LITERAL_COLOURS]
+    assert len(files) > 100, f"too few files scanned: {len(files)}"
+    literals = [found for path in files for found in colour_literals(path)]
+    assert not literals, "name these colours in oo_app/palette.py and import them:\n" + "\n".join(literals)
+
+
+def test_the_palette_names_each_colour_once() -> None:
+    colours = {name: value for name, value in vars(palette).items() if name.isupper() and COLOUR.fullmatch(value)}
+    assert len(colours) >= 10, f"the palette's colours: {colours}"
+    doubled = {value for value in colours.values() if list(colours.values()).count(value) > 1}
+    assert not doubled, f"one name per colour: {doubled}"
+
+
+def test_the_manifest_takes_the_palettes_background() -> None:
+    manifest = json.loads((ROOT / "assets" / "manifest.webmanifest").read_text())
+    assert manifest["background_color"] == manifest["theme_color"] == palette.BACKGROUND

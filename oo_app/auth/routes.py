@@ -21,6 +21,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from joserfc.errors import JoseError
 from sqlmodel import Session
 
+from oo_app import plain_page
 from oo_app.auth.accounts import person_for_claims, promote_admin, verified_email
 from oo_app.auth.csrf import check_csrf, check_origin
 from oo_app.auth.errors import Forbidden, SignInFailed, Unauthenticated
@@ -189,23 +190,16 @@ def _clear_cookies(response: Response, settings: Settings) -> None:
     response.delete_cookie(csrf_cookie(settings), httponly=False, **flags)
 
 
-PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="theme-color" content="#000000"><title>oO</title></head>
-<body style="margin:0;min-height:100vh;background:#000;color:#f2f2f2;display:flex;flex-direction:column;
-align-items:center;justify-content:center;gap:1.5rem;padding:2rem;box-sizing:border-box;
-font-family:system-ui,-apple-system,'Segoe UI',sans-serif">
-<main style="max-width:32rem;text-align:center">
-<p id="auth-message" role="alert" style="font-size:1.25rem;line-height:1.4;margin:0 0 1.5rem">{message}</p>
-<a id="auth-back" href="{back}" style="color:#c8c8c8">Back to oO</a>
-</main></body></html>
-"""
+# The reason is the page's alert; the way back its one link.
+MESSAGE_STYLE = "font-size:1.25rem;line-height:1.4;margin:0 0 1.5rem"
+FAILURE_BODY = f"""<p id="auth-message" role="alert" style="{MESSAGE_STYLE}">{{message}}</p>
+<a id="auth-back" href="{{back}}" style="{plain_page.LINK}">Back to oO</a>"""
 
 
 def failure_page(error: SignInFailed) -> HTMLResponse:
     """The plain page of a refused sign-in, sign-out or callback; the reason behind it is logged."""
     log.warning("auth refused (%s): %s", error.status_code, error.reason)
     back = f"{get_settings().app_url}/"
-    body = PAGE.format(message=html.escape(str(error)), back=html.escape(back, quote=True))
+    body = plain_page.page(FAILURE_BODY.format(message=html.escape(str(error)), back=html.escape(back, quote=True)))
     headers = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
     return HTMLResponse(body, status_code=error.status_code, headers=headers)

@@ -1,27 +1,29 @@
-"""How oO's pages look: the palette and the style dicts every page and component takes from here.
+"""How oO's pages look: the style dicts every page and component takes from here, over the palette.
 
-Black, one quiet column, light text; every colour is named once below and nowhere else in ``pages/`` or
-``components/`` (tests/test_ui_structure.py checks it). Muted text must keep passing the contrast audit on black
-(tests/test_accessibility.py). Plain data only: no component, no state.
+Black, one quiet column, light text. The colours are named once, in :mod:`oo_app.palette`, and re-exported here for
+``pages/`` and ``components/``; no colour literal appears anywhere else (tests/test_ui_structure.py checks it). Muted
+text must keep passing the contrast audit on black (tests/test_accessibility.py). Plain data only: no component, no
+state.
 """
 
 from __future__ import annotations
 
-# The palette.
-BACKGROUND = "#000000"
-TEXT = "#f2f2f2"
-BRIGHT = "#ffffff"  # hover and the focus ring
-MUTED_TEXT = "#a8a8a8"  # secondary lines; passes the contrast audit on black
-SOFT_TEXT = "#c8c8c8"  # the reaction buttons' labels
-OUTLINE = "#8a8a8a"  # a button's border
-OUTLINE_QUIET = "#3a3a3a"  # a reaction button's border at rest
-RULE = "#2a2a2a"  # the line between rows
-FIELD_BACKGROUND = "#111111"
-FIELD_OUTLINE = "#6a6a6a"
-ERROR = "#ff8f8f"
-DANGER_OUTLINE = "#ff6b6b"
-OK = "#9fd89f"
-FONT = "system-ui, -apple-system, 'Segoe UI', sans-serif"
+from oo_app.palette import (
+    BACKGROUND,
+    BRIGHT,
+    DANGER_OUTLINE,
+    ERROR,
+    FIELD_BACKGROUND,
+    FIELD_OUTLINE,
+    FONT,
+    MUTED_TEXT,
+    OUTLINE,
+    OUTLINE_QUIET,
+    RULE,
+    SOFT_TEXT,
+    TEXT,
+)
+from oo_app.palette import OK as OK  # only the components use it: re-exported
 
 # Shared by every page.
 PAGE_STYLE = {

@@ -45,6 +45,7 @@ from starlette.routing import Mount, Route
 from starlette.types import ASGIApp, Scope
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
+from oo_app import plain_page
 from oo_app.bootstrap import bootstrap
 from oo_app.errors import OOError
 from oo_app.hub.guard import COOKIE, HubGuard, HubSessions, LoginThrottle, same_origin
@@ -104,28 +105,17 @@ def notebooks(directory: Path = NOTEBOOKS_DIR) -> list[str]:
 
 # --- pages ---------------------------------------------------------------------------------------------------------
 
-PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="theme-color" content="#000000"><title>oO hub</title></head>
-<body style="margin:0;min-height:100vh;background:#000;color:#f2f2f2;display:flex;flex-direction:column;
-align-items:center;justify-content:center;gap:1.5rem;padding:2rem;box-sizing:border-box;
-font-family:system-ui,-apple-system,'Segoe UI',sans-serif">
-<main style="max-width:24rem;width:100%;text-align:center">
-<h1 style="font-weight:400;font-size:1.5rem;margin:0 0 1.5rem">oO hub</h1>
-{body}
-</main></body></html>
-"""
-FIELD = "background:#111;color:#f2f2f2;border:1px solid #444;border-radius:6px;padding:.6rem;font-size:1rem"
+TITLE = '<h1 style="font-weight:400;font-size:1.5rem;margin:0 0 1.5rem">oO hub</h1>'
 LOGIN_FORM = f"""<form method="post" action="/login" style="display:flex;flex-direction:column;gap:.75rem">
 <input type="hidden" name="next" value="{{next}}">
-<label for="name" style="color:#c8c8c8">Your name, recorded on what you change (optional)</label>
-<input id="name" name="name" autocomplete="username" maxlength="64" style="{FIELD}">
-<label for="password" style="color:#c8c8c8">Operators' password</label>
+<label for="name" style="{plain_page.LINK}">Your name, recorded on what you change (optional)</label>
+<input id="name" name="name" autocomplete="username" maxlength="64" style="{plain_page.FIELD}">
+<label for="password" style="{plain_page.LINK}">Operators' password</label>
 <input id="password" name="password" type="password" autocomplete="current-password" required autofocus
- style="{FIELD}">
-<button type="submit" style="{FIELD};cursor:pointer">Log in</button>
+ style="{plain_page.FIELD}">
+<button type="submit" style="{plain_page.FIELD};cursor:pointer">Log in</button>
 </form>
-<p id="hub-message" role="alert" style="color:#ff8a8a;min-height:1.5rem">{{message}}</p>
+<p id="hub-message" role="alert" style="{plain_page.ALERT};min-height:1.5rem">{{message}}</p>
 """
 # not "no-referrer": then the browser posts the login form with "Origin: null", which the origin check refuses
 REFERRER_POLICY = "same-origin"
@@ -141,7 +131,8 @@ NOTEBOOK_POLICY = "frame-ancestors 'none'; object-src 'none'; base-uri 'self'"
 
 
 def _page(body: str, status_code: int = 200, headers: dict[str, str] | None = None) -> HTMLResponse:
-    return HTMLResponse(PAGE.format(body=body), status_code=status_code, headers={**HEADERS, **(headers or {})})
+    document = plain_page.page(TITLE + "\n" + body, title="oO hub", width="24rem")
+    return HTMLResponse(document, status_code=status_code, headers={**HEADERS, **(headers or {})})
 
 
 def _login_page(next_path: str, message: str = "", status_code: int = 200, **headers: str) -> HTMLResponse:
@@ -218,14 +209,14 @@ def _routes(config: HubConfig) -> list[Route]:
     async def index(request: Request) -> Response:
         names = notebooks(config.directory)
         links = "".join(
-            f'<li><a href="{NOTEBOOKS_PATH}/{quote(name)}/" style="color:#f2f2f2">{html.escape(name)}</a></li>'
+            f'<li><a href="{NOTEBOOKS_PATH}/{quote(name)}/" style="{plain_page.TEXT_LINK}">{html.escape(name)}</a></li>'
             for name in names
         )
         body = (
             f'<ul id="notebooks" style="list-style:none;padding:0;font-size:1.25rem;line-height:2">'
             f"{links or '<li>no notebooks</li>'}</ul>"
             '<form method="post" action="/logout"><button type="submit" '
-            f'style="{FIELD};cursor:pointer">Log out</button></form>'
+            f'style="{plain_page.FIELD};cursor:pointer">Log out</button></form>'
         )
         return _page(body)
 

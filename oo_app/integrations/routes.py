@@ -24,6 +24,7 @@ from oo_app.integrations import jobs, oauth, schedule, todoist, webhook
 from oo_app.integrations.oauth import DISCONNECTED, PROVIDERS
 from oo_app.integrations.revocation import disconnect
 from oo_app.integrations.vault import check_vault
+from oo_app.plain_page import LINK, page
 from oo_app.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -38,14 +39,8 @@ SETTINGS_PAGE = "/settings"
 
 def plain_page(message: str, status_code: int) -> HTMLResponse:
     """A plain page for the browser legs of OAuth: what happened and the way back."""
-    body = (
-        '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>oO</title>'
-        '<meta name="viewport" content="width=device-width, initial-scale=1"></head>'
-        '<body style="background:#000;color:#eee;font-family:system-ui,sans-serif;max-width:36rem;margin:20vh auto;'
-        f'padding:0 1rem"><p>{html.escape(message)}</p><p><a style="color:#eee" href="{SETTINGS_PAGE}">'
-        "Back to settings</a></p></body></html>"
-    )
-    return HTMLResponse(body, status_code=status_code)
+    body = f'<p>{html.escape(message)}</p><p><a style="{LINK}" href="{SETTINGS_PAGE}">Back to settings</a></p>'
+    return HTMLResponse(page(body, width="36rem"), status_code=status_code)
 
 
 def state_cookie() -> str:
