@@ -1,11 +1,13 @@
-"""The page layer's seams, read from the source: a page state never imports another page's state (sign-in is shared
-through :mod:`oo_app.state.signed_in`), components never import a page, and
+"""The page layer's seams, read from the source: every page state extends the sign-in base
+(:class:`oo_app.state.signed_in.SignedIn`) and never imports another page's state, components never import a page, and
 every colour of the product is named once, in :mod:`oo_app.palette` (the Reflex pages through
 :mod:`oo_app.components.style`, the plain pages through :mod:`oo_app.plain_page`)."""
 
 from __future__ import annotations
 
 import ast
+import importlib
+import inspect
 import json
 import re
 from pathlib import Path
@@ -27,6 +29,8 @@ LITERAL_COLOURS = {
     # JSON cannot import the palette; test_the_manifest_takes_the_palettes_background holds it to the palette.
     ROOT / "assets" / "manifest.webmanifest": "the web manifest's background and theme colours",
 }
+# Page states that may do without the sign-in base: class name -> why. None today.
+NOT_SIGNED_IN: dict[str, str] = {}
 
 
 def module_name(path: Path) -> str:
@@ -88,6 +92,21 @@ def product_files() -> list[Path]:
     )
 
 
+def page_states() -> list[type]:
+    """Every Reflex state class defined in ``oo_app/state/`` that is not a mixin, imported."""
+    import reflex as rx
+
+    found = []
+    for path in sorted(STATE.glob("*.py")):
+        module = importlib.import_module(module_name(path))
+        found.extend(
+            cls
+            for _, cls in inspect.getmembers(module, inspect.isclass)
+            if cls.__module__ == module.__name__ and issubclass(cls, rx.State) and not vars(cls).get("_mixin")
+        )
+    return found
+
+
 def test_the_scans_see_the_page_states_their_imports_and_the_palette() -> None:
     pages = page_state_modules()
     assert {"oo_app.state.tip", "oo_app.state.settings"} <= pages, f"page states found: {sorted(pages)}"
@@ -121,6 +140,22 @@ def test_components_never_import_a_page() -> None:
         if module.startswith("oo_app.pages")
     ]
     assert not crossings, "pages assemble components, not the other way round:\n" + "\n".join(crossings)
+
+
+def test_every_page_state_extends_the_sign_in_base() -> None:
+    from oo_app.state.signed_in import SignedIn
+
+    states = page_states()
+    names = {cls.__name__ for cls in states}
+    assert {"TipState", "SettingsState", "MoodState"} <= names, f"page states found: {sorted(names)}"
+    outside = [
+        f"{cls.__module__}.{cls.__name__}"
+        for cls in states
+        if not issubclass(cls, SignedIn) and cls.__name__ not in NOT_SIGNED_IN
+    ]
+    assert not outside, "extend oo_app.state.signed_in.SignedIn (or allow-list with a reason):\n" + "\n".join(outside)
+    stale = sorted(set(NOT_SIGNED_IN) - names)
+    assert not stale, f"allow-listed page states that no longer exist: {stale}"
 
 
 def test_every_colour_of_the_product_is_named_once_in_the_palette() -> None:
