@@ -2,7 +2,8 @@
 
 :func:`serve_app` starts ``--single-port`` (page, API and websocket on one origin) on a free loopback port with
 ``OO_APP_URL`` pointing at it and stops its whole process group afterwards; :func:`run_server` is the same with the
-server's process at hand (``--backend-only`` too: the API and the page's websocket, no page build);
+server's process at hand (``--backend-only`` too: the API and the page's websocket, no page build); both go through
+:func:`serve_command`, which serves any command (``oo hub``, the LiteLLM proxy) on a free port the same way;
 :func:`production_env` is the environment of compose's ``app`` service (Granian workers, page state in Redis, metrics
 shared between the workers); :func:`server_processes`, :func:`granian_workers` and :func:`worker_serving` find its
 processes, and which one holds a given connection.
@@ -21,7 +22,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -123,21 +124,46 @@ def run_server(
         # unset (zero) one it accepts.
         server_env["REFLEX_FRONTEND_PORT"] = "0"
     ports = ("--backend-only",) if backend_only else ("--single-port", "--frontend-port", str(port))
-    log_path = workdir / f"{name}.log"
+    command = [
+        str(Path(sys.executable).with_name("reflex")),
+        "run",
+        "--env",
+        "prod",
+        *ports,
+        "--backend-port",
+        str(port),
+    ]
+    with serve_command(
+        command, port, workdir / f"{name}.log", server_env, lambda base: _app_ready(base, page=not backend_only)
+    ) as served:
+        yield served
+
+
+@contextmanager
+def serve_command(
+    command: list[str],
+    port: int,
+    log_path: Path,
+    env: dict[str, str],
+    ready: Callable[[str], bool],
+    *,
+    what: str | None = None,
+    timeout_s: float = START_TIMEOUT_S,
+    cwd: Path = ROOT,
+) -> Iterator[Served]:
+    """``command``, a server listening on loopback ``port``, until the block ends: started in a process group of its
+    own with exactly ``env`` (the caller adds ``os.environ`` when it wants it), logging to ``log_path``; yielded once
+    ``ready(base_url)`` says it serves (an :class:`httpx.HTTPError` counts as not yet). Fails the test, with the log's
+    end, when the command exits first or is not ready within ``timeout_s``. The whole group is stopped afterwards
+    (SIGTERM, then SIGKILL after 20 s), whatever the block did. ``what`` names the server in failures (default: the
+    command's program)."""
+    base = f"http://127.0.0.1:{port}"
     with log_path.open("w") as log:
         process = subprocess.Popen(
-            [
-                str(Path(sys.executable).with_name("reflex")),
-                *("run", "--env", "prod", *ports, "--backend-port", str(port)),
-            ],
-            cwd=ROOT,
-            env=server_env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
+            command, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )
     try:
-        _wait_until_serving(process, base, log_path, page=not backend_only)
+        _wait_until_serving(process, base, log_path, ready, what or Path(command[0]).name, timeout_s)
         yield Served(base, process, log_path)
     finally:
         _stop(process)
@@ -205,21 +231,26 @@ def worker_serving(served: Served, client_port: int) -> int | None:
     return None
 
 
-def _wait_until_serving(process: subprocess.Popen, base: str, log_path: Path, page: bool = True) -> None:
-    deadline = time.monotonic() + START_TIMEOUT_S
+def _app_ready(base: str, page: bool) -> bool:
+    """The app answers /health, and its page too unless it serves the backend only."""
+    return httpx.get(f"{base}/health").status_code == 200 and (not page or httpx.get(f"{base}/").status_code == 200)
+
+
+def _wait_until_serving(
+    process: subprocess.Popen, base: str, log_path: Path, ready: Callable[[str], bool], what: str, timeout_s: float
+) -> None:
+    deadline = time.monotonic() + timeout_s
     while True:
         if process.poll() is not None:
-            pytest.fail(f"reflex exited with {process.returncode}:\n{log_path.read_text()[-3000:]}")
+            pytest.fail(f"{what} exited with {process.returncode}:\n{log_path.read_text(errors='replace')[-3000:]}")
         try:
-            if httpx.get(f"{base}/health").status_code == 200 and (
-                not page or httpx.get(f"{base}/").status_code == 200
-            ):
+            if ready(base):
                 return
         except httpx.HTTPError:
             pass
         if time.monotonic() > deadline:
-            pytest.fail(f"the app did not start in {START_TIMEOUT_S} s:\n{log_path.read_text()[-3000:]}")
-        time.sleep(1)
+            pytest.fail(f"{what} did not serve in {timeout_s:.0f} s:\n{log_path.read_text(errors='replace')[-3000:]}")
+        time.sleep(0.5)
 
 
 def _stop(process: subprocess.Popen) -> None:
@@ -230,6 +261,7 @@ def _stop(process: subprocess.Popen) -> None:
         process.wait(timeout=20)
     except subprocess.TimeoutExpired:
         os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
 
 
 @contextmanager

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
-import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -36,7 +34,7 @@ from oo_app.hub.guard import COOKIE, HubGuard, HubSessions, LoginThrottle
 from oo_app.hub.server import create_app
 from oo_app.models import Tip, User
 from oo_app.settings import get_settings
-from tests.app_server import free_port, seeded_database
+from tests.app_server import free_port, seeded_database, serve_command
 
 PASSWORD = "operators-only-0123456789"
 NOTEBOOK_PAGE = "/notebooks/hub/"
@@ -444,17 +442,6 @@ def seed_reacted_tips(database_url: str, now: datetime) -> int:
     return len(tips)
 
 
-def _wait_until_serving(process: subprocess.Popen, base: str, log_path: Path) -> None:
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while process.poll() is None and time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{base}/login", timeout=5).status_code == 200:
-                return
-        except httpx.HTTPError:
-            time.sleep(0.5)
-    pytest.fail(f"oo hub did not serve in {START_TIMEOUT_S} s (exit {process.poll()}):\n{log_path.read_text()[-3000:]}")
-
-
 @pytest.fixture(scope="module")
 def served_hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """`oo hub` as an operator starts it, on a free loopback port over a seeded database; its base URL."""
@@ -463,27 +450,16 @@ def served_hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     seed_reacted_tips(database_url, datetime.now(UTC))
     port = free_port()
     env = {**os.environ, "OO_DATABASE_URL": database_url, "OO_HUB_PASSWORD": PASSWORD, "OO_SCHEDULER_ENABLED": "false"}
-    log_path = tmp_path / "hub.log"
-    with log_path.open("w") as log:
-        process = subprocess.Popen(
-            [str(Path(sys.executable).with_name("oo")), "hub", "--port", str(port)],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    try:
-        _wait_until_serving(process, f"http://127.0.0.1:{port}", log_path)
-        assert f"http://127.0.0.1:{port}/" in log_path.read_text(), "oo hub prints its URL"
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait(timeout=10)
+    command = [str(Path(sys.executable).with_name("oo")), "hub", "--port", str(port)]
+    with serve_command(
+        command, port, tmp_path / "hub.log", env, _serves_login, what="oo hub", timeout_s=START_TIMEOUT_S
+    ) as served:
+        assert f"{served.base}/" in served.log_path.read_text(), "oo hub prints its URL"
+        yield served.base
+
+
+def _serves_login(base: str) -> bool:
+    return httpx.get(f"{base}/login", timeout=5).status_code == 200
 
 
 def test_the_served_hub_refuses_a_websocket_without_login_and_serves_one_with_it(served_hub: str) -> None:

@@ -12,9 +12,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import signal
-import socket
-import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -30,6 +27,7 @@ from oo_app.models import AgentOutput, Tip, User
 from oo_app.recommender import recommend
 from oo_app.recommender.orchestrator import freshest_outputs, recent_tip_texts
 from oo_app.recommender.prompts import SignalLine, render
+from tests.app_server import free_port, serve_command
 from tests.conftest import NOW
 from tests.fakes.ollama import FakeOllama, Reply, embedding
 
@@ -182,24 +180,6 @@ def test_the_stand_in_streams_ndjson_as_litellm_reads_it(ollama: FakeOllama, on_
 # --- through the real LiteLLM proxy -----------------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _stop(process: subprocess.Popen) -> None:
-    """Stop the proxy we started (its own process group), politely first."""
-    if process.poll() is not None:
-        return
-    os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=15)
-
-
 @pytest.fixture(scope="module")
 def litellm_proxy(ollama_server: FakeOllama, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """``litellm --config`` on a copy of deploy/litellm/config.yaml pointed at the stand-in; its base URL.
@@ -210,7 +190,7 @@ def litellm_proxy(ollama_server: FakeOllama, tmp_path_factory: pytest.TempPathFa
     workdir = tmp_path_factory.mktemp("litellm-proxy")
     config = workdir / "config.yaml"
     config.write_text(text.replace(COMPOSE_OLLAMA, ollama_server.base_url))
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "LITELLM_MASTER_KEY": MASTER_KEY,
@@ -221,29 +201,20 @@ def litellm_proxy(ollama_server: FakeOllama, tmp_path_factory: pytest.TempPathFa
     log_path = workdir / "proxy.log"
     command = [str(Path(sys.executable).with_name("litellm")), "--config", str(config)]
     command += ["--port", str(port), "--host", "127.0.0.1", "--num_workers", "1"]
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            command, cwd=workdir, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-        )
-    base_url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + PROXY_START_S
-        while time.monotonic() < deadline and process.poll() is None:
-            try:
-                if httpx.get(f"{base_url}/health/liveliness", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            time.sleep(0.5)
-        else:
-            output = log_path.read_text(errors="replace")
-            missing = re.findall(r"(?:Missing dependency )?No module named '([^']+)'", output)
-            if process.poll() is not None and missing:
-                pytest.fail(f"the LiteLLM proxy needs the module {missing[-1]!r}: add it to the dev extra")
-            pytest.fail(f"the LiteLLM proxy did not come up in {PROXY_START_S:.0f}s:\n{output[-3000:]}")
-        yield base_url
-    finally:
-        _stop(process)
+        with serve_command(
+            command, port, log_path, env, _proxy_live, what="the LiteLLM proxy", timeout_s=PROXY_START_S, cwd=workdir
+        ) as served:
+            yield served.base
+    except pytest.fail.Exception:
+        missing = re.findall(r"(?:Missing dependency )?No module named '([^']+)'", log_path.read_text(errors="replace"))
+        if missing:
+            pytest.fail(f"the LiteLLM proxy needs the module {missing[-1]!r}: add it to the dev extra")
+        raise
+
+
+def _proxy_live(base: str) -> bool:
+    return httpx.get(f"{base}/health/liveliness", timeout=2).status_code == 200
 
 
 @pytest.fixture
