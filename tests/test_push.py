@@ -79,13 +79,13 @@ def client(person: User) -> Iterator[TestClient]:
 
 
 @pytest.fixture
-def browser(client: TestClient, push_service: FakePushService, public_key: str) -> Browser:
+def push_browser(client: TestClient, push_service: FakePushService, public_key: str) -> Browser:
     """The demo person's browser, subscribed through the API with the key GET /api/push/key gave it."""
     key = client.get("/api/push/key").json()["public_key"]
-    browser = push_service.subscribe(key)
-    response = client.post("/api/push/subscriptions", json=browser.to_json())
+    push_browser = push_service.subscribe(key)
+    response = client.post("/api/push/subscriptions", json=push_browser.to_json())
     assert response.status_code == 201, response.text
-    return browser
+    return push_browser
 
 
 def _slots(session: Session, user: User, day: date = DAY) -> list[datetime]:
@@ -185,19 +185,19 @@ def test_subscribing_needs_the_push_consent(
 
 
 def test_subscribing_is_idempotent_per_endpoint_and_shows_origins_only(
-    session: Session, client: TestClient, browser: Browser, push_service: FakePushService
+    session: Session, client: TestClient, push_browser: Browser, push_service: FakePushService
 ) -> None:
-    again = client.post("/api/push/subscriptions", json=browser.to_json(expiration_time=4102444800000))
+    again = client.post("/api/push/subscriptions", json=push_browser.to_json(expiration_time=4102444800000))
     listed = client.get("/api/push/subscriptions")
 
     assert again.status_code == 201
     [row] = _subscriptions(session)
-    assert (row.endpoint, row.expires_at) == (browser.endpoint, datetime(2100, 1, 1, tzinfo=UTC))
+    assert (row.endpoint, row.expires_at) == (push_browser.endpoint, datetime(2100, 1, 1, tzinfo=UTC))
     assert listed.status_code == 200
     [shown] = listed.json()["subscriptions"]
     assert shown["origin"] == push_service.base_url
-    assert browser.id not in listed.text, "the full endpoint is a capability: never shown"
-    assert browser.to_json()["keys"]["auth"] not in listed.text
+    assert push_browser.id not in listed.text, "the full endpoint is a capability: never shown"
+    assert push_browser.to_json()["keys"]["auth"] not in listed.text
 
 
 def test_a_person_keeps_at_most_ten_browsers_and_a_new_one_retires_the_oldest(
@@ -211,7 +211,7 @@ def test_a_person_keeps_at_most_ten_browsers_and_a_new_one_retires_the_oldest(
 
     kept = {row.endpoint for row in _subscriptions(session)}
     assert len(kept) == MAX_SUBSCRIPTIONS
-    assert kept == {browser.endpoint for browser in [browsers[0], *browsers[3:]]}
+    assert kept == {push_browser.endpoint for push_browser in [browsers[0], *browsers[3:]]}
 
 
 @pytest.mark.parametrize(
@@ -288,17 +288,17 @@ def test_a_public_https_endpoint_is_accepted_and_plain_http_only_reaches_a_local
 
 
 def test_an_endpoint_subscribed_by_another_person_moves_to_them_and_nobody_unsubscribes_someone_else(
-    session: Session, person: User, client: TestClient, browser: Browser
+    session: Session, person: User, client: TestClient, push_browser: Browser
 ) -> None:
     other = make_person(session, "other@example.com")
     grant_consent(session, other, PUSH_CONSENT, NOW)
     session.commit()
     with signed_in(other) as theirs:
-        refused = theirs.request("DELETE", "/api/push/subscriptions", json={"endpoint": browser.endpoint})
+        refused = theirs.request("DELETE", "/api/push/subscriptions", json={"endpoint": push_browser.endpoint})
         assert [row.user_id for row in _subscriptions(session)] == [person.id], "another person's is untouched"
-        moved = theirs.post("/api/push/subscriptions", json=browser.to_json())
+        moved = theirs.post("/api/push/subscriptions", json=push_browser.to_json())
         assert client.get("/api/push/subscriptions").json() == {"subscriptions": []}
-        gone = theirs.request("DELETE", "/api/push/subscriptions", json={"endpoint": browser.endpoint})
+        gone = theirs.request("DELETE", "/api/push/subscriptions", json={"endpoint": push_browser.endpoint})
 
     assert refused.status_code == 204
     assert moved.status_code == 201
@@ -307,7 +307,7 @@ def test_an_endpoint_subscribed_by_another_person_moves_to_them_and_nobody_unsub
 
 
 def test_revoking_the_push_consent_deletes_every_subscription_in_the_same_change(
-    session: Session, person: User, client: TestClient, browser: Browser, push_service: FakePushService
+    session: Session, person: User, client: TestClient, push_browser: Browser, push_service: FakePushService
 ) -> None:
     second = push_service.subscribe(client.get("/api/push/key").json()["public_key"])
     assert client.post("/api/push/subscriptions", json=second.to_json()).status_code == 201
@@ -324,7 +324,7 @@ def test_revoking_the_push_consent_deletes_every_subscription_in_the_same_change
     assert (push["granted"], push["agents"]) == (False, [])
     assert "never sends one in your quiet hours" in push["text"]
     assert [row.user_id for row in _subscriptions(session)] == [other.id]
-    again = client.post("/api/push/subscriptions", json=browser.to_json())
+    again = client.post("/api/push/subscriptions", json=push_browser.to_json())
     assert again.status_code == 403
 
 
@@ -363,7 +363,7 @@ def _subscription_args(browser: Browser) -> dict[str, Any]:
 
 
 def test_a_push_at_a_delivery_moment_decrypts_to_the_tip_in_the_database(
-    session: Session, person: User, browser: Browser, push_service: FakePushService
+    session: Session, person: User, push_browser: Browser, push_service: FakePushService
 ) -> None:
     slot = _slots(session, person)[0]
 
@@ -371,7 +371,7 @@ def test_a_push_at_a_delivery_moment_decrypts_to_the_tip_in_the_database(
 
     [request] = push_service.requests
     assert request.status == 201, request.reason
-    message = browser.decrypt(request.body)
+    message = push_browser.decrypt(request.body)
     [delivery] = _deliveries(session, person)
     tip = session.get(Tip, delivery.tip_id)
     answer = message.pop("answer")
@@ -397,7 +397,7 @@ def test_a_push_at_a_delivery_moment_decrypts_to_the_tip_in_the_database(
 
 
 def test_a_slot_is_pushed_once_and_a_missed_slot_is_skipped(
-    session: Session, person: User, browser: Browser, push_service: FakePushService
+    session: Session, person: User, push_browser: Browser, push_service: FakePushService
 ) -> None:
     first, second, _ = _slots(session, person)
 
@@ -414,7 +414,7 @@ def test_a_slot_is_pushed_once_and_a_missed_slot_is_skipped(
 
 
 def test_no_push_while_the_page_shows_a_tip(
-    session: Session, person: User, browser: Browser, push_service: FakePushService
+    session: Session, person: User, push_browser: Browser, push_service: FakePushService
 ) -> None:
     slot = _slots(session, person)[0]
     mark_shown(session, recommend(session, person, slot - timedelta(minutes=20)), slot - timedelta(minutes=10))
@@ -427,7 +427,7 @@ def test_no_push_while_the_page_shows_a_tip(
 
 
 def test_the_current_unanswered_tip_is_pushed_once_then_a_fresh_one(
-    session: Session, person: User, browser: Browser, push_service: FakePushService
+    session: Session, person: User, push_browser: Browser, push_service: FakePushService
 ) -> None:
     first, second, _ = _slots(session, person)
     current = recommend(session, person, first - timedelta(minutes=10))
@@ -436,14 +436,14 @@ def test_the_current_unanswered_tip_is_pushed_once_then_a_fresh_one(
     deliver_due(session, first)
     deliver_due(session, second)
 
-    pushed = [browser.decrypt(request.body)["tip_id"] for request in push_service.delivered]
+    pushed = [push_browser.decrypt(request.body)["tip_id"] for request in push_service.delivered]
     assert pushed[0] == current.id
     assert len(pushed) == 2
     assert pushed[1] != current.id
 
 
 def test_a_snoozed_tip_holds_pushes_until_the_next_morning_and_then_comes_back(
-    session: Session, person: User, browser: Browser, push_service: FakePushService
+    session: Session, person: User, push_browser: Browser, push_service: FakePushService
 ) -> None:
     first, second, third = _slots(session, person)
     deliver_due(session, first)
@@ -464,16 +464,16 @@ def test_a_snoozed_tip_holds_pushes_until_the_next_morning_and_then_comes_back(
     assert copy.id != snoozed.id
     assert copy.reaction is None
     assert after.sent[0].snoozed_tip_id is None, "it comes back once"
-    messages = [browser.decrypt(request.body) for request in push_service.delivered]
+    messages = [push_browser.decrypt(request.body) for request in push_service.delivered]
     assert [message["tip_id"] for message in messages] == [snoozed.id, copy.id, after.sent[0].tip_id]
 
 
 def test_the_notification_answers_its_tip_later_and_a_push_brings_it_back_the_next_morning(
-    session: Session, person: User, browser: Browser, push_service: FakePushService
+    session: Session, person: User, push_browser: Browser, push_service: FakePushService
 ) -> None:
     first, second, _ = _slots(session, person)
     deliver_due(session, first)
-    message = browser.decrypt(push_service.delivered[0].body)
+    message = push_browser.decrypt(push_service.delivered[0].body)
 
     answered = answer_from_notification(session, message["answer"], "later", first + timedelta(minutes=3))
     session.commit()
@@ -498,7 +498,7 @@ def test_snoozing_through_the_api_sets_the_next_morning(session: Session, person
 
 @pytest.mark.parametrize(("status", "kept"), [(404, False), (410, False), (429, True), (500, True)])
 def test_what_a_push_service_answers_decides_the_subscription_and_the_slot_stays_claimed(
-    session: Session, person: User, browser: Browser, push_service: FakePushService, status: int, kept: bool
+    session: Session, person: User, push_browser: Browser, push_service: FakePushService, status: int, kept: bool
 ) -> None:
     slot = _slots(session, person)[0]
     push_service.answer["*"] = status
@@ -534,7 +534,7 @@ def test_an_expired_subscription_is_forgotten_without_a_request(
 
 
 def test_the_daily_cap_and_the_minimum_gap_hold(
-    session: Session, person: User, browser: Browser, configure: Callable[..., None]
+    session: Session, person: User, push_browser: Browser, configure: Callable[..., None]
 ) -> None:
     first, second, third = _slots(session, person)
     configure(OO_PUSH_MIN_GAP_MINUTES="90")
@@ -550,7 +550,7 @@ def test_the_daily_cap_and_the_minimum_gap_hold(
 
 
 def test_a_subscription_without_the_consent_gets_no_push(
-    session: Session, person: User, browser: Browser, push_service: FakePushService
+    session: Session, person: User, push_browser: Browser, push_service: FakePushService
 ) -> None:
     consent = session.exec(select(Consent).where(Consent.user_id == person.id, Consent.key == PUSH_CONSENT)).one()
     consent.granted = False  # as if revoked by a path that forgot the subscriptions
@@ -618,17 +618,17 @@ def test_two_rounds_racing_for_one_slot_send_it_once(
 
 
 def test_the_export_lists_subscriptions_without_their_keys_and_the_deliveries(
-    session: Session, person: User, client: TestClient, browser: Browser
+    session: Session, person: User, client: TestClient, push_browser: Browser
 ) -> None:
     deliver_due(session, _slots(session, person)[0])
 
     document = client.get("/api/me/export").json()
 
     [subscription] = document["tables"]["push_subscriptions"]
-    assert subscription["endpoint"] == browser.endpoint
+    assert subscription["endpoint"] == push_browser.endpoint
     assert {"p256dh", "auth"}.isdisjoint(subscription)
     assert subscription["keys"].endswith("keys are never exported")
-    keys = browser.to_json()["keys"]
+    keys = push_browser.to_json()["keys"]
     assert keys["p256dh"] not in json.dumps(document)
     assert keys["auth"] not in json.dumps(document)
     [delivery] = document["tables"]["push_deliveries"]
@@ -636,7 +636,7 @@ def test_the_export_lists_subscriptions_without_their_keys_and_the_deliveries(
 
 
 def test_deleting_the_account_deletes_subscriptions_and_deliveries(
-    session: Session, person: User, client: TestClient, browser: Browser
+    session: Session, person: User, client: TestClient, push_browser: Browser
 ) -> None:
     deliver_due(session, _slots(session, person)[0])
 
@@ -668,7 +668,7 @@ def test_generate_vapid_prints_env_lines_push_accepts(tmp_path: Path) -> None:
 
 
 def test_oo_push_deliver_runs_a_round_and_status_reports_it(
-    session: Session, person: User, browser: Browser, push_service: FakePushService
+    session: Session, person: User, push_browser: Browser, push_service: FakePushService
 ) -> None:
     """In-process (the configured test database and keys); the subprocess test above proves the group is installed."""
     from oo_app.cli import main
@@ -694,7 +694,7 @@ def test_oo_push_deliver_runs_a_round_and_status_reports_it(
 
 
 def test_the_workers_run_a_push_round_every_minute(
-    session: Session, person: User, browser: Browser, push_service: FakePushService
+    session: Session, person: User, push_browser: Browser, push_service: FakePushService
 ) -> None:
     from oo_app.tasks.engine import _build_app
 
