@@ -3,7 +3,9 @@
 The app: ``reflex run --env prod`` with two Granian workers, page state in a private Redis, data in a private
 PostgreSQL (tests/private_services.py: stopped and restarted here, never the machine's shared servers), metrics in
 multi-process mode, and the aliases ``.env.example`` documents for Ollama, pointed at its stand-in
-(tests/fakes/ollama.py). What each test proves:
+(tests/fakes/ollama.py). That app is the suite's shared server (``app_server`` of tests/browser_fixtures.py), shaped
+by this module's ``app_database`` and ``app_server_env``; the pages are the shared signed-in pages. What each test
+proves:
 
 - the LLM down, slower than ``OO_LLM_TIMEOUT_S`` or answering garbage: the person still gets a tip, written by the
   rule-based composer, within the timeout, through the API, the reaction route and the page; the metrics count it;
@@ -35,7 +37,7 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 import sqlalchemy as sa
-from playwright.sync_api import Browser, Page
+from playwright.sync_api import Page
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
@@ -54,9 +56,9 @@ from oo_app.settings import ROOT
 from oo_app.state.tip import UNAVAILABLE
 from oo_app.tasks import engine as task_engine
 from oo_app.tasks import recovery
-from tests.app_server import production_env, serve_app
+from tests.app_server import production_env
 from tests.auth_helpers import csrf_headers, session_cookies
-from tests.browser_fixtures import open_context, tip_text
+from tests.browser_fixtures import AppServer, tip_text
 from tests.conftest import clear_caches
 from tests.fakes.ollama import FakeOllama, Reply
 from tests.fakes.push_service import FakePushService
@@ -72,6 +74,7 @@ CLIENT_TIMEOUT_S = 30.0  # a client's own patience; every answer here must come 
 SLOW_S = 60.0  # the stand-in's "slow": far beyond the timeout
 LIVE_POLL_S = 1.0  # how often an open page looks for a newer tip (OO_LIVE_POLL_S)
 PERSONS = 4  # person 0 for the pages and the LLM, the others load the app while PostgreSQL restarts
+PAGE_PERSON = "person0@example.com"
 SECRET_KEY = secrets.token_urlsafe(32)
 METRICS_TOKEN = secrets.token_urlsafe(24)
 
@@ -133,23 +136,29 @@ def add_persons(database_url: str) -> list[dict[str, str]]:
 
 @pytest.fixture(scope="module")
 def ollama() -> Iterator[PinnedOllama]:
+    """The Ollama stand-in, answering a good tip from the start."""
     with PinnedOllama() as server:
+        server.reset(Reply(content=json.dumps(GROUNDED)))
         yield server
 
 
+# The shared app server (tests/browser_fixtures.py), shaped as production runs it through its two overrides.
+
+
 @pytest.fixture(scope="module")
-def served(
-    tmp_path_factory: pytest.TempPathFactory,
-    private_postgres: PrivatePostgres,  # noqa: F811
-    private_redis: PrivateRedis,  # noqa: F811
-    ollama: PinnedOllama,
-) -> Iterator[Served]:
-    """The app as production runs it (see the module), its persons signed in and their agents' snippets computed."""
-    workdir = tmp_path_factory.mktemp("faults-app")
+def app_database(private_postgres: PrivatePostgres) -> str:  # noqa: F811
+    """The server's database: a migrated one in the private PostgreSQL, which the tests stop and restart."""
     database_url = private_postgres.create_database("oo_faults")
     migrate(database_url)
-    env = {
-        **production_env(private_redis.url, workdir / "metrics", workers=2, secret_key=SECRET_KEY),
+    return database_url
+
+
+@pytest.fixture(scope="module")
+def app_server_env(app_workdir: Path, private_redis: PrivateRedis, ollama: PinnedOllama) -> dict[str, str]:  # noqa: F811
+    """Two Granian workers, page state in the private Redis, shared metrics, the documented Ollama aliases pointed at
+    the stand-in with a short timeout, and no tip limit (see the module)."""
+    return {
+        **production_env(private_redis.url, app_workdir / "metrics", workers=2, secret_key=SECRET_KEY),
         "OO_METRICS_TOKEN": METRICS_TOKEN,
         "OO_LLM_ALIASES": json.dumps(documented_aliases("ollama_chat/", COMPOSE_OLLAMA, ollama.base_url)),
         "OO_LLM_TIMEOUT_S": str(LLM_TIMEOUT_S),
@@ -162,19 +171,36 @@ def served(
         "OO_TIP_BURST": "10000",
         "OO_TIP_RATE_PER_MINUTE": "6000",
     }
-    ollama.reset(Reply(content=json.dumps(GROUNDED)))
+
+
+@pytest.fixture(scope="module")
+def persons(app_database: str) -> list[dict[str, str]]:
+    """The persons of :func:`add_persons`, their sessions opened under the server's secret key (CSRF tokens are bound
+    to it); their cookies."""
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("OO_SECRET_KEY", SECRET_KEY)  # the sessions opened here carry CSRF tokens bound to the key
+        patch.setenv("OO_SECRET_KEY", SECRET_KEY)
         clear_caches()
-        persons = add_persons(database_url)
+        cookies = add_persons(app_database)
     clear_caches()
-    with serve_app(workdir, database_url, env) as base:
-        served = Served(base, database_url, private_postgres, private_redis, ollama, persons)
-        for person in range(PERSONS):  # the snippets first: the tips below time the model's path alone
-            with api_client(served, person) as client:
-                response = client.post("/api/recommend")
-                assert response.status_code == 200, response.text
-        yield served
+    return cookies
+
+
+@pytest.fixture(scope="module")
+def served(
+    persons: list[dict[str, str]],
+    app_server: AppServer,
+    private_postgres: PrivatePostgres,  # noqa: F811
+    private_redis: PrivateRedis,  # noqa: F811
+    ollama: PinnedOllama,
+) -> Served:
+    """The module's app server with the services the tests break, its persons signed in and their agents' snippets
+    computed (the tips below then time the model's path alone)."""
+    served = Served(app_server.base, app_server.database_url, private_postgres, private_redis, ollama, persons)
+    for person in range(PERSONS):
+        with api_client(served, person) as client:
+            response = client.post("/api/recommend")
+            assert response.status_code == 200, response.text
+    return served
 
 
 @pytest.fixture
@@ -195,18 +221,6 @@ def api_client(served: Served, person: int = 0) -> Iterator[httpx.Client]:
         base_url=served.base, cookies=cookies, headers=csrf_headers(cookies), timeout=CLIENT_TIMEOUT_S
     ) as client:
         yield client
-
-
-@contextmanager
-def signed_in_page(served: Served, browser: Browser, person: int = 0) -> Iterator[Page]:
-    """The tip page of person ``person`` in a fresh browser context."""
-    context = open_context(browser, served.base, served.persons[person])
-    try:
-        page = context.new_page()
-        page.goto(served.base + "/")
-        yield page
-    finally:
-        context.close()
 
 
 def tip_on_page(page: Page) -> tuple[int, str]:
@@ -307,19 +321,19 @@ def test_whatever_the_llm_does_the_api_serves_a_composer_tip_within_the_timeout(
 @pytest.mark.browser
 @pytest.mark.parametrize("fault", ["slow", "down"])
 def test_the_page_gets_a_composer_tip_within_the_timeout_when_the_llm_fails(
-    served: Served, llm: PinnedOllama, browser: Browser, fault: str
+    served: Served, llm: PinnedOllama, signed_in_page: Callable[..., Page], fault: str
 ) -> None:
     break_llm(llm, fault)
     with api_client(served) as client:  # the tip to show, and the one written ahead to follow it: both in the fault
         assert client.post("/api/recommend").status_code == 200
-    with signed_in_page(served, browser) as page:
-        _, shown = tip_on_page(page)
-        started = time.monotonic()
-        page.click("#react-done")
-        wait_for_tip_other_than(page, shown)
-        elapsed = time.monotonic() - started
-        page.click("#why")
-        why = page.inner_text("#tip-why")
+    page = signed_in_page(email=PAGE_PERSON)
+    _, shown = tip_on_page(page)
+    started = time.monotonic()
+    page.click("#react-done")
+    wait_for_tip_other_than(page, shown)
+    elapsed = time.monotonic() - started
+    page.click("#why")
+    why = page.inner_text("#tip-why")
 
     assert elapsed < TIP_BOUND_S, f"the next tip took {elapsed:.1f} s on the page with the LLM {fault}"
     assert "Written by oO's rules." in why, why
@@ -513,32 +527,32 @@ def newer_tip_for(served: Served, person: int) -> str:
 
 @pytest.mark.browser
 def test_redis_restarted_under_an_open_page_keeps_the_person_signed_in_and_reacting(
-    served: Served, llm: PinnedOllama, browser: Browser, tmp_path: Path
+    served: Served, llm: PinnedOllama, signed_in_page: Callable[..., Page], tmp_path: Path
 ) -> None:
-    with signed_in_page(served, browser) as page:
-        first_id, _ = tip_on_page(page)
-        page.evaluate("window.__sameDocument = true")
-        time.sleep(3 * LIVE_POLL_S)  # the page's state stored and its live watch running before the fault
-        assert health(served)["checks"]["redis"]["status"] == "ok"
+    page = signed_in_page(email=PAGE_PERSON)
+    first_id, _ = tip_on_page(page)
+    page.evaluate("window.__sameDocument = true")
+    time.sleep(3 * LIVE_POLL_S)  # the page's state stored and its live watch running before the fault
+    assert health(served)["checks"]["redis"]["status"] == "ok"
 
-        served.redis.restart()  # killed, then started empty: every page's state is gone
-        wait_for(lambda: health(served)["checks"]["redis"]["status"] == "ok", 10, "/health sees Redis again")
-        newer = newer_tip_for(served, 0)
-        page.wait_for_function(  # live updates resumed
-            "(text) => document.querySelector('#tip-text')?.innerText.trim() === text",
-            arg=newer,
-            timeout=CLIENT_TIMEOUT_S * 1000,
-        )
-        newer_id, _ = tip_on_page(page)
-        page.click("#react-done")
-        wait_for_tip_other_than(page, newer)
-        page.screenshot(path=str(tmp_path / "after-redis-restart.png"))
-        body = page.inner_text("body")
-        signed_out = page.locator("#sign-in-page").count()
-        same_document = page.evaluate("window.__sameDocument === true")
-        page.reload()
-        _, after_reload = tip_on_page(page)
-        still_signed_in = page.locator("#tip-page").count()
+    served.redis.restart()  # killed, then started empty: every page's state is gone
+    wait_for(lambda: health(served)["checks"]["redis"]["status"] == "ok", 10, "/health sees Redis again")
+    newer = newer_tip_for(served, 0)
+    page.wait_for_function(  # live updates resumed
+        "(text) => document.querySelector('#tip-text')?.innerText.trim() === text",
+        arg=newer,
+        timeout=CLIENT_TIMEOUT_S * 1000,
+    )
+    newer_id, _ = tip_on_page(page)
+    page.click("#react-done")
+    wait_for_tip_other_than(page, newer)
+    page.screenshot(path=str(tmp_path / "after-redis-restart.png"))
+    body = page.inner_text("body")
+    signed_out = page.locator("#sign-in-page").count()
+    same_document = page.evaluate("window.__sameDocument === true")
+    page.reload()
+    _, after_reload = tip_on_page(page)
+    still_signed_in = page.locator("#tip-page").count()
 
     assert same_document, "the page recovered in place, without a reload"
     assert not signed_out, f"still signed in after the restart: {body[:300]}"
