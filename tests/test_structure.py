@@ -151,3 +151,116 @@ def test_the_readme_layout_names_every_module_of_the_recommender_and_every_fake(
     assert len(modules) >= 5, f"the walk found only {modules}"
     unnamed = [name for name in modules if not re.search(rf"\b{name.replace('_', ' ')}\b", words)]
     assert not unnamed, f"README's Layout row {row!r} does not name {unnamed}"
+
+
+# --- the tests' shared fixtures ------------------------------------------------------------------------------------
+
+TESTS = ROOT / "tests"
+SHARED_FIXTURES = TESTS / "browser_fixtures.py"
+SHARED_SERVERS = TESTS / "app_server.py"
+# Fixtures of the shared module that a module is meant to override (see its docstring): the server's shape.
+OVERRIDES = {"app_server_env", "app_database"}
+# Calls that start a browser, or a server's process group, by hand: the shared module does that.
+OWN_BROWSER = {"sync_playwright", "launch", "chromium"}
+OWN_PROCESS_GROUP = {"Popen", "killpg"}
+SHARED_SERVER_HELPERS = {"serve_app", "run_server", "serve_command"}
+# Fixtures that serve something other than the module's app server, through the shared helpers: (module, fixture) ->
+# why it cannot be the shared ``app_server``.
+SERVER_FIXTURES = {
+    ("test_answered_elsewhere", "served"): "the backend alone (no page build), driven through the page's socket",
+    ("test_websocket_origin", "backend"): "the backend alone (no page build), its websocket opened from many origins",
+    ("test_security_origins", "backend"): "the backend alone in production (Granian), asked under foreign Host names",
+    ("test_workers", "cluster"): "two backends over one database and one Redis, a page's socket moving between them",
+    ("test_hub_server", "served_hub"): "`oo hub`, the operators' server, not the app",
+    ("test_llm_production", "litellm_proxy"): "the LiteLLM proxy of the compose profile `ai`, not the app",
+}
+
+
+def is_fixture(node: ast.FunctionDef) -> bool:
+    """Decorated with ``pytest.fixture`` (called or not)."""
+    for decorator in node.decorator_list:
+        target = decorator.func if isinstance(decorator, ast.Call) else decorator
+        if isinstance(target, ast.Attribute) and target.attr == "fixture":
+            return True
+    return False
+
+
+def functions(path: Path) -> list[ast.FunctionDef]:
+    return [node for node in ast.parse(path.read_text()).body if isinstance(node, ast.FunctionDef)]
+
+
+def called_names(node: ast.AST) -> set[str]:
+    """The names a function calls anywhere in its body (``f()`` and ``x.f()`` both as ``f``)."""
+    names = set()
+    for call in ast.walk(node):
+        if isinstance(call, ast.Call):
+            if isinstance(call.func, ast.Name):
+                names.add(call.func.id)
+            elif isinstance(call.func, ast.Attribute):
+                names.add(call.func.attr)
+    return names
+
+
+def shared_names() -> set[str]:
+    """The shared fixtures and the public helpers of the shared modules: names a test module must not reuse."""
+    names = {node.name for path in (SHARED_FIXTURES, SHARED_SERVERS) for node in functions(path)}
+    return {name for name in names if not name.startswith("_")} - OVERRIDES
+
+
+def test_modules() -> list[Path]:
+    return sorted(TESTS.glob("test_*.py"))
+
+
+def test_the_fixture_scan_sees_the_shared_fixtures_and_the_special_servers() -> None:
+    names = shared_names()
+    assert {"browser", "app_server", "signed_in_page", "new_context", "serve_app", "serve_command"} <= names, names
+    served_hub = next(node for node in functions(TESTS / "test_hub_server.py") if node.name == "served_hub")
+    assert is_fixture(served_hub), "the fixture scan misses module-scoped fixtures"
+    assert "serve_command" in called_names(served_hub), "the call scan misses the shared helpers"
+    start = next(node for node in functions(TESTS / "test_jobs.py") if node.name == "start_worker")
+    assert "Popen" in called_names(start), "the call scan misses subprocess.Popen"
+
+
+def test_no_test_module_shadows_a_shared_fixture_or_helper() -> None:
+    names = shared_names()
+    shadows = [
+        f"{path.name}: {node.name}"
+        for path in test_modules()
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name in names
+    ]
+    assert not shadows, "use tests/browser_fixtures.py's (or rename):\n" + "\n".join(shadows)
+
+
+def test_no_test_module_starts_its_own_browser_or_server_process() -> None:
+    own = [
+        f"{path.name}: {node.name} calls {sorted(called_names(node) & OWN_BROWSER)}"
+        for path in test_modules()
+        for node in functions(path)
+        if called_names(node) & OWN_BROWSER
+    ]
+    own += [
+        f"{path.name}: fixture {node.name} calls {sorted(called_names(node) & OWN_PROCESS_GROUP)}"
+        for path in test_modules()
+        for node in functions(path)
+        if is_fixture(node) and called_names(node) & OWN_PROCESS_GROUP
+    ]
+    assert not own, (
+        "take the shared `browser` fixture, and serve through tests/app_server.serve_command:\n" + "\n".join(own)
+    )
+
+
+def test_every_server_fixture_of_a_test_module_says_why_it_is_not_the_shared_one() -> None:
+    found = {
+        (path.stem, node.name)
+        for path in test_modules()
+        for node in functions(path)
+        if is_fixture(node) and called_names(node) & SHARED_SERVER_HELPERS
+    }
+    unexplained = sorted(found - set(SERVER_FIXTURES))
+    assert not unexplained, (
+        "use the shared `app_server` (shape it through `app_server_env` or `app_database`), or add the fixture to "
+        f"SERVER_FIXTURES with the reason: {unexplained}"
+    )
+    stale = sorted(set(SERVER_FIXTURES) - found)
+    assert not stale, f"SERVER_FIXTURES lists fixtures that no longer serve anything: {stale}"
