@@ -74,7 +74,7 @@ def test_a_new_persons_quiet_hours_are_said_to_be_assumed() -> None:
 def test_a_new_person_is_not_told_their_best_hours() -> None:
     facts = _new_person(datetime(2026, 11, 20, 9, 15, tzinfo=UTC))  # 10:15 in Berlin: the assumed peak
     said = because("time-of-day", facts)
-    assert "does not know your best hours yet" in said, said
+    assert "has not learned yet when in the day you work best" in said, said
     assert not re.search(r"\d\d:\d\d", said), f"no assumed hour stated: {said}"
 
 

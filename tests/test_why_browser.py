@@ -80,7 +80,8 @@ def test_a_brand_new_person_reads_why_in_plain_words_with_nothing_assumed_claime
 
     assert not [agent_id for agent_id in AGENT_IDS if agent_id in why], f"no agent id: {why!r}"
     assert writer == "Written by oO's rules."
-    assert because in (NO_HISTORY, NO_FACTS) or because.startswith("oO does not know your"), because
+    honest = ("oO does not know your", "oO has not learned")
+    assert because in (NO_HISTORY, NO_FACTS) or because.startswith(honest), because
     assert not CLAIMS.search(tip), f"the tip claims an hour oO only assumed: {tip!r}"
     assert not CLAIMS.search(because), f"the reason claims an hour oO only assumed: {because!r}"
 

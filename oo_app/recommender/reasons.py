@@ -106,8 +106,8 @@ def _time_of_day(data: Mapping[str, Any], tip: str) -> str:
         return f"{said}."
     if not knows_peak:
         return (
-            "oO does not know your best hours yet, so this tip goes by the time of day; it learns them from when you "
-            "get things done."
+            "oO has not learned yet when in the day you work best, so this tip goes by the clock; it learns that from "
+            "when you get things done."
         )
     peaks = [int(hour) for hour in data.get("peak_hours") or [data["preferred_hour"]]]
     if preferred in tip:
