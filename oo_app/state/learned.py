@@ -24,6 +24,8 @@ SOURCE_LABELS = {
     "inferred": "learned by oO",
     "default": "not learned yet",
 }
+# A parameter oO takes rather than learns: its "inferred" value came from elsewhere, said so.
+TAKEN_FROM = {"tz": "from your browser or sign-in"}
 AREA_FIELD = "area:"  # the name prefix of an area chip's checkbox
 # What a value a control sent and the parameter's rule refused means to the person (the raw fields keep the rule's
 # own words): the pickers offer only valid values, so this reads only after a tampered or stale page.
@@ -33,6 +35,14 @@ CONTROL_ERRORS = {
     "areas": "Choose at most 5 of your areas.",
 }
 T = TypeVar("T")
+
+
+def label_of(*keys: str, source: str) -> str:
+    """Where the value of ``keys`` comes from, in words: set by the person, learned, not learned yet, or (for a value oO
+    takes rather than learns, like the zone) where it took it from."""
+    if source == "inferred" and len(keys) == 1 and keys[0] in TAKEN_FROM:
+        return TAKEN_FROM[keys[0]]
+    return SOURCE_LABELS.get(source, source)
 
 
 def plainly(control: str, change: Callable[[Session, User], T]) -> Callable[[Session, User], T]:
@@ -143,7 +153,7 @@ def said_rows(scopes: list[ScopePrefs], consents: list[ConsentState] = ()) -> li
                     id=said.id,
                     text=said.text,
                     source=said.source,
-                    source_label=SOURCE_LABELS.get(said.source, said.source),
+                    source_label=label_of(*said.keys, source=said.source),
                     learned=said.learned,
                     control=said.control,
                     param_keys=list(said.keys),
@@ -171,7 +181,7 @@ def param_rows(scopes: list[ScopePrefs]) -> list[ParamRow]:
                     description=param.description,
                     value=shown(param.value),
                     source=param.source,
-                    source_label=SOURCE_LABELS.get(param.source, param.source),
+                    source_label=label_of(param.key, source=param.source),
                     inferred=shown(param.inferred) if param.source == "user" else "",
                     expects=param.expects,
                     field_id=f"pref-{scope.scope}-{param.key}",
