@@ -20,8 +20,9 @@ from agents.busy import BusyInterval
 from oo_app.demo import grant_consents
 from oo_app.llm.aliases import COMPOSER_MODEL
 from oo_app.models import Tip, User
-from oo_app.push.delivery import deliver_due, meeting_hold, push_ttl
+from oo_app.push.delivery import deliver_due
 from oo_app.push.keys import generate_private_key, public_key_of, raw_private_key
+from oo_app.push.slots import meeting_hold, push_ttl
 from oo_app.push.subscriptions import PUSH_CONSENT, subscribe
 from oo_app.recommender import react
 from oo_app.recommender.feedback import replacement_tip

@@ -27,8 +27,9 @@ from agents.time_of_day import in_window
 from oo_app.demo import grant_consents, store_history
 from oo_app.evaluation.persona import load_persona
 from oo_app.models import PushDelivery, Tip, User
-from oo_app.push.delivery import deliver_due, due_slot, push_ttl
+from oo_app.push.delivery import deliver_due
 from oo_app.push.keys import generate_private_key, public_key_of, raw_private_key
+from oo_app.push.slots import due_slot, push_ttl
 from oo_app.push.subscriptions import PUSH_CONSENT, subscribe
 from oo_app.recommender import react
 from oo_app.recommender.timing import (

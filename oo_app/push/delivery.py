@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
@@ -35,23 +35,17 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, or_, select
 
-from agents.busy import BusyInterval, busy_at, next_busy
+from agents.busy import BusyInterval
 from agents.runner import busy_of
 from oo_app.clock import zone
 from oo_app.db import get_engine
 from oo_app.models import Consent, PushDelivery, PushDeliveryStatus, PushSubscription, Tip, User
 from oo_app.push.keys import load_vapid
 from oo_app.push.sender import PushSender, SendResult, WebPushSender
+from oo_app.push.slots import due_slot, meeting_hold, push_ttl
 from oo_app.push.subscriptions import PUSH_CONSENT
 from oo_app.push.tips import payload, tip_to_push
-from oo_app.recommender.timing import (
-    MAX_DAILY_TIPS,
-    delivery_moments,
-    is_quiet,
-    next_wall_clock,
-    push_moment,
-    timing_params_of,
-)
+from oo_app.recommender.timing import is_quiet, timing_params_of
 from oo_app.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -124,41 +118,7 @@ class DeliveryReport:
         }
 
 
-# --- when ---------------------------------------------------------------------------------------------------------
-
-
-def due_slot(params: Mapping[str, Any], now: datetime, grace: timedelta) -> datetime | None:
-    """The delivery moment ``now`` falls within ``grace`` after (on the person's clock), or None."""
-    today = now.astimezone(zone(params.get("tz"))).date()
-    for day in (today - timedelta(days=1), today):
-        for moment in delivery_moments(params, day, MAX_DAILY_TIPS):
-            if moment <= now < moment + grace:
-                return moment
-    return None
-
-
-def push_ttl(params: Mapping[str, Any], now: datetime, ttl_s: int, busy: Sequence[BusyInterval] = ()) -> int:
-    """``ttl_s``, cut so that a push held for an offline browser expires before the person's quiet hours begin and
-    before their next meeting starts."""
-    start, end = int(params["quiet_start"]), int(params["quiet_end"])
-    ends = []
-    if start != end:
-        ends.append(next_wall_clock(now, start, zone(params.get("tz"))))
-    meeting = next_busy(busy, now)
-    if meeting is not None:
-        ends.append(meeting.start)
-    return max(0, min([ttl_s, *(int((moment - now).total_seconds()) for moment in ends)]))
-
-
-def meeting_hold(
-    params: Mapping[str, Any], slot: datetime, now: datetime, busy: Sequence[BusyInterval], grace: timedelta
-) -> str | None:
-    """``in_meeting`` while the person's meetings hold the due ``slot`` back at ``now`` (a meeting now, or the slot
-    moved to a meeting's end still to come, or taken by a meeting that outlasts the grace); None when free."""
-    moment = push_moment(params, slot, busy, grace)
-    if moment is None or now < moment or busy_at(busy, now) is not None:
-        return "in_meeting"
-    return None
+# --- holds -------------------------------------------------------------------------------------------------------
 
 
 def _local_day_bounds(params: Mapping[str, Any], slot: datetime) -> tuple[datetime, datetime]:
