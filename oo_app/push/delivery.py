@@ -1,14 +1,17 @@
 """One web push delivery round: who is due now, claim the slot, pick the tip, send it, record what happened.
 
 Contract of :func:`deliver_due` (the scheduler, the workers and ``oo push deliver`` call it): for each person with a
-push subscription and the ``push`` consent, a push goes out at a delivery moment of
-:func:`oo_app.recommender.timing.delivery_moments` (their inferred preferred and peak hours, on their clock) within
-``OO_PUSH_GRACE_MINUTES`` after it (a missed slot is skipped, never sent late), and only if
+push subscription and the ``push`` consent, a push goes out for a delivery moment of
+:func:`oo_app.recommender.timing.delivery_moments` (their inferred preferred and peak hours, on their clock), the
+slot, within ``OO_PUSH_GRACE_MINUTES`` after its push moment and before the next delivery moment (a missed slot is
+skipped, never sent late), and only if
 
 - it is not in their quiet hours (:func:`~oo_app.recommender.timing.is_quiet`),
-- it is not inside one of their meetings (busy intervals of a calendar they share, :func:`agents.runner.busy_of`): a
-  delivery moment in a meeting moves to the meeting's end when that comes within the grace and outside the quiet
-  hours (:func:`~oo_app.recommender.timing.push_moment`), else the slot passes (held as ``in_meeting``),
+- it is not inside one of their meetings (busy intervals of a calendar they share, :func:`agents.runner.busy_of`):
+  the push moment is the slot itself when they are free then for long enough to read a tip, else the start of the
+  first such free block inside the slot's productive window, outside the quiet hours
+  (:func:`~oo_app.recommender.timing.push_moment`); the slot waits for it (held as ``in_meeting``), or passes when
+  the meetings fill the window,
 - no tip of theirs is snoozed past now (a snooze holds every push until its ``snoozed_until``),
 - they did not just see or answer a tip (``OO_PUSH_RECENT_VIEW_MINUTES``: the page is open, or was a moment ago),
 - they got fewer than ``OO_PUSH_DAILY_CAP`` pushes that local day, and none in the last ``OO_PUSH_MIN_GAP_MINUTES``.
@@ -42,7 +45,7 @@ from oo_app.db import get_engine
 from oo_app.models import Consent, PushDelivery, PushDeliveryStatus, PushSubscription, Tip, User
 from oo_app.push.keys import load_vapid
 from oo_app.push.sender import PushSender, SendResult, WebPushSender
-from oo_app.push.slots import due_slot, meeting_hold, push_ttl
+from oo_app.push.slots import meeting_hold, open_slot, push_ttl
 from oo_app.push.subscriptions import PUSH_CONSENT
 from oo_app.push.tips import payload, tip_to_push
 from oo_app.recommender.timing import is_quiet, timing_params_of
@@ -302,7 +305,7 @@ def deliver_due(
         persons = subscribed_persons(session)
         report.persons = len(persons)
         for user_id, params in timing_params_of(session, persons).items():
-            slot = due_slot(params, now, rules.grace)
+            slot = open_slot(params, now, rules.grace)
             reason = "not_due" if slot is None else "quiet" if is_quiet(params, now) else None
             reason = reason or hold_reason(session, user_id, params, slot, now, rules)
             busy = busy_of(session, user_id) if reason is None else ()  # read only for a slot it could send

@@ -1,10 +1,11 @@
 """When a tip may reach a person: at their inferred productive hours, never in their quiet hours, never in a meeting.
 
 Decided from what oO inferred (the time-of-day agent's parameters), on the person's own clock with DST applied, and
-from their busy intervals when they share a calendar (:mod:`agents.busy`). The offline simulation and web push
-(:mod:`oo_app.push.delivery`) deliver by it: a delivery moment that falls in a meeting moves to the meeting's end
-(:func:`push_moment`) while that is soon enough, else waits for the next one; a snoozed tip waits for
-:func:`snooze_until`, the person's next morning, or the end of the meeting it was snoozed in when that comes first.
+from their busy intervals when they share a calendar (:mod:`agents.busy`). Web push (:mod:`oo_app.push.delivery`)
+delivers by it: a delivery moment owns a productive window (:func:`slot_window`), and its tip goes at the start of the
+first free block in that window long enough to read it (:func:`push_moment`), else not at all; a snoozed tip waits
+for :func:`snooze_until`, the person's next morning, or the end of the meeting it was snoozed in when that comes
+first.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from agents.busy import BusyInterval, busy_at
+from agents.busy import BusyInterval, busy_at, free_blocks
 from agents.registry import get_agent
 from agents.time_of_day import in_window
 from oo_app.clock import as_utc, zone
@@ -24,6 +25,8 @@ from oo_app.models import User, UserPreference
 
 TIME_OF_DAY = "time-of-day"
 MAX_DAILY_TIPS = 3
+# A free stretch shorter than this is no time to read a tip: the few minutes between two meetings.
+READING_TIME = timedelta(minutes=10)
 
 
 def hour_distance(a: int, b: int) -> int:
@@ -93,17 +96,45 @@ def next_wall_clock(moment: datetime, hour: int, local_zone: Any) -> datetime:
     raise AssertionError("a wall-clock hour recurs within two days")
 
 
+def productive_hours(params: Mapping[str, Any]) -> set[int]:
+    """The person's productive local hours: ``preferred_hour`` and ``peak_hours``, none of the quiet window."""
+    hours = {int(params["preferred_hour"]), *(int(h) for h in params.get("peak_hours") or [])}
+    start, end = int(params["quiet_start"]), int(params["quiet_end"])
+    return {hour for hour in hours if not in_window(hour, start, end)}
+
+
+def slot_window(params: Mapping[str, Any], slot: datetime, limit: int = MAX_DAILY_TIPS) -> tuple[datetime, datetime]:
+    """The productive window of the delivery moment ``slot`` (UTC): from ``slot`` through the run of productive hours
+    (:func:`productive_hours`) that follows its hour on the person's clock, ending at the first hour that is not
+    productive, is quiet, or is another delivery hour (each slot owns its window; windows never overlap)."""
+    local_zone = zone(params.get("tz"))
+    hour = slot.astimezone(local_zone).hour
+    productive, delivery = productive_hours(params), set(delivery_hours(params, limit))
+    length = 1
+    while length < 24 and (hour + length) % 24 in productive and (hour + length) % 24 not in delivery:
+        length += 1
+    return slot, next_wall_clock(slot, (hour + length) % 24, local_zone)
+
+
+def free_to_read(busy: Sequence[BusyInterval], moment: datetime) -> bool:
+    """Whether the person is free at ``moment`` for at least :data:`READING_TIME` (no meeting now nor before then)."""
+    blocks = free_blocks(busy, as_utc(moment), minimum=READING_TIME)
+    return bool(blocks) and blocks[0].start == as_utc(moment)
+
+
 def push_moment(
-    params: Mapping[str, Any], slot: datetime, busy: Sequence[BusyInterval], grace: timedelta
+    params: Mapping[str, Any], slot: datetime, busy: Sequence[BusyInterval], limit: int = MAX_DAILY_TIPS
 ) -> datetime | None:
-    """When a push for the delivery moment ``slot`` may go: ``slot`` itself when the person is free then; else the end
-    of the meeting it falls in (overlapping and back-to-back meetings taken as one) when that comes within ``grace``
-    of ``slot`` and outside the quiet hours; else None: the meeting takes the slot."""
-    meeting = busy_at(busy, slot)
-    if meeting is None:
-        return slot
-    if meeting.end < slot + grace and not is_quiet(params, meeting.end):
-        return meeting.end
+    """When the tip of the delivery moment ``slot`` may go: the start of the first free block at or after ``slot``
+    that lasts at least :data:`READING_TIME` (overlapping and back-to-back meetings taken as one) and starts inside
+    the slot's productive window (:func:`slot_window`) and outside the quiet hours: ``slot`` itself when the person is
+    free then; else None, the meetings take the slot."""
+    _, until = slot_window(params, slot, limit)
+    for block in free_blocks(busy, slot, minimum=READING_TIME):
+        if block.start >= until:
+            return None
+        if not is_quiet(params, block.start):
+            return block.start
     return None
 
 
