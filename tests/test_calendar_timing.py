@@ -1,8 +1,8 @@
 """Meetings and timing: a push never lands in a meeting (it goes at the start of the first free block long enough to
 read a tip inside its slot's productive window, or the slot passes), never in the quiet hours, once per slot; its TTL
-ends before the next meeting; a snooze in a meeting resumes at its end when that comes before the next morning; and an
-open page keeps its tip while the person is in a meeting. Busy intervals come through the wired provider
-(:func:`agents.runner.provide_busy`), as the bootstrap wires the calendar's."""
+ends before the next meeting; a snooze in a meeting resumes when the person is free again (for long enough to read a
+tip) before the next morning; and an open page keeps its tip while the person is in a meeting. Busy intervals come
+through the wired provider (:func:`agents.runner.provide_busy`), as the bootstrap wires the calendar's."""
 
 from __future__ import annotations
 
@@ -137,7 +137,7 @@ def test_the_ttl_of_a_push_ends_before_the_next_meeting() -> None:
 # --- snooze -----------------------------------------------------------------------------------------------------------
 
 
-def test_a_snooze_in_a_meeting_resumes_at_its_end_when_that_comes_before_the_next_morning() -> None:
+def test_a_snooze_in_a_meeting_resumes_when_the_person_is_free_to_read_before_the_next_morning() -> None:
     ten = _at(2026, 11, 20, 10)
     assert snooze_until(_params(), ten, busy=[_meeting(ten - timedelta(minutes=30), 90)]) == _at(2026, 11, 20, 11)
     assert snooze_until(_params(), ten, busy=[]) == next_morning(_params(), ten) == _at(2026, 11, 21, 9)
@@ -148,6 +148,8 @@ def test_a_snooze_in_a_meeting_resumes_at_its_end_when_that_comes_before_the_nex
     assert snooze_until(_params(), night, busy=[_meeting(night, 60)]) == _at(2026, 11, 21, 9), "ends in quiet hours"
     early = _at(2026, 11, 21, 6, 30)
     assert snooze_until(_params(), early, busy=[_meeting(early, 180)]) == _at(2026, 11, 21, 9), "ends after the morning"
+    back_to_back = [_meeting(ten - timedelta(minutes=30), 90), _meeting(_at(2026, 11, 20, 11, 5), 55)]
+    assert snooze_until(_params(), ten, busy=back_to_back) == _at(2026, 11, 20, 12), "5 free minutes are too few"
 
 
 # --- web push, the snooze and the page against a wired calendar -------------------------------------------------------

@@ -4,8 +4,8 @@ Decided from what oO inferred (the time-of-day agent's parameters), on the perso
 from their busy intervals when they share a calendar (:mod:`agents.busy`). Web push (:mod:`oo_app.push.delivery`)
 delivers by it: a delivery moment owns a productive window (:func:`slot_window`), and its tip goes at the start of the
 first free block in that window long enough to read it (:func:`push_moment`), else not at all; a snoozed tip waits
-for :func:`snooze_until`, the person's next morning, or the end of the meeting it was snoozed in when that comes
-first.
+for :func:`snooze_until`, the person's next morning, or the next free block after the meeting it was snoozed in when
+that comes first.
 """
 
 from __future__ import annotations
@@ -141,13 +141,17 @@ def push_moment(
 def snooze_until(
     params: Mapping[str, Any], moment: datetime, limit: int = MAX_DAILY_TIPS, busy: Sequence[BusyInterval] = ()
 ) -> datetime:
-    """When a tip snoozed at ``moment`` comes back: the end of the meeting the person is in (overlapping and
-    back-to-back meetings taken as one) when that comes before their next morning and outside their quiet hours;
-    else :func:`next_morning`."""
+    """When a tip snoozed at ``moment`` comes back: when the person is in a meeting (overlapping and back-to-back
+    meetings taken as one), the start of the first free block after it long enough to read a tip
+    (:data:`READING_TIME`) when that comes before their next morning and outside their quiet hours; else
+    :func:`next_morning`."""
+    moment = as_utc(moment)
     morning = next_morning(params, moment, limit)
-    meeting = busy_at(busy, as_utc(moment))
-    if meeting is not None and meeting.end < morning and not is_quiet(params, meeting.end):
-        return meeting.end
+    if busy_at(busy, moment) is None:
+        return morning
+    block = next(iter(free_blocks(busy, moment, minimum=READING_TIME)), None)
+    if block is not None and block.start < morning and not is_quiet(params, block.start):
+        return block.start
     return morning
 
 
