@@ -1,8 +1,9 @@
 """Meetings and timing: a push never lands in a meeting (it goes at the start of the first free block long enough to
 read a tip inside its slot's productive window, or the slot passes), never in the quiet hours, once per slot; its TTL
 ends before the next meeting; a snooze in a meeting resumes when the person is free again (for long enough to read a
-tip) before the next morning; and an open page keeps its tip while the person is in a meeting. Busy intervals come
-through the wired provider (:func:`agents.runner.provide_busy`), as the bootstrap wires the calendar's."""
+tip) before the next morning; and an open page keeps its tip while the person is in a meeting or about to go into
+one. Busy intervals come through the wired provider (:func:`agents.runner.provide_busy`), as the bootstrap wires
+the calendar's."""
 
 from __future__ import annotations
 
@@ -261,14 +262,16 @@ def test_a_tip_snoozed_in_a_meeting_is_held_until_the_meeting_ends(
     assert snoozed.snoozed_until.replace(tzinfo=UTC) == ten + timedelta(minutes=30)
 
 
-def test_an_open_page_keeps_its_tip_while_the_person_is_in_a_meeting(
+def test_an_open_page_keeps_its_tip_while_the_person_is_in_a_meeting_or_about_to_go_into_one(
     session: Session, subscriber: User, calendars: dict[int, list[BusyInterval]]
 ) -> None:
     ten = _at(2026, 11, 20, 10)
     tip = _tip(session, subscriber, ten - timedelta(hours=2))
     calendars[subscriber.id] = [_meeting(ten - timedelta(minutes=15), 45)]
     assert replacement_tip(session, subscriber, tip.id, ten) is None, "no new tip swapped in during a meeting"
-    calendars[subscriber.id] = []
+    calendars[subscriber.id] = [_meeting(ten + timedelta(minutes=5), 30)]
+    assert replacement_tip(session, subscriber, tip.id, ten) is None, "nor 5 minutes before one"
+    calendars[subscriber.id] = [_meeting(ten + timedelta(minutes=10), 30)]
     fresh = replacement_tip(session, subscriber, tip.id, ten)
     assert fresh is not None, "a stale tip is replaced once the person is free"
     assert fresh.id != tip.id

@@ -1,9 +1,10 @@
 """The tip loop around :func:`recommend`: which tip a person sees now, marking it shown, and their reaction.
 
 Every reaction is logged twice on purpose: on the tip (its outcome) and as an event (the durable signal agents read).
-A snoozed tip is held until the person's next morning, or the end of the meeting they snoozed it in when that comes
-first (``snoozed_until``, see :func:`~oo_app.recommender.timing.snooze_until`): no push reaches them before it, and then
-web push brings it back. An open page gets no new tip while the person is in a meeting (:func:`replacement_tip`).
+A snoozed tip is held until the person's next morning, or the free time after the meeting they snoozed it in when that
+comes first (``snoozed_until``, see :func:`~oo_app.recommender.timing.snooze_until`): no push reaches them before it,
+and then web push brings it back. An open page gets no new tip while the person is in a meeting or about to go into
+one (:func:`replacement_tip`, :func:`~oo_app.recommender.timing.free_to_read`), as web push times its tips.
 A reaction recomputes the learner agent at once (:func:`learn_from`): the next tip already reads it.
 """
 
@@ -14,7 +15,6 @@ from datetime import UTC, datetime, timedelta
 import sqlalchemy as sa
 from sqlmodel import Session, col, func, select
 
-from agents.busy import busy_at
 from agents.eligibility import eligible_agents
 from agents.runner import busy_of, compute_output
 from oo_app.errors import Conflict, InvalidInput, NotFound
@@ -23,7 +23,7 @@ from oo_app.recommender import policies, prefetch
 from oo_app.recommender.learning import LEARNER
 from oo_app.recommender.orchestrator import is_waiting
 from oo_app.recommender.service import recommend
-from oo_app.recommender.timing import snooze_until, timing_params
+from oo_app.recommender.timing import free_to_read, snooze_until, timing_params
 from oo_app.settings import get_settings
 
 TIP_SHELF_LIFE = timedelta(hours=1)  # an unanswered tip older than this gives way to a fresh one
@@ -66,13 +66,14 @@ def current_tip(session: Session, user: User, now: datetime | None = None) -> Ti
 
 def replacement_tip(session: Session, user: User, shown_id: int, now: datetime | None = None) -> Tip | None:
     """What should replace the tip ``shown_id`` on an open page: a newer unanswered tip, or a fresh one once it has
-    gone stale; None while it stands, and while the person is in a meeting (the page changes at the meeting's end).
-    Never writes a tip after a reaction (the reaction's handler does that)."""
+    gone stale; None while it stands, and while the person is not free to read one (in a meeting, or less than
+    :data:`~oo_app.recommender.timing.READING_TIME` before one): the page changes at the start of the next free block,
+    the moment web push would choose. Never writes a tip after a reaction (the reaction's handler does that)."""
     now = now or datetime.now(UTC)
     tip = latest_tip(session, user.id)
     if tip is None or tip.reaction is not None:
         return None
-    if busy_at(busy_of(session, user.id), now) is not None:
+    if not free_to_read(busy_of(session, user.id), now):
         return None
     if tip.id != shown_id:
         return tip
@@ -93,7 +94,8 @@ def mark_shown(session: Session, tip: Tip, now: datetime | None = None) -> Tip:
 
 def react(session: Session, user: User, tip_id: int, reaction: str, now: datetime | None = None) -> Tip:
     """Log ``reaction`` to the person's tip ``tip_id``; raises NotFound for someone else's tip. ``snoozed`` holds the
-    tip until the person's next morning, or the end of their current meeting when sooner (``tip.snoozed_until``).
+    tip until the person's next morning, or the free time after their current meeting when sooner
+    (``tip.snoozed_until``).
     Answered twice at once, the tip keeps the first answer and the second raises ``Conflict``."""
     try:
         kind = Reaction(reaction)

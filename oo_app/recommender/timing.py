@@ -3,9 +3,9 @@
 Decided from what oO inferred (the time-of-day agent's parameters), on the person's own clock with DST applied, and
 from their busy intervals when they share a calendar (:mod:`agents.busy`). Web push (:mod:`oo_app.push.delivery`)
 delivers by it: a delivery moment owns a productive window (:func:`slot_window`), and its tip goes at the start of the
-first free block in that window long enough to read it (:func:`push_moment`), else not at all; a snoozed tip waits
-for :func:`snooze_until`, the person's next morning, or the next free block after the meeting it was snoozed in when
-that comes first.
+first free block in that window long enough to read it (:func:`push_moment`), else not at all; an open page swaps
+its tip only when the person is free to read one (:func:`free_to_read`); a snoozed tip waits for :func:`snooze_until`,
+the person's next morning, or the next free block after the meeting it was snoozed in when that comes first.
 """
 
 from __future__ import annotations
