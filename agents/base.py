@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 from agents.busy import CALENDAR_CONSENT, BusyInterval, CalendarDay
 from agents.contexts import AGENT_KINDS
+from agents.due import Due
 from agents.names import plain_name
 from oo_app.clock import as_utc, zone
 
@@ -62,18 +63,16 @@ MOOD_LEVELS: dict[int, str] = {1: "low", 2: "okay", 3: "good"}
 @dataclass(frozen=True, slots=True)
 class OpenTask:
     """An open task as an integration reports it on demand: held in memory for one computation, never stored.
-    Its title and project are plain one-line text (:func:`agents.names.plain_name`); ``due_at`` is when it is due
-    (aware UTC; a full-day date is due at the end of that day in the person's zone), or None."""
+    Its title and project are plain one-line text (:func:`agents.names.plain_name`); ``due`` is when it is due as the
+    integration states it (:class:`agents.due.Due`: read on the person's clock where it is used), or None."""
 
     title: str
     project: str
-    due_at: datetime | None = None
+    due: Due | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "title", plain_name(self.title))
         object.__setattr__(self, "project", plain_name(self.project))
-        if self.due_at is not None:
-            object.__setattr__(self, "due_at", as_utc(self.due_at))
 
 
 @dataclass(frozen=True)

@@ -86,15 +86,16 @@ OPEN_TASK = "open-task"  # the signal id of :func:`overdue_open_task`'s line
 def overdue_open_task(tasks: Iterable[OpenTask], tz: str | None, now: datetime) -> Snippet | None:
     """The most overdue of ``tasks`` (due today counts, as 0 days), as a line quoting its title, or None.
 
-    Days overdue are counted in calendar days of the person's zone ``tz``: a task due yesterday is 1 day overdue.
+    Days overdue are counted in calendar days of the person's zone ``tz`` (read now, never when the tasks were fetched):
+    a task due yesterday is 1 day overdue.
     Ties go to the title, for a stable choice. The data holds the title, the days and the project.
     """
     person_zone = zone(tz)
     today = now.astimezone(person_zone).date()
     late = [
-        ((today - task.due_at.astimezone(person_zone).date()).days, task)
+        ((today - task.due.day_on(person_zone)).days, task)
         for task in tasks
-        if task.due_at is not None and task.title and task.due_at.astimezone(person_zone).date() <= today
+        if task.due is not None and task.title and task.due.day_on(person_zone) <= today
     ]
     if not late:
         return None

@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from cryptography.fernet import Fernet
 from sqlmodel import Session
 
+from agents.due import Due
 from agents.overdue_task import OPEN_TASK
 from agents.registry import get_agent
 from agents.runner import compute_output
@@ -104,8 +105,8 @@ def test_open_tasks_come_with_their_project_and_due_time(connected: User, sessio
         "Write the quarterly report",
     }
     assert tasks["Renew passport"].project == "Admin"
-    assert tasks["Renew passport"].due_at.astimezone(BERLIN).date() == NOW.astimezone(BERLIN).date() - timedelta(9)
-    assert tasks["Buy milk"].due_at is None
+    assert tasks["Renew passport"].due == Due(NOW.astimezone(BERLIN).date() - timedelta(9)), "the date Todoist gave"
+    assert tasks["Buy milk"].due is None
 
 
 def test_the_client_pages_through_open_tasks(connected: User, fake: FakeTodoist, session: Session) -> None:
@@ -237,6 +238,23 @@ def test_a_tip_names_the_most_overdue_task_with_its_days_and_passes_the_guardrai
     assert tip.kind == "todo"
     assert check_failures(tip.text, [signal.text], []) == []
     assert all(source["agent_id"] != OPEN_TASK for source in tip.sources), "the open task is no stored source"
+
+
+def test_the_days_overdue_are_counted_on_the_clock_of_the_moment_of_use(connected, session: Session) -> None:
+    """A first run's background sync fills the cache while the person is still on UTC; the tip is written after their
+    browser's zone became theirs: the task due nine days ago on their new clock is nine days overdue, not eight."""
+    connected.tz = "UTC"
+    session.add(connected)
+    session.commit()
+    open_tasks.open_tasks(connected.id, session)  # cached on the UTC clock
+    connected.tz = "Europe/Berlin"
+    session.add(connected)
+    session.commit()
+
+    (signal,) = open_task_signals(session, connected, NOW)
+
+    assert signal.data["days_overdue"] == 9, signal.text
+    assert open_tasks.is_cached(connected.id), "the same cached tasks, read on the new clock"
 
 
 def test_a_task_due_today_is_named_too(connected: User, fake: FakeTodoist, session: Session) -> None:

@@ -29,7 +29,7 @@ from oo_app.auth.csrf import CSRF_HEADER
 from oo_app.demo import seed_demo
 from oo_app.integrations.cli import integrations
 from oo_app.integrations.routes import state_cookie
-from oo_app.integrations.todoist import parse_due
+from oo_app.integrations.todoist import parse_due, todoist_due
 from oo_app.integrations.vault import TokenVault, store_tokens
 from oo_app.models import Integration, TaskCompletion, User
 from tests.auth_helpers import sign_in
@@ -278,6 +278,22 @@ def test_sync_keeps_when_tasks_were_due_in_the_persons_time(client: TestClient, 
 )
 def test_due_dates_follow_todoists_three_forms(due: dict | None, expected: datetime | None) -> None:
     assert parse_due(due, BERLIN) == expected
+
+
+@pytest.mark.parametrize(
+    ("due", "day_in_tokyo"),
+    [
+        ({"date": "2026-11-20"}, date(2026, 11, 20)),  # a full day is that day on any clock
+        ({"date": "2026-11-20T23:00:00"}, date(2026, 11, 20)),  # so is a floating time
+        ({"date": "2026-11-20T23:00:00Z"}, date(2026, 11, 21)),  # a fixed moment falls on the day Tokyo reads it
+        ({"date": "2026-11-20T23:00:00", "timezone": "Europe/Berlin"}, date(2026, 11, 21)),
+    ],
+)
+def test_a_due_is_kept_as_todoist_states_it_and_read_on_the_clock_of_use(due: dict, day_in_tokyo: date) -> None:
+    stated = todoist_due(due)
+    assert stated is not None
+    assert stated.day_on(ZoneInfo("Asia/Tokyo")) == day_in_tokyo
+    assert stated.moment_on(BERLIN) == parse_due(due, BERLIN)
 
 
 def test_a_resync_is_idempotent(client: TestClient, session: Session, demo_user: User) -> None:

@@ -1,11 +1,12 @@
 """A person's open Todoist tasks, on demand: fetched within a time budget, cached in this process a few minutes.
 
 Contract of :func:`open_tasks`: for a person with the ``tasks`` consent and a connected Todoist, their open tasks
-(title, project, due time), read within :data:`BUDGET_S` over at most :data:`MAX_PAGES` pages; a second call within
-:data:`CACHE_TTL_S` answers from memory. It never raises into the recommender: on a timeout or any provider error it
-returns what is cached (or nothing) and logs one line. Open tasks are never written to the database, and their titles
-(personal data) never reach a log. :func:`forget` drops a person's cached tasks at once: revoking ``tasks``,
-disconnecting Todoist and deleting the account call it.
+(title, project, and when each is due as Todoist states it, read on the person's clock only where it is used, so a
+cached task stays true when their zone changes), read within :data:`BUDGET_S` over at most :data:`MAX_PAGES` pages; a
+second call within :data:`CACHE_TTL_S` answers from memory. It never raises into the recommender: on a timeout or any
+provider error it returns what is cached (or nothing) and logs one line. Open tasks are never written to the database,
+and their titles (personal data) never reach a log. :func:`forget` drops a person's cached tasks at once: revoking
+``tasks``, disconnecting Todoist and deleting the account call it.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from datetime import UTC, tzinfo
 from typing import Any
 
 from sqlmodel import Session, select
@@ -24,11 +24,10 @@ from sqlmodel import Session, select
 from agents.base import OpenTask
 from oo_app.integrations.errors import ProviderUnavailable
 from oo_app.integrations.oauth import CONNECTED, IssuedTokens, ensure_fresh, todoist_provider
-from oo_app.integrations.todoist import PROVIDER, parse_due
-from oo_app.integrations.todoist import _zone as todoist_zone
+from oo_app.integrations.todoist import PROVIDER, todoist_due
 from oo_app.integrations.todoist_api import TodoistAPI
 from oo_app.integrations.vault import get_vault, read_tokens, store_tokens
-from oo_app.models import Consent, Integration, User
+from oo_app.models import Consent, Integration
 from oo_app.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -103,14 +102,14 @@ def title_of(raw: object) -> str:
     return " ".join(_LONE_APOSTROPHE.sub(" ", title).split())
 
 
-def to_open_task(task: dict[str, Any], projects: dict[str, str], person_zone: tzinfo) -> OpenTask | None:
+def to_open_task(task: dict[str, Any], projects: dict[str, str]) -> OpenTask | None:
     """The :class:`OpenTask` of one of Todoist's open tasks; None without a usable title."""
     title = title_of(task.get("content"))
     if not title or task.get("checked") or task.get("is_deleted"):
         return None
     project = projects.get(str(task.get("project_id")), "")
     project = _LONE_APOSTROPHE.sub(" ", project.translate(_QUOTES))[:PROJECT_CHARS]
-    return OpenTask(title, project, parse_due(task.get("due"), person_zone))
+    return OpenTask(title, project, todoist_due(task.get("due")))
 
 
 def _allowed(session: Session, user_id: int) -> Integration | None:
@@ -142,13 +141,13 @@ def _save_refreshed(integration_id: int, settings: Settings) -> Callable[[Issued
     return save
 
 
-def _fetch(integration: Integration, person_zone: tzinfo, budget_s: float, settings: Settings) -> tuple[OpenTask, ...]:
+def _fetch(integration: Integration, budget_s: float, settings: Settings) -> tuple[OpenTask, ...]:
     deadline = time.monotonic() + budget_s
     tokens = read_tokens(integration, get_vault(settings))
     access = ensure_fresh(todoist_provider(settings), tokens, _save_refreshed(integration.id, settings))
     with TodoistAPI(settings.todoist_api_url, access, settings.todoist_timeout_s) as todoist:
         raw, projects = todoist.open_tasks(deadline, MAX_PAGES)
-    return tuple(task for item in raw if (task := to_open_task(item, projects, person_zone)) is not None)
+    return tuple(task for item in raw if (task := to_open_task(item, projects)) is not None)
 
 
 def open_tasks(
@@ -176,10 +175,8 @@ def open_tasks(
     if cached is not None:
         return list(cached)
     settings = settings or get_settings()
-    user = session.get(User, user_id)
-    person_zone = todoist_zone(user.tz if user is not None else None, UTC)
     try:
-        tasks = _fetch(integration, person_zone, budget_s, settings)
+        tasks = _fetch(integration, budget_s, settings)
     except Exception as error:  # any failure: the recommender goes on without fresh tasks
         kind = "timed out" if _timed_out(error) else f"failed ({type(error).__name__})"
         log.warning("open tasks of person #%s: the fetch %s; using what is cached", user_id, kind)

@@ -17,7 +17,7 @@ import hmac
 import logging
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta, timezone, tzinfo
+from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -25,6 +25,7 @@ from cryptography.fernet import InvalidToken
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from agents.due import Due
 from agents.names import plain_name
 from oo_app.errors import Conflict
 from oo_app.integrations import schedule
@@ -53,7 +54,6 @@ log = logging.getLogger(__name__)
 
 PROVIDER = "todoist"
 SOURCE_PREFIX = "todoist:"
-END_OF_DAY = time(23, 59, 59)
 FULL_RESOURCES = ["items", "projects", "user"]
 CHANGED_RESOURCES = ["items", "projects"]
 # Completions are read from a little before the last sync: a task completed while it ran is not missed.
@@ -65,7 +65,7 @@ CATCH_UP_MARGIN = timedelta(minutes=10)
 _UTC_OFFSET = re.compile(r"^UTC([+-])(\d{2}):(\d{2})$")
 
 
-def _zone(name: str | None, fallback: tzinfo) -> tzinfo:
+def _zone(name: str | None, fallback: tzinfo | None) -> tzinfo | None:
     """A tzdata zone (``Europe/Berlin``) or Todoist's ``UTC±HH:MM``; ``fallback`` when absent or unknown."""
     if not name:
         return fallback
@@ -79,25 +79,34 @@ def _zone(name: str | None, fallback: tzinfo) -> tzinfo:
         return fallback
 
 
-def parse_due(due: dict[str, Any] | None, person_zone: tzinfo) -> datetime | None:
-    """When a task was due, in UTC, from Todoist's ``due`` object.
+def todoist_due(due: dict[str, Any] | None) -> Due | None:
+    """When a task is due, as Todoist's ``due`` object states it, read on nobody's clock yet (:class:`Due`).
 
-    Todoist's ``due.date`` takes three forms: ``YYYY-MM-DD`` (a full-day date: due at the end of that day, 23:59:59
-    in the person's zone); ``YYYY-MM-DDTHH:MM:SS`` (a floating time: that wall time wherever the person is, so in
-    their zone, or in ``due.timezone`` when Todoist gives one); ``YYYY-MM-DDTHH:MM:SSZ`` (a fixed time, in UTC).
+    Todoist's ``due.date`` takes three forms: ``YYYY-MM-DD`` (a full-day date); ``YYYY-MM-DDTHH:MM:SS`` (a floating
+    time: that wall time wherever the person is, or in ``due.timezone`` when Todoist gives one, then a fixed moment);
+    ``YYYY-MM-DDTHH:MM:SSZ`` (a fixed time, in UTC). None without a date or for one in another form.
     """
     if not isinstance(due, dict) or not isinstance(due.get("date"), str):
         return None
     raw = due["date"]
-    zone = _zone(due.get("timezone"), person_zone)
     try:
         if len(raw) == 10:
-            return datetime.combine(date.fromisoformat(raw), END_OF_DAY, tzinfo=person_zone).astimezone(UTC)
+            return Due(date.fromisoformat(raw))
         moment = datetime.fromisoformat(raw)
     except ValueError:
         log.warning("todoist: a due date in an unknown format was ignored")
         return None
-    return (moment if moment.tzinfo else moment.replace(tzinfo=zone)).astimezone(UTC)
+    zone = _zone(due.get("timezone"), None)
+    if moment.tzinfo is None and zone is not None:
+        moment = moment.replace(tzinfo=zone)
+    return Due(moment)
+
+
+def parse_due(due: dict[str, Any] | None, person_zone: tzinfo) -> datetime | None:
+    """When a task was due, in UTC, for a person on the clock ``person_zone``: :func:`todoist_due` read there (a
+    full-day date is due at the end of that day, 23:59:59, in their zone)."""
+    stated = todoist_due(due)
+    return stated.moment_on(person_zone) if stated is not None else None
 
 
 def _parse_completed_at(raw: Any) -> datetime | None:
@@ -220,7 +229,7 @@ def _connected(session: Session, user: User) -> Integration:
 
 
 def _person_zone(user: User) -> tzinfo:
-    return _zone(user.tz, UTC)
+    return _zone(user.tz, UTC) or UTC
 
 
 def _sync_token(integration: Integration, vault: TokenVault) -> str | None:
