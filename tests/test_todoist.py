@@ -26,10 +26,12 @@ from sqlmodel import Session, select
 from oo_app import db
 from oo_app.api import api
 from oo_app.auth.csrf import CSRF_HEADER
+from oo_app.clock import as_utc
 from oo_app.demo import seed_demo
 from oo_app.integrations.cli import integrations
+from oo_app.integrations.oauth import IssuedTokens, save_connection, todoist_provider
 from oo_app.integrations.routes import state_cookie
-from oo_app.integrations.todoist import parse_due, todoist_due
+from oo_app.integrations.todoist import parse_due, sync, todoist_due
 from oo_app.integrations.vault import TokenVault, store_tokens
 from oo_app.models import Integration, TaskCompletion, User
 from tests.auth_helpers import sign_in
@@ -38,6 +40,7 @@ from tests.fakes.todoist import FakeTodoist
 
 KEY = Fernet.generate_key().decode()
 BERLIN = ZoneInfo("Europe/Berlin")
+TOKYO = ZoneInfo("Asia/Tokyo")
 CONNECT = "/integrations/todoist/connect"
 SYNC, DISCONNECT = "/api/integrations/todoist/sync", "/api/integrations/todoist/disconnect"
 COMPLETED = "/api/v1/tasks/completed/by_completion_date"
@@ -263,6 +266,27 @@ def test_sync_keeps_when_tasks_were_due_in_the_persons_time(client: TestClient, 
     assert due[by_title["File taxes narwhal-2208"]] == datetime(2026, 4, 15, 16, tzinfo=UTC)
 
 
+def test_a_sync_reads_the_zone_the_person_has_now_not_the_one_it_began_with(
+    todoist_settings: None, fake: FakeTodoist, session: Session, demo_user: User
+) -> None:
+    """A first run sets the person's zone while their backfill reads Todoist, in another session: the sync's copy of
+    the person is from before, and the derivatives must still be read on their new clock."""
+    issued = IssuedTokens(fake._issue("data:read").access_token, scope="data:read")
+    save_connection(session, demo_user, todoist_provider(), issued)
+    session.commit()
+    with Session(session.get_bind()) as first_run:
+        first_run.get(User, demo_user.id).tz = "Asia/Tokyo"
+        first_run.commit()
+    assert demo_user.tz == "Europe/Berlin", "the sync starts from a copy taken before the change"
+
+    sync(session, demo_user)
+
+    passport = fake.completed_tasks[0]
+    (row,) = [r for r in todoist_completions(session, demo_user) if r.completed_at == as_utc(passport["completed_at"])]
+    end_of_day_in_tokyo = datetime.combine(date.fromisoformat(passport["due"]["date"]), time(23, 59, 59), TOKYO)
+    assert row.due_at == end_of_day_in_tokyo.astimezone(UTC)
+
+
 @pytest.mark.parametrize(
     ("due", "expected"),
     [
@@ -292,7 +316,7 @@ def test_due_dates_follow_todoists_three_forms(due: dict | None, expected: datet
 def test_a_due_is_kept_as_todoist_states_it_and_read_on_the_clock_of_use(due: dict, day_in_tokyo: date) -> None:
     stated = todoist_due(due)
     assert stated is not None
-    assert stated.day_on(ZoneInfo("Asia/Tokyo")) == day_in_tokyo
+    assert stated.day_on(TOKYO) == day_in_tokyo
     assert stated.moment_on(BERLIN) == parse_due(due, BERLIN)
 
 

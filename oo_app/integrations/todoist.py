@@ -244,9 +244,10 @@ def _sync_token(integration: Integration, vault: TokenVault) -> str | None:
 def sync(session: Session, user: User, now: datetime | None = None, settings: Settings | None = None) -> SyncReport:
     """Bring ``user``'s completed Todoist tasks up to date and store their derivatives; commits its own work.
 
-    A backfill when the integration has no sync token yet, else the changes since its token. A 401 from Todoist is
-    met with one refresh of the access token (when there is a refresh token) and one more try. Idempotent: a
-    completion already stored is updated in place, never duplicated. Raises :class:`NotConnected`,
+    A backfill when the integration has no sync token yet, else the changes since its token. ``user`` is refreshed
+    once Todoist has answered, so due dates and the agents computed afterwards read the zone the person has then. A
+    401 from Todoist is met with one refresh of the access token (when there is a refresh token) and one more try.
+    Idempotent: a completion already stored is updated in place, never duplicated. Raises :class:`NotConnected`,
     :class:`ReauthNeeded` (the integration is then ``reauth_needed`` and no sync is tried until the person
     reconnects), :class:`ProviderUnavailable` (recorded, with the time of the next attempt), or :class:`Conflict`
     when another sync of the person wrote at the same time; in every case no completion is written.
@@ -291,6 +292,9 @@ def sync(session: Session, user: User, now: datetime | None = None, settings: Se
         )
         raise
 
+    # The person as they are now: their zone may have changed while Todoist answered (a first run sets it), and the
+    # caller's copy (a session that keeps its objects across commits) would still read the old clock.
+    session.refresh(user)
     zone, secret = _person_zone(user), settings.secret_key.get_secret_value()
     completions: dict[str, Completion] = {}
     for task in fetched.tasks:
