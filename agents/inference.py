@@ -117,17 +117,20 @@ def upsert_inferred(session: Session, user_id: int, scope: str, key: str, value:
     )
 
 
+def own_values(session: Session, user_id: int, scope: str) -> dict[str, Any]:
+    """The values the person set themselves under ``scope`` (source ``user``), by key; reads only."""
+    rows = session.exec(
+        select(UserPreference).where(
+            UserPreference.user_id == user_id,
+            UserPreference.scope == scope,
+            UserPreference.source == PrefSource.user,
+        )
+    )
+    return {pref.key: pref.value for pref in rows}
+
+
 def effective_params(
     session: Session, user_id: int, manifest: AgentManifest, inferred: Mapping[str, Any]
 ) -> dict[str, Any]:
     """The parameters an agent computes with: the person's own values win over inferred ones."""
-    params = dict(inferred)
-    rows = session.exec(
-        select(UserPreference).where(
-            UserPreference.user_id == user_id,
-            UserPreference.scope == manifest.id,
-            UserPreference.source == PrefSource.user,
-        )
-    )
-    params.update({pref.key: pref.value for pref in rows})
-    return params
+    return {**inferred, **own_values(session, user_id, manifest.id)}

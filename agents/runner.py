@@ -30,7 +30,7 @@ from agents.base import (
 )
 from agents.busy import CALENDAR_CONSENT, BusyInterval, CalendarDay
 from agents.eligibility import eligible_agents
-from agents.inference import infer_params, save_inferred
+from agents.inference import infer_params, own_values, save_inferred
 from oo_app.erasure import PersonGone, forget_late_work, person_exists, unless_gone
 from oo_app.llm.router import for_person
 from oo_app.models import AgentOutput, AgentRun, CalendarDayRecord, Consent, Event, TaskCompletion, Tip, User
@@ -271,10 +271,12 @@ def compute_output(
             )
         history = with_tip_outcomes(session, user.id, manifest, history)
         inferred = infer_params(manifest, history)
-        params = inferred.params(save_inferred(session, user.id, manifest.id, inferred.values))  # their own values win
+        params = inferred.params(own_values(session, user.id, manifest.id))  # their own values win
         # Open tasks go to the embedder (agents/clustering.py): LLM work for the person, traced as theirs.
         with for_person(user.id, f"agent {manifest.id}") if history.open_tasks else nullcontext():
             snippet = agent.compute(history, params)
+        # Written only now: a compute may wait seconds on a model, and a write would hold SQLite's one lock meanwhile.
+        save_inferred(session, user.id, manifest.id, inferred.values)
         output = AgentOutput(
             user_id=user.id,
             agent_id=manifest.id,
