@@ -7,13 +7,19 @@ computing (an embedding may take seconds), the person's open tasks being fetched
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
 from datetime import timedelta
 
+import pytest
 from sqlmodel import Session, select
 
-from agents.base import Agent, AgentManifest, InferredParam, Snippet
+from agents import runner
+from agents.base import Agent, AgentManifest, InferredParam, OpenTask, Snippet
+from agents.due import Due
 from agents.runner import compute_output
+from oo_app.auth.accounts import person_for_claims
 from oo_app.models import User, UserPreference
+from oo_app.profile.first_run import answer_first_run, first_tip
 from tests.conftest import NOW
 
 
@@ -30,6 +36,22 @@ def lock_is_free(sqlite_url: str) -> bool:
         return False
     finally:
         other.close()
+
+
+@pytest.fixture
+def fetches(sqlite_url: str) -> Iterator[list[bool]]:
+    """While wired, every fetch of open tasks tries the write lock first; yields whether it was free, fetch by fetch.
+    The person has a task due nine days before NOW and one without a date."""
+    free: list[bool] = []
+
+    def fetch(user_id: int, session: Session) -> list[OpenTask]:
+        free.append(lock_is_free(sqlite_url))
+        return [OpenTask("Renew passport", "Admin", Due(NOW.date() - timedelta(days=9))), OpenTask("Buy milk", "")]
+
+    wired = runner._open_tasks_provider
+    runner.provide_open_tasks(fetch)
+    yield free
+    runner.provide_open_tasks(wired)
 
 
 def test_an_agent_writes_what_it_inferred_only_after_it_computed(
@@ -52,3 +74,18 @@ def test_an_agent_writes_what_it_inferred_only_after_it_computed(
     assert output.snippet == "8 hours."
     stored = session.exec(select(UserPreference.value).where(UserPreference.scope == "probe")).all()
     assert stored == [8], "what it inferred is stored all the same"
+
+
+def test_the_first_tip_holds_no_write_lock_while_it_waits_on_the_network(session: Session, fetches: list[bool]) -> None:
+    claims = {"sub": "sub-eve", "email": "eve@example.com", "email_verified": True, "name": "Eve"}
+    person = person_for_claims(session, "oidc", claims)
+    answer_first_run(session, person, {"activity": True, "tasks": True}, now=NOW, zone="Europe/Paris")
+    session.commit()
+
+    first = first_tip(session, person, now=NOW)
+    session.commit()
+
+    assert "focus-area" in first.agents
+    assert first.tip.text.startswith("'Renew passport' is 9 days overdue"), first.tip.text
+    assert len(fetches) == 2, "focus-area's fetch and the tip's"
+    assert all(fetches), f"the write lock was held while open tasks were fetched: {fetches}"

@@ -5,8 +5,10 @@ A person meets the first run while ``users.onboarded_at`` is None (only a first 
 "not now") and the time, with the same domain function as the settings page, and starts the person in their
 browser's time zone (:mod:`oo_app.profile.zone`); :func:`first_tip` then runs the agents the answer made eligible
 (:func:`oo_app.profile.granted_agents.run_granted_agents`, as a grant on the settings page does, cold-start defaults
-while there is no history) instead of waiting for their schedule, and writes the tip from their outputs. Both flush
-and never commit: the caller's session is the transaction. Notifications (``push``) are not asked here: they need the
+while there is no history) instead of waiting for their schedule, and writes the tip from their outputs.
+:func:`answer_first_run` flushes and never commits: the caller's session is the transaction; :func:`first_tip` commits
+each agent's output as it is written, so SQLite's one write lock is never held while the next agent computes or the
+tip's model writes (a Todoist backfill runs beside it). Notifications (``push``) are not asked here: they need the
 browser's own permission, given on the settings page.
 """
 
@@ -109,10 +111,11 @@ def answer_first_run(
 
 
 def first_tip(session: Session, user: User, now: datetime | None = None) -> FirstTip:
-    """Run every agent the person's consents make eligible now (not at their next schedule) and write their first tip
-    from the outputs; with no eligible agent the tip is a generic one. Blocking (agents, the tip's model): call it in
-    a worker thread from the page."""
+    """Run every agent the person's consents make eligible now (not at their next schedule), committing each output,
+    and write their first tip from the outputs (flushed; the caller commits it); with no eligible agent the tip is a
+    generic one. Blocking (agents, the tip's model): call it in a worker thread from the page."""
     now = now or datetime.now(UTC)
     granted = [state.key for state in list_consents(session, user) if state.granted]
-    outputs = run_granted_agents(session, user, granted, now)
+    session.commit()  # nothing of the caller's stays pending while the agents compute
+    outputs = run_granted_agents(session, user, granted, now, commit_each=True)
     return FirstTip(tip=recommend(session, user, now), agents=sorted({output.agent_id for output in outputs}))
