@@ -22,16 +22,23 @@ if TYPE_CHECKING:
     from alembic.config import Config
 
 
+# How long a SQLite writer waits for the one write lock before "database is locked". The embedded setup has several
+# writers in one process (page events, the scheduler's rounds, a Todoist backfill, background agent runs), each holding
+# the lock for milliseconds to a few seconds; none holds it across a model or a network call.
+SQLITE_BUSY_TIMEOUT_S = 30
+
+
 def _enable_sqlite_foreign_keys(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_S * 1000}")
     cursor.close()
 
 
 def make_engine(url: str) -> Engine:
-    """An engine for ``url``; SQLite gets foreign keys (cascading deletes), WAL and a busy timeout.
+    """An engine for ``url``; SQLite gets foreign keys (cascading deletes), WAL and a busy timeout
+    (:data:`SQLITE_BUSY_TIMEOUT_S`).
 
     Its errors never carry the statement's parameters (``hide_parameters``): they hold emails, tip texts and tokens,
     and errors end up in logs.
@@ -40,7 +47,9 @@ def make_engine(url: str) -> Engine:
         path = url.removeprefix("sqlite:///")
         if path and ":memory:" not in path:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, hide_parameters=True)
+        engine = sa.create_engine(
+            url, connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_S}, hide_parameters=True
+        )
         sa.event.listen(engine, "connect", _enable_sqlite_foreign_keys)
         return engine
     return sa.create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20, hide_parameters=True)

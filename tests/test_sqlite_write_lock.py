@@ -7,10 +7,13 @@ computing (an embedding may take seconds), the person's open tasks being fetched
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from agents import runner
@@ -18,7 +21,8 @@ from agents.base import Agent, AgentManifest, InferredParam, OpenTask, Snippet
 from agents.due import Due
 from agents.runner import compute_output
 from oo_app.auth.accounts import person_for_claims
-from oo_app.models import User, UserPreference
+from oo_app.db import SQLITE_BUSY_TIMEOUT_S
+from oo_app.models import Event, EventType, User, UserPreference
 from oo_app.profile.first_run import answer_first_run, first_tip
 from tests.conftest import NOW
 
@@ -89,3 +93,22 @@ def test_the_first_tip_holds_no_write_lock_while_it_waits_on_the_network(session
     assert first.tip.text.startswith("'Renew passport' is 9 days overdue"), first.tip.text
     assert len(fetches) == 2, "focus-area's fetch and the tip's"
     assert all(fetches), f"the write lock was held while open tasks were fetched: {fetches}"
+
+
+def test_a_writer_waits_for_the_lock_longer_than_another_holds_it(
+    sqlite_url: str, engine: Engine, demo_user: User
+) -> None:
+    """Another writer holds the lock for 6 s (a cold agent compute did for 14); a write of the app waits, then lands."""
+    holder = sqlite3.connect(sqlite_url.removeprefix("sqlite:///"), check_same_thread=False)
+    holder.execute("BEGIN IMMEDIATE")
+    releases = threading.Timer(6, holder.commit)
+    releases.start()
+    try:
+        with Session(engine) as session:
+            session.add(Event(user_id=demo_user.id, type=EventType.app_open, at=NOW))
+            session.commit()
+    finally:
+        releases.join()
+        holder.close()
+    with engine.connect() as connection:
+        assert connection.execute(sa.text("PRAGMA busy_timeout")).scalar_one() == SQLITE_BUSY_TIMEOUT_S * 1000
