@@ -308,29 +308,41 @@ def compute_output(
     return output
 
 
-def run_due(session: Session, now: datetime | None = None, user_ids: Iterable[int] | None = None) -> list[AgentOutput]:
+def run_due(
+    session: Session,
+    now: datetime | None = None,
+    user_ids: Iterable[int] | None = None,
+    *,
+    commit_each: bool = False,
+) -> list[AgentOutput]:
     """Compute every due (person, eligible agent) pair; the outputs written by this call. A person deleted during
-    the round gets nothing written, and the others' outputs stand."""
+    the round gets nothing written, and the others' outputs stand. Flushes; with ``commit_each`` (the scheduler's
+    rounds) commits after each agent, so no write lock is held while the next one computes (SQLite has one)."""
     now = now or datetime.now(UTC)
     query = select(User)
     if user_ids is not None:
         query = query.where(col(User.id).in_(list(user_ids)))
     written: list[AgentOutput] = []
-    # On PostgreSQL a refused row aborts the transaction: a savepoint per person keeps the round's other writes. On
-    # SQLite it does not, and a savepoint would open a transaction at the first read, whose snapshot a deletion
-    # committed meanwhile makes unwritable ("database is locked").
-    per_person = session.begin_nested if session.get_bind().dialect.name != "sqlite" else nullcontext
+    # On PostgreSQL a refused row aborts the transaction: a savepoint per person keeps the round's other writes (a
+    # commit per agent keeps them too). On SQLite it does not, and a savepoint would open a transaction at the first
+    # read, whose snapshot a deletion committed meanwhile makes unwritable ("database is locked").
+    savepoints = session.get_bind().dialect.name != "sqlite" and not commit_each
+    per_person = session.begin_nested if savepoints else nullcontext
     for user in session.exec(query).all():
+        user_id = user.id  # read before a rollback expires the row of a person deleted meanwhile
         try:
-            with unless_gone(session, user.id), per_person(), one_history_per_moment():
-                outputs = [
-                    compute_output(session, user, agent, now)
-                    for agent in eligible_agents(session, user.id)
-                    if is_due(session, user.id, agent, now)
-                ]
+            with unless_gone(session, user_id), per_person(), one_history_per_moment():
+                outputs = []
+                for agent in eligible_agents(session, user.id):
+                    if is_due(session, user.id, agent, now):
+                        outputs.append(compute_output(session, user, agent, now))
+                        if commit_each:
+                            session.commit()
         except PersonGone:
-            log.info("person %s was deleted during the agents' round: nothing written for them", user.id)
-            forget_late_work(session.get_bind(), user.id)
+            if commit_each:
+                session.rollback()
+            log.info("person %s was deleted during the agents' round: nothing written for them", user_id)
+            forget_late_work(session.get_bind(), user_id)
             continue
         written.extend(output for output in outputs if output is not None)
     return written

@@ -6,25 +6,34 @@ computing (an embedding may take seconds), the person's open tasks being fetched
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
-from collections.abc import Iterator
-from datetime import timedelta
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
+from cryptography.fernet import Fernet
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from agents import runner
 from agents.base import Agent, AgentManifest, InferredParam, OpenTask, Snippet
 from agents.due import Due
+from agents.registry import registry
 from agents.runner import compute_output
 from oo_app.auth.accounts import person_for_claims
 from oo_app.db import SQLITE_BUSY_TIMEOUT_S
+from oo_app.integrations.oauth import IssuedTokens, save_connection, todoist_provider
+from oo_app.integrations.todoist import sync
 from oo_app.models import Event, EventType, User, UserPreference
 from oo_app.profile.first_run import answer_first_run, first_tip
+from oo_app.tasks.scheduler import run_round
 from tests.conftest import NOW
+from tests.fakes.todoist import FakeTodoist
+
+PROBE = "zz-probe"
 
 
 def lock_is_free(sqlite_url: str) -> bool:
@@ -56,6 +65,23 @@ def fetches(sqlite_url: str) -> Iterator[list[bool]]:
     runner.provide_open_tasks(fetch)
     yield free
     runner.provide_open_tasks(wired)
+
+
+@pytest.fixture
+def last_agent(sqlite_url: str) -> Iterator[list[bool]]:
+    """An agent that reads tasks, registered after the others (so computed after they wrote): it tries the write lock
+    while it computes. Yields whether the lock was free, compute by compute."""
+    free: list[bool] = []
+
+    def compute(history: object, params: object) -> Snippet:
+        free.append(lock_is_free(sqlite_url))
+        return Snippet("Probed.")
+
+    hour = timedelta(hours=1)
+    agents = registry()
+    agents[PROBE] = Agent(AgentManifest(PROBE, "1.0.0", "", hour, hour, consents=("tasks",)), compute)
+    yield free
+    del agents[PROBE]
 
 
 def test_an_agent_writes_what_it_inferred_only_after_it_computed(
@@ -112,3 +138,31 @@ def test_a_writer_waits_for_the_lock_longer_than_another_holds_it(
         holder.close()
     with engine.connect() as connection:
         assert connection.execute(sa.text("PRAGMA busy_timeout")).scalar_one() == SQLITE_BUSY_TIMEOUT_S * 1000
+
+
+def test_a_scheduler_round_holds_no_write_lock_while_an_agent_computes(demo_user: User, last_agent: list[bool]) -> None:
+    assert run_round() > 1
+    assert last_agent == [True], "the agents computed before it in the round were committed"
+
+
+def test_the_agents_recomputed_after_a_todoist_sync_hold_no_write_lock_while_the_next_computes(
+    configure: Callable[..., None], session: Session, demo_user: User, last_agent: list[bool]
+) -> None:
+    with FakeTodoist() as fake:
+        configure(
+            OO_TOKEN_KEYS=json.dumps([Fernet.generate_key().decode()]),
+            OO_TODOIST_CLIENT_ID=fake.client_id,
+            OO_TODOIST_CLIENT_SECRET=fake.client_secret,
+            OO_TODOIST_OAUTH_URL=fake.oauth_url,
+            OO_TODOIST_API_URL=fake.api_url,
+        )
+        fake.add_completed("Done thing", fake.add_project("Errands"), datetime.now(UTC) - timedelta(hours=3))
+        issued = IssuedTokens(fake._issue("data:read").access_token, scope="data:read")
+        save_connection(session, demo_user, todoist_provider(), issued)
+        session.commit()
+
+        report = sync(session, demo_user)
+
+    assert PROBE in report.recomputed
+    assert len(report.recomputed) > 1, "other agents that read tasks were computed before it"
+    assert last_agent == [True]

@@ -23,7 +23,8 @@ TASKS_CONSENT = "tasks"
 
 
 def recompute_task_agents(session: Session, user: User, now: datetime) -> list[str]:
-    """Compute every eligible agent of ``user`` that reads tasks, as of ``now`` (flushed; the caller commits).
+    """Compute every eligible agent of ``user`` that reads tasks, as of ``now``, committing each output as it is
+    written: no write lock is held while the next agent computes (SQLite has one; focus-area embeds and fetches).
 
     The ids of the agents that wrote an output; an agent that fails is recorded in ``agent_runs`` and left out.
     """
@@ -34,8 +35,9 @@ def recompute_task_agents(session: Session, user: User, now: datetime) -> list[s
     for agent in eligible_agents(session, user.id):
         if TASKS_CONSENT not in agent.manifest.consents:
             continue
-        if compute_output(session, user, agent, now=now, fresh_data=f"tasks{newest}") is not None:
+        output = compute_output(session, user, agent, now=now, fresh_data=f"tasks{newest}")
+        session.commit()
+        if output is not None:
             written.append(agent.manifest.id)
-    session.flush()
     log.info("person #%s: %d agents that read tasks computed after new completions", user.id, len(written))
     return written

@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 def run_round(on_new_outputs: Callable[[set[int]], None] | None = None) -> int:
     """One scheduler round; the number of outputs written."""
     with session_scope() as session:
-        written = run_due(session)
+        written = run_due(session, commit_each=True)
         user_ids = {output.user_id for output in written}
     if written and on_new_outputs is not None:
         on_new_outputs(user_ids)
