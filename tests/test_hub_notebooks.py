@@ -14,6 +14,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Callable, Mapping
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,7 @@ from oo_app.db import make_engine, migrate
 from oo_app.hub import events as event_queries
 from oo_app.hub import navigation
 from oo_app.hub import tips as tip_queries
-from oo_app.models import AuditEvent, Policy, PolicyRole, User
+from oo_app.models import AuditEvent, Context, Event, EventType, Integration, Policy, PolicyRole, User
 from tests.test_hub import MODEL_ALIASES, NOW, OPERATOR, SEEDED_TEXT, TOKEN, seed
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "admin_notebooks"
@@ -164,6 +165,31 @@ def test_people_shows_a_person_and_never_a_token(hub_url: str) -> None:
     text, defs = run("people", who="nobody@example.com")
     assert defs["card"] is None
     assert "no person with the id or email" in text
+
+
+def test_people_shows_a_persons_signals_sync_state_mood_and_context(hub_url: str) -> None:
+    engine = make_engine(hub_url)
+    with Session(engine) as session:
+        ada = session.exec(select(User).where(User.email == "ada@example.com")).one()
+        todoist = session.exec(select(Integration).where(Integration.user_id == ada.id)).one()
+        todoist.last_synced_at, todoist.consecutive_failures, todoist.last_error = NOW, 2, "429 Too Many Requests"
+        session.add(Event(user_id=ada.id, type=EventType.mood, at=NOW - timedelta(hours=2), payload={"level": 1}))
+        schedule = {"weekdays": ["fri"], "start": "09:00", "end": "17:00"}  # NOW is a Friday, 15:00 UTC
+        session.add(Context(user_id=ada.id, name="office", schedules=[schedule]))
+        session.commit()
+    engine.dispose()
+
+    text, defs = run("people", who="ada@example.com")
+
+    assert "Signals (how each reaches their tips now)" in text
+    rows = defs["card"].signals.to_dict("records")
+    shown = {row["signal"]: row["state"] for row in rows}
+    assert shown == {"first run": "answered", "todoist": "connected", "mood": "low", "context": "office (work)"}
+    for row in rows:
+        assert row["state"] in text, f"the table shows the {row['signal']} signal's state"
+        assert row["detail"] in text, f"the table shows the {row['signal']} signal's detail"
+    assert "last synced 2026-11-20 15:00 UTC; 2 failures in a row, last: 429 Too Many Requests" in text
+    assert "by schedule; 1 contexts, 1 weekly slots" in text
 
 
 def test_a_recompute_from_people_runs_the_due_agents_and_is_audited(hub_url: str) -> None:
