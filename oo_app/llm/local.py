@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
 _llama_lock = threading.Lock()  # llama.cpp contexts are not thread-safe
+_encoder_loading = threading.Lock()
 
 
 @contextmanager
@@ -38,9 +39,16 @@ def _marimo_hidden() -> Iterator[None]:
             sys.modules["marimo"] = marimo
 
 
-@lru_cache
 def local_sentence_encoder() -> SentenceTransformer:
-    """all-MiniLM-L6-v2 from the package's own folder: no hub, no network. Loaded once, on first use."""
+    """all-MiniLM-L6-v2 from the package's own folder: no hub, no network. Loaded once, on first use; a caller that
+    comes while it loads (the start-up warm-up, focus-area, the repeat check) waits for that load rather than loading
+    one more copy beside it (three at once took 31 s of a two-core machine, one 14)."""
+    with _encoder_loading:
+        return _load_sentence_encoder()
+
+
+@lru_cache
+def _load_sentence_encoder() -> SentenceTransformer:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     with _marimo_hidden():
