@@ -84,9 +84,10 @@ def tip_text(page: Page) -> str:
     return page.inner_text("#tip-text").strip()
 
 
-def live_tip(page: Page) -> str:
-    """The text of the tip the page shows, once it carries the id of a stored tip (``data-tip-id`` above 0)."""
-    page.wait_for_function("() => Number(document.querySelector('#tip-text')?.dataset.tipId) > 0")
+def live_tip(page: Page, timeout_ms: float = 30_000) -> str:
+    """The text of the tip the page shows, once it carries the id of a stored tip (``data-tip-id`` above 0), waiting
+    up to ``timeout_ms``."""
+    page.wait_for_function("() => Number(document.querySelector('#tip-text')?.dataset.tipId) > 0", timeout=timeout_ms)
     return page.inner_text("#tip-text").strip()
 
 
