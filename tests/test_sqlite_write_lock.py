@@ -22,13 +22,16 @@ from agents import runner
 from agents.base import Agent, AgentManifest, InferredParam, OpenTask, Snippet
 from agents.due import Due
 from agents.registry import registry
-from agents.runner import compute_output
+from agents.runner import compute_output, run_due
 from oo_app.auth.accounts import person_for_claims
 from oo_app.db import SQLITE_BUSY_TIMEOUT_S
+from oo_app.demo import grant_consents
 from oo_app.integrations.oauth import IssuedTokens, save_connection, todoist_provider
 from oo_app.integrations.todoist import sync
 from oo_app.models import Event, EventType, User, UserPreference
 from oo_app.profile.first_run import answer_first_run, first_tip
+from oo_app.recommender import recommend
+from oo_app.tasks.agent_jobs import _refresh
 from oo_app.tasks.scheduler import run_round
 from tests.conftest import NOW
 from tests.fakes.todoist import FakeTodoist
@@ -166,3 +169,36 @@ def test_the_agents_recomputed_after_a_todoist_sync_hold_no_write_lock_while_the
     assert PROBE in report.recomputed
     assert len(report.recomputed) > 1, "other agents that read tasks were computed before it"
     assert last_agent == [True]
+
+
+def test_a_rounds_fresher_tips_hold_no_write_lock_while_they_wait_on_the_network(
+    session: Session, demo_user: User, fetches: list[bool]
+) -> None:
+    """After a round, each person's stale tip is rewritten: one person's new tip is not pending while the next
+    person's tip fetches their open tasks (or waits on its model)."""
+    other = User(email="other@example.com", tz="Europe/Paris")
+    session.add(other)
+    session.flush()
+    grant_consents(session, other)
+    now = datetime.now(UTC)
+    for person in (demo_user, other):
+        recommend(session, person, now - timedelta(days=1))
+    run_due(session, now)  # fresh outputs: the fresher tips compute none
+    session.commit()
+    fetches.clear()
+
+    _refresh({demo_user.id, other.id})
+
+    assert len(fetches) == 2, "one fetch for each person's fresher tip"
+    assert all(fetches), f"the write lock was held while open tasks were fetched: {fetches}"
+
+
+def test_a_tip_fetches_open_tasks_before_the_agents_it_computes_inline_write(
+    session: Session, demo_user: User, fetches: list[bool]
+) -> None:
+    """With no fresh output, the tip computes its agents inline (they write): its own fetch of open tasks comes first,
+    while nothing is pending, and a cached fetch then serves focus-area."""
+    tip = recommend(session, demo_user, NOW)
+
+    assert "focus-area" in tip.agent_ids, "agents were computed inline"
+    assert fetches[0] is True, f"the write lock was held during the tip's own fetch: {fetches}"

@@ -50,12 +50,15 @@ def recommend(
     now = now or datetime.now(UTC)
     started = time.perf_counter()
     policy = policy or incumbent(session)
+    # The network first, before any agent computed inline writes: SQLite's one write lock is not held while Todoist
+    # answers, and focus-area computed inline finds the tasks in memory.
+    transient = open_task_signals(session, user, now)
     inputs = Inputs(
         outputs=freshest_outputs(session, user, now),
         recent=recent_tip_texts(session, user.id),
         examples=good_examples(session, user.id),
         context=context_in_effect(session, user.id, now),
-        transient=open_task_signals(session, user, now),
+        transient=transient,
     )
     tip = generate(session, user, policy, inputs, now, started=started, follows=follows)
     if follows is not None:

@@ -147,8 +147,10 @@ def register(app: App) -> None:
 
 
 def _refresh(user_ids: set[int]) -> None:
-    with session_scope() as session:
-        refresh_tips(session, user_ids)
+    # One transaction per person: a person's new tip is committed before the next person's waits on its model.
+    for user_id in sorted(user_ids):
+        with session_scope() as session:
+            refresh_tips(session, {user_id})
 
 
 async def agent_scheduler() -> None:
