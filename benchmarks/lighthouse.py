@@ -56,6 +56,7 @@ with warnings.catch_warnings(record=True):
         signed_in_app,
         wait_for_live_tip,
         wait_for_service_worker,
+        wait_until_quiet,
         writer_mode,
     )
     from tests.app_server import CHROMIUM, CHROMIUM_ARGS, free_port
@@ -227,6 +228,8 @@ def main(argv: list[str] | None = None) -> None:
         print(f"throttling: {args.throttling}")
         with debuggable_chromium(flags) as port:
             prepare_profile(port, app, "warm", timeout_ms=120_000)  # untimed: the server writes the first tip
+        # The work the first tip started (the agents, tips written ahead) is not a visit's: let it end.
+        print(f"server quiet after its first tip: waited {wait_until_quiet():.0f} s")
         print(f"machine: {machine_load()} at the start")
         for preset in args.preset:
             for visit in args.visit:

@@ -229,6 +229,17 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
+def wait_until_quiet(busy_percent: float = 25.0, quiet_s: int = 3, timeout_s: float = 120.0) -> float:
+    """Waits until the machine's CPU stays under ``busy_percent`` for ``quiet_s`` seconds in a row (the server's work
+    after its first tip: the agents, the tips it writes ahead), at most ``timeout_s``; the seconds it waited."""
+    import psutil
+
+    started, quiet = time.monotonic(), 0
+    while quiet < quiet_s and time.monotonic() - started < timeout_s:
+        quiet = quiet + 1 if psutil.cpu_percent(interval=1.0) < busy_percent else 0
+    return time.monotonic() - started
+
+
 def machine_load() -> str:
     """The 1-minute load average against the cores: figures taken on a busy machine are slower than the page."""
     return f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
