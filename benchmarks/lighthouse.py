@@ -172,7 +172,7 @@ def prepare_profile(port: int, app: SignedInApp, visit: str, timeout_ms: float) 
         context.add_cookies(browser_cookies(app.cookies, app.base))
         if visit == "warm":
             page = context.new_page()
-            page.goto(app.base + "/")
+            page.goto(app.base + "/", wait_until="commit", timeout=timeout_ms)  # the server's first tip may be slow
             wait_for_live_tip(page, timeout_ms)
             wait_for_service_worker(page, timeout_ms)
             page.close()
