@@ -10,6 +10,7 @@ import importlib
 import inspect
 import json
 import re
+import subprocess
 from pathlib import Path
 
 from oo_app import palette
@@ -83,12 +84,18 @@ def colour_literals(path: Path) -> list[str]:
 
 
 def product_files() -> list[Path]:
-    """Every text file of the product that could carry a colour (built output and caches excluded)."""
+    """Every text file of the product that could carry a colour: what git tracks or would track (built output,
+    caches and what running the notebooks writes, like ``__marimo__/`` sessions, are ignored by .gitignore)."""
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard", "--", *PRODUCT],
+        cwd=ROOT,
+        capture_output=True,
+        check=True,
+    ).stdout.decode()
     return sorted(
-        path
-        for folder in PRODUCT
-        for path in (ROOT / folder).rglob("*")
-        if path.is_file() and path.suffix in TEXT_SUFFIXES and "__pycache__" not in path.parts
+        ROOT / name
+        for name in set(listed.split("\0"))
+        if name and Path(name).suffix in TEXT_SUFFIXES and (ROOT / name).is_file()
     )
 
 
