@@ -207,7 +207,7 @@ def shared_names() -> set[str]:
     return {name for name in names if not name.startswith("_")} - OVERRIDES
 
 
-def test_modules() -> list[Path]:
+def suite_modules() -> list[Path]:
     return sorted(TESTS.glob("test_*.py"))
 
 
@@ -225,7 +225,7 @@ def test_no_test_module_shadows_a_shared_fixture_or_helper() -> None:
     names = shared_names()
     shadows = [
         f"{path.name}: {node.name}"
-        for path in test_modules()
+        for path in suite_modules()
         for node in ast.walk(ast.parse(path.read_text()))
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name in names
     ]
@@ -235,13 +235,13 @@ def test_no_test_module_shadows_a_shared_fixture_or_helper() -> None:
 def test_no_test_module_starts_its_own_browser_or_server_process() -> None:
     own = [
         f"{path.name}: {node.name} calls {sorted(called_names(node) & OWN_BROWSER)}"
-        for path in test_modules()
+        for path in suite_modules()
         for node in functions(path)
         if called_names(node) & OWN_BROWSER
     ]
     own += [
         f"{path.name}: fixture {node.name} calls {sorted(called_names(node) & OWN_PROCESS_GROUP)}"
-        for path in test_modules()
+        for path in suite_modules()
         for node in functions(path)
         if is_fixture(node) and called_names(node) & OWN_PROCESS_GROUP
     ]
@@ -253,7 +253,7 @@ def test_no_test_module_starts_its_own_browser_or_server_process() -> None:
 def test_every_server_fixture_of_a_test_module_says_why_it_is_not_the_shared_one() -> None:
     found = {
         (path.stem, node.name)
-        for path in test_modules()
+        for path in suite_modules()
         for node in functions(path)
         if is_fixture(node) and called_names(node) & SHARED_SERVER_HELPERS
     }
