@@ -20,7 +20,7 @@ from sqlmodel import Session, select
 from oo_app.db import make_engine
 from oo_app.integrations.oauth import CONNECTED
 from oo_app.models import Consent, Integration, OAuthAccount, Tip, User
-from oo_app.recommender.reasons import NO_HISTORY
+from oo_app.recommender.reasons import BY_THE_CLOCK, NO_HISTORY
 from tests.auth_helpers import Provider, oidc_provider
 from tests.browser_fixtures import AppServer, live_tip, signed_in_by_provider_env
 from tests.fakes.todoist import FakeTodoist
@@ -112,7 +112,7 @@ def test_a_new_person_grants_two_consents_and_the_first_tip_comes_from_agents(
     assert shown[0].agent_ids, "written from the agents' outputs"
     assert not [agent for agent in shown[0].agent_ids if "-" in agent and agent in why], f"no agent id: {why}"
     # With no history yet, nothing learned is claimed: the reason says oO does not know her habits or hours yet.
-    assert because == NO_HISTORY or because.startswith("oO does not know your"), because
+    assert because in (NO_HISTORY, BY_THE_CLOCK) or because.startswith("oO does not know your"), because
     assert page.query_selector("#first-run-note") is None, "no note under a personal tip"
 
     page.reload()

@@ -31,6 +31,10 @@ NO_HISTORY = "A general tip: oO does not know your habits yet, and learns them f
 GENERAL = "A general tip, not one about your own habits."
 EXPIRED = "oO no longer keeps the facts this tip was written from."
 UNSAID = "It draws on what oO knows of your day."
+BY_THE_CLOCK = (
+    "oO has not learned yet when in the day you work best, so this tip goes by the clock; it learns that from when you "
+    "get things done."
+)
 
 MODEL_LABELS = {COMPOSER_MODEL: "the rule-based composer", LOCAL_TIP_MODEL: "the local model (Gemma 3 270M)"}
 
@@ -105,10 +109,7 @@ def _time_of_day(data: Mapping[str, Any], tip: str) -> str:
             return f"{said}, and you get the most done around {preferred}."
         return f"{said}."
     if not knows_peak:
-        return (
-            "oO has not learned yet when in the day you work best, so this tip goes by the clock; it learns that from "
-            "when you get things done."
-        )
+        return BY_THE_CLOCK
     peaks = [int(hour) for hour in data.get("peak_hours") or [data["preferred_hour"]]]
     if preferred in tip:
         said = f"You get the most done around {preferred}"
