@@ -41,46 +41,44 @@ def by_the_clock(hour: int, weekday: str) -> list[TipDraft]:
     """Tips placing now by the clock alone, for a person whose best hours oO has not learned: the time of day and the
     weekday are facts, their habits are not, so none of these says "your" of an hour, and what holds for many people
     is said as such, never as the person's habit."""
-    if weekday in WEEKEND:
-        day = [
+    day = (
+        [
             advice(f"It is {weekday}: one small thing for yourself counts more than the work list."),
             todo("Pick one task you would like off your mind before the week starts, and only that one."),
         ]
-    else:
-        day = []
+        if weekday in WEEKEND
+        else []
+    )
     if hour < EARLY_FROM:  # awake in the night, outside quiet hours they taught oO: keep it short
-        return [
-            *day,
+        part = [
             advice("It is late. Write down what is on your mind, then let it rest until the morning."),
             advice("Nothing needs you now. Let today be finished."),
         ]
-    if hour < 12:
-        return [
-            *day,
+    elif hour < 12:
+        part = [
             todo("Before the inbox this morning: ten minutes on the task you would rather avoid."),
             advice("Mornings are often the clearest hours: try the hardest task before noon."),
             todo("Decide this morning which one task would make the day feel done."),
         ]
-    if hour < 14:
-        return [
-            *day,
+    elif hour < 14:
+        part = [
             advice("Midday: step away from the screen for a few minutes before the afternoon starts."),
             todo("Before lunch, finish one small thing you started this morning."),
             todo("Halfway through the day: choose the one task the afternoon is for."),
         ]
-    if hour < 18:
-        return [
-            *day,
+    elif hour < 18:
+        part = [
             todo("Afternoons suit small tasks: clear two quick ones from your list."),
             advice("Energy often dips in the afternoon. Pick a task that needs little thought."),
             todo("Close one loose end from this morning before the day runs out."),
         ]
-    return [
-        *day,
-        todo("This evening, write down tomorrow's first task, then stop."),
-        advice("Let the day end with one thing done, not a long list."),
-        advice("The evening is for winding down. The list will keep until tomorrow."),
-    ]
+    else:
+        part = [
+            todo("This evening, write down tomorrow's first task, then stop."),
+            advice("Let the day end with one thing done, not a long list."),
+            advice("The evening is for winding down. The list will keep until tomorrow."),
+        ]
+    return day + part
 
 
 # A low-energy moment: the smallest step, kind words, nothing about what is late or how much got done.
