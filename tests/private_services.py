@@ -26,6 +26,7 @@ import sqlalchemy as sa
 import yaml
 
 from tests.app_server import ROOT, free_port
+from tests.conftest import service_missing
 
 START_TIMEOUT_S = 60
 REDIS = "redis-server"
@@ -197,10 +198,10 @@ def _private_dir(prefix: str) -> Path:
 @pytest.fixture(scope="module")
 def private_postgres() -> Iterator[PrivatePostgres]:
     """A running private PostgreSQL for the module's tests (which may stop and restart it); skipped only when its
-    binaries are missing."""
+    binaries are missing (and failed then on CI, where they are installed)."""
     reason = missing_binaries()
     if reason:
-        pytest.skip(reason)
+        service_missing(reason)
     root = _private_dir("oo-private-pg-")
     server = PrivatePostgres(root)
     try:
@@ -213,10 +214,11 @@ def private_postgres() -> Iterator[PrivatePostgres]:
 
 @pytest.fixture(scope="module")
 def private_redis() -> Iterator[PrivateRedis]:
-    """A running private Redis for the module's tests (which may restart it); skipped only when it is missing."""
+    """A running private Redis for the module's tests (which may restart it); skipped only when it is missing (and
+    failed then on CI)."""
     reason = missing_binaries()
     if reason:
-        pytest.skip(reason)
+        service_missing(reason)
     root = _private_dir("oo-private-redis-")
     server = PrivateRedis(root)
     try:

@@ -27,6 +27,7 @@ from oo_app.recommender.prompts import CURRENT_VERSION
 from oo_app.settings import get_settings
 from oo_app.state.tip import RESTING, _react_and_next, _show_current
 from tests.auth_helpers import session_cookies, sign_in
+from tests.conftest import service_missing
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 CALLS = 30
@@ -51,7 +52,7 @@ def redis_client() -> Iterator[Redis]:
     try:
         client.ping()
     except RedisError as error:
-        pytest.skip(f"Redis at {REDIS_URL} does not answer: {error}")
+        service_missing(f"Redis at {REDIS_URL} does not answer: {error}")
     yield client
     client.close()
 

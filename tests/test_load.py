@@ -14,7 +14,7 @@ import pytest
 from benchmarks.load import REDIS_URL, LoadPlan, LoadReport, run_load
 from benchmarks.load_persons import fresh_postgres_database
 from tests.app_server import redis_unavailable
-from tests.conftest import clear_caches, postgres_available
+from tests.conftest import clear_caches, postgres_available, service_missing
 
 SECRET = "load-test-secret-0123456789abcdefgh"
 PLAN = LoadPlan(persons=50, seconds=20, spawn_rate=10, history_days=30, backend_only=True)
@@ -26,7 +26,7 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LoadReport]:
     """One run of :data:`PLAN` on a fresh database, shared by this module's checks."""
     reason = postgres_available() or redis_unavailable(REDIS_URL)
     if reason:
-        pytest.skip(reason)
+        service_missing(reason)
     with fresh_postgres_database() as database_url, pytest.MonkeyPatch.context() as env:
         env.setenv("OO_DATABASE_URL", database_url)
         env.setenv("OO_SECRET_KEY", SECRET)

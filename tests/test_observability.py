@@ -40,7 +40,7 @@ from oo_app.settings import ROOT, Settings
 from oo_app.tasks import engine as task_engine
 from oo_app.tasks.scheduler import PULSE, run_forever
 from tests.auth_helpers import sign_in
-from tests.conftest import NOW
+from tests.conftest import NOW, service_missing
 from tests.fakes.ollama import FakeOllama, Reply
 
 REDIS_URL = os.environ.get("OO_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -86,7 +86,7 @@ def test_health_reports_every_dependency_with_its_latency(any_database: Session,
     try:
         redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
     except redis.RedisError as error:
-        pytest.skip(f"Redis at {REDIS_URL} is unreachable: {error}")
+        service_missing(f"Redis at {REDIS_URL} is unreachable: {error}")
     backend = any_database.get_bind().dialect.name
 
     status, body = health(OO_REDIS_URL=REDIS_URL)

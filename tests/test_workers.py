@@ -35,7 +35,7 @@ from tests.app_server import (
     worker_serving,
 )
 from tests.auth_helpers import csrf_headers
-from tests.conftest import clear_caches, postgres_available
+from tests.conftest import clear_caches, postgres_available, service_missing
 from tests.page_socket import HYDRATE_AND_LOAD, REACT, TIP_STATE, TOGGLE_WHY, VAR_SUFFIX, PageSocket
 
 REDIS_URL = os.environ.get("OO_TEST_REDIS_URL", "redis://127.0.0.1:6379/11")
@@ -60,7 +60,7 @@ def database_url() -> Iterator[str]:
     """A fresh PostgreSQL database for this module, dropped afterwards."""
     reason = postgres_available() or redis_unavailable(REDIS_URL)
     if reason:
-        pytest.skip(reason)
+        service_missing(reason)
     with fresh_postgres_database() as url:
         yield url
 
