@@ -693,20 +693,41 @@ def test_oo_push_deliver_runs_a_round_and_status_reports_it(
     assert bad.exception is None or isinstance(bad.exception, SystemExit)
 
 
+def clock_at(moment: datetime) -> type[datetime]:
+    """``datetime`` whose ``now()`` is ``moment``: put in place of a module's ``datetime``, it pins that module's
+    clock (the periodic round reads the real one)."""
+
+    class Pinned(datetime):
+        @classmethod
+        def now(cls, tz: Any = None) -> datetime:  # type: ignore[override]
+            return moment.astimezone(tz) if tz is not None else moment.replace(tzinfo=None)
+
+    return Pinned
+
+
 def test_the_workers_run_a_push_round_every_minute(
-    session: Session, person: User, push_browser: Browser, push_service: FakePushService
+    session: Session,
+    person: User,
+    push_browser: Browser,
+    push_service: FakePushService,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from oo_app.tasks.engine import _build_app
 
     app = _build_app("postgresql://nobody@127.0.0.1:9/none", 3)  # built, never opened
-
     periodic = [task for task in app.periodic_registry.periodic_tasks.values() if task.task.name == push_jobs.PUSH_TASK]
     assert [(task.cron, task.task.func) for task in periodic] == [("* * * * *", push_jobs.deliver_round)]
-    # The job decides by the clock when it runs (whether the demo person is due right now depends on it), and
-    # reports exactly the pushes it recorded.
-    sent = push_jobs.deliver_round(int(NOW.timestamp()))
-    assert sent == len([delivery for delivery in _deliveries(session, person) if delivery.status == "sent"])
-    assert len(push_service.delivered) == sent
+
+    # The job decides by the clock: pinned an hour before the person's first delivery moment, then at it.
+    slot = _slots(session, person)[0]
+    monkeypatch.setattr(push_jobs, "datetime", clock_at(slot - timedelta(hours=1)))
+    early = push_jobs.deliver_round(int((slot - timedelta(hours=1)).timestamp()))
+    monkeypatch.setattr(push_jobs, "datetime", clock_at(slot))
+    sent = push_jobs.deliver_round(int(slot.timestamp()))
+
+    assert (early, sent) == (0, 1), "nothing before the delivery moment, its push at it"
+    assert [(delivery.slot, delivery.status) for delivery in _deliveries(session, person)] == [(slot, "sent")]
+    assert len(push_service.delivered) == 1
 
 
 def test_the_inprocess_push_rounds_stay_off_when_the_scheduler_is(configure: Callable[..., None]) -> None:
