@@ -18,16 +18,21 @@ import re
 import shlex
 import shutil
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import click
 import pytest
+import sqlalchemy as sa
 import yaml
+from click.testing import CliRunner
+from sqlmodel import SQLModel
 from starlette.routing import Match
 from starlette.testclient import TestClient
 
 from oo_app.cli import main
+from oo_app.db import pending_migrations
 from oo_app.llm.aliases import EMBEDDER, JUDGE, TIP_GENERATOR
 from oo_app.settings import Settings, embedded_alias_table, get_settings
 
@@ -262,24 +267,28 @@ def test_migrations_run_once_before_the_app_the_workers_and_the_hub() -> None:
 
 
 def test_oo_migrate_creates_the_job_queue_tables_when_the_engine_is_procrastinate(
-    monkeypatch: pytest.MonkeyPatch,
+    postgres_url: str, configure: Callable[..., None]
 ) -> None:
-    from click.testing import CliRunner
+    """What compose's ``migrate`` service runs, run for real on a fresh PostgreSQL database: the app's tables at
+    Alembic's head, then procrastinate's queue tables; a second run finds both there and changes nothing."""
+    configure(OO_DATABASE_URL=postgres_url, OO_TASK_ENGINE="procrastinate")
 
-    import oo_app.db
-    import oo_app.tasks.engine
+    first = CliRunner().invoke(main, ["migrate"])
+    second = CliRunner().invoke(main, ["migrate"])
 
-    calls: list[str] = []
-    monkeypatch.setattr(oo_app.db, "migrate", lambda revision="head": calls.append(f"alembic {revision}"))
-    monkeypatch.setattr(oo_app.tasks.engine, "apply_schema", lambda: calls.append("queue") or True)
-    monkeypatch.setenv("OO_TASK_ENGINE", "procrastinate")
-    get_settings.cache_clear()
+    assert first.exit_code == 0, first.output
+    assert "job queue tables created" in first.output
+    assert second.exit_code == 0, second.output
+    assert "job queue tables already there" in second.output
+    engine = sa.create_engine(postgres_url)
     try:
-        result = CliRunner().invoke(main, ["migrate"])
+        tables = set(sa.inspect(engine).get_table_names())
     finally:
-        get_settings.cache_clear()
-    assert result.exit_code == 0, result.output
-    assert calls == ["alembic head", "queue"]
+        engine.dispose()
+    assert {table.name for table in SQLModel.metadata.sorted_tables} <= tables, "the app's tables"
+    assert "alembic_version" in tables
+    assert {"procrastinate_jobs", "procrastinate_events", "procrastinate_periodic_defers"} <= tables, sorted(tables)
+    assert pending_migrations(postgres_url) == []
 
 
 # --- commands, variables, ports -------------------------------------------------------------------------------------
@@ -454,10 +463,11 @@ def test_redis_starts_with_the_keyspace_notifications_reflex_locks_wait_on() -> 
 def test_a_restarted_redis_keeps_its_keyspace_notifications(tmp_path: Path) -> None:
     import redis
 
+    from tests.conftest import service_missing
     from tests.private_services import PrivateRedis, missing_binaries
 
     if reason := missing_binaries():
-        pytest.skip(reason)
+        service_missing(reason)
     server = PrivateRedis(tmp_path)
     server.start()
     try:
