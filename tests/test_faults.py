@@ -68,7 +68,9 @@ from tests.test_llm_production import COMPOSE_OLLAMA, GROUNDED, documented_alias
 
 LLM_TIMEOUT_S = 2.0
 LLM_RETRIES = 0  # one try: the bound below is then the timeout itself, plus the app's own work
-APP_WORK_S = 6.0  # snippets, checks, the database, the page's round trip: generous on a loaded 2-core machine
+# Snippets, checks, the database, the page's round trip: generous on a 2-core machine that runs other suites too, and
+# the bound still a third of the stand-in's slow answer: only a tip that waited for the LLM fails it.
+APP_WORK_S = 18.0
 TIP_BOUND_S = (1 + LLM_RETRIES) * LLM_TIMEOUT_S + APP_WORK_S
 CLIENT_TIMEOUT_S = 30.0  # a client's own patience; every answer here must come well before it
 SLOW_S = 60.0  # the stand-in's "slow": far beyond the timeout
@@ -310,7 +312,7 @@ def test_whatever_the_llm_does_the_api_serves_a_composer_tip_within_the_timeout(
         assert len(llm.requests_to("/api/chat")) >= 2, "the model was asked first, for each tip"
     wait_for(  # LiteLLM reports a Router fallback from its own logging thread, a moment after the answer
         lambda: metric(served, "oo_llm_fallbacks_total", alias=TIP_GENERATOR) >= fallbacks + 2,
-        10,
+        30,  # returns as soon as the count is there
         "oo_llm_fallbacks_total counts both fallbacks",
     )
     assert metric(served, "oo_llm_errors_total", alias=TIP_GENERATOR, kind=kind) >= errors + 2, (
@@ -536,7 +538,7 @@ def test_redis_restarted_under_an_open_page_keeps_the_person_signed_in_and_react
     assert health(served)["checks"]["redis"]["status"] == "ok"
 
     served.redis.restart()  # killed, then started empty: every page's state is gone
-    wait_for(lambda: health(served)["checks"]["redis"]["status"] == "ok", 10, "/health sees Redis again")
+    wait_for(lambda: health(served)["checks"]["redis"]["status"] == "ok", 30, "/health sees Redis again")
     newer = newer_tip_for(served, 0)
     page.wait_for_function(  # live updates resumed
         "(text) => document.querySelector('#tip-text')?.innerText.trim() === text",
