@@ -254,7 +254,7 @@ def test_revoking_a_consent_stops_its_agents_and_deletes_their_outputs(page: Pag
     demo = _rows(database_url, User, email="demo@example.com")[0].id
     assert _rows(database_url, AgentOutput, agent_id="time-of-day", user_id=demo), "the agent ran before"
     page.click("#consent-activity button")
-    _feedback(page, "consents", "")
+    _feedback(page, "consents", "The stopped agents' outputs and what they learned are deleted")
     page.wait_for_function("() => document.querySelector('#consent-activity')?.innerText.includes('not granted')")
     assert not _rows(database_url, AgentOutput, agent_id="time-of-day", user_id=demo)
     (consent,) = _rows(database_url, Consent, key="activity", user_id=demo)
