@@ -83,9 +83,9 @@ def test_static_pwa_files_are_served(app_server: AppServer, browser: Browser) ->
     base, _ = app_server
     page = browser.new_page()
     for path, kind in (
-        ("/manifest.webmanifest", ""),
+        ("/manifest.webmanifest", "application/manifest+json"),
         ("/sw.js", "javascript"),
-        ("/favicon.ico", ""),
+        ("/favicon.ico", "image/"),
         ("/icons/maskable-512.png", "image/png"),
     ):
         response = page.request.get(base + path)
