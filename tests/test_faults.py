@@ -74,6 +74,7 @@ APP_WORK_S = 18.0
 TIP_BOUND_S = (1 + LLM_RETRIES) * LLM_TIMEOUT_S + APP_WORK_S
 CLIENT_TIMEOUT_S = 30.0  # a client's own patience; every answer here must come well before it
 SLOW_S = 60.0  # the stand-in's "slow": far beyond the timeout
+WARM_UP_S = 180.0  # a person's first tip computes every agent's snippets on a cold server: set-up, timed by nothing
 LIVE_POLL_S = 1.0  # how often an open page looks for a newer tip (OO_LIVE_POLL_S)
 PERSONS = 4  # person 0 for the pages and the LLM, the others load the app while PostgreSQL restarts
 PAGE_PERSON = "person0@example.com"
@@ -199,7 +200,7 @@ def served(
     computed (the tips below then time the model's path alone)."""
     served = Served(app_server.base, app_server.database_url, private_postgres, private_redis, ollama, persons)
     for person in range(PERSONS):
-        with api_client(served, person) as client:
+        with api_client(served, person, timeout_s=WARM_UP_S) as client:
             response = client.post("/api/recommend")
             assert response.status_code == 200, response.text
     return served
@@ -216,11 +217,11 @@ def llm(served: Served) -> Iterator[PinnedOllama]:
 
 
 @contextmanager
-def api_client(served: Served, person: int = 0) -> Iterator[httpx.Client]:
+def api_client(served: Served, person: int = 0, timeout_s: float = CLIENT_TIMEOUT_S) -> Iterator[httpx.Client]:
     """An API client signed in as person ``person`` (cookies and the CSRF header), with a client's own timeout."""
     cookies = served.persons[person]
     with httpx.Client(
-        base_url=served.base, cookies=cookies, headers=csrf_headers(cookies), timeout=CLIENT_TIMEOUT_S
+        base_url=served.base, cookies=cookies, headers=csrf_headers(cookies), timeout=timeout_s
     ) as client:
         yield client
 
