@@ -245,6 +245,12 @@ class Settings(BaseSettings):
     )
     llm_timeout_s: float = 10.0
     llm_retries: int = 1
+    llm_cooldown_s: float = Field(
+        default=30.0,
+        ge=0,
+        description="How long a model server that failed a call (refused, timed out, 5xx) is left alone: the alias's "
+        "fallback writes meanwhile, then one call probes it (shared through Redis when OO_REDIS_URL is set). 0: off.",
+    )
 
     mlflow_tracking_uri: str = f"sqlite:///{ROOT / 'data' / 'mlflow.db'}"
     mlflow_ui_url: str = "http://127.0.0.1:5000"

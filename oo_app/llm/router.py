@@ -16,11 +16,14 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from oo_app.llm.aliases import EMBEDDER
-from oo_app.settings import get_settings
+from oo_app.llm.breaker import CLOSED, Breakers, Reading, RedisStore, deployment_id, in_process, store_for
+from oo_app.settings import Settings, get_settings
 
 if TYPE_CHECKING:
     import litellm
-    from litellm import CustomLLM, Router
+    from litellm import CustomLLM
+
+    from oo_app.llm.breaking_router import BreakingRouter
 
 
 class RouterNotWired(RuntimeError):
@@ -83,21 +86,23 @@ def register_providers(providers: Sequence[Provider]) -> None:
 
 
 def model_list(aliases: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
-    """The alias table of settings in LiteLLM's ``model_list`` form (several deployments per alias allowed)."""
+    """The alias table of settings in LiteLLM's ``model_list`` form (several deployments per alias allowed), each
+    deployment with the id its breaker goes by (:func:`~oo_app.llm.breaker.deployment_id`)."""
     return [
-        {"model_name": alias, "litellm_params": dict(params)}
+        {"model_name": alias, "litellm_params": dict(params), "model_info": {"id": deployment_id(alias, params)}}
         for alias, deployments in aliases.items()
         for params in deployments
     ]
 
 
 @lru_cache
-def get_router() -> Router:
-    """The process-wide Router; an alias ``X`` with a companion ``X-fallback`` falls back to it on failure.
+def get_router() -> BreakingRouter:
+    """The process-wide Router; an alias ``X`` with a companion ``X-fallback`` falls back to it on failure, at once
+    while X's breaker is open (``OO_LLM_COOLDOWN_S``; shared through Redis when ``OO_REDIS_URL`` is set).
 
     Raises :class:`RouterNotWired` before :func:`wire` (every entry point calls :func:`oo_app.bootstrap.bootstrap`).
     """
-    from litellm import Router
+    from oo_app.llm.breaking_router import BreakingRouter
 
     if _wiring is None:
         raise RouterNotWired("the LLM router has no providers yet: call oo_app.bootstrap.bootstrap() at start")
@@ -107,12 +112,44 @@ def get_router() -> Router:
         hook()
     aliases = settings.alias_table
     fallbacks = [{alias: [f"{alias}-fallback"]} for alias in aliases if f"{alias}-fallback" in aliases]
-    return Router(
+    return BreakingRouter(
+        breakers=breakers_for(settings),
         model_list=model_list(aliases),
         fallbacks=fallbacks,
         timeout=settings.llm_timeout_s,
         num_retries=settings.llm_retries,
     )
+
+
+def breakers_for(settings: Settings) -> Breakers:
+    """The breakers a Router of ``settings`` keeps: in Redis when there is one, else its own. A probe may take every
+    try of a call (each within the timeout) and a margin before its lease is freed for another caller."""
+    probe_s = settings.llm_timeout_s * (1 + settings.llm_retries) + 1.0
+    return Breakers(store_for(settings.redis_url), cooldown_s=settings.llm_cooldown_s, probe_s=probe_s)
+
+
+def breaker_readings(settings: Settings, alias: str) -> dict[str, Reading]:
+    """Each remote deployment of ``alias`` by its model, with its breaker's state; cheap (no model is called, LiteLLM
+    is not imported). The Router's breakers once it is built, else the shared ones in Redis; with neither, no call
+    went out yet, so every breaker is closed. Raises when Redis does not answer."""
+    remote = {
+        deployment_id(alias, params): str(params.get("model"))
+        for params in settings.alias_table.get(alias) or []
+        if not in_process(str(params.get("model")))
+    }
+    if not remote or settings.llm_cooldown_s <= 0:
+        return {}
+    if get_router.cache_info().currsize:
+        readings = get_router().breakers.readings(remote)
+    elif settings.redis_url:
+        store = RedisStore(settings.redis_url)
+        try:
+            readings = Breakers(store, settings.llm_cooldown_s, probe_s=0).readings(remote)
+        finally:
+            store.close()
+    else:
+        readings = {deployment: Reading(CLOSED) for deployment in remote}
+    return {remote[deployment]: reading for deployment, reading in readings.items()}
 
 
 @contextmanager
