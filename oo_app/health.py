@@ -6,6 +6,10 @@ Overall ``error`` (HTTP 503) only when the database is down, since nothing works
 any other check is not ok: tips keep coming (the rule-based composer writes them, agents are computed when a tip needs
 them); else ``ok``. ``database`` repeats the database's state as ``ok`` or ``unreachable`` for older probes. A report
 never shows a password, a token or a whole URL, and never calls a model.
+
+The ``llm`` check adds, when some alias has a model server, ``breakers``: ``{alias: {model: {"state": "closed" |
+"open" | "half-open", "open_for_s" (while open), "failure" (what opened it)}}}`` (:mod:`oo_app.llm.breaker`); any
+``open`` makes the check ``degraded``: the alias's fallback writes until the cooldown ends and a probe succeeds.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from contextvars import copy_context
+from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -122,6 +127,37 @@ def check_llm(settings: Settings) -> Report:
         report["router"] = "not built yet"
     if LOCAL_TIP_MODEL in report["models"]:
         report["local_model"] = "loaded" if local_llama.cache_info().currsize else "not loaded yet"
+    return breakers_checked(settings, report)
+
+
+def breakers_checked(settings: Settings, report: Report) -> Report:
+    """``report`` with the breaker of every model server in the alias table; degraded while one is open."""
+    from oo_app.llm.breaker import OPEN
+    from oo_app.llm.router import breaker_readings
+
+    breakers: dict[str, dict[str, Report]] = {}
+    try:
+        for alias in settings.alias_table:
+            readings = breaker_readings(settings, alias)
+            if readings:
+                breakers[alias] = {
+                    model: {key: value for key, value in asdict(reading).items() if value is not None}
+                    for model, reading in readings.items()
+                }
+    except Exception as error:
+        return {"status": OK, **report, "breakers": f"unknown: {describe(error)}"}
+    if not breakers:
+        return {"status": OK, **report}
+    report["breakers"] = breakers
+    tripped = [
+        f"{model} ({alias})"
+        for alias, models in breakers.items()
+        for model, breaker in models.items()
+        if breaker["state"] == OPEN
+    ]
+    if tripped:
+        detail = f"breaker open for {', '.join(tripped)}: the fallback writes until a probe gets an answer"
+        return {"status": DEGRADED, **report, "detail": detail}
     return {"status": OK, **report}
 
 
