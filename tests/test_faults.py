@@ -60,9 +60,8 @@ from tests.app_server import production_env
 from tests.auth_helpers import csrf_headers, session_cookies
 from tests.browser_fixtures import AppServer, tip_text
 from tests.conftest import clear_caches
-from tests.fakes.ollama import FakeOllama, Reply
+from tests.fakes.ollama import PinnedOllama, Reply
 from tests.fakes.push_service import FakePushService
-from tests.fakes.server import FakeHTTPServer
 from tests.private_services import PrivatePostgres, PrivateRedis, private_postgres, private_redis  # noqa: F401
 from tests.test_llm_production import COMPOSE_OLLAMA, GROUNDED, documented_aliases
 
@@ -83,28 +82,6 @@ METRICS_TOKEN = secrets.token_urlsafe(24)
 
 
 # --- the app, its services and its persons ----------------------------------------------------------------------------
-
-
-class PinnedOllama(FakeOllama):
-    """The Ollama stand-in on a port that survives :meth:`stop`: stopped, the app's requests are refused, as when the
-    server is down; started again, it answers on the same address."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.port = 0
-
-    def start(self) -> PinnedOllama:
-        self._stopping.clear()
-        self._server = FakeHTTPServer(("127.0.0.1", self.port), self.handler)
-        self._server.fake = self
-        self.port = self._server.server_address[1]
-        self._thread = threading.Thread(target=self._server.serve_forever, name=self.name, daemon=True)
-        self._thread.start()
-        return self
-
-    @property
-    def running(self) -> bool:
-        return self._server is not None
 
 
 @dataclass
@@ -166,6 +143,9 @@ def app_server_env(app_workdir: Path, private_redis: PrivateRedis, ollama: Pinne
         "OO_LLM_ALIASES": json.dumps(documented_aliases("ollama_chat/", COMPOSE_OLLAMA, ollama.base_url)),
         "OO_LLM_TIMEOUT_S": str(LLM_TIMEOUT_S),
         "OO_LLM_RETRIES": str(LLM_RETRIES),
+        # Every tip here meets the fault itself; the breaker that spares later tips a dead server (on by default) is
+        # proven in tests/test_breaker.py.
+        "OO_LLM_COOLDOWN_S": "0",
         "OO_LIVE_POLL_S": str(LIVE_POLL_S),
         "OO_SCHEDULER_ENABLED": "false",
         # Each request here writes its own tip under the fault, as fast as the app answers: no repeat window and no

@@ -317,3 +317,25 @@ class FakeOllama(LoopbackFake):
         """Stop serving; slow replies still waiting are released at once."""
         self._stopping.set()
         super().stop()
+
+
+class PinnedOllama(FakeOllama):
+    """The Ollama stand-in on a port that survives :meth:`stop`: stopped, clients are refused, as when the server is
+    down; started again, it answers on the same address (so a client that did not call meanwhile is seen not to)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.port = 0
+
+    def start(self) -> PinnedOllama:
+        self._stopping.clear()
+        self._server = FakeHTTPServer(("127.0.0.1", self.port), self.handler)
+        self._server.fake = self
+        self.port = self._server.server_address[1]
+        self._thread = threading.Thread(target=self._server.serve_forever, name=self.name, daemon=True)
+        self._thread.start()
+        return self
+
+    @property
+    def running(self) -> bool:
+        return self._server is not None
