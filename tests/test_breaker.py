@@ -121,17 +121,27 @@ def test_a_slow_or_failing_server_opens_the_breaker_at_its_first_failure(
     on_ollama: Callable[..., dict],
     reply: Reply,
     failure: str,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     on_ollama()
     freshest_outputs(session, demo_user, NOW)
     ollama.reset(reply)
+    router = get_router()
+    backoffs: list[float] = []
+
+    def back_off(*args: object, **kwargs: object) -> float:  # the Router's own, recorded: called before each retry
+        backoffs.append(seconds := type(router)._time_to_sleep_before_retry(router, *args, **kwargs))
+        return seconds
+
+    monkeypatch.setattr(router, "_time_to_sleep_before_retry", back_off)
 
     first = recommend(session, demo_user, NOW)
     asked = len(ollama.requests_to("/api/chat"))
     second = recommend(session, demo_user, NOW)
 
     assert (first.model, second.model) == (COMPOSER_MODEL, COMPOSER_MODEL)
-    assert asked == 1, "one request: the open breaker spared the Router its retry"
+    assert asked == 1, "one request: the breaker opened at the first failure"
+    assert backoffs == [], "the Router saw no healthy deployment left: no retry, no back-off, the fallback at once"
     assert len(ollama.requests_to("/api/chat")) == 1, "the second tip did not ask the model server"
     breaker = tip_breaker()
     assert (breaker["state"], breaker["failure"]) == (OPEN, failure), breaker
