@@ -2,7 +2,8 @@
 names a model; swapping a model is configuration.
 
 :mod:`~oo_app.llm.aliases` holds the names, :mod:`~oo_app.llm.router` the Router and :func:`~oo_app.llm.router.embed`,
-:mod:`~oo_app.llm.local` the models that run in this process. The package never imports the recommender or
+:mod:`~oo_app.llm.breaker` the circuit breakers of the model servers, :mod:`~oo_app.llm.local` the models that run in
+this process. The package never imports the recommender or
 operations: the providers and hooks they offer are handed to the router by :func:`oo_app.bootstrap.bootstrap`.
 """
 
