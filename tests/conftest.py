@@ -1,12 +1,15 @@
 """Shared fixtures: real databases (a migrated SQLite file per test; PostgreSQL when it runs) and the demo person.
 
 Every test that touches settings goes through :func:`configure`, which points ``OO_*`` at the test's own database
-and clears the process-wide caches, so no test reads the developer's ``data/oo.db``.
+and clears the process-wide caches, so no test reads the developer's ``data/oo.db``. A test's SQLite file is a copy
+of a template migrated (and, for :func:`demo_user`, seeded) once per session: the same rows, ids and Alembic version
+as migrating and seeding in the test, for a copy's cost (tests/test_database_templates.py holds them to that).
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -16,13 +19,13 @@ from typing import NoReturn
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
+from sqlmodel import Session, select, update
 
 from oo_app import db, settings
 from oo_app.bootstrap import bootstrap
 from oo_app.demo import seed_demo
 from oo_app.llm.router import get_router
-from oo_app.models import User
+from oo_app.models import Consent, User
 from oo_app.recommender.learning import forget_priors
 
 pytest_plugins = ["tests.browser_fixtures"]  # the server, Chromium and signed-in contexts of the browser tests
@@ -41,6 +44,7 @@ bootstrap()  # the suite wires the LLM router as the app, the CLI, the worker an
 
 PG_ADMIN_URL = os.environ.get("OO_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)  # a Friday; 13:00 in Berlin, the demo person's zone
+DEMO_EMAIL = "demo@example.com"
 
 
 def clear_caches() -> None:
@@ -65,11 +69,65 @@ def configure(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., None]]:
     clear_caches()
 
 
-@pytest.fixture
-def sqlite_url(tmp_path: Path) -> str:
-    url = f"sqlite:///{tmp_path / 'oo.db'}"
-    db.migrate(url)
+def migrated_sqlite(path: Path) -> str:
+    """A new SQLite file at ``path`` migrated to head, no connection left open (the file alone holds it); its URL."""
+    url = f"sqlite:///{path}"
+    db.migrate(url)  # disposes its engine: SQLite folds the write-ahead log back into the file
     return url
+
+
+def seed_demo_person(url: str, now: datetime = NOW) -> None:
+    """The demo person and their history of 90 days up to ``now``, committed into the empty database at ``url``."""
+    engine = db.make_engine(url)
+    try:
+        with Session(engine) as session:
+            assert seed_demo(session, DEMO_EMAIL, now=now) is not None, "the demo person goes into an empty database"
+            session.commit()
+    finally:
+        engine.dispose()
+
+
+def restamp_demo_person(url: str) -> None:
+    """Give the copied demo person the wall-clock stamps a seed in this test would give (the person's creation and
+    first-run answer, the consents' dates); everything else the seed writes is a function of NOW and a fixed seed."""
+    now = datetime.now(UTC)
+    engine = db.make_engine(url)
+    try:
+        with engine.begin() as connection:
+            connection.execute(update(User).values(created_at=now, onboarded_at=now))
+            connection.execute(update(Consent).values(at=now))
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file migrated to head, made once per session: tests copy it (migrating one costs about a second)."""
+    path = tmp_path_factory.mktemp("sqlite-template") / "oo.db"
+    migrated_sqlite(path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def demo_template(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """:func:`sqlite_template` with the demo person seeded at NOW, made once per session for :func:`demo_user`."""
+    path = tmp_path_factory.mktemp("demo-template") / "oo.db"
+    shutil.copy(sqlite_template, path)
+    seed_demo_person(f"sqlite:///{path}")
+    return path
+
+
+@pytest.fixture
+def sqlite_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A migrated SQLite file of the test's own: a copy of :func:`sqlite_template`, or of :func:`demo_template` when
+    the test asks for :func:`demo_user` (which, before anything else, would seed the very same rows into it)."""
+    path = tmp_path / "oo.db"
+    if "demo_user" in request.fixturenames:
+        shutil.copy(request.getfixturevalue("demo_template"), path)
+        restamp_demo_person(f"sqlite:///{path}")
+    else:
+        shutil.copy(request.getfixturevalue("sqlite_template"), path)
+    return f"sqlite:///{path}"
 
 
 @pytest.fixture
@@ -90,9 +148,13 @@ def session(engine: Engine) -> Iterator[Session]:
 
 @pytest.fixture
 def demo_user(session: Session) -> User:
-    user = seed_demo(session, "demo@example.com", now=NOW)
-    assert user is not None
-    session.commit()
+    """The demo person with 90 days of history up to NOW: copied in with the test's database (:func:`sqlite_url`), or
+    seeded now into a database that came from elsewhere."""
+    user = session.exec(select(User).where(User.email == DEMO_EMAIL)).first()
+    if user is None:
+        user = seed_demo(session, DEMO_EMAIL, now=NOW)
+        assert user is not None, "the demo person goes into an empty database"
+        session.commit()
     return user
 
 
