@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import traceback
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -18,6 +19,7 @@ from typing import NoReturn
 
 import pytest
 import sqlalchemy as sa
+from click.testing import CliRunner, Result
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select, update
 
@@ -156,6 +158,25 @@ def demo_user(session: Session) -> User:
         assert user is not None, "the demo person goes into an empty database"
         session.commit()
     return user
+
+
+@pytest.fixture
+def oo(configure: Callable[..., None]) -> Callable[..., Result]:
+    """``oo(*args, database_url=..., **env)``: the ``oo`` command's result, run in this process (click's runner) with
+    those settings. A command that ends in an exception other than its exit fails the test: the installed command
+    would print a stack trace."""
+
+    from oo_app.cli import main  # the commands' modules load with the first test that runs one
+
+    def run(*args: str, database_url: str, **extra_env: str) -> Result:
+        configure(OO_DATABASE_URL=database_url, **extra_env)
+        result = CliRunner().invoke(main, list(args))
+        assert result.exception is None or isinstance(result.exception, SystemExit), "".join(
+            traceback.format_exception(result.exception)
+        )
+        return result
+
+    return run
 
 
 @pytest.fixture(scope="session")

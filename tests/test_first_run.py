@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from datetime import datetime
 
 import pytest
+from click.testing import Result
 from sqlmodel import Session, select
 
 from oo_app.auth.accounts import person_for_claims
@@ -24,7 +26,6 @@ from oo_app.profile.first_run import answer_first_run, first_run_pending, first_
 from oo_app.profile.prefs import scope_preferences, set_preference
 from oo_app.recommender.timing import is_quiet, timing_params
 from tests.conftest import NOW
-from tests.test_cli import _oo
 
 
 def _new_person(session: Session, email: str = "ada@example.com") -> User:
@@ -192,18 +193,20 @@ def test_the_fresh_person_seed_makes_a_person_with_nothing_and_refuses_an_existi
         seed_fresh_person(session, "new@example.com")
 
 
-def test_oo_seed_demo_fresh_person_prints_what_it_made_and_refuses_an_existing_email(sqlite_url: str) -> None:
-    made = _oo("seed-demo", "--fresh-person", "fresh@example.com", database_url=sqlite_url)
-    assert made.returncode == 0, made.stderr
+def test_oo_seed_demo_fresh_person_prints_what_it_made_and_refuses_an_existing_email(
+    oo: Callable[..., Result], sqlite_url: str
+) -> None:
+    made = oo("seed-demo", "--fresh-person", "fresh@example.com", database_url=sqlite_url)
+    assert made.exit_code == 0, made.stderr
     body = json.loads(made.stdout)
     assert body["created"]["email"] == "fresh@example.com"
     assert (body["consents"], body["history"]) == ([], {"events": 0, "task_completions": 0})
 
-    again = _oo("seed-demo", "--fresh-person", "fresh@example.com", database_url=sqlite_url)
-    assert again.returncode == 1
+    again = oo("seed-demo", "--fresh-person", "fresh@example.com", database_url=sqlite_url)
+    assert again.exit_code == 1
     assert again.stdout == ""
     assert "a person with the email fresh@example.com exists already" in again.stderr
     assert "Traceback" not in again.stderr
 
-    demo = _oo("seed-demo", database_url=sqlite_url)
+    demo = oo("seed-demo", database_url=sqlite_url)
     assert "nothing seeded" in demo.stderr, "the demo seed still never touches a database that holds people"
