@@ -35,6 +35,7 @@ from sqlmodel import Session
 
 from oo_app.db import make_engine, migrate
 from oo_app.demo import seed_demo
+from tests import page_build
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
@@ -102,13 +103,19 @@ def run_server(
     """``reflex run --env prod`` from this checkout on a free loopback port until the block ends.
 
     ``backend_only`` serves the API and the page's websocket without building the page (several such servers may run
-    at once from one checkout); otherwise page, API and websocket share the port (``--single-port``). ``env`` is
+    at once from one checkout); otherwise page, API and websocket share the port (``--single-port``), and the page
+    an earlier server built is served again when it fits (tests/page_build.py), on the port it was built for. ``env`` is
     added to this process's environment; the server logs to ``workdir/<name>.log``. The whole process group is
     stopped afterwards.
     """
     if not shutil.which("reflex", path=str(Path(sys.executable).parent)) or "REFLEX_BUN_PATH" not in os.environ:
         pytest.fail("reflex or its offline bun setup is missing; run the suite through ./scripts/test")
-    port = free_port()
+    web = None if backend_only else page_build.web_dir({**os.environ, **(env or {})})
+    built_for = page_build.reusable_port(web) if web else None  # the port of a page built earlier, to serve again
+    if built_for is not None:
+        port = built_for
+    else:
+        port = page_build.port_to_build_for(web, free_port()) if web else free_port()
     base = f"http://127.0.0.1:{port}"
     server_env = {
         **os.environ,
@@ -124,8 +131,13 @@ def run_server(
         # unset (zero) one it accepts.
         server_env["REFLEX_FRONTEND_PORT"] = "0"
     ports = ("--backend-only",) if backend_only else ("--single-port", "--frontend-port", str(port))
+    reflex = (
+        [sys.executable, "-m", "tests.reflex_prebuilt"]
+        if built_for is not None
+        else [str(Path(sys.executable).with_name("reflex"))]
+    )
     command = [
-        str(Path(sys.executable).with_name("reflex")),
+        *reflex,
         "run",
         "--env",
         "prod",
@@ -136,6 +148,8 @@ def run_server(
     with serve_command(
         command, port, workdir / f"{name}.log", server_env, lambda base: _app_ready(base, page=not backend_only)
     ) as served:
+        if web and built_for is None:
+            page_build.record_build(web, port)
         yield served
 
 
