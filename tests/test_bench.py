@@ -1,62 +1,71 @@
 """``oo bench models`` and ``oo policy``: the personas through each policy, one MLflow run per policy, and the
-evidence it leaves for promotion. Real subprocesses, a real SQLite database and a real SQLite MLflow store."""
+evidence it leaves for promotion. The commands run in this process (tests/conftest.py's ``oo``) on a real SQLite
+database and a real SQLite MLflow store."""
 
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
-import sys
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import mlflow
 import pytest
+from click.testing import Result
 from sqlmodel import Session
 
 from oo_app.db import make_engine
 from oo_app.llm.aliases import CHECKS_MODEL, COMPOSER_MODEL, LOCAL_EMBEDDING_MODEL
 from oo_app.models import Policy
 
-OO = str(Path(sys.executable).with_name("oo"))
 PERSONAS = Path(__file__).parent / "personas"
 
 
+@dataclass(frozen=True)
+class Workspace:
+    """Two personas, a migrated oO database and an MLflow store of the test's own."""
+
+    personas: Path
+    database_url: str
+    mlflow_uri: str
+    oo: Callable[..., Result]
+
+    def run(self, *args: str, **env: str) -> Result:
+        """``oo *args`` on this workspace's database and MLflow store, with the composer writing tips."""
+        store = {"OO_MLFLOW_TRACKING_URI": self.mlflow_uri, "OO_TIP_WRITER": "rules"}
+        return self.oo(*args, database_url=self.database_url, **store, **env)
+
+
 @pytest.fixture
-def workspace(tmp_path: Path, sqlite_url: str, mlflow_template_db: Path) -> dict[str, object]:
-    """Two personas, a migrated oO database and an MLflow store of this test's own."""
+def workspace(
+    tmp_path: Path,
+    sqlite_url: str,
+    mlflow_template_db: Path,
+    oo: Callable[..., Result],
+    monkeypatch: pytest.MonkeyPatch,
+) -> Workspace:
     personas = tmp_path / "personas"
     personas.mkdir()
     for name in ("persona-7-00.json", "persona-7-01.json"):
         shutil.copy(PERSONAS / name, personas / name)
     store = tmp_path / "mlflow.db"
     shutil.copy(mlflow_template_db, store)
-    return {"personas": personas, "database_url": sqlite_url, "mlflow_uri": f"sqlite:///{store}"}
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    return Workspace(personas, sqlite_url, f"sqlite:///{store}", oo)
 
 
-def _oo(workspace: dict[str, object], *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    environment = {
-        **os.environ,
-        "OO_DATABASE_URL": str(workspace["database_url"]),
-        "OO_MLFLOW_TRACKING_URI": str(workspace["mlflow_uri"]),
-        "OO_TIP_WRITER": "rules",
-        **env,
-    }
-    environment.pop("MLFLOW_TRACKING_URI", None)
-    return subprocess.run([OO, *args], capture_output=True, text=True, env=environment, timeout=300, check=False)
-
-
-def _bench(workspace: dict[str, object], *args: str, **env: str) -> dict[str, dict]:
-    result = _oo(workspace, "bench", "models", "--personas", str(workspace["personas"]), *args, **env)
-    assert result.returncode == 0, result.stderr
+def _bench(workspace: Workspace, *args: str, **env: str) -> dict[str, dict]:
+    result = workspace.run("bench", "models", "--personas", str(workspace.personas), *args, **env)
+    assert result.exit_code == 0, result.stderr
     return json.loads(result.stdout)
 
 
-def test_each_policy_is_one_mlflow_run_with_metrics_series_figures_and_traces(workspace: dict[str, object]) -> None:
+def test_each_policy_is_one_mlflow_run_with_metrics_series_figures_and_traces(workspace: Workspace) -> None:
     summary = _bench(workspace, "--per-day", "2")
 
     assert set(summary) == {"incumbent", "rules"}, "the incumbent and the composer-only reference"
-    client = mlflow.MlflowClient(tracking_uri=str(workspace["mlflow_uri"]))
+    client = mlflow.MlflowClient(tracking_uri=str(workspace.mlflow_uri))
     experiment = client.get_experiment_by_name("oo-bench")
     for name, result in summary.items():
         metrics = result["metrics"]
@@ -82,7 +91,7 @@ def test_each_policy_is_one_mlflow_run_with_metrics_series_figures_and_traces(wo
         linked = [t for t in traces if t.info.request_metadata.get("mlflow.sourceRun") == run.info.run_id]
         assert len(linked) >= 4, "every tip-generator call of the run is traced into it"
 
-    engine = make_engine(str(workspace["database_url"]))
+    engine = make_engine(str(workspace.database_url))
     with Session(engine) as session:
         stored = session.get(Policy, "incumbent")
         assert stored is not None, "the built-in incumbent keeps its offline figures"
@@ -93,7 +102,7 @@ def test_each_policy_is_one_mlflow_run_with_metrics_series_figures_and_traces(wo
 
 
 def test_a_candidate_answering_garbage_passes_no_guardrail_and_cannot_be_promoted(
-    workspace: dict[str, object],
+    workspace: Workspace,
 ) -> None:
     aliases = {
         "tip-generator": [{"model": COMPOSER_MODEL}],
@@ -103,10 +112,10 @@ def test_a_candidate_answering_garbage_passes_no_guardrail_and_cannot_be_promote
         "judge": [{"model": CHECKS_MODEL}],
     }
     env = {"OO_LLM_ALIASES": json.dumps(aliases), "OO_LLM_RETRIES": "0"}
-    added = _oo(
-        workspace, "policy", "add", "chatty", "--prompt", "orchestrator-v2", "--alias", "tip-generator-candidate", **env
+    added = workspace.run(
+        "policy", "add", "chatty", "--prompt", "orchestrator-v2", "--alias", "tip-generator-candidate", **env
     )
-    assert added.returncode == 0, added.stderr
+    assert added.exit_code == 0, added.stderr
 
     summary = _bench(workspace, "--per-day", "1", "--no-mlflow", "--no-reference", **env)
 
@@ -117,15 +126,15 @@ def test_a_candidate_answering_garbage_passes_no_guardrail_and_cannot_be_promote
     assert chatty["metrics"]["unfaithful_shown"] == 0, "the composer covered every rejected answer"
     assert all(example.endswith(f"[{COMPOSER_MODEL}]") for example in chatty["examples"])
 
-    refused = _oo(workspace, "policy", "promote", "chatty", "--by", "ops@example.com", **env)
-    assert refused.returncode == 1
+    refused = workspace.run("policy", "promote", "chatty", "--by", "ops@example.com", **env)
+    assert refused.exit_code == 1
     assert "cannot be promoted yet" in refused.stderr
     assert "0 shadow tips online" in refused.stderr
     assert "Traceback" not in refused.stderr
-    report = json.loads(_oo(workspace, "policy", "report", "chatty", **env).stdout)
+    report = json.loads(workspace.run("policy", "report", "chatty", **env).stdout)
     assert report["offline_judge_candidate"] == pytest.approx(chatty["metrics"]["judge_score_mean"])
     assert any("shadow tips online" in blocker for blocker in report["blockers"])
-    listed = json.loads(_oo(workspace, "policy", "list", **env).stdout)
+    listed = json.loads(workspace.run("policy", "list", **env).stdout)
     assert [(row["name"], row["role"]) for row in listed] == [("incumbent", "incumbent"), ("chatty", "shadow")]
 
 
@@ -137,19 +146,17 @@ def test_a_candidate_answering_garbage_passes_no_guardrail_and_cannot_be_promote
         (["bench", "models", "--policy", "nobody", "--no-mlflow"], "no policy 'nobody'"),
     ],
 )
-def test_operator_mistakes_are_messages_not_stack_traces(
-    workspace: dict[str, object], args: list[str], message: str
-) -> None:
-    result = _oo(workspace, *args)
-    assert result.returncode == 1
+def test_operator_mistakes_are_messages_not_stack_traces(workspace: Workspace, args: list[str], message: str) -> None:
+    result = workspace.run(*args)
+    assert result.exit_code == 1
     assert message in result.stderr
     assert "Traceback" not in result.stderr
 
 
-def test_oo_simulate_prints_the_table_and_the_report(workspace: dict[str, object]) -> None:
-    result = _oo(workspace, "simulate", "--days", "2", "--personas", str(workspace["personas"]))
+def test_oo_simulate_prints_the_table_and_the_report(workspace: Workspace) -> None:
+    result = workspace.run("simulate", "--days", "2", "--personas", str(workspace.personas))
 
-    assert result.returncode == 0, result.stderr
+    assert result.exit_code == 0, result.stderr
     report = json.loads(result.stdout.splitlines()[-1])
     assert set(report["policies"]) == {"incumbent", "no-learning", "random-agent", "oracle"}
     for name, figures in report["policies"].items():
@@ -159,7 +166,7 @@ def test_oo_simulate_prints_the_table_and_the_report(workspace: dict[str, object
         assert len(figures["acceptance_by_day"]) == 2, name
     assert "quiet-hours" in result.stderr
     # One run of MLflow's oo-simulation with the figure of acceptance per day and each policy's series.
-    client = mlflow.MlflowClient(tracking_uri=str(workspace["mlflow_uri"]))
+    client = mlflow.MlflowClient(tracking_uri=str(workspace.mlflow_uri))
     run = client.get_run(report["mlflow_run_id"])
     assert client.get_experiment(run.info.experiment_id).name == "oo-simulation"
     assert run.data.metrics["acceptance.oracle"] == pytest.approx(report["policies"]["oracle"]["acceptance"])
