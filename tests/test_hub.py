@@ -223,8 +223,11 @@ def seed(url: str) -> None:
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def seeded_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """A freshly migrated and seeded database: a SQLite file, or a throwaway PostgreSQL database (skipped if down)."""
-    url = f"sqlite:///{tmp_path / 'hub.db'}" if request.param == "sqlite" else request.getfixturevalue("postgres_url")
-    migrate(url)
+    if request.param == "sqlite":
+        url = request.getfixturevalue("sqlite_url")  # migrated already
+    else:
+        url = request.getfixturevalue("postgres_url")
+        migrate(url)
     seed(url)
     return url
 
