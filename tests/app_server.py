@@ -13,6 +13,7 @@ network (pages of the OIDC mock link a CDN stylesheet).
 
 from __future__ import annotations
 
+import atexit
 import os
 import re
 import secrets
@@ -21,10 +22,12 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import httpx
@@ -59,10 +62,20 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+@lru_cache
+def _migrated_sqlite() -> Path:
+    """A SQLite file migrated to head, once per process (in a temporary directory removed at exit)."""
+    directory = Path(tempfile.mkdtemp(prefix="oo-migrated-"))
+    atexit.register(shutil.rmtree, directory, ignore_errors=True)
+    migrate(f"sqlite:///{directory / 'oo.db'}")  # its engine disposed: the file alone holds the database
+    return directory / "oo.db"
+
+
 def seeded_database(workdir: Path) -> str:
-    """A migrated SQLite database in ``workdir`` with the demo person and their history; its URL."""
+    """A migrated SQLite database in ``workdir`` (a copy of one migrated once per process) with the demo person and
+    their history; its URL."""
     database_url = f"sqlite:///{workdir / 'oo.db'}"
-    migrate(database_url)
+    shutil.copy(_migrated_sqlite(), workdir / "oo.db")
     engine = make_engine(database_url)
     with Session(engine) as session:
         seed_demo(session, "demo@example.com")
