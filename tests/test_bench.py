@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,7 +44,7 @@ def workspace(
     mlflow_template_db: Path,
     oo: Callable[..., Result],
     monkeypatch: pytest.MonkeyPatch,
-) -> Workspace:
+) -> Iterator[Workspace]:
     personas = tmp_path / "personas"
     personas.mkdir()
     for name in ("persona-7-00.json", "persona-7-01.json"):
@@ -52,7 +52,9 @@ def workspace(
     store = tmp_path / "mlflow.db"
     shutil.copy(mlflow_template_db, store)
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-    return Workspace(personas, sqlite_url, f"sqlite:///{store}", oo)
+    yield Workspace(personas, sqlite_url, f"sqlite:///{store}", oo)
+    # The commands ran in this process: later tests' LiteLLM calls must not trace into this store.
+    mlflow.litellm.autolog(disable=True)
 
 
 def _bench(workspace: Workspace, *args: str, **env: str) -> dict[str, dict]:
