@@ -139,16 +139,16 @@ class SenseModel:
 
 
 def fit(tips: Sequence[LabelledTip], embed: Embed, embedder: str = "", c: float = C) -> SenseModel:
-    """A sense classifier fitted on ``tips`` (balanced classes: the set holds fewer good tips than bad)."""
-    from sklearn.linear_model import LogisticRegression
+    """A sense classifier fitted on ``tips`` (balanced classes: the set holds fewer good tips than bad), in a child
+    process (:mod:`.sense_fit`)."""
+    from oo_app.recommender.sense_fit import fit_weights
 
     texts = [tip.text for tip in tips]
     labels = np.asarray([int(tip.good) for tip in tips])
     if len(set(labels.tolist())) < 2:
         raise ValueError("the sense classifier needs good and bad tips to learn from")
-    classifier = LogisticRegression(C=c, class_weight="balanced", max_iter=5000)
-    classifier.fit(features(texts, embed_in_batches(texts, embed)), labels)
-    return SenseModel(embedder, classifier.coef_[0].copy(), float(classifier.intercept_[0]))
+    weights, intercept = fit_weights(features(texts, embed_in_batches(texts, embed)), labels, c)
+    return SenseModel(embedder, weights, intercept)
 
 
 def set_digest(path: Path = SET_PATH) -> str:
