@@ -19,6 +19,7 @@ from oo_app.clitools import SettingsChecked, domain_errors
 from oo_app.errors import NotFound
 from oo_app.evaluation.cli import bench, personas, policy, simulate
 from oo_app.integrations.cli import integrations
+from oo_app.llm.cli import models
 from oo_app.push.cli import push
 
 BACKGROUND_GRACE_S = 120.0  # how long `oo recommend` waits for the work its tip started (a local model writes slowly)
@@ -199,6 +200,7 @@ main.add_command(personas)
 main.add_command(integrations)
 main.add_command(calendar)
 main.add_command(push)
+main.add_command(models)
 
 
 @main.command()

@@ -53,20 +53,23 @@ def _prepare_tracking() -> None:
 
 
 async def warm_llm() -> None:
-    """Builds the LiteLLM router and loads the local models the aliases use, off the event loop, so the first tip does
-    not pay for them."""
+    """Builds the LiteLLM router and loads the local models the aliases use (in this process, or in the host's model
+    process when ``OO_MODEL_SERVER_URL`` names one), off the event loop, so the first tip does not pay for them."""
+    from oo_app.llm import local
     from oo_app.llm.aliases import LOCAL_EMBEDDING_MODEL, LOCAL_TIP_MODEL
-    from oo_app.llm.local import local_llama, local_sentence_encoder
     from oo_app.llm.router import get_router
 
     await asyncio.to_thread(get_router)
     if get_settings().tracing_enabled:
         await asyncio.to_thread(_prepare_tracking)
     aliases = get_settings().alias_table
-    if LOCAL_TIP_MODEL in {d["model"] for d in aliases.get("tip-generator", [])}:
-        await asyncio.to_thread(local_llama)
-    if LOCAL_EMBEDDING_MODEL in {d["model"] for d in aliases.get("embedder", [])}:
-        await asyncio.to_thread(local_sentence_encoder)  # the near-duplicate guard's first check would pay for it
+    tip_writer = LOCAL_TIP_MODEL in {d["model"] for d in aliases.get("tip-generator", [])}
+    embedder = LOCAL_EMBEDDING_MODEL in {d["model"] for d in aliases.get("embedder", [])}
+    try:
+        # The near-duplicate guard's first check would pay for the encoder.
+        await asyncio.to_thread(local.warm, tip_writer, embedder)
+    except local.ModelServerUnavailable as error:
+        log.warning("the local models are not warm: %s", error)
 
 
 def built_pages() -> Path:

@@ -251,6 +251,22 @@ class Settings(BaseSettings):
         description="How long a model server that failed a call (refused, timed out, 5xx) is left alone: the alias's "
         "fallback writes meanwhile, then one call probes it (shared through Redis when OO_REDIS_URL is set). 0: off.",
     )
+    model_server_url: str | None = Field(
+        default=None,
+        description="The host's one local model process (`oo models serve`; ./scripts/dev starts it at "
+        "http://127.0.0.1:8765): the local models answer from there, so workers share one copy. Unset: each process "
+        "loads its own.",
+    )
+
+    @field_validator("model_server_url", mode="before")
+    @classmethod
+    def _model_server_is_a_url(cls, value: Any) -> Any:
+        if value in ("", None):
+            return None
+        url = str(value).strip().rstrip("/")
+        if not url.startswith(("http://", "https://")) or url.count("/") > 2:
+            raise ValueError(f"OO_MODEL_SERVER_URL: {value!r} is no server address (like http://127.0.0.1:8765)")
+        return url
 
     mlflow_tracking_uri: str = f"sqlite:///{ROOT / 'data' / 'mlflow.db'}"
     mlflow_ui_url: str = "http://127.0.0.1:5000"

@@ -173,6 +173,7 @@ SERVER_FIXTURES = {
     ("test_workers", "cluster"): "two backends over one database and one Redis, a page's socket moving between them",
     ("test_hub_server", "served_hub"): "`oo hub`, the operators' server, not the app",
     ("test_llm_production", "litellm_proxy"): "the LiteLLM proxy of the compose profile `ai`, not the app",
+    ("test_model_server", "model_server"): "`oo models serve`, the host's one process of the local models, not the app",
 }
 
 

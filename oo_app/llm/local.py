@@ -1,7 +1,10 @@
-"""The models that run inside this process: the sentence encoder behind the local ``embedder`` and Gemma 3 270M
-(llama.cpp) behind the local ``tip-generator``.
+"""The local models: the sentence encoder behind the local ``embedder`` and Gemma 3 270M (llama.cpp) behind the local
+``tip-generator``, in this process or, with ``OO_MODEL_SERVER_URL``, in the host's one model process
+(:mod:`oo_app.llm.model_server`), so that every worker of a machine shares one copy (docs/adr/0013).
 
-Each loads once, on first use, from its package's own files (no hub, no network); importing this module loads none.
+:func:`encode` and :class:`LocalSampler` answer the same either way: the same model, sampling parameters, seeds and
+token counts. Each model loads once, on first use, from its package's own files (no hub, no network); importing this
+module loads none, nor torch, llama.cpp or httpx.
 """
 
 from __future__ import annotations
@@ -13,13 +16,21 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from oo_app.settings import get_settings
 
 if TYPE_CHECKING:
+    import httpx
     from llama_cpp import Llama
     from sentence_transformers import SentenceTransformer
+
+EMBEDDING_MODEL = "all-minilm-l6-v2"  # the local providers' model names, without the provider
+TIP_MODEL = "gemma3-270m"
+# How a tip line is sampled, wherever the model runs; the seed comes with each sample.
+SAMPLING: dict[str, Any] = {"max_tokens": 48, "stop": ["\n"], "temperature": 0.7, "top_p": 0.9}
+ENCODER_BATCH = 64
+WARM_TIMEOUT_S = 300.0  # a model's first load in the model process (torch's import alone takes seconds)
 
 _llama_lock = threading.Lock()  # llama.cpp contexts are not thread-safe
 _encoder_loading = threading.Lock()
@@ -47,6 +58,10 @@ def local_sentence_encoder() -> SentenceTransformer:
         return _load_sentence_encoder()
 
 
+def sentence_encoder_loaded() -> bool:
+    return bool(_load_sentence_encoder.cache_info().currsize)
+
+
 @lru_cache
 def _load_sentence_encoder() -> SentenceTransformer:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -72,6 +87,97 @@ def local_llama() -> Llama:
     return llama
 
 
+def encode_here(texts: list[str]) -> list[list[float]]:
+    """The sentence encoder's unit vectors of ``texts``, computed in this process."""
+    return local_sentence_encoder().encode(texts, normalize_embeddings=True, batch_size=ENCODER_BATCH).tolist()
+
+
+def complete_here(prompt: str, seed: int, **sampling: Any) -> dict[str, Any]:
+    """Gemma's completion of ``prompt`` in this process (llama.cpp's OpenAI-shaped answer, with its token usage)."""
+    with _llama_lock:
+        return dict(local_llama().create_completion(prompt, seed=seed, echo=False, **sampling))
+
+
+class ModelServerUnavailable(RuntimeError):
+    """The model process of ``OO_MODEL_SERVER_URL`` did not answer, or refused what it was asked."""
+
+
+def encode(texts: list[str], timeout_s: float | None = None) -> list[list[float]]:
+    """What the local ``embedder`` answers for ``texts``: unit vectors, in order, from the host's model process when
+    one is configured (within ``timeout_s``, by default ``OO_LLM_TIMEOUT_S``), else from this process."""
+    url = get_settings().model_server_url
+    if url is None:
+        return encode_here(texts)
+    body = _ask(url, "/v1/embeddings", {"model": EMBEDDING_MODEL, "input": texts}, timeout_s)
+    return [item["embedding"] for item in sorted(body["data"], key=lambda item: item["index"])]
+
+
+def complete(prompt: str, seed: int, timeout_s: float | None = None, **sampling: Any) -> dict[str, Any]:
+    """Gemma's completion of ``prompt`` (OpenAI's completion shape, ``usage`` included), from the host's model process
+    when one is configured (within ``timeout_s``, by default ``OO_LLM_TIMEOUT_S``), else from this process."""
+    url = get_settings().model_server_url
+    if url is None:
+        return complete_here(prompt, seed, **sampling)
+    body = {"model": TIP_MODEL, "prompt": prompt, "seed": seed, **sampling}
+    return _ask(url, "/v1/completions", body, timeout_s)
+
+
+def warm(tip_writer: bool, embedder: bool) -> None:
+    """Load the models that are used before the first tip needs them: here, or in the host's model process (a tiny
+    request each, allowed a first load's time; a model already loaded there answers at once)."""
+    served = get_settings().model_server_url is not None
+    if tip_writer:
+        if served:
+            complete("Tip:", 0, timeout_s=WARM_TIMEOUT_S, max_tokens=1)
+        else:
+            local_llama()
+    if embedder:
+        if served:
+            encode(["warm-up"], timeout_s=WARM_TIMEOUT_S)
+        else:
+            local_sentence_encoder()
+
+
+def model_server_state() -> dict[str, Any] | None:
+    """The host's model process's own report (``GET /health``: each model loaded or not yet), None when none is
+    configured. Raises :class:`ModelServerUnavailable` when it does not answer."""
+    url = get_settings().model_server_url
+    if url is None:
+        return None
+    return _ask(url, "/health", None)
+
+
+def _ask(url: str, path: str, body: dict[str, Any] | None, timeout_s: float | None = None) -> dict[str, Any]:
+    import httpx
+
+    timeout = timeout_s if timeout_s is not None else get_settings().llm_timeout_s
+    try:
+        if body is None:
+            answer = _client(url).get(path, timeout=timeout)
+        else:
+            answer = _client(url).post(path, json=body, timeout=timeout)
+    except httpx.HTTPError as error:
+        raise ModelServerUnavailable(
+            f"the model server at {url} does not answer ({type(error).__name__}: {error}); start it with "
+            "`oo models serve`, or unset OO_MODEL_SERVER_URL to load the models in this process"
+        ) from error
+    if answer.status_code != 200:
+        try:
+            message = answer.json()["error"]["message"]
+        except (ValueError, KeyError, TypeError):
+            message = answer.text[:200]
+        raise ModelServerUnavailable(f"the model server at {url} answered {answer.status_code} to {path}: {message}")
+    return answer.json()
+
+
+@lru_cache
+def _client(url: str) -> httpx.Client:
+    """One connection pool per model server for this process (httpx clients are thread-safe)."""
+    import httpx
+
+    return httpx.Client(base_url=url)
+
+
 class LocalSampler:
     """Samples tip lines from the local model, counting the tokens every sample cost."""
 
@@ -80,10 +186,7 @@ class LocalSampler:
         self.completion_tokens = 0
 
     def __call__(self, prompt: str, seed: int) -> str:
-        with _llama_lock:
-            out = local_llama().create_completion(
-                prompt, max_tokens=48, stop=["\n"], temperature=0.7, top_p=0.9, seed=seed, echo=False
-            )
+        out = complete(prompt, seed, **SAMPLING)
         usage = out.get("usage") or {}
         self.prompt_tokens += int(usage.get("prompt_tokens", 0))
         self.completion_tokens += int(usage.get("completion_tokens", 0))

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from oo_app.llm.aliases import LOCAL_EMBEDDING_MODEL, LOCAL_PROVIDER, LOCAL_TIP_MODEL, SAMPLES_DRAWN
-from oo_app.llm.local import LocalSampler, local_sentence_encoder
+from oo_app.llm.local import LocalSampler, encode
 from oo_app.llm.router import Provider, answer
 from oo_app.recommender.composer import TipDraft, normalized
 from oo_app.recommender.dedup import is_near_duplicate
@@ -138,11 +138,6 @@ def _kinds(found: Sequence[str]) -> list[str]:
     return [problem.split(":", 1)[0] for problem in found]
 
 
-def _encode(texts: list[str]) -> list[list[float]]:
-    """The local sentence encoder's unit vectors of ``texts``: what the local ``embedder`` answers."""
-    return local_sentence_encoder().encode(texts, normalize_embeddings=True, batch_size=64).tolist()
-
-
 def untraced_embed() -> Embed | None:
     """The embedder the local writer checks its samples with, from inside the provider: the local encoder itself
     when the ``embedder`` alias is the local one. Never a call through the alias: a LiteLLM call made inside a
@@ -154,20 +149,21 @@ def untraced_embed() -> Embed | None:
 
     deployments = get_settings().alias_table.get(EMBEDDER) or []
     local = bool(deployments) and all(d.get("model") == LOCAL_EMBEDDING_MODEL for d in deployments)
-    return _encode if local else None
+    return encode if local else None
 
 
 def local_provider() -> Provider:
-    """The ``oo-local`` custom provider: models that run inside this process, Gemma 3 270M behind ``tip-generator``
-    (few-shot, checked samples: :func:`write_with`) and the sentence encoder behind ``embedder``."""
+    """The ``oo-local`` custom provider: the local models (in this process, or the host's model process), Gemma 3 270M
+    behind ``tip-generator`` (few-shot, checked samples: :func:`write_with`) and the sentence encoder behind
+    ``embedder``."""
 
     def handler() -> CustomLLM:
         import litellm
         from litellm import CustomLLM
 
         class LocalModels(CustomLLM):
-            """Models that run inside this process: Gemma 3 270M behind ``tip-generator`` (few-shot, checked
-            samples) and the sentence encoder behind ``embedder``."""
+            """The local models: Gemma 3 270M behind ``tip-generator`` (few-shot, checked samples) and the sentence
+            encoder behind ``embedder``."""
 
             def completion(self, model: str, messages: list, *args: Any, **kwargs: Any) -> litellm.ModelResponse:
                 if model != LOCAL_TIP_MODEL.split("/", 1)[1]:
@@ -197,7 +193,7 @@ def local_provider() -> Provider:
             ) -> litellm.EmbeddingResponse:
                 if model != LOCAL_EMBEDDING_MODEL.split("/", 1)[1]:
                     raise ValueError(f"no local embedding model {model!r}")
-                vectors = _encode([str(text) for text in input])
+                vectors = encode([str(text) for text in input])
                 model_response.data = [
                     {"object": "embedding", "index": i, "embedding": vector} for i, vector in enumerate(vectors)
                 ]
