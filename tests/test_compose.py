@@ -49,7 +49,7 @@ OPERATIONS = ROOT / "docs" / "operations.md"
 # core is the base of every deployment: the other profiles add to it, and may depend on its services.
 ALWAYS_ON = "core"
 PROFILES = {
-    "core": {"migrate", "app", "postgres", "redis"},
+    "core": {"migrate", "app", "models", "postgres", "redis"},
     "workers": {"worker"},
     "mlops": {"mlflow-postgres", "mlflow", "mlflow-users"},
     "ai": {"ollama", "ollama-pull", "litellm"},
@@ -232,10 +232,10 @@ def test_the_profiles_and_their_services_are_exactly_the_designed_ones() -> None
 
 def test_every_service_of_the_oo_image_is_built_from_the_dockerfile() -> None:
     built = {name for name, service in SERVICES.items() if service.get("image") == OO_IMAGE}
-    assert built == {"migrate", "app", "worker", "hub"}
+    assert built == {"migrate", "app", "worker", "hub", "models"}
     for name in built:
         assert SERVICES[name]["build"] == ".", name
-    for name in built - {"hub"}:
+    for name in built - {"hub", "models"}:
         assert {"path": ".env", "required": False} in SERVICES[name]["env_file"], f"{name} gets the .env settings"
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import httpx
 import numpy as np
 import pytest
+import yaml
 from click.testing import CliRunner
 from pydantic import ValidationError
 from sqlmodel import Session
@@ -25,7 +26,7 @@ from oo_app.llm.router import embed
 from oo_app.models import User
 from oo_app.recommender import recommend
 from oo_app.recommender.local_writer import few_shot_prompt, write_with
-from oo_app.settings import Settings
+from oo_app.settings import ROOT, Settings
 from tests.app_server import free_port, serve_command
 from tests.conftest import NOW
 
@@ -172,6 +173,19 @@ def test_with_the_model_server_down_the_composer_writes_the_tip(
     tip = recommend(session, demo_user, NOW)
     assert tip.text
     assert tip.model == COMPOSER_MODEL
+
+
+def test_compose_serves_the_models_once_on_its_network_to_the_app_and_the_agent_workers() -> None:
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
+    models = compose["models"]
+    command = models["command"]
+    assert command[:3] == ["oo", "models", "serve"]
+    assert "--allow-remote" in command, "inside its container it must listen beyond loopback, by the flag"
+    assert "ports" not in models, "no authentication: never published on the host"
+    port = command[command.index("--port") + 1]
+    for service in ("app", "worker"):
+        assert compose[service]["environment"]["OO_MODEL_SERVER_URL"] == f"http://models:{port}", service
+    assert models["healthcheck"]["test"][-1].count(f"127.0.0.1:{port}/health") == 1
 
 
 @pytest.mark.parametrize("value", ["ftp://models:8765", "127.0.0.1:8765", "http://models:8765/v1"])
