@@ -138,13 +138,14 @@ def warm(tip_writer: bool, embedder: bool) -> None:
             local_sentence_encoder()
 
 
-def model_server_state() -> dict[str, Any] | None:
+def model_server_state(timeout_s: float | None = None) -> dict[str, Any] | None:
     """The host's model process's own report (``GET /health``: each model loaded or not yet), None when none is
-    configured. Raises :class:`ModelServerUnavailable` when it does not answer."""
+    configured; for ``/health`` (give it the health checks' timeout). Raises :class:`ModelServerUnavailable` when it
+    does not answer."""
     url = get_settings().model_server_url
     if url is None:
         return None
-    return _ask(url, "/health", None)
+    return _ask(url, "/health", None, timeout_s)
 
 
 def _ask(url: str, path: str, body: dict[str, Any] | None, timeout_s: float | None = None) -> dict[str, Any]:
