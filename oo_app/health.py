@@ -10,6 +10,9 @@ never shows a password, a token or a whole URL, and never calls a model.
 The ``llm`` check adds, when some alias has a model server, ``breakers``: ``{alias: {model: {"state": "closed" |
 "open" | "half-open", "open_for_s" (while open), "failure" (what opened it)}}}`` (:mod:`oo_app.llm.breaker`); any
 ``open`` makes the check ``degraded``: the alias's fallback writes until the cooldown ends and a probe succeeds.
+With ``OO_MODEL_SERVER_URL`` (the host's one model process, ``oo models serve``) the local models are reported as that
+process reports them (``model_server``: ``{model: "loaded" | "not loaded yet"}``, asked within the check's timeout); a
+process that does not answer makes the check ``degraded``: the composer writes the tips and the embedder waits.
 """
 
 from __future__ import annotations
@@ -104,7 +107,7 @@ def check_llm(settings: Settings) -> Report:
     is reported loaded or not. Nothing is imported, loaded or asked to generate here: on a fresh start LiteLLM and the
     local model take seconds to load (``warm_llm`` does it), and an idle model is not a broken one."""
     from oo_app.llm.aliases import LOCAL_TIP_MODEL, TIP_GENERATOR
-    from oo_app.llm.local import local_llama
+    from oo_app.llm.local import ModelServerUnavailable, local_llama, model_server_state
     from oo_app.llm.router import get_router
 
     fallback_note = "; the rule-based composer writes every tip meanwhile"
@@ -125,7 +128,12 @@ def check_llm(settings: Settings) -> Report:
             return {"status": ERROR, **report, "detail": detail}
     else:
         report["router"] = "not built yet"
-    if LOCAL_TIP_MODEL in report["models"]:
+    if settings.model_server_url is not None:
+        try:
+            report["model_server"] = (model_server_state(settings.health_timeout_s) or {}).get("models", {})
+        except ModelServerUnavailable as error:
+            return {"status": DEGRADED, **report, "model_server": "unreachable", "detail": f"{error}{fallback_note}"}
+    elif LOCAL_TIP_MODEL in report["models"]:
         report["local_model"] = "loaded" if local_llama.cache_info().currsize else "not loaded yet"
     return breakers_checked(settings, report)
 

@@ -18,6 +18,7 @@ from pydantic import ValidationError
 from sqlmodel import Session
 
 from oo_app.cli import main
+from oo_app.health import health_report
 from oo_app.llm import local
 from oo_app.llm.aliases import COMPOSER_MODEL
 from oo_app.llm.local import LocalSampler, ModelServerUnavailable
@@ -164,6 +165,25 @@ def test_a_model_server_that_is_down_is_a_clear_failure(configure: Callable[...,
         LocalSampler()("Tip:", 1)
     with pytest.raises(Exception, match="does not answer"):
         embed(TEXTS)
+
+
+def test_health_reports_the_models_of_the_model_process(model_server: str, configure: Callable[..., None]) -> None:
+    configure(OO_TIP_WRITER="local", OO_MODEL_SERVER_URL=model_server)
+    llm = health_report()["checks"]["llm"]
+    assert llm["status"] == "ok", llm
+    assert set(llm["model_server"]) == {local.TIP_MODEL, local.EMBEDDING_MODEL}
+    assert "local_model" not in llm, "this process holds no model: its own 'not loaded yet' would mislead"
+
+
+def test_health_is_degraded_while_the_model_process_does_not_answer(configure: Callable[..., None]) -> None:
+    down = f"http://127.0.0.1:{free_port()}"
+    configure(OO_TIP_WRITER="local", OO_MODEL_SERVER_URL=down)
+    report = health_report()
+    llm = report["checks"]["llm"]
+    assert (llm["status"], llm["model_server"]) == ("degraded", "unreachable")
+    assert "oo models serve" in llm["detail"]
+    assert "composer writes every tip" in llm["detail"]
+    assert report["status"] == "degraded"
 
 
 def test_with_the_model_server_down_the_composer_writes_the_tip(
