@@ -44,17 +44,22 @@ def model_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     command = [str(Path(sys.executable).with_name("oo")), "models", "serve", "--port", str(port)]
     log = tmp_path_factory.mktemp("models") / "models.log"
     with serve_command(command, port, log, env, _healthy, what="oo models serve") as served:
-        _warmed(served.base)
         yield served.base
 
 
-def _warmed(base: str) -> None:
-    """Both models loaded in the server, as the app's warm-up does at start (a first load takes seconds)."""
-    for path, body in [
-        ("/v1/embeddings", {"model": local.EMBEDDING_MODEL, "input": "warm-up"}),
-        ("/v1/completions", {"model": local.TIP_MODEL, "prompt": "Tip:", "max_tokens": 1}),
-    ]:
-        assert httpx.post(f"{base}{path}", json=body, timeout=local.WARM_TIMEOUT_S).status_code == 200
+def test_the_model_server_listens_only_once_both_models_are_loaded(model_server: str) -> None:
+    """The workers that ./scripts/dev and compose start once it answers never send a request into a model's load."""
+    state = httpx.get(f"{model_server}/health", timeout=5).json()
+    assert state["models"] == {local.TIP_MODEL: "loaded", local.EMBEDDING_MODEL: "loaded"}
+
+
+def test_a_lazy_model_server_listens_at_once_and_loads_on_first_use(tmp_path: Path) -> None:
+    port = free_port()
+    env = {name: value for name, value in os.environ.items() if name != "OO_MODEL_SERVER_URL"}
+    command = [str(Path(sys.executable).with_name("oo")), "models", "serve", "--port", str(port), "--lazy"]
+    with serve_command(command, port, tmp_path / "models.log", env, _healthy, what="oo models serve --lazy") as served:
+        state = httpx.get(f"{served.base}/health", timeout=5).json()
+    assert set(state["models"].values()) == {"not loaded yet"}
 
 
 def _healthy(base: str) -> bool:

@@ -21,9 +21,14 @@ def models() -> None:
     is_flag=True,
     help="Listen beyond loopback (the server has no authentication: only inside a private network).",
 )
-def serve(host: str, port: int, allow_remote: bool) -> None:
+@click.option(
+    "--lazy",
+    is_flag=True,
+    help="Open the port at once and load each model on its first request (default: load both, then listen).",
+)
+def serve(host: str, port: int, allow_remote: bool, lazy: bool) -> None:
     """Serve Gemma 3 270M and the sentence encoder to this host's workers (OpenAI's /v1/completions and
-    /v1/embeddings); point them at it with OO_MODEL_SERVER_URL. Each model loads on its first request."""
+    /v1/embeddings); point them at it with OO_MODEL_SERVER_URL. Both models load before it listens, unless --lazy."""
     from oo_app.llm.model_server import NotLoopback, check_bind
     from oo_app.llm.model_server import serve as run
 
@@ -33,4 +38,4 @@ def serve(host: str, port: int, allow_remote: bool) -> None:
         raise click.ClickException(str(error)) from None
     shown = f"[{host}]" if ":" in host else host
     click.echo(f"oO models: http://{shown}:{port} (OO_MODEL_SERVER_URL)", err=True)
-    run(host, port)
+    run(host, port, preload=not lazy)

@@ -150,8 +150,16 @@ def create_app() -> FastAPI:
     return app
 
 
-def serve(host: str, port: int) -> None:
-    """Serve the models on ``host:port`` until SIGINT or SIGTERM (one process: the models are loaded once)."""
+def serve(host: str, port: int, preload: bool = True) -> None:
+    """Serve the models on ``host:port`` until SIGINT or SIGTERM (one process: the models are loaded once).
+
+    With ``preload`` both models load before the port opens, so an answering ``/health`` means loaded: the workers
+    that start beside it (``./scripts/dev``, compose's ``depends_on: service_healthy``) never send a first request
+    into a load that outlasts their timeout (the encoder takes ~14 s on a busy two-core host)."""
     import uvicorn
+
+    if preload:
+        local.local_llama()
+        local.local_sentence_encoder()
 
     uvicorn.run(create_app(), host=host, port=port, workers=1, access_log=False, log_level="warning")
