@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from operator import attrgetter
-from typing import TypeVar
+from typing import Generic, TypeVar
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -28,23 +28,33 @@ SAME_OFFSET_SPAN = 7 * DAY
 T = TypeVar("T")
 
 
-def per_history(compute: Callable[[UserHistory], T]) -> Callable[[UserHistory], T]:
+class PerHistory(Generic[T]):
     """``compute`` done once for the history it last saw: an agent's infer functions run one after another on it.
 
-    The result is shared between callers, so it must be treated as read-only.
+    The result is shared between callers, so it must be treated as read-only. :meth:`prime` hands it a value computed
+    elsewhere (the batch path, :mod:`agents.batch`, computes it for many persons at once): it must equal what
+    ``compute`` would return for that history.
     """
-    last: list[tuple[UserHistory, T] | None] = [None]
 
-    @functools.wraps(compute)
-    def cached(history: UserHistory) -> T:
-        entry = last[0]
+    def __init__(self, compute: Callable[[UserHistory], T]) -> None:
+        functools.update_wrapper(self, compute)
+        self._compute = compute
+        self._last: tuple[UserHistory, T] | None = None
+
+    def __call__(self, history: UserHistory) -> T:
+        entry = self._last
         if entry is not None and entry[0] is history:
             return entry[1]
-        value = compute(history)
-        last[0] = (history, value)
+        value = self._compute(history)
+        self._last = (history, value)
         return value
 
-    return cached
+    def prime(self, history: UserHistory, value: T) -> None:
+        self._last = (history, value)
+
+
+def per_history(compute: Callable[[UserHistory], T]) -> PerHistory[T]:
+    return PerHistory(compute)
 
 
 def _frozen(array: np.ndarray) -> np.ndarray:
