@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from agents.busy import CALENDAR_CONSENT, BusyInterval, CalendarDay
@@ -18,6 +18,9 @@ from agents.contexts import AGENT_KINDS
 from agents.due import Due
 from agents.names import plain_name
 from oo_app.clock import as_utc, zone
+
+if TYPE_CHECKING:
+    from agents.population import Batched, Population
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,3 +251,6 @@ class Snippet:
 class Agent:
     manifest: AgentManifest
     compute: Callable[[UserHistory, Mapping[str, Any]], Snippet]
+    # The batch path (:mod:`agents.batch`): every parameter for many persons at once, equal to each ``infer``. None:
+    # the agent is computed person by person in a batch too.
+    batch: Callable[[Population], Batched] | None = None

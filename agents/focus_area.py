@@ -17,6 +17,7 @@ from agents.base import Agent, AgentManifest, InferredParam, Snippet, UserHistor
 from agents.clustering import themes
 from agents.history_arrays import completion_arrays, per_history
 from agents.names import plain_name
+from agents.population import Batched, Population
 
 AREAS = 2
 MIN_COMPLETIONS = 5
@@ -43,6 +44,38 @@ def infer_preferred_areas(history: UserHistory) -> list[str] | None:
         return None
     ranked = sorted(sorted(counts), key=lambda project: (counts[project][0], counts[project][1]), reverse=True)
     return ranked[:AREAS]
+
+
+def project_counts_many(population: Population) -> list[dict[str, tuple[int, float]]]:
+    """:func:`project_counts` of every person of ``population`` at once."""
+    completions = population.completions
+    pairs = completions.person * len(completions.projects) + completions.project
+    found, counts = np.unique(pairs, return_counts=True)
+    # np.unique sorts the pairs; reduceat needs the moments in that order, and takes each run's first index there.
+    order = np.argsort(pairs, kind="stable")
+    runs = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
+    latest = np.maximum.reduceat(completions.seconds[order], runs) if len(pairs) else np.zeros(0)
+    by_person: list[dict[str, tuple[int, float]]] = [{} for _ in range(population.size)]
+    names, width = completions.projects, max(len(completions.projects), 1)
+    for pair, count, last in zip(found.tolist(), counts.tolist(), latest.tolist(), strict=True):
+        owner, code = divmod(pair, width)
+        if names[code]:
+            by_person[owner][names[code]] = (count, last)
+    return by_person
+
+
+def infer_many(population: Population) -> Batched:
+    """Every parameter for every person of ``population``; ``prime`` hands compute their project counts."""
+    found = project_counts_many(population)
+
+    def prime(index: int) -> None:
+        project_counts.prime(population.histories[index], found[index])
+
+    areas = []
+    for counts in found:
+        ranked = sorted(sorted(counts), key=lambda project: counts[project], reverse=True)
+        areas.append(ranked[:AREAS] if sum(count for count, _ in counts.values()) >= MIN_COMPLETIONS else None)
+    return Batched({"preferred_areas": areas}, prime)
 
 
 def compute(history: UserHistory, params: Mapping[str, Any]) -> Snippet:
@@ -86,4 +119,5 @@ AGENT = Agent(
         ),
     ),
     compute=compute,
+    batch=infer_many,
 )

@@ -35,6 +35,7 @@ import numpy as np
 
 from agents.base import Agent, AgentManifest, InferredParam, Snippet, UserHistory
 from agents.history_arrays import LocalDone, local_done, per_history
+from agents.population import Batched, Population, ragged_sums
 
 WEEK = 7
 MIN_BASELINE_WEEKS = 4
@@ -182,6 +183,83 @@ def compute(history: UserHistory, params: Mapping[str, Any]) -> Snippet:
     return Snippet(text, data)
 
 
+def measure_many(population: Population) -> list[Momentum | None]:
+    """:func:`measure` of every person of ``population`` at once (the same numbers to the last bit)."""
+    done, size = population.done, population.size
+    today, first_day = done.today, done.first_day
+    recent_start = today - WEEK * (MIN_BASELINE_WEEKS + 1)
+    mine_today = today[done.person]
+    recent = np.bincount(done.person[(done.day >= recent_start[done.person]) & (done.day < mine_today)], minlength=size)
+    measured = (first_day <= recent_start) & (recent >= MIN_DONE)
+    weeks = np.where(measured, np.minimum(MAX_BASELINE_WEEKS, (today - WEEK - first_day) // WEEK), MIN_BASELINE_WEEKS)
+    # counts[p, k]: person p's done moments k days before their last week ends (k = 0: yesterday).
+    back = mine_today - 1 - done.day
+    span = WEEK * (MAX_BASELINE_WEEKS + 1)
+    counted = measured[done.person] & (back >= 0) & (back < WEEK * (weeks[done.person] + 1))
+    counts = np.bincount(done.person[counted] * span + back[counted], minlength=size * span).reshape(size, span)
+    last_week = counts[:, :WEEK].sum(axis=1)
+    # Each person's baseline days, oldest first, one after another (as measure() slices them).
+    lengths = np.where(measured, WEEK * weeks, 0)
+    starts = np.concatenate([[0], np.cumsum(lengths)])
+    rows = np.repeat(np.arange(size), lengths)
+    position = np.arange(starts[-1]) - starts[rows]
+    baseline = counts[rows, WEEK * (weeks[rows] + 1) - 1 - position]
+    baseline_done = np.bincount(rows, weights=baseline, minlength=size)
+    mean = baseline_done / np.maximum(lengths, 1)
+    stdev = np.sqrt(ragged_sums((baseline - mean[rows]) ** 2, starts) / np.maximum(lengths, 1))
+    dispersions = _dispersions(baseline, rows, position, weeks, measured)
+    return [
+        Momentum(int(last), int(total), int(w), float(sd), float(dispersion)) if ok else None
+        for ok, last, total, w, sd, dispersion in zip(
+            measured.tolist(),
+            last_week.tolist(),
+            baseline_done.tolist(),
+            weeks.tolist(),
+            stdev.tolist(),
+            dispersions.tolist(),
+            strict=True,
+        )
+    ]
+
+
+def _dispersions(
+    baseline: np.ndarray, rows: np.ndarray, position: np.ndarray, weeks: np.ndarray, measured: np.ndarray
+) -> np.ndarray:
+    """:func:`dispersion_of` of every measured person's baseline (``baseline[rows == p]``), summed in its order."""
+    size = len(weeks)
+    weekday = position % WEEK
+    sums = np.bincount(rows * WEEK + weekday, weights=baseline, minlength=size * WEEK).reshape(size, WEEK)
+    means = sums / np.maximum(weeks, 1)[:, None]
+    active = means > 0
+    degrees = (weeks - 1) * active.sum(axis=1)
+    # The Pearson terms of the active weekdays only, week by week: the order dispersion_of() sums them in.
+    kept = active[rows, weekday]
+    terms = (baseline[kept] - means[rows[kept], weekday[kept]]) ** 2 / means[rows[kept], weekday[kept]]
+    pearson = ragged_sums(terms, np.searchsorted(rows[kept], np.arange(size + 1)))
+    dispersion = np.maximum(pearson / np.maximum(degrees, 1), MIN_DISPERSION)
+    return np.where(measured & (degrees > 0), dispersion, 1.0)
+
+
+def infer_many(population: Population) -> Batched:
+    """Every parameter for every person of ``population`` at once; ``prime`` hands compute its measure."""
+    measured = measure_many(population)
+    done = population.done
+
+    def prime(index: int) -> None:
+        history = population.histories[index]
+        local_done.prime(history, done.of(index))
+        measure.prime(history, measured[index])
+
+    return Batched(
+        {
+            "engagement_trend": [m.trend if m else None for m in measured],
+            "baseline_completions_per_day": [round(m.baseline, 2) if m else None for m in measured],
+            "stdev": [round(m.stdev, 2) if m else None for m in measured],
+        },
+        prime,
+    )
+
+
 AGENT = Agent(
     manifest=AgentManifest(
         id="momentum",
@@ -208,4 +286,5 @@ AGENT = Agent(
         ),
     ),
     compute=compute,
+    batch=infer_many,
 )

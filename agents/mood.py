@@ -18,6 +18,7 @@ import numpy as np
 
 from agents.base import MOOD_CONSENT, MOOD_LEVELS, Agent, AgentManifest, InferredParam, Snippet, UserHistory
 from agents.history_arrays import per_history, utc_offsets
+from agents.population import Batched, Population, marked, ragged_sums
 
 DAY = 86_400
 RECENT_DAYS = 14
@@ -74,6 +75,40 @@ def infer_low_hours(history: UserHistory) -> list[int] | None:
 def infer_low_weekdays(history: UserHistory) -> list[int] | None:
     levels, _, _, weekdays = _arrays(history)
     return _dips(levels, weekdays, 7)
+
+
+def infer_many(population: Population) -> Batched:
+    """Every parameter for every person of ``population`` at once, as the ``infer_*`` functions give them."""
+    moods, size = population.moods, population.size
+    age_days = (population.now[moods.person] - moods.seconds) / DAY
+    recent = age_days <= RECENT_DAYS
+    starts = np.searchsorted(moods.person[recent], np.arange(size + 1))
+    weights = 0.5 ** (age_days[recent] / HALF_LIFE_DAYS)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mean = ragged_sums(moods.level[recent] * weights, starts) / ragged_sums(weights, starts)
+    known = (np.diff(starts) >= MIN_RECENT) & np.isfinite(mean)
+    rhythm = moods.counts >= MIN_RHYTHM
+    with np.errstate(divide="ignore", invalid="ignore"):
+        overall = ragged_sums(moods.level, moods.starts) / moods.counts
+    return Batched(
+        {
+            "recent_mood": [round(m, 2) if ok else None for m, ok in zip(mean.tolist(), known.tolist(), strict=True)],
+            "low_hours": _dips_many(moods.level, moods.person, moods.hour, 24, overall, rhythm),
+            "low_weekdays": _dips_many(moods.level, moods.person, (moods.day + 3) % 7, 7, overall, rhythm),
+        }
+    )
+
+
+def _dips_many(
+    levels: np.ndarray, person: np.ndarray, slots: np.ndarray, size: int, overall: np.ndarray, rhythm: np.ndarray
+) -> list[list[int] | None]:
+    """:func:`_dips` of every person: ``person`` says whose each check-in is; ``rhythm`` who has enough of them."""
+    persons = len(overall)
+    counts = np.bincount(person * size + slots, minlength=persons * size).reshape(persons, size)
+    sums = np.bincount(person * size + slots, weights=levels, minlength=persons * size).reshape(persons, size)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        dips = (counts >= MIN_PER_SLOT) & (sums / counts <= (overall - DIP)[:, None])
+    return [slots if ok else None for slots, ok in zip(marked(dips), rhythm.tolist(), strict=True)]
 
 
 def _and(words: Iterable[str]) -> str:
@@ -161,4 +196,5 @@ AGENT = Agent(
         ),
     ),
     compute=compute,
+    batch=infer_many,
 )

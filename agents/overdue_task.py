@@ -19,6 +19,7 @@ import numpy as np
 from agents.base import Agent, AgentManifest, InferredParam, OpenTask, Snippet, UserHistory
 from agents.history_arrays import DAY, completion_arrays, per_history
 from agents.names import plain_name
+from agents.population import Batched, Population
 from oo_app.clock import zone
 
 MIN_DATED = 5
@@ -57,6 +58,65 @@ def lateness(history: UserHistory) -> Lateness:
             for code, name in enumerate(arrays.projects)
             if name and starts[code + 1] - starts[code] >= MIN_PROJECT_DATED
         },
+    )
+
+
+def _medians(values: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """The median of each run ``values[starts[i]:starts[i + 1]]`` (sorted within a run), as :func:`_median_of_sorted`
+    computes it; NaN for an empty run."""
+    lengths = np.diff(starts)
+    middle = starts[:-1] + lengths // 2
+    padded = np.append(values, np.nan)
+    odd, upper, lower = lengths % 2 == 1, padded[np.minimum(middle, len(values))], padded[np.maximum(middle - 1, 0)]
+    return np.where(lengths == 0, np.nan, np.where(odd, upper, (lower + upper) / 2))
+
+
+def lateness_many(population: Population) -> list[Lateness]:
+    """:func:`lateness` of every person of ``population`` at once."""
+    completions, size = population.completions, population.size
+    dated = ~np.isnan(completions.due)
+    days = (completions.seconds[dated] - completions.due[dated]) / DAY
+    person, project = completions.person[dated], completions.project[dated]
+    order = np.lexsort((days, person))
+    medians = _medians(days[order], np.searchsorted(person[order], np.arange(size + 1)))
+    counts = np.bincount(person, minlength=size)
+    # Per (person, project): one sort by (person, project, lateness), runs found where the pair changes.
+    order = np.lexsort((days, project, person))
+    person, project = person[order], project[order]
+    pairs = person * len(completions.projects) + project
+    firsts = np.flatnonzero(np.diff(pairs, prepend=-1)) if len(pairs) else np.zeros(0, dtype=np.int64)
+    bounds = np.append(firsts, len(pairs))
+    pair_medians = _medians(days[order], bounds).tolist()
+    project_medians: list[dict[str, float]] = [{} for _ in range(size)]
+    names = completions.projects
+    whose, which = person[firsts].tolist(), project[firsts].tolist()
+    for owner, code, length, median in zip(whose, which, np.diff(bounds).tolist(), pair_medians, strict=True):
+        if names[code] and length >= MIN_PROJECT_DATED:
+            project_medians[owner][names[code]] = median
+    return [
+        Lateness(dated=count, median=median, project_medians=by_project)
+        for count, median, by_project in zip(counts.tolist(), medians.tolist(), project_medians, strict=True)
+    ]
+
+
+def infer_many(population: Population) -> Batched:
+    """Every parameter for every person of ``population`` at once; ``prime`` hands compute their lateness."""
+    found = lateness_many(population)
+
+    def prime(index: int) -> None:
+        lateness.prime(population.histories[index], found[index])
+
+    return Batched(
+        {
+            "lateness_tolerance_days": [round(late.median, 2) if late.dated >= MIN_DATED else None for late in found],
+            "project_realness": [
+                {project: round(late.median - median, 2) for project, median in sorted(late.project_medians.items())}
+                if late.dated >= MIN_DATED
+                else None
+                for late in found
+            ],
+        },
+        prime,
     )
 
 
@@ -156,4 +216,5 @@ AGENT = Agent(
         ),
     ),
     compute=compute,
+    batch=infer_many,
 )

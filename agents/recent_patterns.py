@@ -16,6 +16,7 @@ import numpy as np
 
 from agents.base import Agent, AgentManifest, InferredParam, Snippet, UserHistory
 from agents.history_arrays import DAY, local_done, per_history, weekday_of
+from agents.population import Batched, Population, ragged_sums
 
 RECENT_DONE = 30  # done moments "recent" must hold
 MAX_LOOKBACK_DAYS = 90
@@ -64,6 +65,79 @@ def cycles(history: UserHistory) -> Cycles | None:
     top, bottom = float(shrunk.max()), float(shrunk.min())
     strength = (top - bottom) / (top + bottom) if top + bottom > 0 else 0.0
     return Cycles(means, strength, np.bincount(done.hour[in_window], minlength=24))
+
+
+def cycles_many(population: Population) -> list[Cycles | None]:
+    """:func:`cycles` of every person of ``population`` at once (the same numbers to the last bit)."""
+    done, size = population.done, population.size
+    start = np.maximum(done.first_day, done.today - CYCLE_DAYS)
+    days = done.today - start
+    in_window = (done.day >= start[done.person]) & (done.day < done.today[done.person])
+    found = (days >= MIN_CYCLE_DAYS) & (np.bincount(done.person[in_window], minlength=size) >= RECENT_DONE)
+    lengths = np.where(found, days, 0)
+    # Each found person's days of the window, oldest first, one after another (as cycles() counts them).
+    starts = np.concatenate([[0], np.cumsum(lengths)])
+    rows = np.repeat(np.arange(size), lengths)
+    kept = in_window & found[done.person]
+    daily = np.bincount(starts[done.person[kept]] + done.day[kept] - start[done.person[kept]], minlength=starts[-1])
+    weekday = weekday_of(start[rows] + np.arange(starts[-1]) - starts[rows])
+    seen = np.bincount(rows * 7 + weekday, minlength=size * 7).reshape(size, 7)
+    sums = np.bincount(rows * 7 + weekday, weights=daily, minlength=size * 7).reshape(size, 7)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        means = sums / seen
+        within = ragged_sums((daily - means[rows, weekday]) ** 2, starts) / np.maximum(days - 7, 1)
+        shrunk = _shrunk_many(means, within * (1 / seen).mean(axis=1))
+    top, bottom = shrunk.max(axis=1), shrunk.min(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        strength = np.where(top + bottom > 0, (top - bottom) / (top + bottom), 0.0)
+    hours = population.per_hour(done, kept)
+    return [
+        Cycles(means[index], float(strength[index]), hours[index]) if ok else None
+        for index, ok in enumerate(found.tolist())
+    ]
+
+
+def _shrunk_many(means: np.ndarray, noise: np.ndarray) -> np.ndarray:
+    """:func:`shrunk_toward_mean` of every row of ``means`` with its own ``noise``."""
+    centre = means.mean(axis=1)
+    spread = ((means - centre[:, None]) ** 2).sum(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        keep = np.where(spread > 0, np.maximum(0.0, 1 - (means.shape[1] - 3) * noise / spread), 0.0)
+    return centre[:, None] + keep[:, None] * (means - centre[:, None])
+
+
+def infer_many(population: Population) -> Batched:
+    """Every parameter for every person of ``population`` at once; ``prime`` hands compute their cycles."""
+    found, done = cycles_many(population), population.done
+    ends = done.starts[1:]
+    enough = done.counts >= RECENT_DONE
+    reach = (population.now - np.append(done.seconds, np.nan)[np.where(enough, ends - RECENT_DONE, -1)]) / DAY
+    lookback = np.minimum(MAX_LOOKBACK_DAYS, np.maximum(1, np.ceil(np.nan_to_num(reach)))).astype(np.int64).tolist()
+
+    def prime(index: int) -> None:
+        history = population.histories[index]
+        local_done.prime(history, done.of(index))
+        cycles.prime(history, found[index])
+
+    return Batched(
+        {
+            "lookback_days": [days if ok else None for days, ok in zip(lookback, enough.tolist(), strict=True)],
+            "weekly_cycle": [
+                {"strength": round(c.weekly_strength, 3), "peak_weekday": int(c.weekday_means.argmax())} if c else None
+                for c in found
+            ],
+            "daily_cycle": [
+                {
+                    "strength": round(float(c.hour_counts.max() * 24 / c.hour_counts.sum()), 2),
+                    "peak_hour": int(c.hour_counts.argmax()),
+                }
+                if c
+                else None
+                for c in found
+            ],
+        },
+        prime,
+    )
 
 
 def infer_lookback_days(history: UserHistory) -> int | None:
@@ -152,4 +226,5 @@ AGENT = Agent(
         ),
     ),
     compute=compute,
+    batch=infer_many,
 )

@@ -18,6 +18,7 @@ import numpy as np
 
 from agents.base import ASSUMED, Agent, AgentManifest, InferredParam, Snippet, UserHistory, assumed_keys
 from agents.history_arrays import activity_hours, local_done, per_history
+from agents.population import Batched, Population, marked
 
 QUIET_FRACTION = 0.1  # an hour is quiet when its activity is under this fraction of the mean hour
 MIN_SAMPLES = 5  # fewer timestamps than this say nothing about a daily rhythm
@@ -161,6 +162,45 @@ def compute(history: UserHistory, params: Mapping[str, Any]) -> Snippet:
     return Snippet(text=text, data=data)
 
 
+def infer_many(population: Population) -> Batched:
+    """Every parameter for every person of ``population`` at once, as the ``infer_*`` functions give them."""
+    done = population.per_hour(population.done)
+    enough = done.sum(axis=1) >= MIN_SAMPLES
+    # The most frequent hour; a tie to the busier neighbours, then to the earlier hour (argmax takes the first).
+    neighbours = np.roll(done, 1, axis=1) + np.roll(done, -1, axis=1)
+    preferred = np.argmax(done * (2 * int(done.max(initial=0)) + 1) + neighbours, axis=1)
+    active = (done > 0).sum(axis=1)
+    rank = np.empty_like(done)
+    np.put_along_axis(rank, np.argsort(-done, axis=1, kind="stable"), np.arange(24), axis=1)
+    peaks = marked(rank < np.maximum(1, -(-active // 4))[:, None])
+    start, end, has_quiet = quiet_windows(population.per_hour(population.activity))
+    return Batched(
+        {
+            "preferred_hour": [int(h) if ok else None for h, ok in zip(preferred.tolist(), enough, strict=True)],
+            "quiet_start": [s if ok else None for s, ok in zip(start.tolist(), has_quiet, strict=True)],
+            "quiet_end": [e if ok else None for e, ok in zip(end.tolist(), has_quiet, strict=True)],
+            "peak_hours": [p if ok else None for p, ok in zip(peaks, enough, strict=True)],
+            "tz": [history.tz for history in population.histories],
+        }
+    )
+
+
+def quiet_windows(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`quiet_window` of every row of ``counts`` (persons x 24): starts, ends, and whether there is one."""
+    total = counts.sum(axis=1)
+    quiet = counts < (QUIET_FRACTION * total / 24)[:, None]
+    found = (total >= MIN_SAMPLES) & quiet.any(axis=1) & ~quiet.all(axis=1)
+    # run[:, h]: quiet hours in a row from h on, over two days so a run may cross midnight.
+    twice = np.concatenate([quiet, quiet], axis=1).astype(np.int64)
+    run = np.zeros((len(counts), 49), dtype=np.int64)
+    for hour in range(47, -1, -1):
+        run[:, hour] = (run[:, hour + 1] + 1) * twice[:, hour]
+    begins = quiet & ~np.roll(quiet, 1, axis=1)
+    lengths = np.where(begins, np.minimum(run[:, :24], 24), 0)
+    start = np.argmax(lengths, axis=1)  # the longest run; a tie to the earlier start
+    return start, (start + lengths[np.arange(len(counts)), start]) % 24, found
+
+
 AGENT = Agent(
     manifest=AgentManifest(
         id="time-of-day",
@@ -179,4 +219,5 @@ AGENT = Agent(
         ),
     ),
     compute=compute,
+    batch=infer_many,
 )

@@ -1,0 +1,290 @@
+"""Many persons' histories as flat columns, packed once and shared by every agent's batch path (:mod:`agents.batch`).
+
+Each column holds every person's moments one after another (person 0's first, ascending within a person), with
+``person`` saying whose each entry is and ``starts`` where each person's run begins. The values equal what
+:mod:`agents.history_arrays` derives from each history alone, so a batch answer equals the per-person one.
+Read-only, derived from the histories alone.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cached_property
+from itertools import chain, pairwise
+from operator import attrgetter
+from zoneinfo import ZoneInfo
+
+import numpy as np
+
+from agents.base import UserHistory
+from agents.history_arrays import DAY, DONE_EVENTS, LocalDone
+
+# The zone is asked every this many seconds between a population's first and last moment; :func:`utc_offsets` rests
+# on the same premise (no zone changes offset and back within a week).
+PROBE = 6 * DAY
+
+
+def offsets_in(zone: ZoneInfo, seconds: np.ndarray) -> np.ndarray:
+    """The UTC offset of ``zone`` at each of ``seconds`` (epoch seconds, any order), as :func:`utc_offsets` finds it.
+
+    Finds the zone's changes between the first and last moment once (zones change at whole seconds), then looks each
+    moment up among them: no sort of the moments, a few zone calls per week of the span.
+    """
+    if len(seconds) == 0:
+        return np.zeros(0)
+
+    def offset_at(moment: float) -> float:
+        offset = datetime.fromtimestamp(moment, zone).utcoffset()
+        return offset.total_seconds() if offset is not None else 0.0
+
+    low, high = math.floor(float(seconds.min())), math.ceil(float(seconds.max()))
+    probes = list(range(low, high + PROBE, PROBE))
+    offsets = [offset_at(probes[0])]
+    changes: list[int] = []
+    for before, after in pairwise(probes):
+        offset = offset_at(after)
+        if offset == offsets[-1]:
+            continue
+        first_new, last_old = after, before  # the first second with the new offset lies in (last_old, first_new]
+        while first_new - last_old > 1:
+            middle = (first_new + last_old) // 2
+            if offset_at(middle) == offsets[-1]:
+                last_old = middle
+            else:
+                first_new = middle
+        changes.append(first_new)
+        offsets.append(offset)
+    return np.asarray(offsets)[np.searchsorted(np.asarray(changes, dtype=float), seconds, side="right")]
+
+
+def _seconds(moments: Sequence[datetime]) -> np.ndarray:
+    return np.fromiter(map(datetime.timestamp, moments), dtype=float, count=len(moments))
+
+
+@dataclass(frozen=True)
+class Column:
+    """Entries of many persons, grouped by person (ascending ``person``), ascending ``seconds`` within a person."""
+
+    person: np.ndarray  # whose entry (index into the population)
+    seconds: np.ndarray  # UTC epoch seconds
+    starts: np.ndarray  # person p's entries are [starts[p], starts[p + 1])
+
+    @property
+    def counts(self) -> np.ndarray:
+        return np.diff(self.starts)
+
+
+def _column(person: np.ndarray, seconds: np.ndarray, size: int, *extra: np.ndarray) -> tuple[Column, list[np.ndarray]]:
+    """A :class:`Column` of ``(person, seconds)`` pairs, sorted by person then seconds, and ``extra`` in that order."""
+    ordered = len(person) < 2 or bool(
+        np.all((np.diff(person) > 0) | ((np.diff(person) == 0) & (np.diff(seconds) >= 0)))
+    )
+    if not ordered:
+        order = np.lexsort((seconds, person))
+        person, seconds, extra = person[order], seconds[order], tuple(e[order] for e in extra)
+    starts = np.searchsorted(person, np.arange(size + 1))
+    return Column(person, seconds, starts), list(extra)
+
+
+@dataclass(frozen=True)
+class LocalColumn(Column):
+    """A column's moments on each person's local calendar: day numbers from 1970-01-01 and hours."""
+
+    day: np.ndarray
+    hour: np.ndarray
+
+
+def ragged_sums(values: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """``values[starts[p]:starts[p + 1]].sum()`` for every p, to the last bit: rows of one length are summed as a
+    matrix, which numpy adds in the same (pairwise) order as each row alone."""
+    lengths = np.diff(starts)
+    sums = np.zeros(len(lengths))
+    for length in np.unique(lengths):
+        if length == 0:
+            continue
+        rows = np.flatnonzero(lengths == length)
+        sums[rows] = values[starts[rows, None] + np.arange(length)].sum(axis=1)
+    return sums
+
+
+def marked(selected: np.ndarray) -> list[list[int]]:
+    """The columns each row of ``selected`` (a boolean matrix) marks, ascending, as plain ints."""
+    columns = np.nonzero(selected)[1].tolist()
+    ends = np.cumsum(selected.sum(axis=1)).tolist()
+    return [columns[start:end] for start, end in zip([0, *ends[:-1]], ends, strict=True)]
+
+
+class Population:
+    """The histories of many persons, read once into columns that every agent's batch path shares.
+
+    A column is built the first time an agent asks for it. Zones are applied per zone, not per person.
+    """
+
+    def __init__(self, histories: Sequence[UserHistory]) -> None:
+        self.histories = tuple(histories)
+        self.size = len(self.histories)
+
+    @cached_property
+    def now(self) -> np.ndarray:
+        return np.fromiter((h.now.timestamp() for h in self.histories), dtype=float, count=self.size)
+
+    @cached_property
+    def event_counts(self) -> np.ndarray:
+        return np.fromiter((len(h.events) for h in self.histories), dtype=np.int64, count=self.size)
+
+    @cached_property
+    def _zones(self) -> tuple[np.ndarray, list[ZoneInfo]]:
+        names: dict[str, int] = {}
+        codes = np.fromiter((names.setdefault(h.tz, len(names)) for h in self.histories), np.int64, self.size)
+        return codes, [ZoneInfo(name) for name in names]
+
+    def local(self, person: np.ndarray, seconds: np.ndarray) -> np.ndarray:
+        """``seconds`` of the given persons shifted by their zone's offset at each moment (local epoch seconds)."""
+        codes, zones = self._zones
+        of_moment = codes[person]
+        local = np.empty(len(seconds))
+        for code, zone in enumerate(zones):
+            mine = of_moment == code
+            local[mine] = seconds[mine] + offsets_in(zone, seconds[mine])
+        return local
+
+    def _localised(self, column: Column) -> LocalColumn:
+        local = self.local(column.person, column.seconds)
+        return LocalColumn(
+            column.person,
+            column.seconds,
+            column.starts,
+            day=np.floor_divide(local, DAY).astype(np.int64),
+            hour=(np.floor_divide(local, 3600) % 24).astype(np.int64),
+        )
+
+    def local_days(self, seconds: np.ndarray) -> np.ndarray:
+        """The local day number of one moment per person (``seconds[p]`` for person p)."""
+        whole = np.floor(seconds)
+        return np.floor_divide(self.local(np.arange(self.size), whole), DAY).astype(np.int64)
+
+    @cached_property
+    def events(self) -> tuple[Column, np.ndarray]:
+        """Every event, and whether it is a done moment (a completed tip)."""
+        counts = np.fromiter((len(h.events) for h in self.histories), np.int64, self.size)
+        flat = list(chain.from_iterable(h.events for h in self.histories))
+        done = np.fromiter((e.type in DONE_EVENTS for e in flat), dtype=bool, count=len(flat))
+        column, (done,) = _column(
+            np.repeat(np.arange(self.size), counts), _seconds(list(map(attrgetter("at"), flat))), self.size, done
+        )
+        return column, done
+
+    @cached_property
+    def completions(self) -> Completions:
+        counts = np.fromiter((len(h.task_completions) for h in self.histories), np.int64, self.size)
+        flat = list(chain.from_iterable(h.task_completions for h in self.histories))
+        names = list(map(attrgetter("project"), flat))
+        index: dict[str, int] = {}
+        codes = np.fromiter((index.setdefault(name, len(index)) for name in names), np.int64, len(names))
+        dues = list(map(attrgetter("due_at"), flat))
+        due = np.array([d.timestamp() if d is not None else np.nan for d in dues], dtype=float)
+        column, (due, codes) = _column(
+            np.repeat(np.arange(self.size), counts),
+            _seconds(list(map(attrgetter("completed_at"), flat))),
+            self.size,
+            due,
+            codes,
+        )
+        return Completions(column.person, column.seconds, column.starts, due=due, project=codes, projects=tuple(index))
+
+    @cached_property
+    def done(self) -> Done:
+        """Each person's done moments on their calendar: task completions, or completed tips without any."""
+        completions = self.completions
+        events, is_done = self.events
+        from_tasks = completions.counts > 0
+        tips = is_done & ~from_tasks[events.person]
+        person = np.concatenate([completions.person, events.person[tips]])
+        seconds = np.concatenate([completions.seconds, events.seconds[tips]])
+        column, _ = _column(person, seconds, self.size)
+        # Since when each person is observed at all: their first moment of any kind, or now.
+        first = self.now.copy()
+        for source in (completions, events):
+            has = source.counts > 0
+            first[has] = np.minimum(first[has], source.seconds[source.starts[:-1][has]])
+        return Done(
+            **vars(self._localised(column)),
+            today=self.local_days(self.now),
+            first_day=self.local_days(first),
+            from_tasks=from_tasks,
+        )
+
+    @cached_property
+    def activity(self) -> LocalColumn:
+        """Everything each person did (every event and every task completion) on their calendar."""
+        events, _ = self.events
+        completions = self.completions
+        column, _ = _column(
+            np.concatenate([events.person, completions.person]),
+            np.concatenate([events.seconds, completions.seconds]),
+            self.size,
+        )
+        return self._localised(column)
+
+    @cached_property
+    def moods(self) -> Moods:
+        counts = np.fromiter((len(h.moods) for h in self.histories), np.int64, self.size)
+        flat = list(chain.from_iterable(h.moods for h in self.histories))
+        levels = np.fromiter(map(attrgetter("level"), flat), dtype=float, count=len(flat))
+        column, (levels,) = _column(
+            np.repeat(np.arange(self.size), counts), _seconds(list(map(attrgetter("at"), flat))), self.size, levels
+        )
+        return Moods(**vars(self._localised(column)), level=levels)
+
+    def per_hour(self, column: LocalColumn, keep: np.ndarray | None = None) -> np.ndarray:
+        """How many of ``column``'s moments (those in ``keep``) fall in each local hour, per person: (size, 24)."""
+        person, hour = (column.person, column.hour) if keep is None else (column.person[keep], column.hour[keep])
+        return np.bincount(person * 24 + hour, minlength=self.size * 24).reshape(self.size, 24)
+
+
+@dataclass(frozen=True)
+class Completions(Column):
+    due: np.ndarray  # UTC epoch seconds, NaN without a due date
+    project: np.ndarray  # index into ``projects``
+    projects: tuple[str, ...]  # distinct project names of everyone ("" for none)
+
+
+@dataclass(frozen=True)
+class Done(LocalColumn):
+    today: np.ndarray  # per person: the local day of now (a partial day)
+    first_day: np.ndarray  # per person: the local day of their first moment of any kind
+    from_tasks: np.ndarray  # per person: task completions (True) or, without any, completed tips
+
+    def of(self, index: int) -> LocalDone:
+        """Person ``index``'s done moments, as :func:`agents.history_arrays.local_done` gives them."""
+        span = slice(self.starts[index], self.starts[index + 1])
+        return LocalDone(
+            seconds=self.seconds[span],
+            day=self.day[span],
+            hour=self.hour[span],
+            today=int(self.today[index]),
+            first_day=int(self.first_day[index]),
+            from_tasks=bool(self.from_tasks[index]),
+        )
+
+
+@dataclass(frozen=True)
+class Moods(LocalColumn):
+    level: np.ndarray
+
+
+def _nothing(index: int) -> None:
+    return None
+
+
+@dataclass(frozen=True)
+class Batched:
+    """What an agent's batch path found for a population: per parameter key, each person's inferred value (None:
+    nothing inferred, the default applies), and ``prime(i)``, which hands person i's facts to the per-history caches
+    its ``compute`` reads (:meth:`agents.history_arrays.PerHistory.prime`), so it does not derive them again."""
+
+    values: dict[str, list]
+    prime: Callable[[int], None] = _nothing
