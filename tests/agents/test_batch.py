@@ -1,0 +1,108 @@
+"""The batch path answers exactly as the per-person path: every agent's parameters, assumed keys and snippet (text
+and data), for generated histories (tests/agents/test_properties.py's, absurd ones included) and seeded realistic
+persons in zones with daylight saving and odd offsets.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import numpy as np
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from agents.base import UserHistory
+from agents.batch import compute_many, infer_many
+from agents.history_arrays import utc_offsets
+from agents.inference import infer_params
+from agents.population import Population, offsets_in
+from agents.registry import registry
+from oo_app.demo import Habits, synthetic_history
+from tests.agents.test_properties import histories
+
+NOW = datetime(2026, 3, 29, 9, 30, tzinfo=UTC)  # the morning Europe's clocks went forward
+ZONES = ("Europe/Berlin", "America/New_York", "Asia/Kathmandu", "Pacific/Marquesas", "Australia/Lord_Howe", "UTC")
+
+
+def _per_person(history: UserHistory) -> list[tuple[str, str]]:
+    """Every agent's answer for ``history`` alone (on a copy, so no batch-primed cache is read)."""
+    alone = dataclasses.replace(history)
+    answers = []
+    for agent in registry().values():
+        inferred = infer_params(agent.manifest, alone)
+        answers.append((repr(inferred), repr(agent.compute(alone, inferred.params()))))
+    return answers
+
+
+def assert_batch_equals_per_person(population: list[UserHistory]) -> None:
+    expected = [_per_person(history) for history in population]
+    packed = Population(population)
+    for position, agent in enumerate(registry().values()):
+        outcomes = compute_many(agent, packed)
+        assert [repr(inferred) for inferred in infer_many(agent, packed)] == [
+            answers[position][0] for answers in expected
+        ], agent.manifest.id
+        for index, outcome in enumerate(outcomes):
+            assert outcome.error is None, f"{agent.manifest.id} failed for person {index}: {outcome.error!r}"
+            got = (repr(outcome.inferred), repr(outcome.snippet))
+            assert got == expected[index][position], f"{agent.manifest.id}, person {index}"
+
+
+def _person(seed: int, days: int) -> UserHistory:
+    """A realistic person: habits, moods and (for every third) completed tips without a task integration."""
+    rng = random.Random(seed)
+    quiet_start = rng.choice([21, 22, 23, 0, 1])
+    habits = Habits(
+        tz=ZONES[seed % len(ZONES)],
+        preferred_hour=rng.randrange(7, 21),
+        quiet_start=quiet_start,
+        quiet_end=(quiet_start + rng.randrange(6, 9)) % 24,
+        projects=tuple((name, rng.random() + 0.1) for name in rng.sample(["Work", "Home", "Health", "Family"], 3)),
+        completions_per_day=rng.uniform(0.3, 6.0),
+        lateness_days=rng.uniform(-1.0, 3.0),
+    )
+    data = synthetic_history(habits, days=days, now=NOW, seed=seed)
+    moods = [
+        (NOW - timedelta(hours=rng.uniform(0, 24 * days)), rng.choice([1, 2, 2, 3]))
+        for _ in range(rng.choice([0, 2, 12, 60]))
+    ]
+    completions = (
+        [] if seed % 3 == 0 else [(c["completed_at"], c["due_at"], c["project"]) for c in data["task_completions"]]
+    )
+    events = [(e["type"], e["at"]) for e in data["events"]]
+    return UserHistory.build(events, completions, habits.tz, NOW, moods=moods)
+
+
+def test_seeded_persons_in_every_kind_of_zone_get_the_same_answers_in_batch() -> None:
+    population = [_person(seed, days) for seed, days in enumerate([7, 20, 36, 40, 50, 60, 77, 90, 120] * 4)]
+    population += [
+        UserHistory.build([], [], "Asia/Kathmandu", NOW),
+        UserHistory.build([("tip_done", NOW - timedelta(hours=3))], [], "Pacific/Marquesas", NOW),
+        UserHistory.build([], [(NOW - timedelta(days=2), NOW - timedelta(days=3), "Work")], "Europe/Berlin", NOW),
+    ]
+    assert_batch_equals_per_person(population)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(population=st.lists(histories(size=60), min_size=1, max_size=5))
+def test_any_histories_get_the_same_answers_in_batch_as_one_by_one(population: list[UserHistory]) -> None:
+    assert_batch_equals_per_person(population)
+
+
+def test_an_empty_population_gets_no_answers() -> None:
+    for agent in registry().values():
+        assert compute_many(agent, Population([])) == []
+
+
+@given(
+    moments=st.lists(st.datetimes(datetime(1900, 1, 1), datetime(2200, 1, 1), timezones=st.just(UTC)), max_size=50),
+    name=st.sampled_from((*ZONES, "America/St_Johns", "Africa/Casablanca", "Pacific/Kiritimati", "Europe/Dublin")),
+)
+def test_zone_offsets_found_once_per_zone_equal_those_asked_moment_by_moment(
+    moments: list[datetime], name: str
+) -> None:
+    seconds = np.sort(np.array([moment.timestamp() for moment in moments], dtype=float))
+    assert offsets_in(ZoneInfo(name), seconds).tolist() == utc_offsets(seconds, ZoneInfo(name)).tolist()
