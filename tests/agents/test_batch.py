@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import numpy as np
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from agents.base import UserHistory
@@ -76,14 +76,30 @@ def _person(seed: int, days: int) -> UserHistory:
     return UserHistory.build(events, completions, habits.tz, NOW, moods=moods)
 
 
-def test_seeded_persons_in_every_kind_of_zone_get_the_same_answers_in_batch() -> None:
-    population = [_person(seed, days) for seed, days in enumerate([7, 20, 36, 40, 50, 60, 77, 90, 120] * 4)]
-    population += [
+def _on_the_edges() -> list[UserHistory]:
+    """Histories on the thresholds: an hour exactly at the quiet line (a tenth of the mean hour), exactly three
+    recent check-ins, moments exactly when the clocks change."""
+    day = NOW - timedelta(days=1)
+    per_hour = [12] * 19 + [9, 1, 1, 1, 0]  # 240 in all: the quiet line is 1.0
+    at_the_line = [
+        ("app_open", day.replace(hour=hour) - timedelta(days=n)) for hour, k in enumerate(per_hour) for n in range(k)
+    ]
+    three_moods = [(NOW - timedelta(days=d), level) for d, level in ((1, 1), (5, 2), (13, 1), (20, 3))]
+    change = datetime(2026, 3, 29, 1, tzinfo=UTC)  # 02:00 in Berlin becomes 03:00
+    at_the_change = [(change + timedelta(microseconds=m), change - timedelta(days=1), "Work") for m in (-1, 0, 0, 1)]
+    return [
         UserHistory.build([], [], "Asia/Kathmandu", NOW),
         UserHistory.build([("tip_done", NOW - timedelta(hours=3))], [], "Pacific/Marquesas", NOW),
         UserHistory.build([], [(NOW - timedelta(days=2), NOW - timedelta(days=3), "Work")], "Europe/Berlin", NOW),
+        UserHistory.build(at_the_line, [], "UTC", NOW),
+        UserHistory.build([], [], "Europe/Berlin", NOW, moods=three_moods),
+        UserHistory.build([("tip_done", c[0]) for c in at_the_change], at_the_change * 2, "Europe/Berlin", NOW),
     ]
-    assert_batch_equals_per_person(population)
+
+
+def test_seeded_persons_in_every_kind_of_zone_get_the_same_answers_in_batch() -> None:
+    population = [_person(seed, days) for seed, days in enumerate([7, 20, 36, 40, 50, 60, 77, 90, 120] * 4)]
+    assert_batch_equals_per_person(population + _on_the_edges())
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
@@ -97,6 +113,7 @@ def test_an_empty_population_gets_no_answers() -> None:
         assert compute_many(agent, Population([])) == []
 
 
+@example(moments=[datetime(2026, 3, 29, 1, tzinfo=UTC), datetime(2026, 10, 25, 1, tzinfo=UTC)], name="Europe/Berlin")
 @given(
     moments=st.lists(st.datetimes(datetime(1900, 1, 1), datetime(2200, 1, 1), timezones=st.just(UTC)), max_size=50),
     name=st.sampled_from((*ZONES, "America/St_Johns", "Africa/Casablanca", "Pacific/Kiritimati", "Europe/Dublin")),
