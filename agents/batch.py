@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import logging
 from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,9 +45,15 @@ def infer_many(agent: Agent, population: Population) -> list[Inferred]:
     return [_settled(agent, found, index, events) for index, events in enumerate(population.event_counts.tolist())]
 
 
-def compute_many(agent: Agent, population: Population, own: Sequence[Mapping[str, Any]] | None = None) -> list[Outcome]:
+def compute_many(
+    agent: Agent,
+    population: Population,
+    own: Sequence[Mapping[str, Any]] | None = None,
+    around: Sequence[AbstractContextManager[object]] | None = None,
+) -> list[Outcome]:
     """Every person's parameters and snippet: ``agent.compute(history, inferred.params(own))``, with ``own`` each
-    person's values set by themselves (none when not given). A compute that raises is that person's error only."""
+    person's values set by themselves (none when not given), each compute inside the person's ``around`` (e.g. the
+    trace of their model calls). A compute that raises is that person's error only."""
     found = _batched(agent, population)
     outcomes = []
     for index, history in enumerate(population.histories):
@@ -55,7 +62,9 @@ def compute_many(agent: Agent, population: Population, own: Sequence[Mapping[str
         else:
             inferred = _settled(agent, found, index, len(history.events))
             found.prime(index)
-        outcomes.append(_computed(agent, history, inferred, own[index] if own is not None else {}))
+        person_own = own[index] if own is not None else {}
+        with around[index] if around is not None else nullcontext():
+            outcomes.append(_computed(agent, history, inferred, person_own))
     return outcomes
 
 

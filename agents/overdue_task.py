@@ -77,13 +77,14 @@ def lateness_many(population: Population) -> list[Lateness]:
     dated = ~np.isnan(completions.due)
     days = (completions.seconds[dated] - completions.due[dated]) / DAY
     person, project = completions.person[dated], completions.project[dated]
-    order = np.lexsort((days, person))
+    # Sorted by lateness once, then (stably, on integers) by person, or by person and project: runs of ascending days.
+    by_days = np.argsort(days, kind="stable")
+    order = by_days[np.argsort(person[by_days], kind="stable")]
     medians = _medians(days[order], np.searchsorted(person[order], np.arange(size + 1)))
     counts = np.bincount(person, minlength=size)
-    # Per (person, project): one sort by (person, project, lateness), runs found where the pair changes.
-    order = np.lexsort((days, project, person))
-    person, project = person[order], project[order]
     pairs = person * len(completions.projects) + project
+    order = by_days[np.argsort(pairs[by_days], kind="stable")]
+    person, project, pairs = person[order], project[order], pairs[order]
     firsts = np.flatnonzero(np.diff(pairs, prepend=-1)) if len(pairs) else np.zeros(0, dtype=np.int64)
     bounds = np.append(firsts, len(pairs))
     pair_medians = _medians(days[order], bounds).tolist()

@@ -2,7 +2,12 @@
 
 The same functions back the in-process scheduler, the CLI and (later) task-engine workers. A computation is
 idempotent: its ``job_key`` names the (person, agent version, schedule slot), so a retried job finds the output
-already written and writes nothing twice.
+already written and writes nothing twice. A round over many persons (:func:`run_due`) computes each agent for them
+at once (:mod:`agents.batch`) and writes each person's outputs through the same path as a single computation.
+
+Why one long module: the round and the single computation share one write path with its idempotency, deletion and
+SQLite-lock rules, and tests patch the history reads both go through (``runner.load_history``); split, those rules
+would be spelled in two places.
 """
 
 from __future__ import annotations
@@ -11,8 +16,9 @@ import dataclasses
 import logging
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager, nullcontext
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from contextvars import ContextVar
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
@@ -28,9 +34,11 @@ from agents.base import (
     TipOutcome,
     UserHistory,
 )
+from agents.batch import Outcome, compute_many
 from agents.busy import CALENDAR_CONSENT, BusyInterval, CalendarDay
 from agents.eligibility import eligible_agents
 from agents.inference import infer_params, own_values, save_inferred
+from agents.population import Population
 from oo_app.erasure import PersonGone, forget_late_work, person_exists, unless_gone
 from oo_app.llm.router import for_person
 from oo_app.models import AgentOutput, AgentRun, CalendarDayRecord, Consent, Event, TaskCompletion, Tip, User
@@ -208,6 +216,30 @@ def _history_for(session: Session, user: User, manifest: AgentManifest, now: dat
     return dataclasses.replace(UserHistory.build((), (), user.tz, now), open_tasks=tuple(open_tasks))
 
 
+def agent_history(session: Session, user: User, manifest: AgentManifest, now: datetime) -> UserHistory:
+    """Everything the agent of ``manifest`` reads of the person at ``now``: their history, open tasks, calendar and
+    tip outcomes, each only when it reads them."""
+    history = _history_for(session, user, manifest, now)
+    if manifest.calendar:
+        history = dataclasses.replace(
+            history, busy=busy_of(session, user.id), calendar_days=calendar_days_of(session, user.id, now)
+        )
+    return with_tip_outcomes(session, user.id, manifest, history)
+
+
+def _traced(user_id: int, manifest: AgentManifest, history: UserHistory) -> AbstractContextManager[object]:
+    """Open tasks go to the embedder (agents/clustering.py): LLM work for the person, traced as theirs."""
+    return for_person(user_id, f"agent {manifest.id}") if history.open_tasks else nullcontext()
+
+
+@dataclass(frozen=True)
+class Computed:
+    """A person's answer from an agent, computed in a batch (:mod:`agents.batch`) before it is stored."""
+
+    outcome: Outcome
+    seconds: float  # the person's share of the batch's time
+
+
 def _granted(session: Session, user_id: int, key: str) -> bool:
     return (
         session.exec(
@@ -246,12 +278,19 @@ def is_due(session: Session, user_id: int, agent: Agent, now: datetime) -> bool:
 
 
 def compute_output(
-    session: Session, user: User, agent: Agent, now: datetime | None = None, fresh_data: str | None = None
+    session: Session,
+    user: User,
+    agent: Agent,
+    now: datetime | None = None,
+    fresh_data: str | None = None,
+    *,
+    computed: Computed | None = None,
 ) -> AgentOutput | None:
     """Run ``agent`` for ``user`` at ``now``: the stored output, or None when the agent failed (see agent_runs).
 
     ``fresh_data`` names new data the agent must see although its slot already has an output (e.g. the newest task
     completion after a sync): it joins the idempotency key, so the same new data is computed once, never twice.
+    ``computed``: the person's answer already computed in a batch with others (:func:`run_due`), stored as is.
     """
     now = now or datetime.now(UTC)
     manifest = agent.manifest
@@ -264,17 +303,17 @@ def compute_output(
     run = AgentRun(user_id=user.id, agent_id=manifest.id, agent_version=manifest.version, status="ok", started_at=now)
     output: AgentOutput | None = None
     try:
-        history = _history_for(session, user, manifest, now)
-        if manifest.calendar:
-            history = dataclasses.replace(
-                history, busy=busy_of(session, user.id), calendar_days=calendar_days_of(session, user.id, now)
-            )
-        history = with_tip_outcomes(session, user.id, manifest, history)
-        inferred = infer_params(manifest, history)
-        params = inferred.params(own_values(session, user.id, manifest.id))  # their own values win
-        # Open tasks go to the embedder (agents/clustering.py): LLM work for the person, traced as theirs.
-        with for_person(user.id, f"agent {manifest.id}") if history.open_tasks else nullcontext():
-            snippet = agent.compute(history, params)
+        if computed is None:
+            history = agent_history(session, user, manifest, now)
+            inferred = infer_params(manifest, history)
+            params = inferred.params(own_values(session, user.id, manifest.id))  # their own values win
+            with _traced(user.id, manifest, history):
+                snippet = agent.compute(history, params)
+        else:
+            inferred, snippet = computed.outcome.inferred, computed.outcome.snippet
+            started -= computed.seconds  # the person's share of the batch
+            if snippet is None:
+                raise computed.outcome.error or RuntimeError("no snippet computed")
         # Written only now: a compute may wait seconds on a model, and a write would hold SQLite's one lock meanwhile.
         save_inferred(session, user.id, manifest.id, inferred.values)
         output = AgentOutput(
@@ -308,6 +347,9 @@ def compute_output(
     return output
 
 
+BATCH_PERSONS = 500  # persons a round computes together: their histories are held in memory meanwhile
+
+
 def run_due(
     session: Session,
     now: datetime | None = None,
@@ -317,27 +359,47 @@ def run_due(
 ) -> list[AgentOutput]:
     """Compute every due (person, eligible agent) pair; the outputs written by this call. A person deleted during
     the round gets nothing written, and the others' outputs stand. Flushes; with ``commit_each`` (the scheduler's
-    rounds) commits after each agent, so no write lock is held while the next one computes (SQLite has one)."""
+    rounds) commits after each agent, so no write lock is held while the next one computes (SQLite has one).
+
+    Persons go in groups of :data:`BATCH_PERSONS`: each agent is computed for the group's due persons at once
+    (:func:`agents.batch.compute_many`), then each person's outputs are written; one person alone (a recompute)
+    takes the per-person path."""
     now = now or datetime.now(UTC)
     query = select(User)
     if user_ids is not None:
         query = query.where(col(User.id).in_(list(user_ids)))
+    written: list[AgentOutput] = []
+    users = session.exec(query).all()
+    for first in range(0, len(users), BATCH_PERSONS):
+        with one_history_per_moment():
+            written += _run_group(session, users[first : first + BATCH_PERSONS], now, commit_each)
+    return written
+
+
+def _run_group(session: Session, users: Sequence[User], now: datetime, commit_each: bool) -> list[AgentOutput]:
+    due = {
+        user.id: [agent for agent in eligible_agents(session, user.id) if is_due(session, user.id, agent, now)]
+        for user in users
+    }
+    computed = _computed_together(session, users, due, now) if len(users) > 1 else {}
+    if commit_each:
+        session.commit()  # ends the reads' transaction: on SQLite a write in a stale snapshot fails
     written: list[AgentOutput] = []
     # On PostgreSQL a refused row aborts the transaction: a savepoint per person keeps the round's other writes (a
     # commit per agent keeps them too). On SQLite it does not, and a savepoint would open a transaction at the first
     # read, whose snapshot a deletion committed meanwhile makes unwritable ("database is locked").
     savepoints = session.get_bind().dialect.name != "sqlite" and not commit_each
     per_person = session.begin_nested if savepoints else nullcontext
-    for user in session.exec(query).all():
+    for user in users:
         user_id = user.id  # read before a rollback expires the row of a person deleted meanwhile
         try:
-            with unless_gone(session, user_id), per_person(), one_history_per_moment():
+            with unless_gone(session, user_id), per_person():
                 outputs = []
-                for agent in eligible_agents(session, user.id):
-                    if is_due(session, user.id, agent, now):
-                        outputs.append(compute_output(session, user, agent, now))
-                        if commit_each:
-                            session.commit()
+                for agent in due[user_id]:
+                    answer = computed.get((user_id, agent.manifest.id))
+                    outputs.append(compute_output(session, user, agent, now, computed=answer))
+                    if commit_each:
+                        session.commit()
         except PersonGone:
             if commit_each:
                 session.rollback()
@@ -346,3 +408,37 @@ def run_due(
             continue
         written.extend(output for output in outputs if output is not None)
     return written
+
+
+def _computed_together(
+    session: Session, users: Sequence[User], due: Mapping[int, Sequence[Agent]], now: datetime
+) -> dict[tuple[int, str], Computed]:
+    """Each agent's answers for the persons it is due for, computed at once, by (person, agent id). A person whose
+    history cannot be read is left out: :func:`compute_output` then computes them alone and records why it failed."""
+    found: dict[tuple[int, str], Computed] = {}
+    for agent in {agent.manifest.id: agent for agents in due.values() for agent in agents}.values():
+        manifest = agent.manifest
+        persons, histories = [], []
+        for user in users:
+            this_slot = (AgentOutput.user_id == user.id, AgentOutput.job_key == job_key(user.id, agent, now))
+            if agent not in due[user.id] or session.exec(select(AgentOutput.id).where(*this_slot)).first() is not None:
+                continue  # not due, or a retried round: compute_output finds the slot's output
+            try:
+                histories.append(agent_history(session, user, manifest, now))
+            except sa.exc.SQLAlchemyError:
+                raise
+            except Exception:
+                log.exception("history of person %s for agent %s unreadable", user.id, manifest.id)
+                continue
+            persons.append(user)
+        if not persons:
+            continue
+        started = time.perf_counter()
+        own = [own_values(session, user.id, manifest.id) for user in persons]
+        traced = [_traced(user.id, manifest, history) for user, history in zip(persons, histories, strict=True)]
+        outcomes = compute_many(agent, Population(histories), own, around=traced)
+        share = (time.perf_counter() - started) / len(persons)
+        found.update(
+            ((user.id, manifest.id), Computed(outcome, share)) for user, outcome in zip(persons, outcomes, strict=True)
+        )
+    return found

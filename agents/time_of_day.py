@@ -173,7 +173,7 @@ def infer_many(population: Population) -> Batched:
     rank = np.empty_like(done)
     np.put_along_axis(rank, np.argsort(-done, axis=1, kind="stable"), np.arange(24), axis=1)
     peaks = marked(rank < np.maximum(1, -(-active // 4))[:, None])
-    start, end, has_quiet = quiet_windows(population.per_hour(population.activity))
+    start, end, has_quiet = quiet_windows(population.activity_per_hour())
     return Batched(
         {
             "preferred_hour": [int(h) if ok else None for h, ok in zip(preferred.tolist(), enough, strict=True)],
