@@ -92,7 +92,8 @@ def _settled(agent: Agent, found: Batched, index: int, events: int) -> Inferred:
     for param in agent.manifest.params:
         value = found.values[param.key][index] if events >= param.min_history else None
         if value is None:
-            value = copy.deepcopy(param.cold_start_default)
+            default = param.cold_start_default
+            value = copy.deepcopy(default) if isinstance(default, list | dict | set) else default
             assumed.add(param.key)
         values[param.key] = value
     return Inferred(values, frozenset(assumed))

@@ -77,13 +77,16 @@ def lateness_many(population: Population) -> list[Lateness]:
     dated = ~np.isnan(completions.due)
     days = (completions.seconds[dated] - completions.due[dated]) / DAY
     person, project = completions.person[dated], completions.project[dated]
-    # Sorted by lateness once, then (stably, on integers) by person, or by person and project: runs of ascending days.
-    by_days = np.argsort(days, kind="stable")
-    order = by_days[np.argsort(person[by_days], kind="stable")]
+    # Ranked by lateness once; then one integer sort by (person, rank), or by (person, project, rank), gives runs of
+    # ascending lateness (ties in any order: equal values).
+    by_days, total = np.argsort(days), len(days)
+    rank = np.empty(total, dtype=np.int64)
+    rank[by_days] = np.arange(total)
+    order = by_days[np.sort(person * total + rank) % max(total, 1)]
     medians = _medians(days[order], np.searchsorted(person[order], np.arange(size + 1)))
     counts = np.bincount(person, minlength=size)
     pairs = person * len(completions.projects) + project
-    order = by_days[np.argsort(pairs[by_days], kind="stable")]
+    order = by_days[np.sort(pairs * total + rank) % max(total, 1)]
     person, project, pairs = person[order], project[order], pairs[order]
     firsts = np.flatnonzero(np.diff(pairs, prepend=-1)) if len(pairs) else np.zeros(0, dtype=np.int64)
     bounds = np.append(firsts, len(pairs))

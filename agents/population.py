@@ -73,10 +73,8 @@ def _seconds(moments: Sequence[datetime | None]) -> np.ndarray:
 
 def _codes(values: Sequence[str]) -> tuple[np.ndarray, tuple[str, ...]]:
     """Each value's index into the distinct values (in order of first appearance), and those values."""
-    import pandas as pd
-
-    codes, uniques = pd.factorize(np.asarray(values, dtype=object))
-    return codes.astype(np.int64), tuple(uniques)
+    index = {value: code for code, value in enumerate(dict.fromkeys(values))}
+    return np.fromiter(map(index.__getitem__, values), dtype=np.int64, count=len(values)), tuple(index)
 
 
 @dataclass(frozen=True)
@@ -186,8 +184,7 @@ class Population:
         """Every event on the person's calendar, and whether it is a done moment (a completed tip)."""
         counts = np.fromiter((len(h.events) for h in self.histories), np.int64, self.size)
         flat = list(chain.from_iterable(h.events for h in self.histories))
-        codes, types = _codes(list(map(attrgetter("type"), flat)))
-        done = np.isin(codes, [code for code, kind in enumerate(types) if kind in DONE_EVENTS])
+        done = np.fromiter(map(DONE_EVENTS.__contains__, map(attrgetter("type"), flat)), dtype=bool, count=len(flat))
         column, (done,) = _column(
             np.repeat(np.arange(self.size), counts), _seconds(list(map(attrgetter("at"), flat))), self.size, done
         )

@@ -22,6 +22,8 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
+# The checkout in place of this folder: benchmarks/calendar.py would shadow the standard library's (pandas reads it).
+sys.path.pop(0)
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from agents.base import UserHistory
@@ -159,14 +161,17 @@ def main() -> None:
     print(f"  per-person loop: {walls['per_person']:6.2f} s, {args.persons / walls['per_person']:,.0f} persons/s")
     print(f"  ratio loop / batch: {walls['per_person'] / walls['in_batch']:.1f}x")
     print(f"peak memory (largest process): {peak_rss_mb():.0f} MB")
-    print(f"batch linearity (1 process; {args.days} days, then {BATCH_PERSONS} persons):")
+    print("batch linearity (1 process, one population each, the faster of two runs):")
     for persons in (250, 1_000, 4_000):
-        seconds = timed(in_batch, [person(i, args.days) for i in range(persons)])[0]
-        print(f"  {persons:>5} persons: {seconds:6.2f} s, {seconds / persons * 1e6:5.0f} us/person")
+        histories = [person(i, args.days) for i in range(persons)]
+        seconds = min(timed(in_batch, histories, persons)[0] for _ in range(2))
+        print(f"  {persons:>5} persons x {args.days} days: {seconds:6.2f} s, {seconds / persons * 1e6:5.0f} us/person")
     for days in (30, 90, 180, 360):
-        seconds = timed(in_batch, [person(i, days) for i in range(BATCH_PERSONS)])[0]
+        histories = [person(i, days) for i in range(BATCH_PERSONS)]
+        seconds = min(timed(in_batch, histories)[0] for _ in range(2))
         per_day = seconds / BATCH_PERSONS / days * 1e6
-        print(f"  {days:>3} days: {seconds / BATCH_PERSONS * 1e6:5.0f} us/person, {per_day:5.2f} us/person-day")
+        print(f"  {BATCH_PERSONS} persons x {days:>3} days: {seconds / BATCH_PERSONS * 1e6:5.0f} us/person,", end=" ")
+        print(f"{per_day:5.2f} us/person-day")
     print(f"load average at the end: {load()}")
 
 
