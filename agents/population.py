@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
-from itertools import chain, pairwise
+from itertools import chain, compress, pairwise
 from operator import attrgetter
 from zoneinfo import ZoneInfo
 
@@ -61,13 +61,12 @@ def offsets_in(zone: ZoneInfo, seconds: np.ndarray) -> np.ndarray:
 
 
 def _seconds(moments: Sequence[datetime | None]) -> np.ndarray:
-    """UTC epoch seconds of aware ``moments`` (NaN for None), equal to ``datetime.timestamp()``: whole microseconds
-    over a million, rounded once. pandas reads them in one pass (imported here: only the batch path needs it)."""
-    import pandas as pd
-
-    micros = pd.DatetimeIndex(moments).as_unit("us")  # UTC, as the history holds them (naming the zone costs 2x)
-    seconds = micros.asi8 / 1e6
-    seconds[micros.isna()] = np.nan
+    """UTC epoch seconds of ``moments`` (NaN for None), as ``datetime.timestamp()`` gives them."""
+    given = np.not_equal(np.array(moments, dtype=object), None) if len(moments) else np.zeros(0, dtype=bool)
+    if given.all():
+        return np.fromiter(map(datetime.timestamp, moments), dtype=float, count=len(moments))
+    seconds = np.full(len(moments), np.nan)
+    seconds[given] = np.fromiter(map(datetime.timestamp, compress(moments, given)), dtype=float, count=int(given.sum()))
     return seconds
 
 
