@@ -232,8 +232,10 @@ def _dispersions(
     means = sums / np.maximum(weeks, 1)[:, None]
     active = means > 0
     degrees = (weeks - 1) * active.sum(axis=1)
-    # The Pearson terms of the active weekdays only, week by week: the order dispersion_of() sums them in.
-    kept = active[rows, weekday]
+    # The Pearson terms of the active weekdays only, weekday by weekday (then week by week): the order in which
+    # dispersion_of() sums them, as ``weeks[:, active]`` lays them out in memory (column by column).
+    kept = np.flatnonzero(active[rows, weekday])
+    kept = kept[np.argsort(rows[kept] * WEEK + weekday[kept], kind="stable")]
     terms = (baseline[kept] - means[rows[kept], weekday[kept]]) ** 2 / means[rows[kept], weekday[kept]]
     pearson = ragged_sums(terms, np.searchsorted(rows[kept], np.arange(size + 1)))
     dispersion = np.maximum(pearson / np.maximum(degrees, 1), MIN_DISPERSION)
