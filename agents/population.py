@@ -13,8 +13,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
-from itertools import chain, compress, pairwise
-from operator import attrgetter
+from itertools import chain, compress, pairwise, repeat
+from operator import attrgetter, is_not
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -60,13 +60,16 @@ def offsets_in(zone: ZoneInfo, seconds: np.ndarray) -> np.ndarray:
     return np.asarray(offsets)[np.searchsorted(np.asarray(changes, dtype=float), seconds, side="right")]
 
 
-def _seconds(moments: Sequence[datetime | None]) -> np.ndarray:
-    """UTC epoch seconds of ``moments`` (NaN for None), as ``datetime.timestamp()`` gives them."""
-    given = np.not_equal(np.array(moments, dtype=object), None) if len(moments) else np.zeros(0, dtype=bool)
-    if given.all():
-        return np.fromiter(map(datetime.timestamp, moments), dtype=float, count=len(moments))
+def _seconds(moments: Sequence[datetime]) -> np.ndarray:
+    """UTC epoch seconds of ``moments``, as ``datetime.timestamp()`` gives them."""
+    return np.fromiter(map(datetime.timestamp, moments), dtype=float, count=len(moments))
+
+
+def _seconds_or_nan(moments: Sequence[datetime | None]) -> np.ndarray:
+    """:func:`_seconds`, NaN where a moment is None (a task without a due date)."""
+    given = np.fromiter(map(is_not, moments, repeat(None)), dtype=bool, count=len(moments))
     seconds = np.full(len(moments), np.nan)
-    seconds[given] = np.fromiter(map(datetime.timestamp, compress(moments, given)), dtype=float, count=int(given.sum()))
+    seconds[given] = _seconds(list(compress(moments, given)))
     return seconds
 
 
@@ -195,7 +198,7 @@ class Population:
         counts = np.fromiter((len(h.task_completions) for h in self.histories), np.int64, self.size)
         flat = list(chain.from_iterable(h.task_completions for h in self.histories))
         codes, projects = _codes(list(map(attrgetter("project"), flat)))
-        due = _seconds(list(map(attrgetter("due_at"), flat)))
+        due = _seconds_or_nan(list(map(attrgetter("due_at"), flat)))
         column, (due, codes) = _column(
             np.repeat(np.arange(self.size), counts),
             _seconds(list(map(attrgetter("completed_at"), flat))),
