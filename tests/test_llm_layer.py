@@ -89,3 +89,21 @@ def test_callers_that_come_while_the_local_embedder_loads_wait_for_that_one_load
         local._load_sentence_encoder.cache_clear()
     assert len(loads) == 1, f"{len(loads)} copies loaded side by side"
     assert encoders[0] is encoders[1] is encoders[2]
+
+
+def test_a_rebuilt_router_leaves_no_callbacks_of_the_one_before() -> None:
+    """LiteLLM keeps at most 30 callbacks per list: leaked ones from rebuilt Routers would crowd out MLflow's autolog
+    (the suite rebuilds the Router per test; a settings change does in production)."""
+    import litellm
+
+    def sizes() -> dict[str, int]:
+        return {name: len(getattr(litellm, name)) for name in router._CALLBACK_LISTS if hasattr(litellm, name)}
+
+    router.get_router.cache_clear()
+    router.get_router()
+    once = sizes()
+    for _ in range(40):
+        router.get_router.cache_clear()
+        router.get_router()
+    assert sizes() == once
+    assert once["success_callback"] >= 1, "the live Router's own callbacks stay"

@@ -112,6 +112,7 @@ def get_router() -> BreakingRouter:
         hook()
     aliases = settings.alias_table
     fallbacks = [{alias: [f"{alias}-fallback"]} for alias in aliases if f"{alias}-fallback" in aliases]
+    forget_earlier_routers()
     return BreakingRouter(
         breakers=breakers_for(settings),
         model_list=model_list(aliases),
@@ -119,6 +120,34 @@ def get_router() -> BreakingRouter:
         timeout=settings.llm_timeout_s,
         num_retries=settings.llm_retries,
     )
+
+
+# LiteLLM's process-wide callback lists, to which every Router adds its bound methods.
+_CALLBACK_LISTS = (
+    "callbacks",
+    "input_callback",
+    "success_callback",
+    "failure_callback",
+    "_async_success_callback",
+    "_async_failure_callback",
+    "service_callback",
+)
+
+
+def forget_earlier_routers() -> None:
+    """Take the callbacks of Routers built before out of LiteLLM's process-wide lists.
+
+    A Router adds its bound methods to those lists and never removes them, and LiteLLM refuses to add to a list that
+    holds 30 (with a warning): after 30 rebuilds (settings changed; the suite rebuilds per test) the next callback,
+    MLflow's LiteLLM autolog among them, would be dropped and tip traces lose their LLM spans. Only the Router
+    :func:`get_router` is about to build is live in a process, so its predecessors' callbacks are dead weight."""
+    import litellm
+    from litellm import Router
+
+    for name in _CALLBACK_LISTS:
+        entries = getattr(litellm, name, None)
+        if isinstance(entries, list):
+            entries[:] = [entry for entry in entries if not isinstance(getattr(entry, "__self__", None), Router)]
 
 
 def breakers_for(settings: Settings) -> Breakers:
