@@ -99,6 +99,9 @@ def test_the_local_writer_through_the_model_server_draws_the_samples_of_this_pro
     served_tip = write_with(LocalSampler(), FACTS, embed=local.encode)
     monkeypatch.undo()
     configure(OO_MODEL_SERVER_URL="")
+    # This process has written another person's tip since (as the suite's other tests do): a prompt sharing the
+    # few-shot text, whose cache must not leak into the next samples.
+    local.complete_here(few_shot_prompt(["It is 09:00 on Monday."], []), 1, max_tokens=4)
 
     here_sampler = LocalSampler()
     here = [here_sampler(prompt, seed) for seed in (7, 8, 9)]

@@ -34,6 +34,7 @@ WARM_TIMEOUT_S = 300.0  # a model's first load in the model process (torch's imp
 
 _llama_lock = threading.Lock()  # llama.cpp contexts are not thread-safe
 _encoder_loading = threading.Lock()
+_last_prompt: list[str | None] = [None]  # the prompt llama.cpp's cache holds (under _llama_lock)
 
 
 @contextmanager
@@ -93,9 +94,18 @@ def encode_here(texts: list[str]) -> list[list[float]]:
 
 
 def complete_here(prompt: str, seed: int, **sampling: Any) -> dict[str, Any]:
-    """Gemma's completion of ``prompt`` in this process (llama.cpp's OpenAI-shaped answer, with its token usage)."""
+    """Gemma's completion of ``prompt`` in this process (llama.cpp's OpenAI-shaped answer, with its token usage).
+
+    A new prompt is evaluated from the start: llama.cpp would otherwise reuse the part of its cache that the last
+    prompt shares with this one (the few-shot prompts share most of their text), and the sample would depend, to the
+    last bit of its logits, on who was asked for a tip before. Samples of one prompt in a row (the writer's seeds)
+    still reuse it, so a sample depends on the prompt, its seed and the seeds drawn before it, wherever it runs."""
     with _llama_lock:
-        return dict(local_llama().create_completion(prompt, seed=seed, echo=False, **sampling))
+        llama = local_llama()
+        if prompt != _last_prompt[0]:
+            llama.reset()
+            _last_prompt[0] = prompt
+        return dict(llama.create_completion(prompt, seed=seed, echo=False, **sampling))
 
 
 class ModelServerUnavailable(RuntimeError):
