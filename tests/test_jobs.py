@@ -223,15 +223,27 @@ def test_a_thousand_jobs_survive_a_killed_worker(
         wait_until(
             lambda: scalar("SELECT count(*) FROM agent_outputs") >= expected // 10, deadline, workers[0], victim_log
         )
+
+        def held_by_victim() -> list[int]:
+            with engine.connect() as connection:
+                return list(
+                    connection.execute(
+                        sa.text("SELECT id FROM procrastinate_jobs WHERE status = 'doing' AND worker_id = :id"),
+                        {"id": victim_id},
+                    ).scalars()
+                )
+
+        # A job takes milliseconds, so a kill at a random moment may fall between two jobs and test nothing: freeze
+        # the victim, and kill it only once it is seen holding jobs (else let it run a moment and look again).
+        for _ in range(500):
+            workers[0].send_signal(signal.SIGSTOP)
+            if held_by_victim():
+                break
+            workers[0].send_signal(signal.SIGCONT)
+            time.sleep(0.005)
         workers[0].send_signal(signal.SIGKILL)
         workers[0].wait()
-        with engine.connect() as connection:
-            stalled = list(
-                connection.execute(
-                    sa.text("SELECT id FROM procrastinate_jobs WHERE status = 'doing' AND worker_id = :id"),
-                    {"id": victim_id},
-                ).scalars()
-            )
+        stalled = held_by_victim()
         assert stalled, "the killed worker held no job: nothing tested the recovery of stalled jobs"
         wait_until(finished, deadline, workers[1], survivor_log)
         elapsed = time.monotonic() - started
