@@ -90,8 +90,32 @@ def _connect(uri: str) -> _Store:
         traces_experiment_id=_experiment_id(TRACES_EXPERIMENT, database),
         bench_experiment_id=_experiment_id(BENCH_EXPERIMENT, database),
     )
+    _forget_litellm_mlflow_loggers()
     mlflow.litellm.autolog(silent=True)
     return store
+
+
+def _forget_litellm_mlflow_loggers() -> None:
+    """Drop the MLflow loggers LiteLLM made for an earlier store, so it makes one for this store.
+
+    LiteLLM builds its MLflow logger once per process, and the logger's client keeps the tracking URI of that moment.
+    A process that moves to another store would otherwise write its LiteLLM spans into the old one. The app uses one
+    store; the in-process `oo` commands and the suite use several."""
+    import litellm
+    from litellm.integrations.mlflow import MlflowLogger
+    from litellm.litellm_core_utils import litellm_logging
+
+    for entries in (litellm_logging._in_memory_loggers, *(getattr(litellm, name) for name in _LITELLM_CALLBACK_LISTS)):
+        entries[:] = [entry for entry in entries if not isinstance(entry, MlflowLogger)]
+
+
+_LITELLM_CALLBACK_LISTS = (
+    "callbacks",
+    "success_callback",
+    "failure_callback",
+    "_async_success_callback",
+    "_async_failure_callback",
+)
 
 
 def sqlite_store_file(uri: str) -> Path | None:
