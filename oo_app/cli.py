@@ -253,7 +253,8 @@ def hub(ctx: click.Context, host: str | None, port: int | None) -> None:
     Listens on loopback unless --host names another address on this command line.
     """
     from oo_app.db import pending_migrations
-    from oo_app.hub.server import HubNotConfigured, check_settings, is_loopback, serve
+    from oo_app.hub.server import HubNotConfigured, check_settings, serve
+    from oo_app.loopback import is_loopback
     from oo_app.ops.logs import configure_logging
     from oo_app.settings import get_settings
 

@@ -563,7 +563,7 @@ def test_the_workers_are_several_replicas_of_oo_worker_on_procrastinate() -> Non
 
 
 def test_the_hub_listens_beyond_loopback_only_by_the_flag_oo_hub_requires() -> None:
-    from oo_app.hub.server import is_loopback
+    from oo_app.loopback import is_loopback
 
     hub = SERVICES["hub"]
     words = _argv(hub)

@@ -26,7 +26,6 @@ from __future__ import annotations
 import asyncio
 import hmac
 import html
-import ipaddress
 import logging
 import os
 import re
@@ -82,16 +81,6 @@ def check_settings(settings: Settings) -> str:
     if settings.env != "development" and len(password) < MIN_PASSWORD_CHARS:
         raise HubNotConfigured(SHORT_PASSWORD)
     return password
-
-
-def is_loopback(host: str) -> bool:
-    """Whether ``host`` only listens on this machine (``localhost`` or a loopback address)."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def notebooks(directory: Path = NOTEBOOKS_DIR) -> list[str]:

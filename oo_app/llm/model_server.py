@@ -11,7 +11,6 @@ what it is asked (prompts carry a person's facts).
 
 from __future__ import annotations
 
-import ipaddress
 import time
 from typing import Annotated, Any, Literal
 
@@ -23,6 +22,7 @@ from starlette.exceptions import HTTPException
 
 from oo_app.body_limits import bounded_route
 from oo_app.llm import local
+from oo_app.loopback import is_loopback
 
 MAX_BODY_BYTES = 1024 * 1024
 MAX_TEXTS = 1024  # texts in one embeddings request
@@ -33,16 +33,6 @@ MODELS = (local.TIP_MODEL, local.EMBEDDING_MODEL)
 
 class NotLoopback(ValueError):
     """A bind beyond this machine was asked for without saying so."""
-
-
-def is_loopback(host: str) -> bool:
-    """Whether ``host`` only listens on this machine (``localhost`` or a loopback address)."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def check_bind(host: str, allow_remote: bool) -> None:
