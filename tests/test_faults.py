@@ -430,7 +430,7 @@ def stored_tip_ids(database_url: str) -> set[int]:
 
 
 def test_postgresql_restarted_under_load_fails_cleanly_recovers_and_loses_no_reaction(
-    served: Served, llm: PinnedOllama
+    served: Served, llm: PinnedOllama, app_workdir: Path
 ) -> None:
     stop = threading.Event()
     clients = {person: Seen() for person in range(1, PERSONS)}
@@ -463,7 +463,7 @@ def test_postgresql_restarted_under_load_fails_cleanly_recovers_and_loses_no_rea
 
     assert failures, "no request met the outage: nothing was tested"
     for route, status, body in failures:
-        assert status == 503, f"{route} during the outage answered {status}: {body[:300]}"
+        assert status == 503, f"{route} during the outage answered {status}: {body[:300]}\n{unhandled(app_workdir)}"
         assert json.loads(body)["error"], f"a 503 says what happened: {body}"
         assert "psycopg" not in body, f"no internals leak: {body}"
     during = [(code, db) for asked, answered, code, db in probes if down_from < asked < answered < down_until]
@@ -490,6 +490,17 @@ def test_postgresql_restarted_under_load_fails_cleanly_recovers_and_loses_no_rea
                 retried = client.post(f"/api/tips/{tip_id}/reaction", json={"reaction": reaction})
             assert retried.status_code == 200, f"a retried reaction: {retried.status_code} {retried.text}"
             assert stored_reactions(served.database_url).get(tip_id) == (reaction, 1)
+
+
+def unhandled(workdir: Path, lines_after: int = 40) -> str:
+    """The server log's unhandled errors with their tracebacks, for a failure's message."""
+    found: list[str] = []
+    for log in sorted(workdir.glob("*.log")):
+        lines = log.read_text(errors="replace").splitlines()
+        for at, line in enumerate(lines):
+            if "unhandled error" in line:
+                found.extend([f"--- {log.name}:{at + 1}", *lines[at : at + lines_after]])
+    return "\n".join(found) or "the server logged no unhandled error"
 
 
 # --- Redis restarted under an open page -------------------------------------------------------------------------------

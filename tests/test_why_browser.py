@@ -14,11 +14,13 @@ from playwright.sync_api import Page
 from sqlmodel import Session, select
 
 from agents.registry import registry
+from agents.rewards import LEARNER
+from agents.runner import latest_output
 from oo_app.db import make_engine
 from oo_app.demo import grant_consents
 from oo_app.models import Tip, User
 from oo_app.recommender.reasons import EXPIRED, GENERAL, NO_FACTS, NO_HISTORY, UNSAID
-from tests.browser_fixtures import AppServer, live_tip
+from tests.browser_fixtures import DEMO_EMAIL, AppServer, live_tip
 
 pytestmark = pytest.mark.browser
 
@@ -52,6 +54,16 @@ def _lead_of(database_url: str, tip_id: int) -> str | None:
         lead = session.exec(select(Tip.lead_agent).where(Tip.id == tip_id)).one()
     engine.dispose()
     return lead
+
+
+def _learner_seen(database_url: str) -> dict:
+    """The learner's latest output's answers per lead, for a failure's message."""
+    engine = make_engine(database_url)
+    with Session(engine) as session:
+        user = session.exec(select(User).where(User.email == DEMO_EMAIL)).one()
+        output = latest_output(session, user.id, LEARNER)
+    engine.dispose()
+    return {} if output is None else output.data.get("seen", {})
 
 
 def _open_why(page: Page) -> tuple[str, str]:
@@ -122,10 +134,11 @@ def test_after_a_few_answers_a_person_with_history_reads_their_facts_and_what_oo
     signed_in_page: Callable[..., Page], app_server: AppServer, tmp_path: Path
 ) -> None:
     page = signed_in_page("/")
-    learned = ""
+    learned, leads = "", []
     for _ in range(MAX_ANSWERS):
         shown = live_tip(page)
         because, _writer = _open_why(page)
+        leads.append(_lead_of(app_server.database_url, int(page.get_attribute("#tip-text", "data-tip-id"))))
         if page.locator("#tip-learned").count():
             learned = page.inner_text("#tip-learned").strip()
             break
@@ -136,6 +149,9 @@ def test_after_a_few_answers_a_person_with_history_reads_their_facts_and_what_oo
         )
     _shoot(page, tmp_path, "person-with-history-why-learned.png")
 
-    assert learned.startswith("You finish most tips like this one ("), f"after {MAX_ANSWERS} done: {learned!r}"
+    assert learned.startswith("You finish most tips like this one ("), (
+        f"after {MAX_ANSWERS} done: {learned!r}; the shown tips' leads: {leads}; what the learner saw per lead: "
+        f"{_learner_seen(app_server.database_url)}"
+    )
     assert because not in (NO_HISTORY, NO_FACTS, UNSAID, EXPIRED), because
     assert not [agent_id for agent_id in AGENT_IDS if agent_id in page.inner_text("#tip-why")]
