@@ -12,14 +12,15 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from functools import cached_property
+from functools import cached_property, lru_cache
 from itertools import chain, compress, pairwise, repeat
 from operator import attrgetter, is_not
 from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from agents.base import UserHistory
+from agents.base import Completion, HistoryEvent, UserHistory
+from agents.columns import CompletionColumn, EventColumn
 from agents.history_arrays import DAY, DONE_EVENTS, LocalDone
 
 # The zone is asked every this many seconds between a population's first and last moment; :func:`utc_offsets` rests
@@ -77,6 +78,51 @@ def _codes(values: Sequence[str]) -> tuple[np.ndarray, tuple[str, ...]]:
     """Each value's index into the distinct values (in order of first appearance), and those values."""
     index = {value: code for code, value in enumerate(dict.fromkeys(values))}
     return np.fromiter(map(index.__getitem__, values), dtype=np.int64, count=len(values)), tuple(index)
+
+
+def _event_parts(events: Sequence[HistoryEvent]) -> tuple[np.ndarray, np.ndarray]:
+    """One person's event seconds and done flags, from the numbers of an :class:`EventColumn` when it is one."""
+    if isinstance(events, EventColumn):
+        return events.seconds, _done_kinds(events.kinds)[events.kind]
+    done = np.fromiter(map(DONE_EVENTS.__contains__, map(attrgetter("type"), events)), dtype=bool, count=len(events))
+    return _seconds(list(map(attrgetter("at"), events))), done
+
+
+@lru_cache(maxsize=64)
+def _done_kinds(kinds: tuple[str, ...]) -> np.ndarray:
+    return np.fromiter(map(DONE_EVENTS.__contains__, kinds), dtype=bool, count=len(kinds))
+
+
+def _completion_parts(
+    completions: Sequence[Completion],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple[str, ...]]:
+    """One person's completion seconds, due seconds (NaN: none), project codes and the names they index."""
+    if isinstance(completions, CompletionColumn):
+        return completions.seconds, completions.due_seconds, completions.project, completions.projects
+    codes, names = _codes(list(map(attrgetter("project"), completions)))
+    completed = _seconds(list(map(attrgetter("completed_at"), completions)))
+    return completed, _seconds_or_nan(list(map(attrgetter("due_at"), completions))), codes, names
+
+
+def _global_codes(parts: Sequence[tuple[np.ndarray, tuple[str, ...]]]) -> tuple[np.ndarray, tuple[str, ...]]:
+    """Per-person project codes (each into its own names) as codes into everyone's distinct names, numbered in order
+    of first appearance over all persons one after another (as :func:`_codes` numbers them)."""
+    ids: dict[str, int] = {}
+    lookups: dict[int, np.ndarray] = {}  # by the names tuple: a batch read shares one among its persons
+    raw = [np.zeros(0, dtype=np.int64)]
+    for codes, names in parts:
+        lookup = lookups.get(id(names))
+        if lookup is None:
+            lookup = np.fromiter((ids.setdefault(name, len(ids)) for name in names), np.int64, len(names))
+            lookups[id(names)] = lookup
+        raw.append(lookup[codes])
+    flat = np.concatenate(raw)
+    present, first = np.unique(flat, return_index=True)
+    order = present[np.argsort(first)]
+    renumber = np.zeros(len(ids), dtype=np.int64)
+    renumber[order] = np.arange(len(order))
+    names_by_id = list(ids)
+    return renumber[flat], tuple(names_by_id[i] for i in order.tolist())
 
 
 @dataclass(frozen=True)
@@ -184,26 +230,23 @@ class Population:
     @cached_property
     def events(self) -> Events:
         """Every event on the person's calendar, and whether it is a done moment (a completed tip)."""
-        counts = np.fromiter((len(h.events) for h in self.histories), np.int64, self.size)
-        flat = list(chain.from_iterable(h.events for h in self.histories))
-        done = np.fromiter(map(DONE_EVENTS.__contains__, map(attrgetter("type"), flat)), dtype=bool, count=len(flat))
-        column, (done,) = _column(
-            np.repeat(np.arange(self.size), counts), _seconds(list(map(attrgetter("at"), flat))), self.size, done
-        )
+        parts = [_event_parts(h.events) for h in self.histories]
+        seconds = np.concatenate([np.zeros(0), *(part[0] for part in parts)])
+        done = np.concatenate([np.zeros(0, dtype=bool), *(part[1] for part in parts)])
+        column, (done,) = _column(np.repeat(np.arange(self.size), self.event_counts), seconds, self.size, done)
         return Events(**vars(self._localised(column)), done=done)
 
     @cached_property
     def completions(self) -> Completions:
         """Every task completion on the person's calendar, with its due moment and project."""
         counts = np.fromiter((len(h.task_completions) for h in self.histories), np.int64, self.size)
-        flat = list(chain.from_iterable(h.task_completions for h in self.histories))
-        codes, projects = _codes(list(map(attrgetter("project"), flat)))
-        due = _seconds_or_nan(list(map(attrgetter("due_at"), flat)))
+        parts = [_completion_parts(h.task_completions) for h in self.histories]
+        codes, projects = _global_codes([(part[2], part[3]) for part in parts])
         column, (due, codes) = _column(
             np.repeat(np.arange(self.size), counts),
-            _seconds(list(map(attrgetter("completed_at"), flat))),
+            np.concatenate([np.zeros(0), *(part[0] for part in parts)]),
             self.size,
-            due,
+            np.concatenate([np.zeros(0), *(part[1] for part in parts)]),
             codes,
         )
         return Completions(**vars(self._localised(column)), due=due, project=codes, projects=projects)

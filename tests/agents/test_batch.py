@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from agents.base import UserHistory
 from agents.batch import compute_many, infer_many
+from agents.columns import EPOCH, NO_DUE, CompletionColumn, EventColumn
 from agents.history_arrays import utc_offsets
 from agents.inference import infer_params
 from agents.population import Population, offsets_in
@@ -37,18 +38,57 @@ def _per_person(history: UserHistory) -> list[tuple[str, str]]:
     return answers
 
 
+def columnar(history: UserHistory) -> UserHistory:
+    """``history`` with its events and completions held as numbers, as a group read hands them
+    (:mod:`agents.group_reads`): epoch microseconds, kinds and projects as codes."""
+    micros = [(e.at - EPOCH) // timedelta(microseconds=1) for e in history.events]
+    kinds = sorted({e.type for e in history.events}, reverse=True)  # codes in another order than first appearance
+    events = EventColumn(
+        np.array(micros, dtype=np.int64), np.array([kinds.index(e.type) for e in history.events], dtype=np.int64), kinds
+    )
+    done = history.task_completions
+    projects = sorted({c.project for c in done})
+    completions = CompletionColumn(
+        np.array([(c.completed_at - EPOCH) // timedelta(microseconds=1) for c in done], dtype=np.int64),
+        np.array([NO_DUE if c.due_at is None else (c.due_at - EPOCH) // timedelta(microseconds=1) for c in done]),
+        np.array([projects.index(c.project) for c in done], dtype=np.int64),
+        projects,
+    )
+    return dataclasses.replace(history, events=events, task_completions=completions)
+
+
+def assert_same_columns(first: Population, second: Population) -> None:
+    """Two populations' columns are equal to the last bit."""
+    for name in ("events", "completions", "done", "moods"):
+        one, other = vars(getattr(first, name)), vars(getattr(second, name))
+        assert one.keys() == other.keys()
+        for key, value in one.items():
+            if isinstance(value, np.ndarray):
+                assert value.dtype == other[key].dtype, (name, key)
+                assert np.array_equal(value, other[key], equal_nan=True), (name, key)
+            else:
+                assert value == other[key], (name, key)
+
+
 def assert_batch_equals_per_person(population: list[UserHistory]) -> None:
     expected = [_per_person(history) for history in population]
     packed = Population(population)
+    # Held as numbers (every other person, so a population may mix both), they pack into the same columns.
+    mixed = Population([columnar(h) if i % 2 == 0 else h for i, h in enumerate(population)])
+    assert_same_columns(packed, mixed)
+    assert [_per_person(h) for h in mixed.histories] == expected, "the numbers stand for the same history"
+    assert [h.events for h in mixed.histories] == [h.events for h in population]
+    assert [h.task_completions for h in mixed.histories] == [h.task_completions for h in population]
     for position, agent in enumerate(registry().values()):
-        outcomes = compute_many(agent, packed)
-        assert [repr(inferred) for inferred in infer_many(agent, packed)] == [
-            answers[position][0] for answers in expected
-        ], agent.manifest.id
-        for index, outcome in enumerate(outcomes):
-            assert outcome.error is None, f"{agent.manifest.id} failed for person {index}: {outcome.error!r}"
-            got = (repr(outcome.inferred), repr(outcome.snippet))
-            assert got == expected[index][position], f"{agent.manifest.id}, person {index}"
+        for together in (packed, mixed):
+            outcomes = compute_many(agent, together)
+            assert [repr(inferred) for inferred in infer_many(agent, together)] == [
+                answers[position][0] for answers in expected
+            ], agent.manifest.id
+            for index, outcome in enumerate(outcomes):
+                assert outcome.error is None, f"{agent.manifest.id} failed for person {index}: {outcome.error!r}"
+                got = (repr(outcome.inferred), repr(outcome.snippet))
+                assert got == expected[index][position], f"{agent.manifest.id}, person {index}"
 
 
 def _person(seed: int, days: int) -> UserHistory:
