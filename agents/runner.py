@@ -20,6 +20,8 @@ from contextlib import AbstractContextManager, contextmanager, nullcontext
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from operator import attrgetter
+from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
@@ -27,7 +29,6 @@ from sqlmodel import Session, col, select
 from agents.base import (
     MOOD_CONSENT,
     MOOD_EVENT,
-    MOOD_LEVELS,
     Agent,
     AgentManifest,
     OpenTask,
@@ -37,6 +38,7 @@ from agents.base import (
 from agents.batch import Outcome, compute_many
 from agents.busy import CALENDAR_CONSENT, BusyInterval, CalendarDay
 from agents.eligibility import eligible_agents
+from agents.group_reads import is_level, read_calendar_days, read_histories, read_tip_outcomes
 from agents.inference import infer_params, own_values, save_inferred
 from agents.population import Population
 from oo_app.erasure import PersonGone, forget_late_work, person_exists, unless_gone
@@ -97,6 +99,9 @@ def busy_of(session: Session, user_id: int) -> tuple[BusyInterval, ...]:
 def calendar_days_of(session: Session, user_id: int, now: datetime) -> tuple[CalendarDay, ...]:
     """The person's stored calendar derivatives of the last :data:`CALENDAR_DAYS` days and the next, by day; empty
     without the ``calendar`` consent."""
+    read = _moment_reads().get(("calendar", user_id, now))
+    if read is not None:
+        return read
     if not _granted(session, user_id, CALENDAR_CONSENT):
         return ()
     since = (now - timedelta(days=CALENDAR_DAYS)).date()
@@ -136,6 +141,9 @@ def prior_of(session: Session) -> tuple[tuple[str, float, float], ...]:
 def tip_outcomes_of(session: Session, user_id: int, now: datetime) -> tuple[TipOutcome, ...]:
     """How the person answered their shown (non-shadow) tips of the last :data:`HISTORY_DAYS` up to ``now``, oldest
     first (a tip counts at its reaction)."""
+    read = _moment_reads().get(("tips", user_id, now))
+    if read is not None:
+        return read
     since = now - timedelta(days=HISTORY_DAYS)
     rows = session.exec(
         select(Tip.reacted_at, Tip.lead_agent, Tip.kind, Tip.reaction, Tip.context)
@@ -157,13 +165,22 @@ def with_tip_outcomes(session: Session, user_id: int, manifest: AgentManifest, h
     if not manifest.tip_outcomes:
         return history
     outcomes = tip_outcomes_of(session, user_id, history.now)
-    return dataclasses.replace(history, tip_outcomes=outcomes, tip_prior=prior_of(session))
+    reads = _moment_reads()
+    prior = reads.get(("prior",))
+    if prior is None:
+        prior = prior_of(session)
+        if _moment_histories.get() is not None:
+            reads[("prior",)] = prior
+    return dataclasses.replace(history, tip_outcomes=outcomes, tip_prior=prior)
 
 
-# Histories loaded inside one_history_per_moment(), by (person, moment).
-_moment_histories: ContextVar[dict[tuple[int, datetime], UserHistory] | None] = ContextVar(
-    "moment_histories", default=None
-)
+# What was read inside one_history_per_moment(): histories by (person, moment); tip outcomes, calendar days by
+# ("tips" or "calendar", person, moment); the population prior by ("prior",).
+_moment_histories: ContextVar[dict[tuple, Any] | None] = ContextVar("moment_histories", default=None)
+
+
+def _moment_reads() -> dict[tuple, Any]:
+    return _moment_histories.get() or {}
 
 
 @contextmanager
@@ -190,19 +207,48 @@ def load_history(session: Session, user: User, now: datetime, open_tasks: Sequen
     return dataclasses.replace(history, open_tasks=tuple(open_tasks)) if open_tasks else history
 
 
+def read_together(session: Session, users: Sequence[User], due: Mapping[int, Sequence[Agent]], now: datetime) -> None:
+    """Inside :func:`one_history_per_moment`, read at once what the agents ``due`` for ``users`` read of them at
+    ``now`` (:mod:`agents.group_reads`: histories as numbers, tip outcomes, calendar days), for :func:`load_history`,
+    :func:`tip_outcomes_of` and :func:`calendar_days_of` to hand out."""
+    loaded = _moment_histories.get()
+    if loaded is None or len(users) < 2:
+        return
+
+    def needing(reads: Callable[[AgentManifest], bool]) -> list[User]:
+        return [user for user in users if any(reads(agent.manifest) for agent in due[user.id])]
+
+    since = now - timedelta(days=HISTORY_DAYS)
+    for user_id, history in read_histories(session, needing(attrgetter("reads_history")), since, now).items():
+        loaded.setdefault((user_id, now), history)
+    ids = [user.id for user in needing(attrgetter("tip_outcomes"))]
+    for user_id, outcomes in (read_tip_outcomes(session, ids, since, now) if ids else {}).items():
+        loaded.setdefault(("tips", user_id, now), outcomes)
+    ids = [user.id for user in needing(attrgetter("calendar"))]
+    days = read_calendar_days(session, ids, (now - timedelta(days=CALENDAR_DAYS)).date()) if ids else {}
+    for user_id, found in days.items():
+        loaded.setdefault(("calendar", user_id, now), found)
+
+
 def _read_history(session: Session, user: User, now: datetime) -> UserHistory:
+    # Rows of one moment in the order they were written (by id), as a group read has them (agents.group_reads).
     since = now - timedelta(days=HISTORY_DAYS)
     recent = (Event.user_id == user.id, Event.at >= since, Event.at <= now)
-    events = session.exec(select(Event.type, Event.at).where(*recent, Event.type != MOOD_EVENT)).all()
+    in_order = (col(Event.at), col(Event.id))
+    events = session.exec(
+        select(Event.type, Event.at).where(*recent, Event.type != MOOD_EVENT).order_by(*in_order)
+    ).all()
     completions = session.exec(
-        select(TaskCompletion.completed_at, TaskCompletion.due_at, TaskCompletion.project).where(
-            TaskCompletion.user_id == user.id, TaskCompletion.completed_at >= since
-        )
+        select(TaskCompletion.completed_at, TaskCompletion.due_at, TaskCompletion.project)
+        .where(TaskCompletion.user_id == user.id, TaskCompletion.completed_at >= since)
+        .order_by(col(TaskCompletion.completed_at), col(TaskCompletion.id))
     ).all()
     moods = []
     if _granted(session, user.id, MOOD_CONSENT):
-        rows = session.exec(select(Event.at, Event.payload).where(*recent, Event.type == MOOD_EVENT)).all()
-        moods = [(at, payload["level"]) for at, payload in rows if _is_level(payload.get("level"))]
+        rows = session.exec(
+            select(Event.at, Event.payload).where(*recent, Event.type == MOOD_EVENT).order_by(*in_order)
+        ).all()
+        moods = [(at, payload["level"]) for at, payload in rows if is_level(payload.get("level"))]
     return UserHistory.build(events=events, task_completions=completions, tz=user.tz, now=now, moods=moods)
 
 
@@ -247,10 +293,6 @@ def _granted(session: Session, user_id: int, key: str) -> bool:
         ).first()
         is not None
     )
-
-
-def _is_level(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value in MOOD_LEVELS
 
 
 def job_key(user_id: int, agent: Agent, now: datetime) -> str:
@@ -381,6 +423,7 @@ def _run_group(session: Session, users: Sequence[User], now: datetime, commit_ea
         user.id: [agent for agent in eligible_agents(session, user.id) if is_due(session, user.id, agent, now)]
         for user in users
     }
+    read_together(session, users, due, now)
     computed = _computed_together(session, users, due, now) if len(users) > 1 else {}
     if commit_each:
         session.commit()  # ends the reads' transaction: on SQLite a write in a stale snapshot fails
@@ -416,6 +459,7 @@ def _computed_together(
     """Each agent's answers for the persons it is due for, computed at once, by (person, agent id). A person whose
     history cannot be read is left out: :func:`compute_output` then computes them alone and records why it failed."""
     found: dict[tuple[int, str], Computed] = {}
+    populations: dict[tuple[int, ...], Population] = {}  # agents of the same persons' histories share their columns
     for agent in {agent.manifest.id: agent for agents in due.values() for agent in agents}.values():
         manifest = agent.manifest
         persons, histories = [], []
@@ -436,7 +480,8 @@ def _computed_together(
         started = time.perf_counter()
         own = [own_values(session, user.id, manifest.id) for user in persons]
         traced = [_traced(user.id, manifest, history) for user, history in zip(persons, histories, strict=True)]
-        outcomes = compute_many(agent, Population(histories), own, around=traced)
+        population = populations.setdefault(tuple(map(id, histories)), Population(histories))
+        outcomes = compute_many(agent, population, own, around=traced)
         share = (time.perf_counter() - started) / len(persons)
         found.update(
             ((user.id, manifest.id), Computed(outcome, share)) for user, outcome in zip(persons, outcomes, strict=True)

@@ -3,16 +3,30 @@ alone stores: the same snippets, facts and inferred preferences, on SQLite and P
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlmodel import Session, select
 
 from agents import batch, runner
+from agents.columns import EventColumn
+from agents.group_reads import read_calendar_days, read_histories, read_tip_outcomes
+from agents.population import Population
 from agents.registry import registry
 from agents.runner import compute_output, run_due
 from oo_app.demo import Habits, grant_consents, store_history, synthetic_history
-from oo_app.models import AgentOutput, AgentRun, Event, User, UserPreference
+from oo_app.models import (
+    AgentOutput,
+    AgentRun,
+    CalendarDayRecord,
+    Consent,
+    Event,
+    TaskCompletion,
+    Tip,
+    User,
+    UserPreference,
+)
+from tests.agents.test_batch import assert_same_columns
 from tests.conftest import NOW
 
 ZONES = ("Europe/Berlin", "Asia/Kathmandu", "Pacific/Marquesas", "America/New_York")
@@ -69,3 +83,89 @@ def test_one_person_alone_takes_the_per_person_path(any_database: Session, monke
     users = _persons(any_database, 2)
     monkeypatch.setattr(runner, "compute_many", lambda *args, **kwargs: pytest.fail("batch for one person"))
     assert {o.agent_id for o in run_due(any_database, NOW, [users[0].id])} == set(registry())
+
+
+def _odd_person(session: Session, index: int, consents: tuple[str, ...]) -> User:
+    """A person whose rows sit on every edge a group read must keep: moments a microsecond apart and exactly when the
+    clocks change, two events at one moment, rows after now and before the window, check-ins that are not levels,
+    projects that plain names merge or that hold the separator a group read joins texts with, no due date."""
+    change = datetime(2026, 3, 29, 1, tzinfo=UTC)  # 02:00 in Berlin becomes 03:00
+    user = User(email=f"odd{index}@example.com", tz="Europe/Berlin" if index % 2 else "America/New_York")
+    session.add(user)
+    session.flush()
+    moments = [change + timedelta(microseconds=m) for m in (-1, 0, 1)] + [NOW, NOW - timedelta(days=119, hours=23)]
+    for at in moments:
+        session.add_all(Event(user_id=user.id, type=kind, at=at) for kind in ("tip_done", "tip_shown", "app_open"))
+    session.add(Event(user_id=user.id, type="tip_done", at=NOW + timedelta(microseconds=1)))  # after now
+    session.add(Event(user_id=user.id, type="tip_done", at=NOW - timedelta(days=121)))  # before the window
+    for level, hours in ((1, 1), (True, 2), ("2", 3), (4, 4), (3, 5), (2, 5)):
+        session.add(Event(user_id=user.id, type="mood", at=NOW - timedelta(hours=hours), payload={"level": level}))
+    projects = ["Work", " Work\n", "", "Ho\x1fme" if index == 0 else "Home", 'Ärger, "quoted"']
+    for number, at in enumerate([*moments, NOW + timedelta(seconds=1), change - timedelta(days=200)]):
+        due = None if number % 3 == 0 else at - timedelta(days=number, microseconds=number)
+        session.add(
+            TaskCompletion(
+                user_id=user.id,
+                source_key=f"odd:{number}",
+                completed_at=at,
+                due_at=due,
+                project=projects[number % len(projects)],
+            )
+        )
+    session.add_all(Consent(user_id=user.id, key=key, granted=True) for key in consents)
+    for number, reaction in enumerate(("done", "liked", None, "dismissed")):
+        at = NOW - timedelta(days=number, microseconds=number)
+        session.add(
+            Tip(
+                user_id=user.id,
+                text="t",
+                prompt_version="p",
+                model_alias="a",
+                model="m",
+                policy="x",
+                reaction=reaction,
+                reacted_at=at,
+                lead_agent="momentum" if number % 2 else None,
+            )
+        )
+    day = (NOW - timedelta(days=3)).date()
+    session.add(CalendarDayRecord(user_id=user.id, day=day, busy_minutes=90, meetings=2, first_busy_at=NOW))
+    return user
+
+
+def test_a_group_read_equals_each_persons_read_to_the_last_bit(any_database: Session) -> None:
+    session = any_database
+    users = [
+        *_persons(session, 3),
+        _odd_person(session, 0, ("mood", "calendar", "activity")),
+        _odd_person(session, 1, ("activity",)),
+        User(email="nobody@example.com", tz="Asia/Kathmandu"),
+    ]
+    session.add(users[-1])
+    session.flush()
+    session.add(Consent(user_id=users[-1].id, key="activity", granted=True))  # no history: cold-start outputs
+    session.commit()
+    since = NOW - timedelta(days=runner.HISTORY_DAYS)
+    together = read_histories(session, users, since, NOW)
+    alone = [runner._read_history(session, user, NOW) for user in users]
+    for user, one in zip(users, alone, strict=True):
+        for field in ("events", "task_completions", "moods", "tz", "now"):
+            got, expected = getattr(together[user.id], field), getattr(one, field)
+            assert (tuple(got) if field != "tz" and field != "now" else got) == expected, (user.email, field)
+    assert [together[user.id] for user in users] == alone
+    assert all(isinstance(together[user.id].events, EventColumn) for user in users)
+    assert_same_columns(Population([together[user.id] for user in users]), Population(alone))
+    ids = [user.id for user in users]
+    tips = read_tip_outcomes(session, ids, since, NOW)
+    assert [tips[i] for i in ids] == [runner.tip_outcomes_of(session, i, NOW) for i in ids]
+    assert any(tips[i] for i in ids)
+    days = read_calendar_days(session, ids, (NOW - timedelta(days=runner.CALENDAR_DAYS)).date())
+    assert [days[i] for i in ids] == [runner.calendar_days_of(session, i, NOW) for i in ids]
+    assert any(days[i] for i in ids)
+    in_round = {(o.user_id, o.agent_id): (o.snippet, o.data) for o in run_due(session, NOW)}
+    assert {user_id for user_id, _ in in_round} == set(ids), "every person got outputs"
+    by_id = {user.id: user for user in users}
+    for (user_id, agent_id), stored in in_round.items():
+        alone_output = compute_output(session, by_id[user_id], registry()[agent_id], NOW, fresh_data="alone")
+        assert alone_output is not None
+        assert (alone_output.snippet, alone_output.data) == stored, agent_id

@@ -1,0 +1,233 @@
+"""The runner's reading of many persons' histories at one moment: a few queries for the whole group, as numbers.
+
+Each person's events and task completions come back as :class:`agents.columns.EventColumn` /
+:class:`agents.columns.CompletionColumn`: the database turns every timestamp into integer epoch microseconds and
+joins a column of the whole group into one string, which numpy parses, so no row object or datetime is built per
+moment. The histories equal what :func:`agents.runner.load_history` reads person by person (the round test compares
+them on SQLite and PostgreSQL).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from datetime import date, datetime
+
+import numpy as np
+import sqlalchemy as sa
+from sqlmodel import Session, col, select
+
+from agents.base import MOOD_CONSENT, MOOD_EVENT, MOOD_LEVELS, TipOutcome, UserHistory
+from agents.busy import CALENDAR_CONSENT, CalendarDay
+from agents.columns import NO_DUE, CompletionColumn, EventColumn
+from agents.names import plain_name
+from oo_app.models import CalendarDayRecord, Consent, Event, TaskCompletion, Tip, User
+
+
+def is_level(value: object) -> bool:
+    """A mood check-in's level as stored: an int of :data:`agents.base.MOOD_LEVELS` (not a bool)."""
+    return isinstance(value, int) and not isinstance(value, bool) and value in MOOD_LEVELS
+
+
+def read_histories(session: Session, users: Sequence[User], since: datetime, now: datetime) -> dict[int, UserHistory]:
+    """Each person's history of ``(since, now]`` as :func:`agents.runner.load_history` reads it, by person id."""
+    ids = [user.id for user in users if user.id is not None]
+    if not ids:
+        return {}
+    dialect = session.get_bind().dialect.name
+    events = _events(session, dialect, ids, since, now)
+    completions = _completions(session, dialect, ids, since, now)
+    moods = _moods(session, ids, since, now)
+    histories = {}
+    for user in users:
+        empty = UserHistory.build((), (), user.tz, now, moods=moods.get(user.id, ()))
+        histories[user.id] = dataclasses.replace(empty, events=events[user.id], task_completions=completions[user.id])
+    return histories
+
+
+SEPARATOR = "\x1f"  # joins a text column's values (a value holding it is read again as rows)
+
+
+def _as_micros(column: sa.ColumnElement, dialect: str) -> sa.ColumnElement:
+    """``column`` (a UTC timestamp) as numpy reads it back exactly: SQLite's stored text ('YYYY-MM-DD
+    HH:MM:SS.ffffff', 'NaT' for none), PostgreSQL's integer epoch microseconds (numeric since 14: exact)."""
+    if dialect == "sqlite":
+        return sa.func.coalesce(column, "NaT", type_=sa.Text)
+    micros = sa.cast(sa.extract("epoch", column) * 1_000_000, sa.BigInteger)
+    return sa.func.coalesce(micros, int(NO_DUE), type_=sa.BigInteger)
+
+
+def _joined(dialect: str, value: sa.ColumnElement, separator: str, order: Sequence[sa.ColumnElement]):
+    """The selected rows' ``value``s as one string: in ``order`` on PostgreSQL, in the order SQLite reads them (an
+    ORDER BY would make it copy the rows first, three times slower; :func:`_table` sorts them)."""
+    if dialect == "sqlite":
+        return sa.func.group_concat(value, separator, type_=sa.Text)
+    from sqlalchemy.dialects.postgresql import aggregate_order_by
+
+    text = sa.cast(value, sa.Text)
+    return sa.func.string_agg(text, aggregate_order_by(sa.literal(separator), *order), type_=sa.Text)
+
+
+def _micros(values: list[str] | list[int], dialect: str) -> np.ndarray:
+    if dialect == "sqlite":
+        return np.array(values, dtype="datetime64[us]").astype(np.int64)
+    return np.array(values, dtype=np.int64)
+
+
+def _codes(values: list[str]) -> tuple[np.ndarray, list[str]]:
+    """Each value's index into the distinct values (in order of first appearance), and those values."""
+    index = {value: code for code, value in enumerate(dict.fromkeys(values))}
+    return np.fromiter(map(index.__getitem__, values), np.int64, len(values)), list(index)
+
+
+def _table(
+    session: Session,
+    columns: dict[str, sa.ColumnElement],
+    texts: dict[str, sa.ColumnElement],
+    where: Sequence[sa.ColumnElement],
+    order: Sequence[sa.ColumnElement],
+) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, tuple[np.ndarray, list[str]]]]:
+    """The rows ``where`` selects in ``order`` (person, the first of ``columns``, id): their persons, ``columns``
+    (timestamps) as epoch microseconds and ``texts`` as codes into their distinct values."""
+    dialect = session.get_bind().dialect.name
+    named = {"user": order[0], **columns, **texts}
+    rows = select(*(value.label(name) for name, value in named.items()), order[-1].label("id")).where(*where)
+    rows = rows.subquery()
+    ordered = [rows.c.user, rows.c[next(iter(columns))], rows.c.id]
+    found = session.exec(  # type: ignore[call-overload]
+        select(
+            *(_joined(dialect, rows.c[name], ",", ordered) for name in ("user", *columns)),
+            *(_joined(dialect, rows.c[name], SEPARATOR, ordered) for name in texts),
+        )
+    ).one()
+    named_found = list(zip(list(named)[1:], found[1:], strict=True))
+    person = np.fromstring(found[0], dtype=np.int64, sep=",") if found[0] else np.zeros(0, dtype=np.int64)
+    values = [text.split(SEPARATOR if name in texts else ",") if text is not None else [] for name, text in named_found]
+    if any(len(column) != len(person) for column in values):  # a text held the separator: read the rows
+        listed = session.exec(select(*named.values()).where(*where).order_by(*order)).all()  # type: ignore
+        values = [list(column) for column in zip(*listed, strict=True)] if listed else [[] for _ in named]
+        person, values = np.array(values[0], dtype=np.int64), values[1:]
+    times = {name: _micros(column, dialect) for name, column in zip(columns, values, strict=False)}
+    coded = {name: _codes(column) for name, column in zip(texts, values[len(columns) :], strict=True)}
+    first = times[next(iter(columns))]
+    ascending = (np.diff(person) > 0) | ((np.diff(person) == 0) & (np.diff(first) >= 0))
+    if not ascending.all():  # stable: rows of one moment stay in the order read (by id)
+        index = np.lexsort((first, person))
+        person, times = person[index], {name: column[index] for name, column in times.items()}
+        coded = {name: (codes[index], distinct) for name, (codes, distinct) in coded.items()}
+    return person, times, coded
+
+
+def _split(person: np.ndarray, ids: Sequence[int]) -> dict[int, slice]:
+    """Where each person's rows lie in ``person`` (ascending)."""
+    wanted = np.asarray(ids, dtype=np.int64)
+    starts = np.searchsorted(person, wanted).tolist()
+    ends = np.searchsorted(person, wanted, side="right").tolist()
+    return {person_id: slice(start, end) for person_id, start, end in zip(ids, starts, ends, strict=True)}
+
+
+def _events(session: Session, dialect: str, ids: list[int], since: datetime, now: datetime) -> dict[int, EventColumn]:
+    where = (col(Event.user_id).in_(ids), Event.at >= since, Event.at <= now, Event.type != MOOD_EVENT)
+    person, times, coded = _table(
+        session,
+        {"at": _as_micros(col(Event.at), dialect)},
+        {"kind": col(Event.type)},
+        where,
+        (col(Event.user_id), col(Event.at), col(Event.id)),
+    )
+    kind, kinds = coded["kind"]
+    return {user_id: EventColumn(times["at"][span], kind[span], kinds) for user_id, span in _split(person, ids).items()}
+
+
+def _completions(
+    session: Session, dialect: str, ids: list[int], since: datetime, now: datetime
+) -> dict[int, CompletionColumn]:
+    done = col(TaskCompletion.completed_at)
+    person, times, coded = _table(
+        session,
+        {"at": _as_micros(done, dialect), "due": _as_micros(col(TaskCompletion.due_at), dialect)},
+        {"project": col(TaskCompletion.project)},
+        (col(TaskCompletion.user_id).in_(ids), done >= since, done <= now),
+        (col(TaskCompletion.user_id), done, col(TaskCompletion.id)),
+    )
+    project, raw = coded["project"]
+    names = tuple(plain_name(name) for name in raw)
+    return {
+        user_id: CompletionColumn(times["at"][span], times["due"][span], project[span], names)
+        for user_id, span in _split(person, ids).items()
+    }
+
+
+def granted(session: Session, ids: Sequence[int], key: str) -> list[int]:
+    """Those of ``ids`` who grant consent ``key``."""
+    return list(
+        session.exec(
+            select(Consent.user_id).where(
+                col(Consent.user_id).in_(list(ids)),
+                Consent.key == key,
+                Consent.granted == True,  # noqa: E712
+            )
+        ).all()
+    )
+
+
+def read_tip_outcomes(
+    session: Session, ids: Sequence[int], since: datetime, now: datetime
+) -> dict[int, tuple[TipOutcome, ...]]:
+    """:func:`agents.runner.tip_outcomes_of` for each of ``ids`` (every one present), in one query."""
+    rows = session.exec(
+        select(Tip.user_id, Tip.reacted_at, Tip.lead_agent, Tip.kind, Tip.reaction, Tip.context)
+        .where(
+            col(Tip.user_id).in_(list(ids)),
+            Tip.shadow == False,  # noqa: E712
+            col(Tip.reaction).is_not(None),
+            col(Tip.reacted_at).is_not(None),
+            col(Tip.reacted_at) >= since,
+            col(Tip.reacted_at) <= now,
+        )
+        .order_by(col(Tip.user_id), col(Tip.reacted_at), col(Tip.id))
+    ).all()
+    found: dict[int, list[TipOutcome]] = {person: [] for person in ids}
+    for person, at, lead, kind, reaction, context in rows:
+        found[person].append(TipOutcome(at, lead, str(kind), str(reaction), context))
+    return {person: tuple(outcomes) for person, outcomes in found.items()}
+
+
+def read_calendar_days(session: Session, ids: Sequence[int], since: date) -> dict[int, tuple[CalendarDay, ...]]:
+    """:func:`agents.runner.calendar_days_of` for each of ``ids`` (every one present; empty without the consent)."""
+    consenting = granted(session, ids, CALENDAR_CONSENT)
+    found: dict[int, list[CalendarDay]] = {person: [] for person in ids}
+    if consenting:
+        record = CalendarDayRecord
+        rows = session.exec(
+            select(
+                record.user_id,
+                record.day,
+                record.busy_minutes,
+                record.meetings,
+                record.first_busy_at,
+                record.last_busy_at,
+            )
+            .where(col(record.user_id).in_(consenting), record.day >= since)
+            .order_by(col(record.user_id), col(record.day))
+        ).all()
+        for person, *day in rows:
+            found[person].append(CalendarDay(*day))
+    return {person: tuple(days) for person, days in found.items()}
+
+
+def _moods(session: Session, ids: list[int], since: datetime, now: datetime) -> dict[int, list[tuple[datetime, int]]]:
+    """The check-ins of the persons who grant consent ``mood`` (few: read as rows)."""
+    granted_by = granted(session, ids, MOOD_CONSENT)
+    if not granted_by:
+        return {}
+    rows = session.exec(
+        select(Event.user_id, Event.at, Event.payload)
+        .where(col(Event.user_id).in_(granted_by), Event.at >= since, Event.at <= now, Event.type == MOOD_EVENT)
+        .order_by(col(Event.user_id), col(Event.at), col(Event.id))
+    ).all()
+    moods: dict[int, list[tuple[datetime, int]]] = {}
+    for person, at, payload in rows:
+        if is_level(payload.get("level")):
+            moods.setdefault(person, []).append((at, payload["level"]))
+    return moods
