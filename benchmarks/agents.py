@@ -1,12 +1,14 @@
 """Benchmark: synthetic persons x days of history through every registered agent (inference and snippet).
 
 Run on demand, never in the suite: ``python benchmarks/agents.py [--persons 10000] [--days 90] [--workers 2]``.
-Histories are in memory as a worker holds them after loading. It prints, side by side in one run: on one process,
-the per-person loop against the batch path (:mod:`agents.batch`: histories packed into columns, every agent for all
-persons at once) on the same persons, with the batch's share spent packing; on ``--workers`` processes, ``--persons``
-persons through the batch (groups of the runner's size) and through the per-person loop; the batch's cost per person
-at several numbers of persons and of days (it must grow linearly in both); peak memory and the load average (the
-machine may be shared: compare the ratios, which are measured together).
+The persons are written into a SQLite file first (kept in ``--data``, reused by the next run), and every pass reads
+them from it, as the scheduler's round does. It prints, side by side in one run: on one process, the per-person path
+(each person's history read, inferred and written into snippets alone, as a single recompute does) against the batch
+(:mod:`agents.group_reads` reads a group of the runner's size in a few queries, as numbers; :mod:`agents.batch`
+computes every agent for the group at once) on the same persons, with the batch's share spent reading; the same two
+on histories already in memory; on ``--workers`` processes, ``--persons`` persons through both; the batch's cost per
+person at several numbers of persons and of days (it must grow linearly in both); peak memory and the load average
+(the machine may be shared: compare the ratios, which are measured together).
 """
 
 from __future__ import annotations
@@ -27,13 +29,17 @@ from pathlib import Path
 sys.path.pop(0)
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import sqlalchemy as sa
+from sqlmodel import Session, SQLModel, create_engine, select
+
 from agents.base import UserHistory
 from agents.batch import compute_many
 from agents.inference import infer_params
 from agents.population import Population
 from agents.registry import registry
-from agents.runner import BATCH_PERSONS
-from oo_app.demo import Habits, synthetic_history
+from agents.runner import BATCH_PERSONS, agent_history, one_history_per_moment, read_together
+from oo_app.demo import DEMO_CONSENTS, Habits, synthetic_history
+from oo_app.models import User
 
 NOW = datetime(2026, 11, 20, 12, tzinfo=UTC)
 ZONES = ["Europe/Berlin", "America/Los_Angeles", "Asia/Kathmandu", "Australia/Adelaide", "Pacific/Marquesas", "UTC"]
@@ -41,8 +47,8 @@ PROJECTS = ["Work", "Home", "Health", "Errands", "Learning", "Family"]
 ROUNDS = 2  # each comparison runs both sides this many times, alternated, so both see the same load
 
 
-def person(index: int, days: int) -> UserHistory:
-    """Person ``index``: habits drawn from a generator seeded by the index, so every run sees the same people."""
+def synthetic(index: int, days: int) -> tuple[str, dict]:
+    """Person ``index``'s zone and history: habits drawn from a generator seeded by the index (the same every run)."""
     rng = random.Random(index)
     quiet_start = rng.choice([21, 22, 23, 0, 1])
     habits = Habits(
@@ -54,11 +60,95 @@ def person(index: int, days: int) -> UserHistory:
         completions_per_day=rng.uniform(1.5, 5.0),
         lateness_days=rng.uniform(0.0, 3.0),
     )
-    return UserHistory.from_mapping(synthetic_history(habits, days=days, now=NOW, seed=index))
+    return habits.tz, synthetic_history(habits, days=days, now=NOW, seed=index)
 
 
-def per_person(histories: Sequence[UserHistory]) -> int:
-    """Every agent's inference then snippet, person by person (the path of a single recompute); snippet characters."""
+def person(index: int, days: int) -> UserHistory:
+    return UserHistory.from_mapping(synthetic(index, days)[1])
+
+
+def _stored(moment: str | None) -> str | None:
+    """A moment as the app stores it in SQLite (UTC, microseconds)."""
+    return datetime.fromisoformat(moment).astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f") if moment else None
+
+
+def database(folder: Path, persons: int, days: int) -> sa.Engine:
+    """A SQLite file of ``persons`` persons with ``days`` of history each (written once, then reused)."""
+    path = folder / f"agents-{persons}x{days}.sqlite"
+    if not path.exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(".partial")
+        partial.unlink(missing_ok=True)
+        engine = create_engine(f"sqlite:///{partial}")
+        SQLModel.metadata.create_all(engine)
+        started = time.perf_counter()
+        with engine.begin() as connection:
+            raw = connection.connection.driver_connection
+            for index in range(persons):
+                tz, history = synthetic(index, days)
+                uid = index + 1
+                raw.execute(
+                    "INSERT INTO users (id, email, display_name, tz, role, created_at) VALUES (?, ?, ?, ?, 'user', ?)",
+                    (uid, f"p{index}@example.com", f"P{index}", tz, _stored(NOW.isoformat())),
+                )
+                raw.executemany(
+                    "INSERT INTO events (user_id, type, at, payload) VALUES (?, ?, ?, '{}')",
+                    [(uid, event["type"], _stored(event["at"])) for event in history["events"]],
+                )
+                raw.executemany(
+                    "INSERT INTO task_completions (user_id, source_key, completed_at, due_at, project) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    [
+                        (uid, f"bench:{n}", _stored(c["completed_at"]), _stored(c.get("due_at")), c.get("project", ""))
+                        for n, c in enumerate(history["task_completions"])
+                    ],
+                )
+                raw.executemany(
+                    "INSERT INTO consents (user_id, key, granted, text_version, at) VALUES (?, ?, 1, 'v1', ?)",
+                    [(uid, key, _stored(NOW.isoformat())) for key in DEMO_CONSENTS],
+                )
+        engine.dispose()
+        partial.rename(path)
+        print(f"  (wrote {persons} persons x {days} days to {path} in {time.perf_counter() - started:.0f} s)")
+    return create_engine(f"sqlite:///{path}")
+
+
+def persons_of(session: Session, count: int | None = None, shard: tuple[int, int] = (0, 1)) -> list[User]:
+    users = session.exec(select(User).order_by(User.id).limit(count)).all()
+    return list(users[shard[0] :: shard[1]])
+
+
+def per_person(session: Session, users: Sequence[User]) -> int:
+    """Every agent for one person after another, each reading the person's history alone (the path of a single
+    recompute, one reading per person); snippet characters."""
+    size = 0
+    for user in users:
+        with one_history_per_moment():
+            for agent in registry().values():
+                history = agent_history(session, user, agent.manifest, NOW)
+                size += len(agent.compute(history, infer_params(agent.manifest, history).params()).text)
+    return size
+
+
+def in_batch(session: Session, users: Sequence[User], group: int = BATCH_PERSONS) -> tuple[int, float]:
+    """Every agent for ``group`` persons at a time, read together (as the runner's rounds do); snippet characters and
+    the seconds spent reading."""
+    size, reading, agents = 0, 0.0, list(registry().values())
+    for first in range(0, len(users), group):
+        persons = users[first : first + group]
+        with one_history_per_moment():
+            started = time.perf_counter()
+            read_together(session, persons, {user.id: agents for user in persons}, NOW)
+            reading += time.perf_counter() - started
+            populations: dict[tuple[int, ...], Population] = {}
+            for agent in agents:
+                histories = [agent_history(session, user, agent.manifest, NOW) for user in persons]
+                population = populations.setdefault(tuple(map(id, histories)), Population(histories))
+                size += sum(len(outcome.snippet.text) for outcome in compute_many(agent, population) if outcome.snippet)
+    return size, reading
+
+
+def per_person_in_memory(histories: Sequence[UserHistory]) -> int:
     size = 0
     for history in histories:
         for agent in registry().values():
@@ -66,24 +156,13 @@ def per_person(histories: Sequence[UserHistory]) -> int:
     return size
 
 
-def in_batch(histories: Sequence[UserHistory], group: int = BATCH_PERSONS) -> tuple[int, float]:
-    """Every agent for ``group`` persons at a time (as the runner's rounds do); snippet characters and the seconds
-    spent packing histories into columns."""
-    size, packing = 0, 0.0
-    for first in range(0, len(histories), group):
-        population = Population(histories[first : first + group])
-        started = time.perf_counter()
-        population.done, population.moods  # noqa: B018  (packs every column the agents read)
-        packing += time.perf_counter() - started
+def in_batch_in_memory(histories: Sequence[UserHistory]) -> int:
+    size = 0
+    for first in range(0, len(histories), BATCH_PERSONS):
+        population = Population(histories[first : first + BATCH_PERSONS])
         for agent in registry().values():
             size += sum(len(outcome.snippet.text) for outcome in compute_many(agent, population) if outcome.snippet)
-    return size, packing
-
-
-def warm_up() -> None:
-    """Import every agent and what the batch path imports on first use, before any clock starts."""
-    in_batch([person(0, 30), person(1, 30)])
-    per_person([person(0, 30)])
+    return size
 
 
 def timed(run, *args):  # type: ignore[no-untyped-def]
@@ -92,23 +171,25 @@ def timed(run, *args):  # type: ignore[no-untyped-def]
     return time.perf_counter() - started, result
 
 
-def _shard(indices: range, days: int, barrier: mp.Barrier, results: mp.Queue) -> None:
-    histories = [person(i, days) for i in indices]
-    warm_up()
-    for run in (in_batch, per_person) * ROUNDS:
-        barrier.wait()
-        started = time.perf_counter()
-        run(histories)
-        results.put((run.__name__, len(histories), time.perf_counter() - started))
+def _shard(url: str, shard: tuple[int, int], persons: int, barrier: mp.Barrier, results: mp.Queue) -> None:
+    with Session(create_engine(url)) as session:
+        users = persons_of(session, persons, shard)
+        in_batch(session, users[:20]), per_person(session, users[:2])  # warm up
+        for run in (in_batch, per_person) * ROUNDS:
+            barrier.wait()
+            started = time.perf_counter()
+            run(session, users)
+            results.put((run.__name__, len(users), time.perf_counter() - started))
 
 
-def on_workers(persons: int, days: int, workers: int) -> dict[str, float]:
-    """Wall seconds of the batch and of the per-person loop for ``persons`` sharded over ``workers`` processes that
-    build their histories first and then start each run together."""
+def on_workers(url: str, persons: int, workers: int) -> dict[str, float]:
+    """Wall seconds of the batch and of the per-person path for ``persons`` sharded over ``workers`` processes that
+    start each run together."""
     context = mp.get_context("fork")
     barrier, results = context.Barrier(workers + 1), context.Queue()
-    shards = [range(w, persons, workers) for w in range(workers)]
-    processes = [context.Process(target=_shard, args=(s, days, barrier, results)) for s in shards]
+    processes = [
+        context.Process(target=_shard, args=(url, (w, workers), persons, barrier, results)) for w in range(workers)
+    ]
     for process in processes:
         process.start()
     walls: dict[str, float] = {}
@@ -133,44 +214,70 @@ def load() -> str:
     return " / ".join(f"{value:.1f}" for value in os.getloadavg())
 
 
+def _side_by_side(label: str, persons: int, loop: float, batch: float, reading: float | None = None) -> None:
+    print(f"{label}:")
+    print(f"  per-person path: {loop:6.2f} s, {loop / persons * 1e3:.2f} ms/person")
+    print(f"  batch:           {batch:6.2f} s, {batch / persons * 1e3:.2f} ms/person", end="")
+    print(f" (reading {reading / batch:.0%})" if reading is not None else "")
+    print(f"  ratio per-person / batch: {loop / batch:.1f}x")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--persons", type=int, default=10_000)
     parser.add_argument("--days", type=int, default=90)
     parser.add_argument("--workers", type=int, default=max(1, mp.cpu_count()))
     parser.add_argument("--sample", type=int, default=1_000, help="persons of the one-process comparison")
+    parser.add_argument("--data", type=Path, default=Path("/tmp/oo-agents-benchmark"), help="where the files stay")
     args = parser.parse_args()
 
     print(f"agents: {', '.join(registry())}; load average (1/5/15 min) {load()}")
-    warm_up()
-    histories = [person(i, args.days) for i in range(args.sample)]
-    loop, batch, pack = [], [], []
-    for _ in range(ROUNDS):  # alternated, so both see the same load; the faster of each counts
-        loop.append(timed(per_person, histories)[0])
-        seconds, (_, packing) = timed(in_batch, histories)
-        batch.append(seconds)
-        pack.append(packing)
-    best_loop, best_batch = min(loop), min(batch)
-    packing = pack[batch.index(best_batch)]
-    print(f"1 process, {args.sample} persons x {args.days} days:")
-    print(f"  per-person loop: {best_loop:6.2f} s, {best_loop / args.sample * 1e3:.2f} ms/person")
-    print(f"  batch:           {best_batch:6.2f} s, {best_batch / args.sample * 1e3:.2f} ms/person", end="")
-    print(f" (packing {packing / best_batch:.0%}, agents {1 - packing / best_batch:.0%})")
-    print(f"  ratio loop / batch: {best_loop / best_batch:.1f}x")
-    walls = on_workers(args.persons, args.days, args.workers)
-    print(f"{args.workers} worker processes, {args.persons} persons x {args.days} days:")
+    engine = database(args.data, args.persons, args.days)
+    with Session(engine) as session:
+        users = persons_of(session, args.sample)
+        in_batch(session, users[:20]), per_person(session, users[:2])  # warm up
+        loop, batch, reading, sizes = [], [], [], set()
+        for _ in range(ROUNDS):  # alternated, so both see the same load; the faster of each counts
+            seconds, size = timed(per_person, session, users)
+            loop.append(seconds)
+            sizes.add(size)
+            seconds, (size, read) = timed(in_batch, session, users)
+            batch.append(seconds)
+            reading.append(read)
+            sizes.add(size)
+        assert len(sizes) == 1, "the batch wrote other snippets than the per-person path"
+        best = min(batch)
+        _side_by_side(
+            f"1 process, {args.sample} persons x {args.days} days, read from SQLite",
+            args.sample,
+            min(loop),
+            best,
+            reading[batch.index(best)],
+        )
+        histories = [person(i, args.days) for i in range(args.sample)]
+        memory = [timed(run, histories)[0] for _ in range(ROUNDS) for run in (per_person_in_memory, in_batch_in_memory)]
+        _side_by_side(
+            "1 process, the same persons already in memory (no reading)",
+            args.sample,
+            min(memory[::2]),
+            min(memory[1::2]),
+        )
+    walls = on_workers(str(engine.url), args.persons, args.workers)
+    print(f"{args.workers} worker processes, {args.persons} persons x {args.days} days, read from SQLite:")
     print(f"  batch:           {walls['in_batch']:6.2f} s, {args.persons / walls['in_batch']:,.0f} persons/s")
-    print(f"  per-person loop: {walls['per_person']:6.2f} s, {args.persons / walls['per_person']:,.0f} persons/s")
-    print(f"  ratio loop / batch: {walls['per_person'] / walls['in_batch']:.1f}x")
+    print(f"  per-person path: {walls['per_person']:6.2f} s, {args.persons / walls['per_person']:,.0f} persons/s")
+    print(f"  ratio per-person / batch: {walls['per_person'] / walls['in_batch']:.1f}x")
     print(f"peak memory (largest process): {peak_rss_mb():.0f} MB")
-    print("batch linearity (1 process, one population each, the faster of two runs):")
-    for persons in (250, 1_000, 4_000):
-        histories = [person(i, args.days) for i in range(persons)]
-        seconds = min(timed(in_batch, histories, persons)[0] for _ in range(2))
-        print(f"  {persons:>5} persons x {args.days} days: {seconds:6.2f} s, {seconds / persons * 1e6:5.0f} us/person")
+    print("batch linearity (1 process, read from SQLite, one group per size, the faster of two runs):")
+    with Session(engine) as session:
+        for count in (250, 1_000, 4_000):
+            users = persons_of(session, count)
+            seconds = min(timed(in_batch, session, users, count)[0] for _ in range(2))
+            print(f"  {count:>5} persons x {args.days} days: {seconds:6.2f} s, {seconds / count * 1e6:5.0f} us/person")
     for days in (30, 90, 180, 360):
-        histories = [person(i, days) for i in range(BATCH_PERSONS)]
-        seconds = min(timed(in_batch, histories)[0] for _ in range(2))
+        with Session(database(args.data, BATCH_PERSONS, days)) as session:
+            users = persons_of(session)
+            seconds = min(timed(in_batch, session, users)[0] for _ in range(2))
         per_day = seconds / BATCH_PERSONS / days * 1e6
         print(f"  {BATCH_PERSONS} persons x {days:>3} days: {seconds / BATCH_PERSONS * 1e6:5.0f} us/person,", end=" ")
         print(f"{per_day:5.2f} us/person-day")
