@@ -46,13 +46,20 @@ def read_histories(session: Session, users: Sequence[User], since: datetime, now
 
 
 SEPARATOR = "\x1f"  # joins a text column's values (a value holding it is read again as rows)
+# How SQLite holds a moment (SQLAlchemy's format), and a missing one in a group read: the first moment of year 1.
+STORED = "YYYY-MM-DD HH:MM:SS.ffffff,"
+STORED_WIDTH = len(STORED)
+DIGITS = np.array([char.isalpha() for char in STORED])
+SEPARATORS = np.frombuffer(STORED.encode(), dtype=np.uint8)[~DIGITS]
+NONE = "0001-01-01 00:00:00.000000"
+NONE_STORED = int((np.datetime64(NONE.replace(" ", "T"), "us") - np.datetime64(0, "us")).astype(np.int64))
 
 
 def _as_micros(column: sa.ColumnElement, dialect: str) -> sa.ColumnElement:
     """``column`` (a UTC timestamp) as numpy reads it back exactly: SQLite's stored text ('YYYY-MM-DD
     HH:MM:SS.ffffff', 'NaT' for none), PostgreSQL's integer epoch microseconds (numeric since 14: exact)."""
     if dialect == "sqlite":
-        return sa.func.coalesce(column, "NaT", type_=sa.Text)
+        return sa.func.coalesce(column, NONE, type_=sa.Text)
     micros = sa.cast(sa.extract("epoch", column) * 1_000_000, sa.BigInteger)
     return sa.func.coalesce(micros, int(NO_DUE), type_=sa.BigInteger)
 
@@ -70,8 +77,43 @@ def _joined(dialect: str, value: sa.ColumnElement, separator: str, order: Sequen
 
 def _micros(values: list[str] | list[int], dialect: str) -> np.ndarray:
     if dialect == "sqlite":
-        return np.array(values, dtype="datetime64[us]").astype(np.int64)
+        micros = np.array(values, dtype="datetime64[us]").astype(np.int64)
+        micros[micros == NONE_STORED] = NO_DUE
+        return micros
     return np.array(values, dtype=np.int64)
+
+
+def _days_from_civil(year: np.ndarray, month: np.ndarray, day: np.ndarray) -> np.ndarray:
+    """Days since 1970-01-01 of proleptic Gregorian dates (H. Hinnant's days_from_civil), for years >= 1."""
+    year = year - (month <= 2)
+    era = year // 400
+    of_era = year - era * 400
+    of_year = (153 * (month + np.where(month > 2, -3, 9)) + 2) // 5 + day - 1
+    return era * 146_097 + of_era * 365 + of_era // 4 - of_era // 100 + of_year - 719_468
+
+
+def _parsed(text: str) -> np.ndarray | None:
+    """SQLite's stored moments ('YYYY-MM-DD HH:MM:SS.ffffff', comma-joined) as epoch microseconds, computed from
+    their digits at once; None when any is stored otherwise (numpy then parses them one by one)."""
+    raw = np.frombuffer((text + ",").encode(), dtype=np.uint8)
+    if len(raw) % STORED_WIDTH:
+        return None
+    rows = raw.reshape(-1, STORED_WIDTH)
+    if not (rows[:, DIGITS] - 48 < 10).all() or not (rows[:, ~DIGITS] == SEPARATORS).all():
+        return None
+    digits = rows.astype(np.int64) - 48
+
+    def number(start: int, end: int) -> np.ndarray:
+        value = digits[:, start]
+        for position in range(start + 1, end):
+            value = value * 10 + digits[:, position]
+        return value
+
+    days = _days_from_civil(number(0, 4), number(5, 7), number(8, 10))
+    seconds = ((days * 24 + number(11, 13)) * 60 + number(14, 16)) * 60 + number(17, 19)
+    micros = seconds * 1_000_000 + number(20, 26)
+    micros[micros == NONE_STORED] = NO_DUE
+    return micros
 
 
 def _codes(values: list[str]) -> tuple[np.ndarray, list[str]]:
@@ -100,15 +142,20 @@ def _table(
             *(_joined(dialect, rows.c[name], SEPARATOR, ordered) for name in texts),
         )
     ).one()
-    named_found = list(zip(list(named)[1:], found[1:], strict=True))
     person = np.fromstring(found[0], dtype=np.int64, sep=",") if found[0] else np.zeros(0, dtype=np.int64)
-    values = [text.split(SEPARATOR if name in texts else ",") if text is not None else [] for name, text in named_found]
-    if any(len(column) != len(person) for column in values):  # a text held the separator: read the rows
+    joined = dict(zip(list(named)[1:], found[1:], strict=True))
+    times = {name: _parsed(joined[name]) if dialect == "sqlite" and joined[name] else None for name in columns}
+    values = {
+        name: [] if text is None or times.get(name) is not None else text.split(SEPARATOR if name in texts else ",")
+        for name, text in joined.items()
+    }
+    if any(len(values[name]) != len(person) for name in texts):  # a text held the separator: read the rows
         listed = session.exec(select(*named.values()).where(*where).order_by(*order)).all()  # type: ignore
-        values = [list(column) for column in zip(*listed, strict=True)] if listed else [[] for _ in named]
-        person, values = np.array(values[0], dtype=np.int64), values[1:]
-    times = {name: _micros(column, dialect) for name, column in zip(columns, values, strict=False)}
-    coded = {name: _codes(column) for name, column in zip(texts, values[len(columns) :], strict=True)}
+        person = np.array([row[0] for row in listed], dtype=np.int64)
+        values = {name: [row[i] for row in listed] for i, name in enumerate(named) if name != "user"}
+        times = dict.fromkeys(columns)
+    times = {name: _micros(values[name], dialect) if read is None else read for name, read in times.items()}
+    coded = {name: _codes(values[name]) for name in texts}
     first = times[next(iter(columns))]
     ascending = (np.diff(person) > 0) | ((np.diff(person) == 0) & (np.diff(first) >= 0))
     if not ascending.all():  # stable: rows of one moment stay in the order read (by id)

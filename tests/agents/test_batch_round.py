@@ -6,11 +6,13 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlmodel import Session, select
 
 from agents import batch, runner
-from agents.columns import EventColumn
-from agents.group_reads import read_calendar_days, read_histories, read_tip_outcomes
+from agents.columns import EPOCH, EventColumn
+from agents.group_reads import _parsed, read_calendar_days, read_histories, read_tip_outcomes
 from agents.population import Population
 from agents.registry import registry
 from agents.runner import compute_output, run_due
@@ -169,3 +171,14 @@ def test_a_group_read_equals_each_persons_read_to_the_last_bit(any_database: Ses
         alone_output = compute_output(session, by_id[user_id], registry()[agent_id], NOW, fresh_data="alone")
         assert alone_output is not None
         assert (alone_output.snippet, alone_output.data) == stored, agent_id
+
+
+@given(st.lists(st.datetimes(datetime(1, 1, 2), datetime(9999, 12, 31)), min_size=1, max_size=40))
+def test_moments_stored_by_sqlite_are_read_from_their_digits_exactly(moments: list[datetime]) -> None:
+    text = ",".join(  # as SQLAlchemy stores them in SQLite
+        f"{m.year:04d}-{m.month:02d}-{m.day:02d} {m.hour:02d}:{m.minute:02d}:{m.second:02d}.{m.microsecond:06d}"
+        for m in moments
+    )
+    expected = [(moment.replace(tzinfo=UTC) - EPOCH) // timedelta(microseconds=1) for moment in moments]
+    assert _parsed(text).tolist() == expected
+    assert _parsed(text + "+00:00") is None, "stored otherwise: parsed one by one"
