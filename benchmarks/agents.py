@@ -19,6 +19,7 @@ import multiprocessing as mp
 import os
 import random
 import resource
+import shutil
 import sys
 import time
 from collections.abc import Sequence
@@ -45,6 +46,12 @@ NOW = datetime(2026, 11, 20, 12, tzinfo=UTC)
 ZONES = ["Europe/Berlin", "America/Los_Angeles", "Asia/Kathmandu", "Australia/Adelaide", "Pacific/Marquesas", "UTC"]
 PROJECTS = ["Work", "Home", "Health", "Errands", "Learning", "Family"]
 ROUNDS = 2  # each comparison runs both sides this many times, alternated, so both see the same load
+DISTINCT = 2_000  # distinct synthetic persons in a file; more persons repeat their histories (writing stays quick)
+COPIED = {
+    "events": ("user_id", "type", "at", "payload"),
+    "task_completions": ("user_id", "source_key", "completed_at", "due_at", "project"),
+    "consents": ("user_id", "key", "granted", "text_version", "at"),
+}
 
 
 def synthetic(index: int, days: int) -> tuple[str, dict]:
@@ -79,12 +86,16 @@ def database(folder: Path, persons: int, days: int) -> sa.Engine:
         folder.mkdir(parents=True, exist_ok=True)
         partial = path.with_suffix(".partial")
         partial.unlink(missing_ok=True)
+        distinct = min(persons, DISTINCT)
+        base = folder / f"agents-{distinct}x{days}.sqlite"
+        if distinct < persons and base.exists():
+            shutil.copyfile(base, partial)  # its persons are the first ones of this file
         engine = create_engine(f"sqlite:///{partial}")
         SQLModel.metadata.create_all(engine)
         started = time.perf_counter()
         with engine.begin() as connection:
             raw = connection.connection.driver_connection
-            for index in range(persons):
+            for index in range(distinct if not raw.execute("SELECT 1 FROM users").fetchone() else 0):
                 tz, history = synthetic(index, days)
                 uid = index + 1
                 raw.execute(
@@ -107,9 +118,24 @@ def database(folder: Path, persons: int, days: int) -> sa.Engine:
                     "INSERT INTO consents (user_id, key, granted, text_version, at) VALUES (?, ?, 1, 'v1', ?)",
                     [(uid, key, _stored(NOW.isoformat())) for key in DEMO_CONSENTS],
                 )
+            for copy in range(1, -(-persons // distinct)):  # the same histories again, under other persons
+                shift, last = copy * distinct, min(distinct, persons - copy * distinct)
+                for table, columns in COPIED.items():
+                    listed = ", ".join(columns)
+                    raw.execute(
+                        f"INSERT INTO {table} ({listed}) SELECT {listed.replace('user_id', f'user_id + {shift}')} "
+                        f"FROM {table} WHERE user_id <= ?",
+                        (last,),
+                    )
+                raw.execute(
+                    f"INSERT INTO users (id, email, display_name, tz, role, created_at) SELECT id + {shift}, "
+                    f"'{copy}.' || email, display_name, tz, role, created_at FROM users WHERE id <= ?",
+                    (last,),
+                )
         engine.dispose()
         partial.rename(path)
-        print(f"  (wrote {persons} persons x {days} days to {path} in {time.perf_counter() - started:.0f} s)")
+        print(f"  (wrote {persons} persons x {days} days ({distinct} distinct) to {path}", end=" ")
+        print(f"in {time.perf_counter() - started:.0f} s)")
     return create_engine(f"sqlite:///{path}")
 
 
