@@ -1,10 +1,10 @@
 """The runner's reading of many persons' histories at one moment: a few queries for the whole group, as numbers.
 
 Each person's events and task completions come back as :class:`agents.columns.EventColumn` /
-:class:`agents.columns.CompletionColumn`: the database turns every timestamp into integer epoch microseconds and
-joins a column of the whole group into one string, which numpy parses, so no row object or datetime is built per
-moment. The histories equal what :func:`agents.runner.load_history` reads person by person (the round test compares
-them on SQLite and PostgreSQL).
+:class:`agents.columns.CompletionColumn`: the database joins each column of the whole group into one string (SQLite
+its stored timestamps, PostgreSQL integer epoch microseconds), which numpy turns into epoch microseconds at once, so
+no row object or datetime is built per moment. The histories equal what :func:`agents.runner.load_history` reads
+person by person (the round test compares them on SQLite and PostgreSQL).
 """
 
 from __future__ import annotations
@@ -57,7 +57,8 @@ NONE_STORED = int((np.datetime64(NONE.replace(" ", "T"), "us") - np.datetime64(0
 
 def _as_micros(column: sa.ColumnElement, dialect: str) -> sa.ColumnElement:
     """``column`` (a UTC timestamp) as numpy reads it back exactly: SQLite's stored text ('YYYY-MM-DD
-    HH:MM:SS.ffffff', 'NaT' for none), PostgreSQL's integer epoch microseconds (numeric since 14: exact)."""
+    HH:MM:SS.ffffff', :data:`NONE` for none: a due date at that very moment would read as none), PostgreSQL's integer
+    epoch microseconds (``extract`` is numeric since PostgreSQL 14: exact)."""
     if dialect == "sqlite":
         return sa.func.coalesce(column, NONE, type_=sa.Text)
     micros = sa.cast(sa.extract("epoch", column) * 1_000_000, sa.BigInteger)
