@@ -10,6 +10,7 @@ person by person (the round test compares them on SQLite and PostgreSQL).
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Sequence
 from datetime import date, datetime
 
@@ -19,7 +20,7 @@ from sqlmodel import Session, col, select
 
 from agents.base import MOOD_CONSENT, MOOD_EVENT, MOOD_LEVELS, TipOutcome, UserHistory
 from agents.busy import CALENDAR_CONSENT, CalendarDay
-from agents.columns import NO_DUE, CompletionColumn, EventColumn
+from agents.columns import NO_DUE, CompletionColumn, EventColumn, moment
 from agents.names import plain_name
 from oo_app.models import CalendarDayRecord, Consent, Event, TaskCompletion, Tip, User
 
@@ -35,9 +36,8 @@ def read_histories(session: Session, users: Sequence[User], since: datetime, now
     if not ids:
         return {}
     dialect = session.get_bind().dialect.name
-    events = _events(session, dialect, ids, since, now)
+    events, moods = _events(session, dialect, ids, since, now)
     completions = _completions(session, dialect, ids, since, now)
-    moods = _moods(session, ids, since, now)
     histories = {}
     for user in users:
         empty = UserHistory.build((), (), user.tz, now, moods=moods.get(user.id, ()))
@@ -174,17 +174,38 @@ def _split(person: np.ndarray, ids: Sequence[int]) -> dict[int, slice]:
     return {person_id: slice(start, end) for person_id, start, end in zip(ids, starts, ends, strict=True)}
 
 
-def _events(session: Session, dialect: str, ids: list[int], since: datetime, now: datetime) -> dict[int, EventColumn]:
-    where = (col(Event.user_id).in_(ids), Event.at >= since, Event.at <= now, Event.type != MOOD_EVENT)
+def _events(
+    session: Session, dialect: str, ids: list[int], since: datetime, now: datetime
+) -> tuple[dict[int, EventColumn], dict[int, list[tuple[datetime, int]]]]:
+    """The events, and the check-ins of those who grant consent ``mood``: one reading of the events for both."""
+    moods_of = set(granted(session, ids, MOOD_CONSENT))
+    is_mood = Event.type == MOOD_EVENT
+    payload = sa.case((is_mood, sa.cast(col(Event.payload), sa.Text)), else_="")
     person, times, coded = _table(
         session,
         {"at": _as_micros(col(Event.at), dialect)},
-        {"kind": col(Event.type)},
-        where,
+        {"kind": col(Event.type), "payload": payload},
+        (col(Event.user_id).in_(ids), Event.at >= since, Event.at <= now),
         (col(Event.user_id), col(Event.at), col(Event.id)),
     )
-    kind, kinds = coded["kind"]
-    return {user_id: EventColumn(times["at"][span], kind[span], kinds) for user_id, span in _split(person, ids).items()}
+    (kind, kinds), (payloads, texts) = coded["kind"], coded["payload"]
+    mood = kind == kinds.index(MOOD_EVENT) if MOOD_EVENT in kinds else np.zeros(len(kind), dtype=bool)
+    moods: dict[int, list[tuple[datetime, int]]] = {}
+    levels = [_level(text) for text in texts]
+    rows = zip(times["at"][mood].tolist(), payloads[mood].tolist(), person[mood].tolist(), strict=True)
+    for at, code, user_id in rows:
+        if user_id in moods_of and is_level(levels[code]):
+            moods.setdefault(user_id, []).append((moment(at), levels[code]))
+    kept = ~mood
+    person, at, kind = person[kept], times["at"][kept], kind[kept]
+    events = {user_id: EventColumn(at[span], kind[span], kinds) for user_id, span in _split(person, ids).items()}
+    return events, moods
+
+
+def _level(payload: str) -> object:
+    """The level a check-in's payload (JSON text) holds; None for none (or for a payload that is no object)."""
+    value = json.loads(payload) if payload else None
+    return value.get("level") if isinstance(value, dict) else None
 
 
 def _completions(
@@ -262,20 +283,3 @@ def read_calendar_days(session: Session, ids: Sequence[int], since: date) -> dic
         for person, *day in rows:
             found[person].append(CalendarDay(*day))
     return {person: tuple(days) for person, days in found.items()}
-
-
-def _moods(session: Session, ids: list[int], since: datetime, now: datetime) -> dict[int, list[tuple[datetime, int]]]:
-    """The check-ins of the persons who grant consent ``mood`` (few: read as rows)."""
-    granted_by = granted(session, ids, MOOD_CONSENT)
-    if not granted_by:
-        return {}
-    rows = session.exec(
-        select(Event.user_id, Event.at, Event.payload)
-        .where(col(Event.user_id).in_(granted_by), Event.at >= since, Event.at <= now, Event.type == MOOD_EVENT)
-        .order_by(col(Event.user_id), col(Event.at), col(Event.id))
-    ).all()
-    moods: dict[int, list[tuple[datetime, int]]] = {}
-    for person, at, payload in rows:
-        if is_level(payload.get("level")):
-            moods.setdefault(person, []).append((at, payload["level"]))
-    return moods
