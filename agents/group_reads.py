@@ -99,15 +99,14 @@ def _parsed(text: str) -> np.ndarray | None:
     raw = np.frombuffer((text + ",").encode(), dtype=np.uint8)
     if len(raw) % STORED_WIDTH:
         return None
-    rows = raw.reshape(-1, STORED_WIDTH)
-    if not (rows[:, DIGITS] - 48 < 10).all() or not (rows[:, ~DIGITS] == SEPARATORS).all():
+    columns = raw.reshape(-1, STORED_WIDTH).T  # one row per character position, each contiguous once copied
+    if not (columns[DIGITS] - 48 < 10).all() or not (columns[~DIGITS] == SEPARATORS[:, None]).all():
         return None
-    digits = rows.astype(np.int64) - 48
 
     def number(start: int, end: int) -> np.ndarray:
-        value = digits[:, start]
+        value = columns[start].astype(np.int64) - 48
         for position in range(start + 1, end):
-            value = value * 10 + digits[:, position]
+            value = value * 10 + (columns[position] - 48)
         return value
 
     days = _days_from_civil(number(0, 4), number(5, 7), number(8, 10))
