@@ -248,7 +248,8 @@ def _read_history(session: Session, user: User, now: datetime) -> UserHistory:
         rows = session.exec(
             select(Event.at, Event.payload).where(*recent, Event.type == MOOD_EVENT).order_by(*in_order)
         ).all()
-        moods = [(at, payload["level"]) for at, payload in rows if is_level(payload.get("level"))]
+        # A check-in whose payload is no object holds no level: skipped, as the group read does.
+        moods = [(at, p["level"]) for at, p in rows if isinstance(p, dict) and is_level(p.get("level"))]
     return UserHistory.build(events=events, task_completions=completions, tz=user.tz, now=now, moods=moods)
 
 

@@ -102,6 +102,8 @@ def _odd_person(session: Session, index: int, consents: tuple[str, ...]) -> User
     session.add(Event(user_id=user.id, type="tip_done", at=NOW - timedelta(days=121)))  # before the window
     for level, hours in ((1, 1), (True, 2), ("2", 3), (4, 4), (3, 5), (2, 5)):
         session.add(Event(user_id=user.id, type="mood", at=NOW - timedelta(hours=hours), payload={"level": level}))
+    for hours, payload in ((6, [3]), (7, "3"), (8, None)):  # payloads that are no object: no level in either read
+        session.add(Event(user_id=user.id, type="mood", at=NOW - timedelta(hours=hours), payload=payload))
     projects = ["Work", " Work\n", "", "Ho\x1fme" if index == 0 else "Home", 'Ärger, "quoted"']
     for number, at in enumerate([*moments, NOW + timedelta(seconds=1), change - timedelta(days=200)]):
         due = None if number % 3 == 0 else at - timedelta(days=number, microseconds=number)
