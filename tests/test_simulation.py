@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from statistics import NormalDist
@@ -58,22 +59,25 @@ def _url(folder: Path) -> str:
     return f"sqlite:///{folder / 'simulation.db'}"
 
 
-def _rows(url: str, *columns: Any) -> list[tuple[Any, ...]]:
-    """``columns`` of every tip of a simulation database after its person's email, in order."""
-    engine = make_engine(url)
-    try:
-        with Session(engine) as session:
-            rows = session.exec(
-                select(User.email, *columns)
-                .join(User, col(User.id) == Tip.user_id)
-                .order_by(User.email, Tip.created_at, Tip.id)
-            ).all()
-    finally:
-        engine.dispose()
-    return [tuple(row) for row in rows]
+def _rows(urls: str | Sequence[str], *columns: Any) -> list[tuple[Any, ...]]:
+    """``columns`` of every tip of a simulation database (or of the databases of a run's workers) after its person's
+    email, in order (a person lives in one database)."""
+    found: list[tuple[Any, ...]] = []
+    for url in [urls] if isinstance(urls, str) else urls:
+        engine = make_engine(url)
+        try:
+            with Session(engine) as session:
+                found += session.exec(
+                    select(User.email, *columns)
+                    .join(User, col(User.id) == Tip.user_id)
+                    .order_by(User.email, Tip.created_at, Tip.id)
+                ).all()
+        finally:
+            engine.dispose()
+    return sorted((tuple(row) for row in found), key=lambda row: row[0])  # stable: each person's order is kept
 
 
-def _tips(url: str) -> list[tuple[Any, ...]]:
+def _tips(url: str | Sequence[str]) -> list[tuple[Any, ...]]:
     """Every tip: (person's email, when, text, reaction)."""
     return _rows(url, Tip.created_at, Tip.text, Tip.reaction)
 
@@ -167,14 +171,20 @@ def test_timing_params_are_what_the_time_of_day_agent_inferred_unless_the_person
 # --- the simulation ---------------------------------------------------------------------------------------------------
 
 
+Month = tuple[SimulationReport, list[str]]
+
+
 @pytest.fixture(scope="module")
-def month(tmp_path_factory: pytest.TempPathFactory) -> tuple[SimulationReport, str]:
-    """Every sample persona for 30 days with the incumbent and the three baselines; the report and its database."""
-    url = _url(tmp_path_factory.mktemp("month"))
-    return simulate(PERSONAS, days=30, database_url=url), url
+def month(tmp_path_factory: pytest.TempPathFactory) -> Month:
+    """Every sample persona for 30 days with the incumbent and the three baselines; the report and its databases.
+
+    Shared by two workers, one database each: the figures of one process (the persons keep their ids, see
+    ``test_workers_share_the_runs_and_find_the_same_figures``) in half the time on two cores."""
+    urls = [_url(tmp_path_factory.mktemp(f"month-{share}")) for share in range(2)]
+    return simulate(PERSONAS, days=30, database_url=urls, workers=2), urls
 
 
-def test_no_tip_falls_in_true_quiet_hours_over_a_month(month: tuple[SimulationReport, str]) -> None:
+def test_no_tip_falls_in_true_quiet_hours_over_a_month(month: Month) -> None:
     report, url = month
     assert set(report.policies) == {"incumbent", "no-learning", BASELINE, "oracle"}
     for result in report.policies.values():
@@ -192,7 +202,7 @@ def test_no_tip_falls_in_true_quiet_hours_over_a_month(month: tuple[SimulationRe
         assert not in_window(local_hour, truth["quiet_start"], truth["quiet_end"]), (email, created_at)
 
 
-def test_the_report_adds_up(month: tuple[SimulationReport, str]) -> None:
+def test_the_report_adds_up(month: Month) -> None:
     report, url = month
     tips = _tips(url)
     for name, result in report.policies.items():
@@ -227,7 +237,7 @@ def test_the_report_adds_up(month: tuple[SimulationReport, str]) -> None:
     assert all(name in table for name in [*report.policies, *report.personas])
 
 
-def test_learning_from_reactions_meets_the_goals_on_the_sample_personas(month: tuple[SimulationReport, str]) -> None:
+def test_learning_from_reactions_meets_the_goals_on_the_sample_personas(month: Month) -> None:
     """Issue 17's goals, measured with the rules writer on the seven sample personas over 30 days: the learner takes
     x1.15 the no-learning policy's acceptance, and over the last 10 days 85% of the oracle's."""
     report, _ = month
@@ -237,7 +247,7 @@ def test_learning_from_reactions_meets_the_goals_on_the_sample_personas(month: t
     assert report.policies["incumbent"].acceptance > report.policies[BASELINE].acceptance
 
 
-def test_each_policy_logs_its_own_tips_with_their_lead_and_propensity(month: tuple[SimulationReport, str]) -> None:
+def test_each_policy_logs_its_own_tips_with_their_lead_and_propensity(month: Month) -> None:
     _, url = month
     rows = _rows(url, Tip.policy, Tip.lead_agent, Tip.candidates, Tip.propensity)
     assert {(_persona_and_policy(email)[1], policy) for email, policy, *_ in rows} == {
@@ -382,16 +392,29 @@ def test_tips_in_true_quiet_hours_are_dismissed_whatever_the_tastes(tmp_path: Pa
 
 
 def test_workers_share_the_runs_and_find_the_same_figures(tmp_path: Path) -> None:
-    alone = simulate(PERSONAS[:2], days=2).as_dict()
-    shared = simulate(PERSONAS[:2], days=2, workers=2).as_dict()
+    """Each person keeps the id they have in one process, so even the learner's draws (keyed by it) are the same."""
+    for folder in ("alone", "first", "second"):
+        (tmp_path / folder).mkdir()
+    alone = simulate(PERSONAS[:2], days=3, database_url=_url(tmp_path / "alone")).as_dict()
+    urls = [_url(tmp_path / "first"), _url(tmp_path / "second")]
+    shared = simulate(PERSONAS[:2], days=3, workers=2, database_url=urls).as_dict()
     assert shared["policies"].keys() == alone["policies"].keys()
-    for name in ("no-learning", BASELINE, "oracle"):  # their choices do not depend on the person's database id
+    for name in shared["policies"]:
         assert shared["policies"][name] == alone["policies"][name], name
     assert shared["offpolicy"][BASELINE]["tips"] == alone["offpolicy"][BASELINE]["tips"] > 0
+    assert _rows(urls, Tip.text, Tip.lead_agent, Tip.propensity) == _rows(
+        _url(tmp_path / "alone"), Tip.text, Tip.lead_agent, Tip.propensity
+    ), "the same tips, led by the same agents with the same propensities"
+
+
+def test_a_shared_run_keeps_one_database_per_worker() -> None:
+    for database_url, workers in ((["sqlite:///a.db"], 2), ("sqlite:///a.db", 2), (["a", "b"], 1)):
+        with pytest.raises(ValueError, match="database"):
+            simulate(PERSONAS[:1], days=1, database_url=database_url, workers=workers)
 
 
 def test_the_offpolicy_estimates_from_each_log_cover_the_truth_at_its_moments(
-    month: tuple[SimulationReport, str],
+    month: Month,
 ) -> None:
     """Where the truth is known: from the random agent's logged tips (propensity 1 / its leads) and the learner's
     (Thompson's propensities), IPS and self-normalised IPS estimate the composer's order and the random agent, and

@@ -185,9 +185,12 @@ def _run_settings(writer: str) -> Iterator[None]:
         get_router.cache_clear()
 
 
-def _enroll(session: Session, persona: Persona, policy: str) -> User:
-    """A person for ``persona`` under ``policy``, with the persona's history and the demo consents."""
-    user = User(email=f"{persona.id}.{policy}@simulation.invalid", display_name=persona.id, tz=persona.history["tz"])
+def _enroll(session: Session, persona: Persona, policy: str, user_id: int | None = None) -> User:
+    """A person for ``persona`` under ``policy``, with the persona's history and the demo consents; with ``user_id``
+    under that id (else the database's next)."""
+    user = User(
+        id=user_id, email=f"{persona.id}.{policy}@simulation.invalid", display_name=persona.id, tz=persona.history["tz"]
+    )
     session.add(user)
     session.flush()
     grant_consents(session, user)
@@ -213,13 +216,20 @@ def _deliver(session: Session, user: User, person: SimulatedPerson, writer: TipW
 
 
 def _live(
-    session: Session, person: SimulatedPerson, policy: str, writer: TipWriter, days: int, result: PolicyResult
+    session: Session,
+    person: SimulatedPerson,
+    policy: str,
+    writer: TipWriter,
+    days: int,
+    result: PolicyResult,
+    user_id: int | None = None,
 ) -> None:
-    """``person`` receives ``policy``'s tips for ``days`` days from their persona's ``now``, day by local day."""
+    """``person`` (the user ``user_id`` when given) receives ``policy``'s tips for ``days`` days from their persona's
+    ``now``, day by local day."""
     persona = person.persona
     if policy in LOGGERS:
         writer = recording_counterfactuals(writer, person, policy, result)
-    user = _enroll(session, persona, policy)
+    user = _enroll(session, persona, policy, user_id)
     start = as_utc(persona.history["now"])
     end = start + timedelta(days=days)
     local_zone = zone(user.tz)
@@ -244,9 +254,12 @@ _jobs: dict[str, Any] = {}
 
 
 def _run_share(share: int) -> tuple[dict[str, PolicyResult], dict[str, list[LoggedTip]]]:
-    """Worker ``share`` of ``_jobs["workers"]``: its (policy, persona) pairs, in a temporary database of its own."""
-    pairs = _jobs["pairs"][share :: _jobs["workers"]]
-    return _run_pairs(pairs, None)
+    """Worker ``share`` of ``_jobs["workers"]``: its (policy, persona) pairs, in a database of its own (temporary, or
+    the share's of ``_jobs["urls"]``). Each person gets the id they would have in one process's fresh database (their
+    pair's position, from 1), so the learner's draws, keyed by that id, are those of one process."""
+    workers, urls = _jobs["workers"], _jobs["urls"]
+    positions = range(share, len(_jobs["pairs"]), workers)
+    return _run_pairs([_jobs["pairs"][index] for index in positions], urls[share] if urls else None, positions)
 
 
 @contextmanager
@@ -263,18 +276,37 @@ def _prior_of_policy(policy: str, prior: bool) -> Iterator[None]:
 
 
 def _run_pairs(
-    pairs: Sequence[tuple[str, Persona]], database_url: str | None
+    pairs: Sequence[tuple[str, Persona]], database_url: str | None, positions: Sequence[int] | None = None
 ) -> tuple[dict[str, PolicyResult], dict[str, list[LoggedTip]]]:
+    """Run ``pairs`` in one database; with ``positions`` (a worker's share), the person of each pair has the id
+    ``position + 1``."""
     makers, days, seed = _jobs["makers"], _jobs["days"], _jobs["seed"]
     results = {name: PolicyResult() for name in makers}
+    ids: Sequence[int | None] = (
+        [position + 1 for position in positions] if positions is not None else [None] * len(pairs)
+    )
     with _database(database_url) as engine:
-        for name, persona in pairs:
+        for (name, persona), user_id in zip(pairs, ids, strict=True):
             with Session(engine, expire_on_commit=False) as session, _prior_of_policy(name, _jobs["prior"]):
                 person = SimulatedPerson(persona, seed)
-                _live(session, person, name, makers[name](person), days, results[name])
+                _live(session, person, name, makers[name](person), days, results[name], user_id)
         with Session(engine) as session:
             logged = logged_by_policy(session, makers)
     return results, logged
+
+
+def _worker_urls(database_url: str | Sequence[str] | None, workers: int) -> list[str]:
+    """The databases to keep of a run shared among ``workers`` (none: temporary ones); ValueError when
+    ``database_url`` does not fit ``workers``."""
+    if database_url is None:
+        return []
+    if workers <= 1:
+        if isinstance(database_url, str):
+            return []
+        raise ValueError("a list of databases is for workers > 1 (one each); give one database_url")
+    if isinstance(database_url, str) or len(database_url) != workers:
+        raise ValueError(f"with {workers} workers, database_url lists {workers} databases, one each")
+    return list(database_url)
 
 
 def simulate(
@@ -283,7 +315,7 @@ def simulate(
     days: int = 30,
     policies: dict[str, TipWriter] | None = None,
     seed: int = 0,
-    database_url: str | None = None,
+    database_url: str | Sequence[str] | None = None,
     baselines: Sequence[str] = tuple(BASELINES),
     workers: int = 1,
     writer: str = RULES_WRITER,
@@ -294,9 +326,11 @@ def simulate(
     ``personas`` for ``days`` days, and report how their tips fared, with the off-policy check.
 
     ``database_url`` names a database to keep (migrated here; it must hold none of the simulation's persons); by
-    default a temporary SQLite file is used. With ``workers`` > 1 (and no ``database_url``) the (policy, persona)
-    runs are shared among that many forked processes, each with a database of its own: the same figures up to the
-    learner's random draws, which are keyed by the person's id in their database. ``writer`` ``rules`` (the
+    default a temporary SQLite file is used. With ``workers`` > 1 the (policy, persona) runs are shared among that
+    many forked processes, each with a database of its own: temporary ones, or the ``workers`` databases to keep that
+    ``database_url`` then lists, fresh ones. Each person takes the id they would have in one process's fresh
+    database, so the learner's draws (keyed by that id) and the figures are those of one process, except with
+    ``prior``: a worker's prior knows only the persons of its share. ``writer`` ``rules`` (the
     default) has the rule-based composer write every tip, ``configured`` the configured tip writer; per-tip tracing
     is off either way (:func:`_run_settings`). With ``prior`` a person's learner starts from the population prior
     of the persons of the same policy simulated before them; by default from nothing, since the personas' tastes are
@@ -308,17 +342,19 @@ def simulate(
             raise ValueError(f"{name!r} is a baseline the simulation adds itself; name the policy differently")
     makers: dict[str, PolicyMaker] = {name: (lambda person, w=writer: w) for name, writer in writers.items()}
     makers |= {name: BASELINES[name] for name in BASELINES if name in baselines or name == BASELINE}
+    shared = workers > 1
+    urls = _worker_urls(database_url, workers)
     loaded = [load_persona(path) for path in personas]
     pairs = [(name, persona) for name in makers for persona in loaded]
-    _jobs.update(makers=makers, days=days, seed=seed, pairs=pairs, workers=workers, prior=prior)
+    _jobs.update(makers=makers, days=days, seed=seed, pairs=pairs, workers=workers, prior=prior, urls=urls)
     try:
         with _run_settings(writer):
-            if workers > 1 and database_url is None:
+            if shared:
                 get_router()  # built (LiteLLM imported) once, before the workers fork
                 with multiprocessing.get_context("fork").Pool(workers) as pool:
                     shares = pool.map(_run_share, range(workers))
             else:
-                shares = [_run_pairs(pairs, database_url)]
+                shares = [_run_pairs(pairs, database_url if isinstance(database_url, str) else None)]
     finally:
         _jobs.clear()
     results = {name: PolicyResult() for name in makers}
