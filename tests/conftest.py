@@ -49,6 +49,24 @@ NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)  # a Friday; 13:00 in Berlin, th
 DEMO_EMAIL = "demo@example.com"
 
 
+# Tests that share one worker under pytest-xdist whatever their file: those whose server builds the page into the
+# checkout's one `.web/` (the `app_server` fixture), and the check of `reflex.lock/package.json` a build copies back.
+PAGE_GROUP = "page"
+PAGE_MODULES = {"test_frontend_lock.py"}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under pytest-xdist (``./scripts/test`` runs ``-n 2 --dist loadgroup``): a file's tests run on one worker, so
+    its module fixtures (test_simulation's month, a served hub) are set up once; the tests that build or read the page
+    (:data:`PAGE_GROUP`) run on one worker, one at a time. Everything else is worker-unique already: tmp paths,
+    PostgreSQL databases (a fresh name per test), Redis keys (a prefix per test), servers on free ports."""
+    if not config.pluginmanager.hasplugin("xdist"):
+        return
+    for item in items:
+        page = "app_server" in getattr(item, "fixturenames", ()) or item.path.name in PAGE_MODULES
+        item.add_marker(pytest.mark.xdist_group(PAGE_GROUP if page else item.nodeid.split("::")[0]))
+
+
 def clear_caches() -> None:
     settings.get_settings.cache_clear()
     db.get_engine.cache_clear()
