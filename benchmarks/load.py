@@ -1,7 +1,8 @@
 """Load test: simulated persons on the tip page's websocket and ``POST /api/recommend``, against the production shape.
 
 Run on demand after ``source scripts/_env.sh && ensure_bun && export_env``:
-``python benchmarks/load.py [--persons 200] [--seconds 60] [--spawn-rate 20] [--llm-delay 0.3] [--backend-only]``.
+``python benchmarks/load.py [--persons 200] [--seconds 60] [--spawn-rate 20] [--llm-delay 0.3] [--backend-only]
+[--profile DIR]``.
 
 What runs, all on loopback and bounded in count and time: a fresh PostgreSQL database on the local server with
 ``--persons`` seeded persons (``benchmarks/load_persons.py``: synthetic histories, every consent, agent outputs
@@ -15,7 +16,9 @@ Ollama example pointed at a stand-in (``tests/fakes/ollama.py``) that answers ev
 It prints throughput, p50/p95/p99 and failures per request type (from every round trip's exact time), the server's
 memory (RSS and PSS of all its processes) once idle before and right after, its health after, what its log reported,
 and checks the database against what the persons saw: every acknowledged reaction stored exactly once, nothing stored
-that was not sent. :func:`run_load` is what ``tests/test_load.py`` runs, smaller; exit status 1 when a check fails.
+that was not sent. With ``--profile DIR``, py-spy samples the backend workers for the run (``benchmarks/pyspy.py``):
+their collapsed stacks land in ``DIR`` (speedscope opens them) and the top functions print with the figures.
+:func:`run_load` is what ``tests/test_load.py`` runs, smaller; exit status 1 when a check fails.
 
 Why one long module: it is one script run by hand, read top to bottom (the plan, the run, the figures, the report),
 and the test imports it whole.
@@ -52,6 +55,7 @@ from benchmarks.load_persons import (  # noqa: E402
     stored_reactions,
     tips_by_writer,
 )
+from benchmarks.pyspy import Profile, print_profile, recording, summarize  # noqa: E402
 from oo_app import db  # noqa: E402
 
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")
@@ -123,6 +127,7 @@ class LoadReport:
     settled_s: float = 0.0
     machine: str = ""
     ledger: list[dict[str, Any]] = field(default_factory=list)
+    profile: Profile | None = None
 
 
 # --- the server ----------------------------------------------------------------------------------------------------
@@ -249,9 +254,12 @@ def server_warnings(log_path: Path) -> Counter[str]:
 # --- the run -------------------------------------------------------------------------------------------------------
 
 
-def run_load(plan: LoadPlan, database_url: str, workdir: Path, secret_key: str) -> LoadReport:
+def run_load(
+    plan: LoadPlan, database_url: str, workdir: Path, secret_key: str, profile_dir: Path | None = None
+) -> LoadReport:
     """Seeds ``database_url`` (empty), serves it in production shape and runs the persons; the report. This process's
-    settings must already point at ``database_url`` with ``secret_key`` (:func:`configure_for`)."""
+    settings must already point at ``database_url`` with ``secret_key`` (:func:`configure_for`). With
+    ``profile_dir``, py-spy records the backend workers while the persons run (:mod:`benchmarks.pyspy`)."""
     from tests.app_server import granian_workers, run_server, server_processes
 
     db.migrate(database_url)
@@ -272,7 +280,9 @@ def run_load(plan: LoadPlan, database_url: str, workdir: Path, secret_key: str) 
         settled_s = wait_until_idle(server_processes(served))
         memory_before = memory_of(server_processes(served))
         started = datetime.now(UTC)
-        ledger, output = run_locust(plan, served.base, persons, workdir)
+        with ExitStack() as spying:
+            profiles = spying.enter_context(recording(workers, profile_dir)) if profile_dir is not None else None
+            ledger, output = run_locust(plan, served.base, persons, workdir)
         memory_after = memory_of(server_processes(served))
         health = httpx.get(f"{served.base}/health", timeout=30).json()
         warnings = server_warnings(served.log_path)
@@ -313,6 +323,7 @@ def run_load(plan: LoadPlan, database_url: str, workdir: Path, secret_key: str) 
         settled_s=settled_s,
         machine=f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores after the run",
         ledger=seen,
+        profile=summarize(profiles) if profiles is not None else None,
     )
 
 
@@ -394,6 +405,8 @@ def print_report(report: LoadReport) -> None:
         print(f"load generator: {note}")
     for kind, count in report.server_warnings.items():
         print(f"server log: {count} {kind}")
+    if report.profile is not None:
+        print_profile(report.profile)
 
 
 def main() -> int:
@@ -404,6 +417,7 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--llm-delay", type=float, default=None, help="seconds every tip waits on an Ollama stand-in")
     parser.add_argument("--backend-only", action="store_true", help="serve API and websocket only (no page build)")
+    parser.add_argument("--profile", type=Path, metavar="DIR", help="py-spy the backend workers; stacks go to DIR")
     args = parser.parse_args()
     if "REFLEX_BUN_PATH" not in os.environ:
         print("run `source scripts/_env.sh && ensure_bun && export_env && set +eu` in this shell first")
@@ -419,7 +433,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="oo-load-") as workdir, fresh_postgres_database() as database_url:
         secret_key = secrets.token_urlsafe(32)
         configure_for(database_url, secret_key)
-        report = run_load(plan, database_url, Path(workdir), secret_key)
+        report = run_load(plan, database_url, Path(workdir), secret_key, args.profile)
         print_report(report)
     clean = (
         report.total.failures == 0
