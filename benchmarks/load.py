@@ -41,6 +41,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+# Run as a script, this file's folder is on the path, where ``calendar.py`` would shadow the standard ``calendar``.
+HERE = str(Path(__file__).resolve().parent)
+sys.path[:] = [entry for entry in sys.path if entry != HERE]
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
