@@ -8,9 +8,10 @@ the functions of this repository that the most samples pass through (inclusive),
 in (self), and self samples by package.
 
 py-spy reads the processes' memory through ptrace (root, or ``CAP_SYS_PTRACE``); it samples without pausing them
-(``--nonblocking``) so that the figures measured beside a profile are disturbed as little as possible. Only threads
-that run (not idle ones waiting on a socket or a lock) are sampled: the profile says where CPU goes, which is what
-limits a server that shares two cores with its load generator.
+(``--nonblocking``) so that the figures measured beside a profile are disturbed as little as possible. Only the thread
+that holds the worker's GIL is sampled (``--gil``): one worker runs Python on one core at most, whatever its threads
+(the event loop, the handlers' thread pool, the background jobs), so what holds the GIL is what a request queues
+behind; a thread waiting on PostgreSQL, Redis or a socket releases it and is not counted.
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ def recording(pids: list[int], directory: Path, rate: int = 100) -> Iterator[lis
     try:
         for pid in pids:
             output = directory / f"worker-{pid}.txt"
-            command = [program, "record", "--pid", str(pid), "--rate", str(rate), "--nonblocking"]
+            command = [program, "record", "--pid", str(pid), "--rate", str(rate), "--nonblocking", "--gil"]
             command += ["--format", "raw", "--full-filenames", "--output", str(output)]
             log = (directory / f"py-spy-{pid}.log").open("w")
             spies.append((subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT), output))
@@ -132,7 +133,7 @@ def summarize(files: list[Path], top: int = 15) -> Profile:
 
 def print_profile(profile: Profile) -> None:
     where = ", ".join(str(path) for path in profile.files)
-    print(f"\npy-spy: {profile.samples} samples of the backend workers' running threads ({where})")
+    print(f"\npy-spy: {profile.samples} samples of the backend workers' GIL holders ({where})")
     for title, rows in (
         ("this repository's functions, inclusive", profile.inclusive),
         ("functions, self", profile.self_time),
