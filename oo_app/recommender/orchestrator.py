@@ -171,19 +171,24 @@ def good_examples(session: Session, user_id: int, limit: int = 2, before: int | 
     return examples
 
 
-def _ask_model(prompt: str, facts: dict[str, Any], alias: str) -> Written:
-    """One call of the alias; raises on any failure or contract breach so the caller can fall back."""
-    response = get_router().completion(
-        model=alias, messages=[{"role": "user", "content": prompt}], metadata={"oo_facts": facts}
-    )
-    content = response.choices[0].message.content or ""
-    draft = TipDraft.model_validate(json.loads(content))
+def _within_contract(draft: TipDraft, facts: dict[str, Any]) -> TipDraft:
+    """``draft``, unless it names what the facts do not support or writes a link (ValueError)."""
     invented = ungrounded(draft.text, fact_lines(facts))
     if invented:
         log.debug("ungrounded terms in the tip-generator's draft: %s", ", ".join(invented))
         raise ValueError(f"the model invented {len(invented)} term(s) the facts do not support")
     if links_in(draft.text):
         raise ValueError("the model wrote a link or a domain name")
+    return draft
+
+
+def _ask_model(prompt: str, facts: dict[str, Any], alias: str) -> Written:
+    """One call of the alias; raises on any failure or contract breach so the caller can fall back."""
+    response = get_router().completion(
+        model=alias, messages=[{"role": "user", "content": prompt}], metadata={"oo_facts": facts}
+    )
+    content = response.choices[0].message.content or ""
+    draft = _within_contract(TipDraft.model_validate(json.loads(content)), facts)
     # The composer picks its own unused candidate (the one shown longest ago once all were shown) from phrasings that
     # read well: only model answers are checked for repeats and sense, and only they pay for embeddings.
     if response.model != COMPOSER_MODEL:
@@ -206,10 +211,26 @@ def _ask_model(prompt: str, facts: dict[str, Any], alias: str) -> Written:
     )
 
 
+def composer_alone(alias: str) -> bool:
+    """Whether the composer alone answers ``alias`` (``OO_TIP_WRITER=rules``, or a table that says so) and tracing is
+    off: then it writes in this thread, without the LiteLLM Router's round (a fresh event loop per call, deployment
+    selection, logging and cost objects: four fifths of a composer tip's CPU under load, README's "Load."). The tip is
+    the same; with tracing on the Router is kept, whose MLflow autolog records the LLM span of every tip."""
+    settings = get_settings()
+    deployments = settings.alias_table.get(alias) or []
+    return not settings.tracing_enabled and [params.get("model") for params in deployments] == [COMPOSER_MODEL]
+
+
+def _composed(facts: dict[str, Any]) -> Written:
+    """The composer's tip, held to the contract a model's answer is held to (grounded, no link), as the Router's
+    ``oo-rules/composer`` deployment answers it."""
+    return Written(draft=_within_contract(compose(facts), facts), model=COMPOSER_MODEL)
+
+
 def write_tip(prompt: str, facts: dict[str, Any], alias: str = TIP_GENERATOR) -> Written:
     """The alias's tip, or the composer's when the model fails or breaks the contract (logged)."""
     try:
-        return _ask_model(prompt, facts, alias)
+        return _composed(facts) if composer_alone(alias) else _ask_model(prompt, facts, alias)
     except (ValidationError, ValueError) as error:
         log.warning("tip-generator answer rejected (%s); the composer writes this tip", rejection_reason(error))
         metrics.llm_failed(alias, metrics.REJECTED)
