@@ -73,14 +73,19 @@ def user_for_token(db: Session, token: str | None, now: datetime | None = None) 
     """
     if not token:
         raise Unauthenticated(SIGN_IN_AGAIN)
-    row = db.exec(select(SessionRow).where(SessionRow.token_hash == hash_token(token))).first()
-    if row is None:
+    # The session and its person in one round trip: every page event and API call starts here.
+    found = db.exec(
+        select(SessionRow, User)
+        .outerjoin(User, User.id == SessionRow.user_id)
+        .where(SessionRow.token_hash == hash_token(token))
+    ).first()
+    if found is None:
         raise Unauthenticated(SIGN_IN_AGAIN)
+    row, user = found
     if row.expires_at <= (now or utcnow()):
         db.delete(row)
         db.commit()
         raise Unauthenticated(SIGN_IN_AGAIN)
-    user = db.get(User, row.user_id)
     if user is None:  # the row cascades with its person; only a concurrent deletion gets here
         raise Unauthenticated(SIGN_IN_AGAIN)
     return user
