@@ -73,11 +73,12 @@ def replacement_tip(session: Session, user: User, shown_id: int, now: datetime |
     tip = latest_tip(session, user.id)
     if tip is None or tip.reaction is not None:
         return None
+    stale = tip.created_at + TIP_SHELF_LIFE <= now
+    if tip.id == shown_id and not stale:
+        return None  # the tip stands: no need to read the person's busy times (most of an open page's looks)
     if not free_to_read(busy_of(session, user.id), now):
         return None
-    if tip.id != shown_id:
-        return tip
-    return recommend(session, user, now) if tip.created_at + TIP_SHELF_LIFE <= now else None
+    return tip if tip.id != shown_id else recommend(session, user, now)
 
 
 def mark_shown(session: Session, tip: Tip, now: datetime | None = None) -> Tip:
