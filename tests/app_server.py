@@ -210,6 +210,7 @@ def production_env(
         "REFLEX_USE_GRANIAN": "true",
         "GRANIAN_WORKERS": str(workers),
         "REFLEX_REDIS_URL": redis_url,
+        "REFLEX_OPLOCK_ENABLED": "true",
         "OO_REDIS_URL": redis_url,
         "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
     }
