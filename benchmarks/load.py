@@ -128,6 +128,7 @@ class LoadReport:
     server_warnings: Counter[str]
     load_generator_notes: list[str]
     settled_s: float = 0.0
+    server_cpu_s: float = 0.0  # CPU time the server's processes used while the persons ran (less noisy than latency)
     machine: str = ""
     ledger: list[dict[str, Any]] = field(default_factory=list)
     profile: Profile | None = None
@@ -282,11 +283,13 @@ def run_load(
         # The workers load their models and run a first scheduler round after they answer: measure once that is done.
         settled_s = wait_until_idle(server_processes(served))
         memory_before = memory_of(server_processes(served))
+        cpu_before = cpu_seconds(server_processes(served))
         started = datetime.now(UTC)
         with ExitStack() as spying:
             profiles = spying.enter_context(recording(workers, profile_dir)) if profile_dir is not None else None
             ledger, output = run_locust(plan, served.base, persons, workdir)
         memory_after = memory_of(server_processes(served))
+        server_cpu_s = cpu_seconds(server_processes(served)) - cpu_before
         health = httpx.get(f"{served.base}/health", timeout=30).json()
         warnings = server_warnings(served.log_path)
     requests, total, failures = figures(ledger["samples"])
@@ -324,10 +327,25 @@ def run_load(
         server_warnings=warnings,
         load_generator_notes=[line for line in output.splitlines() if "CPU usage" in line][:5],
         settled_s=settled_s,
+        server_cpu_s=server_cpu_s,
         machine=f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores after the run",
         ledger=seen,
         profile=summarize(profiles) if profiles is not None else None,
     )
+
+
+def cpu_seconds(processes: list[Any]) -> float:
+    """The CPU time (user + system) ``processes`` have used so far, skipping those that ended meanwhile."""
+    import psutil
+
+    total = 0.0
+    for process in processes:
+        try:
+            times = process.cpu_times()
+        except psutil.Error:
+            continue
+        total += times.user + times.system
+    return total
 
 
 def wait_until_idle(
@@ -335,23 +353,11 @@ def wait_until_idle(
 ) -> float:
     """Waits until ``processes`` together used less than ``below_cores`` of CPU in each of ``quiet_s`` seconds in a
     row (or ``timeout_s`` passed); the seconds waited."""
-    import psutil
-
-    def cpu_seconds() -> float:
-        total = 0.0
-        for process in processes:
-            try:
-                times = process.cpu_times()
-            except psutil.Error:
-                continue
-            total += times.user + times.system
-        return total
-
     started, quiet = time.monotonic(), 0
     while quiet < quiet_s and time.monotonic() - started < timeout_s:
-        before = cpu_seconds()
+        before = cpu_seconds(processes)
         time.sleep(1.0)
-        quiet = quiet + 1 if cpu_seconds() - before < below_cores else 0
+        quiet = quiet + 1 if cpu_seconds(processes) - before < below_cores else 0
     return time.monotonic() - started
 
 
@@ -390,6 +396,10 @@ def print_report(report: LoadReport) -> None:
         f"after; PSS {before.pss_mb:.0f} MB -> {after.pss_mb:.0f} MB"
     )
     checks = ", ".join(f"{name} {check.get('status')}" for name, check in report.health_after.get("checks", {}).items())
+    print(
+        f"server CPU while the persons ran: {report.server_cpu_s:.1f} s, "
+        f"{report.server_cpu_s * 1000 / max(report.total.count, 1):.1f} ms a request"
+    )
     print(f"health after: {report.health_after.get('status')} ({checks})")
     print(
         f"persons with a tip on the page: {report.persons_with_page_tips}/{plan.persons}, from the API: "
