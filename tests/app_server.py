@@ -211,6 +211,7 @@ def production_env(
         "GRANIAN_WORKERS": str(workers),
         "REFLEX_REDIS_URL": redis_url,
         "REFLEX_OPLOCK_ENABLED": "true",
+        "REFLEX_REDIS_LOCK_EXPIRATION": "30000",
         "OO_REDIS_URL": redis_url,
         "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
     }
