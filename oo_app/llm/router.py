@@ -113,6 +113,7 @@ def get_router() -> BreakingRouter:
     aliases = settings.alias_table
     fallbacks = [{alias: [f"{alias}-fallback"]} for alias in aliases if f"{alias}-fallback" in aliases]
     forget_earlier_routers()
+    bound_module_level_timeouts(settings.llm_timeout_s)
     return BreakingRouter(
         breakers=breakers_for(settings),
         model_list=model_list(aliases),
@@ -148,6 +149,20 @@ def forget_earlier_routers() -> None:
         entries = getattr(litellm, name, None)
         if isinstance(entries, list):
             entries[:] = [entry for entry in entries if not isinstance(getattr(entry, "__self__", None), Router)]
+
+
+def bound_module_level_timeouts(timeout_s: float) -> None:
+    """Give LiteLLM's module-level HTTP clients the alias timeout. Some providers ignore the Router's ``timeout`` and
+    call through them (LiteLLM 1.106.2's ``ollama/`` embeddings), whose default is 6,000 s: an embedder slower than
+    ``OO_LLM_TIMEOUT_S`` would hold its caller that long instead of failing and opening its breaker. LiteLLM builds
+    the clients on first use from ``litellm.request_timeout``; a client built before with another is dropped."""
+    import litellm
+
+    litellm.request_timeout = timeout_s
+    for name in ("module_level_client", "module_level_aclient"):
+        client = vars(litellm).get(name)
+        if client is not None and getattr(client, "timeout", timeout_s) != timeout_s:
+            del vars(litellm)[name]  # rebuilt on next use, with the timeout
 
 
 def breakers_for(settings: Settings) -> Breakers:
