@@ -1,6 +1,7 @@
 """LiteLLM's Router with the alias layer's circuit breakers (:mod:`oo_app.llm.breaker`): a deployment whose call fails
 as a server that is down fails opens its breaker, and while it is open the Router routes around it as around one of
-its own cooldowns, so the alias's fallback answers at once, with no retry and no back-off.
+its own cooldowns, so the alias's fallback answers at once, with no retry and no back-off (an alias without one, the
+embedder, fails at once: its callers carry on without embeddings). Completions and embeddings alike.
 
 LiteLLM decides its own cooldowns otherwise (``disable_cooldowns``: one policy, not two): its rules leave out refused
 connections and timeouts the caller set, the two ways a dead model server fails (docs/adr/0012). Imports LiteLLM:
@@ -73,8 +74,28 @@ class BreakingRouter(Router):
         self._answered(response)
         return response
 
+    def _embedding(self, input: str | list, model: str, **kwargs: Any) -> Any:
+        try:
+            response = super()._embedding(input, model, **kwargs)
+        except Exception as error:
+            self._failed(error)
+            raise
+        self._answered(response)
+        return response
+
+    async def _aembedding(self, input: str | list, model: str, **kwargs: Any) -> Any:
+        try:
+            response = await super()._aembedding(input, model, **kwargs)
+        except Exception as error:
+            self._failed(error)
+            raise
+        self._answered(response)
+        return response
+
     def _failed(self, error: Exception) -> None:
-        model_id = getattr(error, "failed_deployment_id", None)
+        # A completion stamps the deployment that failed as ``failed_deployment_id``; an embedding only as
+        # ``retry_skip_deployment_id`` (LiteLLM 1.106.2's ``_embedding``), the same id.
+        model_id = getattr(error, "failed_deployment_id", None) or getattr(error, "retry_skip_deployment_id", None)
         deployment = self.get_deployment(model_id=model_id) if model_id else None
         if deployment is None or in_process(deployment.litellm_params.model):
             return

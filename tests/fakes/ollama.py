@@ -9,7 +9,8 @@ for a malformed body. Every request is recorded (:attr:`FakeOllama.seen`) so a t
 
 What a chat answers is :attr:`FakeOllama.reply`: the assistant's content, or an HTTP error status, after an optional
 delay (a model too slow for the client's timeout). Embeddings are deterministic (hashed words), so equal texts get
-equal vectors and different texts different ones.
+equal vectors and different texts different ones; :attr:`FakeOllama.embed_reply`, when set, delays them or answers
+its error status instead (its content is not used).
 """
 
 from __future__ import annotations
@@ -250,6 +251,13 @@ class _Handler(BaseHTTPRequestHandler):
         name = self._known(body)
         if name is None:
             return
+        scripted = self.server.fake.embed_reply
+        if scripted is not None:
+            if scripted.delay_s:
+                self.server.fake._stopping.wait(scripted.delay_s)
+            if scripted.status != 200:
+                self._send_json(scripted.status, {"error": scripted.error})
+                return
         texts = body.get("input", [])
         texts = [texts] if isinstance(texts, str) else texts
         if not isinstance(texts, list) or not all(isinstance(t, str) for t in texts):
@@ -287,6 +295,7 @@ class FakeOllama(LoopbackFake):
         super().__init__()
         self.models = {tagged(name) for name in models}
         self.reply = Reply()
+        self.embed_reply: Reply | None = None
         self._seen: list[Seen] = []
         self._lock = threading.Lock()
         self._stopping = threading.Event()
@@ -299,11 +308,13 @@ class FakeOllama(LoopbackFake):
     def requests_to(self, path: str) -> list[Seen]:
         return [seen for seen in self.seen if seen.path == path]
 
-    def reset(self, reply: Reply | None = None) -> None:
-        """Forget the recorded requests and answer ``reply`` (an empty answer by default) from now on."""
+    def reset(self, reply: Reply | None = None, embed_reply: Reply | None = None) -> None:
+        """Forget the recorded requests and answer ``reply`` (an empty answer by default) to chats from now on, and
+        ``embed_reply``'s delay and error (None: embeddings at once) to embeddings."""
         with self._lock:
             self._seen.clear()
         self.reply = reply or Reply()
+        self.embed_reply = embed_reply
 
     def _record(self, seen: Seen) -> None:
         with self._lock:
