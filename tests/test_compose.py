@@ -439,6 +439,22 @@ def test_the_hub_gets_its_settings_from_dotenv_and_defaults_for_the_rest(monkeyp
         assert getattr(unset, name) == Settings.model_fields[name].default, f"{name}: unset, not empty"
 
 
+def test_every_oo_service_that_may_write_tips_or_embed_asks_the_models_service(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The app writes tips, the workers embed (focus-area), the hub's notebooks may do both: each asks the one models
+    service (``oo models serve``), at the port its command listens on, instead of loading the models itself."""
+    models_url = "http://models:{}".format(*_listens_on(SERVICES["models"]))
+    users = {
+        name
+        for name, service in SERVICES.items()
+        if service.get("image") == OO_IMAGE and name not in ONE_SHOTS and name != "models"
+    }
+    assert users == {"app", "worker", "hub"}
+    for name in sorted(users):
+        assert _settings_for(name, MINIMAL_DOTENV, monkeypatch).model_server_url == models_url, name
+
+
 # --- the app: Reflex in production ----------------------------------------------------------------------------------
 
 
