@@ -60,7 +60,8 @@ FROM ${PYTHON_IMAGE} AS runtime
 ARG NPM_CONFIG_REGISTRY=https://registry.npmjs.org/
 # REFLEX_USE_GRANIAN: Granian serves the backend. uvicorn and gunicorn are installed too (through MLflow and marimo) and
 # would otherwise be chosen: one process with threads. Granian's worker count is GRANIAN_WORKERS, which compose sets
-# beside Redis (Reflex's state must be in Redis once there is more than one worker).
+# beside Redis (Reflex's state must be in Redis once there is more than one worker). MALLOC_ARENA_MAX: two glibc
+# malloc arenas per process, not eight per core (docs/adr/0016-lean-web-workers.md).
 ENV VIRTUAL_ENV=/opt/venv \
     PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
@@ -70,6 +71,7 @@ ENV VIRTUAL_ENV=/opt/venv \
     REFLEX_TELEMETRY_ENABLED=false \
     REFLEX_CHECK_LATEST_VERSION=false \
     REFLEX_USE_GRANIAN=true \
+    MALLOC_ARENA_MAX=2 \
     LITELLM_LOCAL_MODEL_COST_MAP=True \
     LITELLM_TELEMETRY=False \
     MLFLOW_DISABLE_TELEMETRY=true \

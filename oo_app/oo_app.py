@@ -26,6 +26,7 @@ from oo_app.bootstrap import bootstrap
 from oo_app.components.style import BACKGROUND
 from oo_app.first_paint import with_due_tip_page
 from oo_app.ops.logs import configure_logging
+from oo_app.ops.memory import limit_malloc_arenas
 from oo_app.pages.index import index
 from oo_app.pages.settings import settings
 from oo_app.security_headers import with_security_headers
@@ -35,6 +36,7 @@ from oo_app.state.settings import SettingsState
 from oo_app.state.tip import TipState
 from oo_app.tasks.domains import LIFESPAN_TASKS
 
+limit_malloc_arenas()  # before the request threads start: they share two arenas
 configure_logging()  # once per backend process, before anything of the app logs
 bootstrap()
 log = logging.getLogger(__name__)
