@@ -2,9 +2,10 @@
 a model server, and what the embedded local models cost two workers, loaded in each or once per host.
 
 Run on demand after ``source scripts/_env.sh && ensure_bun && export_env && set +eu``:
-``python -m benchmarks.worker_memory [--requests 1000] [--baseline DIR] [--only served,embedded-1,...]``.
-``--baseline DIR`` is an earlier checkout (``git archive <commit> | tar -x -C DIR``): its scenarios run in the same
-call, one after the other with this checkout's, so each figure is printed beside its baseline and as a ratio.
+``python -m benchmarks.worker_memory [--requests 1000] [--baseline DIR ...] [--only served,embedded-1,...]``.
+``--baseline DIR`` is an earlier checkout (``git archive <commit> | tar -x -C DIR``), and may be given once per step
+of a change: their scenarios run in the same call, one after the other with this checkout's, so each figure is
+printed beside its baselines and as a ratio to each.
 
 What runs, on loopback: a fresh PostgreSQL database with a few seeded persons (``benchmarks/load_persons.py``), the
 backend as compose's ``app`` service runs it (``reflex run --env prod --backend-only``, Granian workers, page state
@@ -279,23 +280,25 @@ def ratio(what: str, a: float, b: float) -> str:
     return f"{what}: {a:.0f} / {b:.0f} MB = {a / b:.2f}"
 
 
-def print_ratios(results: list[Figures], baseline: str | None) -> None:
-    here = {row.scenario: row for row in results if row.checkout != baseline}
-    base = {row.scenario: row for row in results if row.checkout == baseline}
+def print_ratios(results: list[Figures], baselines: list[str]) -> None:
+    here = {row.scenario: row for row in results if row.checkout not in baselines}
     print()
-    for name, row in here.items():
-        if name in base:
-            then = base[name]
-            worst, worst_then = max(row.workers_after_rss), max(then.workers_after_rss)
-            print(ratio(f"{name}, this checkout / baseline, a worker's RSS after the requests", worst, worst_then))
-            print(ratio(f"{name}, this checkout / baseline, all processes' PSS", row.total_pss, then.total_pss))
-    for rows in (base, here):
+    for baseline in baselines:
+        base = {row.scenario: row for row in results if row.checkout == baseline}
+        for name, row in here.items():
+            if name in base:
+                then = base[name]
+                worst, worst_then = max(row.workers_after_rss), max(then.workers_after_rss)
+                print(ratio(f"{name}, this checkout / {baseline}, a worker's RSS after them", worst, worst_then))
+                print(ratio(f"{name}, this checkout / {baseline}, all processes' PSS", row.total_pss, then.total_pss))
+    every = [{row.scenario: row for row in results if row.checkout == name} for name in baselines] + [here]
+    for rows in every:
         if "embedded-1" in rows and "embedded-2" in rows:
             one, two = rows["embedded-1"], rows["embedded-2"]
             print(ratio(f"{two.checkout}: two embedded workers / one, PSS", two.total_pss, one.total_pss))
     if "shared-2" in here:
         shared = here["shared-2"]
-        for rows in (base, here):
+        for rows in every:
             for name in ("embedded-2", "embedded-1"):
                 if name in rows:
                     other = rows[name]
@@ -306,7 +309,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--requests", type=int, default=1000, help="requests in the served scenario")
     parser.add_argument("--warm", type=int, default=10, help="requests in the embedded scenarios (models loaded)")
-    parser.add_argument("--baseline", type=Path, default=None, help="an earlier checkout to measure beside this one")
+    parser.add_argument(
+        "--baseline", type=Path, action="append", default=[], help="an earlier checkout to measure beside this one"
+    )
     parser.add_argument("--only", default=",".join(SCENARIOS), help=f"comma-separated, of {', '.join(SCENARIOS)}")
     args = parser.parse_args()
     if "REFLEX_BUN_PATH" not in os.environ:
@@ -317,14 +322,12 @@ def main() -> int:
     if unknown:
         print(f"unknown scenarios {unknown}; choose among {', '.join(SCENARIOS)}")
         return 2
-    checkouts = [ROOT]
-    if args.baseline is not None:
-        baseline = args.baseline.resolve()
+    checkouts = [path.resolve() for path in args.baseline] + [ROOT]
+    for baseline in checkouts[:-1]:
         models = baseline / "data" / "models"
         if not models.exists() and (ROOT / "data" / "models").exists():
             models.parent.mkdir(parents=True, exist_ok=True)
             models.symlink_to(ROOT / "data" / "models")  # the assembled GGUF, not a second copy
-        checkouts.insert(0, baseline)
     results: list[Figures] = []
     print(HEADER, flush=True)
     with fresh_postgres_database() as database_url:
@@ -345,7 +348,7 @@ def main() -> int:
     print(HEADER)
     for row in results:
         print(row_line(row))
-    print_ratios(results, checkouts[0].name if args.baseline is not None else None)
+    print_ratios(results, [checkout.name for checkout in checkouts[:-1]])
     return 0
 
 
