@@ -114,6 +114,7 @@ def get_router() -> BreakingRouter:
     fallbacks = [{alias: [f"{alias}-fallback"]} for alias in aliases if f"{alias}-fallback" in aliases]
     forget_earlier_routers()
     bound_module_level_timeouts(settings.llm_timeout_s)
+    cap_cached_http_clients()
     return BreakingRouter(
         breakers=breakers_for(settings),
         model_list=model_list(aliases),
@@ -163,6 +164,19 @@ def bound_module_level_timeouts(timeout_s: float) -> None:
         client = vars(litellm).get(name)
         if client is not None and getattr(client, "timeout", timeout_s) != timeout_s:
             del vars(litellm)[name]  # rebuilt on next use, with the timeout
+
+
+HTTP_CLIENTS_KEPT = 16
+
+
+def cap_cached_http_clients(kept: int = HTTP_CLIENTS_KEPT) -> None:
+    """Keep at most ``kept`` of LiteLLM's cached HTTP clients (200 by default). It keys them by the running event loop,
+    and the Router's sync calls (the recommender's) each run in a new loop: every call made a client (an httpx pool,
+    its TLS context, a kept-alive connection) that no later call could reuse, so a worker held 200 of them after 200
+    tips (docs/adr/0016-lean-web-workers.md). Evicted clients are closed by LiteLLM after a grace period."""
+    import litellm
+
+    litellm.in_memory_llm_clients_cache.max_size_in_memory = kept
 
 
 def breakers_for(settings: Settings) -> Breakers:
