@@ -49,22 +49,44 @@ NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)  # a Friday; 13:00 in Berlin, th
 DEMO_EMAIL = "demo@example.com"
 
 
-# Tests that share one worker under pytest-xdist whatever their file: those whose server builds the page into the
-# checkout's one `.web/` (the `app_server` fixture), and the check of `reflex.lock/package.json` a build copies back.
+# The page's tests: those whose server builds the page into the checkout's one `.web/` (the `app_server` fixture), and
+# the check of `reflex.lock/package.json` a build copies back. They run in one process, one module after another:
+# ./scripts/test runs them after the others (`--page-tests only`), which share two pytest-xdist workers. In one
+# xdist run with the others, their module servers were set up again between tests and rebuilt `.web/` under a
+# server still serving it (13 failures, none outside them).
 PAGE_GROUP = "page"
 PAGE_MODULES = {"test_frontend_lock.py"}
+PAGE_TESTS = ("with", "without", "only")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--page-tests",
+        choices=PAGE_TESTS,
+        default="with",
+        help="run the page's tests with the others (default), without them, or only them",
+    )
+
+
+def is_page_test(item: pytest.Item) -> bool:
+    return "app_server" in getattr(item, "fixturenames", ()) or item.path.name in PAGE_MODULES
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Under pytest-xdist (``./scripts/test`` runs ``-n 2 --dist loadgroup``): a file's tests run on one worker, so
-    its module fixtures (test_simulation's month, a served hub) are set up once; the tests that build or read the page
-    (:data:`PAGE_GROUP`) run on one worker, one at a time. Everything else is worker-unique already: tmp paths,
-    PostgreSQL databases (a fresh name per test), Redis keys (a prefix per test), servers on free ports."""
+    """``--page-tests without`` / ``only`` deselects the page's tests (:func:`is_page_test`) or all the others. Under
+    pytest-xdist a file's tests run on one worker, so its module fixtures (test_simulation's month, a served hub) are
+    set up once; the page's tests, if any are selected, share one worker (:data:`PAGE_GROUP`). Everything else is
+    worker-unique already: tmp paths, PostgreSQL databases (a fresh name per test), Redis keys (a prefix per test),
+    servers on free ports."""
+    wanted = config.getoption("page_tests", "with")
+    if wanted != "with":
+        page = wanted == "only"
+        config.hook.pytest_deselected(items=[item for item in items if is_page_test(item) != page])
+        items[:] = [item for item in items if is_page_test(item) == page]
     if not config.pluginmanager.hasplugin("xdist"):
         return
     for item in items:
-        page = "app_server" in getattr(item, "fixturenames", ()) or item.path.name in PAGE_MODULES
-        item.add_marker(pytest.mark.xdist_group(PAGE_GROUP if page else item.nodeid.split("::")[0]))
+        item.add_marker(pytest.mark.xdist_group(PAGE_GROUP if is_page_test(item) else item.nodeid.split("::")[0]))
 
 
 def clear_caches() -> None:

@@ -1,5 +1,6 @@
 """How the suite shares its tests among pytest-xdist workers (tests/conftest.py): a file's tests on one worker, and
-every test that builds or reads the page on one worker, whatever its file."""
+every test that builds or reads the page on one worker, whatever its file; ./scripts/test runs the page's tests in a
+run of their own after the others (``--page-tests``)."""
 
 from __future__ import annotations
 
@@ -38,13 +39,35 @@ class Plugins:
 
 
 @dataclass
+class Hooks:
+    deselected: list[Item] = field(default_factory=list)
+
+    def pytest_deselected(self, items: list[Item]) -> None:
+        self.deselected.extend(items)
+
+
+@dataclass
 class Config:
     pluginmanager: Plugins
+    page_tests: str = "with"
+    hook: Hooks = field(default_factory=Hooks)
+
+    def getoption(self, name: str, default: Any = None) -> Any:
+        assert name == "page_tests", name
+        return self.page_tests
 
 
 def grouped(items: list[Item], xdist: bool = True) -> dict[str, str | None]:
     pytest_collection_modifyitems(Config(Plugins(xdist)), items)  # type: ignore[arg-type]
     return {item.nodeid: item.group() for item in items}
+
+
+SUITE = [
+    Item("tests/test_api.py::test_recommend"),
+    Item("tests/test_browser.py::test_the_tip_page", ("app_server", "page")),
+    Item("tests/test_frontend_lock.py::test_the_tracked_package_json_is_what_reflex_writes"),
+    Item("tests/test_jobs.py::test_a_thousand_jobs"),
+]
 
 
 def test_a_files_tests_share_a_worker_and_the_page_tests_share_one() -> None:
@@ -74,6 +97,23 @@ def test_without_xdist_no_test_is_grouped() -> None:
     }
 
 
-def test_the_suite_runs_on_workers_grouped_so() -> None:
+def selected(page_tests: str) -> tuple[list[str], list[str]]:
+    """The node ids ``--page-tests page_tests`` keeps and those it deselects, of :data:`SUITE`."""
+    items, config = list(SUITE), Config(Plugins(xdist=False), page_tests)
+    pytest_collection_modifyitems(config, items)  # type: ignore[arg-type]
+    return [item.nodeid for item in items], [item.nodeid for item in config.hook.deselected]
+
+
+def test_the_page_tests_run_apart_or_with_the_others() -> None:
+    ids = [item.nodeid for item in SUITE]
+    page, others = [ids[1], ids[2]], [ids[0], ids[3]]
+    assert selected("with") == (ids, [])
+    assert selected("without") == (others, page)
+    assert selected("only") == (page, others)
+
+
+def test_the_suite_runs_the_others_on_workers_then_the_page_tests_in_one_process() -> None:
     script = (Path(__file__).parents[1] / "scripts" / "test").read_text()
-    assert '-n "${OO_TEST_WORKERS:-2}" --dist loadgroup' in script, "./scripts/test shares the tests by group"
+    assert '-n "$workers" --dist loadgroup --page-tests without "$@"' in script, "the others share the workers"
+    assert 'python -m pytest --page-tests only "$@"' in script, "the page's tests run in one process"
+    assert 'workers="${OO_TEST_WORKERS:-2}"' in script
