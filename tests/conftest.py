@@ -12,6 +12,7 @@ import os
 import shutil
 import traceback
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -49,22 +50,25 @@ NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)  # a Friday; 13:00 in Berlin, th
 DEMO_EMAIL = "demo@example.com"
 
 
-# The page's tests: those whose server builds the page into the checkout's one `.web/` (the `app_server` fixture), and
-# the check of `reflex.lock/package.json` a build copies back. They run in one process, one module after another:
-# ./scripts/test runs them after the others (`--page-tests only`), which share two pytest-xdist workers. In one
-# xdist run with the others, their module servers were set up again between tests and rebuilt `.web/` under a
-# server still serving it (13 failures, none outside them).
+# The tests that run in one process: the page's (their server builds the page into the checkout's one `.web/`: the
+# `app_server` fixture; and the check of `reflex.lock/package.json` a build copies back), and tests that share their
+# node id with another (schemathesis collects one item per API operation, all named alike; pytest-xdist's group
+# scheduling keys its work by node id and ran one of 32). ./scripts/test runs them after the others
+# (`--one-process-tests only`), which share two pytest-xdist workers. In one xdist run with the others, the page's
+# module servers were set up again between tests and rebuilt `.web/` under a server still serving it (13 failures,
+# none outside them).
 PAGE_GROUP = "page"
 PAGE_MODULES = {"test_frontend_lock.py"}
-PAGE_TESTS = ("with", "without", "only")
+ONE_PROCESS_TESTS = ("with", "without", "only")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
-        "--page-tests",
-        choices=PAGE_TESTS,
+        "--one-process-tests",
+        choices=ONE_PROCESS_TESTS,
         default="with",
-        help="run the page's tests with the others (default), without them, or only them",
+        help="run the tests that need one process (the page's, and those sharing a node id) with the others "
+        "(default), without them, or only them",
     )
 
 
@@ -73,16 +77,18 @@ def is_page_test(item: pytest.Item) -> bool:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """``--page-tests without`` / ``only`` deselects the page's tests (:func:`is_page_test`) or all the others. Under
-    pytest-xdist a file's tests run on one worker, so its module fixtures (test_simulation's month, a served hub) are
-    set up once; the page's tests, if any are selected, share one worker (:data:`PAGE_GROUP`). Everything else is
-    worker-unique already: tmp paths, PostgreSQL databases (a fresh name per test), Redis keys (a prefix per test),
-    servers on free ports."""
-    wanted = config.getoption("page_tests", "with")
+    """``--one-process-tests without`` / ``only`` deselects the tests that need one process (the page's tests, and
+    those sharing a node id) or all the others. Under pytest-xdist a file's tests run on one worker, so its module
+    fixtures (test_simulation's month, a served hub) are set up once; the page's tests, if any are selected, share one
+    worker (:data:`PAGE_GROUP`). Everything else is worker-unique already: tmp paths, PostgreSQL databases (a fresh
+    name per test), Redis keys (a prefix per test), servers on free ports."""
+    wanted = config.getoption("one_process_tests", "with")
     if wanted != "with":
-        page = wanted == "only"
-        config.hook.pytest_deselected(items=[item for item in items if is_page_test(item) != page])
-        items[:] = [item for item in items if is_page_test(item) == page]
+        ids = Counter(item.nodeid for item in items)
+        apart = {id(item) for item in items if is_page_test(item) or ids[item.nodeid] > 1}
+        only = wanted == "only"
+        config.hook.pytest_deselected(items=[item for item in items if (id(item) in apart) != only])
+        items[:] = [item for item in items if (id(item) in apart) == only]
     if not config.pluginmanager.hasplugin("xdist"):
         return
     for item in items:

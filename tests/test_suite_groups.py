@@ -1,6 +1,6 @@
 """How the suite shares its tests among pytest-xdist workers (tests/conftest.py): a file's tests on one worker, and
 every test that builds or reads the page on one worker, whatever its file; ./scripts/test runs the page's tests in a
-run of their own after the others (``--page-tests``)."""
+run of their own after the others, with the tests that share a node id (``--one-process-tests``)."""
 
 from __future__ import annotations
 
@@ -49,12 +49,12 @@ class Hooks:
 @dataclass
 class Config:
     pluginmanager: Plugins
-    page_tests: str = "with"
+    one_process_tests: str = "with"
     hook: Hooks = field(default_factory=Hooks)
 
     def getoption(self, name: str, default: Any = None) -> Any:
-        assert name == "page_tests", name
-        return self.page_tests
+        assert name == "one_process_tests", name
+        return self.one_process_tests
 
 
 def grouped(items: list[Item], xdist: bool = True) -> dict[str, str | None]:
@@ -67,6 +67,8 @@ SUITE = [
     Item("tests/test_browser.py::test_the_tip_page", ("app_server", "page")),
     Item("tests/test_frontend_lock.py::test_the_tracked_package_json_is_what_reflex_writes"),
     Item("tests/test_jobs.py::test_a_thousand_jobs"),
+    Item("tests/test_schemathesis.py::test_no_request_gets_a_server_error"),  # one item per API operation, alike
+    Item("tests/test_schemathesis.py::test_no_request_gets_a_server_error"),
 ]
 
 
@@ -97,16 +99,16 @@ def test_without_xdist_no_test_is_grouped() -> None:
     }
 
 
-def selected(page_tests: str) -> tuple[list[str], list[str]]:
-    """The node ids ``--page-tests page_tests`` keeps and those it deselects, of :data:`SUITE`."""
-    items, config = list(SUITE), Config(Plugins(xdist=False), page_tests)
+def selected(one_process_tests: str) -> tuple[list[str], list[str]]:
+    """The node ids ``--one-process-tests`` keeps and those it deselects, of :data:`SUITE`."""
+    items, config = list(SUITE), Config(Plugins(xdist=False), one_process_tests)
     pytest_collection_modifyitems(config, items)  # type: ignore[arg-type]
     return [item.nodeid for item in items], [item.nodeid for item in config.hook.deselected]
 
 
-def test_the_page_tests_run_apart_or_with_the_others() -> None:
+def test_the_page_tests_and_the_tests_sharing_a_node_id_run_apart_or_with_the_others() -> None:
     ids = [item.nodeid for item in SUITE]
-    page, others = [ids[1], ids[2]], [ids[0], ids[3]]
+    page, others = [ids[1], ids[2], ids[4], ids[5]], [ids[0], ids[3]]
     assert selected("with") == (ids, [])
     assert selected("without") == (others, page)
     assert selected("only") == (page, others)
@@ -114,6 +116,6 @@ def test_the_page_tests_run_apart_or_with_the_others() -> None:
 
 def test_the_suite_runs_the_others_on_workers_then_the_page_tests_in_one_process() -> None:
     script = (Path(__file__).parents[1] / "scripts" / "test").read_text()
-    assert '-n "$workers" --dist loadgroup --page-tests without "$@"' in script, "the others share the workers"
-    assert 'python -m pytest --page-tests only "$@"' in script, "the page's tests run in one process"
+    assert '-n "$workers" --dist loadgroup --one-process-tests without "$@"' in script, "the others share the workers"
+    assert 'python -m pytest --one-process-tests only "$@"' in script, "the page's tests run in one process"
     assert 'workers="${OO_TEST_WORKERS:-2}"' in script
