@@ -61,12 +61,14 @@ def provide_open_tasks(provider: OpenTasksProvider | None) -> None:
 
 
 def open_tasks_of(session: Session, user_id: int) -> tuple[OpenTask, ...]:
-    """The person's open tasks from the wired provider (empty when none is wired or it fails: never raises).
-    Held in memory only: nothing here stores them."""
+    """The person's open tasks from the wired provider (empty when none is wired or it fails; a database error is
+    raised). Held in memory only: nothing here stores them."""
     if _open_tasks_provider is None:
         return ()
     try:
         return tuple(_open_tasks_provider(user_id, session))
+    except sa.exc.SQLAlchemyError:
+        raise  # the database failed, not the provider: the caller answers (503 while it is down)
     except Exception as error:
         log.warning("open tasks of person #%s unavailable (%s)", user_id, type(error).__name__)
         return ()
@@ -85,12 +87,14 @@ def provide_busy(provider: BusyProvider | None) -> None:
 
 
 def busy_of(session: Session, user_id: int) -> tuple[BusyInterval, ...]:
-    """The person's busy intervals of the next hours from the wired provider (empty when none is wired or it fails:
-    never raises). Held in memory only. The provider checks the ``calendar`` consent."""
+    """The person's busy intervals of the next hours from the wired provider (empty when none is wired or it fails;
+    a database error is raised). Held in memory only. The provider checks the ``calendar`` consent."""
     if _busy_provider is None:
         return ()
     try:
         return tuple(_busy_provider(user_id, session))
+    except sa.exc.SQLAlchemyError:
+        raise  # the database failed, not the provider: the caller answers (503 while it is down)
     except Exception as error:
         log.warning("busy times of person #%s unavailable (%s)", user_id, type(error).__name__)
         return ()
@@ -128,11 +132,13 @@ def provide_prior(provider: PriorProvider | None) -> None:
 
 def prior_of(session: Session) -> tuple[tuple[str, float, float], ...]:
     """The population prior from the wired provider, as ``(key, alpha, beta)`` (empty when none is wired or it
-    fails: never raises)."""
+    fails; a database error is raised)."""
     if _prior_provider is None:
         return ()
     try:
         return tuple((str(key), float(alpha), float(beta)) for key, (alpha, beta) in _prior_provider(session).items())
+    except sa.exc.SQLAlchemyError:
+        raise  # the database failed, not the provider: the caller answers (503 while it is down)
     except Exception as error:
         log.warning("population prior unavailable (%s)", type(error).__name__)
         return ()

@@ -115,6 +115,10 @@ def is_unavailable(error: BaseException) -> bool:
     so that the same request may succeed later; False for a bug or a constraint the request broke."""
     if isinstance(error, sa.exc.TimeoutError):  # no pooled connection came free in time
         return True
+    if isinstance(error, sa.exc.PendingRollbackError):
+        # "Can't reconnect until invalid transaction is rolled back": the connection died under this transaction
+        # earlier (code 8s2b); any other pending rollback is a bug.
+        return error.code == "8s2b"
     if not isinstance(error, sa.exc.DBAPIError):
         return False
     if error.connection_invalidated:  # the dialect saw the connection die under the statement

@@ -11,6 +11,7 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
+from agents import runner
 from agents.registry import registry
 from agents.runner import run_due
 from oo_app.db import is_unavailable
@@ -179,6 +180,38 @@ def test_a_database_failure_while_learning_from_a_reaction_reaches_the_caller_as
     session.rollback()
     assert session.get(Tip, tip.id).reaction is None, "the reaction was not half-written"
     assert not session.exec(select(AgentRun).where(AgentRun.status == "error")).all(), "no agent failure recorded"
+
+
+@pytest.mark.parametrize("provide", ["provide_prior", "provide_busy", "provide_open_tasks"])
+def test_a_connection_lost_in_a_provider_reaches_the_caller_not_an_empty_answer(
+    session: Session, demo_user: User, monkeypatch: pytest.MonkeyPatch, provide: str
+) -> None:
+    """A provider's own failure (Todoist, a calendar) gives an empty answer; the database's failure under it must not:
+    swallowed, the next statement of the request raised PendingRollbackError, a 500 where the outage is a 503."""
+    lost = sa.exc.OperationalError("SELECT", {}, ConnectionError("server closed the connection"), True)
+
+    def provider(*_args: object) -> None:
+        raise lost
+
+    read = {"provide_prior": "prior_of", "provide_busy": "busy_of", "provide_open_tasks": "open_tasks_of"}[provide]
+    monkeypatch.setattr(f"agents.runner._{provide.removeprefix('provide_')}_provider", provider)
+    args = (session,) if read == "prior_of" else (session, demo_user.id)
+    with pytest.raises(sa.exc.OperationalError) as raised:
+        getattr(runner, read)(*args)
+    assert raised.value is lost
+
+    def failing(*_args: object) -> None:
+        raise RuntimeError("the calendar server answered 502")
+
+    monkeypatch.setattr(f"agents.runner._{provide.removeprefix('provide_')}_provider", failing)
+    assert getattr(runner, read)(*args) == (), "a provider's own failure is an empty answer"
+
+
+def test_a_transaction_whose_connection_died_is_the_database_unavailable_and_other_pending_rollbacks_are_bugs() -> None:
+    assert is_unavailable(
+        sa.exc.PendingRollbackError("Can't reconnect until invalid transaction is rolled back", code="8s2b")
+    )
+    assert not is_unavailable(sa.exc.PendingRollbackError("rolled back due to a previous exception", code="7s2a"))
 
 
 def test_scheduler_round_writes_outputs_and_a_fresher_tip_replaces_the_shown_one(
