@@ -27,7 +27,7 @@ from oo_app.models import User
 from oo_app.recommender import recommend
 from oo_app.recommender.orchestrator import freshest_outputs
 from oo_app.settings import ROOT, get_settings
-from tests.conftest import NOW
+from tests.conftest import NOW, service_missing
 from tests.fakes.ollama import PinnedOllama, Reply
 from tests.test_llm_production import COMPOSE_OLLAMA, GROUNDED, TIP_MODEL, documented_aliases
 
@@ -256,7 +256,7 @@ def shared_redis(ollama: PinnedOllama) -> Iterator[str]:
     try:
         client.ping()
     except redis.RedisError as error:
-        pytest.skip(f"Redis at {REDIS_URL} is unreachable: {error}")
+        service_missing(f"Redis at {REDIS_URL} is unreachable: {error}")
     yield REDIS_URL
     aliases = documented_aliases("ollama_chat/", COMPOSE_OLLAMA, ollama.base_url)
     for alias, deployments in aliases.items():
@@ -264,6 +264,22 @@ def shared_redis(ollama: PinnedOllama) -> Iterator[str]:
             key = KEY_PREFIX + deployment_id(alias, params)
             client.delete(key, f"{key}:probe")
     client.close()
+
+
+def other_worker(script: str, argument: object) -> dict:
+    """What ``script``, run as another worker (a fresh interpreter of this checkout) with ``argument`` as JSON,
+    printed last, as JSON."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+    other = subprocess.run(
+        [sys.executable, "-c", script, json.dumps(argument)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=180,
+        check=False,
+    )
+    assert other.returncode == 0, other.stderr[-3000:]
+    return json.loads(other.stdout.strip().splitlines()[-1])
 
 
 OTHER_WORKER = """
@@ -295,18 +311,8 @@ def test_a_breaker_opened_by_one_worker_is_open_for_another(
     ollama.reset(Reply(content=json.dumps(GROUNDED)))  # up again: only a call that ignored the breaker would reach it
     asked = len(ollama.requests_to("/api/chat"))
 
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
-    other = subprocess.run(
-        [sys.executable, "-c", OTHER_WORKER, json.dumps(ASK)],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=180,
-        check=False,
-    )
+    seen = other_worker(OTHER_WORKER, ASK)
 
-    assert other.returncode == 0, other.stderr[-3000:]
-    seen = json.loads(other.stdout.strip().splitlines()[-1])
     assert seen["before"][TIP_GENERATOR][MODEL]["state"] == OPEN, seen
     assert len(ollama.requests_to("/api/chat")) == asked, "the other worker did not ask the model server"
     assert seen["answered"] == COMPOSER_MODEL

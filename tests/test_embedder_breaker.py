@@ -8,25 +8,27 @@ stand-in on loopback (tests/fakes/ollama.py) and the machine's Redis for the bre
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from collections.abc import Callable, Iterator
 
 import pytest
-import redis
 
 from oo_app.health import health_report
 from oo_app.llm.aliases import EMBEDDER
-from oo_app.llm.breaker import CLOSED, HALF_OPEN, KEY_PREFIX, OPEN, deployment_id
+from oo_app.llm.breaker import CLOSED, HALF_OPEN, OPEN
 from oo_app.llm.router import embed, get_router
 from oo_app.recommender.dedup import repeat_of
-from oo_app.settings import ROOT, get_settings
+from oo_app.settings import get_settings
 from tests.fakes.ollama import EMBEDDING_DIMENSIONS, PinnedOllama, Reply
-from tests.test_breaker import COOLDOWN_S, LONG_COOLDOWN_S, TIMEOUT_S, wait_until
+from tests.test_breaker import (  # noqa: F401  (shared_redis: a fixture these tests use)
+    COOLDOWN_S,
+    LONG_COOLDOWN_S,
+    TIMEOUT_S,
+    other_worker,
+    shared_redis,
+    wait_until,
+)
 from tests.test_llm_production import COMPOSE_OLLAMA, documented_aliases
 
-REDIS_URL = os.environ.get("OO_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 EMBED_MODEL = "ollama/all-minilm"
 TEXTS = ["Close one open task before you open a new one.", "Water the plants."]
 
@@ -179,23 +181,6 @@ def test_a_failed_embedder_probe_opens_the_breaker_again(ollama: PinnedOllama, o
 # --- shared through Redis ---------------------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def shared_redis(ollama: PinnedOllama) -> Iterator[str]:
-    """The machine's Redis, the stand-in's breaker keys deleted after the test."""
-    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2)
-    try:
-        client.ping()
-    except redis.RedisError as error:
-        pytest.skip(f"Redis at {REDIS_URL} is unreachable: {error}")
-    yield REDIS_URL
-    aliases = documented_aliases("ollama_chat/", COMPOSE_OLLAMA, ollama.base_url)
-    for alias, deployments in aliases.items():
-        for params in deployments:
-            key = KEY_PREFIX + deployment_id(alias, params)
-            client.delete(key, f"{key}:probe")
-    client.close()
-
-
 OTHER_WORKER = """
 import json, sys
 from oo_app.bootstrap import bootstrap
@@ -215,25 +200,17 @@ print(json.dumps({"before": before["breakers"], "failed": failed}))
 
 
 def test_an_embedder_breaker_opened_by_one_worker_is_open_for_another(
-    ollama: PinnedOllama, on_ollama: Callable[..., dict], shared_redis: str
+    ollama: PinnedOllama,
+    on_ollama: Callable[..., dict],
+    shared_redis: str,  # noqa: F811
 ) -> None:
     on_ollama(OO_REDIS_URL=shared_redis)
     ollama.reset(embed_reply=Reply(status=500))
     embed_fails()
     ollama.reset()  # up again: only a call that ignored the breaker would reach it
 
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
-    other = subprocess.run(
-        [sys.executable, "-c", OTHER_WORKER, json.dumps(TEXTS)],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=180,
-        check=False,
-    )
+    seen = other_worker(OTHER_WORKER, TEXTS)
 
-    assert other.returncode == 0, other.stderr[-3000:]
-    seen = json.loads(other.stdout.strip().splitlines()[-1])
     assert seen["before"][EMBEDDER][EMBED_MODEL]["state"] == OPEN, seen
     assert seen["failed"] is not None, "the other worker's embedding failed at once"
     assert embeddings_asked(ollama) == 0, "the other worker did not ask the embedding server"
