@@ -245,6 +245,12 @@ class Settings(BaseSettings):
     )
     llm_timeout_s: float = 10.0
     llm_retries: int = 1
+    llm_count_tokens_locally: bool = Field(
+        default=False,
+        description="Let LiteLLM count a call's tokens itself when the model server reports none (tiktoken's "
+        "cl100k_base, 25 MB per worker). Off: Ollama and OpenAI-compatible servers report their counts; a server "
+        "that reports none records 0.",
+    )
     llm_cooldown_s: float = Field(
         default=30.0,
         ge=0,

@@ -1,7 +1,8 @@
 """A web worker imports only what serving needs (issue 19): the app's modules, its start-up and the tips it writes load
 neither pandas, plotly, mlflow, marimo, scikit-learn nor the local models' torch and llama.cpp, unless the
 configuration uses them (tracing loads mlflow; the embedded models load torch and llama.cpp, in the model process
-when there is one). Each probe runs in a fresh interpreter: this test process has loaded everything already."""
+when there is one), and serving tips from a model server loads no tiktoken encoding. Each probe runs in a fresh
+interpreter: this test process has loaded everything already."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from typing import Any
 import pytest
 
 from oo_app.settings import ROOT
-from tests.fakes.ollama import FakeOllama, Reply
+from tests.fakes.ollama import FakeOllama, Reply, count_tokens, prompt_eval_count
 
 HEAVY = ("pandas", "plotly", "mlflow", "marimo", "sklearn", "scipy", "torch", "sentence_transformers", "llama_cpp")
 OLLAMA_TIP = {"text": "Close one open task before you open a new one.", "kind": "todo"}
@@ -51,7 +52,17 @@ for _ in range(2):
         writers.append(tip.model)
         react(session, person, tip.id, "done")
 drain_all(120)
-print(json.dumps({"writers": writers, "heavy": sorted(m for m in HEAVY if m in sys.modules)}))
+from sqlmodel import select
+from oo_app.models import Tip
+with session_scope() as session:
+    counts = [[t.model, t.prompt_tokens, t.completion_tokens] for t in session.exec(select(Tip))]
+registry = sys.modules.get("tiktoken.registry")
+print(json.dumps({
+    "writers": writers,
+    "heavy": sorted(m for m in HEAVY if m in sys.modules),
+    "encodings": sorted(getattr(registry, "ENCODINGS", {})),
+    "counts": counts,
+}))
 """
 
 
@@ -91,12 +102,37 @@ def test_importing_the_web_app_loads_nothing_heavy(tmp_path: Path) -> None:
     assert found["heavy"] == [], f"importing the app loaded {found['heavy']}"
 
 
-def test_a_worker_serving_tips_from_a_model_server_loads_nothing_heavy(ollama: FakeOllama, tmp_path: Path) -> None:
-    """The aliases on Ollama (the stand-in): the hosted embedder's sense classifier is fitted on the first tip, in a
-    child process (scikit-learn brings scipy and pandas, about 200 MB)."""
+@pytest.fixture(scope="module")
+def served_from_ollama(ollama: FakeOllama, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """What a worker with its aliases on Ollama (the stand-in) held after serving tips."""
     from benchmarks.load import ollama_aliases
 
-    found = probe(SERVE_TIPS, {"OO_LLM_ALIASES": json.dumps(ollama_aliases(ollama.base_url))}, tmp_path)
+    workdir = tmp_path_factory.mktemp("served")
+    return probe(SERVE_TIPS, {"OO_LLM_ALIASES": json.dumps(ollama_aliases(ollama.base_url))}, workdir)
+
+
+def test_a_worker_serving_tips_from_a_model_server_loads_nothing_heavy(
+    ollama: FakeOllama, served_from_ollama: dict[str, Any]
+) -> None:
+    """The hosted embedder's sense classifier is fitted on the first tip, in a child process (scikit-learn brings
+    scipy and pandas, about 200 MB)."""
+    found = served_from_ollama
     assert found["heavy"] == [], f"serving tips loaded {found['heavy']}"
     assert len(found["writers"]) == 2
     assert ollama.requests_to("/api/chat"), "the tips went to the model server"
+
+
+def test_a_worker_serving_tips_from_ollama_loads_no_tokenizer_and_records_ollamas_counts(
+    ollama: FakeOllama, served_from_ollama: dict[str, Any]
+) -> None:
+    """Ollama reports each call's tokens; LiteLLM's ``ollama_chat/`` counted them again with tiktoken's cl100k_base
+    (25 MB per worker) unless ``OO_LLM_COUNT_TOKENS_LOCALLY`` is off, its default (docs/adr/0016-lean-web-workers.md).
+    The stand-in counts words, not tiktoken tokens, so a tip's counts equal to the stand-in's came from the server."""
+    found = served_from_ollama
+    assert found["encodings"] == [], f"serving tips loaded the tiktoken encodings {found['encodings']}"
+    reported = {prompt_eval_count(seen.body["messages"]) for seen in ollama.requests_to("/api/chat")}
+    by_ollama = [(prompt, completion) for model, prompt, completion in found["counts"] if model.startswith("ollama")]
+    assert by_ollama, f"no tip was written by Ollama: {found['counts']}"
+    for prompt, completion in by_ollama:
+        assert prompt in reported, f"a tip recorded {prompt} prompt tokens; Ollama reported one of {sorted(reported)}"
+        assert completion == count_tokens(json.dumps(OLLAMA_TIP)), "the completion's tokens are Ollama's eval_count"

@@ -53,7 +53,7 @@ class TipResult:
     text: str
     model: str
     latency_s: float
-    prompt_tokens: int  # the rendered orchestrator prompt (LiteLLM's token counter)
+    prompt_tokens: int  # the rendered orchestrator prompt (LiteLLM's default encoding, cl100k_base)
     model_prompt_tokens: int  # what the model reported for the call (all its samples); 0 when it reports none
     completion_tokens: int
     by_model: bool  # the alias's own answer passed every guardrail (else the composer wrote it)
@@ -138,11 +138,19 @@ def _models(policy: Policy) -> list[str]:
     return [str(deployment.get("model")) for deployment in deployments]
 
 
+def prompt_tokens(prompt: str) -> int:
+    """``prompt``'s tokens in LiteLLM's default encoding (cl100k_base), what ``litellm.token_counter(text=...)``
+    counts, read from the encoding itself: the Router turns LiteLLM's counter off unless
+    ``OO_LLM_COUNT_TOKENS_LOCALLY`` (docs/adr/0016-lean-web-workers.md), and the bench compares prompts whatever the
+    server reports."""
+    import litellm
+
+    return len(litellm.encoding.encode(prompt, disallowed_special=()))
+
+
 def bench_policy(policy: Policy, moments: Iterable[Moment]) -> PolicyBench:
     """Write and judge one tip per moment with ``policy`` (after one untimed warm-up call); each persona's earlier tips
     are its recent tips."""
-    import litellm
-
     bench = PolicyBench(policy=policy, models=_models(policy))
     moments = list(moments)
     if moments:  # warm-up, untimed: loading a local model or opening a connection is not a tip's latency
@@ -166,7 +174,7 @@ def bench_policy(policy: Policy, moments: Iterable[Moment]) -> PolicyBench:
                 text=written.draft.text,
                 model=written.model,
                 latency_s=latency,
-                prompt_tokens=litellm.token_counter(text=prompt),
+                prompt_tokens=prompt_tokens(prompt),
                 model_prompt_tokens=written.prompt_tokens,
                 completion_tokens=written.completion_tokens,
                 by_model=written.model != COMPOSER_MODEL or bench.models == [COMPOSER_MODEL],

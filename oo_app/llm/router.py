@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from oo_app.llm.aliases import EMBEDDER
 from oo_app.llm.breaker import CLOSED, Breakers, Reading, RedisStore, deployment_id, in_process, store_for
+from oo_app.llm.token_counts import configure_token_counting
 from oo_app.settings import Settings, get_settings
 
 if TYPE_CHECKING:
@@ -115,6 +116,7 @@ def get_router() -> BreakingRouter:
     forget_earlier_routers()
     bound_module_level_timeouts(settings.llm_timeout_s)
     cap_cached_http_clients()
+    configure_token_counting(settings.llm_count_tokens_locally)
     return BreakingRouter(
         breakers=breakers_for(settings),
         model_list=model_list(aliases),

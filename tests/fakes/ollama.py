@@ -70,8 +70,15 @@ def embedding(text: str, dimensions: int = EMBEDDING_DIMENSIONS) -> list[float]:
     return [x / norm for x in vector]
 
 
-def _tokens(text: str) -> int:
+def count_tokens(text: str) -> int:
+    """The stand-in's token count of ``text`` (words and punctuation), what it reports as Ollama's
+    ``prompt_eval_count`` and ``eval_count``: not tiktoken's count, so a count taken from it is told apart."""
     return max(1, len(re.findall(r"\w+|[^\w\s]", text)))
+
+
+def prompt_eval_count(messages: list[Any]) -> int:
+    """The ``prompt_eval_count`` the stand-in reports for a chat of ``messages``."""
+    return sum(count_tokens(str(m.get("content", ""))) for m in messages if isinstance(m, dict))
 
 
 def _now() -> str:
@@ -224,7 +231,7 @@ class _Handler(BaseHTTPRequestHandler):
         if reply.status != 200:
             self._send_json(reply.status, {"error": reply.error})
             return
-        prompt_tokens = sum(_tokens(str(m.get("content", ""))) for m in messages if isinstance(m, dict))
+        prompt_tokens = prompt_eval_count(messages)
         stats = {
             "done_reason": "stop",
             "done": True,
@@ -232,7 +239,7 @@ class _Handler(BaseHTTPRequestHandler):
             "load_duration": 1_000_000,
             "prompt_eval_count": prompt_tokens,
             "prompt_eval_duration": 100_000_000,
-            "eval_count": _tokens(reply.content),
+            "eval_count": count_tokens(reply.content),
             "eval_duration": 150_000_000,
         }
         if body.get("stream", True) is False:
@@ -270,7 +277,7 @@ class _Handler(BaseHTTPRequestHandler):
                 "embeddings": [embedding(text) for text in texts],
                 "total_duration": 14_000_000,
                 "load_duration": 1_000_000,
-                "prompt_eval_count": sum(_tokens(text) for text in texts),
+                "prompt_eval_count": sum(count_tokens(text) for text in texts),
             },
         )
 
