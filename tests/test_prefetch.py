@@ -4,17 +4,18 @@ that successor at once, while it is fresh; until then it is invisible everywhere
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, func, select
+from sqlmodel import Session, col, func, select
 
+from agents.rewards import GENERIC, LEARNER
 from oo_app.api import api
 from oo_app.hub import overview as overview_queries
 from oo_app.models import AgentOutput, Tip, User
-from oo_app.recommender import current_tip, mark_shown, next_tip, prefetch, react, replacement_tip
+from oo_app.recommender import current_tip, feedback, mark_shown, next_tip, prefetch, react, replacement_tip
 from oo_app.recommender.feedback import TIP_SHELF_LIFE, latest_tip
 from oo_app.recommender.orchestrator import recent_tip_texts
 from tests.auth_helpers import sign_in
@@ -160,3 +161,97 @@ def test_a_tip_written_ahead_is_not_taken_once_the_same_words_were_shown_meanwhi
 
     assert following.id != waiting.id
     assert following.text != waiting.text
+
+
+# --- the learner and the reaction's path ---------------------------------------------------------------------------
+
+
+def _learned_from(session: Session, answered: Tip) -> AgentOutput | None:
+    """The learner's output computed for the reaction to ``answered``, if it was."""
+    session.expire_all()
+    query = select(AgentOutput).where(
+        AgentOutput.agent_id == LEARNER, col(AgentOutput.job_key).endswith(f"+tip{answered.id}")
+    )
+    return session.exec(query).first()
+
+
+def _answers_to(output: AgentOutput, lead: str | None) -> int:
+    return int(output.data.get("seen", {}).get(lead or GENERIC, {}).get("reactions", 0))
+
+
+def _lead_other_than(lead: str | None) -> str:
+    return "momentum" if lead != "momentum" else "focus-area"
+
+
+def test_the_learner_reads_a_reaction_off_its_path_before_the_tip_after_next_is_written(
+    session: Session, demo_user: User, ahead: None
+) -> None:
+    shown = _show(session, demo_user)
+    waiting = prefetch.waiting_successor(session, shown.id)
+    waiting.lead_agent = _lead_other_than(shown.lead_agent)  # its "why this tip?" does not count this answer
+    session.add(waiting)
+    session.commit()
+    later = datetime.now(UTC)  # the jobs write on the wall clock: the tip after next reads the newest learner output
+
+    answered = react(session, demo_user, shown.id, "done", later)
+    following = mark_shown(session, next_tip(session, demo_user, answered, later), later)
+    assert following.id == waiting.id
+    assert _learned_from(session, answered) is None, "not on the reaction's path"
+    session.commit()
+    assert prefetch.drain(timeout=60)
+
+    learned = _learned_from(session, answered)
+    assert learned is not None, "read once the reaction was committed"
+    assert _answers_to(learned, shown.lead_agent) >= 1
+    after_next = prefetch.waiting_successor(session, following.id)
+    assert after_next is not None
+    assert learned.id in {source["output_id"] for source in after_next.sources}, "the tip after next reads it"
+
+
+def test_a_tip_taken_with_the_answered_tips_lead_counts_the_answer_in_its_why(
+    session: Session, demo_user: User, ahead: None
+) -> None:
+    shown = _show(session, demo_user)
+    waiting = prefetch.waiting_successor(session, shown.id)
+    waiting.lead_agent = shown.lead_agent
+    session.add(waiting)
+    session.commit()
+    later = NOW + timedelta(minutes=1)
+
+    answered = react(session, demo_user, shown.id, "done", later)
+    following = next_tip(session, demo_user, answered, later)
+
+    assert following.id == waiting.id
+    learned = _learned_from(session, answered)
+    assert learned is not None, "read on the reaction's path"
+    assert _answers_to(learned, shown.lead_agent) >= 1
+    session.commit()
+    assert prefetch.drain(timeout=60)
+    runs = select(func.count()).where(AgentOutput.agent_id == LEARNER, col(AgentOutput.job_key) == learned.job_key)
+    assert session.exec(runs).one() == 1, "and read once only"
+
+
+def test_a_next_tip_written_on_the_reactions_path_reads_the_reaction(
+    session: Session, demo_user: User, ahead: None
+) -> None:
+    shown = mark_shown(session, current_tip(session, demo_user, NOW), NOW)
+    session.flush()  # nothing written ahead yet: the reaction's path writes the next tip
+
+    answered = react(session, demo_user, shown.id, "done", NOW + timedelta(seconds=2))
+    following = next_tip(session, demo_user, answered, NOW + timedelta(seconds=2))
+
+    assert following.follows is None
+    learned = _learned_from(session, answered)
+    assert learned is not None
+    assert learned.id in {source["output_id"] for source in following.sources}
+
+
+def test_the_learner_after_a_reaction_writes_nothing_for_a_person_deleted_meanwhile(
+    session: Session, demo_user: User, engine: Engine, ahead: None
+) -> None:
+    shown = _show(session, demo_user)
+    outputs = session.exec(select(func.count()).select_from(AgentOutput)).one()
+
+    feedback._learning_job(engine, demo_user.id + 1000, shown.id, NOW)  # no such person (any more)
+
+    assert session.exec(select(func.count()).select_from(AgentOutput)).one() == outputs

@@ -5,26 +5,36 @@ A snoozed tip is held until the person's next morning, or the free time after th
 comes first (``snoozed_until``, see :func:`~oo_app.recommender.timing.snooze_until`): no push reaches them before it,
 and then web push brings it back. An open page gets no new tip while the person is in a meeting or about to go into
 one (:func:`replacement_tip`, :func:`~oo_app.recommender.timing.free_to_read`), as web push times its tips.
-A reaction recomputes the learner agent at once (:func:`learn_from`): the next tip already reads it.
+A reaction recomputes the learner agent (:func:`learn_from`) before the next tip written reads it: at once when tips
+are not written ahead, or when the reaction's own next tip is written inline; otherwise on the write-ahead thread once
+the reaction is committed, before the successor of the next shown tip is written. The tip taken from those written
+ahead was written before the reaction, so the reaction never waits on the learner.
 """
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, func, select
 
 from agents.eligibility import eligible_agents
+from agents.rewards import GENERIC, LEARNER
 from agents.runner import busy_of, compute_output
+from oo_app.db import session_scope
+from oo_app.erasure import PersonGone, forget_late_work, unless_gone
 from oo_app.errors import Conflict, InvalidInput, NotFound
 from oo_app.models import AgentOutput, Event, Reaction, Tip, User
 from oo_app.recommender import policies, prefetch
-from oo_app.recommender.learning import LEARNER
 from oo_app.recommender.orchestrator import is_waiting
 from oo_app.recommender.service import recommend
 from oo_app.recommender.timing import free_to_read, snooze_until, timing_params
 from oo_app.settings import get_settings
+
+log = logging.getLogger(__name__)
 
 TIP_SHELF_LIFE = timedelta(hours=1)  # an unanswered tip older than this gives way to a fresh one
 
@@ -48,7 +58,10 @@ def next_tip(session: Session, user: User, answered: Tip | None, now: datetime |
     now = now or datetime.now(UTC)
     ahead = prefetch.take_waiting(session, user, answered, TIP_SHELF_LIFE, now) if answered is not None else None
     if ahead is not None:
+        if (ahead.lead_agent or GENERIC) == (answered.lead_agent or GENERIC):
+            learn_now(session, user)  # its "why this tip?" counts the answers to tips like it, this one's included
         return ahead
+    learn_now(session, user)  # the tip written here reads the reaction it follows
     quick = policies.without_waiting(session) if get_settings().prepare_next_tip else None
     return recommend(session, user, now, policy=quick)
 
@@ -123,7 +136,10 @@ def react(session: Session, user: User, tip_id: int, reaction: str, now: datetim
     session.add(tip)
     session.add(Event(user_id=user.id, type=kind.event_type, at=now, payload={"tip_id": tip.id}))
     session.flush()
-    learn_from(session, user, tip, now)
+    if get_settings().prepare_next_tip:
+        _learn_after_commit(session, user, tip, now)
+    else:
+        learn_from(session, user, tip, now)
     return tip
 
 
@@ -132,6 +148,45 @@ def learn_from(session: Session, user: User, tip: Tip, now: datetime) -> None:
     learner = next((agent for agent in eligible_agents(session, user.id, now) if agent.manifest.id == LEARNER), None)
     if learner is not None:
         compute_output(session, user, learner, now, fresh_data=f"tip{tip.id}")
+
+
+_LEARNING = "oo.learning"  # session.info: the reaction (tip, moment) the learner has yet to read, until commit
+
+
+def _learn_after_commit(session: Session, user: User, tip: Tip, now: datetime) -> None:
+    """Leave the learner to the write-ahead thread once ``session`` commits, unless :func:`learn_now` runs it first."""
+    session.info[_LEARNING] = (tip.id, now)
+    engine, user_id = session.get_bind(), user.id
+
+    def submit(committed: Session) -> None:
+        pending = committed.info.pop(_LEARNING, None)
+        if pending is not None:
+            prefetch.submit_in_order(_learning_job, engine, user_id, *pending)
+
+    event.listen(session, "after_commit", submit, once=True)
+
+
+def learn_now(session: Session, user: User) -> None:
+    """Recompute the learner now with the reaction of this transaction it has yet to read, if any."""
+    pending = session.info.pop(_LEARNING, None)
+    if pending is not None:
+        tip_id, now = pending
+        learn_from(session, user, session.get(Tip, tip_id), now)
+
+
+def _learning_job(engine: Engine, user_id: int, tip_id: int, now: datetime) -> None:
+    try:
+        with session_scope(engine) as session:
+            user, tip = session.get(User, user_id), session.get(Tip, tip_id)
+            if user is None or tip is None:
+                return  # deleted meanwhile
+            with unless_gone(session, user_id):
+                learn_from(session, user, tip, now)
+    except PersonGone:
+        log.info("the learner did not read tip %s: its person %s was deleted meanwhile", tip_id, user_id)
+        forget_late_work(engine, user_id)
+    except Exception:
+        log.exception("the learner could not read the reaction to tip %s; the next round of agents will", tip_id)
 
 
 def refresh_tips(session: Session, user_ids: set[int], now: datetime | None = None) -> list[Tip]:

@@ -21,8 +21,10 @@ leaves the reaction path to write the next tip itself.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from concurrent.futures import Future
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import event
@@ -132,6 +134,11 @@ def _job(engine: Engine, shown_id: int) -> None:
 def submit(engine: Engine, shown_id: int) -> Future[None]:
     """Write the successor of tip ``shown_id`` of the database behind ``engine``, in the background."""
     return _jobs.submit(_job, engine, shown_id)
+
+
+def submit_in_order(job: Callable[..., None], *args: Any) -> Future[None]:
+    """Run ``job(*args)`` on the write-ahead thread: before the tips written ahead that are submitted after it."""
+    return _jobs.submit(job, *args)
 
 
 def drain(timeout: float | None = None) -> bool:
