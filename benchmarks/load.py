@@ -57,6 +57,7 @@ from benchmarks.load_persons import (  # noqa: E402
     seed_persons,
     stored_reactions,
     tips_by_writer,
+    tips_written_ahead,
 )
 from benchmarks.pyspy import Profile, print_profile, recording, summarize  # noqa: E402
 from oo_app import db  # noqa: E402
@@ -125,6 +126,7 @@ class LoadReport:
     mismatches: dict[int, dict[str, list[tuple[int, str]]]]  # persons whose stored reactions are not what they sent
     duplicate_reactions: list[int]
     tips_by_writer: Counter[str]
+    tips_written_ahead: Counter[str]
     server_warnings: Counter[str]
     load_generator_notes: list[str]
     settled_s: float = 0.0
@@ -324,6 +326,7 @@ def run_load(
         },
         duplicate_reactions=sorted(tip for tip, count in answered.items() if count > 1),
         tips_by_writer=tips_by_writer(database_url, started),
+        tips_written_ahead=tips_written_ahead(database_url, started),
         server_warnings=warnings,
         load_generator_notes=[line for line in output.splitlines() if "CPU usage" in line][:5],
         settled_s=settled_s,
@@ -414,6 +417,7 @@ def print_report(report: LoadReport) -> None:
             f"answer {pairs['unconfirmed']}, stored {pairs['stored']}"
         )
     print(f"tips written during the run, by writer: {dict(report.tips_by_writer)}")
+    print(f"tips written during the run, written ahead or not: {dict(report.tips_written_ahead)}")
     for note in report.load_generator_notes:
         print(f"load generator: {note}")
     for kind, count in report.server_warnings.items():

@@ -126,3 +126,22 @@ def tips_by_writer(database_url: str, since: datetime) -> Counter[str]:
     finally:
         engine.dispose()
     return Counter(models)
+
+
+def tips_written_ahead(database_url: str, since: datetime) -> Counter[str]:
+    """The tips written during the run by how they reached the screen: ``taken`` (written ahead, then shown after a
+    reaction), ``never shown`` (written ahead, not taken: the person answered before it was ready, or it went stale),
+    ``written when asked`` (shown without being written ahead: a reaction that found none ready, the API, a page
+    opened)."""
+    engine = db.make_engine(database_url)
+    try:
+        with Session(engine) as session:
+            rows = session.exec(
+                select(Tip.follows, Tip.shown_at).where(Tip.created_at >= since, col(Tip.shadow).is_(False))
+            ).all()
+    finally:
+        engine.dispose()
+    return Counter(
+        ("taken" if shown is not None else "never shown") if follows is not None else "written when asked"
+        for follows, shown in rows
+    )
