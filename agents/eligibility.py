@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from agents.base import Agent
@@ -42,21 +43,29 @@ def _slots(row: Context) -> list[WeeklySlot]:
         return []
 
 
+# Every tip and every agent run asks these: built once, their values bound at each call (building a statement costs
+# SQLAlchemy more CPU than running it).
+_USER_ID = sa.bindparam("user_id")
+_PREFERRED_ZONE = select(UserPreference.value).where(
+    UserPreference.user_id == _USER_ID, UserPreference.scope == ZONE_SCOPE, UserPreference.key == ZONE_KEY
+)
+_ACCOUNT_ZONE = select(User.tz).where(User.id == _USER_ID)
+_CONTEXTS = select(Context).where(Context.user_id == _USER_ID).order_by(col(Context.id))
+_GRANTED = select(Consent.key).where(Consent.user_id == _USER_ID, Consent.granted == True)  # noqa: E712
+_SWITCHES = select(UserPreference).where(UserPreference.user_id == _USER_ID, UserPreference.key == ENABLED_KEY)
+
+
 def person_zone(session: Session, user_id: int) -> str:
     """The person's time zone name: the time-of-day ``tz`` preference when there is one, else the account's."""
-    preferred = session.exec(
-        select(UserPreference.value).where(
-            UserPreference.user_id == user_id, UserPreference.scope == ZONE_SCOPE, UserPreference.key == ZONE_KEY
-        )
-    ).first()
+    preferred = session.exec(_PREFERRED_ZONE, params={"user_id": user_id}).first()
     if isinstance(preferred, str) and preferred:
         return preferred
-    return session.exec(select(User.tz).where(User.id == user_id)).first() or "UTC"
+    return session.exec(_ACCOUNT_ZONE, params={"user_id": user_id}).first() or "UTC"
 
 
 def context_in_effect(session: Session, user_id: int, now: datetime | None = None) -> InEffect | None:
     """The person's context in effect at ``now`` (default: now): hand choice or schedule; None when there is none."""
-    rows = list(session.exec(select(Context).where(Context.user_id == user_id).order_by(col(Context.id))))
+    rows = list(session.exec(_CONTEXTS, params={"user_id": user_id}))
     if not rows:
         return None
     chosen = next((row.name for row in rows if row.active), None)
@@ -79,16 +88,8 @@ def context_in_effect(session: Session, user_id: int, now: datetime | None = Non
 
 
 def eligible_agents(session: Session, user_id: int, now: datetime | None = None) -> list[Agent]:
-    granted = set(
-        session.exec(select(Consent.key).where(Consent.user_id == user_id, Consent.granted == True))  # noqa: E712
-    )
-    disabled = {
-        pref.scope
-        for pref in session.exec(
-            select(UserPreference).where(UserPreference.user_id == user_id, UserPreference.key == ENABLED_KEY)
-        )
-        if pref.value is False
-    }
+    granted = set(session.exec(_GRANTED, params={"user_id": user_id}))
+    disabled = {pref.scope for pref in session.exec(_SWITCHES, params={"user_id": user_id}) if pref.value is False}
     context = context_in_effect(session, user_id, now)
     kind = context.kind if context is not None else None
     return [

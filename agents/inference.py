@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, select
 
@@ -80,15 +81,18 @@ def infer_all(history: UserHistory) -> dict[str, dict[str, Any]]:
     return {agent_id: run_inference(agent.manifest, history) for agent_id, agent in registry().items()}
 
 
+# Every agent run reads them: built once, their values bound at each call (building a statement costs SQLAlchemy more
+# CPU than running it).
+_IN_SCOPE = select(UserPreference).where(
+    UserPreference.user_id == sa.bindparam("user_id"), UserPreference.scope == sa.bindparam("scope")
+)
+_OWN_IN_SCOPE = _IN_SCOPE.where(UserPreference.source == PrefSource.user)
+
+
 def save_inferred(session: Session, user_id: int, scope: str, values: Mapping[str, Any]) -> dict[str, Any]:
     """Store inferred values under ``scope``; rows the person set themselves (source ``user``) stay untouched, and
     their values are returned (what :func:`effective_params` reads, without reading them again)."""
-    existing = {
-        pref.key: pref
-        for pref in session.exec(
-            select(UserPreference).where(UserPreference.user_id == user_id, UserPreference.scope == scope)
-        )
-    }
+    existing = {pref.key: pref for pref in session.exec(_IN_SCOPE, params={"user_id": user_id, "scope": scope})}
     for key, value in values.items():
         pref = existing.get(key)
         if pref is None:
@@ -119,13 +123,7 @@ def upsert_inferred(session: Session, user_id: int, scope: str, key: str, value:
 
 def own_values(session: Session, user_id: int, scope: str) -> dict[str, Any]:
     """The values the person set themselves under ``scope`` (source ``user``), by key; reads only."""
-    rows = session.exec(
-        select(UserPreference).where(
-            UserPreference.user_id == user_id,
-            UserPreference.scope == scope,
-            UserPreference.source == PrefSource.user,
-        )
-    )
+    rows = session.exec(_OWN_IN_SCOPE, params={"user_id": user_id, "scope": scope})
     return {pref.key: pref.value for pref in rows}
 
 

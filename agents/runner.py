@@ -144,6 +144,20 @@ def prior_of(session: Session) -> tuple[tuple[str, float, float], ...]:
         return ()
 
 
+_TIP_OUTCOMES = (
+    select(Tip.reacted_at, Tip.lead_agent, Tip.kind, Tip.reaction, Tip.context)
+    .where(
+        Tip.user_id == sa.bindparam("user_id"),
+        Tip.shadow == False,  # noqa: E712
+        col(Tip.reaction).is_not(None),
+        col(Tip.reacted_at).is_not(None),
+        col(Tip.reacted_at) >= sa.bindparam("since"),
+        col(Tip.reacted_at) <= sa.bindparam("now"),
+    )
+    .order_by(col(Tip.reacted_at), col(Tip.id))
+)
+
+
 def tip_outcomes_of(session: Session, user_id: int, now: datetime) -> tuple[TipOutcome, ...]:
     """How the person answered their shown (non-shadow) tips of the last :data:`HISTORY_DAYS` up to ``now``, oldest
     first (a tip counts at its reaction)."""
@@ -151,18 +165,7 @@ def tip_outcomes_of(session: Session, user_id: int, now: datetime) -> tuple[TipO
     if read is not None:
         return read
     since = now - timedelta(days=HISTORY_DAYS)
-    rows = session.exec(
-        select(Tip.reacted_at, Tip.lead_agent, Tip.kind, Tip.reaction, Tip.context)
-        .where(
-            Tip.user_id == user_id,
-            Tip.shadow == False,  # noqa: E712
-            col(Tip.reaction).is_not(None),
-            col(Tip.reacted_at).is_not(None),
-            col(Tip.reacted_at) >= since,
-            col(Tip.reacted_at) <= now,
-        )
-        .order_by(col(Tip.reacted_at), col(Tip.id))
-    ).all()
+    rows = session.exec(_TIP_OUTCOMES, params={"user_id": user_id, "since": since, "now": now}).all()
     return tuple(TipOutcome(at, lead, str(kind), str(reaction), context) for at, lead, kind, reaction, context in rows)
 
 
@@ -307,13 +310,21 @@ def job_key(user_id: int, agent: Agent, now: datetime) -> str:
     return f"{user_id}:{agent.manifest.id}@{agent.manifest.version}:{slot}"
 
 
+# Statements every reaction and tip runs, built once with their values bound at each call: building a statement
+# costs SQLAlchemy more CPU than running it.
+_LATEST_OUTPUT = (
+    select(AgentOutput)
+    .where(AgentOutput.user_id == sa.bindparam("user_id"), AgentOutput.agent_id == sa.bindparam("agent_id"))
+    .order_by(col(AgentOutput.computed_at).desc(), col(AgentOutput.id).desc())
+    .limit(1)
+)
+_THIS_SLOT = select(AgentOutput).where(
+    AgentOutput.user_id == sa.bindparam("user_id"), AgentOutput.job_key == sa.bindparam("job_key")
+)
+
+
 def latest_output(session: Session, user_id: int, agent_id: str) -> AgentOutput | None:
-    return session.exec(
-        select(AgentOutput)
-        .where(AgentOutput.user_id == user_id, AgentOutput.agent_id == agent_id)
-        .order_by(col(AgentOutput.computed_at).desc(), col(AgentOutput.id).desc())
-        .limit(1)
-    ).first()
+    return session.exec(_LATEST_OUTPUT, params={"user_id": user_id, "agent_id": agent_id}).first()
 
 
 def is_due(session: Session, user_id: int, agent: Agent, now: datetime) -> bool:
@@ -344,8 +355,8 @@ def compute_output(
     now = now or datetime.now(UTC)
     manifest = agent.manifest
     key = job_key(user.id, agent, now) + (f"+{fresh_data}" if fresh_data else "")
-    this_slot = select(AgentOutput).where(AgentOutput.user_id == user.id, AgentOutput.job_key == key)
-    existing = session.exec(this_slot).first()
+    slot = {"user_id": user.id, "job_key": key}
+    existing = session.exec(_THIS_SLOT, params=slot).first()
     if existing is not None:
         return existing
     started = time.perf_counter()
@@ -382,7 +393,7 @@ def compute_output(
             raise PersonGone(user.id) from None
         # Another worker wrote this slot first: its output is the one.
         log.info("output %s already written by another worker", key)
-        return session.exec(this_slot).one()
+        return session.exec(_THIS_SLOT, params=slot).one()
     except sa.exc.SQLAlchemyError:
         # The database failed, not the agent: the transaction is gone, so nothing can be recorded in it; the caller
         # answers (503 while the database is down) and the slot is computed again later.

@@ -38,15 +38,25 @@ log = logging.getLogger(__name__)
 
 TIP_SHELF_LIFE = timedelta(hours=1)  # an unanswered tip older than this gives way to a fresh one
 
+# The statements of the hot paths (every reaction, every live check of an open page) are built once, their values
+# bound at each call: building a statement costs SQLAlchemy more CPU than running it (benchmarks/react_path.py).
+_LATEST_TIP = (
+    select(Tip)
+    .where(Tip.user_id == sa.bindparam("user_id"), Tip.shadow == False, sa.not_(is_waiting()))  # noqa: E712
+    .order_by(col(Tip.created_at).desc(), col(Tip.id).desc())
+    .limit(1)
+)
+_TIPS = Tip.__table__.c
+# (An update's parameters may not be named as its columns.)
+_OWNED = (_TIPS.id == sa.bindparam("the_tip"), _TIPS.user_id == sa.bindparam("its_person"), _TIPS.shadow == False)  # noqa: E712
+_OWNED_TIP = select(Tip).where(*_OWNED)
+# A no-op update: it takes the tip's write lock (PostgreSQL: the row; SQLite: the database).
+_HOLD_TIP = sa.update(Tip.__table__).where(*_OWNED).values(reaction=_TIPS.reaction)
+
 
 def latest_tip(session: Session, user_id: int) -> Tip | None:
     """The person's newest tip, shadows and tips still waiting to follow another (:mod:`.prefetch`) aside."""
-    return session.exec(
-        select(Tip)
-        .where(Tip.user_id == user_id, Tip.shadow == False, sa.not_(is_waiting()))  # noqa: E712
-        .order_by(col(Tip.created_at).desc(), col(Tip.id).desc())
-        .limit(1)
-    ).first()
+    return session.exec(_LATEST_TIP, params={"user_id": user_id}).first()
 
 
 def next_tip(session: Session, user: User, answered: Tip | None, now: datetime | None = None) -> Tip:
@@ -117,15 +127,15 @@ def react(session: Session, user: User, tip_id: int, reaction: str, now: datetim
         raise InvalidInput(
             f"unknown reaction {reaction!r}; use one of {', '.join(r.value for r in Reaction)}"
         ) from None
-    owned = (col(Tip.id) == tip_id, col(Tip.user_id) == user.id, col(Tip.shadow) == False)  # noqa: E712
-    tip = session.exec(select(Tip).where(*owned)).first()
+    owned = {"the_tip": tip_id, "its_person": user.id}
+    tip = session.exec(_OWNED_TIP, params=owned).first()
     if tip is None:
         raise NotFound(f"no tip {tip_id} for this person")
     if tip.reaction is None:
         # Two answers at once (a double tap, two devices, the page and a notification) serialize on the tip's row: a
-        # no-op update takes its write lock (PostgreSQL: the row; SQLite: the database), and the second answer then
-        # reads the first one's reaction and is refused below.
-        session.exec(sa.update(Tip).where(*owned).values(reaction=Tip.reaction))
+        # no-op update takes its write lock, and the second answer then reads the first one's reaction and is refused
+        # below.
+        session.execute(_HOLD_TIP, owned)
         session.refresh(tip)
     if tip.reaction is not None:
         raise Conflict(f"tip {tip_id} was already answered ({tip.reaction})")

@@ -99,18 +99,23 @@ def _freshest_outputs(session: Session, user: User, now: datetime) -> list[Agent
     return outputs
 
 
+# The statements every tip runs are built once, their values bound at each call: building a statement costs
+# SQLAlchemy more CPU than running it (benchmarks/react_path.py).
+_UNEXPIRED = (
+    select(AgentOutput)
+    .where(
+        AgentOutput.user_id == sa.bindparam("user_id"),
+        col(AgentOutput.agent_id).in_(sa.bindparam("agent_ids", expanding=True)),
+        AgentOutput.expires_at > sa.bindparam("now"),
+    )
+    .order_by(col(AgentOutput.computed_at).desc(), col(AgentOutput.id).desc())
+)
+
+
 def newest_unexpired(session: Session, user_id: int, agent_ids: list[str], now: datetime) -> dict[str, AgentOutput]:
     """The newest output (by ``computed_at``, then id) not expired at ``now`` of each of ``agent_ids`` that has one,
     in one query."""
-    rows = session.exec(
-        select(AgentOutput)
-        .where(
-            AgentOutput.user_id == user_id,
-            col(AgentOutput.agent_id).in_(agent_ids),
-            AgentOutput.expires_at > now,
-        )
-        .order_by(col(AgentOutput.computed_at).desc(), col(AgentOutput.id).desc())
-    ).all()
+    rows = session.exec(_UNEXPIRED, params={"user_id": user_id, "agent_ids": agent_ids, "now": now}).all()
     newest: dict[str, AgentOutput] = {}
     for row in rows:
         newest.setdefault(row.agent_id, row)
@@ -129,37 +134,35 @@ def is_waiting() -> sa.ColumnElement[bool]:
     return sa.and_(col(Tip.follows).is_not(None), col(Tip.shown_at).is_(None))
 
 
-def _shown_tips(user_id: int, before: int | None) -> Any:
-    query = select(Tip).where(Tip.user_id == user_id, Tip.shadow == False, sa.not_(is_waiting()))  # noqa: E712
-    return query if before is None else query.where(Tip.id < before)
+def _shown_tips(before: bool) -> Any:
+    """A person's shown tips, newest first (``user_id``, ``limit``), those older than tip ``before`` when asked."""
+    query = select(Tip).where(Tip.user_id == sa.bindparam("user_id"), Tip.shadow == False, sa.not_(is_waiting()))  # noqa: E712
+    if before:
+        query = query.where(Tip.id < sa.bindparam("before"))
+    return query.order_by(col(Tip.created_at).desc(), col(Tip.id).desc()).limit(sa.bindparam("limit"))
+
+
+_RECENT_TEXTS = {before: _shown_tips(before).with_only_columns(Tip.text) for before in (False, True)}
+_GOOD_TIPS = {
+    before: _shown_tips(before).where(col(Tip.reaction).in_(sorted(ACCEPTING_REACTIONS))) for before in (False, True)
+}
+_SNIPPETS = select(AgentOutput.id, AgentOutput.snippet).where(
+    AgentOutput.user_id == sa.bindparam("user_id"), col(AgentOutput.id).in_(sa.bindparam("ids", expanding=True))
+)
 
 
 def recent_tip_texts(session: Session, user_id: int, limit: int = RECENT_TIPS, before: int | None = None) -> list[str]:
     """The texts of the person's latest shown tips, newest first (those older than tip ``before`` when given)."""
-    query = _shown_tips(user_id, before).with_only_columns(Tip.text)
-    return list(session.exec(query.order_by(col(Tip.created_at).desc(), col(Tip.id).desc()).limit(limit)))
+    bound = {"user_id": user_id, "limit": limit, "before": before}
+    return list(session.exec(_RECENT_TEXTS[before is not None], params=bound))
 
 
 def good_examples(session: Session, user_id: int, limit: int = 2, before: int | None = None) -> list[dict[str, str]]:
     """The person's latest done or liked tips with the snippet lines they were written from (while those exist)."""
-    tips = session.exec(
-        _shown_tips(user_id, before)
-        .where(col(Tip.reaction).in_(sorted(ACCEPTING_REACTIONS)))
-        .order_by(col(Tip.created_at).desc(), col(Tip.id).desc())
-        .limit(limit * 3)
-    ).all()
-    ids = {source["output_id"] for tip in tips for source in tip.sources}
-    snippets = (
-        dict(
-            session.exec(
-                select(AgentOutput.id, AgentOutput.snippet).where(
-                    AgentOutput.user_id == user_id, col(AgentOutput.id).in_(ids)
-                )
-            ).all()
-        )
-        if ids
-        else {}
-    )
+    bound = {"user_id": user_id, "limit": limit * 3, "before": before}
+    tips = session.exec(_GOOD_TIPS[before is not None], params=bound).all()
+    ids = sorted({source["output_id"] for tip in tips for source in tip.sources})
+    snippets = dict(session.exec(_SNIPPETS, params={"user_id": user_id, "ids": ids}).all()) if ids else {}
     examples: list[dict[str, str]] = []
     for tip in tips:
         by_agent = {s["agent_id"]: snippets[s["output_id"]] for s in tip.sources if s["output_id"] in snippets}
@@ -241,16 +244,17 @@ def write_tip(prompt: str, facts: dict[str, Any], alias: str = TIP_GENERATOR) ->
     return Written(draft=compose(facts), model=COMPOSER_MODEL)
 
 
+_OWN_TASTES = select(UserPreference.value).where(
+    UserPreference.user_id == sa.bindparam("user_id"),
+    UserPreference.scope == LEARNER,
+    UserPreference.key == TASTES,
+    UserPreference.source == PrefSource.user,
+)
+
+
 def own_tastes(session: Session, user_id: int) -> dict[str, Any] | None:
     """The ``tastes`` the person set by hand on /settings (they replace the learned ones), or None."""
-    return session.exec(
-        select(UserPreference.value).where(
-            UserPreference.user_id == user_id,
-            UserPreference.scope == LEARNER,
-            UserPreference.key == TASTES,
-            UserPreference.source == PrefSource.user,
-        )
-    ).first()
+    return session.exec(_OWN_TASTES, params={"user_id": user_id}).first()
 
 
 def choose_lead(

@@ -46,8 +46,13 @@ def builtin_incumbent() -> Policy:
     )
 
 
+# Every tip reads them: built once (building a statement costs SQLAlchemy more CPU than running it).
+_INCUMBENT = select(Policy).where(Policy.role == PolicyRole.incumbent)
+_SHADOWS = select(Policy).where(Policy.role == PolicyRole.shadow).order_by(Policy.name)
+
+
 def incumbent(session: Session) -> Policy:
-    stored = session.exec(select(Policy).where(Policy.role == PolicyRole.incumbent)).first()
+    stored = session.exec(_INCUMBENT).first()
     return stored or builtin_incumbent()
 
 
@@ -62,7 +67,7 @@ def without_waiting(session: Session) -> Policy | None:
 
 
 def shadow_policies(session: Session) -> list[Policy]:
-    return list(session.exec(select(Policy).where(Policy.role == PolicyRole.shadow).order_by(Policy.name)))
+    return list(session.exec(_SHADOWS))
 
 
 def all_policies(session: Session) -> list[Policy]:

@@ -48,8 +48,15 @@ log = logging.getLogger(__name__)
 _jobs = BackgroundJobs("prefetch")
 
 
+# Built once, values bound at each call (every reaction runs them): see oo_app/recommender/feedback.py.
+_SUCCESSOR = select(Tip).where(Tip.follows == sa.bindparam("shown_id"))
+_NEWEST_NEWS = select(func.max(AgentOutput.computed_at)).where(
+    AgentOutput.user_id == sa.bindparam("user_id"), AgentOutput.agent_id != LEARNER
+)
+
+
 def waiting_successor(session: Session, shown_id: int) -> Tip | None:
-    return session.exec(select(Tip).where(Tip.follows == shown_id)).first()
+    return session.exec(_SUCCESSOR, params={"shown_id": shown_id}).first()
 
 
 def write_ahead(session: Session, shown_id: int, now: datetime | None = None) -> Tip | None:
@@ -96,9 +103,7 @@ def take_waiting(
         log.info("tip %s written ahead repeats a tip shown since; a new one is written", tip.id)
         return None
     # The learner's output after the reaction being answered is not news that stales it: the tip after next reads it.
-    newest_output = session.exec(
-        select(func.max(AgentOutput.computed_at)).where(AgentOutput.user_id == user.id, AgentOutput.agent_id != LEARNER)
-    ).one()
+    newest_output = session.exec(_NEWEST_NEWS, params={"user_id": user.id}).one()
     if newest_output is not None and newest_output > tip.created_at:
         return None  # written before the agents' latest news
     metrics.tip_served(tip.model, tip.policy, 0.0)

@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from agents.base import ASSUMED
@@ -265,17 +266,19 @@ def why(lead: str | None, facts: Facts, model: str, learned: str | None = None, 
     return Why(because(lead, facts, tip), learned or "", written_by(model))
 
 
+# Every tip shown reads it: built once, its values bound at each call.
+_FACTS = select(AgentOutput.agent_id, AgentOutput.data).where(
+    AgentOutput.user_id == sa.bindparam("user_id"), col(AgentOutput.id).in_(sa.bindparam("ids", expanding=True))
+)
+
+
 def facts_of(session: Session, tip: Tip) -> dict[str, dict[str, Any]]:
     """The data of the agent outputs ``tip`` was written from, by agent id (those deleted since are left out)."""
     ids = [source.get("output_id") for source in tip.sources]
     ids = [output_id for output_id in ids if isinstance(output_id, int)]
     if not ids:
         return {}
-    rows = session.exec(
-        select(AgentOutput.agent_id, AgentOutput.data).where(
-            AgentOutput.user_id == tip.user_id, col(AgentOutput.id).in_(ids)
-        )
-    ).all()
+    rows = session.exec(_FACTS, params={"user_id": tip.user_id, "ids": ids}).all()
     return {agent_id: dict(data or {}) for agent_id, data in rows}
 
 
