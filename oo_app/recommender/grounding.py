@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from functools import lru_cache
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 MONTHS = (
@@ -129,5 +130,12 @@ def is_grounded(tip: str, facts: Iterable[str]) -> bool:
 
 def links_in(text: str) -> list[str]:
     """The URLs, web addresses, domain names, email addresses and IP addresses in ``text`` (empty when none)."""
+    return list(_links(text))
+
+
+@lru_cache(maxsize=4096)
+def _links(text: str) -> tuple[str, ...]:
+    # Cached: every tip checks each of the composer's candidates, and most of their texts (the generic tips, the
+    # rules' sentences over unchanged facts) are the same from one tip to the next.
     found = (match.group() for pattern in (_SCHEME, _DOMAIN, _IPV4) for match in pattern.finditer(text))
-    return list(dict.fromkeys(link.rstrip(".,;:!?)") for link in found))
+    return tuple(dict.fromkeys(link.rstrip(".,;:!?)") for link in found))
