@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import timedelta
 
 import pytest
 from sqlmodel import Session
 
 from oo_app.llm.aliases import COMPOSER_MODEL, TIP_GENERATOR
 from oo_app.models import User
-from oo_app.recommender import orchestrator, recommend
-from oo_app.recommender.orchestrator import _ask_model, composer_alone, write_tip
+from oo_app.recommender import orchestrator, recommend, service
+from oo_app.recommender.orchestrator import _ask_model, composer_alone, composer_only, write_tip
 from oo_app.recommender.prompts import SignalLine, facts_of
 from tests.conftest import NOW
 
@@ -53,3 +54,19 @@ def test_tracing_or_a_model_in_the_alias_keeps_the_router(configure: Callable[..
     assert not composer_alone(TIP_GENERATOR)
     configure(OO_LLM_ALIASES=json.dumps({"tip-generator": [{"model": COMPOSER_MODEL}]}))
     assert composer_alone(TIP_GENERATOR)
+
+
+def test_the_persons_good_tips_are_read_as_examples_only_for_a_model(
+    session: Session, demo_user: User, configure: Callable[..., None], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    read: list[int] = []
+    monkeypatch.setattr(service, "good_examples", lambda _session, user_id: read.append(user_id) or [])
+    recommend(session, demo_user, NOW)
+    assert read == [], "the composer reads none: not asked"
+    model_first = {"tip-generator": [{"model": "ollama_chat/llama3.2"}, {"model": COMPOSER_MODEL}]}
+    configure(OO_LLM_ALIASES=json.dumps(model_first))
+    assert not composer_only(TIP_GENERATOR)
+    # The model's answer does not matter here: the composer stands in for it.
+    monkeypatch.setattr(orchestrator, "write_tip", lambda _prompt, facts, _alias: orchestrator._composed(facts))
+    recommend(session, demo_user, NOW + timedelta(minutes=1))
+    assert read == [demo_user.id], "a model is given the person's good tips as examples"

@@ -214,14 +214,18 @@ def _ask_model(prompt: str, facts: dict[str, Any], alias: str) -> Written:
     )
 
 
+def composer_only(alias: str) -> bool:
+    """Whether the composer alone answers ``alias`` (``OO_TIP_WRITER=rules``, or a table that says so)."""
+    deployments = get_settings().alias_table.get(alias) or []
+    return [params.get("model") for params in deployments] == [COMPOSER_MODEL]
+
+
 def composer_alone(alias: str) -> bool:
-    """Whether the composer alone answers ``alias`` (``OO_TIP_WRITER=rules``, or a table that says so) and tracing is
-    off: then it writes in this thread, without the LiteLLM Router's round (a fresh event loop per call, deployment
-    selection, logging and cost objects: four fifths of a composer tip's CPU under load, README's "Load."). The tip is
-    the same; with tracing on the Router is kept, whose MLflow autolog records the LLM span of every tip."""
-    settings = get_settings()
-    deployments = settings.alias_table.get(alias) or []
-    return not settings.tracing_enabled and [params.get("model") for params in deployments] == [COMPOSER_MODEL]
+    """Whether the composer alone answers ``alias`` and tracing is off: then it writes in this thread, without the
+    LiteLLM Router's round (a fresh event loop per call, deployment selection, logging and cost objects: four fifths
+    of a composer tip's CPU under load, README's "Load."). The tip is the same; with tracing on the Router is kept,
+    whose MLflow autolog records the LLM span of every tip."""
+    return not get_settings().tracing_enabled and composer_only(alias)
 
 
 def _composed(facts: dict[str, Any]) -> Written:

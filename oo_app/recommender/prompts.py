@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from string import Template
 from typing import Any
@@ -37,7 +37,10 @@ class SignalLine:
 
 
 @cache
+@lru_cache(maxsize=64)
 def template(version: str) -> Template:
+    """The prompt of ``version``, read once per process: a version's file never changes (a changed prompt is a new
+    version), and every tip renders one."""
     path = PROMPTS_DIR / f"{version}.txt"
     if not path.is_file():
         raise KeyError(f"no prompt version {version!r} in {PROMPTS_DIR}")

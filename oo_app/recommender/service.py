@@ -19,6 +19,7 @@ from oo_app.ops import metrics
 from oo_app.recommender import limits, shadow
 from oo_app.recommender.orchestrator import (
     Inputs,
+    composer_only,
     freshest_outputs,
     generate,
     good_examples,
@@ -56,7 +57,8 @@ def recommend(
     inputs = Inputs(
         outputs=freshest_outputs(session, user, now),
         recent=recent_tip_texts(session, user.id),
-        examples=good_examples(session, user.id),
+        # The person's good tips are examples for a model; the composer reads none.
+        examples=[] if composer_only(policy.alias) else good_examples(session, user.id),
         context=context_in_effect(session, user.id, now),
         transient=transient,
     )
