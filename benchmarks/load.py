@@ -173,6 +173,11 @@ def server_env(plan: LoadPlan, secret_key: str, metrics_dir: Path, ollama_url: s
         "OO_SCHEDULER_ENABLED": "true",
         "OO_SCHEDULER_INTERVAL_S": str(plan.scheduler_interval_s),
         "OO_LOG_LEVEL": "WARNING",
+        # The persons act every 2-5 s, several times what the default limit lets a person have (12 in a row, then 6 a
+        # minute): raised above their pace, so that every reaction writes its next tip and the load measures serving,
+        # not the limit's resting page (tests/test_limits.py holds the limit).
+        "OO_TIP_RATE_PER_MINUTE": "40",
+        "OO_TIP_BURST": "40",
     }
     if ollama_url is not None:
         env["OO_LLM_ALIASES"] = json.dumps(ollama_aliases(ollama_url))
