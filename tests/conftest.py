@@ -12,7 +12,6 @@ import os
 import shutil
 import traceback
 import uuid
-from collections import Counter
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,6 +29,7 @@ from oo_app.demo import seed_demo
 from oo_app.llm.router import get_router
 from oo_app.models import Consent, User
 from oo_app.recommender.learning import forget_priors
+from tests.suite_groups import pytest_addoption, pytest_collection_modifyitems  # noqa: F401 (hooks of this conftest)
 
 pytest_plugins = ["tests.browser_fixtures"]  # the server, Chromium and signed-in contexts of the browser tests
 
@@ -48,51 +48,6 @@ bootstrap()  # the suite wires the LLM router as the app, the CLI, the worker an
 PG_ADMIN_URL = os.environ.get("OO_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)  # a Friday; 13:00 in Berlin, the demo person's zone
 DEMO_EMAIL = "demo@example.com"
-
-
-# The tests that run in one process: the page's (their server builds the page into the checkout's one `.web/`: the
-# `app_server` fixture; and the check of `reflex.lock/package.json` a build copies back), and tests that share their
-# node id with another (schemathesis collects one item per API operation, all named alike; pytest-xdist's group
-# scheduling keys its work by node id and ran one of 32). ./scripts/test runs them after the others
-# (`--one-process-tests only`), which share two pytest-xdist workers. In one xdist run with the others, the page's
-# module servers were set up again between tests and rebuilt `.web/` under a server still serving it (13 failures,
-# none outside them).
-PAGE_GROUP = "page"
-PAGE_MODULES = {"test_frontend_lock.py"}
-ONE_PROCESS_TESTS = ("with", "without", "only")
-
-
-def pytest_addoption(parser: pytest.Parser) -> None:
-    parser.addoption(
-        "--one-process-tests",
-        choices=ONE_PROCESS_TESTS,
-        default="with",
-        help="run the tests that need one process (the page's, and those sharing a node id) with the others "
-        "(default), without them, or only them",
-    )
-
-
-def is_page_test(item: pytest.Item) -> bool:
-    return "app_server" in getattr(item, "fixturenames", ()) or item.path.name in PAGE_MODULES
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """``--one-process-tests without`` / ``only`` deselects the tests that need one process (the page's tests, and
-    those sharing a node id) or all the others. Under pytest-xdist a file's tests run on one worker, so its module
-    fixtures (test_simulation's month, a served hub) are set up once; the page's tests, if any are selected, share one
-    worker (:data:`PAGE_GROUP`). Everything else is worker-unique already: tmp paths, PostgreSQL databases (a fresh
-    name per test), Redis keys (a prefix per test), servers on free ports."""
-    wanted = config.getoption("one_process_tests", "with")
-    if wanted != "with":
-        ids = Counter(item.nodeid for item in items)
-        apart = {id(item) for item in items if is_page_test(item) or ids[item.nodeid] > 1}
-        only = wanted == "only"
-        config.hook.pytest_deselected(items=[item for item in items if (id(item) in apart) != only])
-        items[:] = [item for item in items if (id(item) in apart) == only]
-    if not config.pluginmanager.hasplugin("xdist"):
-        return
-    for item in items:
-        item.add_marker(pytest.mark.xdist_group(PAGE_GROUP if is_page_test(item) else item.nodeid.split("::")[0]))
 
 
 def clear_caches() -> None:

@@ -4,11 +4,14 @@ run of their own after the others, with the tests that share a node id (``--one-
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import PAGE_GROUP, pytest_collection_modifyitems
+from tests.suite_groups import PAGE_GROUP, pytest_collection_modifyitems
 
 
 @dataclass
@@ -116,6 +119,46 @@ def test_the_page_tests_and_the_tests_sharing_a_node_id_run_apart_or_with_the_ot
 
 def test_the_suite_runs_the_others_on_workers_then_the_page_tests_in_one_process() -> None:
     script = (Path(__file__).parents[1] / "scripts" / "test").read_text()
-    assert '-n "$workers" --dist loadgroup --one-process-tests without "$@"' in script, "the others share the workers"
+    assert '-n "$workers" --dist loadfile --one-process-tests without "$@"' in script, "the others share the workers"
     assert 'python -m pytest --one-process-tests only "$@"' in script, "the page's tests run in one process"
     assert 'workers="${OO_TEST_WORKERS:-2}"' in script
+
+
+PROBE = """
+import os
+
+import pytest
+
+
+@pytest.fixture(scope="module")
+def shared():
+    with open("setups.log", "a") as log:
+        log.write(os.environ.get("PYTEST_XDIST_WORKER", "main") + "\\n")
+
+
+@pytest.mark.parametrize("n", range(6))
+def test_uses_the_module_fixture(shared, n):
+    assert n >= 0
+"""
+
+
+def test_two_real_workers_set_up_a_files_module_fixture_once(tmp_path: Path) -> None:
+    """A real ``-n 2 --dist loadfile`` run, as ./scripts/test's first: the six tests of one file run on one worker,
+    so its module fixture is set up once (under ``--dist loadgroup`` it was set up on both workers: pytest 9 ignores
+    the node ids pytest-xdist 3.8 rewrites to mark a group)."""
+    (tmp_path / "test_probe.py").write_text(PROBE)
+    root = str(Path(__file__).parents[1])
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
+    args = ["-p", "tests.suite_groups", "-p", "no:cacheprovider", "-n", "2", "--dist", "loadfile"]
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", *args, "--one-process-tests", "without", "-q", "test_probe.py"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "6 passed" in run.stdout, run.stdout
+    setups = (tmp_path / "setups.log").read_text().split()
+    assert len(setups) == 1, f"the module fixture was set up on {setups}"
