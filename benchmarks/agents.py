@@ -197,29 +197,32 @@ def timed(run, *args):  # type: ignore[no-untyped-def]
     return time.perf_counter() - started, result
 
 
-def _shard(url: str, shard: tuple[int, int], persons: int, barrier: mp.Barrier, results: mp.Queue) -> None:
+def _shard(
+    url: str, shard: tuple[int, int], persons: int, barrier: mp.Barrier, results: mp.Queue, batch_only: bool
+) -> None:
     with Session(create_engine(url)) as session:
         users = persons_of(session, persons, shard)
         in_batch(session, users[:20]), per_person(session, users[:2])  # warm up
-        for run in (in_batch, per_person) * ROUNDS:
+        for run in ((in_batch,) if batch_only else (in_batch, per_person)) * ROUNDS:
             barrier.wait()
             started = time.perf_counter()
             run(session, users)
             results.put((run.__name__, len(users), time.perf_counter() - started))
 
 
-def on_workers(url: str, persons: int, workers: int) -> dict[str, float]:
-    """Wall seconds of the batch and of the per-person path for ``persons`` sharded over ``workers`` processes that
-    start each run together."""
+def on_workers(url: str, persons: int, workers: int, batch_only: bool = False) -> dict[str, float]:
+    """Wall seconds of the batch and of the per-person path (not with ``batch_only``) for ``persons`` sharded over
+    ``workers`` processes that start each run together."""
     context = mp.get_context("fork")
     barrier, results = context.Barrier(workers + 1), context.Queue()
     processes = [
-        context.Process(target=_shard, args=(url, (w, workers), persons, barrier, results)) for w in range(workers)
+        context.Process(target=_shard, args=(url, (w, workers), persons, barrier, results, batch_only))
+        for w in range(workers)
     ]
     for process in processes:
         process.start()
     walls: dict[str, float] = {}
-    for name in ("in_batch", "per_person") * ROUNDS:  # alternated; the faster of each counts
+    for name in (("in_batch",) if batch_only else ("in_batch", "per_person")) * ROUNDS:  # alternated; the faster counts
         barrier.wait()
         started = time.perf_counter()
         done = sum(results.get()[1] for _ in processes)
@@ -255,10 +258,22 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=max(1, mp.cpu_count()))
     parser.add_argument("--sample", type=int, default=1_000, help="persons of the one-process comparison")
     parser.add_argument("--data", type=Path, default=Path("/tmp/oo-agents-benchmark"), help="where the files stay")
+    parser.add_argument(
+        "--batch-on-workers-only",
+        action="store_true",
+        help="only the batch on --workers processes (the 10,000 x 90 days figure; the per-person path there takes"
+        " minutes)",
+    )
     args = parser.parse_args()
 
     print(f"agents: {', '.join(registry())}; load average (1/5/15 min) {load()}")
     engine = database(args.data, args.persons, args.days)
+    if args.batch_on_workers_only:
+        walls = on_workers(str(engine.url), args.persons, args.workers, batch_only=True)
+        print(f"{args.workers} worker processes, {args.persons} persons x {args.days} days, read from SQLite:")
+        print(f"  batch: {walls['in_batch']:6.2f} s, {args.persons / walls['in_batch']:,.0f} persons/s")
+        print(f"load average at the end: {load()}")
+        return
     with Session(engine) as session:
         users = persons_of(session, args.sample)
         in_batch(session, users[:20]), per_person(session, users[:2])  # warm up
