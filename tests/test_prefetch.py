@@ -255,3 +255,12 @@ def test_the_learner_after_a_reaction_writes_nothing_for_a_person_deleted_meanwh
     feedback._learning_job(engine, demo_user.id + 1000, shown.id, NOW)  # no such person (any more)
 
     assert session.exec(select(func.count()).select_from(AgentOutput)).one() == outputs
+
+
+def test_a_reaction_rolled_back_is_never_learned_from(session: Session, demo_user: User, ahead: None) -> None:
+    shown = _show(session, demo_user)
+    answered = react(session, demo_user, shown.id, "done", NOW + timedelta(minutes=1))
+    session.rollback()
+    session.commit()  # the same session goes on and commits other work
+    assert prefetch.drain(timeout=60)
+    assert _learned_from(session, answered) is None

@@ -174,6 +174,8 @@ def _learn_after_commit(session: Session, user: User, tip: Tip, now: datetime) -
             prefetch.submit_in_order(_learning_job, engine, user_id, *pending)
 
     event.listen(session, "after_commit", submit, once=True)
+    # A reaction rolled back was never given: a later commit of this session must not learn from it.
+    event.listen(session, "after_rollback", lambda rolled_back: rolled_back.info.pop(_LEARNING, None), once=True)
 
 
 def learn_now(session: Session, user: User) -> None:
