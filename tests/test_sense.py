@@ -13,6 +13,7 @@ import pytest
 
 from oo_app.llm.router import embed
 from oo_app.recommender import sense
+from oo_app.recommender.drafts import QUIET
 from oo_app.recommender.sense import (
     KINDS,
     THRESHOLD,
@@ -92,6 +93,7 @@ def test_tips_that_read_badly_fail_the_sense_check(tip: str) -> None:
         "Your peak starts at 11:00. Save the report for then.",
         "Give one Home task ten minutes before dinner.",
         "Pick the one task that matters most today.",
+        *(draft.text for draft in QUIET),  # the composer's own words for the quiet hours
     ],
 )
 def test_tips_in_os_voice_pass_the_sense_check(tip: str) -> None:

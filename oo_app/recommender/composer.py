@@ -3,7 +3,9 @@
 It is the safety net behind every model (a failed or unfaithful model answer falls back to it) and, until a real
 model is configured, the writer behind the ``tip-generator`` alias. It only states what the facts say. When the mood
 agent says energy is low now, it writes only gentle tips: one small step or rest, never pressure about what is late.
-The calendar leads when it names free time ("45 min free before 14:00: your one deep task fits"), never in quiet hours.
+The calendar leads when it names free time ("45 min free before 14:00: your one deep task fits"). In the quiet hours
+(learned, or assumed for a new person) only rest is offered, never a task for now, unless the person's context in
+effect says they are at work then (a night shift they named).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from oo_app.recommender.drafts import (
     EARLY_FROM,
     GENERIC,
     GENTLE,
+    QUIET,
     REST,
     TipDraft,
     advice,
@@ -241,6 +244,15 @@ def _gentle(signals: Mapping[str, Any]) -> list[TipDraft]:
     return rest + GENTLE
 
 
+def _quiet(signals: Mapping[str, Any]) -> list[TipDraft]:
+    """The candidates of the quiet hours: time-of-day's rest tips, then the general quiet ones; no task for now."""
+    try:
+        rest = _led("time-of-day", _time_of_day(signals["time-of-day"]))
+    except (KeyError, TypeError, ValueError):
+        rest = []
+    return rest + QUIET
+
+
 # In a context of kind ``work`` the agents about tasks speak first; at ``rest`` (a day off) no todo is written at
 # all, and the rest tips (drafts.REST) lead: time off is the point, not a gap in the list.
 WORK_FIRST = (OPEN_TASK, "overdue-task", "focus-area", "momentum")
@@ -257,9 +269,9 @@ def context_kind(facts: Mapping[str, Any]) -> str | None:
 
 
 def candidates(facts: Mapping[str, Any]) -> list[TipDraft]:
-    """Every tip the facts support, best first: at a low-energy moment only the gentle ones; else the agents' rules in
-    priority order (work's task agents first in a work context), then the generic tips; at rest, advice only, the
-    rest tips first."""
+    """Every tip the facts support, best first: at a low-energy moment only the gentle ones; in the quiet hours only
+    rest (unless the context in effect is work); else the agents' rules in priority order (work's task agents first
+    in a work context), then the generic tips; at rest, advice only, the rest tips first."""
     signals: Mapping[str, Any] = facts.get("signals") or {}
     if low_energy(facts):
         try:
@@ -267,8 +279,11 @@ def candidates(facts: Mapping[str, Any]) -> list[TipDraft]:
         except (KeyError, TypeError, ValueError):
             return list(GENTLE)
     kind = context_kind(facts)
+    quiet = (signals.get("time-of-day") or {}).get("phase") == "quiet"
+    if quiet and kind != "work":
+        return _quiet(signals)
     order = list(RULES)
-    if (signals.get("time-of-day") or {}).get("phase") == "quiet":
+    if quiet:
         order.remove(CALENDAR)  # free time in the quiet hours is rest, not room for a task
     if kind == "work":
         order = [*WORK_FIRST, *(agent_id for agent_id in order if agent_id not in WORK_FIRST)]

@@ -2,8 +2,9 @@
 
 :class:`TipDraft` is what every writer returns. The tips here need no learned fact about the person: the clock's
 (:func:`by_the_clock`, for a person whose best hours oO has not learned: the time of day and the weekday are facts,
-their habits are not), the general ones (:data:`GENERIC`), the gentle ones of a low-energy moment (:data:`GENTLE`) and
-those of a day off (:data:`REST`). The composer (:mod:`oo_app.recommender.composer`) offers them beside the agents'.
+their habits are not), the general ones (:data:`GENERIC`), the gentle ones of a low-energy moment (:data:`GENTLE`),
+those of a day off (:data:`REST`) and those of the quiet hours (:data:`QUIET`). The composer
+(:mod:`oo_app.recommender.composer`) offers them beside the agents'.
 """
 
 from __future__ import annotations
@@ -105,4 +106,11 @@ GENERIC = [
 REST = [
     advice("Nothing on your list needs you now. Let the time off be time off."),
     advice("Leave the list closed today. It will keep until you are back."),
+]
+
+# The quiet hours, learned or assumed: rest, nothing to do now (what is on the mind may be written down and left).
+QUIET = [
+    advice("Nothing on your list needs you at this hour. Rest; it will keep."),
+    advice("Put the screen away for now; your tasks will be there when the day starts."),
+    advice("If something is on your mind, write it down and let it wait for the day."),
 ]
