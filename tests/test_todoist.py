@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import base64
 import json
+import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
 
@@ -21,19 +23,22 @@ from click.testing import CliRunner
 from cryptography.fernet import Fernet
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
+from agents.runner import compute_output
 from oo_app import db
 from oo_app.api import api
 from oo_app.auth.csrf import CSRF_HEADER
 from oo_app.clock import as_utc
 from oo_app.demo import seed_demo
+from oo_app.integrations import recompute
 from oo_app.integrations.cli import integrations
 from oo_app.integrations.oauth import IssuedTokens, save_connection, todoist_provider
 from oo_app.integrations.routes import state_cookie
 from oo_app.integrations.todoist import parse_due, sync, todoist_due
 from oo_app.integrations.vault import TokenVault, store_tokens
-from oo_app.models import Integration, TaskCompletion, User
+from oo_app.models import AgentOutput, Integration, TaskCompletion, User
+from oo_app.state.settings import _sync_now
 from tests.auth_helpers import sign_in
 from tests.conftest import NOW
 from tests.fakes.todoist import FakeTodoist
@@ -329,6 +334,40 @@ def test_a_resync_is_idempotent(client: TestClient, session: Session, demo_user:
     assert len(before) == 6
     assert (again["kind"], again["added"], again["updated"]) == ("incremental", 0, 0)
     assert {row.id: row.source_key for row in todoist_completions(session, demo_user)} == before
+
+
+def test_sync_now_on_the_settings_page_answers_before_the_agents_that_read_tasks_have_run(
+    client: TestClient, fake: FakeTodoist, session: Session, demo_user: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The CI failure: on a cold process focus-area first loads the embedder (18 s here, over 30 s on CI), and "sync
+    now" kept the person waiting for it. The page now says what the sync found once the completions are stored; the
+    agents that read tasks follow on a background thread and write their outputs there."""
+    connect(client)
+    released, computed_on = threading.Event(), []
+
+    def held(session: Session, user: User, agent: Any, **kwargs: Any) -> Any:
+        computed_on.append(threading.current_thread().name)
+        assert released.wait(30), "the test never released the agents"
+        return compute_output(session, user, agent, **kwargs)
+
+    monkeypatch.setattr(recompute, "compute_output", held)
+    now = datetime.now(UTC)
+    fake.add_completed("Feed the quetzal-1207 cat", fake.projects[1], now - timedelta(minutes=2))
+    fake.add_completed("Wash the gecko-3390 van", fake.projects[1], now - timedelta(minutes=1))
+
+    assert _sync_now(session, demo_user) == "Synced: 2 new tasks done"
+    newest = max(row.id for row in todoist_completions(session, demo_user))
+    fresh = select(AgentOutput).where(
+        AgentOutput.user_id == demo_user.id, col(AgentOutput.job_key).endswith(f"+tasks{newest}")
+    )
+    assert session.exec(fresh).all() == [], "nothing computed while the agents are held"
+
+    released.set()
+    assert recompute.drain(60)
+    session.expire_all()
+    assert {row.agent_id for row in session.exec(fresh).all()} >= {"focus-area", "momentum"}
+    assert computed_on
+    assert all(name.startswith("oo-task-agents") for name in computed_on), computed_on
 
 
 def test_a_renamed_project_updates_the_stored_completions(client: TestClient, fake, session, demo_user) -> None:

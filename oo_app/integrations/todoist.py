@@ -241,12 +241,21 @@ def _sync_token(integration: Integration, vault: TokenVault) -> str | None:
         return None
 
 
-def sync(session: Session, user: User, now: datetime | None = None, settings: Settings | None = None) -> SyncReport:
+def sync(
+    session: Session,
+    user: User,
+    now: datetime | None = None,
+    settings: Settings | None = None,
+    *,
+    recompute: bool = True,
+) -> SyncReport:
     """Bring ``user``'s completed Todoist tasks up to date and store their derivatives; commits its own work.
 
     A backfill when the integration has no sync token yet, else the changes since its token. ``user`` is refreshed
     once Todoist has answered, so due dates and the agents computed afterwards read the zone the person has then. A
     401 from Todoist is met with one refresh of the access token (when there is a refresh token) and one more try.
+    With new completions, the agents that read tasks are computed afresh before it returns (their ids in the
+    report); without ``recompute``, that is the caller's to do (:func:`~oo_app.integrations.recompute.recompute_later`).
     Idempotent: a completion already stored is updated in place, never duplicated. Raises :class:`NotConnected`,
     :class:`ReauthNeeded` (the integration is then ``reauth_needed`` and no sync is tried until the person
     reconnects), :class:`ProviderUnavailable` (recorded, with the time of the next attempt), or :class:`Conflict`
@@ -312,7 +321,7 @@ def sync(session: Session, user: User, now: datetime | None = None, settings: Se
     except IntegrityError:
         session.rollback()
         raise Conflict("another Todoist sync of this person ran at the same time; try again") from None
-    recomputed = _recompute(session, user, now) if added else []
+    recomputed = _recompute(session, user, now) if added and recompute else []
     return SyncReport(fetched.kind, len(completions), added, updated, fetched.since, now, tuple(recomputed))
 
 

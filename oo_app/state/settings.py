@@ -26,6 +26,7 @@ from oo_app.auth.errors import Unauthenticated
 from oo_app.errors import OOError
 from oo_app.integrations import todoist
 from oo_app.integrations.oauth import CONNECTED, REAUTH_NEEDED
+from oo_app.integrations.recompute import recompute_later
 from oo_app.integrations.revocation import disconnect
 from oo_app.models import User
 from oo_app.profile import consents, contexts, deletion, overview, prefs
@@ -130,7 +131,11 @@ def _integration_row(state: overview.IntegrationState, now: datetime) -> Integra
 
 
 def _sync_now(session: Session, user: User) -> str:
-    report = todoist.sync(session, user)
+    """What a sync found, said as soon as the completions are stored; the agents that read them follow in the
+    background (on a cold process focus-area first loads the embedder, which would keep the person waiting)."""
+    report = todoist.sync(session, user, recompute=False)
+    if report.added:
+        recompute_later(session.get_bind(), user.id, report.until)
     if report.added == 0:
         return "Synced: nothing new since the last sync"
     return f"Synced: {report.added} new task{'s' if report.added > 1 else ''} done"
