@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from sqlmodel import Session, select
 
 from oo_app.db import make_engine
@@ -71,9 +72,13 @@ def _wait_for_backfill(page: Page, database_url: str) -> None:
 
 
 def _feedback(page: Page, text: str) -> str:
-    page.wait_for_function(
-        "text => (document.getElementById('integrations-feedback')?.innerText || '').includes(text)", arg=text
-    )
+    """The integrations' feedback once it says ``text``; on a timeout, the failure names what it said instead."""
+    try:
+        page.wait_for_function(
+            "text => (document.getElementById('integrations-feedback')?.innerText || '').includes(text)", arg=text
+        )
+    except PlaywrightTimeout:
+        raise AssertionError(f"never said {text!r}; said {page.inner_text('#integrations-feedback')!r}") from None
     return page.inner_text("#integrations-feedback")
 
 
