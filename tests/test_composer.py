@@ -16,7 +16,7 @@ from agents.inference import infer_params, run_inference
 from agents.registry import registry
 from oo_app.models import TipKind
 from oo_app.recommender.composer import candidates, compose
-from oo_app.recommender.drafts import GENERIC
+from oo_app.recommender.drafts import GENERIC, QUIET
 from oo_app.recommender.grounding import ungrounded
 
 PERSONAS = sorted((Path(__file__).parent / "personas").glob("persona-*.json"))
@@ -178,32 +178,37 @@ def test_a_new_persons_tips_in_a_row_each_differ_from_the_ten_before(hour: int) 
 
 
 @pytest.mark.parametrize("hour", [22, 23, 0, 3, 5, 6])
-def test_the_quiet_hours_offer_rest_and_no_task_for_now(hour: int) -> None:
+def test_the_quiet_hours_offer_rest_and_no_general_task_for_now(hour: int) -> None:
     """The found bug: a new person at 05:36 (inside the quiet hours oO assumes) was told to rest once, then eight
     general task tips ("Pick one small task and finish it in the next ten minutes"). In the quiet hours, learned or
-    assumed, every candidate is rest, whatever the other agents say."""
+    assumed, the quiet tips stand in for the general ones; the person's own facts (an overdue task) still speak."""
     from tests.conftest import NOW
 
     facts = _new_persons_facts(NOW.replace(hour=hour) - BERLIN_IN_NOVEMBER)
     assert facts["signals"]["time-of-day"]["phase"] == "quiet", hour
-    facts["signals"]["open-task"] = {"title": "Call the bank", "days_overdue": 2}
     found = candidates(facts)
     assert found, hour
     assert all(draft.kind is TipKind.advice for draft in found), [d.text for d in found]
     assert not {draft.text for draft in found} & {draft.text for draft in GENERIC}
-    assert not any("Call the bank" in draft.text for draft in found)
+    assert {draft.text for draft in QUIET} <= {draft.text for draft in found}
     shown: list[str] = []
     for _ in range(12):  # a dozen answers in a row: the rest tips take turns, none of them a task
         shown.append(compose({**facts, "recent_tips": shown[-10:]}).text)
     assert set(shown) <= {draft.text for draft in found}
     assert len(set(shown)) >= 3, shown
 
+    facts["signals"]["open-task"] = {"title": "Renew passport", "days_overdue": 2}
+    with_task = candidates(facts)
+    assert with_task[0].text == "'Renew passport' is 2 days overdue: give it a date today.", "their own task speaks"
+    assert not {draft.text for draft in with_task} & {draft.text for draft in GENERIC}
+
 
 def test_a_context_at_work_in_the_quiet_hours_still_gets_its_tasks() -> None:
-    """A night shift the person named: their context says work, so the assumed quiet hours do not silence tasks."""
+    """A night shift the person named: their context says work, so the quiet hours do not silence the general tips."""
     from tests.conftest import NOW
 
     facts = _new_persons_facts(NOW.replace(hour=3) - BERLIN_IN_NOVEMBER)
     facts["signals"]["open-task"] = {"title": "Call the bank", "days_overdue": 2}
     found = candidates({**facts, "context": {"name": "night shift", "kind": "work"}})
     assert found[0].text == "'Call the bank' is 2 days overdue: give it a date today."
+    assert {draft.text for draft in GENERIC} <= {draft.text for draft in found}

@@ -3,9 +3,8 @@
 It is the safety net behind every model (a failed or unfaithful model answer falls back to it) and, until a real
 model is configured, the writer behind the ``tip-generator`` alias. It only states what the facts say. When the mood
 agent says energy is low now, it writes only gentle tips: one small step or rest, never pressure about what is late.
-The calendar leads when it names free time ("45 min free before 14:00: your one deep task fits"). In the quiet hours
-(learned, or assumed for a new person) only rest is offered, never a task for now, unless the person's context in
-effect says they are at work then (a night shift they named).
+The calendar leads when it names free time ("45 min free before 14:00: your one deep task fits"), never in quiet hours,
+where the quiet tips stand in for the generic ones ("pick one small task now").
 """
 
 from __future__ import annotations
@@ -244,15 +243,6 @@ def _gentle(signals: Mapping[str, Any]) -> list[TipDraft]:
     return rest + GENTLE
 
 
-def _quiet(signals: Mapping[str, Any]) -> list[TipDraft]:
-    """The candidates of the quiet hours: time-of-day's rest tips, then the general quiet ones; no task for now."""
-    try:
-        rest = _led("time-of-day", _time_of_day(signals["time-of-day"]))
-    except (KeyError, TypeError, ValueError):
-        rest = []
-    return rest + QUIET
-
-
 # In a context of kind ``work`` the agents about tasks speak first; at ``rest`` (a day off) no todo is written at
 # all, and the rest tips (drafts.REST) lead: time off is the point, not a gap in the list.
 WORK_FIRST = (OPEN_TASK, "overdue-task", "focus-area", "momentum")
@@ -269,9 +259,11 @@ def context_kind(facts: Mapping[str, Any]) -> str | None:
 
 
 def candidates(facts: Mapping[str, Any]) -> list[TipDraft]:
-    """Every tip the facts support, best first: at a low-energy moment only the gentle ones; in the quiet hours only
-    rest (unless the context in effect is work); else the agents' rules in priority order (work's task agents first
-    in a work context), then the generic tips; at rest, advice only, the rest tips first."""
+    """Every tip the facts support, best first: at a low-energy moment only the gentle ones; else the agents' rules in
+    priority order (work's task agents first in a work context), then the generic tips; at rest, advice only, the
+    rest tips first. In the quiet hours (learned, or assumed for a new person) the calendar's free time is no room for
+    a task and the quiet tips stand in for the generic ones, unless the context in effect is work (a night shift the
+    person named): what the person's own facts say remains, "pick one small task now" does not."""
     signals: Mapping[str, Any] = facts.get("signals") or {}
     if low_energy(facts):
         try:
@@ -279,10 +271,8 @@ def candidates(facts: Mapping[str, Any]) -> list[TipDraft]:
         except (KeyError, TypeError, ValueError):
             return list(GENTLE)
     kind = context_kind(facts)
-    quiet = (signals.get("time-of-day") or {}).get("phase") == "quiet"
-    if quiet and kind != "work":
-        return _quiet(signals)
     order = list(RULES)
+    quiet = (signals.get("time-of-day") or {}).get("phase") == "quiet"
     if quiet:
         order.remove(CALENDAR)  # free time in the quiet hours is rest, not room for a task
     if kind == "work":
@@ -295,9 +285,10 @@ def candidates(facts: Mapping[str, Any]) -> list[TipDraft]:
                 found.extend(_led(agent_id, RULES[agent_id](data)))
             except (KeyError, TypeError, ValueError):
                 continue  # facts from an older agent version: the other rules and the generic tips remain
+    general = QUIET if quiet and kind != "work" else GENERIC
     if kind == "rest":
-        return REST + [draft for draft in found + GENERIC if draft.kind is not TipKind.todo]
-    return found + GENERIC
+        return REST + [draft for draft in found + general if draft.kind is not TipKind.todo]
+    return found + general
 
 
 def options(facts: Mapping[str, Any]) -> list[TipDraft]:
