@@ -1,7 +1,7 @@
 """What one person's actions on the tip page cost the server, in CPU time and SQL statements, measured in-process.
 
 Run on demand after ``source scripts/_env.sh && export_env && set +eu``:
-``python benchmarks/react_path.py [--persons 40] [--rounds 6] [--profile FILE]``.
+``python benchmarks/react_path.py [--persons 40] [--rounds 6] [--profile FILE] [--statements]``.
 
 The load test (``benchmarks/load.py``) says how long persons wait; this says what each of their actions costs, without
 the queueing and the noise of a shared machine: CPU time is the thread's own (``time.thread_time``), and statements
@@ -10,7 +10,8 @@ synthetic histories, every consent, the agents' outputs a running deployment hol
 (``TipState.load``'s work), then ``--rounds`` times: the page's live check (the tip stands), a reaction and its next
 tip (``TipState.react``'s work), and ``POST /api/recommend``'s. Between actions the tips written ahead finish, as
 they do while a person reads; their cost is counted apart. Settings are the load test's server's: the rule-based
-composer writes, tracing off, tips written ahead. With ``--profile FILE`` the actions run under cProfile.
+composer writes, tracing off, tips written ahead. With ``--profile FILE`` the actions run under cProfile; with
+``--statements`` each action's statements are listed, with how many of each an action runs on average.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import cProfile
 import secrets
 import sys
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -53,27 +54,31 @@ class Ledger:
     def __init__(self) -> None:
         self.cpu_ms: dict[str, list[float]] = defaultdict(list)
         self.statements: dict[str, list[int]] = defaultdict(list)
+        self.texts: dict[str, Counter[str]] = defaultdict(Counter)
         self._counting: dict[int, int] = {}
+        self._seen: dict[int, Counter[str]] = {}
 
-    def count(self, *_: Any) -> None:
+    def count(self, _connection: Any, _cursor: Any, statement: str, *_: Any) -> None:
         import threading
 
         ident = threading.get_ident()
         if ident in self._counting:
             self._counting[ident] += 1
+            self._seen[ident][" ".join(statement.split())[:110]] += 1
 
     @contextmanager
     def action(self, name: str) -> Iterator[None]:
         import threading
 
         ident = threading.get_ident()
-        self._counting[ident] = 0
+        self._counting[ident], self._seen[ident] = 0, Counter()
         started = time.thread_time()
         try:
             yield
         finally:
             self.cpu_ms[name].append((time.thread_time() - started) * 1000)
             self.statements[name].append(self._counting.pop(ident))
+            self.texts[name].update(self._seen.pop(ident))
 
     def print(self) -> None:
         print(f"{'action':<34} {'count':>6} {'CPU ms mean':>12} {'p50':>7} {'max':>7} {'statements':>11}")
@@ -84,6 +89,13 @@ class Ledger:
                 f"{name:<34} {len(times):>6} {sum(times) / len(times):>12.2f} {ordered[len(ordered) // 2]:>7.2f}"
                 f" {ordered[-1]:>7.2f} {sum(statements) / len(statements):>11.1f}"
             )
+
+    def print_statements(self) -> None:
+        for name, texts in self.texts.items():
+            actions = len(self.statements[name])
+            print(f"\n{name}: {sum(texts.values()) / actions:.1f} statements an action")
+            for text, count in texts.most_common():
+                print(f"  {count / actions:5.2f}  {text}")
 
 
 def run(persons: int, rounds: int, profile: Path | None) -> Ledger:
@@ -179,9 +191,12 @@ def main() -> None:
     parser.add_argument("--persons", type=int, default=40)
     parser.add_argument("--rounds", type=int, default=6)
     parser.add_argument("--profile", type=Path)
+    parser.add_argument("--statements", action="store_true", help="list each action's statements")
     arguments = parser.parse_args()
     ledger = run(arguments.persons, arguments.rounds, arguments.profile)
     ledger.print()
+    if arguments.statements:
+        ledger.print_statements()
 
 
 if __name__ == "__main__":
