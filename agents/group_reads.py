@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime
+from types import MappingProxyType
 
 import numpy as np
 import sqlalchemy as sa
@@ -66,8 +67,8 @@ def _as_micros(column: sa.ColumnElement, dialect: str) -> sa.ColumnElement:
 
 
 def _joined(dialect: str, value: sa.ColumnElement, separator: str, order: Sequence[sa.ColumnElement]):
-    """The selected rows' ``value``s as one string: in ``order`` on PostgreSQL, in the order SQLite reads them (an
-    ORDER BY would make it copy the rows first, three times slower; :func:`_table` sorts them)."""
+    """A person's selected rows' ``value``s as one string: in ``order`` on PostgreSQL, in the order SQLite reads them
+    (an ORDER BY would make it copy the rows first, three times slower; :func:`_table` sorts them)."""
     if dialect == "sqlite":
         return sa.func.group_concat(value, separator, type_=sa.Text)
     from sqlalchemy.dialects.postgresql import aggregate_order_by
@@ -99,19 +100,24 @@ def _parsed(text: str) -> np.ndarray | None:
     raw = np.frombuffer((text + ",").encode(), dtype=np.uint8)
     if len(raw) % STORED_WIDTH:
         return None
-    columns = raw.reshape(-1, STORED_WIDTH).T  # one row per character position, each contiguous once copied
-    if not (columns[DIGITS] - 48 < 10).all() or not (columns[~DIGITS] == SEPARATORS[:, None]).all():
+    # One row per character position, contiguous: each field is then a few passes over small integers.
+    columns = raw.reshape(-1, STORED_WIDTH).T.copy()
+    if not (columns[~DIGITS] == SEPARATORS[:, None]).all():
+        return None
+    columns -= np.uint8(48)
+    if not (columns[DIGITS] < 10).all():
         return None
 
     def number(start: int, end: int) -> np.ndarray:
-        value = columns[start].astype(np.int64) - 48
+        value = columns[start].astype(np.int32)
         for position in range(start + 1, end):
-            value = value * 10 + (columns[position] - 48)
+            value *= 10
+            value += columns[position]
         return value
 
-    days = _days_from_civil(number(0, 4), number(5, 7), number(8, 10))
-    seconds = ((days * 24 + number(11, 13)) * 60 + number(14, 16)) * 60 + number(17, 19)
-    micros = seconds * 1_000_000 + number(20, 26)
+    days = _days_from_civil(number(0, 4), number(5, 7), number(8, 10)).astype(np.int64)
+    seconds = (number(11, 13) * 60 + number(14, 16)) * 60 + number(17, 19)
+    micros = (days * 86_400 + seconds) * 1_000_000 + number(20, 26)
     micros[micros == NONE_STORED] = NO_DUE
     return micros
 
@@ -128,34 +134,26 @@ def _table(
     texts: dict[str, sa.ColumnElement],
     where: Sequence[sa.ColumnElement],
     order: Sequence[sa.ColumnElement],
+    only: Mapping[str, tuple[str, str]] = MappingProxyType({}),
 ) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, tuple[np.ndarray, list[str]]]]:
     """The rows ``where`` selects in ``order`` (person, the first of ``columns``, id): their persons, ``columns``
-    (timestamps) as epoch microseconds and ``texts`` as codes into their distinct values."""
+    (timestamps) as epoch microseconds and ``texts`` as codes into their distinct values. A text named in ``only``
+    (``name: (other text, value)``) is read only on the rows whose other text holds that value; its code is -1 on
+    the others."""
     dialect = session.get_bind().dialect.name
     named = {"user": order[0], **columns, **texts}
-    rows = select(*(value.label(name) for name, value in named.items()), order[-1].label("id")).where(*where)
-    rows = rows.subquery()
-    ordered = [rows.c.user, rows.c[next(iter(columns))], rows.c.id]
-    found = session.exec(  # type: ignore[call-overload]
-        select(
-            *(_joined(dialect, rows.c[name], ",", ordered) for name in ("user", *columns)),
-            *(_joined(dialect, rows.c[name], SEPARATOR, ordered) for name in texts),
-        )
-    ).one()
-    person = np.fromstring(found[0], dtype=np.int64, sep=",") if found[0] else np.zeros(0, dtype=np.int64)
-    joined = dict(zip(list(named)[1:], found[1:], strict=True))
-    times = {name: _parsed(joined[name]) if dialect == "sqlite" and joined[name] else None for name in columns}
-    values = {
-        name: [] if text is None or times.get(name) is not None else text.split(SEPARATOR if name in texts else ",")
-        for name, text in joined.items()
-    }
-    if any(len(values[name]) != len(person) for name in texts):  # a text held the separator: read the rows
+    read = _joined_rows(session, dialect, named, columns, texts, where, order, only)
+    if read is None:  # a text held the separator, or a value was null: read the rows
         listed = session.exec(select(*named.values()).where(*where).order_by(*order)).all()  # type: ignore
         person = np.array([row[0] for row in listed], dtype=np.int64)
         values = {name: [row[i] for row in listed] for i, name in enumerate(named) if name != "user"}
-        times = dict.fromkeys(columns)
-    times = {name: _micros(values[name], dialect) if read is None else read for name, read in times.items()}
-    coded = {name: _codes(values[name]) for name in texts}
+        times = {name: _micros(values[name], dialect) for name in columns}
+        coded = {name: _codes(values[name]) for name in texts if name not in only}
+        for name, rows_of in _rows_of(coded, only).items():
+            codes, distinct = _codes([values[name][i] for i in rows_of.tolist()])
+            coded[name] = (_spread(codes, rows_of, len(person)), distinct)
+    else:
+        person, times, coded = read
     first = times[next(iter(columns))]
     ascending = (np.diff(person) > 0) | ((np.diff(person) == 0) & (np.diff(first) >= 0))
     if not ascending.all():  # stable: rows of one moment stay in the order read (by id)
@@ -163,6 +161,82 @@ def _table(
         person, times = person[index], {name: column[index] for name, column in times.items()}
         coded = {name: (codes[index], distinct) for name, (codes, distinct) in coded.items()}
     return person, times, coded
+
+
+def _joined_rows(
+    session: Session,
+    dialect: str,
+    named: dict[str, sa.ColumnElement],
+    columns: dict[str, sa.ColumnElement],
+    texts: dict[str, sa.ColumnElement],
+    where: Sequence[sa.ColumnElement],
+    order: Sequence[sa.ColumnElement],
+    only: Mapping[str, tuple[str, str]],
+) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, tuple[np.ndarray, list[str]]]] | None:
+    """:func:`_table`'s answer read as one row a person, each column of their rows joined into one string (so no
+    text of their id a row); None when a string does not split into one value a row."""
+    rows = select(*(value.label(name) for name, value in named.items()), order[-1].label("id")).where(*where)
+    rows = rows.subquery()
+    ordered = [rows.c[next(iter(columns))], rows.c.id]
+
+    def joined(name: str) -> sa.ColumnElement:
+        text = _joined(dialect, rows.c[name], SEPARATOR if name in texts else ",", ordered)
+        return text.filter(rows.c[only[name][0]] == only[name][1]) if name in only else text
+
+    found = session.exec(  # type: ignore[call-overload]
+        select(rows.c.user, sa.func.count(), *(joined(name) for name in named if name != "user"))
+        .group_by(rows.c.user)
+        .order_by(rows.c.user)
+    ).all()
+    counts = np.fromiter((row[1] for row in found), np.int64, len(found))
+    person = np.repeat(np.fromiter((row[0] for row in found), np.int64, len(found)), counts)
+    times: dict[str, np.ndarray] = {}
+    values: dict[str, list[str]] = {}
+    for index, name in enumerate(named):
+        if name == "user":
+            continue
+        parts = [row[index + 1] for row in found]
+        present = [part for part in parts if part is not None]
+        if name not in only and len(present) < len(parts):
+            return None  # a null value
+        separator = SEPARATOR if name in texts else ","
+        text = separator.join(present) if present else None
+        parsed = _parsed(text) if text is not None and name in columns and dialect == "sqlite" else None
+        if parsed is not None:
+            times[name] = parsed
+            continue
+        values[name] = [] if text is None else text.split(separator)
+        if name in columns:
+            times[name] = _micros(values[name], dialect)
+    if any(len(times[name]) != len(person) for name in columns):
+        return None
+    if any(len(values[name]) != len(person) for name in texts if name not in only):
+        return None
+    coded = {name: _codes(values[name]) for name in texts if name not in only}
+    for name, rows_of in _rows_of(coded, only).items():
+        if len(values[name]) != len(rows_of):
+            return None
+        codes, distinct = _codes(values[name])
+        coded[name] = (_spread(codes, rows_of, len(person)), distinct)
+    return person, times, coded
+
+
+def _rows_of(
+    coded: dict[str, tuple[np.ndarray, list[str]]], only: Mapping[str, tuple[str, str]]
+) -> dict[str, np.ndarray]:
+    """For each text of ``only``, the rows it is read on (those whose other text holds the value)."""
+    found = {}
+    for name, (other, value) in only.items():
+        codes, distinct = coded[other]
+        found[name] = np.flatnonzero(codes == distinct.index(value)) if value in distinct else np.zeros(0, np.int64)
+    return found
+
+
+def _spread(codes: np.ndarray, rows: np.ndarray, size: int) -> np.ndarray:
+    """``codes`` on ``rows`` of ``size`` rows, -1 on the others."""
+    spread = np.full(size, -1, dtype=np.int64)
+    spread[rows] = codes
+    return spread
 
 
 def _split(person: np.ndarray, ids: Sequence[int]) -> dict[int, slice]:
@@ -178,14 +252,13 @@ def _events(
 ) -> tuple[dict[int, EventColumn], dict[int, list[tuple[datetime, int]]]]:
     """The events, and the check-ins of those who grant consent ``mood``: one reading of the events for both."""
     moods_of = set(granted(session, ids, MOOD_CONSENT))
-    is_mood = Event.type == MOOD_EVENT
-    payload = sa.case((is_mood, sa.cast(col(Event.payload), sa.Text)), else_="")
     person, times, coded = _table(
         session,
         {"at": _as_micros(col(Event.at), dialect)},
-        {"kind": col(Event.type), "payload": payload},
+        {"kind": col(Event.type), "payload": sa.cast(col(Event.payload), sa.Text)},
         (col(Event.user_id).in_(ids), Event.at >= since, Event.at <= now),
         (col(Event.user_id), col(Event.at), col(Event.id)),
+        only={"payload": ("kind", MOOD_EVENT)},  # the check-ins' levels: no text for every other event
     )
     (kind, kinds), (payloads, texts) = coded["kind"], coded["payload"]
     mood = kind == kinds.index(MOOD_EVENT) if MOOD_EVENT in kinds else np.zeros(len(kind), dtype=bool)

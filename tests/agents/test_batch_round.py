@@ -90,7 +90,8 @@ def test_one_person_alone_takes_the_per_person_path(any_database: Session, monke
 def _odd_person(session: Session, index: int, consents: tuple[str, ...]) -> User:
     """A person whose rows sit on every edge a group read must keep: moments a microsecond apart and exactly when the
     clocks change, two events at one moment, rows after now and before the window, check-ins that are not levels,
-    projects that plain names merge or that hold the separator a group read joins texts with, no due date."""
+    projects that plain names merge, projects and kinds of events that hold the separator a group read joins texts
+    with, no due date."""
     change = datetime(2026, 3, 29, 1, tzinfo=UTC)  # 02:00 in Berlin becomes 03:00
     user = User(email=f"odd{index}@example.com", tz="Europe/Berlin" if index % 2 else "America/New_York")
     session.add(user)
@@ -98,6 +99,8 @@ def _odd_person(session: Session, index: int, consents: tuple[str, ...]) -> User
     moments = [change + timedelta(microseconds=m) for m in (-1, 0, 1)] + [NOW, NOW - timedelta(days=119, hours=23)]
     for at in moments:
         session.add_all(Event(user_id=user.id, type=kind, at=at) for kind in ("tip_done", "tip_shown", "app_open"))
+    if index == 0:  # a kind holding the separator: this person's group reads its events as rows
+        session.add(Event(user_id=user.id, type="app\x1fopen", at=NOW - timedelta(hours=2)))
     session.add(Event(user_id=user.id, type="tip_done", at=NOW + timedelta(microseconds=1)))  # after now
     session.add(Event(user_id=user.id, type="tip_done", at=NOW - timedelta(days=121)))  # before the window
     for level, hours in ((1, 1), (True, 2), ("2", 3), (4, 4), (3, 5), (2, 5)):
