@@ -14,7 +14,6 @@ network (pages of the OIDC mock link a CDN stylesheet).
 from __future__ import annotations
 
 import atexit
-import fcntl
 import os
 import re
 import secrets
@@ -26,7 +25,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -54,7 +53,6 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 START_TIMEOUT_S = 300
-BUILD_LOCK = ".web-build.lock"  # git ignores it, as every web directory
 NOT_LOOPBACK = re.compile(r"^(?!https?://(127\.0\.0\.1|localhost)[:/])[a-z]+://")
 
 
@@ -160,30 +158,12 @@ def run_server(
         "--backend-port",
         str(port),
     ]
-    building = web is not None and built_for is None
-    with ExitStack() as build_lock:
-        if building:
-            build_lock.enter_context(_one_build_at_a_time())
-        with serve_command(
-            command, port, workdir / f"{name}.log", server_env, lambda base: _app_ready(base, page=not backend_only)
-        ) as served:
-            build_lock.close()  # built and serving: another process's server may build now
-            if building:
-                page_build.record_build(web, port)
-            yield served
-
-
-@contextmanager
-def _one_build_at_a_time() -> Iterator[None]:
-    """Held by a server that builds the page until it serves: pytest-xdist workers build into web directories of their
-    own (tests/suite_groups.py), but a build also writes beside it, into the checkout (``assets/external``, and
-    ``reflex.lock/package.json`` copied back)."""
-    with (ROOT / BUILD_LOCK).open("a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+    with serve_command(
+        command, port, workdir / f"{name}.log", server_env, lambda base: _app_ready(base, page=not backend_only)
+    ) as served:
+        if web and built_for is None:
+            page_build.record_build(web, port)
+        yield served
 
 
 @contextmanager

@@ -29,11 +29,7 @@ from oo_app.demo import seed_demo
 from oo_app.llm.router import get_router
 from oo_app.models import Consent, User
 from oo_app.recommender.learning import forget_priors
-from tests.suite_groups import (  # noqa: F401 (hooks of this conftest)
-    pytest_addoption,
-    pytest_collection_modifyitems,
-    pytest_configure,
-)
+from tests.suite_groups import pytest_addoption, pytest_collection_modifyitems  # noqa: F401 (hooks of this conftest)
 
 pytest_plugins = ["tests.browser_fixtures"]  # the server, Chromium and signed-in contexts of the browser tests
 

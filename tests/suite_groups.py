@@ -1,39 +1,28 @@
-"""How the suite shares its tests among pytest-xdist workers: a file's tests on one worker (``--dist loadfile``: its
-module fixtures set up once), each worker building and serving the page from a web directory of its own, and the few
-tests that need one process in a run of their own (``--one-process-tests``). Imports only pytest, so a pytest run of a
-few files can load it as a plugin (``-p tests.suite_groups``); tests/conftest.py uses its hooks.
+"""How the suite shares its tests among pytest-xdist workers: a file's tests on one worker (its module fixtures set
+up once), the page's tests on one worker or in a run of their own (``--one-process-tests``). Imports only pytest, so
+a pytest run of a few files can load it as a plugin (``-p tests.suite_groups``); tests/conftest.py uses its hooks.
 """
 
 from __future__ import annotations
 
-import os
 from collections import Counter
 
 import pytest
 
-# The tests that run in one process, after the others (./scripts/test: `--one-process-tests only`): tests that share
-# their node id with another (schemathesis collects one item per API operation, all named alike; pytest-xdist keys its
-# work by node id and ran one of 32), and the check of `reflex.lock/package.json`, which every build copies back.
-# The page's tests run on the workers with the others: each worker builds into a web directory of its own
-# (:func:`web_workdir`), for its own port, so two servers never rebuild a page the other serves.
+# The tests that run in one process: the page's (their server builds the page into the checkout's one `.web/`: the
+# `app_server` fixture; and the check of `reflex.lock/package.json` a build copies back), and tests that share their
+# node id with another (schemathesis collects one item per API operation, all named alike; pytest-xdist's group
+# scheduling keys its work by node id and ran one of 32). ./scripts/test runs them after the others
+# (`--one-process-tests only`), which share two pytest-xdist workers. In one xdist run with the others, the page's
+# module servers were set up again between tests and rebuilt `.web/` under a server still serving it (13 failures,
+# none outside them).
 # ./scripts/test's run on workers uses `--dist loadfile`, not `loadgroup`: pytest-xdist 3.8 marks a group by rewriting
 # `item._nodeid`, which pytest 9 no longer reads (a node id is `item._id`), so under loadgroup every test was a group of
 # its own and a file's module fixtures were set up on both workers (test_simulation's month, test_load's run: twice).
-ONE_PROCESS_MODULES = {"test_frontend_lock.py"}
+# The xdist_group marks below take effect only where loadgroup works.
+PAGE_GROUP = "page"
+PAGE_MODULES = {"test_frontend_lock.py"}
 ONE_PROCESS_TESTS = ("with", "without", "only")
-
-
-def web_workdir(worker: str | None) -> str | None:
-    """The web directory of pytest-xdist worker ``worker`` (``gw1``: ``.web-gw1``); None for the first worker and
-    outside xdist, which use Reflex's own ``.web``."""
-    return f".web-{worker}" if worker and worker != "gw0" else None
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    """Point this worker's page servers (tests/app_server.py) at its own web directory."""
-    web = web_workdir(os.environ.get("PYTEST_XDIST_WORKER"))
-    if web is not None:
-        os.environ.setdefault("REFLEX_WEB_WORKDIR", web)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -41,24 +30,29 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--one-process-tests",
         choices=ONE_PROCESS_TESTS,
         default="with",
-        help="run the tests that need one process (those sharing a node id, the lock file's check) with the others "
+        help="run the tests that need one process (the page's, and those sharing a node id) with the others "
         "(default), without them, or only them",
     )
 
 
-def runs_apart(item: pytest.Item, ids: Counter[str]) -> bool:
-    return item.path.name in ONE_PROCESS_MODULES or ids[item.nodeid] > 1
+def is_page_test(item: pytest.Item) -> bool:
+    return "app_server" in getattr(item, "fixturenames", ()) or item.path.name in PAGE_MODULES
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """``--one-process-tests without`` / ``only`` deselects the tests that need one process (those sharing a node id,
-    and the lock file's check) or all the others. Everything else may run on any worker: tmp paths, PostgreSQL
-    databases (a fresh name per test), Redis keys (a prefix per test), servers on free ports, a web directory per
-    worker."""
+    """``--one-process-tests without`` / ``only`` deselects the tests that need one process (the page's tests, and
+    those sharing a node id) or all the others. Under pytest-xdist a file's tests run on one worker, so its module
+    fixtures (test_simulation's month, a served hub) are set up once; the page's tests, if any are selected, share one
+    worker (:data:`PAGE_GROUP`). Everything else is worker-unique already: tmp paths, PostgreSQL databases (a fresh
+    name per test), Redis keys (a prefix per test), servers on free ports."""
     wanted = config.getoption("one_process_tests", "with")
-    if wanted == "with":
+    if wanted != "with":
+        ids = Counter(item.nodeid for item in items)
+        apart = {id(item) for item in items if is_page_test(item) or ids[item.nodeid] > 1}
+        only = wanted == "only"
+        config.hook.pytest_deselected(items=[item for item in items if (id(item) in apart) != only])
+        items[:] = [item for item in items if (id(item) in apart) == only]
+    if not config.pluginmanager.hasplugin("xdist"):
         return
-    ids = Counter(item.nodeid for item in items)
-    only = wanted == "only"
-    config.hook.pytest_deselected(items=[item for item in items if runs_apart(item, ids) != only])
-    items[:] = [item for item in items if runs_apart(item, ids) == only]
+    for item in items:
+        item.add_marker(pytest.mark.xdist_group(PAGE_GROUP if is_page_test(item) else item.nodeid.split("::")[0]))

@@ -1,6 +1,6 @@
-"""How the suite shares its tests among pytest-xdist workers (tests/conftest.py): a file's tests on one worker, the
-page's tests on any worker (each builds into a web directory of its own); ./scripts/test runs the tests that share a
-node id and the lock file's check in a run of their own after the others (``--one-process-tests``)."""
+"""How the suite shares its tests among pytest-xdist workers (tests/conftest.py): a file's tests on one worker, and
+every test that builds or reads the page on one worker, whatever its file; ./scripts/test runs the page's tests in a
+run of their own after the others, with the tests that share a node id (``--one-process-tests``)."""
 
 from __future__ import annotations
 
@@ -11,21 +11,34 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-from tests import page_build
-from tests.app_server import BUILD_LOCK
-from tests.suite_groups import pytest_collection_modifyitems, pytest_configure, web_workdir
+from tests.suite_groups import PAGE_GROUP, pytest_collection_modifyitems
 
 
 @dataclass
 class Item:
     nodeid: str
     fixturenames: tuple[str, ...] = ()
+    markers: list[Any] = field(default_factory=list)
 
     @property
     def path(self) -> Path:
         return Path(self.nodeid.split("::")[0])
+
+    def add_marker(self, marker: Any) -> None:
+        self.markers.append(marker)
+
+    def group(self) -> str | None:
+        groups = [marker.args[0] for marker in self.markers if marker.name == "xdist_group"]
+        assert len(groups) <= 1, groups
+        return groups[0] if groups else None
+
+
+@dataclass
+class Plugins:
+    xdist: bool
+
+    def hasplugin(self, name: str) -> bool:
+        return name == "xdist" and self.xdist
 
 
 @dataclass
@@ -38,12 +51,18 @@ class Hooks:
 
 @dataclass
 class Config:
+    pluginmanager: Plugins
     one_process_tests: str = "with"
     hook: Hooks = field(default_factory=Hooks)
 
     def getoption(self, name: str, default: Any = None) -> Any:
         assert name == "one_process_tests", name
         return self.one_process_tests
+
+
+def grouped(items: list[Item], xdist: bool = True) -> dict[str, str | None]:
+    pytest_collection_modifyitems(Config(Plugins(xdist)), items)  # type: ignore[arg-type]
+    return {item.nodeid: item.group() for item in items}
 
 
 SUITE = [
@@ -56,46 +75,53 @@ SUITE = [
 ]
 
 
+def test_a_files_tests_share_a_worker_and_the_page_tests_share_one() -> None:
+    groups = grouped(
+        [
+            Item("tests/test_simulation.py::test_the_report_adds_up"),
+            Item("tests/test_simulation.py::test_is_quiet_on_a_window_that_wraps_midnight"),
+            Item("tests/test_api.py::test_recommend"),
+            Item("tests/test_browser.py::test_the_tip_page", ("app_server", "page")),
+            Item("tests/test_pwa.py::test_static_pwa_files_are_served", ("app_server",)),
+            Item("tests/test_frontend_lock.py::test_the_tracked_package_json_is_what_reflex_writes"),
+        ]
+    )
+    assert list(groups.values()) == [
+        "tests/test_simulation.py",
+        "tests/test_simulation.py",
+        "tests/test_api.py",
+        PAGE_GROUP,
+        PAGE_GROUP,
+        PAGE_GROUP,
+    ]
+
+
+def test_without_xdist_no_test_is_grouped() -> None:
+    assert grouped([Item("tests/test_browser.py::test_the_tip_page", ("app_server",))], xdist=False) == {
+        "tests/test_browser.py::test_the_tip_page": None
+    }
+
+
 def selected(one_process_tests: str) -> tuple[list[str], list[str]]:
     """The node ids ``--one-process-tests`` keeps and those it deselects, of :data:`SUITE`."""
-    items, config = list(SUITE), Config(one_process_tests)
+    items, config = list(SUITE), Config(Plugins(xdist=False), one_process_tests)
     pytest_collection_modifyitems(config, items)  # type: ignore[arg-type]
     return [item.nodeid for item in items], [item.nodeid for item in config.hook.deselected]
 
 
-def test_the_tests_sharing_a_node_id_and_the_lock_check_run_apart_and_the_page_tests_on_the_workers() -> None:
+def test_the_page_tests_and_the_tests_sharing_a_node_id_run_apart_or_with_the_others() -> None:
     ids = [item.nodeid for item in SUITE]
-    apart, others = [ids[2], ids[4], ids[5]], [ids[0], ids[1], ids[3]]
+    page, others = [ids[1], ids[2], ids[4], ids[5]], [ids[0], ids[3]]
     assert selected("with") == (ids, [])
-    assert selected("without") == (others, apart)
-    assert selected("only") == (apart, others)
+    assert selected("without") == (others, page)
+    assert selected("only") == (page, others)
 
 
-def test_the_suite_runs_the_others_on_workers_then_the_few_in_one_process() -> None:
+def test_the_suite_runs_the_others_on_workers_then_the_page_tests_in_one_process() -> None:
     script = (Path(__file__).parents[1] / "scripts" / "test").read_text()
     assert '-n "$workers" --dist loadfile --one-process-tests without "$@"' in script, "the others share the workers"
-    assert 'python -m pytest --one-process-tests only "$@"' in script, "the few run in one process"
+    assert 'python -m pytest --one-process-tests only "$@"' in script, "the page's tests run in one process"
     assert 'workers="${OO_TEST_WORKERS:-2}"' in script
-
-
-def test_each_worker_but_the_first_builds_the_page_into_a_web_directory_of_its_own(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    assert [web_workdir(worker) for worker in (None, "gw0", "gw1", "gw2")] == [None, None, ".web-gw1", ".web-gw2"]
-    monkeypatch.delenv("REFLEX_WEB_WORKDIR", raising=False)
-    monkeypatch.setenv("PYTEST_XDIST_WORKER", "gw1")
-    pytest_configure(None)  # type: ignore[arg-type]
-    assert os.environ["REFLEX_WEB_WORKDIR"] == ".web-gw1"
-    assert page_build.web_dir(dict(os.environ)) == Path(__file__).parents[1] / ".web-gw1", "its servers build there"
-    ignored = subprocess.run(
-        ["git", "check-ignore", ".web-gw1/build/client/index.html", BUILD_LOCK],
-        cwd=Path(__file__).parents[1],
-        capture_output=True,
-        text=True,
-    )
-    assert ignored.stdout.split() == [".web-gw1/build/client/index.html", BUILD_LOCK], (
-        f"git ignores every web directory and the build lock: {ignored.stdout} {ignored.stderr}"
-    )
 
 
 PROBE = """
