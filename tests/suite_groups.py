@@ -23,6 +23,25 @@ import pytest
 PAGE_GROUP = "page"
 PAGE_MODULES = {"test_frontend_lock.py"}
 ONE_PROCESS_TESTS = ("with", "without", "only")
+# The files that hold a worker longest (a full run's durations, 2026-12-06: their tests' setups and calls, in seconds
+# on a shared machine), longest first. pytest-xdist's `--dist loadfile` hands the files out in the order collected, so
+# these start first and the short files fill in around them: in alphabetical order most of them came in the second
+# half, where a long file handed out last holds one worker on alone after the other has finished.
+LONGEST_FILES = (
+    "tests/test_model_server.py",  # 224 s: the model server loaded, the local writer sampled through it
+    "tests/test_simulation.py",  # 173 s: the shared month, seeds, a prior
+    "tests/test_load.py",  # 130 s: the load run
+    "tests/test_push_timing.py",  # 113 s: two 30-day runs of push rounds
+    "tests/test_jobs.py",  # 81 s: a thousand jobs and a killed worker
+    "tests/test_sense.py",  # 67 s: the sense check fitted on the embedder's vectors
+    "tests/test_hub_notebooks.py",  # 63 s: the notebooks run and exported
+    "tests/test_workers.py",  # 55 s: two Granian workers
+    "tests/test_lean_imports.py",  # 54 s: fresh interpreters serving tips
+    "tests/test_llm_production.py",  # 54 s: the LiteLLM proxy and Ollama's stand-in
+    "tests/test_breaker.py",  # 43 s: breakers shared through Redis
+    "tests/agents/test_properties.py",  # 42 s: generated histories through every agent
+    "tests/test_llm_layer.py",  # 41 s: the local embedder loaded beside marimo
+)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -42,9 +61,10 @@ def is_page_test(item: pytest.Item) -> bool:
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """``--one-process-tests without`` / ``only`` deselects the tests that need one process (the page's tests, and
     those sharing a node id) or all the others. Under pytest-xdist a file's tests run on one worker, so its module
-    fixtures (test_simulation's month, a served hub) are set up once; the page's tests, if any are selected, share one
-    worker (:data:`PAGE_GROUP`). Everything else is worker-unique already: tmp paths, PostgreSQL databases (a fresh
-    name per test), Redis keys (a prefix per test), servers on free ports."""
+    fixtures (test_simulation's month, a served hub) are set up once, and :data:`LONGEST_FILES` come first (a stable
+    sort: a file's tests keep their order); the page's tests, if any are selected, share one worker
+    (:data:`PAGE_GROUP`). Everything else is worker-unique already: tmp paths, PostgreSQL databases (a fresh name per
+    test), Redis keys (a prefix per test), servers on free ports."""
     wanted = config.getoption("one_process_tests", "with")
     if wanted != "with":
         ids = Counter(item.nodeid for item in items)
@@ -52,6 +72,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         only = wanted == "only"
         config.hook.pytest_deselected(items=[item for item in items if (id(item) in apart) != only])
         items[:] = [item for item in items if (id(item) in apart) == only]
+    rank = {name: index for index, name in enumerate(LONGEST_FILES)}
+    items.sort(key=lambda item: rank.get(item.nodeid.split("::")[0], len(rank)))
     if not config.pluginmanager.hasplugin("xdist"):
         return
     for item in items:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tests.suite_groups import PAGE_GROUP, pytest_collection_modifyitems
+from tests.suite_groups import LONGEST_FILES, PAGE_GROUP, pytest_collection_modifyitems
 
 
 @dataclass
@@ -65,11 +65,11 @@ def grouped(items: list[Item], xdist: bool = True) -> dict[str, str | None]:
     return {item.nodeid: item.group() for item in items}
 
 
-SUITE = [
+SUITE = [  # one of the longest files first, as collected
+    Item("tests/test_jobs.py::test_a_thousand_jobs"),
     Item("tests/test_api.py::test_recommend"),
     Item("tests/test_browser.py::test_the_tip_page", ("app_server", "page")),
     Item("tests/test_frontend_lock.py::test_the_tracked_package_json_is_what_reflex_writes"),
-    Item("tests/test_jobs.py::test_a_thousand_jobs"),
     Item("tests/test_schemathesis.py::test_no_request_gets_a_server_error"),  # one item per API operation, alike
     Item("tests/test_schemathesis.py::test_no_request_gets_a_server_error"),
 ]
@@ -96,6 +96,31 @@ def test_a_files_tests_share_a_worker_and_the_page_tests_share_one() -> None:
     ]
 
 
+def test_the_longest_files_are_handed_out_first_each_with_its_tests_in_order() -> None:
+    items = [
+        Item("tests/test_api.py::test_recommend"),
+        Item("tests/test_simulation.py::test_the_report_adds_up"),
+        Item("tests/test_cli.py::test_help"),
+        Item("tests/test_model_server.py::test_health"),
+        Item("tests/test_simulation.py::test_is_quiet_on_a_window_that_wraps_midnight"),
+        Item("tests/test_model_server.py::test_a_bad_request"),
+    ]
+    assert list(grouped(items)) == [
+        "tests/test_model_server.py::test_health",
+        "tests/test_model_server.py::test_a_bad_request",
+        "tests/test_simulation.py::test_the_report_adds_up",
+        "tests/test_simulation.py::test_is_quiet_on_a_window_that_wraps_midnight",
+        "tests/test_api.py::test_recommend",
+        "tests/test_cli.py::test_help",
+    ]
+
+
+def test_every_longest_file_is_a_test_file_of_the_suite() -> None:
+    root = Path(__file__).parents[1]
+    assert [name for name in LONGEST_FILES if not (root / name).is_file()] == [], "renamed or gone: update the list"
+    assert len(set(LONGEST_FILES)) == len(LONGEST_FILES)
+
+
 def test_without_xdist_no_test_is_grouped() -> None:
     assert grouped([Item("tests/test_browser.py::test_the_tip_page", ("app_server",))], xdist=False) == {
         "tests/test_browser.py::test_the_tip_page": None
@@ -111,7 +136,7 @@ def selected(one_process_tests: str) -> tuple[list[str], list[str]]:
 
 def test_the_page_tests_and_the_tests_sharing_a_node_id_run_apart_or_with_the_others() -> None:
     ids = [item.nodeid for item in SUITE]
-    page, others = [ids[1], ids[2], ids[4], ids[5]], [ids[0], ids[3]]
+    page, others = [ids[2], ids[3], ids[4], ids[5]], [ids[0], ids[1]]
     assert selected("with") == (ids, [])
     assert selected("without") == (others, page)
     assert selected("only") == (page, others)
