@@ -22,6 +22,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 ROOT = Path(__file__).resolve().parent.parent
 DEV_SECRET = "dev-only-secret-change-me"
 LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
+EVERY_MINUTE = "* * * * *"
 
 
 def bare_host(name: Any, setting: str) -> str:
@@ -312,6 +313,23 @@ class Settings(BaseSettings):
         gt=0,
         description="A worker silent (no heartbeat) for this long is dead: its running jobs are retried.",
     )
+    jobs_tick_cron: str = Field(
+        default=EVERY_MINUTE,
+        description="When the agent workers' periodic job runs (the jobs of dead workers retried, then the due pairs "
+        "deferred): a cron expression, five fields, or six with the seconds last (`* * * * * */5`: every 5 s).",
+    )
+
+    @field_validator("jobs_tick_cron")
+    @classmethod
+    def _a_cron_expression(cls, value: str) -> str:
+        if value == EVERY_MINUTE:
+            return value  # the default needs no parser: croniter loads only where another value is set
+        from croniter import croniter
+
+        if not croniter.is_valid(value):
+            raise ValueError(f"OO_JOBS_TICK_CRON {value!r} is not a cron expression (e.g. '* * * * *')")
+        return value
+
     # How often an open tip page looks for a newer tip.
     live_poll_s: float = 5.0
     prepare_next_tip: bool = Field(

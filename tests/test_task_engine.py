@@ -11,12 +11,13 @@ import asyncio
 from collections.abc import Callable
 
 import pytest
+from pydantic import ValidationError
 
 from oo_app import housekeeping
 from oo_app.calendar import jobs as calendar_jobs
 from oo_app.integrations import jobs as integration_jobs
 from oo_app.push import jobs as push_jobs
-from oo_app.settings import ROOT
+from oo_app.settings import ROOT, Settings
 from oo_app.tasks import agent_jobs, engine
 from oo_app.tasks.domains import DOMAINS, LIFESPAN_TASKS
 
@@ -46,6 +47,19 @@ def test_the_workers_run_the_jobs_of_every_domain(configure: Callable[..., None]
         integration_jobs.SYNC_TASK: "* * * * *",
         calendar_jobs.SYNC_TASK: "* * * * *",
     }
+
+
+def test_the_agents_tick_follows_its_setting(configure: Callable[..., None]) -> None:
+    configure(OO_DATABASE_URL=QUEUE_URL, OO_JOBS_TICK_CRON="* * * * * */2")
+    periodic = {task.task.name: task.cron for task in engine.get_app().periodic_registry.periodic_tasks.values()}
+    assert periodic[agent_jobs.ENQUEUE_TASK] == "* * * * * */2"
+    assert periodic[push_jobs.PUSH_TASK] == "* * * * *", "only the agents' tick is set"
+
+
+@pytest.mark.parametrize("value", ["every minute", "* * *", "61 * * * *"])
+def test_a_tick_that_is_no_cron_expression_is_refused_in_words(value: str) -> None:
+    with pytest.raises(ValidationError, match=r"OO_JOBS_TICK_CRON .* is not a cron expression"):
+        Settings(jobs_tick_cron=value)
 
 
 def test_task_names_stay_those_of_jobs_already_queued() -> None:

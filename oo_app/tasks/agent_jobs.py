@@ -4,10 +4,11 @@ Contract: a job computes one (person, agent) as of the instant ``at`` fixed when
 at-least-once (an error is retried; the jobs of a worker killed mid-run are put back in the queue); the output is
 exactly-once, because the runner's ``job_key`` (person, agent version, schedule slot of ``at``) is unique and a job
 re-checks eligibility and due-ness before computing. A lock per (person, agent) keeps a pair from running twice at
-once and a queueing lock keeps it from waiting twice. Every minute a periodic job recovers the jobs of dead workers
-(:mod:`oo_app.tasks.recovery`), then defers the due pairs. :func:`register` adds both tasks to the engine's app;
-:func:`agent_scheduler` is the in-process twin, a lifespan task of the app when no workers run (both are listed once,
-in :data:`oo_app.tasks.domains.DOMAINS`). Never import Reflex here: the app defers, workers compute.
+once and a queueing lock keeps it from waiting twice. Every minute (``OO_JOBS_TICK_CRON``) a periodic job recovers
+the jobs of dead workers (:mod:`oo_app.tasks.recovery`), then defers the due pairs. :func:`register` adds both tasks
+to the engine's app; :func:`agent_scheduler` is the in-process twin, a lifespan task of the app when no workers run
+(both are listed once, in :data:`oo_app.tasks.domains.DOMAINS`). Never import Reflex here: the app defers, workers
+compute.
 """
 
 from __future__ import annotations
@@ -38,7 +39,6 @@ log = logging.getLogger(__name__)
 
 COMPUTE_TASK = "oo.compute_agent_output"
 ENQUEUE_TASK = "oo.enqueue_due_and_recover"
-ENQUEUE_CRON = "* * * * *"
 ENQUEUE_PRIORITY = 10  # agent jobs have procrastinate's default priority, 0
 # Errors that escape the runner are infrastructure (database restarts, lost connections): retried after 2, 4, 8, 16 s.
 MAX_ATTEMPTS = 5
@@ -133,7 +133,8 @@ async def enqueue_due_and_recover(context: JobContext, timestamp: int) -> int:
 
 
 def register(app: App) -> None:
-    """Add the agent job and the every-minute periodic job (recovery, then deferral) to the engine's app."""
+    """Add the agent job and the periodic job (recovery, then deferral; every minute unless ``OO_JOBS_TICK_CRON``
+    says otherwise) to the engine's app."""
     from procrastinate import RetryStrategy
 
     app.task(name=COMPUTE_TASK, retry=RetryStrategy(max_attempts=MAX_ATTEMPTS, exponential_wait=EXPONENTIAL_WAIT_S))(
@@ -141,7 +142,7 @@ def register(app: App) -> None:
     )
     # The periodic job jumps the queue, or recovery would wait behind the backlog. No lock: if the worker running
     # it dies, the next tick must still run to recover it (overlapping ticks are harmless, see retry_stalled_jobs).
-    app.periodic(cron=ENQUEUE_CRON, periodic_id="every-minute")(
+    app.periodic(cron=get_settings().jobs_tick_cron, periodic_id="every-minute")(
         app.task(name=ENQUEUE_TASK, pass_context=True, priority=ENQUEUE_PRIORITY)(enqueue_due_and_recover)
     )
 

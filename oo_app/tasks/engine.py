@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import sqlalchemy as sa
 
 from oo_app.bootstrap import bootstrap
-from oo_app.settings import get_settings
+from oo_app.settings import EVERY_MINUTE, get_settings
 
 if TYPE_CHECKING:
     from procrastinate import App
@@ -35,7 +35,8 @@ def conninfo(url: str) -> str:
 
 
 @lru_cache
-def _build_app(queue_conninfo: str, max_connections: int) -> App:
+def _build_app(queue_conninfo: str, max_connections: int, agents_tick: str = EVERY_MINUTE) -> App:
+    """``agents_tick`` is in the key because :func:`oo_app.tasks.agent_jobs.register` reads it from the settings."""
     from procrastinate import App, PsycopgConnector
 
     from oo_app.tasks.domains import DOMAINS
@@ -55,7 +56,7 @@ def get_app() -> App:
             "agent jobs need PostgreSQL: set OO_JOBS_DATABASE_URL (or OO_DATABASE_URL) to a postgresql:// URL"
         )
     # The worker's pool: one listening connection, one fetching, and one per running job to record its end.
-    return _build_app(conninfo(url), settings.worker_concurrency + 2)
+    return _build_app(conninfo(url), settings.worker_concurrency + 2, settings.jobs_tick_cron)
 
 
 def apply_schema() -> bool:
