@@ -28,7 +28,8 @@ import oo_app.oo_app
 print(json.dumps({"heavy": sorted(m for m in HEAVY if m in sys.modules)}))
 """
 # What a backend worker does: import the app (pages, API, lifespan tasks), build the Router, write tips and answer
-# them; then it prints which heavy modules it holds.
+# them (``ROUNDS`` tips shown and answered, each followed by the one written ahead); then it prints which heavy modules
+# it holds.
 SERVE_TIPS = """
 import json, sys
 import oo_app.oo_app
@@ -45,7 +46,7 @@ migrate(get_settings().database_url)
 with session_scope() as session:
     seed_demo(session, "demo@example.com")
 writers = []
-for _ in range(2):
+for _ in range(ROUNDS):
     with session_scope() as session:
         person = user_by_email(session, "demo@example.com")
         tip = mark_shown(session, recommend(session, person))
@@ -97,6 +98,11 @@ def probe(code: str, env: dict[str, str], workdir: Path) -> dict[str, Any]:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def serve_tips(rounds: int) -> str:
+    """:data:`SERVE_TIPS` showing and answering ``rounds`` tips."""
+    return f"ROUNDS = {rounds}\n{SERVE_TIPS}"
+
+
 def test_importing_the_web_app_loads_nothing_heavy(tmp_path: Path) -> None:
     found = probe(IMPORT_APP, {}, tmp_path)
     assert found["heavy"] == [], f"importing the app loaded {found['heavy']}"
@@ -108,7 +114,7 @@ def served_from_ollama(ollama: FakeOllama, tmp_path_factory: pytest.TempPathFact
     from benchmarks.load import ollama_aliases
 
     workdir = tmp_path_factory.mktemp("served")
-    return probe(SERVE_TIPS, {"OO_LLM_ALIASES": json.dumps(ollama_aliases(ollama.base_url))}, workdir)
+    return probe(serve_tips(2), {"OO_LLM_ALIASES": json.dumps(ollama_aliases(ollama.base_url))}, workdir)
 
 
 def test_a_worker_serving_tips_from_a_model_server_loads_nothing_heavy(
