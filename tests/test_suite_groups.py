@@ -187,3 +187,10 @@ def test_two_real_workers_set_up_a_files_module_fixture_once(tmp_path: Path) -> 
     assert "6 passed" in run.stdout, run.stdout
     setups = (tmp_path / "setups.log").read_text().split()
     assert len(setups) == 1, f"the module fixture was set up on {setups}"
+
+
+def test_no_property_test_fails_on_time() -> None:
+    """tests/conftest.py's Hypothesis profile: an example is never timed (a busy machine made one "flaky")."""
+    import hypothesis
+
+    assert hypothesis.settings.default.deadline is None
