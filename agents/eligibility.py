@@ -8,7 +8,7 @@ on the person's clock: the time-of-day agent's ``tz`` when they set or oO inferr
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -87,15 +87,34 @@ def context_in_effect(session: Session, user_id: int, now: datetime | None = Non
     )
 
 
-def eligible_agents(session: Session, user_id: int, now: datetime | None = None) -> list[Agent]:
+# Passed as ``in_effect`` when the caller has not read the context in effect: eligible_agents reads it if it must.
+UNREAD: Any = object()
+
+
+def eligible_agents(
+    session: Session,
+    user_id: int,
+    now: datetime | None = None,
+    *,
+    among: Collection[str] | None = None,
+    in_effect: InEffect | None = UNREAD,
+) -> list[Agent]:
+    """The agents (of ``among``, agent ids, when given) that may speak for the person at ``now``.
+
+    The context in effect is read only when some agent that the consents and switches let through declares the
+    contexts it fits; a caller that already read it (at ``now``) passes it as ``in_effect``, so that a tip reads it
+    once (benchmarks/react_path.py)."""
     granted = set(session.exec(_GRANTED, params={"user_id": user_id}))
     disabled = {pref.scope for pref in session.exec(_SWITCHES, params={"user_id": user_id}) if pref.value is False}
-    context = context_in_effect(session, user_id, now)
-    kind = context.kind if context is not None else None
-    return [
+    allowed = [
         agent
         for agent in registry().values()
-        if set(agent.manifest.consents) <= granted
+        if (among is None or agent.manifest.id in among)
+        and set(agent.manifest.consents) <= granted
         and agent.manifest.id not in disabled
-        and fits(agent.manifest.contexts, kind)
     ]
+    if not any(agent.manifest.contexts for agent in allowed):
+        return allowed  # every one of them fits any context
+    context = context_in_effect(session, user_id, now) if in_effect is UNREAD else in_effect
+    kind = context.kind if context is not None else None
+    return [agent for agent in allowed if fits(agent.manifest.contexts, kind)]

@@ -50,8 +50,14 @@ _TIPS = Tip.__table__.c
 # (An update's parameters may not be named as its columns.)
 _OWNED = (_TIPS.id == sa.bindparam("the_tip"), _TIPS.user_id == sa.bindparam("its_person"), _TIPS.shadow == False)  # noqa: E712
 _OWNED_TIP = select(Tip).where(*_OWNED)
-# A no-op update: it takes the tip's write lock (PostgreSQL: the row; SQLite: the database).
+# Read fresh and locked: a tip this transaction read before (the page's) gets the reaction another one committed.
+_OWNED_TIP_LOCKED = _OWNED_TIP.with_for_update().execution_options(populate_existing=True)
+# A no-op update: it takes the tip's write lock (SQLite: the database).
 _HOLD_TIP = sa.update(Tip.__table__).where(*_OWNED).values(reaction=_TIPS.reaction)
+# The person whose reaction to a tip the learner reads, while both exist.
+_PERSON_OF_TIP = select(User).where(
+    User.id == sa.bindparam("user_id"), select(Tip.id).where(Tip.id == sa.bindparam("tip_id")).exists()
+)
 
 
 def latest_tip(session: Session, user_id: int) -> Tip | None:
@@ -128,15 +134,18 @@ def react(session: Session, user: User, tip_id: int, reaction: str, now: datetim
             f"unknown reaction {reaction!r}; use one of {', '.join(r.value for r in Reaction)}"
         ) from None
     owned = {"the_tip": tip_id, "its_person": user.id}
-    tip = session.exec(_OWNED_TIP, params=owned).first()
+    # Two answers at once (a double tap, two devices, the page and a notification) serialize on the tip's row, and the
+    # second answer then reads the first one's reaction and is refused below. PostgreSQL locks the row as it reads it
+    # (one statement); SQLite has no row locks: a no-op update takes its write lock, then the tip is read again.
+    if session.get_bind().dialect.name == "postgresql":
+        tip = session.exec(_OWNED_TIP_LOCKED, params=owned).first()
+    else:
+        tip = session.exec(_OWNED_TIP, params=owned).first()
+        if tip is not None and tip.reaction is None:
+            session.execute(_HOLD_TIP, owned)
+            session.refresh(tip)
     if tip is None:
         raise NotFound(f"no tip {tip_id} for this person")
-    if tip.reaction is None:
-        # Two answers at once (a double tap, two devices, the page and a notification) serialize on the tip's row: a
-        # no-op update takes its write lock, and the second answer then reads the first one's reaction and is refused
-        # below.
-        session.execute(_HOLD_TIP, owned)
-        session.refresh(tip)
     if tip.reaction is not None:
         raise Conflict(f"tip {tip_id} was already answered ({tip.reaction})")
     now = now or datetime.now(UTC)
@@ -149,15 +158,16 @@ def react(session: Session, user: User, tip_id: int, reaction: str, now: datetim
     if get_settings().prepare_next_tip:
         _learn_after_commit(session, user, tip, now)
     else:
-        learn_from(session, user, tip, now)
+        learn_from(session, user, tip.id, now)
     return tip
 
 
-def learn_from(session: Session, user: User, tip: Tip, now: datetime) -> None:
-    """Recompute the learner agent with this reaction (when it may speak for the person), so the next tip reads it."""
-    learner = next((agent for agent in eligible_agents(session, user.id, now) if agent.manifest.id == LEARNER), None)
+def learn_from(session: Session, user: User, tip_id: int, now: datetime) -> None:
+    """Recompute the learner agent with the reaction to tip ``tip_id`` (when it may speak for the person), so the next
+    tip reads it."""
+    learner = next(iter(eligible_agents(session, user.id, now, among={LEARNER})), None)
     if learner is not None:
-        compute_output(session, user, learner, now, fresh_data=f"tip{tip.id}")
+        compute_output(session, user, learner, now, fresh_data=f"tip{tip_id}")
 
 
 _LEARNING = "oo.learning"  # session.info: the reaction (tip, moment) the learner has yet to read, until commit
@@ -183,17 +193,17 @@ def learn_now(session: Session, user: User) -> None:
     pending = session.info.pop(_LEARNING, None)
     if pending is not None:
         tip_id, now = pending
-        learn_from(session, user, session.get(Tip, tip_id), now)
+        learn_from(session, user, tip_id, now)
 
 
 def _learning_job(engine: Engine, user_id: int, tip_id: int, now: datetime) -> None:
     try:
         with session_scope(engine) as session:
-            user, tip = session.get(User, user_id), session.get(Tip, tip_id)
-            if user is None or tip is None:
-                return  # deleted meanwhile
+            user = session.exec(_PERSON_OF_TIP, params={"user_id": user_id, "tip_id": tip_id}).first()
+            if user is None:
+                return  # the person or the tip deleted meanwhile
             with unless_gone(session, user_id):
-                learn_from(session, user, tip, now)
+                learn_from(session, user, tip_id, now)
     except PersonGone:
         log.info("the learner did not read tip %s: its person %s was deleted meanwhile", tip_id, user_id)
         forget_late_work(engine, user_id)

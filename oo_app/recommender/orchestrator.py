@@ -24,7 +24,7 @@ from pydantic import ValidationError
 from sqlmodel import Session, col, select
 
 from agents.contexts import InEffect
-from agents.eligibility import eligible_agents
+from agents.eligibility import UNREAD, eligible_agents
 from agents.learner import TASTES
 from agents.learner import posterior as learned
 from agents.overdue_task import OPEN_TASK, overdue_open_task
@@ -77,17 +77,20 @@ class Inputs:
         return [SignalLine(o.agent_id, o.snippet, o.data) for o in self.outputs] + list(self.transient)
 
 
-def freshest_outputs(session: Session, user: User, now: datetime) -> list[AgentOutput]:
-    """The newest non-expired output of each agent eligible at ``now`` (the context then in effect included),
-    computing (bounded) those that have none, from one reading of the person's history."""
+def freshest_outputs(
+    session: Session, user: User, now: datetime, in_effect: InEffect | None = UNREAD
+) -> list[AgentOutput]:
+    """The newest non-expired output of each agent eligible at ``now`` (the context then in effect included: pass it
+    as ``in_effect`` when it was read), computing (bounded) those that have none, from one reading of the person's
+    history."""
     with one_history_per_moment():
-        return _freshest_outputs(session, user, now)
+        return _freshest_outputs(session, user, now, in_effect)
 
 
-def _freshest_outputs(session: Session, user: User, now: datetime) -> list[AgentOutput]:
+def _freshest_outputs(session: Session, user: User, now: datetime, in_effect: InEffect | None) -> list[AgentOutput]:
     outputs: list[AgentOutput] = []
     computed = 0
-    eligible = eligible_agents(session, user.id, now)
+    eligible = eligible_agents(session, user.id, now, in_effect=in_effect)
     newest = newest_unexpired(session, user.id, [agent.manifest.id for agent in eligible], now)
     for agent in eligible:
         output = newest.get(agent.manifest.id)

@@ -29,7 +29,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, func, select
+from sqlalchemy.orm import aliased
+from sqlmodel import Session, col, func, select
 
 from oo_app.erasure import PersonGone, forget_late_work, unless_gone
 from oo_app.models import AgentOutput, Tip, User
@@ -50,9 +51,20 @@ _jobs = BackgroundJobs("prefetch")
 
 # Built once, values bound at each call (every reaction runs them): see oo_app/recommender/feedback.py.
 _SUCCESSOR = select(Tip).where(Tip.follows == sa.bindparam("shown_id"))
-_NEWEST_NEWS = select(func.max(AgentOutput.computed_at)).where(
-    AgentOutput.user_id == sa.bindparam("user_id"), AgentOutput.agent_id != LEARNER
+_FOLLOWER = aliased(Tip)
+# The shown tip, its person, and whether a tip follows it already: what a tip written ahead starts from, in one read.
+_SHOWN_AND_PERSON = (
+    select(Tip, User, select(_FOLLOWER.id).where(_FOLLOWER.follows == Tip.id).exists())
+    .join(User, col(User.id) == Tip.user_id)
+    .where(Tip.id == sa.bindparam("shown_id"))
 )
+# The tip waiting to follow the answered one, with the time of its person's newest agent news (the learner's aside).
+_SUCCESSOR_AND_NEWS = select(
+    Tip,
+    select(func.max(AgentOutput.computed_at))
+    .where(AgentOutput.user_id == Tip.user_id, AgentOutput.agent_id != LEARNER)
+    .scalar_subquery(),
+).where(Tip.follows == sa.bindparam("shown_id"))
 
 
 def waiting_successor(session: Session, shown_id: int) -> Tip | None:
@@ -64,17 +76,19 @@ def write_ahead(session: Session, shown_id: int, now: datetime | None = None) ->
     shadow, or already followed) or when what was written repeats the shown tip or a recent one (then nothing is
     stored). Raises :class:`~oo_app.erasure.PersonGone` when the person was deleted while
     it was written."""
-    shown = session.get(Tip, shown_id)
-    if shown is None or shown.shadow or shown.shown_at is None or shown.reaction is not None:
+    found = session.exec(_SHOWN_AND_PERSON, params={"shown_id": shown_id}).first()
+    if found is None:
         return None
-    if waiting_successor(session, shown_id) is not None:
+    shown, user, followed = found
+    if shown.shadow or shown.shown_at is None or shown.reaction is not None or followed:
         return None
-    user = session.get(User, shown.user_id)
+    # Read once: the tip being written waits (it is none of the recent tips), so they are the same after it.
+    recent = recent_tip_texts(session, user.id)
     with unless_gone(session, shown.user_id):
-        tip = recommend(session, user, now, follows=shown)
+        tip = recommend(session, user, now, follows=shown, recent=recent)
     # A model's paraphrase of these was overruled while it was written (:mod:`.orchestrator`); the composer repeats
     # itself only once every phrasing it has was shown, and that is no tip to hold ready.
-    if _repeats(tip.text, [shown.text, *recent_tip_texts(session, user.id)]):
+    if _repeats(tip.text, [shown.text, *recent]):
         log.info("the tip written to follow tip %s repeats a recent tip: discarded, the reaction writes one", shown_id)
         session.delete(tip)
         session.flush()
@@ -94,18 +108,20 @@ def take_waiting(
     from oo_app.recommender import shadow
 
     now = now or datetime.now(UTC)
-    tip = waiting_successor(session, answered.id)
-    if tip is None or tip.user_id != user.id or tip.shown_at is not None or tip.created_at + shelf_life <= now:
+    found = session.exec(_SUCCESSOR_AND_NEWS, params={"shown_id": answered.id}).first()
+    if found is None:
         return None
+    # The learner's output after the reaction being answered is not news that stales it: the tip after next reads it.
+    tip, newest_output = found
+    if tip.user_id != user.id or tip.shown_at is not None or tip.created_at + shelf_life <= now:
+        return None
+    if newest_output is not None and newest_output > tip.created_at:
+        return None  # written before the agents' latest news
     # A tip shown since it was written (the person answered before it was ready) may say the same: compared as text
     # only, so that a reaction never waits on the embedder.
     if _repeats(tip.text, recent_tip_texts(session, user.id)):
         log.info("tip %s written ahead repeats a tip shown since; a new one is written", tip.id)
         return None
-    # The learner's output after the reaction being answered is not news that stales it: the tip after next reads it.
-    newest_output = session.exec(_NEWEST_NEWS, params={"user_id": user.id}).one()
-    if newest_output is not None and newest_output > tip.created_at:
-        return None  # written before the agents' latest news
     metrics.tip_served(tip.model, tip.policy, 0.0)
     shadow.after_commit(session, tip)
     return tip

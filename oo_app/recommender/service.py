@@ -38,12 +38,14 @@ def recommend(
     policy: Policy | None = None,
     *,
     follows: Tip | None = None,
+    recent: list[str] | None = None,
 ) -> Tip:
     """Write, log and return the next tip for ``user`` with ``policy`` (the incumbent by default). Shadow candidates
     write theirs from the same inputs once this tip is committed (:mod:`oo_app.recommender.shadow`).
 
     With ``follows`` (a shown tip), the tip is written ahead of time to follow it (:mod:`~.prefetch`): it waits,
-    unshown and unshadowed, until the person answers ``follows``.
+    unshown and unshadowed, until the person answers ``follows``. ``recent``: the texts of the person's recent tips
+    (:func:`~.orchestrator.recent_tip_texts`) when the caller read them already.
 
     Inside :func:`.limits.metered` it first takes a token of the person's bucket, raising
     :class:`~.limits.TipLimitReached` with nothing written when it is empty."""
@@ -54,12 +56,13 @@ def recommend(
     # The network first, before any agent computed inline writes: SQLite's one write lock is not held while Todoist
     # answers, and focus-area computed inline finds the tasks in memory.
     transient = open_task_signals(session, user, now)
+    context = context_in_effect(session, user.id, now)  # read once: which agents speak, and what the tip is about
     inputs = Inputs(
-        outputs=freshest_outputs(session, user, now),
-        recent=recent_tip_texts(session, user.id),
+        outputs=freshest_outputs(session, user, now, context),
+        recent=recent if recent is not None else recent_tip_texts(session, user.id),
         # The person's good tips are examples for a model; the composer reads none.
         examples=[] if composer_only(policy.alias) else good_examples(session, user.id),
-        context=context_in_effect(session, user.id, now),
+        context=context,
         transient=transient,
     )
     tip = generate(session, user, policy, inputs, now, started=started, follows=follows)
