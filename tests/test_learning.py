@@ -250,10 +250,12 @@ def test_tastes_set_by_hand_are_checked(value, stored) -> None:
 def test_why_this_tip_says_what_oo_learned_about_tips_like_it(session, demo_user) -> None:
     from oo_app.recommender import react, recommend
     from oo_app.recommender.learning import learned_about
+    from oo_app.recommender.reasons import NO_FACTS, why_this_tip
     from tests.conftest import NOW
 
     first = recommend(session, demo_user, NOW)
     assert learned_about(session, first) is None, "nothing learned before any answer"
+    assert why_this_tip(session, first).learned == ""
     lead = first.lead_agent
     for step in range(6):  # six tips of the same lead, all done
         tip = recommend(session, demo_user, NOW + timedelta(minutes=20 * step))
@@ -266,6 +268,10 @@ def test_why_this_tip_says_what_oo_learned_about_tips_like_it(session, demo_user
     assert said is not None, "enough answers to say something"
     assert said.startswith("You finish most tips like this one ("), said
     assert lead is None or lead not in said, f"plain words, never the agent id: {said}"
+    assert why_this_tip(session, latest).learned == said, "the page's answer says it"
+    # A general tip written from no output: the learner's output, read beside its outputs, is no fact of it.
+    latest.sources, latest.lead_agent = [], None
+    assert why_this_tip(session, latest).because == NO_FACTS
 
 
 def test_a_lead_is_chosen_by_its_posterior_for_the_part_of_the_day_when_the_learner_has_one() -> None:

@@ -23,7 +23,6 @@ from agents.rewards import LEARNER
 from agents.time_of_day import HOUR_KEYS, PEAK_KEYS, QUIET_KEYS
 from oo_app.llm.aliases import COMPOSER_MODEL, LOCAL_TIP_MODEL
 from oo_app.models import AgentOutput, Tip
-from oo_app.recommender.learning import learned_about
 
 Facts = Mapping[str, Mapping[str, Any]]  # an output's data by agent id
 
@@ -266,22 +265,30 @@ def why(lead: str | None, facts: Facts, model: str, learned: str | None = None, 
     return Why(because(lead, facts, tip), learned or "", written_by(model))
 
 
-# Every tip shown reads it: built once, its values bound at each call.
-_FACTS = select(AgentOutput.agent_id, AgentOutput.data).where(
-    AgentOutput.user_id == sa.bindparam("user_id"), col(AgentOutput.id).in_(sa.bindparam("ids", expanding=True))
+# Every tip shown reads them: built once, their values bound at each call. The person's latest learner output (what
+# oO learned about tips like it, :func:`oo_app.recommender.learning.learned_about`) comes with the tip's outputs.
+_LATEST_LEARNER = (
+    select(AgentOutput.id)
+    .where(AgentOutput.user_id == sa.bindparam("user_id"), AgentOutput.agent_id == LEARNER)
+    .order_by(col(AgentOutput.computed_at).desc(), col(AgentOutput.id).desc())
+    .limit(1)
+    .scalar_subquery()
+)
+_FACTS_AND_LEARNED = select(AgentOutput.id, AgentOutput.agent_id, AgentOutput.data, _LATEST_LEARNER).where(
+    AgentOutput.user_id == sa.bindparam("user_id"),
+    sa.or_(col(AgentOutput.id).in_(sa.bindparam("ids", expanding=True)), AgentOutput.id == _LATEST_LEARNER),
 )
 
 
-def facts_of(session: Session, tip: Tip) -> dict[str, dict[str, Any]]:
-    """The data of the agent outputs ``tip`` was written from, by agent id (those deleted since are left out)."""
+def why_this_tip(session: Session, tip: Tip) -> Why:
+    """The answer to "why this tip?" for a stored tip: the facts of the outputs it was written from (those deleted
+    since are left out), what oO learned about tips like it, its writer. One read."""
+    from agents.learner import why as learned  # the agent's own words; imported late: the agent reads oO's names
+
     ids = [source.get("output_id") for source in tip.sources]
     ids = [output_id for output_id in ids if isinstance(output_id, int)]
-    if not ids:
-        return {}
-    rows = session.exec(_FACTS, params={"user_id": tip.user_id, "ids": ids}).all()
-    return {agent_id: dict(data or {}) for agent_id, data in rows}
-
-
-def why_this_tip(session: Session, tip: Tip) -> Why:
-    """The answer to "why this tip?" for a stored tip: its outputs' facts, what oO learned, its writer."""
-    return why(tip.lead_agent, facts_of(session, tip), tip.model, learned_about(session, tip), tip.text)
+    rows = session.exec(_FACTS_AND_LEARNED, params={"user_id": tip.user_id, "ids": ids}).all()
+    facts = {agent_id: dict(data or {}) for output_id, agent_id, data, _ in rows if output_id in ids}
+    latest = next((data for output_id, _, data, newest in rows if output_id == newest), None)
+    said = learned(latest, tip.lead_agent) if latest is not None else None
+    return why(tip.lead_agent, facts, tip.model, said, tip.text)
