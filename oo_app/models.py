@@ -59,6 +59,13 @@ def _owner() -> Any:
     )
 
 
+def empty_list() -> list[Any]:
+    """A new empty list: the default factory of list columns. A function, not ``list``: SQLModel asks pydantic at every
+    row built whether the factory takes arguments, and pydantic answers that for a builtin by parsing its text
+    signature (0.12 ms of CPU; 0.007 ms for a function), which made building a tip cost 0.3 ms."""
+    return []
+
+
 def _json(default: Any) -> Any:
     return Field(default_factory=lambda: default.copy(), sa_type=sa.JSON, nullable=False)
 
@@ -203,7 +210,7 @@ class Context(SQLModel, table=True):
     kind: str | None = Field(default=None, max_length=16, description="work|home|rest|any; None: from the name")
     # Weekly slots on the person's clock: [{"weekdays": ["mon", ...], "start": "09:00", "end": "17:00"}].
     schedules: list[dict[str, Any]] = Field(
-        default_factory=list, sa_type=sa.JSON, sa_column_kwargs={"server_default": "[]"}
+        default_factory=empty_list, sa_type=sa.JSON, sa_column_kwargs={"server_default": "[]"}
     )
     # When the person last chose a context by hand ("none" included); the same on all their rows.
     switched_at: datetime | None = _ts(nullable=True, now=False)
@@ -380,7 +387,7 @@ class Tip(SQLModel, table=True):
         description="the agent whose facts the tip mainly states (None: a generic tip); oo_app/recommender/learning.py",
     )
     candidates: list[str | None] = Field(
-        default_factory=list,
+        default_factory=empty_list,
         sa_type=sa.JSON,
         nullable=False,
         description="the distinct leads the tip was chosen among, the composer's order (null: the generic tips)",
