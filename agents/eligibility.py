@@ -52,7 +52,9 @@ _PREFERRED_ZONE = select(UserPreference.value).where(
 _ACCOUNT_ZONE = select(User.tz).where(User.id == _USER_ID)
 _CONTEXTS = select(Context).where(Context.user_id == _USER_ID).order_by(col(Context.id))
 _GRANTED = select(Consent.key).where(Consent.user_id == _USER_ID, Consent.granted == True)  # noqa: E712
-_SWITCHES = select(UserPreference).where(UserPreference.user_id == _USER_ID, UserPreference.key == ENABLED_KEY)
+_SWITCHES = select(UserPreference.scope, UserPreference.value).where(
+    UserPreference.user_id == _USER_ID, UserPreference.key == ENABLED_KEY
+)
 
 
 def person_zone(session: Session, user_id: int) -> str:
@@ -105,7 +107,7 @@ def eligible_agents(
     contexts it fits; a caller that already read it (at ``now``) passes it as ``in_effect``, so that a tip reads it
     once (benchmarks/react_path.py)."""
     granted = set(session.exec(_GRANTED, params={"user_id": user_id}))
-    disabled = {pref.scope for pref in session.exec(_SWITCHES, params={"user_id": user_id}) if pref.value is False}
+    disabled = {scope for scope, value in session.exec(_SWITCHES, params={"user_id": user_id}) if value is False}
     allowed = [
         agent
         for agent in registry().values()
