@@ -10,7 +10,8 @@ synthetic histories, every consent, the agents' outputs a running deployment hol
 (``TipState.load``'s work), then ``--rounds`` times: the page's live check (the tip stands), a reaction and its next
 tip (``TipState.react``'s work), and ``POST /api/recommend``'s. Between actions the tips written ahead finish, as
 they do while a person reads; their cost is counted apart. Settings are the load test's server's: the rule-based
-composer writes, tracing off, tips written ahead. With ``--profile FILE`` the actions run under cProfile; with
+composer writes, tracing off, tips written ahead, the app's wiring (:func:`oo_app.bootstrap.bootstrap`: open tasks
+and busy times read as the server reads them). With ``--profile FILE`` the actions run under cProfile; with
 ``--statements`` each action's statements are listed, with how many of each an action runs on average.
 """
 
@@ -99,8 +100,11 @@ class Ledger:
 
 
 def run(persons: int, rounds: int, profile: Path | None) -> Ledger:
+    from oo_app.bootstrap import bootstrap
     from oo_app.recommender import prefetch
     from oo_app.state import tip as page
+
+    bootstrap()  # as the server starts: the open tasks, busy times and population prior through the runner
 
     with fresh_postgres_database() as url:
         configure_for(url, secrets.token_urlsafe(32))
