@@ -19,6 +19,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
+import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from agents.base import OpenTask
@@ -112,14 +113,20 @@ def to_open_task(task: dict[str, Any], projects: dict[str, str]) -> OpenTask | N
     return OpenTask(title, project, todoist_due(task.get("due")))
 
 
+# Every tip asks it: one statement, built once with its value bound at each call (building a statement costs
+# SQLAlchemy more CPU than running it: benchmarks/react_path.py).
+_TODOIST_WITH_CONSENT = select(Integration).where(
+    Integration.user_id == sa.bindparam("user_id"),
+    Integration.provider == PROVIDER,
+    select(Consent.id)
+    .where(Consent.user_id == Integration.user_id, Consent.key == TASKS_CONSENT, Consent.granted == True)  # noqa: E712
+    .exists(),
+)
+
+
 def _allowed(session: Session, user_id: int) -> Integration | None:
     """The person's connected Todoist when they grant ``tasks``; None otherwise."""
-    consent = session.exec(select(Consent).where(Consent.user_id == user_id, Consent.key == TASKS_CONSENT)).first()
-    if consent is None or not consent.granted:
-        return None
-    integration = session.exec(
-        select(Integration).where(Integration.user_id == user_id, Integration.provider == PROVIDER)
-    ).first()
+    integration = session.exec(_TODOIST_WITH_CONSENT, params={"user_id": user_id}).first()
     if integration is None or integration.status != CONNECTED or integration.access_token_enc is None:
         return None
     return integration
