@@ -67,6 +67,8 @@ def test_the_persons_good_tips_are_read_as_examples_only_for_a_model(
     configure(OO_LLM_ALIASES=json.dumps(model_first))
     assert not composer_only(TIP_GENERATOR)
     # The model's answer does not matter here: the composer stands in for it.
-    monkeypatch.setattr(orchestrator, "write_tip", lambda _prompt, facts, _alias: orchestrator._composed(facts))
+    monkeypatch.setattr(
+        orchestrator, "write_tip", lambda _prompt, facts, _alias, drafts: orchestrator._composed(facts, drafts)
+    )
     recommend(session, demo_user, NOW + timedelta(minutes=1))
     assert read == [demo_user.id], "a model is given the person's good tips as examples"

@@ -297,11 +297,13 @@ def options(facts: Mapping[str, Any]) -> list[TipDraft]:
     return [option for option in candidates(facts) if not links_in(option.text)]
 
 
-def compose(facts: Mapping[str, Any], choice: Choice | None = None) -> TipDraft:
+def compose(
+    facts: Mapping[str, Any], choice: Choice | None = None, found: Sequence[TipDraft] | None = None
+) -> TipDraft:
     """The option ``choice`` names (:func:`oo_app.recommender.learning.choose` over :func:`options`; given, or carried
     by the facts as ``{"index", "lead"}``); without one, the first option not among the recent tips, and when all
-    were shown, the one shown longest ago."""
-    found = options(facts)
+    were shown, the one shown longest ago. ``found``: the :func:`options` of these facts when the caller has them."""
+    found = options(facts) if found is None else found
     chosen = {"index": choice.index, "lead": choice.lead} if choice is not None else facts.get("choice")
     if isinstance(chosen, Mapping):
         index = chosen.get("index")

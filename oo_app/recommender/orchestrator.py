@@ -12,7 +12,7 @@ import json
 import logging
 import random
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
@@ -231,16 +231,19 @@ def composer_alone(alias: str) -> bool:
     return not get_settings().tracing_enabled and composer_only(alias)
 
 
-def _composed(facts: dict[str, Any]) -> Written:
+def _composed(facts: dict[str, Any], drafts: Sequence[TipDraft] | None) -> Written:
     """The composer's tip, held to the contract a model's answer is held to (grounded, no link), as the Router's
     ``oo-rules/composer`` deployment answers it."""
-    return Written(draft=_within_contract(compose(facts), facts), model=COMPOSER_MODEL)
+    return Written(draft=_within_contract(compose(facts, found=drafts), facts), model=COMPOSER_MODEL)
 
 
-def write_tip(prompt: str, facts: dict[str, Any], alias: str = TIP_GENERATOR) -> Written:
-    """The alias's tip, or the composer's when the model fails or breaks the contract (logged)."""
+def write_tip(
+    prompt: str, facts: dict[str, Any], alias: str = TIP_GENERATOR, drafts: Sequence[TipDraft] | None = None
+) -> Written:
+    """The alias's tip, or the composer's when the model fails or breaks the contract (logged). ``drafts``: the
+    composer's options for these facts when the caller has them (:func:`~.composer.options`)."""
     try:
-        return _composed(facts) if composer_alone(alias) else _ask_model(prompt, facts, alias)
+        return _composed(facts, drafts) if composer_alone(alias) else _ask_model(prompt, facts, alias)
     except (ValidationError, ValueError) as error:
         log.warning("tip-generator answer rejected (%s); the composer writes this tip", rejection_reason(error))
         metrics.llm_failed(alias, metrics.REJECTED)
@@ -248,7 +251,7 @@ def write_tip(prompt: str, facts: dict[str, Any], alias: str = TIP_GENERATOR) ->
         log.warning("tip-generator failed (%s: %s); the composer writes this tip", type(error).__name__, error)
         metrics.llm_failed(alias, type(error).__name__)
     metrics.llm_fell_back(alias)
-    return Written(draft=compose(facts), model=COMPOSER_MODEL)
+    return Written(draft=compose(facts, found=drafts), model=COMPOSER_MODEL)
 
 
 _OWN_TASTES = select(UserPreference.value).where(
@@ -270,12 +273,14 @@ def choose_lead(
     tastes: dict[str, Any] | None = None,
     part: str | None = None,
     context: str | None = None,
+    drafts: Sequence[TipDraft] | None = None,
 ) -> Choice:
-    """The lead of this tip among the composer's options (:func:`~oo_app.recommender.learning.choose`) in ``part`` of
-    the person's day and their ``context``, with their own ``tastes`` when they set some, else the learner agent's
-    posterior when its facts carry one."""
+    """The lead of this tip among the composer's options (``drafts`` when the caller has them; else read from the
+    facts) (:func:`~oo_app.recommender.learning.choose`) in ``part`` of the person's day and their ``context``, with
+    their own ``tastes`` when they set some, else the learner agent's posterior when its facts carry one."""
     posterior = posterior_of({LEARNER: {"tastes": learned(tastes)}} if tastes else facts["signals"])
-    return choose(options(facts), posterior, rng, facts["recent_tips"], part, context)
+    drafts = options(facts) if drafts is None else drafts
+    return choose(drafts, posterior, rng, facts["recent_tips"], part, context)
 
 
 @contextmanager
@@ -317,11 +322,12 @@ def generate(
         rng = random.Random(f"{user.id}:{now.isoformat()}")  # a shadow leads as its shown tip: same inputs, same lead
         part = part_of_day(now.astimezone(zone(user.tz)).hour)
         context = inputs.context.name if inputs.context is not None else None
+        drafts = options(facts)  # once: the lead is chosen among them, and the composer writes one of them
         with learning_off() if policy.chooser == Chooser.composer_order else nullcontext():
-            choice = choose_lead(facts, rng, own_tastes(session, user.id), part, context)
+            choice = choose_lead(facts, rng, own_tastes(session, user.id), part, context, drafts)
         facts["choice"] = {"index": choice.index, "lead": choice.lead}
         prompt = render(signals, inputs.recent, policy.prompt_version, inputs.context, choice.lead)
-        written = write_tip(prompt, facts, policy.alias)
+        written = write_tip(prompt, facts, policy.alias, drafts)
         generation.text, generation.kind, generation.model = written.draft.text, written.draft.kind, written.model
         generation.prompt_tokens, generation.completion_tokens = written.prompt_tokens, written.completion_tokens
         generation.fallback = written.model == COMPOSER_MODEL
