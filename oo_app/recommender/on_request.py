@@ -47,6 +47,9 @@ def requested_tip(session: Session, user: User, now: datetime | None = None) -> 
 
 DECIDING_WAIT_S = 60.0  # past this, a decision goes ahead without the lock (logged) rather than hang a page
 _deciding: dict[int, threading.Lock] = {}
+# Every page opened runs it: built once, its value bound at each call (building a statement costs SQLAlchemy more CPU
+# than running it).
+_LOCK_PERSON = select(User.id).where(User.id == sa.bindparam("user_id")).with_for_update()
 _deciding_guard = threading.Lock()
 
 
@@ -57,7 +60,7 @@ def one_decision_at_a_time(session: Session, user_id: int) -> None:
     which would stop everyone's writes while a model writes this person's tip. Call it before reading what the
     decision depends on."""
     if session.get_bind().dialect.name == "postgresql":
-        session.exec(select(User.id).where(User.id == user_id).with_for_update())
+        session.exec(_LOCK_PERSON, params={"user_id": user_id})
         return
     with _deciding_guard:
         lock = _deciding.setdefault(user_id, threading.Lock())
