@@ -13,7 +13,6 @@ import dataclasses
 import json
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
-from types import MappingProxyType
 
 import numpy as np
 import sqlalchemy as sa
@@ -23,7 +22,7 @@ from agents.base import MOOD_CONSENT, MOOD_EVENT, MOOD_LEVELS, TipOutcome, UserH
 from agents.busy import CALENDAR_CONSENT, CalendarDay
 from agents.columns import NO_DUE, CompletionColumn, EventColumn, moment
 from agents.names import plain_name
-from oo_app.models import CalendarDayRecord, Consent, Event, TaskCompletion, Tip, User
+from oo_app.models import CalendarDayRecord, Consent, Event, EventType, TaskCompletion, Tip, User
 
 
 def is_level(value: object) -> bool:
@@ -47,13 +46,22 @@ def read_histories(session: Session, users: Sequence[User], since: datetime, now
 
 
 SEPARATOR = "\x1f"  # joins a text column's values (a value holding it is read again as rows)
-# How SQLite holds a moment (SQLAlchemy's format), and a missing one in a group read: the first moment of year 1.
-STORED = "YYYY-MM-DD HH:MM:SS.ffffff,"
+# How SQLite holds a moment (SQLAlchemy's format, joined without a separator: every one is this wide), and a missing
+# one in a group read: the first moment of year 1.
+STORED = "YYYY-MM-DD HH:MM:SS.ffffff"
 STORED_WIDTH = len(STORED)
 DIGITS = np.array([char.isalpha() for char in STORED])
 SEPARATORS = np.frombuffer(STORED.encode(), dtype=np.uint8)[~DIGITS]
 NONE = "0001-01-01 00:00:00.000000"
 NONE_STORED = int((np.datetime64(NONE.replace(" ", "T"), "us") - np.datetime64(0, "us")).astype(np.int64))
+# A text of a known vocabulary comes as one letter a row, its value's position in the vocabulary; any other value
+# as UNKNOWN (read apart). No vocabulary is longer than the letters.
+LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+UNKNOWN = "?"
+POSITION = np.full(256, -2, dtype=np.int64)  # a letter's position; -1 for UNKNOWN, -2 for no letter of a code
+POSITION[np.frombuffer(LETTERS.encode(), dtype=np.uint8)] = np.arange(len(LETTERS))
+POSITION[ord(UNKNOWN)] = -1
+KINDS = tuple(kind.value for kind in EventType)  # the events' kinds the app writes
 
 
 def _as_micros(column: sa.ColumnElement, dialect: str) -> sa.ColumnElement:
@@ -95,9 +103,9 @@ def _days_from_civil(year: np.ndarray, month: np.ndarray, day: np.ndarray) -> np
 
 
 def _parsed(text: str) -> np.ndarray | None:
-    """SQLite's stored moments ('YYYY-MM-DD HH:MM:SS.ffffff', comma-joined) as epoch microseconds, computed from
-    their digits at once; None when any is stored otherwise (numpy then parses them one by one)."""
-    raw = np.frombuffer((text + ",").encode(), dtype=np.uint8)
+    """SQLite's stored moments ('YYYY-MM-DD HH:MM:SS.ffffff', joined without a separator) as epoch microseconds,
+    computed from their digits at once; None when any is stored otherwise (the group is then read as rows)."""
+    raw = np.frombuffer(text.encode(), dtype=np.uint8)
     if len(raw) % STORED_WIDTH:
         return None
     # One row per character position, contiguous: each field is then a few passes over small integers.
@@ -128,33 +136,45 @@ def _codes(values: list[str]) -> tuple[np.ndarray, list[str]]:
     return np.fromiter(map(index.__getitem__, values), np.int64, len(values)), list(index)
 
 
+@dataclasses.dataclass(frozen=True)
+class _Read:
+    """One table's group read: the rows ``where`` selects in ``order`` (person, the first of ``columns``, id), their
+    ``columns`` (timestamps) and ``texts``. A text named in ``known`` comes as codes into that vocabulary, which the
+    database writes as one letter a row (its other values are read apart); one named in ``only`` (``name: (other
+    text, value)``) is read only on the rows whose other text holds that value."""
+
+    columns: dict[str, sa.ColumnElement]
+    texts: dict[str, sa.ColumnElement]
+    where: Sequence[sa.ColumnElement]
+    order: Sequence[sa.ColumnElement]
+    known: Mapping[str, tuple[str, ...]] = dataclasses.field(default_factory=dict)
+    only: Mapping[str, tuple[str, str]] = dataclasses.field(default_factory=dict)
+
+    @property
+    def named(self) -> dict[str, sa.ColumnElement]:
+        return {"user": self.order[0], **self.columns, **self.texts}
+
+
 def _table(
-    session: Session,
-    columns: dict[str, sa.ColumnElement],
-    texts: dict[str, sa.ColumnElement],
-    where: Sequence[sa.ColumnElement],
-    order: Sequence[sa.ColumnElement],
-    only: Mapping[str, tuple[str, str]] = MappingProxyType({}),
+    session: Session, read: _Read
 ) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, tuple[np.ndarray, list[str]]]]:
-    """The rows ``where`` selects in ``order`` (person, the first of ``columns``, id): their persons, ``columns``
-    (timestamps) as epoch microseconds and ``texts`` as codes into their distinct values. A text named in ``only``
-    (``name: (other text, value)``) is read only on the rows whose other text holds that value; its code is -1 on
-    the others."""
+    """The rows of ``read``: their persons, columns as epoch microseconds and texts as codes into their distinct
+    values (-1 on the rows a text of ``only`` is not read on)."""
     dialect = session.get_bind().dialect.name
-    named = {"user": order[0], **columns, **texts}
-    read = _joined_rows(session, dialect, named, columns, texts, where, order, only)
-    if read is None:  # a text held the separator, or a value was null: read the rows
-        listed = session.exec(select(*named.values()).where(*where).order_by(*order)).all()  # type: ignore
+    joined = _joined_rows(session, dialect, read)
+    if joined is None:  # a text held the separator, a value was null, or a moment was stored otherwise: read the rows
+        named = read.named
+        listed = session.exec(select(*named.values()).where(*read.where).order_by(*read.order)).all()  # type: ignore
         person = np.array([row[0] for row in listed], dtype=np.int64)
         values = {name: [row[i] for row in listed] for i, name in enumerate(named) if name != "user"}
-        times = {name: _micros(values[name], dialect) for name in columns}
-        coded = {name: _codes(values[name]) for name in texts if name not in only}
-        for name, rows_of in _rows_of(coded, only).items():
+        times = {name: _micros(values[name], dialect) for name in read.columns}
+        coded = {name: _codes(values[name]) for name in read.texts if name not in read.only}
+        for name, rows_of in _rows_of(coded, read.only).items():
             codes, distinct = _codes([values[name][i] for i in rows_of.tolist()])
             coded[name] = (_spread(codes, rows_of, len(person)), distinct)
     else:
-        person, times, coded = read
-    first = times[next(iter(columns))]
+        person, times, coded = joined
+    first = times[next(iter(read.columns))]
     ascending = (np.diff(person) > 0) | ((np.diff(person) == 0) & (np.diff(first) >= 0))
     if not ascending.all():  # stable: rows of one moment stay in the order read (by id)
         index = np.lexsort((first, person))
@@ -164,24 +184,27 @@ def _table(
 
 
 def _joined_rows(
-    session: Session,
-    dialect: str,
-    named: dict[str, sa.ColumnElement],
-    columns: dict[str, sa.ColumnElement],
-    texts: dict[str, sa.ColumnElement],
-    where: Sequence[sa.ColumnElement],
-    order: Sequence[sa.ColumnElement],
-    only: Mapping[str, tuple[str, str]],
+    session: Session, dialect: str, read: _Read
 ) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, tuple[np.ndarray, list[str]]]] | None:
     """:func:`_table`'s answer read as one row a person, each column of their rows joined into one string (so no
-    text of their id a row); None when a string does not split into one value a row."""
-    rows = select(*(value.label(name) for name, value in named.items()), order[-1].label("id")).where(*where)
+    text of their id a row); None when a string does not split into one value a row. SQLite's moments are joined
+    without a separator (each is as wide as :data:`STORED`), and a known vocabulary's letters too."""
+    named = read.named
+    rows = select(*(value.label(name) for name, value in named.items()), read.order[-1].label("id")).where(*read.where)
     rows = rows.subquery()
-    ordered = [rows.c[next(iter(columns))], rows.c.id]
+    ordered = [rows.c[next(iter(read.columns))], rows.c.id]
+    moments_separator = "" if dialect == "sqlite" else ","
 
     def joined(name: str) -> sa.ColumnElement:
-        text = _joined(dialect, rows.c[name], SEPARATOR if name in texts else ",", ordered)
-        return text.filter(rows.c[only[name][0]] == only[name][1]) if name in only else text
+        if name in read.known:
+            known = read.known[name]
+            letters = dict(zip(known, LETTERS[: len(known)], strict=True))
+            return _joined(dialect, sa.case(letters, value=rows.c[name], else_=UNKNOWN), "", ordered)
+        text = _joined(dialect, rows.c[name], SEPARATOR if name in read.texts else moments_separator, ordered)
+        if name in read.only:
+            other, value = read.only[name]
+            return text.filter(rows.c[other] == value)
+        return text
 
     found = session.exec(  # type: ignore[call-overload]
         select(rows.c.user, sa.func.count(), *(joined(name) for name in named if name != "user"))
@@ -192,33 +215,62 @@ def _joined_rows(
     person = np.repeat(np.fromiter((row[0] for row in found), np.int64, len(found)), counts)
     times: dict[str, np.ndarray] = {}
     values: dict[str, list[str]] = {}
+    coded: dict[str, tuple[np.ndarray, list[str]]] = {}
     for index, name in enumerate(named):
         if name == "user":
             continue
         parts = [row[index + 1] for row in found]
         present = [part for part in parts if part is not None]
-        if name not in only and len(present) < len(parts):
+        if name not in read.only and len(present) < len(parts):
             return None  # a null value
-        separator = SEPARATOR if name in texts else ","
+        if name in read.known:
+            codes = POSITION[np.frombuffer("".join(present).encode(), dtype=np.uint8)]
+            if len(codes) != len(person) or (codes < -1).any():
+                return None
+            coded[name] = _with_unknown(session, read, name, codes)
+            continue
+        separator = SEPARATOR if name in read.texts else moments_separator
         text = separator.join(present) if present else None
-        parsed = _parsed(text) if text is not None and name in columns and dialect == "sqlite" else None
-        if parsed is not None:
+        if name in read.columns and dialect == "sqlite":
+            parsed = _parsed(text or "")
+            if parsed is None:
+                return None
             times[name] = parsed
             continue
         values[name] = [] if text is None else text.split(separator)
-        if name in columns:
+        if name in read.columns:
             times[name] = _micros(values[name], dialect)
-    if any(len(times[name]) != len(person) for name in columns):
+    if any(len(times[name]) != len(person) for name in read.columns):
         return None
-    if any(len(values[name]) != len(person) for name in texts if name not in only):
+    plain = [name for name in read.texts if name not in read.only and name not in read.known]
+    if any(len(values[name]) != len(person) for name in plain):
         return None
-    coded = {name: _codes(values[name]) for name in texts if name not in only}
-    for name, rows_of in _rows_of(coded, only).items():
+    coded.update((name, _codes(values[name])) for name in plain)
+    for name, rows_of in _rows_of(coded, read.only).items():
         if len(values[name]) != len(rows_of):
             return None
         codes, distinct = _codes(values[name])
         coded[name] = (_spread(codes, rows_of, len(person)), distinct)
     return person, times, coded
+
+
+def _with_unknown(session: Session, read: _Read, name: str, codes: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    """Text ``name``'s codes into its known vocabulary and, after it, its other values in order of first appearance:
+    the rows coded -1 read apart (in the group read's order), rarely any."""
+    known = list(read.known[name])
+    unknown = np.flatnonzero(codes < 0)
+    if not len(unknown):
+        return codes, known
+    value = read.named[name]
+    others = session.exec(  # type: ignore[call-overload]
+        select(value).where(*read.where, value.not_in(known)).order_by(*read.order)
+    ).all()
+    if len(others) != len(unknown):
+        raise RuntimeError(f"{name}: {len(others)} values outside the vocabulary read for {len(unknown)} rows")
+    other_codes, distinct = _codes(list(others))
+    codes = codes.copy()
+    codes[unknown] = other_codes + len(known)
+    return codes, known + distinct
 
 
 def _rows_of(
@@ -254,11 +306,14 @@ def _events(
     moods_of = set(granted(session, ids, MOOD_CONSENT))
     person, times, coded = _table(
         session,
-        {"at": _as_micros(col(Event.at), dialect)},
-        {"kind": col(Event.type), "payload": sa.cast(col(Event.payload), sa.Text)},
-        (col(Event.user_id).in_(ids), Event.at >= since, Event.at <= now),
-        (col(Event.user_id), col(Event.at), col(Event.id)),
-        only={"payload": ("kind", MOOD_EVENT)},  # the check-ins' levels: no text for every other event
+        _Read(
+            {"at": _as_micros(col(Event.at), dialect)},
+            {"kind": col(Event.type), "payload": sa.cast(col(Event.payload), sa.Text)},
+            (col(Event.user_id).in_(ids), Event.at >= since, Event.at <= now),
+            (col(Event.user_id), col(Event.at), col(Event.id)),
+            known={"kind": KINDS},
+            only={"payload": ("kind", MOOD_EVENT)},  # the check-ins' levels: no text for every other event
+        ),
     )
     (kind, kinds), (payloads, texts) = coded["kind"], coded["payload"]
     mood = kind == kinds.index(MOOD_EVENT) if MOOD_EVENT in kinds else np.zeros(len(kind), dtype=bool)
@@ -286,10 +341,12 @@ def _completions(
     done = col(TaskCompletion.completed_at)
     person, times, coded = _table(
         session,
-        {"at": _as_micros(done, dialect), "due": _as_micros(col(TaskCompletion.due_at), dialect)},
-        {"project": col(TaskCompletion.project)},
-        (col(TaskCompletion.user_id).in_(ids), done >= since, done <= now),
-        (col(TaskCompletion.user_id), done, col(TaskCompletion.id)),
+        _Read(
+            {"at": _as_micros(done, dialect), "due": _as_micros(col(TaskCompletion.due_at), dialect)},
+            {"project": col(TaskCompletion.project)},
+            (col(TaskCompletion.user_id).in_(ids), done >= since, done <= now),
+            (col(TaskCompletion.user_id), done, col(TaskCompletion.id)),
+        ),
     )
     project, raw = coded["project"]
     names = tuple(plain_name(name) for name in raw)

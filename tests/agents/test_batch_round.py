@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import sqlalchemy as sa
 from hypothesis import given
 from hypothesis import strategies as st
 from sqlmodel import Session, select
@@ -91,7 +92,7 @@ def _odd_person(session: Session, index: int, consents: tuple[str, ...]) -> User
     """A person whose rows sit on every edge a group read must keep: moments a microsecond apart and exactly when the
     clocks change, two events at one moment, rows after now and before the window, check-ins that are not levels,
     projects that plain names merge, projects and kinds of events that hold the separator a group read joins texts
-    with, no due date."""
+    with, kinds of events the app does not write, a moment SQLite holds in another format, no due date."""
     change = datetime(2026, 3, 29, 1, tzinfo=UTC)  # 02:00 in Berlin becomes 03:00
     user = User(email=f"odd{index}@example.com", tz="Europe/Berlin" if index % 2 else "America/New_York")
     session.add(user)
@@ -99,8 +100,15 @@ def _odd_person(session: Session, index: int, consents: tuple[str, ...]) -> User
     moments = [change + timedelta(microseconds=m) for m in (-1, 0, 1)] + [NOW, NOW - timedelta(days=119, hours=23)]
     for at in moments:
         session.add_all(Event(user_id=user.id, type=kind, at=at) for kind in ("tip_done", "tip_shown", "app_open"))
-    if index == 0:  # a kind holding the separator: this person's group reads its events as rows
+    if index == 0:  # kinds the app does not write (one holding the separator): the group read reads them apart
         session.add(Event(user_id=user.id, type="app\x1fopen", at=NOW - timedelta(hours=2)))
+        session.add(Event(user_id=user.id, type="legacy", at=change))
+    elif session.get_bind().dialect.name == "sqlite":  # a moment stored otherwise: the group's events are read as rows
+        at = (NOW - timedelta(hours=9)).strftime("%Y-%m-%d %H:%M:%S")
+        session.execute(
+            sa.text("INSERT INTO events (user_id, type, at, payload) VALUES (:user, 'tip_done', :at, '{}')"),
+            {"user": user.id, "at": at},
+        )
     session.add(Event(user_id=user.id, type="tip_done", at=NOW + timedelta(microseconds=1)))  # after now
     session.add(Event(user_id=user.id, type="tip_done", at=NOW - timedelta(days=121)))  # before the window
     for level, hours in ((1, 1), (True, 2), ("2", 3), (4, 4), (3, 5), (2, 5)):
@@ -153,7 +161,8 @@ def test_a_group_read_equals_each_persons_read_to_the_last_bit(any_database: Ses
     session.add(Consent(user_id=users[-1].id, key="activity", granted=True))  # no history: cold-start outputs
     session.commit()
     since = NOW - timedelta(days=runner.HISTORY_DAYS)
-    together = read_histories(session, users, since, NOW)
+    # Two groups: on SQLite the second one's events are read as rows (a moment stored otherwise), the first's not.
+    together = read_histories(session, users[:4], since, NOW) | read_histories(session, users[4:], since, NOW)
     alone = [runner._read_history(session, user, NOW) for user in users]
     for user, one in zip(users, alone, strict=True):
         for field in ("events", "task_completions", "moods", "tz", "now"):
@@ -180,7 +189,7 @@ def test_a_group_read_equals_each_persons_read_to_the_last_bit(any_database: Ses
 
 @given(st.lists(st.datetimes(datetime(1, 1, 2), datetime(9999, 12, 31)), min_size=1, max_size=40))
 def test_moments_stored_by_sqlite_are_read_from_their_digits_exactly(moments: list[datetime]) -> None:
-    text = ",".join(  # as SQLAlchemy stores them in SQLite
+    text = "".join(  # as SQLAlchemy stores them in SQLite, joined as a group read joins them
         f"{m.year:04d}-{m.month:02d}-{m.day:02d} {m.hour:02d}:{m.minute:02d}:{m.second:02d}.{m.microsecond:06d}"
         for m in moments
     )
