@@ -64,25 +64,31 @@ POSITION[ord(UNKNOWN)] = -1
 KINDS = tuple(kind.value for kind in EventType)  # the events' kinds the app writes
 
 
+def _constant(value: str | int) -> sa.ColumnElement:
+    """``value`` written into the statement, not bound: SQLite reads a bound separator, CASE value or default anew
+    for every row it joins (the events' read took twice as long with them bound)."""
+    return sa.literal(value, literal_execute=True)
+
+
 def _as_micros(column: sa.ColumnElement, dialect: str) -> sa.ColumnElement:
     """``column`` (a UTC timestamp) as numpy reads it back exactly: SQLite's stored text ('YYYY-MM-DD
     HH:MM:SS.ffffff', :data:`NONE` for none: a due date at that very moment would read as none), PostgreSQL's integer
     epoch microseconds (``extract`` is numeric since PostgreSQL 14: exact)."""
     if dialect == "sqlite":
-        return sa.func.coalesce(column, NONE, type_=sa.Text)
+        return sa.func.coalesce(column, _constant(NONE), type_=sa.Text)
     micros = sa.cast(sa.extract("epoch", column) * 1_000_000, sa.BigInteger)
-    return sa.func.coalesce(micros, int(NO_DUE), type_=sa.BigInteger)
+    return sa.func.coalesce(micros, _constant(int(NO_DUE)), type_=sa.BigInteger)
 
 
 def _joined(dialect: str, value: sa.ColumnElement, separator: str, order: Sequence[sa.ColumnElement]):
     """A person's selected rows' ``value``s as one string: in ``order`` on PostgreSQL, in the order SQLite reads them
     (an ORDER BY would make it copy the rows first, three times slower; :func:`_table` sorts them)."""
     if dialect == "sqlite":
-        return sa.func.group_concat(value, separator, type_=sa.Text)
+        return sa.func.group_concat(value, _constant(separator), type_=sa.Text)
     from sqlalchemy.dialects.postgresql import aggregate_order_by
 
     text = sa.cast(value, sa.Text)
-    return sa.func.string_agg(text, aggregate_order_by(sa.literal(separator), *order), type_=sa.Text)
+    return sa.func.string_agg(text, aggregate_order_by(_constant(separator), *order), type_=sa.Text)
 
 
 def _micros(values: list[str] | list[int], dialect: str) -> np.ndarray:
@@ -198,12 +204,12 @@ def _joined_rows(
     def joined(name: str) -> sa.ColumnElement:
         if name in read.known:
             known = read.known[name]
-            letters = dict(zip(known, LETTERS[: len(known)], strict=True))
-            return _joined(dialect, sa.case(letters, value=rows.c[name], else_=UNKNOWN), "", ordered)
+            letters = {_constant(v): _constant(letter) for v, letter in zip(known, LETTERS[: len(known)], strict=True)}
+            return _joined(dialect, sa.case(letters, value=rows.c[name], else_=_constant(UNKNOWN)), "", ordered)
         text = _joined(dialect, rows.c[name], SEPARATOR if name in read.texts else moments_separator, ordered)
         if name in read.only:
             other, value = read.only[name]
-            return text.filter(rows.c[other] == value)
+            return text.filter(rows.c[other] == _constant(value))
         return text
 
     found = session.exec(  # type: ignore[call-overload]
