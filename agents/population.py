@@ -213,14 +213,10 @@ class Population:
         return local
 
     def _localised(self, column: Column) -> LocalColumn:
-        local = self.local(column.person, column.seconds)
-        return LocalColumn(
-            column.person,
-            column.seconds,
-            column.starts,
-            day=np.floor_divide(local, DAY).astype(np.int64),
-            hour=(np.floor_divide(local, 3600) % 24).astype(np.int64),
-        )
+        # Whole local seconds: the same days and hours as the seconds' own floor division (floor(x / n) is
+        # floor(floor(x) / n)), in integers, ten times cheaper than dividing floats.
+        whole = np.floor(self.local(column.person, column.seconds)).astype(np.int64)
+        return LocalColumn(column.person, column.seconds, column.starts, day=whole // DAY, hour=whole // 3600 % 24)
 
     def local_days(self, seconds: np.ndarray) -> np.ndarray:
         """The local day number of one moment per person (``seconds[p]`` for person p)."""
