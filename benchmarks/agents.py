@@ -6,7 +6,8 @@ them from it, as the scheduler's round does. It prints, side by side in one run:
 (each person's history read, inferred and written into snippets alone, as a single recompute does) against the batch
 (:mod:`agents.group_reads` reads a group of the runner's size in a few queries, as numbers; :mod:`agents.batch`
 computes every agent for the group at once) on the same persons, with the batch's share spent reading; the same two
-on histories already in memory; on ``--workers`` processes, ``--persons`` persons through both; the batch's cost per
+on histories already in memory; on ``--workers`` processes, ``--persons`` persons through both (wall seconds, and
+the CPU seconds of the busiest worker, which a shared machine moves less); the batch's cost per
 person at several numbers of persons and of days (it must grow linearly in both); peak memory and the load average
 (the machine may be shared: compare the ratios, which are measured together).
 """
@@ -205,14 +206,17 @@ def _shard(
         in_batch(session, users[:20]), per_person(session, users[:2])  # warm up
         for run in ((in_batch,) if batch_only else (in_batch, per_person)) * ROUNDS:
             barrier.wait()
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), time.process_time()
             run(session, users)
-            results.put((run.__name__, len(users), time.perf_counter() - started))
+            results.put((run.__name__, len(users), time.perf_counter() - started, time.process_time() - cpu))
 
 
-def on_workers(url: str, persons: int, workers: int, batch_only: bool = False) -> dict[str, float]:
+def on_workers(
+    url: str, persons: int, workers: int, batch_only: bool = False
+) -> tuple[dict[str, float], dict[str, float]]:
     """Wall seconds of the batch and of the per-person path (not with ``batch_only``) for ``persons`` sharded over
-    ``workers`` processes that start each run together."""
+    ``workers`` processes that start each run together, and the CPU seconds of each run's busiest worker (on a
+    quiet machine with a core per worker the wall cannot go below them; on a shared one they move less)."""
     context = mp.get_context("fork")
     barrier, results = context.Barrier(workers + 1), context.Queue()
     processes = [
@@ -222,15 +226,17 @@ def on_workers(url: str, persons: int, workers: int, batch_only: bool = False) -
     for process in processes:
         process.start()
     walls: dict[str, float] = {}
+    cpus: dict[str, float] = {}
     for name in (("in_batch",) if batch_only else ("in_batch", "per_person")) * ROUNDS:  # alternated; the faster counts
         barrier.wait()
         started = time.perf_counter()
-        done = sum(results.get()[1] for _ in processes)
+        shards = [results.get() for _ in processes]
         walls[name] = min(walls.get(name, math.inf), time.perf_counter() - started)
-        assert done == persons
+        cpus[name] = min(cpus.get(name, math.inf), max(shard[3] for shard in shards))
+        assert sum(shard[1] for shard in shards) == persons
     for process in processes:
         process.join()
-    return walls
+    return walls, cpus
 
 
 def peak_rss_mb() -> float:
@@ -269,9 +275,10 @@ def main() -> None:
     print(f"agents: {', '.join(registry())}; load average (1/5/15 min) {load()}")
     engine = database(args.data, args.persons, args.days)
     if args.batch_on_workers_only:
-        walls = on_workers(str(engine.url), args.persons, args.workers, batch_only=True)
+        walls, cpus = on_workers(str(engine.url), args.persons, args.workers, batch_only=True)
         print(f"{args.workers} worker processes, {args.persons} persons x {args.days} days, read from SQLite:")
-        print(f"  batch: {walls['in_batch']:6.2f} s, {args.persons / walls['in_batch']:,.0f} persons/s")
+        print(f"  batch: {walls['in_batch']:6.2f} s, {args.persons / walls['in_batch']:,.0f} persons/s", end="")
+        print(f" (CPU of the busiest worker: {cpus['in_batch']:.2f} s)")
         print(f"load average at the end: {load()}")
         return
     with Session(engine) as session:
@@ -303,9 +310,10 @@ def main() -> None:
             min(memory[::2]),
             min(memory[1::2]),
         )
-    walls = on_workers(str(engine.url), args.persons, args.workers)
+    walls, cpus = on_workers(str(engine.url), args.persons, args.workers)
     print(f"{args.workers} worker processes, {args.persons} persons x {args.days} days, read from SQLite:")
-    print(f"  batch:           {walls['in_batch']:6.2f} s, {args.persons / walls['in_batch']:,.0f} persons/s")
+    print(f"  batch:           {walls['in_batch']:6.2f} s, {args.persons / walls['in_batch']:,.0f} persons/s", end="")
+    print(f" (CPU of the busiest worker: {cpus['in_batch']:.2f} s)")
     print(f"  per-person path: {walls['per_person']:6.2f} s, {args.persons / walls['per_person']:,.0f} persons/s")
     print(f"  ratio per-person / batch: {walls['per_person'] / walls['in_batch']:.1f}x")
     print(f"peak memory (largest process): {peak_rss_mb():.0f} MB")
