@@ -41,6 +41,7 @@ from agents.eligibility import eligible_agents
 from agents.group_reads import is_level, read_calendar_days, read_histories, read_tip_outcomes
 from agents.inference import infer_params, own_values, save_inferred
 from agents.population import Population
+from oo_app.clock import as_utc, zone
 from oo_app.erasure import PersonGone, forget_late_work, person_exists, unless_gone
 from oo_app.llm.router import for_person
 from oo_app.models import AgentOutput, AgentRun, CalendarDayRecord, Consent, Event, TaskCompletion, Tip, User
@@ -269,7 +270,7 @@ def _history_for(session: Session, user: User, manifest: AgentManifest, now: dat
     open_tasks = open_tasks_of(session, user.id) if manifest.open_tasks else ()
     if manifest.reads_history:
         return load_history(session, user, now, open_tasks)
-    return dataclasses.replace(UserHistory.build((), (), user.tz, now), open_tasks=tuple(open_tasks))
+    return UserHistory((), (), str(zone(user.tz)), as_utc(now), open_tasks=tuple(open_tasks))  # as build makes it
 
 
 def agent_history(session: Session, user: User, manifest: AgentManifest, now: datetime) -> UserHistory:
