@@ -10,9 +10,10 @@ agent's ``compute`` stays the path for a single person; the two agree to the las
 from __future__ import annotations
 
 import copy
+import gc
 import logging
-from collections.abc import Mapping, Sequence
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +22,22 @@ from agents.inference import Inferred, infer_params
 from agents.population import Batched, Population
 
 log = logging.getLogger(__name__)
+
+
+@contextmanager
+def cyclic_gc_paused() -> Iterator[None]:
+    """Python's cycle collector paused while a group is read and computed (process-wide, for that fraction of a
+    second). A group builds hundreds of thousands of containers (rows, histories, snippets' data), and each batch of
+    new ones made the collector scan everything still alive again: 5% of a 5,000-person shard's CPU
+    (``benchmarks/agents.py``). Reference counting frees the rest as usual; a cycle waits for the next collection
+    after the group. An outer pause (or a process that runs without the collector) is left as it was."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,7 @@ from agents.base import (
     TipOutcome,
     UserHistory,
 )
-from agents.batch import Outcome, compute_many
+from agents.batch import Outcome, compute_many, cyclic_gc_paused
 from agents.busy import CALENDAR_CONSENT, BusyInterval, CalendarDay
 from agents.eligibility import eligible_agents
 from agents.group_reads import is_level, read_calendar_days, read_histories, read_tip_outcomes
@@ -442,8 +442,9 @@ def _run_group(session: Session, users: Sequence[User], now: datetime, commit_ea
         user.id: [agent for agent in eligible_agents(session, user.id) if is_due(session, user.id, agent, now)]
         for user in users
     }
-    read_together(session, users, due, now)
-    computed = _computed_together(session, users, due, now) if len(users) > 1 else {}
+    with cyclic_gc_paused():
+        read_together(session, users, due, now)
+        computed = _computed_together(session, users, due, now) if len(users) > 1 else {}
     if commit_each:
         session.commit()  # ends the reads' transaction: on SQLite a write in a stale snapshot fails
     written: list[AgentOutput] = []

@@ -35,7 +35,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, SQLModel, create_engine, select
 
 from agents.base import UserHistory
-from agents.batch import compute_many
+from agents.batch import compute_many, cyclic_gc_paused
 from agents.inference import infer_params
 from agents.population import Population
 from agents.registry import registry
@@ -163,7 +163,7 @@ def in_batch(session: Session, users: Sequence[User], group: int = BATCH_PERSONS
     size, reading, agents = 0, 0.0, list(registry().values())
     for first in range(0, len(users), group):
         persons = users[first : first + group]
-        with one_history_per_moment():
+        with one_history_per_moment(), cyclic_gc_paused():
             started = time.perf_counter()
             read_together(session, persons, {user.id: agents for user in persons}, NOW)
             reading += time.perf_counter() - started

@@ -6,16 +6,18 @@ persons in zones with daylight saving and odd offsets.
 from __future__ import annotations
 
 import dataclasses
+import gc
 import random
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from agents.base import UserHistory
-from agents.batch import compute_many, infer_many
+from agents.batch import compute_many, cyclic_gc_paused, infer_many
 from agents.columns import EPOCH, NO_DUE, CompletionColumn, EventColumn
 from agents.history_arrays import utc_offsets
 from agents.inference import infer_params
@@ -163,3 +165,25 @@ def test_zone_offsets_found_once_per_zone_equal_those_asked_moment_by_moment(
 ) -> None:
     seconds = np.sort(np.array([moment.timestamp() for moment in moments], dtype=float))
     assert offsets_in(ZoneInfo(name), seconds).tolist() == utc_offsets(seconds, ZoneInfo(name)).tolist()
+
+
+def test_the_cycle_collector_pauses_for_a_group_and_runs_again_after_it_even_on_an_error() -> None:
+    seen: list[bool] = []
+
+    def failing_group() -> None:
+        with cyclic_gc_paused():
+            seen.append(gc.isenabled())
+            raise RuntimeError("a group that fails")
+
+    assert gc.isenabled()
+    with pytest.raises(RuntimeError):
+        failing_group()
+    assert seen == [False]
+    assert gc.isenabled()
+    gc.disable()  # a process (or an outer pause) that runs without it keeps it off
+    try:
+        with cyclic_gc_paused():
+            pass
+        assert not gc.isenabled()
+    finally:
+        gc.enable()

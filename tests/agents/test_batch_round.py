@@ -3,6 +3,7 @@ alone stores: the same snippets, facts and inferred preferences, on SQLite and P
 
 from __future__ import annotations
 
+import gc
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -55,16 +56,20 @@ def test_a_round_computes_each_agent_once_for_all_its_persons(
 ) -> None:
     users = _persons(any_database, 4)
     together: list[tuple[str, int]] = []
+    collector: set[bool] = set()  # whether the cycle collector ran while a group was computed
     real = batch.compute_many
 
     def counted(agent, population, *args, **kwargs):  # type: ignore[no-untyped-def]
         together.append((agent.manifest.id, population.size))
+        collector.add(gc.isenabled())
         return real(agent, population, *args, **kwargs)
 
     monkeypatch.setattr(runner, "compute_many", counted)
     written = run_due(any_database, NOW)
     assert sorted(together) == sorted((agent_id, len(users)) for agent_id in registry()), together
     assert len(written) == len(users) * len(registry())
+    assert collector == {False}, "the cycle collector is paused while a group is computed"
+    assert gc.isenabled(), "and runs again after it"
 
 
 def test_a_round_stores_what_computing_each_person_alone_stores(any_database: Session) -> None:
