@@ -142,10 +142,13 @@ def test_the_page_tests_and_the_tests_sharing_a_node_id_run_apart_or_with_the_ot
     assert selected("only") == (page, others)
 
 
-def test_the_suite_runs_the_others_on_workers_then_the_page_tests_in_one_process() -> None:
+def test_the_suite_runs_the_others_on_workers_and_the_page_tests_beside_them_in_one_process() -> None:
     script = (Path(__file__).parents[1] / "scripts" / "test").read_text()
     assert '-n "$workers" --dist loadfile --one-process-tests without "$@"' in script, "the others share the workers"
-    assert 'python -m pytest --one-process-tests only "$@"' in script, "the page's tests run in one process"
+    assert 'python -m pytest --one-process-tests only "$@" >"$page_log" 2>&1 &' in script, (
+        "the page's tests run in one process, in the background"
+    )
+    assert 'wait "$page_run" || page=$?' in script, "the suite waits for the page's tests and keeps their status"
     assert 'workers="${OO_TEST_WORKERS:-2}"' in script
 
 
