@@ -5,6 +5,10 @@ Each person's events and task completions come back as :class:`agents.columns.Ev
 its stored timestamps, PostgreSQL integer epoch microseconds), which numpy turns into epoch microseconds at once, so
 no row object or datetime is built per moment. The histories equal what :func:`agents.runner.load_history` reads
 person by person (the round test compares them on SQLite and PostgreSQL).
+
+Why one long module: the group statements, the decoding of what they return and the fall back to rows are one read.
+The decoder splits on the separators and letters the statements write in, and the fall back reads what the decoder
+refuses: apart, they would be coupled through each other's private constants.
 """
 
 from __future__ import annotations
