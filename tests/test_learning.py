@@ -7,9 +7,10 @@ import random
 from datetime import timedelta
 
 import pytest
-from sqlmodel import select
+from sqlmodel import Session, select
 
-from oo_app.models import TipKind
+from agents.rewards import LEARNER
+from oo_app.models import Tip, TipKind
 from oo_app.recommender.composer import TipDraft, candidates, compose, options
 from oo_app.recommender.learning import (
     DRAWS,
@@ -247,9 +248,18 @@ def test_tastes_set_by_hand_are_checked(value, stored) -> None:
             rule(wrong)
 
 
+def learned_about(session: Session, tip: Tip) -> str | None:
+    """What oO learned about tips like ``tip``, read apart from "why this tip?": the learner agent's words on the
+    person's latest learner output (None until it has enough answers)."""
+    from agents.learner import why
+    from agents.runner import latest_output
+
+    output = latest_output(session, tip.user_id, LEARNER)
+    return why(output.data, tip.lead_agent) if output is not None else None
+
+
 def test_why_this_tip_says_what_oo_learned_about_tips_like_it(session, demo_user) -> None:
     from oo_app.recommender import react, recommend
-    from oo_app.recommender.learning import learned_about
     from oo_app.recommender.reasons import NO_FACTS, why_this_tip
     from tests.conftest import NOW
 

@@ -272,13 +272,3 @@ def forget_priors() -> None:
     """Drop the cached priors (tests; a deleted database)."""
     with _priors_lock:
         _priors.clear()
-
-
-def learned_about(session: Session, tip: Tip) -> str | None:
-    """What oO learned about tips like ``tip`` (led by the same agent), in a sentence for "why this tip?" ("You finish
-    most tips like this one (7 of 9)."), from the person's latest learner output; None until it has enough answers."""
-    from agents.learner import why  # the agent's own words; imported late: the agent reads this room's names
-    from agents.runner import latest_output
-
-    output = latest_output(session, tip.user_id, LEARNER)
-    return why(output.data, tip.lead_agent) if output is not None else None

@@ -260,13 +260,13 @@ def _knows_nothing(data: Mapping[str, Any]) -> bool:
 
 def why(lead: str | None, facts: Facts, model: str, learned: str | None = None, tip: str = "") -> Why:
     """The answer to "why this tip?" for the tip ``tip`` led by ``lead``, written by ``model`` from ``facts`` (an
-    output's data by agent id), with what oO learned about tips like it
-    (:func:`oo_app.recommender.learning.learned_about`)."""
+    output's data by agent id), with what oO learned about tips like it (the learner agent's words,
+    :func:`agents.learner.why`)."""
     return Why(because(lead, facts, tip), learned or "", written_by(model))
 
 
 # Every tip shown reads them: built once, their values bound at each call. The person's latest learner output (what
-# oO learned about tips like it, :func:`oo_app.recommender.learning.learned_about`) comes with the tip's outputs.
+# oO learned about tips like it, in :func:`agents.learner.why`'s words) comes with the tip's outputs.
 _LATEST_LEARNER = (
     select(AgentOutput.id)
     .where(AgentOutput.user_id == sa.bindparam("user_id"), AgentOutput.agent_id == LEARNER)
