@@ -21,6 +21,12 @@ from agents.base import UserHistory
 DAY = 86_400
 DONE_EVENTS = frozenset({"tip_done"})
 EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
+# A daily (or weekly) rhythm is what recurs from one day to another, so it is read only from moments on at least this
+# many distinct local days, however many moments there are. One day is one sitting (ten answers minutes apart all
+# "peak" at one hour); two can be one sitting across midnight, or the evening and the next morning; three is the fewest
+# on which an hour can come back after a night between, and a person who opens oO now and then reaches it within a
+# week, so a new person hears "not known yet" for days, not weeks.
+MIN_RHYTHM_DAYS = 3
 # Zones change offset a few times a year and never change and change back within a week, so two moments this close
 # with the same offset share it with every moment between them.
 SAME_OFFSET_SPAN = 7 * DAY
@@ -169,9 +175,25 @@ def local_done(history: UserHistory) -> LocalDone:
     )
 
 
+@dataclass(frozen=True)
+class LocalMoments:
+    """Moments on a person's local calendar: the day number (from 1970-01-01) and the hour (0-23) of each."""
+
+    day: np.ndarray
+    hour: np.ndarray
+
+
 @per_history
-def activity_hours(history: UserHistory) -> np.ndarray:
-    """The local hour (0-23) of everything the person did: every event and every task completion."""
+def local_activity(history: UserHistory) -> LocalMoments:
+    """Everything the person did (every event and every task completion), ascending, on their local calendar."""
     seconds = np.sort(np.concatenate([_seconds([e.at for e in history.events]), completion_arrays(history).completed]))
     local = seconds + utc_offsets(seconds, history.zone)
-    return _frozen((np.floor_divide(local, 3600) % 24).astype(np.int64))
+    return LocalMoments(
+        day=_frozen(np.floor_divide(local, DAY).astype(np.int64)),
+        hour=_frozen((np.floor_divide(local, 3600) % 24).astype(np.int64)),
+    )
+
+
+def days_seen(day: np.ndarray) -> int:
+    """On how many distinct local days moments on local days ``day`` (one entry per moment) fall."""
+    return int(np.unique(day).size)

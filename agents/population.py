@@ -285,6 +285,12 @@ class Population:
         )
         return Moods(**vars(self._localised(column)), level=levels)
 
+    def days_seen(self, person: np.ndarray, day: np.ndarray) -> np.ndarray:
+        """On how many distinct local days each person's moments fall (``person[i]``'s on local day ``day[i]``), as
+        :func:`agents.history_arrays.days_seen` counts them for one person: (size,)."""
+        pairs = np.unique(np.stack([person.astype(np.int64), day.astype(np.int64)]), axis=1)
+        return np.bincount(pairs[0], minlength=self.size)
+
     def per_hour(self, column: LocalColumn, keep: np.ndarray | None = None) -> np.ndarray:
         """How many of ``column``'s moments (those in ``keep``) fall in each local hour, per person: (size, 24)."""
         person, hour = (column.person, column.hour) if keep is None else (column.person[keep], column.hour[keep])

@@ -3,7 +3,9 @@
 Infers, in the person's local time: ``preferred_hour`` (the hour with the most completions), ``quiet_start`` and
 ``quiet_end`` (the longest run of hours with activity under a tenth of the mean hour, ``[start, end)``, may wrap
 midnight; a fifth swallowed the thin but real edge hours of the sample personas), ``peak_hours`` (the top
-quarter of active hours) and ``tz``. Its snippet places "now" against them; an hour still at its cold-start default
+quarter of active hours) and ``tz``. The peak hours are read from at least 5 done moments, the quiet hours from at
+least 5 moments of activity, each on at least 3 distinct local days (one sitting is no daily rhythm); until then the
+hours keep their cold-start defaults. Its snippet places "now" against them; an hour still at its cold-start default
 (too little history) is never stated as theirs, and its data lists such hours under ``assumed``.
 """
 
@@ -17,11 +19,13 @@ from typing import Any
 import numpy as np
 
 from agents.base import ASSUMED, Agent, AgentManifest, InferredParam, Snippet, UserHistory, assumed_keys
-from agents.history_arrays import activity_hours, local_done, per_history
+from agents.history_arrays import MIN_RHYTHM_DAYS, days_seen, local_activity, local_done, per_history
 from agents.population import Batched, Population, marked
 
 QUIET_FRACTION = 0.1  # an hour is quiet when its activity is under this fraction of the mean hour
-MIN_SAMPLES = 5  # fewer timestamps than this say nothing about a daily rhythm
+# Fewer timestamps than this say nothing about a daily rhythm; nor do any number of them on fewer than
+# MIN_RHYTHM_DAYS distinct local days (agents/history_arrays.py says why 3).
+MIN_SAMPLES = 5
 PEAK_KEYS = frozenset({"preferred_hour", "peak_hours"})
 QUIET_KEYS = frozenset({"quiet_start", "quiet_end"})
 HOUR_KEYS = PEAK_KEYS | QUIET_KEYS
@@ -36,23 +40,39 @@ def done_counts(history: UserHistory) -> np.ndarray:
 @per_history
 def activity_counts(history: UserHistory) -> np.ndarray:
     """Anything the person did (events and completions) per local hour."""
-    return np.bincount(activity_hours(history), minlength=24)
+    return np.bincount(local_activity(history).hour, minlength=24)
+
+
+def shows_rhythm(moments: Any, days: Any) -> Any:
+    """Whether ``moments`` timestamps on ``days`` distinct local days are enough to read a daily rhythm from: numbers
+    for one person, or arrays with one entry per person (the batch path) and an array of answers."""
+    return (moments >= MIN_SAMPLES) & (days >= MIN_RHYTHM_DAYS)
+
+
+def peaks_known(history: UserHistory) -> bool:
+    """Whether the person's done moments can show their productive hours (``PEAK_KEYS``)."""
+    done = local_done(history)
+    return bool(shows_rhythm(len(done.day), days_seen(done.day)))
+
+
+def quiet_known(history: UserHistory) -> bool:
+    """Whether the person's activity can show their quiet hours (``QUIET_KEYS``)."""
+    activity = local_activity(history)
+    return bool(shows_rhythm(len(activity.day), days_seen(activity.day)))
 
 
 def infer_preferred_hour(history: UserHistory) -> int | None:
-    counts = done_counts(history).tolist()
-    if sum(counts) < MIN_SAMPLES:
+    if not peaks_known(history):
         return None
+    counts = done_counts(history).tolist()
     # The most frequent hour; a tie goes to the hour whose neighbours are busier (the centre of the peak).
     return max(range(24), key=lambda h: (counts[h], counts[h - 1] + counts[(h + 1) % 24], -h))
 
 
 def quiet_window(counts: list[int]) -> tuple[int, int] | None:
-    """The longest circular run of hours under a tenth of the mean hour, as ``(start, end)`` with end exclusive."""
-    total = sum(counts)
-    if total < MIN_SAMPLES:
-        return None
-    threshold = QUIET_FRACTION * total / 24
+    """The longest circular run of hours under a tenth of the mean hour, as ``(start, end)`` with end exclusive; the
+    caller says whether ``counts`` are enough to read one from (:func:`quiet_known`)."""
+    threshold = QUIET_FRACTION * sum(counts) / 24
     quiet = [count < threshold for count in counts]
     if not any(quiet) or all(quiet):
         return None
@@ -70,7 +90,7 @@ def quiet_window(counts: list[int]) -> tuple[int, int] | None:
 
 
 def _quiet(history: UserHistory) -> tuple[int, int] | None:
-    return quiet_window(activity_counts(history).tolist())
+    return quiet_window(activity_counts(history).tolist()) if quiet_known(history) else None
 
 
 def infer_quiet_start(history: UserHistory) -> int | None:
@@ -84,10 +104,10 @@ def infer_quiet_end(history: UserHistory) -> int | None:
 
 
 def infer_peak_hours(history: UserHistory) -> list[int] | None:
+    if not peaks_known(history):
+        return None
     counts = done_counts(history).tolist()
     active = [h for h in range(24) if counts[h] > 0]
-    if sum(counts) < MIN_SAMPLES:
-        return None
     top = sorted(active, key=lambda h: (-counts[h], h))[: max(1, math.ceil(len(active) / 4))]
     return sorted(top)
 
@@ -165,7 +185,7 @@ def compute(history: UserHistory, params: Mapping[str, Any]) -> Snippet:
 def infer_many(population: Population) -> Batched:
     """Every parameter for every person of ``population`` at once, as the ``infer_*`` functions give them."""
     done = population.per_hour(population.done)
-    enough = done.sum(axis=1) >= MIN_SAMPLES
+    enough = shows_rhythm(done.sum(axis=1), population.days_seen(population.done.person, population.done.day))
     # The most frequent hour; a tie to the busier neighbours, then to the earlier hour (argmax takes the first).
     neighbours = np.roll(done, 1, axis=1) + np.roll(done, -1, axis=1)
     preferred = np.argmax(done * (2 * int(done.max(initial=0)) + 1) + neighbours, axis=1)
@@ -173,7 +193,13 @@ def infer_many(population: Population) -> Batched:
     rank = np.empty_like(done)
     np.put_along_axis(rank, np.argsort(-done, axis=1, kind="stable"), np.arange(24), axis=1)
     peaks = marked(rank < np.maximum(1, -(-active // 4))[:, None])
-    start, end, has_quiet = quiet_windows(population.activity_per_hour())
+    activity = population.activity_per_hour()
+    start, end, has_quiet = quiet_windows(activity)
+    events, completions = population.events, population.completions
+    active_days = population.days_seen(
+        np.concatenate([events.person, completions.person]), np.concatenate([events.day, completions.day])
+    )
+    has_quiet &= shows_rhythm(activity.sum(axis=1), active_days)
     return Batched(
         {
             "preferred_hour": [int(h) if ok else None for h, ok in zip(preferred.tolist(), enough, strict=True)],
@@ -189,7 +215,7 @@ def quiet_windows(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarra
     """:func:`quiet_window` of every row of ``counts`` (persons x 24): starts, ends, and whether there is one."""
     total = counts.sum(axis=1)
     quiet = counts < (QUIET_FRACTION * total / 24)[:, None]
-    found = (total >= MIN_SAMPLES) & quiet.any(axis=1) & ~quiet.all(axis=1)
+    found = quiet.any(axis=1) & ~quiet.all(axis=1)
     # run[:, h]: quiet hours in a row from h on, over two days so a run may cross midnight.
     twice = np.concatenate([quiet, quiet], axis=1).astype(np.int64)
     run = np.zeros((len(counts), 49), dtype=np.int64)
@@ -204,7 +230,7 @@ def quiet_windows(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarra
 AGENT = Agent(
     manifest=AgentManifest(
         id="time-of-day",
-        version="1.2.0",  # 1.2: its data lists the assumed hours
+        version="1.3.0",  # 1.2: its data lists the assumed hours; 1.3: hours only from 3 distinct days
         description="Places now against the person's productive and quiet hours.",
         ttl=timedelta(hours=1),
         schedule=timedelta(minutes=30),

@@ -5,14 +5,17 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
-from agents.base import UserHistory
+from agents.base import ASSUMED, UserHistory
+from agents.history_arrays import MIN_RHYTHM_DAYS
 from agents.inference import run_inference
 from agents.registry import get_agent
-from agents.time_of_day import in_window, quiet_window
+from agents.time_of_day import HOUR_KEYS, in_window, quiet_window
 from oo_app.demo import Habits, synthetic_history
+from tests.agents.agent_paths import BOTH_PATHS, Answer
 
 # A copy of ../shared/personas, so a fresh clone tests against them too.
 PERSONAS = sorted((Path(__file__).resolve().parents[1] / "personas").glob("persona-*.json"))
@@ -88,3 +91,39 @@ def test_snippet_places_now_in_the_persons_day(utc_hour: int, phase: str) -> Non
     assert snippet.data["local_time"] == f"{utc_hour + 1:02d}:00"
     assert snippet.data["local_time"] in snippet.text
     assert "Friday" in snippet.text
+
+
+LISBON = ZoneInfo("Europe/Lisbon")
+
+
+def _answers_at_0536(days: int) -> UserHistory:
+    """Ten tips shown and done two minutes apart from 05:36 in Lisbon (20 events: past every ``min_history``), dealt
+    over ``days`` mornings ending this Friday; now is a minute after the last answer."""
+    last_morning = datetime(2026, 11, 20, 5, 36, tzinfo=LISBON)
+    events = []
+    for n in range(10):
+        at = last_morning - timedelta(days=days - 1 - n * days // 10) + timedelta(minutes=2 * n)
+        events += [("tip_shown", at), ("tip_done", at + timedelta(minutes=1))]
+    return UserHistory.build(events, [], "Europe/Lisbon", max(at for _, at in events) + timedelta(minutes=1))
+
+
+@BOTH_PATHS
+def test_answers_of_one_sitting_show_no_daily_rhythm(answer: Answer) -> None:
+    history = _answers_at_0536(days=1)
+    assert len(history.events) >= max(param.min_history for param in AGENT.manifest.params), "enough events"
+    inferred, snippet = answer(AGENT, history)
+    assert inferred.assumed >= HOUR_KEYS, f"hours read from one sitting: {inferred.values}"
+    assert sorted(snippet.data[ASSUMED]) == sorted(HOUR_KEYS)
+    assert snippet.data["phase"] == "quiet", "05:36 stays in the assumed quiet hours, as for anyone oO does not know"
+    assert "05:00" not in snippet.text, f"claims a peak or quiet hour of the sitting: {snippet.text}"
+    assert "not known yet" in snippet.text
+
+
+@BOTH_PATHS
+def test_the_same_answers_over_several_days_show_the_early_peak(answer: Answer) -> None:
+    inferred, snippet = answer(AGENT, _answers_at_0536(days=MIN_RHYTHM_DAYS))
+    assert not inferred.assumed & HOUR_KEYS, f"assumed {sorted(inferred.assumed)} after {MIN_RHYTHM_DAYS} mornings"
+    assert (inferred.values["preferred_hour"], inferred.values["peak_hours"]) == (5, [5])
+    assert not in_window(5, inferred.values["quiet_start"], inferred.values["quiet_end"])
+    assert snippet.data["phase"] == "peak"
+    assert "around 05:00" in snippet.text
