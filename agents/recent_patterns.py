@@ -1,6 +1,7 @@
 """Recent-patterns agent: how far back "recent" reaches for this person, and their weekly and daily rhythms.
 
-``lookback_days`` holds the last 30 done (at most 90 days). The cycles read up to 12 full local weeks; weekday means are
+``lookback_days`` holds the last 30 done (at most 90 days). The cycles read up to 12 full local weeks holding 30 done on
+at least 3 distinct days (one busy day is no rhythm, however many weeks are observed around it); weekday means are
 shrunk by their own noise before (max - min) / (max + min), so a thin history cannot fake a weekly rhythm.
 """
 
@@ -15,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from agents.base import Agent, AgentManifest, InferredParam, Snippet, UserHistory
-from agents.history_arrays import DAY, local_done, per_history, weekday_of
+from agents.history_arrays import DAY, MIN_RHYTHM_DAYS, days_seen, local_done, per_history, weekday_of
 from agents.population import Batched, Population, ragged_sums
 
 RECENT_DONE = 30  # done moments "recent" must hold
@@ -44,7 +45,8 @@ def shrunk_toward_mean(means: np.ndarray, noise: float) -> np.ndarray:
 
 @per_history
 def cycles(history: UserHistory) -> Cycles | None:
-    """Weekly and daily rhythms over up to 12 full local weeks; None under 30 done or 14 observed days.
+    """Weekly and daily rhythms over up to 12 full local weeks; None under 14 observed days, or under 30 done or done
+    on fewer than :data:`MIN_RHYTHM_DAYS` distinct days in them.
 
     Weekly: (max - min) / (max + min) of the mean done per local weekday, the means first shrunk toward their overall
     mean by their own day-to-day noise (James-Stein). Daily: done per local hour, for a peak-to-mean ratio.
@@ -53,7 +55,7 @@ def cycles(history: UserHistory) -> Cycles | None:
     start = max(done.first_day, done.today - CYCLE_DAYS)
     days = done.today - start
     in_window = done.on_days(start, done.today)
-    if days < MIN_CYCLE_DAYS or in_window.sum() < RECENT_DONE:
+    if days < MIN_CYCLE_DAYS or in_window.sum() < RECENT_DONE or days_seen(done.day[in_window]) < MIN_RHYTHM_DAYS:
         return None
     daily = np.bincount(done.day[in_window] - start, minlength=days)
     weekday = weekday_of(np.arange(start, done.today))
@@ -73,7 +75,11 @@ def cycles_many(population: Population) -> list[Cycles | None]:
     start = np.maximum(done.first_day, done.today - CYCLE_DAYS)
     days = done.today - start
     in_window = (done.day >= start[done.person]) & (done.day < done.today[done.person])
-    found = (days >= MIN_CYCLE_DAYS) & (np.bincount(done.person[in_window], minlength=size) >= RECENT_DONE)
+    found = (
+        (days >= MIN_CYCLE_DAYS)
+        & (np.bincount(done.person[in_window], minlength=size) >= RECENT_DONE)
+        & (population.days_seen(done.person[in_window], done.day[in_window]) >= MIN_RHYTHM_DAYS)
+    )
     lengths = np.where(found, days, 0)
     # Each found person's days of the window, oldest first, one after another (as cycles() counts them).
     starts = np.concatenate([[0], np.cumsum(lengths)])
@@ -206,7 +212,7 @@ def compute(history: UserHistory, params: Mapping[str, Any]) -> Snippet:
 AGENT = Agent(
     manifest=AgentManifest(
         id="recent-patterns",
-        version="1.0.0",
+        version="1.1.0",  # 1.1: cycles only from done on 3 distinct days
         description="Sizes the person's recent window; hints at their weekly and daily rhythms when they are strong.",
         ttl=timedelta(hours=24),
         schedule=timedelta(hours=6),
