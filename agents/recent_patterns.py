@@ -78,7 +78,7 @@ def cycles_many(population: Population) -> list[Cycles | None]:
     found = (
         (days >= MIN_CYCLE_DAYS)
         & (np.bincount(done.person[in_window], minlength=size) >= RECENT_DONE)
-        & (population.days_seen(done.person[in_window], done.day[in_window]) >= MIN_RHYTHM_DAYS)
+        & (population.days_seen((done.person[in_window], done.day[in_window])) >= MIN_RHYTHM_DAYS)
     )
     lengths = np.where(found, days, 0)
     # Each found person's days of the window, oldest first, one after another (as cycles() counts them).

@@ -185,7 +185,7 @@ def compute(history: UserHistory, params: Mapping[str, Any]) -> Snippet:
 def infer_many(population: Population) -> Batched:
     """Every parameter for every person of ``population`` at once, as the ``infer_*`` functions give them."""
     done = population.per_hour(population.done)
-    enough = shows_rhythm(done.sum(axis=1), population.days_seen(population.done.person, population.done.day))
+    enough = shows_rhythm(done.sum(axis=1), population.days_seen((population.done.person, population.done.day)))
     # The most frequent hour; a tie to the busier neighbours, then to the earlier hour (argmax takes the first).
     neighbours = np.roll(done, 1, axis=1) + np.roll(done, -1, axis=1)
     preferred = np.argmax(done * (2 * int(done.max(initial=0)) + 1) + neighbours, axis=1)
@@ -196,9 +196,7 @@ def infer_many(population: Population) -> Batched:
     activity = population.activity_per_hour()
     start, end, has_quiet = quiet_windows(activity)
     events, completions = population.events, population.completions
-    active_days = population.days_seen(
-        np.concatenate([events.person, completions.person]), np.concatenate([events.day, completions.day])
-    )
+    active_days = population.days_seen((events.person, events.day), (completions.person, completions.day))
     has_quiet &= shows_rhythm(activity.sum(axis=1), active_days)
     return Batched(
         {

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from agents.base import UserHistory
 from agents.batch import compute_many, cyclic_gc_paused, infer_many
 from agents.columns import EPOCH, NO_DUE, CompletionColumn, EventColumn
-from agents.history_arrays import utc_offsets
+from agents.history_arrays import days_seen, utc_offsets
 from agents.inference import infer_params
 from agents.population import Population, offsets_in
 from agents.registry import registry
@@ -148,6 +148,21 @@ def test_seeded_persons_in_every_kind_of_zone_get_the_same_answers_in_batch() ->
 @given(population=st.lists(histories(size=60), min_size=1, max_size=5))
 def test_any_histories_get_the_same_answers_in_batch_as_one_by_one(population: list[UserHistory]) -> None:
     assert_batch_equals_per_person(population)
+
+
+@given(
+    moments=st.lists(st.tuples(st.integers(0, 3), st.integers(-800_000, 3_000_000) | st.integers(0, 9)), max_size=60),
+    columns=st.integers(1, 3),
+)
+def test_each_persons_distinct_days_are_counted_as_for_them_alone_in_any_order(
+    moments: list[tuple[int, int]], columns: int
+) -> None:
+    population = Population([UserHistory.build([], [], "UTC", NOW)] * 4)
+    person = np.array([owner for owner, _ in moments], dtype=np.int64)
+    day = np.array([local_day for _, local_day in moments], dtype=np.int64)
+    split = [(person[i::columns], day[i::columns]) for i in range(columns)]
+    alone = [days_seen(day[person == index]) for index in range(population.size)]
+    assert population.days_seen(*split).tolist() == alone
 
 
 def test_an_empty_population_gets_no_answers() -> None:
