@@ -265,6 +265,15 @@ class Settings(BaseSettings):
         "loads its own.",
     )
 
+    local_model_threads: int | None = Field(
+        default=None,
+        ge=1,
+        le=64,
+        description="CPU threads for each local model (llama.cpp's Gemma, torch's sentence encoder). Unset: half the "
+        "host's cores, 1 to 4. Their threads wait for each other by spinning: given as many as the cores, a sample "
+        "took 7x as long while one other process was busy (ADR 0019).",
+    )
+
     @field_validator("model_server_url", mode="before")
     @classmethod
     def _model_server_is_a_url(cls, value: Any) -> Any:

