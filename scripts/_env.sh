@@ -33,17 +33,21 @@ ensure_python() {
         log "installing uv"
         "$VENV/bin/python" -m pip install --quiet uv
     fi
-    # Re-sync only when the lock (or the project) changed since the last install.
+    # Re-sync only when the lock, the project or these options changed since the last install. --compile-bytecode:
+    # the packages' modules are compiled once, here, rather than in every process that imports them wherever Python
+    # may not write its caches (PYTHONDONTWRITEBYTECODE, a read-only environment): `import oo_app.oo_app` took 3.8 s
+    # of CPU from source, 1.9 s compiled (docs/adr/0020-compiled-once.md).
+    local options=(--compile-bytecode)
     local stamp="$VENV/.oo-installed"
     local wanted
-    wanted="$(cat "$LOCK" "$ROOT/pyproject.toml" | sha256sum | cut -d' ' -f1)"
+    wanted="$( (cat "$LOCK" "$ROOT/pyproject.toml"; echo "${options[*]}") | sha256sum | cut -d' ' -f1)"
     if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$wanted" ]; then
         log "installing Python packages from requirements.lock"
         # llama-cpp-python builds from source: portable CPU flags, no AMX (it segfaults in these VMs).
         export CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_AVX512=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_TILE=OFF"
         local find_links=()
         [ -d "$WHEELS" ] && find_links=(--find-links "$WHEELS")
-        "$VENV/bin/uv" pip sync --quiet --python "$VENV/bin/python" "${find_links[@]}" "$LOCK"
+        "$VENV/bin/uv" pip sync --quiet --python "$VENV/bin/python" "${options[@]}" "${find_links[@]}" "$LOCK"
         "$VENV/bin/uv" pip install --quiet --python "$VENV/bin/python" --no-deps -e "$ROOT"
         echo "$wanted" >"$stamp"
     fi
@@ -92,4 +96,8 @@ export_env() {
     export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
     export DO_NOT_TRACK=1
     export CHROMIUM_PATH="${CHROMIUM_PATH:-/usr/bin/chromium}"
+    # oO's own modules and the tests compile once and are cached beside them (__pycache__/, ignored by git), not in
+    # each of the many processes the app and the suite start: a pytest process's collection took 15 s of CPU with
+    # them compiled each time, 9.5 s cached.
+    unset PYTHONDONTWRITEBYTECODE
 }

@@ -707,6 +707,15 @@ def test_python_packages_install_from_the_lock_with_the_cpu_torch_and_portable_l
     assert f'CMAKE_ARGS="{cmake}"' in build, "the same flags as the developers' build (no AMX)"
 
 
+def test_the_image_carries_its_modules_compiled_as_the_scripts_install_them() -> None:
+    """The runtime user cannot write into /opt/venv: without bytecode built in, each worker compiles what it imports
+    at every start (3.8 s of CPU for the web app, 1.9 s compiled)."""
+    build = " ".join(arguments for keyword, arguments in _stage("build"))
+    assert "UV_COMPILE_BYTECODE=1" in build
+    assert "python -m compileall -q -j 0 oo_app agents alembic" in build
+    assert "--compile-bytecode" in (ROOT / "scripts" / "_env.sh").read_text(), "the developers' install does too"
+
+
 def test_the_runtime_is_non_root_lean_and_serves_as_compose_does() -> None:
     runtime = _stage("runtime")
     users = [arguments for keyword, arguments in runtime if keyword == "USER"]
