@@ -131,6 +131,9 @@ class LoadReport:
     load_generator_notes: list[str]
     settled_s: float = 0.0
     server_cpu_s: float = 0.0  # CPU time the server's processes used while the persons ran (less noisy than latency)
+    # The rest of the machine's CPU meanwhile, by who used it: the load generator shares the cores with the server.
+    neighbours_cpu_s: dict[str, float] = field(default_factory=dict)
+    window_s: float = 0.0  # how long the persons ran
     machine: str = ""
     ledger: list[dict[str, Any]] = field(default_factory=list)
     profile: Profile | None = None
@@ -291,12 +294,14 @@ def run_load(
         settled_s = wait_until_idle(server_processes(served))
         memory_before = memory_of(server_processes(served))
         cpu_before = cpu_seconds(server_processes(served))
-        started = datetime.now(UTC)
+        neighbours_before = neighbours_cpu()
+        started, clock = datetime.now(UTC), time.monotonic()
         with ExitStack() as spying:
             profiles = spying.enter_context(recording(workers, profile_dir)) if profile_dir is not None else None
             ledger, output = run_locust(plan, served.base, persons, workdir)
-        memory_after = memory_of(server_processes(served))
         server_cpu_s = cpu_seconds(server_processes(served)) - cpu_before
+        neighbours_after, window_s = neighbours_cpu(), time.monotonic() - clock
+        memory_after = memory_of(server_processes(served))
         health = httpx.get(f"{served.base}/health", timeout=30).json()
         warnings = server_warnings(served.log_path)
     requests, total, failures = figures(ledger["samples"])
@@ -336,6 +341,8 @@ def run_load(
         load_generator_notes=[line for line in output.splitlines() if "CPU usage" in line][:5],
         settled_s=settled_s,
         server_cpu_s=server_cpu_s,
+        neighbours_cpu_s={name: neighbours_after[name] - neighbours_before[name] for name in neighbours_after},
+        window_s=window_s,
         machine=f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores after the run",
         ledger=seen,
         profile=summarize(profiles) if profiles is not None else None,
@@ -354,6 +361,26 @@ def cpu_seconds(processes: list[Any]) -> float:
             continue
         total += times.user + times.system
     return total
+
+
+def neighbours_cpu() -> dict[str, float]:
+    """CPU seconds used so far by the load generator (this process's finished children: locust, run to its end), the
+    local PostgreSQL and Redis servers (every process of theirs), and the whole machine (busy, all cores)."""
+    import resource
+
+    import psutil
+
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    machine = psutil.cpu_times()
+    named = {"PostgreSQL": "postgres", "Redis": "redis-server"}
+    servers = {
+        name: [p for p in psutil.process_iter(["name"]) if p.info["name"] == process] for name, process in named.items()
+    }
+    return {
+        "locust": children.ru_utime + children.ru_stime,
+        **{name: cpu_seconds(processes) for name, processes in servers.items()},
+        "machine": machine.user + machine.nice + machine.system + machine.irq + machine.softirq + machine.steal,
+    }
 
 
 def wait_until_idle(
@@ -408,6 +435,16 @@ def print_report(report: LoadReport) -> None:
         f"server CPU while the persons ran: {report.server_cpu_s:.1f} s, "
         f"{report.server_cpu_s * 1000 / max(report.total.count, 1):.1f} ms a request"
     )
+    if report.window_s:
+        cores = os.cpu_count() or 1
+        others = ", ".join(
+            f"{name} {seconds:.1f} s" for name, seconds in report.neighbours_cpu_s.items() if name != "machine"
+        )
+        print(
+            f"CPU of the {report.window_s:.0f} s run on {cores} cores ({report.window_s * cores:.0f} core-seconds): "
+            f"server {report.server_cpu_s:.1f} s, {others}; the whole machine busy "
+            f"{report.neighbours_cpu_s.get('machine', 0.0):.1f} s"
+        )
     print(f"health after: {report.health_after.get('status')} ({checks})")
     print(
         f"persons with a tip on the page: {report.persons_with_page_tips}/{plan.persons}, from the API: "
