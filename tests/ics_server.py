@@ -6,7 +6,6 @@ from): each path answers a set status, headers and body (a list of chunks is sen
 from __future__ import annotations
 
 import ssl
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,6 +19,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+
+from tests.fakes.server import serve_in_background
 
 DRIP_S = 0.1
 Body = str | bytes | list[bytes]
@@ -83,7 +84,7 @@ def serving(tls: ssl.SSLContext | None = None, host: str = "127.0.0.1") -> Itera
     if tls is not None:
         httpd.socket = tls.wrap_socket(httpd.socket, server_side=True)
     state.port = int(httpd.server_address[1])
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    serve_in_background(httpd, "ics")
     try:
         yield state
     finally:

@@ -44,6 +44,7 @@ from oo_app.profile.deletion import delete_account
 from oo_app.profile.export import export_person
 from tests.auth_helpers import sign_in
 from tests.conftest import NOW
+from tests.fakes.server import serve_in_background
 from tests.ics_server import IcsServer, ics_server
 from tests.radicale_server import RadicaleServer, radicale
 from tests.test_todoist import dump
@@ -689,7 +690,7 @@ def test_an_address_on_a_loopback_server_connects_through_the_real_source(
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    serve_in_background(server, "ics")
     try:
         address = f"http://127.0.0.1:{server.server_address[1]}/private/secret-5521.ics"
         report = connections.connect_ics(session, person, address, now=NOW)

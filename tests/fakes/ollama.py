@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 
-from tests.fakes.server import FakeHTTPServer, LoopbackFake
+from tests.fakes.server import FakeHTTPServer, LoopbackFake, serve_in_background
 
 DEFAULT_MODELS = ("qwen2.5:1.5b", "qwen2.5:7b", "all-minilm")
 EMBEDDING_DIMENSIONS = 384  # all-minilm's
@@ -350,8 +350,7 @@ class PinnedOllama(FakeOllama):
         self._server = FakeHTTPServer(("127.0.0.1", self.port), self.handler)
         self._server.fake = self
         self.port = self._server.server_address[1]
-        self._thread = threading.Thread(target=self._server.serve_forever, name=self.name, daemon=True)
-        self._thread.start()
+        self._thread = serve_in_background(self._server, self.name)
         return self
 
     @property

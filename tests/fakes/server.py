@@ -6,8 +6,23 @@ from __future__ import annotations
 import ssl
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from socketserver import BaseServer
 from types import TracebackType
 from typing import Any, Self
+
+# How often a serving thread looks whether it is asked to stop: socketserver's default, half a second, made every stop
+# of a stand-in (one per test that uses one) wait up to that long for the thread to notice.
+SHUTDOWN_POLL_S = 0.05
+
+
+def serve_in_background(server: BaseServer, name: str = "fake") -> threading.Thread:
+    """``server`` serving from a daemon thread, started; ``server.shutdown()`` then returns within
+    :data:`SHUTDOWN_POLL_S`."""
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": SHUTDOWN_POLL_S}, name=name, daemon=True
+    )
+    thread.start()
+    return thread
 
 
 class FakeHTTPServer(ThreadingHTTPServer):
@@ -40,8 +55,7 @@ class LoopbackFake:
         if self.tls is not None:
             self._server.socket = self.tls.wrap_socket(self._server.socket, server_side=True)
         self._server.fake = self
-        self._thread = threading.Thread(target=self._server.serve_forever, name=self.name, daemon=True)
-        self._thread.start()
+        self._thread = serve_in_background(self._server, self.name)
         return self
 
     def stop(self) -> None:
