@@ -13,6 +13,7 @@ import shutil
 import traceback
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import NoReturn
@@ -222,23 +223,47 @@ def postgres_available(url: str | None = None) -> str | None:
     return None
 
 
-@pytest.fixture
-def postgres_url() -> Iterator[str]:
-    """A fresh, empty PostgreSQL database for one test, dropped afterwards."""
+@contextmanager
+def postgres_database(template: str | None = None) -> Iterator[str]:
+    """A new PostgreSQL database (a copy of the database ``template`` when given, else empty) for as long as the block
+    runs, then dropped; its URL. Skips when PostgreSQL does not answer (fails on CI)."""
     reason = postgres_available()
     if reason:
         service_missing(reason)
     name = f"oo_test_{uuid.uuid4().hex[:12]}"
     admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
-        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+        connection.execute(sa.text(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else "")))
     try:
-        yield url
+        yield PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
     finally:
         with admin.connect() as connection:
             connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A fresh, empty PostgreSQL database for one test, dropped afterwards."""
+    with postgres_database() as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def postgres_template() -> Iterator[str]:
+    """The name of a PostgreSQL database migrated to head, made once per session (per pytest-xdist worker) and
+    connected to by nobody after: tests' databases are copies of it (a migration costs about 0.3 s, a copy 0.06)."""
+    with postgres_database() as url:
+        db.migrate(url)  # disposes its engine: PostgreSQL copies only a template nobody is connected to
+        yield sa.make_url(url).database
+
+
+@pytest.fixture
+def migrated_postgres_url(postgres_template: str) -> Iterator[str]:
+    """A PostgreSQL database of this test's own, migrated to head (a copy of :func:`postgres_template`: the same
+    schema and Alembic version as migrating here, tests/test_database_templates.py holds it to that)."""
+    with postgres_database(template=postgres_template) as url:
+        yield url
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
@@ -248,8 +273,7 @@ def any_database(request: pytest.FixtureRequest, configure: Callable[..., None])
     if request.param == "sqlite":
         url = request.getfixturevalue("sqlite_url")
     else:
-        url = request.getfixturevalue("postgres_url")
-        db.migrate(url)
+        url = request.getfixturevalue("migrated_postgres_url")
     configure(OO_DATABASE_URL=url)
     engine = db.get_engine()
     with Session(engine, expire_on_commit=False) as session:

@@ -1,5 +1,6 @@
-"""The suite's SQLite databases are copies of templates made once per session (tests/conftest.py): a copy must hold
-exactly what migrating and seeding in the test would write, or tests would pass on data no real run produces.
+"""The suite's databases are copies of templates made once per session (tests/conftest.py): SQLite files, and
+PostgreSQL databases created from a migrated one. A copy must hold exactly what migrating (and seeding) in the test
+would write, or tests would pass on data no real run produces.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from sqlmodel import Session
 
 from oo_app import db
@@ -91,3 +93,49 @@ def test_the_copied_demo_person_is_what_seeding_gives_with_the_tests_wall_clock(
                 # the test's setup, as a seed there would be, so before the seed of the test's body.
                 assert setup_began <= at(copy[column]) <= at(seed[column]), f"{table}.{column} is not the test's time"
     assert demo_user.id == seeded["users"][0]["id"]
+
+
+# What a PostgreSQL database is made of, from its catalog: every relation's columns, constraints, indexes, sequences
+# (and where they stand), enum types, functions and triggers of the public schema.
+POSTGRES_CATALOG = {
+    "columns": "SELECT table_name, column_name, ordinal_position, data_type, udt_name, is_nullable, column_default, "
+    "character_maximum_length, numeric_precision FROM information_schema.columns WHERE table_schema = 'public'",
+    "constraints": "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) FROM pg_constraint "
+    "WHERE connamespace = 'public'::regnamespace",
+    "indexes": "SELECT tablename, indexname, indexdef FROM pg_indexes WHERE schemaname = 'public'",
+    "sequences": "SELECT sequencename, data_type::text, start_value, increment_by, last_value FROM pg_sequences "
+    "WHERE schemaname = 'public'",
+    "enums": "SELECT t.typname, e.enumsortorder, e.enumlabel FROM pg_type t JOIN pg_enum e ON e.enumtypid = t.oid",
+    "functions": "SELECT proname, pg_get_functiondef(oid) FROM pg_proc WHERE pronamespace = 'public'::regnamespace",
+    "triggers": "SELECT tgrelid::regclass::text, tgname, pg_get_triggerdef(oid) FROM pg_trigger WHERE NOT tgisinternal",
+}
+
+
+def postgres_dump(url: str) -> dict[str, list[tuple[object, ...]]]:
+    """The schema of the PostgreSQL database at ``url`` (:data:`POSTGRES_CATALOG`) and every table's rows, sorted."""
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as connection:
+            dumped = {
+                name: sorted(map(tuple, connection.execute(sa.text(query)))) for name, query in POSTGRES_CATALOG.items()
+            }
+            tables = connection.execute(
+                sa.text("SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename")
+            ).scalars()
+            for table in list(tables):
+                dumped[f"rows of {table}"] = sorted(map(repr, connection.execute(sa.text(f'SELECT * FROM "{table}"'))))
+    finally:
+        engine.dispose()
+    return dumped
+
+
+@pytest.mark.postgres
+def test_a_postgresql_database_copied_from_the_template_is_what_migrating_gives(
+    migrated_postgres_url: str, postgres_url: str
+) -> None:
+    db.migrate(postgres_url)
+    copied, migrated = postgres_dump(migrated_postgres_url), postgres_dump(postgres_url)
+
+    assert len(migrated["columns"]) > 100, "the migrations should create oO's tables"
+    assert migrated["rows of alembic_version"], "the migrations should stamp their revision"
+    assert copied == migrated

@@ -16,7 +16,7 @@ from sqlmodel import Session, select
 
 from agents.registry import registry
 from oo_app import audit
-from oo_app.db import make_engine, migrate
+from oo_app.db import make_engine
 from oo_app.errors import Conflict, InvalidInput, NotFound
 from oo_app.hub import actions, mlflow_store, navigation
 from oo_app.hub import agent_health as agent_queries
@@ -226,8 +226,7 @@ def seeded_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         url = request.getfixturevalue("sqlite_url")  # migrated already
     else:
-        url = request.getfixturevalue("postgres_url")
-        migrate(url)
+        url = request.getfixturevalue("migrated_postgres_url")
     seed(url)
     return url
 

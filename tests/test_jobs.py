@@ -56,10 +56,9 @@ def add_persons(session: Session, count: int, now: datetime, days: int) -> list[
 
 
 @pytest.fixture
-def queue(postgres_url: str, configure: Callable[..., None]) -> int:
+def queue(migrated_postgres_url: str, configure: Callable[..., None]) -> int:
     """A migrated PostgreSQL with the queue's tables and one person with every consent; the person's id."""
-    configure(OO_DATABASE_URL=postgres_url)
-    db.migrate(postgres_url)
+    configure(OO_DATABASE_URL=migrated_postgres_url)
     task_engine.apply_schema()
     with db.session_scope() as session:
         [user_id] = add_persons(session, 1, NOW, days=30)
@@ -173,13 +172,15 @@ def job_statuses(connection: sa.Connection) -> dict[str, int]:
 
 @pytest.mark.postgres
 @pytest.mark.timeout(DEADLINE_S + 60)
-def test_the_workers_periodic_job_recovers_a_dead_workers_job(queue: int, postgres_url: str, tmp_path: Path) -> None:
+def test_the_workers_periodic_job_recovers_a_dead_workers_job(
+    queue: int, migrated_postgres_url: str, tmp_path: Path
+) -> None:
     """A real worker whose periodic job runs every 2 s: a job held by a dead worker runs again, by the tick alone."""
     agent_jobs.enqueue_due(task_engine.get_app(), NOW)
     stalled = asyncio.run(take_as_a_dead_worker())
     env = {
         **os.environ,
-        "OO_DATABASE_URL": postgres_url,
+        "OO_DATABASE_URL": migrated_postgres_url,
         "OO_TASK_ENGINE": "procrastinate",
         "OO_STALLED_AFTER_S": str(STALLED_AFTER_S),
         "OO_JOBS_TICK_CRON": TICK_CRON,

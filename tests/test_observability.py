@@ -27,7 +27,6 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlmodel import Session
 
 from agents.registry import registry
-from oo_app import db
 from oo_app.api import api
 from oo_app.demo import Habits, seed_demo, store_history, synthetic_history
 from oo_app.llm import local as local_models
@@ -201,9 +200,8 @@ def test_the_llm_check_of_a_fresh_process_waits_for_no_library_to_load(tmp_path:
 
 
 @pytest.mark.postgres
-def test_the_job_queue_needs_its_schema_and_a_beating_worker(postgres_url: str, health: Callable) -> None:
-    db.migrate(postgres_url)
-    env = {"OO_DATABASE_URL": postgres_url, "OO_TASK_ENGINE": "procrastinate"}
+def test_the_job_queue_needs_its_schema_and_a_beating_worker(migrated_postgres_url: str, health: Callable) -> None:
+    env = {"OO_DATABASE_URL": migrated_postgres_url, "OO_TASK_ENGINE": "procrastinate"}
 
     _, body = health(**env)
     assert body["checks"]["task_engine"]["status"] == "error", body["checks"]["task_engine"]
@@ -225,7 +223,7 @@ def test_the_job_queue_needs_its_schema_and_a_beating_worker(postgres_url: str, 
     assert body["checks"]["task_engine"] | {"latency_ms": 0} == {
         "status": "ok",
         "engine": "procrastinate",
-        "target": postgres_url.rsplit("@", 1)[1],
+        "target": migrated_postgres_url.rsplit("@", 1)[1],
         "schema": True,
         "workers": 1,
         "latency_ms": 0,

@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from oo_app.db import make_engine, migrate
+from oo_app.db import make_engine
 from oo_app.errors import Conflict, InvalidInput, NotFound
 from oo_app.llm.aliases import COMPOSER_MODEL, LOCAL_EMBEDDING_MODEL
 from oo_app.models import AuditEvent, Policy, PolicyRole, Tip, User
@@ -249,10 +249,9 @@ def test_retiring_stops_the_shadow_and_unknown_policies_are_not_found(
         retire(session, "nobody")
 
 
-@pytest.mark.parametrize("backend", ["sqlite_url", "postgres_url"])
+@pytest.mark.parametrize("backend", ["sqlite_url", "migrated_postgres_url"])
 def test_the_database_holds_at_most_one_incumbent(backend: str, request: pytest.FixtureRequest) -> None:
-    url = request.getfixturevalue(backend)
-    migrate(url)
+    url = request.getfixturevalue(backend)  # migrated, both
     engine = make_engine(url)
     try:
         with Session(engine) as session:

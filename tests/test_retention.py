@@ -193,13 +193,12 @@ def test_finished_jobs_are_skipped_without_a_job_queue(any_database: Session, pe
 
 
 @pytest.fixture
-def job_queue(postgres_url: str, configure: Callable[..., None]) -> Iterator[sa.Engine]:
+def job_queue(migrated_postgres_url: str, configure: Callable[..., None]) -> Iterator[sa.Engine]:
     """A migrated PostgreSQL database with procrastinate's tables, configured as the app's and the queue's."""
-    from oo_app.db import get_engine, migrate
+    from oo_app.db import get_engine
     from oo_app.tasks.engine import apply_schema
 
-    migrate(postgres_url)
-    configure(OO_DATABASE_URL=postgres_url, OO_TASK_ENGINE="procrastinate")
+    configure(OO_DATABASE_URL=migrated_postgres_url, OO_TASK_ENGINE="procrastinate")
     assert apply_schema()
     engine = get_engine()
     yield engine
