@@ -317,8 +317,12 @@ def _await_litellm_logging(timeout_s: float = LITELLM_LOGGING_WAIT_S) -> None:
 
 
 def flush() -> None:
-    """Write the traces still queued for asynchronous export (tests and short scripts call it before reading)."""
-    mlflow.flush_trace_async_logging()
+    """Write the traces still queued for asynchronous export: trace deletion calls it before it searches (a queued
+    trace would escape), tests and short scripts before they read. Waits for what is queued, no longer
+    (:func:`oo_app.trace_export.wait_until_exported`)."""
+    from oo_app.trace_export import wait_until_exported
+
+    wait_until_exported()
 
 
 # Benchmarks

@@ -11,6 +11,7 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from string import Template
@@ -165,6 +166,30 @@ def test_an_error_inside_a_traced_generation_reaches_the_caller_and_fails_the_tr
     tracking.flush()
 
     assert mlflow.get_trace(gen.trace_id).info.state == "ERROR"
+
+
+def export_threads() -> set[threading.Thread]:
+    return {thread for thread in threading.enumerate() if thread.name == "MLflowTraceLoggingConsumer"}
+
+
+def test_a_flush_writes_the_queued_traces_and_leaves_mlflows_export_running(mlflow_dir: Path) -> None:
+    """MLflow's own flush stops its export thread and waits for that thread's one-second poll to notice (1 to 2 s a
+    flush, which every account deletion paid); oO's waits for the queue to drain, and the thread keeps running."""
+    traced = []
+    for name in ("first", "second"):
+        with tracking.person_span(7, name) as trace_id:
+            pass
+        traced.append(trace_id)
+        running = export_threads()  # after the first flush: the export started with the first trace
+        tracking.flush()
+
+    experiment = mlflow.get_experiment_by_name(tracking.TRACES_EXPERIMENT)
+    written = mlflow.MlflowClient().search_traces(locations=[experiment.experiment_id])
+    assert sorted(trace.info.trace_id for trace in written) == sorted(traced), (
+        "a flush returned before its trace was written"
+    )
+    assert running, "the traces went through MLflow's asynchronous export"
+    assert export_threads() == running, "the flush stopped MLflow's export thread (and waited for it to notice)"
 
 
 @pytest.mark.timeout(60)
