@@ -40,6 +40,11 @@ pytest_plugins = ["tests.browser_fixtures"]  # the server, Chromium and signed-i
 os.environ.setdefault("OO_ENV", "test")
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+# LiteLLM's Router sleeps before a retry, 0.5 s doubling plus up to 0.75 s of jitter (constants read when LiteLLM is
+# imported, by this process and the ones the tests start): the tests prove that calls are retried, not how long the
+# Router waits in between, so a retry here waits a twentieth of that.
+os.environ.setdefault("INITIAL_RETRY_DELAY", "0.025")
+os.environ.setdefault("JITTER", "0.04")
 # Most tests want the fast, deterministic composer; tests of the local model ask for it explicitly.
 os.environ.setdefault("OO_TIP_WRITER", "rules")
 os.environ.setdefault("OO_TRACING_ENABLED", "false")  # tests of tracing switch it on with their own store
