@@ -8,6 +8,7 @@ as migrating and seeding in the test, for a copy's cost (tests/test_database_tem
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import traceback
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import NoReturn
 
 import hypothesis
+import numpy as np
 import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner, Result
@@ -189,6 +191,29 @@ def oo(configure: Callable[..., None]) -> Callable[..., Result]:
         return result
 
     return run
+
+
+@pytest.fixture(autouse=True, scope="session")
+def each_sense_regression_fitted_once() -> Iterator[None]:
+    """The sense classifier's regression, fitted in a child process (seconds: scikit-learn loads there), is a function
+    of its inputs alone; the app fits it once per embedder. Every Ollama stand-in is an embedder of its own (its own
+    port) whose vectors are all the stand-ins' (tests/fakes/ollama.py's ``embedding``): this session fits each set of
+    inputs once, in the child process still, and answers the same inputs again from memory."""
+    from oo_app.recommender import sense_fit
+
+    fitted: dict[str, tuple[np.ndarray, float]] = {}
+    fit_in_child = sense_fit.fit_weights
+
+    def fit_once(features: np.ndarray, labels: np.ndarray, c: float) -> tuple[np.ndarray, float]:
+        key = hashlib.sha256(features.tobytes() + labels.tobytes() + repr((features.shape, c)).encode()).hexdigest()
+        if key not in fitted:
+            fitted[key] = fit_in_child(features, labels, c)
+        weights, intercept = fitted[key]
+        return weights.copy(), intercept
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(sense_fit, "fit_weights", fit_once)
+        yield
 
 
 @pytest.fixture(scope="session")
