@@ -177,7 +177,10 @@ def test_two_real_workers_set_up_a_files_module_fixture_once(tmp_path: Path) -> 
     (tmp_path / "test_probe.py").write_text(PROBE)
     root = str(Path(__file__).parents[1])
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
-    args = ["-p", "tests.suite_groups", "-p", "no:cacheprovider", "-n", "2", "--dist", "loadfile"]
+    # Only the plugins the run is about: the installed ones (Hypothesis, schemathesis, ...) took most of each of the
+    # three interpreters' start and take no part in how the tests are shared.
+    env["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
+    args = ["-p", "xdist", "-p", "tests.suite_groups", "-p", "no:cacheprovider", "-n", "2", "--dist", "loadfile"]
     run = subprocess.run(
         [sys.executable, "-m", "pytest", *args, "--one-process-tests", "without", "-q", "test_probe.py"],
         cwd=tmp_path,
