@@ -53,6 +53,7 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 START_TIMEOUT_S = 300
+READY_POLL_S = 0.1  # how often a starting server is asked whether it serves: a refused connection costs nothing
 NOT_LOOPBACK = re.compile(r"^(?!https?://(127\.0\.0\.1|localhost)[:/])[a-z]+://")
 
 
@@ -279,7 +280,7 @@ def _wait_until_serving(
             pass
         if time.monotonic() > deadline:
             pytest.fail(f"{what} did not serve in {timeout_s:.0f} s:\n{log_path.read_text(errors='replace')[-3000:]}")
-        time.sleep(0.5)
+        time.sleep(READY_POLL_S)
 
 
 def _stop(process: subprocess.Popen) -> None:
