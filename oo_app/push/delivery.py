@@ -131,28 +131,39 @@ def _local_day_bounds(params: Mapping[str, Any], slot: datetime) -> tuple[dateti
     return start, datetime.combine(day + timedelta(days=1), time(), tzinfo=local_zone).astimezone(UTC)
 
 
+# A round runs these for every subscribed person (every few minutes): built once, their values bound at each call
+# (building a statement costs SQLAlchemy more CPU than running it).
+_USER_ID = sa.bindparam("user_id")
+_MINE = PushDelivery.user_id == _USER_ID
+_SLOT_TAKEN = select(PushDelivery.id).where(_MINE, PushDelivery.slot == sa.bindparam("slot"))
+_TIPS_OF = select(Tip.id).where(Tip.user_id == _USER_ID, Tip.shadow == False)  # noqa: E712
+_SNOOZED = _TIPS_OF.where(col(Tip.snoozed_until) > sa.bindparam("now")).limit(1)
+_SINCE = sa.bindparam("since")
+_RECENTLY_VIEWED = _TIPS_OF.where(or_(col(Tip.shown_at) >= _SINCE, col(Tip.reacted_at) >= _SINCE)).limit(1)
+_SLOTS_TODAY = select(func.count()).where(
+    _MINE, PushDelivery.slot >= sa.bindparam("day_start"), PushDelivery.slot < sa.bindparam("day_end")
+)
+_LAST_CLAIM = select(func.max(PushDelivery.claimed_at)).where(_MINE)
+
+
 def hold_reason(
     session: Session, user_id: int, params: Mapping[str, Any], slot: datetime, now: datetime, rules: Rules
 ) -> str | None:
     """Why the person's due ``slot`` gets no push (``slot_taken``, ``snoozed``, ``recently_viewed``, ``daily_cap``,
     ``min_gap``), or None when it may be claimed."""
-    mine = PushDelivery.user_id == user_id
-    if session.exec(select(PushDelivery.id).where(mine, PushDelivery.slot == slot)).first() is not None:
+    mine = {"user_id": user_id}
+    if session.exec(_SLOT_TAKEN, params=mine | {"slot": slot}).first() is not None:
         return "slot_taken"
-    tips = select(Tip.id).where(Tip.user_id == user_id, Tip.shadow == False)  # noqa: E712
-    if session.exec(tips.where(col(Tip.snoozed_until) > now).limit(1)).first() is not None:
+    if session.exec(_SNOOZED, params=mine | {"now": now}).first() is not None:
         return "snoozed"
     since = now - rules.recent_view
-    recent = or_(col(Tip.shown_at) >= since, col(Tip.reacted_at) >= since)
-    if rules.recent_view and session.exec(tips.where(recent).limit(1)).first() is not None:
+    if rules.recent_view and session.exec(_RECENTLY_VIEWED, params=mine | {"since": since}).first() is not None:
         return "recently_viewed"
     day_start, day_end = _local_day_bounds(params, slot)
-    today = session.exec(
-        select(func.count()).where(mine, PushDelivery.slot >= day_start, PushDelivery.slot < day_end)
-    ).one()
+    today = session.exec(_SLOTS_TODAY, params=mine | {"day_start": day_start, "day_end": day_end}).one()
     if today >= rules.daily_cap:
         return "daily_cap"
-    last = session.exec(select(func.max(PushDelivery.claimed_at)).where(mine)).one()
+    last = session.exec(_LAST_CLAIM, params=mine).one()
     if last is not None and now - last < rules.min_gap:
         return "min_gap"
     return None
@@ -161,15 +172,19 @@ def hold_reason(
 # --- the round ----------------------------------------------------------------------------------------------------
 
 
+_SUBSCRIBED = (
+    select(User)
+    .where(
+        col(User.id).in_(select(PushSubscription.user_id)),
+        col(User.id).in_(select(Consent.user_id).where(Consent.key == PUSH_CONSENT, Consent.granted == True)),  # noqa: E712
+    )
+    .order_by(col(User.id))
+)
+
+
 def subscribed_persons(session: Session) -> list[User]:
     """Every person with a push subscription and the ``push`` consent, by id."""
-    subscribed = select(PushSubscription.user_id)
-    consenting = select(Consent.user_id).where(Consent.key == PUSH_CONSENT, Consent.granted == True)  # noqa: E712
-    return list(
-        session.exec(
-            select(User).where(col(User.id).in_(subscribed), col(User.id).in_(consenting)).order_by(col(User.id))
-        ).all()
-    )
+    return list(session.exec(_SUBSCRIBED).all())
 
 
 def claim_slot(session: Session, user_id: int, slot: datetime, now: datetime) -> PushDelivery | None:

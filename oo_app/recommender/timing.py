@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
+import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from agents.busy import BusyInterval, busy_at, free_blocks
@@ -40,19 +41,26 @@ def timing_params(session: Session, user: User) -> dict[str, Any]:
     return timing_params_of(session, [user])[user.id]
 
 
+# Every delivery round reads them for everyone (every few minutes): built once, the values bound at each call.
+_STORED = select(UserPreference.user_id, UserPreference.key, UserPreference.value).where(
+    col(UserPreference.user_id).in_(sa.bindparam("user_ids", expanding=True)),
+    UserPreference.scope == sa.bindparam("scope"),
+)
+
+
 def timing_params_of(session: Session, users: Sequence[User]) -> dict[int, dict[str, Any]]:
     """:func:`timing_params` of each of ``users`` by id, read in one query (a delivery round reads everyone's)."""
     manifest = get_agent(TIME_OF_DAY).manifest
     defaults = {param.key: param.cold_start_default for param in manifest.params}
-    params: dict[int, dict[str, Any]] = {user.id: copy.deepcopy(defaults) | {"tz": user.tz} for user in users}
+    params: dict[int, dict[str, Any]] = {user.id: defaults | {"tz": user.tz} for user in users}
     if params:
-        rows = session.exec(
-            select(UserPreference.user_id, UserPreference.key, UserPreference.value).where(
-                col(UserPreference.user_id).in_(list(params)), UserPreference.scope == manifest.id
-            )
-        ).all()
+        rows = session.exec(_STORED, params={"user_ids": list(params), "scope": manifest.id}).all()
         for user_id, key, value in rows:
             params[user_id][key] = value
+    for values in params.values():
+        for key, value in values.items():
+            if value is defaults.get(key):  # a default nothing stored replaced: the caller's own copy
+                values[key] = copy.deepcopy(value)
     return params
 
 
