@@ -141,6 +141,17 @@ def test_delivery_moments_keep_local_hours_across_dst_changes_in_berlin() -> Non
     assert delivery_moments(morning, date(2026, 12, 1)) == [_utc(2026, 12, 1, 9)]
 
 
+def test_delivery_hours_and_moments_are_each_callers_own_lists() -> None:
+    """They are kept between calls (a push round asks them every few minutes): changing one answer changes no other."""
+    params = _params(tz=BERLIN, preferred_hour=10, peak_hours=[9, 11])
+    hours, moments = delivery_hours(params), delivery_moments(params, date(2026, 11, 20))
+    hours.clear()
+    moments.append(_utc(2030, 1, 1))
+    assert delivery_hours(params) == [9, 10, 11]
+    assert delivery_moments(params, date(2026, 11, 20)) == [_utc(2026, 11, 20, hour) for hour in (8, 9, 10)]
+    assert delivery_hours(params | {"peak_hours": [15]}) == [10, 15], "other parameters, another answer"
+
+
 def test_delivery_moments_are_never_quiet() -> None:
     for start in range(24):
         for end in range(24):

@@ -13,6 +13,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
 from typing import Any
 
 import sqlalchemy as sa
@@ -67,11 +68,24 @@ def timing_params_of(session: Session, users: Sequence[User]) -> dict[int, dict[
 def delivery_hours(params: Mapping[str, Any], limit: int = MAX_DAILY_TIPS) -> list[int]:
     """The local hours to deliver tips at, ascending: ``preferred_hour``, then the ``peak_hours`` nearest to it (a tie
     to the earlier), at most ``limit``; never an hour of the quiet window ``[quiet_start, quiet_end)``."""
-    preferred = int(params["preferred_hour"])
-    peaks = sorted({int(h) for h in params.get("peak_hours") or []}, key=lambda h: (hour_distance(h, preferred), h))
-    start, end = int(params["quiet_start"]), int(params["quiet_end"])
+    return list(_delivery_hours(*_hours_key(params), limit))
+
+
+def _hours_key(params: Mapping[str, Any]) -> tuple[Any, ...]:
+    return (params["preferred_hour"], tuple(params.get("peak_hours") or ()), params["quiet_start"], params["quiet_end"])
+
+
+# A delivery round asks every person's hours and moments at every round, from parameters that change once a day or
+# less: each answer is a pure function of them, kept (a few thousand small tuples at most).
+@lru_cache(maxsize=4096)
+def _delivery_hours(
+    preferred_hour: Any, peak_hours: tuple[Any, ...], quiet_start: Any, quiet_end: Any, limit: int
+) -> tuple[int, ...]:
+    preferred = int(preferred_hour)
+    peaks = sorted({int(h) for h in peak_hours}, key=lambda h: (hour_distance(h, preferred), h))
+    start, end = int(quiet_start), int(quiet_end)
     allowed = [hour for hour in dict.fromkeys([preferred, *peaks]) if not in_window(hour, start, end)]
-    return sorted(allowed[:limit])
+    return tuple(sorted(allowed[:limit]))
 
 
 def is_quiet(params: Mapping[str, Any], moment: datetime) -> bool:
@@ -84,13 +98,18 @@ def is_quiet(params: Mapping[str, Any], moment: datetime) -> bool:
 def delivery_moments(params: Mapping[str, Any], day: date, limit: int = MAX_DAILY_TIPS) -> list[datetime]:
     """The UTC moments on the local date ``day`` (in ``tz``) at the top of each of :func:`delivery_hours`, ascending;
     an hour the day does not have (skipped by a DST change) is left out."""
-    local_zone = zone(params.get("tz"))
+    return list(_delivery_moments(params.get("tz"), _delivery_hours(*_hours_key(params), limit), day))
+
+
+@lru_cache(maxsize=4096)
+def _delivery_moments(tz: str | None, hours: tuple[int, ...], day: date) -> tuple[datetime, ...]:
+    local_zone = zone(tz)
     moments = []
-    for hour in delivery_hours(params, limit):
+    for hour in hours:
         moment = datetime.combine(day, time(hour), tzinfo=local_zone).astimezone(UTC)
         if moment.astimezone(local_zone).hour == hour:
             moments.append(moment)
-    return moments
+    return tuple(moments)
 
 
 def next_wall_clock(moment: datetime, hour: int, local_zone: Any) -> datetime:
