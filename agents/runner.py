@@ -101,6 +101,13 @@ def busy_of(session: Session, user_id: int) -> tuple[BusyInterval, ...]:
         return ()
 
 
+_CALENDAR_DAYS = (
+    select(CalendarDayRecord)
+    .where(CalendarDayRecord.user_id == sa.bindparam("user_id"), CalendarDayRecord.day >= sa.bindparam("since"))
+    .order_by(col(CalendarDayRecord.day))
+)
+
+
 def calendar_days_of(session: Session, user_id: int, now: datetime) -> tuple[CalendarDay, ...]:
     """The person's stored calendar derivatives of the last :data:`CALENDAR_DAYS` days and the next, by day; empty
     without the ``calendar`` consent."""
@@ -110,11 +117,7 @@ def calendar_days_of(session: Session, user_id: int, now: datetime) -> tuple[Cal
     if not _granted(session, user_id, CALENDAR_CONSENT):
         return ()
     since = (now - timedelta(days=CALENDAR_DAYS)).date()
-    rows = session.exec(
-        select(CalendarDayRecord)
-        .where(CalendarDayRecord.user_id == user_id, CalendarDayRecord.day >= since)
-        .order_by(col(CalendarDayRecord.day))
-    ).all()
+    rows = session.exec(_CALENDAR_DAYS, params={"user_id": user_id, "since": since}).all()
     return tuple(
         CalendarDay(row.day, row.busy_minutes, row.meetings, row.first_busy_at, row.last_busy_at) for row in rows
     )
@@ -240,24 +243,32 @@ def read_together(session: Session, users: Sequence[User], due: Mapping[int, Seq
         loaded.setdefault(("calendar", user_id, now), found)
 
 
+# A person's history as every inline computation reads it (each tip, each reaction): built once, the values bound at
+# each call (building a statement costs SQLAlchemy more CPU than running it). Rows of one moment in the order they
+# were written (by id), as a group read has them (agents.group_reads).
+_RECENT = (
+    Event.user_id == sa.bindparam("user_id"),
+    Event.at >= sa.bindparam("since"),
+    Event.at <= sa.bindparam("now"),
+)
+_EVENTS = select(Event.type, Event.at).where(*_RECENT, Event.type != MOOD_EVENT).order_by(col(Event.at), col(Event.id))
+_MOODS = (
+    select(Event.at, Event.payload).where(*_RECENT, Event.type == MOOD_EVENT).order_by(col(Event.at), col(Event.id))
+)
+_COMPLETIONS = (
+    select(TaskCompletion.completed_at, TaskCompletion.due_at, TaskCompletion.project)
+    .where(TaskCompletion.user_id == sa.bindparam("user_id"), TaskCompletion.completed_at >= sa.bindparam("since"))
+    .order_by(col(TaskCompletion.completed_at), col(TaskCompletion.id))
+)
+
+
 def _read_history(session: Session, user: User, now: datetime) -> UserHistory:
-    # Rows of one moment in the order they were written (by id), as a group read has them (agents.group_reads).
-    since = now - timedelta(days=HISTORY_DAYS)
-    recent = (Event.user_id == user.id, Event.at >= since, Event.at <= now)
-    in_order = (col(Event.at), col(Event.id))
-    events = session.exec(
-        select(Event.type, Event.at).where(*recent, Event.type != MOOD_EVENT).order_by(*in_order)
-    ).all()
-    completions = session.exec(
-        select(TaskCompletion.completed_at, TaskCompletion.due_at, TaskCompletion.project)
-        .where(TaskCompletion.user_id == user.id, TaskCompletion.completed_at >= since)
-        .order_by(col(TaskCompletion.completed_at), col(TaskCompletion.id))
-    ).all()
+    bound = {"user_id": user.id, "since": now - timedelta(days=HISTORY_DAYS), "now": now}
+    events = session.exec(_EVENTS, params=bound).all()
+    completions = session.exec(_COMPLETIONS, params=bound).all()
     moods = []
     if _granted(session, user.id, MOOD_CONSENT):
-        rows = session.exec(
-            select(Event.at, Event.payload).where(*recent, Event.type == MOOD_EVENT).order_by(*in_order)
-        ).all()
+        rows = session.exec(_MOODS, params=bound).all()
         # A check-in whose payload is no object holds no level: skipped, as the group read does.
         moods = [(at, p["level"]) for at, p in rows if isinstance(p, dict) and is_level(p.get("level"))]
     return UserHistory.build(events=events, task_completions=completions, tz=user.tz, now=now, moods=moods)
@@ -297,13 +308,15 @@ class Computed:
     seconds: float  # the person's share of the batch's time
 
 
+_GRANTED = select(Consent.id).where(
+    Consent.user_id == sa.bindparam("user_id"),
+    Consent.key == sa.bindparam("key"),
+    Consent.granted == True,  # noqa: E712
+)
+
+
 def _granted(session: Session, user_id: int, key: str) -> bool:
-    return (
-        session.exec(
-            select(Consent.id).where(Consent.user_id == user_id, Consent.key == key, Consent.granted == True)  # noqa: E712
-        ).first()
-        is not None
-    )
+    return session.exec(_GRANTED, params={"user_id": user_id, "key": key}).first() is not None
 
 
 def job_key(user_id: int, agent: Agent, now: datetime) -> str:
