@@ -16,6 +16,8 @@ DEFAULT_ZONE = "UTC"  # a person's zone until something better is known (a sign-
 def as_utc(value: datetime | str) -> datetime:
     """Parse an ISO 8601 string or take a datetime; a naive one is taken as UTC."""
     moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    if moment.tzinfo is UTC:
+        return moment  # already what is asked: a history's every time comes through here, most of them in UTC
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
