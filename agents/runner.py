@@ -3,7 +3,8 @@
 The same functions back the in-process scheduler, the CLI and (later) task-engine workers. A computation is
 idempotent: its ``job_key`` names the (person, agent version, schedule slot), so a retried job finds the output
 already written and writes nothing twice. A round over many persons (:func:`run_due`) computes each agent for them
-at once (:mod:`agents.batch`) and writes each person's outputs through the same path as a single computation.
+at once (:mod:`agents.batch`) and writes each person's outputs through the same path as a single computation; the
+agents a tip computes for one person (:func:`compute_outputs`) are written together, in one savepoint.
 
 Why one long module: the round and the single computation share one write path with its idempotency, deletion and
 SQLite-lock rules, and tests patch the history reads both go through (``runner.load_history``); split, those rules
@@ -39,7 +40,7 @@ from agents.batch import Outcome, compute_many, cyclic_gc_paused
 from agents.busy import CALENDAR_CONSENT, BusyInterval, CalendarDay
 from agents.eligibility import eligible_agents
 from agents.group_reads import is_level, read_calendar_days, read_histories, read_tip_outcomes
-from agents.inference import infer_params, own_values, save_inferred
+from agents.inference import Inferred, infer_params, own_values, save_inferred
 from agents.population import Population
 from oo_app.clock import as_utc, zone
 from oo_app.erasure import PersonGone, forget_late_work, person_exists, unless_gone
@@ -351,6 +352,12 @@ def is_due(session: Session, user_id: int, agent: Agent, now: datetime) -> bool:
     )
 
 
+_THESE_SLOTS = select(AgentOutput).where(
+    AgentOutput.user_id == sa.bindparam("user_id"),
+    col(AgentOutput.job_key).in_(sa.bindparam("job_keys", expanding=True)),
+)
+
+
 def compute_output(
     session: Session,
     user: User,
@@ -367,27 +374,83 @@ def compute_output(
     ``computed``: the person's answer already computed in a batch with others (:func:`run_due`), stored as is.
     """
     now = now or datetime.now(UTC)
-    manifest = agent.manifest
     key = job_key(user.id, agent, now) + (f"+{fresh_data}" if fresh_data else "")
     slot = {"user_id": user.id, "job_key": key}
     existing = session.exec(_THIS_SLOT, params=slot).first()
     if existing is not None:
         return existing
+    computed = computed if computed is not None else _computed_alone(session, user, agent, now)
+    try:
+        output, run = _rows(session, user, agent, key, computed, now)
+        with session.begin_nested():  # the run with its output: one flush for both
+            session.add_all([row for row in (output, run) if row is not None])
+    except sa.exc.IntegrityError:
+        if not person_exists(session, user.id):  # deleted meanwhile: a foreign key refused their rows
+            raise PersonGone(user.id) from None
+        # Another worker wrote this slot first: its output is the one.
+        log.info("output %s already written by another worker", key)
+        return session.exec(_THIS_SLOT, params=slot).one()
+    return output
+
+
+def compute_outputs(session: Session, user: User, agents: Sequence[Agent], now: datetime) -> list[AgentOutput | None]:
+    """:func:`compute_output` of each of ``agents`` for ``user`` at ``now``, in their order, with one write for all:
+    the slots already written are read at once, the others computed one after the other and their outputs and runs
+    written together (a tip computes several agents, and each write on its own cost a savepoint and a flush). Should
+    a slot be written meanwhile by another worker, or the person be deleted, each goes its own way through
+    :func:`compute_output`, which says which."""
+    if not agents:
+        return []
+    keys = [job_key(user.id, agent, now) for agent in agents]
+    stored = {row.job_key: row for row in session.exec(_THESE_SLOTS, params={"user_id": user.id, "job_keys": keys})}
+    pending = [(agent, key) for agent, key in zip(agents, keys, strict=True) if key not in stored]
+    if not pending:
+        return [stored[key] for key in keys]
+    computed = {key: _computed_alone(session, user, agent, now) for agent, key in pending}
+    try:
+        rows = {key: _rows(session, user, agent, key, computed[key], now) for agent, key in pending}
+        with session.begin_nested():
+            session.add_all([row for pair in rows.values() for row in pair if row is not None])
+    except sa.exc.IntegrityError:
+        return [
+            stored.get(key) or compute_output(session, user, agent, now, computed=computed[key])
+            for agent, key in zip(agents, keys, strict=True)
+        ]
+    return [stored[key] if key in stored else rows[key][0] for key in keys]
+
+
+def _computed_alone(session: Session, user: User, agent: Agent, now: datetime) -> Computed:
+    """``agent``'s answer for the person at ``now``, computed for them alone (their history, the inferred parameters
+    with their own values over them), and the seconds it took. An agent that fails answers its error; a database
+    error is raised."""
     started = time.perf_counter()
+    manifest = agent.manifest
+    try:
+        history = agent_history(session, user, manifest, now)
+        inferred = infer_params(manifest, history)
+        params = inferred.params(own_values(session, user.id, manifest.id))  # their own values win
+        with _traced(user.id, manifest, history):
+            outcome = Outcome(inferred, agent.compute(history, params))
+    except sa.exc.SQLAlchemyError:
+        raise  # the database failed, not the agent: the caller answers
+    except Exception as error:
+        outcome = Outcome(Inferred({}, frozenset()), error=error)
+    return Computed(outcome, time.perf_counter() - started)
+
+
+def _rows(
+    session: Session, user: User, agent: Agent, key: str, computed: Computed, now: datetime
+) -> tuple[AgentOutput | None, AgentRun]:
+    """The output of ``computed`` in the slot ``key`` and its run, the inferred values saved; no output and a failed
+    run when the agent failed (logged). The caller adds them to the session."""
+    manifest = agent.manifest
+    started = time.perf_counter() - computed.seconds
     run = AgentRun(user_id=user.id, agent_id=manifest.id, agent_version=manifest.version, status="ok", started_at=now)
     output: AgentOutput | None = None
     try:
-        if computed is None:
-            history = agent_history(session, user, manifest, now)
-            inferred = infer_params(manifest, history)
-            params = inferred.params(own_values(session, user.id, manifest.id))  # their own values win
-            with _traced(user.id, manifest, history):
-                snippet = agent.compute(history, params)
-        else:
-            inferred, snippet = computed.outcome.inferred, computed.outcome.snippet
-            started -= computed.seconds  # the person's share of the batch
-            if snippet is None:
-                raise computed.outcome.error or RuntimeError("no snippet computed")
+        inferred, snippet = computed.outcome.inferred, computed.outcome.snippet
+        if snippet is None:
+            raise computed.outcome.error or RuntimeError("no snippet computed")
         # Written only now: a compute may wait seconds on a model, and a write would hold SQLite's one lock meanwhile.
         save_inferred(session, user.id, manifest.id, inferred.values)
         output = AgentOutput(
@@ -400,25 +463,16 @@ def compute_output(
             computed_at=now,
             expires_at=now + manifest.ttl,
         )
-        with session.begin_nested():
-            session.add(output)
-    except sa.exc.IntegrityError:
-        if not person_exists(session, user.id):  # deleted meanwhile: a foreign key refused their rows
-            raise PersonGone(user.id) from None
-        # Another worker wrote this slot first: its output is the one.
-        log.info("output %s already written by another worker", key)
-        return session.exec(_THIS_SLOT, params=slot).one()
     except sa.exc.SQLAlchemyError:
-        # The database failed, not the agent: the transaction is gone, so nothing can be recorded in it; the caller
-        # answers (503 while the database is down) and the slot is computed again later.
+        # The database failed, not the agent (or refused a row: the caller's to answer): the transaction is gone, so
+        # nothing can be recorded in it; the caller answers (503 while the database is down) and the slot is computed
+        # again later.
         raise
     except Exception as error:
         log.exception("agent %s failed for user %s", manifest.id, user.id)
-        run.status, run.error, output = "error", f"{type(error).__name__}: {error}", None
+        run.status, run.error = "error", f"{type(error).__name__}: {error}"
     run.duration_ms = (time.perf_counter() - started) * 1000
-    session.add(run)
-    session.flush()
-    return output
+    return output, run
 
 
 BATCH_PERSONS = 500  # persons a round computes together: their histories are held in memory meanwhile

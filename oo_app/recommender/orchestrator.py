@@ -29,7 +29,7 @@ from agents.learner import TASTES
 from agents.learner import posterior as learned
 from agents.overdue_task import OPEN_TASK, overdue_open_task
 from agents.rewards import part_of_day
-from agents.runner import compute_output, one_history_per_moment, open_tasks_of
+from agents.runner import compute_outputs, one_history_per_moment, open_tasks_of
 from oo_app.clock import zone
 from oo_app.llm.aliases import COMPOSER_MODEL, SAMPLES_DRAWN, TIP_GENERATOR
 from oo_app.llm.router import embed, get_router
@@ -88,18 +88,15 @@ def freshest_outputs(
 
 
 def _freshest_outputs(session: Session, user: User, now: datetime, in_effect: InEffect | None) -> list[AgentOutput]:
-    outputs: list[AgentOutput] = []
-    computed = 0
     eligible = eligible_agents(session, user.id, now, in_effect=in_effect)
     newest = newest_unexpired(session, user.id, [agent.manifest.id for agent in eligible], now)
-    for agent in eligible:
-        output = newest.get(agent.manifest.id)
-        if output is None and computed < MAX_SYNC_COMPUTES:
-            computed += 1
-            output = compute_output(session, user, agent, now)
-        if output is not None:
-            outputs.append(output)
-    return outputs
+    missing = [agent for agent in eligible if agent.manifest.id not in newest][:MAX_SYNC_COMPUTES]
+    newest |= {
+        agent.manifest.id: output
+        for agent, output in zip(missing, compute_outputs(session, user, missing, now), strict=True)
+        if output is not None
+    }
+    return [newest[agent.manifest.id] for agent in eligible if agent.manifest.id in newest]
 
 
 # The statements every tip runs are built once, their values bound at each call: building a statement costs
