@@ -11,13 +11,13 @@ from __future__ import annotations
 import copy
 import dataclasses
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from agents.base import ASSUMED, AgentManifest, UserHistory
 from agents.registry import registry
@@ -87,12 +87,37 @@ _IN_SCOPE = select(UserPreference).where(
     UserPreference.user_id == sa.bindparam("user_id"), UserPreference.scope == sa.bindparam("scope")
 )
 _OWN_IN_SCOPE = _IN_SCOPE.where(UserPreference.source == PrefSource.user)
+_IN_SCOPES = select(UserPreference).where(
+    UserPreference.user_id == sa.bindparam("user_id"),
+    col(UserPreference.scope).in_(sa.bindparam("scopes", expanding=True)),
+)
+_OWN_IN_SCOPES = _IN_SCOPES.where(UserPreference.source == PrefSource.user)
 
 
-def save_inferred(session: Session, user_id: int, scope: str, values: Mapping[str, Any]) -> dict[str, Any]:
+def stored_in(
+    session: Session, user_id: int, scopes: Sequence[str], *, own_only: bool = False
+) -> dict[str, list[UserPreference]]:
+    """The person's stored rows under each of ``scopes`` (only those they set themselves with ``own_only``), by scope
+    (a scope without rows is missing), read in one query: several agents computed together read them once."""
+    bound = {"user_id": user_id, "scopes": list(scopes)}
+    found: dict[str, list[UserPreference]] = {}
+    for pref in session.exec(_OWN_IN_SCOPES if own_only else _IN_SCOPES, params=bound):
+        found.setdefault(pref.scope, []).append(pref)
+    return found
+
+
+def save_inferred(
+    session: Session,
+    user_id: int,
+    scope: str,
+    values: Mapping[str, Any],
+    stored: Sequence[UserPreference] | None = None,
+) -> dict[str, Any]:
     """Store inferred values under ``scope``; rows the person set themselves (source ``user``) stay untouched, and
-    their values are returned (what :func:`effective_params` reads, without reading them again)."""
-    existing = {pref.key: pref for pref in session.exec(_IN_SCOPE, params={"user_id": user_id, "scope": scope})}
+    their values are returned (what :func:`effective_params` reads, without reading them again). ``stored``: the rows
+    under ``scope`` when the caller read them since the values were computed (:func:`stored_in`)."""
+    rows = stored if stored is not None else session.exec(_IN_SCOPE, params={"user_id": user_id, "scope": scope})
+    existing = {pref.key: pref for pref in rows}
     for key, value in values.items():
         pref = existing.get(key)
         if pref is None:

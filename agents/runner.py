@@ -40,12 +40,22 @@ from agents.batch import Outcome, compute_many, cyclic_gc_paused
 from agents.busy import CALENDAR_CONSENT, BusyInterval, CalendarDay
 from agents.eligibility import eligible_agents
 from agents.group_reads import is_level, read_calendar_days, read_histories, read_tip_outcomes
-from agents.inference import Inferred, infer_params, own_values, save_inferred
+from agents.inference import Inferred, infer_params, own_values, save_inferred, stored_in
 from agents.population import Population
 from oo_app.clock import as_utc, zone
 from oo_app.erasure import PersonGone, forget_late_work, person_exists, unless_gone
 from oo_app.llm.router import for_person
-from oo_app.models import AgentOutput, AgentRun, CalendarDayRecord, Consent, Event, TaskCompletion, Tip, User
+from oo_app.models import (
+    AgentOutput,
+    AgentRun,
+    CalendarDayRecord,
+    Consent,
+    Event,
+    TaskCompletion,
+    Tip,
+    User,
+    UserPreference,
+)
 
 log = logging.getLogger(__name__)
 
@@ -406,9 +416,18 @@ def compute_outputs(session: Session, user: User, agents: Sequence[Agent], now: 
     pending = [(agent, key) for agent, key in zip(agents, keys, strict=True) if key not in stored]
     if not pending:
         return [stored[key] for key in keys]
-    computed = {key: _computed_alone(session, user, agent, now) for agent, key in pending}
+    scopes = [agent.manifest.id for agent, _ in pending]
+    own = stored_in(session, user.id, scopes, own_only=True)
+    computed = {
+        key: _computed_alone(session, user, agent, now, {p.key: p.value for p in own.get(agent.manifest.id, [])})
+        for agent, key in pending
+    }
     try:
-        rows = {key: _rows(session, user, agent, key, computed[key], now) for agent, key in pending}
+        stored_now = stored_in(session, user.id, scopes)  # read since the values were computed, as one agent reads
+        rows = {
+            key: _rows(session, user, agent, key, computed[key], now, stored_now.get(agent.manifest.id, []))
+            for agent, key in pending
+        }
         with session.begin_nested():
             session.add_all([row for pair in rows.values() for row in pair if row is not None])
     except sa.exc.IntegrityError:
@@ -419,16 +438,19 @@ def compute_outputs(session: Session, user: User, agents: Sequence[Agent], now: 
     return [stored[key] if key in stored else rows[key][0] for key in keys]
 
 
-def _computed_alone(session: Session, user: User, agent: Agent, now: datetime) -> Computed:
+def _computed_alone(
+    session: Session, user: User, agent: Agent, now: datetime, own: Mapping[str, Any] | None = None
+) -> Computed:
     """``agent``'s answer for the person at ``now``, computed for them alone (their history, the inferred parameters
-    with their own values over them), and the seconds it took. An agent that fails answers its error; a database
-    error is raised."""
+    with their own values over them: ``own`` when the caller read them), and the seconds it took. An agent that fails
+    answers its error; a database error is raised."""
     started = time.perf_counter()
     manifest = agent.manifest
     try:
         history = agent_history(session, user, manifest, now)
         inferred = infer_params(manifest, history)
-        params = inferred.params(own_values(session, user.id, manifest.id))  # their own values win
+        own = own if own is not None else own_values(session, user.id, manifest.id)
+        params = inferred.params(own)  # their own values win
         with _traced(user.id, manifest, history):
             outcome = Outcome(inferred, agent.compute(history, params))
     except sa.exc.SQLAlchemyError:
@@ -439,10 +461,17 @@ def _computed_alone(session: Session, user: User, agent: Agent, now: datetime) -
 
 
 def _rows(
-    session: Session, user: User, agent: Agent, key: str, computed: Computed, now: datetime
+    session: Session,
+    user: User,
+    agent: Agent,
+    key: str,
+    computed: Computed,
+    now: datetime,
+    stored: Sequence[UserPreference] | None = None,
 ) -> tuple[AgentOutput | None, AgentRun]:
-    """The output of ``computed`` in the slot ``key`` and its run, the inferred values saved; no output and a failed
-    run when the agent failed (logged). The caller adds them to the session."""
+    """The output of ``computed`` in the slot ``key`` and its run, the inferred values saved (over ``stored``, the
+    agent's rows when the caller read them since it computed); no output and a failed run when the agent failed
+    (logged). The caller adds them to the session."""
     manifest = agent.manifest
     started = time.perf_counter() - computed.seconds
     run = AgentRun(user_id=user.id, agent_id=manifest.id, agent_version=manifest.version, status="ok", started_at=now)
@@ -452,7 +481,7 @@ def _rows(
         if snippet is None:
             raise computed.outcome.error or RuntimeError("no snippet computed")
         # Written only now: a compute may wait seconds on a model, and a write would hold SQLite's one lock meanwhile.
-        save_inferred(session, user.id, manifest.id, inferred.values)
+        save_inferred(session, user.id, manifest.id, inferred.values, stored)
         output = AgentOutput(
             user_id=user.id,
             agent_id=manifest.id,

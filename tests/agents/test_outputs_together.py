@@ -16,7 +16,7 @@ from sqlmodel import Session, col, select
 from agents import runner
 from agents.base import Agent
 from agents.eligibility import eligible_agents
-from oo_app.models import AgentOutput, AgentRun, User
+from oo_app.models import AgentOutput, AgentRun, PrefSource, User, UserPreference
 from tests.conftest import NOW
 from tests.test_profile_helpers import make_person
 
@@ -82,6 +82,28 @@ def test_a_failing_agent_records_its_run_and_the_others_are_written(session: Ses
     assert [(run.agent_id, run.error) for run in failed] == [(broken.manifest.id, "ValueError: a planted failure")]
 
 
+def test_the_values_a_person_set_win_and_are_never_overwritten(session: Session, demo_user: User) -> None:
+    session.add(
+        UserPreference(user_id=demo_user.id, scope="time-of-day", key="preferred_hour", value=3, source=PrefSource.user)
+    )
+    session.flush()
+    outputs = runner.compute_outputs(session, demo_user, eligible_agents(session, demo_user.id, NOW), NOW)
+    time_of_day = next(output for output in outputs if output is not None and output.agent_id == "time-of-day")
+    assert time_of_day.data["preferred_hour"] == 3, "the person's own value, not the inferred one"
+    own = session.exec(
+        select(UserPreference).where(UserPreference.user_id == demo_user.id, UserPreference.key == "preferred_hour")
+    ).one()
+    assert (own.value, own.source) == (3, PrefSource.user)
+    inferred = session.exec(
+        select(UserPreference.key).where(
+            UserPreference.user_id == demo_user.id,
+            UserPreference.scope == "time-of-day",
+            UserPreference.source == PrefSource.inferred,
+        )
+    ).all()
+    assert sorted(inferred) == ["peak_hours", "quiet_end", "quiet_start", "tz"], "the others inferred and stored"
+
+
 def test_a_slot_another_worker_wrote_meanwhile_keeps_its_output_and_the_others_are_written(
     any_database: Session, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -91,7 +113,7 @@ def test_a_slot_another_worker_wrote_meanwhile_keeps_its_output_and_the_others_a
     first: Agent = agents[0]
     computed_alone = runner._computed_alone
 
-    def another_worker_writes_the_first(db: Session, user: User, agent: Agent, now: Any) -> runner.Computed:
+    def another_worker_writes_the_first(db: Session, user: User, agent: Agent, now: Any, *own: Any) -> runner.Computed:
         if agent is first:
             with Session(db.get_bind()) as other:
                 other.add(
@@ -107,7 +129,7 @@ def test_a_slot_another_worker_wrote_meanwhile_keeps_its_output_and_the_others_a
                     )
                 )
                 other.commit()
-        return computed_alone(db, user, agent, now)
+        return computed_alone(db, user, agent, now, *own)
 
     monkeypatch.setattr(runner, "_computed_alone", another_worker_writes_the_first)
     outputs = runner.compute_outputs(session, person, agents, NOW)
