@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlmodel import Session, select
+from sqlmodel import Session, insert, select
 
 from oo_app.errors import Conflict, InvalidInput
 from oo_app.models import Consent, Event, TaskCompletion, User
@@ -92,21 +92,25 @@ def synthetic_history(habits: Habits, days: int = 90, now: datetime | None = Non
 
 
 def store_history(session: Session, user: User, history: dict[str, Any], source: str = "demo") -> None:
-    """Write a persona-format history's events and completion derivatives for ``user``."""
-    session.add_all(
-        Event(user_id=user.id, type=event["type"], at=datetime.fromisoformat(event["at"]))
+    """Write a persona-format history's events and completion derivatives for ``user``: inserted at once, in their
+    order (a simulated person's months of history; row by row, the ORM took a statement for each)."""
+    events = [
+        {"user_id": user.id, "type": event["type"], "at": datetime.fromisoformat(event["at"]), "payload": {}}
         for event in history["events"]
-    )
-    session.add_all(
-        TaskCompletion(
-            user_id=user.id,
-            source_key=f"{source}:{index}",
-            completed_at=datetime.fromisoformat(completion["completed_at"]),
-            due_at=datetime.fromisoformat(completion["due_at"]) if completion.get("due_at") else None,
-            project=completion.get("project", ""),
-        )
+    ]
+    completions = [
+        {
+            "user_id": user.id,
+            "source_key": f"{source}:{index}",
+            "completed_at": datetime.fromisoformat(completion["completed_at"]),
+            "due_at": datetime.fromisoformat(completion["due_at"]) if completion.get("due_at") else None,
+            "project": completion.get("project", ""),
+        }
         for index, completion in enumerate(history["task_completions"])
-    )
+    ]
+    for model, rows in ((Event, events), (TaskCompletion, completions)):
+        if rows:
+            session.execute(insert(model), rows)
 
 
 def grant_consents(session: Session, user: User, keys: tuple[str, ...] = DEMO_CONSENTS) -> None:
