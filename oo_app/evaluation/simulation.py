@@ -76,18 +76,27 @@ ORACLE = "oracle"
 # --- policies ---------------------------------------------------------------------------------------------------------
 
 
-def _as(session: Session, name: str) -> Policy:
-    """The incumbent's prompt and alias under the name ``name`` (not stored): its tips are logged as ``name``'s."""
-    base = incumbent(session)
-    return Policy(name=name, prompt_version=base.prompt_version, alias=base.alias, role=base.role)
+def _as(name: str) -> Callable[[Session], Policy]:
+    """The incumbent's prompt and alias under the name ``name`` (not stored): its tips are logged as ``name``'s. Read
+    at the first tip and kept for the simulated person's run: no policy changes while a simulation runs."""
+    kept: list[Policy] = []
+
+    def policy(session: Session) -> Policy:
+        if not kept:
+            base = incumbent(session)
+            kept.append(Policy(name=name, prompt_version=base.prompt_version, alias=base.alias, role=base.role))
+        return kept[0]
+
+    return policy
 
 
 def no_learning(person: SimulatedPerson) -> TipWriter:
     """The incumbent with learning off: the composer's order chooses the lead (propensity 1)."""
+    policy = _as(NO_LEARNING)
 
     def write(session: Session, user: User, now: datetime) -> Tip:
         with learning_off():
-            return recommend(session, user, now, policy=_as(session, NO_LEARNING))
+            return recommend(session, user, now, policy=policy(session))
 
     return write
 
@@ -99,6 +108,7 @@ def first_of_lead(drafts: Sequence[TipDraft], lead: str | None) -> int:
 def random_agent(person: SimulatedPerson) -> TipWriter:
     """The baseline: a lead drawn uniformly among the candidates' distinct leads (keyed by the seed, the person and
     the moment), then its first draft; propensity 1 / the number of leads."""
+    policy = _as(BASELINE)
 
     def write(session: Session, user: User, now: datetime) -> Tip:
         rng = person.rng("random-agent", now.isoformat())
@@ -107,7 +117,7 @@ def random_agent(person: SimulatedPerson) -> TipWriter:
             return first_of_lead(drafts, rng.choice(leads_of(drafts)))
 
         with override_choice(chooser, uniform_over_leads):
-            return recommend(session, user, now, policy=_as(session, BASELINE))
+            return recommend(session, user, now, policy=policy(session))
 
     return write
 
@@ -115,6 +125,7 @@ def random_agent(person: SimulatedPerson) -> TipWriter:
 def oracle(person: SimulatedPerson) -> TipWriter:
     """Knows the person's truth: the candidate with the highest true chance of being done at that moment (the
     composer's order breaks ties); propensity 1."""
+    policy = _as(ORACLE)
 
     def write(session: Session, user: User, now: datetime) -> Tip:
         def chooser(drafts: Sequence[TipDraft]) -> int:
@@ -122,7 +133,7 @@ def oracle(person: SimulatedPerson) -> TipWriter:
             return chances.index(max(chances))
 
         with override_choice(chooser):
-            return recommend(session, user, now, policy=_as(session, ORACLE))
+            return recommend(session, user, now, policy=policy(session))
 
     return write
 
