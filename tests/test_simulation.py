@@ -276,13 +276,25 @@ def test_each_policy_logs_its_own_tips_with_their_lead_and_propensity(month: Mon
     assert any(propensity < 1 for _, propensity in drawn)
 
 
-def test_the_same_seed_gives_the_same_report_and_another_seed_can_differ(tmp_path: Path) -> None:
+Days = tuple[dict[str, Any], str]
+
+
+@pytest.fixture(scope="module")
+def three_days(tmp_path_factory: pytest.TempPathFactory) -> Days:
+    """Two sample personas for 3 days in one process with seed 0: the report (as a dict) and its database. The run
+    that the tests of the seed and of the workers each compare another run with."""
+    url = _url(tmp_path_factory.mktemp("three-days"))
+    return simulate(PERSONAS[:2], days=3, seed=0, database_url=url).as_dict(), url
+
+
+def test_the_same_seed_gives_the_same_report_and_another_seed_can_differ(three_days: Days, tmp_path: Path) -> None:
+    first, _ = three_days
     runs = {}
-    for run, seed in (("first", 0), ("again", 0), ("other", 1)):
+    for run, seed in (("again", 0), ("other", 1)):
         (tmp_path / run).mkdir()
         runs[run] = simulate(PERSONAS[:2], days=3, seed=seed, database_url=_url(tmp_path / run)).as_dict()
-    assert runs["again"] == runs["first"]
-    assert runs["other"] != runs["first"]
+    assert runs["again"] == first
+    assert runs["other"] != first
 
 
 def test_tips_in_true_quiet_hours_are_counted_and_dismissed(tmp_path: Path) -> None:
@@ -402,11 +414,11 @@ def test_tips_in_true_quiet_hours_are_dismissed_whatever_the_tastes(tmp_path: Pa
     assert person.reaction(tip, moment) == Reaction.dismissed
 
 
-def test_workers_share_the_runs_and_find_the_same_figures(tmp_path: Path) -> None:
+def test_workers_share_the_runs_and_find_the_same_figures(three_days: Days, tmp_path: Path) -> None:
     """Each person keeps the id they have in one process, so even the learner's draws (keyed by it) are the same."""
-    for folder in ("alone", "first", "second"):
+    alone, alone_url = three_days
+    for folder in ("first", "second"):
         (tmp_path / folder).mkdir()
-    alone = simulate(PERSONAS[:2], days=3, database_url=_url(tmp_path / "alone")).as_dict()
     urls = [_url(tmp_path / "first"), _url(tmp_path / "second")]
     shared = simulate(PERSONAS[:2], days=3, workers=2, database_url=urls).as_dict()
     assert shared["policies"].keys() == alone["policies"].keys()
@@ -414,7 +426,7 @@ def test_workers_share_the_runs_and_find_the_same_figures(tmp_path: Path) -> Non
         assert shared["policies"][name] == alone["policies"][name], name
     assert shared["offpolicy"][BASELINE]["tips"] == alone["offpolicy"][BASELINE]["tips"] > 0
     assert _rows(urls, Tip.text, Tip.lead_agent, Tip.propensity) == _rows(
-        _url(tmp_path / "alone"), Tip.text, Tip.lead_agent, Tip.propensity
+        alone_url, Tip.text, Tip.lead_agent, Tip.propensity
     ), "the same tips, led by the same agents with the same propensities"
 
 
