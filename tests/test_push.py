@@ -562,6 +562,23 @@ def test_a_subscription_without_the_consent_gets_no_push(
     assert push_service.requests == []
 
 
+def test_a_person_no_agent_ran_for_yet_is_pushed_at_the_cold_start_hours(
+    session: Session, vapid_key: str, push_service: FakePushService, public_key: str
+) -> None:
+    """Nothing inferred nor stored yet: a round still counts them and pushes at the defaults, 10:00 on their clock."""
+    user = make_person(session, "new@example.com", tz="Europe/Berlin")
+    grant_consent(session, user, PUSH_CONSENT, NOW)
+    subscribe(session, user, **_subscription_args(push_service.subscribe(public_key)))
+    session.commit()
+    assert timing_params(session, user)["preferred_hour"] == 10, "the cold-start default: no agent ran"
+    ten = datetime(2026, 11, 21, 9, tzinfo=UTC)  # 10:00 in Berlin
+
+    report = deliver_due(session, ten + timedelta(minutes=5))
+
+    assert report.persons == 1
+    assert [(pushed.user_id, pushed.slot, pushed.status) for pushed in report.pushed] == [(user.id, ten, "sent")]
+
+
 def _racing_person(session: Session, push_service: FakePushService) -> tuple[User, datetime]:
     user = make_person(session, "racer@example.com")
     grant_consents(session, user, (PUSH_CONSENT,))

@@ -11,10 +11,10 @@ the person's next morning, or the next free block after the meeting it was snooz
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
-from typing import Any
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
@@ -49,15 +49,29 @@ _STORED = select(UserPreference.user_id, UserPreference.key, UserPreference.valu
 )
 
 
-def timing_params_of(session: Session, users: Sequence[User]) -> dict[int, dict[str, Any]]:
+class Person(Protocol):
+    """What the timing parameters read of a person: a :class:`~oo_app.models.User`, or a row of its id and zone."""
+
+    id: int | None
+    tz: str
+
+
+def timing_params_of(session: Session, users: Sequence[Person]) -> dict[int, dict[str, Any]]:
     """:func:`timing_params` of each of ``users`` by id, read in one query (a delivery round reads everyone's)."""
-    manifest = get_agent(TIME_OF_DAY).manifest
-    defaults = {param.key: param.cold_start_default for param in manifest.params}
-    params: dict[int, dict[str, Any]] = {user.id: defaults | {"tz": user.tz} for user in users}
-    if params:
-        rows = session.exec(_STORED, params={"user_ids": list(params), "scope": manifest.id}).all()
-        for user_id, key, value in rows:
-            params[user_id][key] = value
+    ids = [user.id for user in users]
+    stored = session.exec(_STORED, params={"user_ids": ids, "scope": TIME_OF_DAY}).all() if ids else []
+    return timing_params_from([(user.id, user.tz) for user in users], stored)
+
+
+def timing_params_from(
+    persons: Iterable[tuple[int, str]], stored: Iterable[tuple[int, str, Any]]
+) -> dict[int, dict[str, Any]]:
+    """The timing parameters of ``persons`` (id, zone) by id, in their order, from their ``stored`` time-of-day values
+    (id, key, value): the agent's cold-start defaults, their zone, the stored values over them."""
+    defaults = {param.key: param.cold_start_default for param in get_agent(TIME_OF_DAY).manifest.params}
+    params: dict[int, dict[str, Any]] = {user_id: defaults | {"tz": tz} for user_id, tz in persons}
+    for user_id, key, value in stored:
+        params[user_id][key] = value
     for values in params.values():
         for key, value in values.items():
             if value is defaults.get(key):  # a default nothing stored replaced: the caller's own copy
