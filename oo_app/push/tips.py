@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta
 
+import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from oo_app.models import PushDelivery, Reaction, Tip, TipKind, User
@@ -52,21 +53,31 @@ def payload(tip: Tip, now: datetime) -> str:
     return json.dumps(body, ensure_ascii=False, separators=(",", ":"))
 
 
-def _was_pushed(session: Session, column: object, tip_id: int) -> bool:
-    return session.exec(select(PushDelivery.id).where(column == tip_id).limit(1)).first() is not None
+# Every push runs them: built once, their values bound at each call (building a statement costs SQLAlchemy more CPU
+# than running it).
+_PUSHED = {
+    name: select(PushDelivery.id).where(getattr(PushDelivery, name) == sa.bindparam("tip_id")).limit(1)
+    for name in ("tip_id", "snoozed_tip_id")
+}
+_LAST_SNOOZED = (
+    select(Tip)
+    .where(Tip.user_id == sa.bindparam("user_id"), Tip.shadow == False, Tip.reaction == Reaction.snoozed.value)  # noqa: E712
+    .order_by(col(Tip.reacted_at).desc(), col(Tip.id).desc())
+    .limit(1)
+)
+
+
+def _was_pushed(session: Session, column: str, tip_id: int) -> bool:
+    """Whether a push carried tip ``tip_id`` as its ``column`` (``tip_id``, or ``snoozed_tip_id``: brought back)."""
+    return session.exec(_PUSHED[column], params={"tip_id": tip_id}).first() is not None
 
 
 def returning_snoozed_tip(session: Session, user: User, now: datetime) -> Tip | None:
     """The snoozed tip due back at ``now`` (see the module), or None."""
-    tip = session.exec(
-        select(Tip)
-        .where(Tip.user_id == user.id, Tip.shadow == False, Tip.reaction == Reaction.snoozed.value)  # noqa: E712
-        .order_by(col(Tip.reacted_at).desc(), col(Tip.id).desc())
-        .limit(1)
-    ).first()
+    tip = session.exec(_LAST_SNOOZED, params={"user_id": user.id}).first()
     if tip is None or tip.snoozed_until is None or not (now - SNOOZE_LAPSES_AFTER < tip.snoozed_until <= now):
         return None
-    return None if _was_pushed(session, PushDelivery.snoozed_tip_id, tip.id) else tip
+    return None if _was_pushed(session, "snoozed_tip_id", tip.id) else tip
 
 
 def bring_back(session: Session, snoozed: Tip, now: datetime) -> Tip:
@@ -97,7 +108,7 @@ def tip_to_push(session: Session, user: User, now: datetime) -> tuple[Tip, Tip |
         current is not None
         and current.reaction is None
         and current.created_at + TIP_SHELF_LIFE - REUSE_MIN_SHELF > now
-        and not _was_pushed(session, PushDelivery.tip_id, current.id)
+        and not _was_pushed(session, "tip_id", current.id)
     ):
         return current, None
     return recommend(session, user, now), None
