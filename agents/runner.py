@@ -199,7 +199,8 @@ def with_tip_outcomes(session: Session, user_id: int, manifest: AgentManifest, h
 
 
 # What was read inside one_history_per_moment(): histories by (person, moment); tip outcomes, calendar days by
-# ("tips" or "calendar", person, moment); the population prior by ("prior",).
+# ("tips" or "calendar", person, moment); the keys a person grants by ("granted", person); the population prior by
+# ("prior",).
 _moment_histories: ContextVar[dict[tuple, Any] | None] = ContextVar("moment_histories", default=None)
 
 
@@ -324,10 +325,19 @@ _GRANTED = select(Consent.id).where(
     Consent.key == sa.bindparam("key"),
     Consent.granted == True,  # noqa: E712
 )
+_ALL_GRANTED = select(Consent.key).where(Consent.user_id == sa.bindparam("user_id"), Consent.granted == True)  # noqa: E712
 
 
 def _granted(session: Session, user_id: int, key: str) -> bool:
-    return session.exec(_GRANTED, params={"user_id": user_id, "key": key}).first() is not None
+    """Whether the person grants ``key``; inside :func:`one_history_per_moment` their consents are read once for the
+    moment (the history asks of ``mood``, the calendar of ``calendar``)."""
+    reads = _moment_histories.get()
+    if reads is None:
+        return session.exec(_GRANTED, params={"user_id": user_id, "key": key}).first() is not None
+    granted = reads.get(("granted", user_id))
+    if granted is None:
+        granted = reads[("granted", user_id)] = frozenset(session.exec(_ALL_GRANTED, params={"user_id": user_id}))
+    return key in granted
 
 
 def job_key(user_id: int, agent: Agent, now: datetime) -> str:

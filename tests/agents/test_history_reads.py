@@ -4,14 +4,16 @@ agent that reads none (the learner), and always afresh at the next moment or out
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
-from sqlmodel import Session
+import sqlalchemy as sa
+from sqlmodel import Session, select
 
 from agents import runner
 from agents.base import AgentManifest, InferredParam
 from agents.registry import get_agent
-from oo_app.models import AgentOutput, Event, User
+from oo_app.models import AgentOutput, Consent, Event, User
 from oo_app.recommender.orchestrator import freshest_outputs
 from tests.conftest import NOW
 
@@ -80,3 +82,33 @@ def test_an_agent_that_reads_no_history_cannot_need_a_minimum_of_it() -> None:
             params=(InferredParam("x", 0, lambda history: 1, min_history=5),),
             reads_history=False,
         )
+
+
+def test_a_moment_reads_each_persons_consents_once_and_a_call_outside_it_afresh(
+    session: Session, demo_user: User
+) -> None:
+    other = User(email="other@example.com", display_name="other", tz="UTC")
+    session.add(other)
+    session.flush()
+    session.add(Consent(user_id=other.id, key="calendar", granted=True))
+    session.flush()
+    seen: list[str] = []
+
+    def consents_read(connection: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if "FROM consents" in statement:
+            seen.append(statement)
+
+    sa.event.listen(session.get_bind(), "before_cursor_execute", consents_read)
+    try:
+        with runner.one_history_per_moment():
+            answers = [runner._granted(session, demo_user.id, key) for key in ("mood", "calendar", "push")]
+            assert answers == [True, True, False]
+            assert [runner._granted(session, other.id, key) for key in ("mood", "calendar")] == [False, True]
+    finally:
+        sa.event.remove(session.get_bind(), "before_cursor_execute", consents_read)
+    assert len(seen) == 2, "one read a person in the moment"
+
+    mood = session.exec(select(Consent).where(Consent.user_id == demo_user.id, Consent.key == "mood")).one()
+    mood.granted = False
+    session.flush()
+    assert not runner._granted(session, demo_user.id, "mood"), "outside a moment: read afresh"
