@@ -323,7 +323,9 @@ def generate(
         with learning_off() if policy.chooser == Chooser.composer_order else nullcontext():
             choice = choose_lead(facts, rng, own_tastes(session, user.id), part, context, drafts)
         facts["choice"] = {"index": choice.index, "lead": choice.lead}
-        prompt = render(signals, inputs.recent, policy.prompt_version, inputs.context, choice.lead)
+        # The prompt is a model's: the composer alone writes from the facts (write_tip asks no model then).
+        alone = composer_alone(policy.alias)
+        prompt = "" if alone else render(signals, inputs.recent, policy.prompt_version, inputs.context, choice.lead)
         written = write_tip(prompt, facts, policy.alias, drafts)
         generation.text, generation.kind, generation.model = written.draft.text, written.draft.kind, written.model
         generation.prompt_tokens, generation.completion_tokens = written.prompt_tokens, written.completion_tokens
