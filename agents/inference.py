@@ -129,21 +129,35 @@ def save_inferred(
     return {key: pref.value for key, pref in existing.items() if pref.source == PrefSource.user}
 
 
+def _upsert(dialect: Any) -> Any:
+    """The insert-or-update of one inferred value in ``dialect`` (PostgreSQL's or SQLite's), its values bound at each
+    call (an insert's parameters may not be named as its columns)."""
+    table = UserPreference.__table__
+    statement = dialect.insert(table).values(
+        user_id=sa.bindparam("the_person"),
+        scope=sa.bindparam("the_scope"),
+        key=sa.bindparam("the_key"),
+        value=sa.bindparam("the_value", type_=table.c.value.type),
+        source=PrefSource.inferred.value,
+        updated_at=sa.bindparam("the_time", type_=table.c.updated_at.type),
+    )
+    return statement.on_conflict_do_update(
+        index_elements=[table.c.user_id, table.c.scope, table.c.key],
+        set_={"value": statement.excluded.value, "updated_at": statement.excluded.updated_at},
+        where=table.c.source == PrefSource.inferred.value,
+    )
+
+
+# Every agent run may upsert: built once per dialect (building a statement costs SQLAlchemy more CPU than running it).
+_UPSERTS = {"postgresql": _upsert(postgresql), "sqlite": _upsert(sqlite)}
+
+
 def upsert_inferred(session: Session, user_id: int, scope: str, key: str, value: Any) -> None:
     """Insert an inferred value; when another run stored the same key meanwhile (two workers computing one person),
     update that row instead, unless the person set it. One statement: no unique-key error, no lost value."""
-    table = UserPreference.__table__
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    statement = dialect.insert(table).values(
-        user_id=user_id, scope=scope, key=key, value=value, source=PrefSource.inferred.value, updated_at=utcnow()
-    )
-    session.execute(
-        statement.on_conflict_do_update(
-            index_elements=[table.c.user_id, table.c.scope, table.c.key],
-            set_={"value": statement.excluded.value, "updated_at": statement.excluded.updated_at},
-            where=table.c.source == PrefSource.inferred.value,
-        )
-    )
+    dialect = "postgresql" if session.get_bind().dialect.name == "postgresql" else "sqlite"
+    bound = {"the_person": user_id, "the_scope": scope, "the_key": key, "the_value": value, "the_time": utcnow()}
+    session.execute(_UPSERTS[dialect], bound)
 
 
 def own_values(session: Session, user_id: int, scope: str) -> dict[str, Any]:
