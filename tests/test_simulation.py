@@ -17,6 +17,7 @@ from agents.runner import run_due
 from agents.time_of_day import in_window
 from oo_app.clock import as_utc
 from oo_app.db import make_engine
+from oo_app.evaluation import simulation
 from oo_app.evaluation.persona import SimulatedPerson, load_persona
 from oo_app.evaluation.simulation import BASELINE, SimulationReport, simulate
 from oo_app.evaluation.simulation_offpolicy import counterfactual_chance
@@ -428,6 +429,26 @@ def test_workers_share_the_runs_and_find_the_same_figures(three_days: Days, tmp_
     assert _rows(urls, Tip.text, Tip.lead_agent, Tip.propensity) == _rows(
         alone_url, Tip.text, Tip.lead_agent, Tip.propensity
     ), "the same tips, led by the same agents with the same propensities"
+
+
+def test_workers_of_the_rules_writer_fork_without_a_model_router(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The composer writes every tip: no LiteLLM router is built for the workers (its import alone cost seconds)."""
+
+    class NoRouter:
+        def __call__(self) -> None:
+            raise AssertionError("a model router built for the composer alone")
+
+        def cache_clear(self) -> None:
+            pass
+
+    monkeypatch.setattr(simulation, "get_router", NoRouter())
+    urls = [_url(tmp_path / share) for share in ("first", "second")]
+    for share in ("first", "second"):
+        (tmp_path / share).mkdir()
+    report = simulate(PERSONAS[:1], days=1, workers=2, database_url=urls, baselines=())
+    assert sum(result.delivered for result in report.policies.values()) > 0
 
 
 def test_a_shared_run_keeps_one_database_per_worker() -> None:

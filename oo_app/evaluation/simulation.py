@@ -47,6 +47,7 @@ from oo_app.evaluation.simulation_offpolicy import (
     recording_counterfactuals,
 )
 from oo_app.evaluation.simulation_report import BASELINE, PolicyResult, SimulationReport
+from oo_app.llm.aliases import TIP_GENERATOR
 from oo_app.llm.router import get_router
 from oo_app.models import Policy, Reaction, Tip, User
 from oo_app.recommender import mark_shown, react, recommend
@@ -60,6 +61,7 @@ from oo_app.recommender.learning import (
     uniform_over_leads,
 )
 from oo_app.recommender.offpolicy import LoggedTip
+from oo_app.recommender.orchestrator import composer_alone
 from oo_app.recommender.policies import incumbent
 from oo_app.recommender.timing import delivery_moments, timing_params
 from oo_app.settings import get_settings
@@ -361,7 +363,8 @@ def simulate(
     try:
         with _run_settings(writer):
             if shared:
-                get_router()  # built (LiteLLM imported) once, before the workers fork
+                if not composer_alone(TIP_GENERATOR):
+                    get_router()  # built (LiteLLM imported) once, before the workers fork; the composer needs none
                 with multiprocessing.get_context("fork").Pool(workers) as pool:
                     shares = pool.map(_run_share, range(workers))
             else:
