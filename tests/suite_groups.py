@@ -23,24 +23,26 @@ import pytest
 PAGE_GROUP = "page"
 PAGE_MODULES = {"test_frontend_lock.py"}
 ONE_PROCESS_TESTS = ("with", "without", "only")
-# The files that hold a worker longest (a full run's durations, 2026-12-06: their tests' setups and calls, in seconds
-# on a shared machine), longest first. pytest-xdist's `--dist loadfile` hands the files out in the order collected, so
-# these start first and the short files fill in around them: in alphabetical order most of them came in the second
-# half, where a long file handed out last holds one worker on alone after the other has finished.
+# The files that hold a worker longest (a full run's durations, 2026-12-06 after the local models left a core to the
+# other worker: their tests' setups and calls, in seconds), longest first. pytest-xdist's `--dist loadfile` hands the
+# files out in the order collected, so these start first and the short files fill in around them: in alphabetical
+# order most of them came in the second half, where a long file handed out last holds one worker on alone after the
+# other has finished. The files after the first six kept their order of the run before (shorter, they matter less).
 LONGEST_FILES = (
-    "tests/test_model_server.py",  # 224 s: the model server loaded, the local writer sampled through it
-    "tests/test_simulation.py",  # 173 s: the shared month, seeds, a prior
-    "tests/test_load.py",  # 130 s: the load run
-    "tests/test_push_timing.py",  # 113 s: two 30-day runs of push rounds
-    "tests/test_jobs.py",  # 81 s: a thousand jobs and a killed worker
-    "tests/test_sense.py",  # 67 s: the sense check fitted on the embedder's vectors
-    "tests/test_hub_notebooks.py",  # 63 s: the notebooks run and exported
-    "tests/test_workers.py",  # 55 s: two Granian workers
-    "tests/test_lean_imports.py",  # 54 s: fresh interpreters serving tips
-    "tests/test_llm_production.py",  # 54 s: the LiteLLM proxy and Ollama's stand-in
-    "tests/test_breaker.py",  # 43 s: breakers shared through Redis
-    "tests/agents/test_properties.py",  # 42 s: generated histories through every agent
-    "tests/test_llm_layer.py",  # 41 s: the local embedder loaded beside marimo
+    "tests/test_simulation.py",  # 175 s: the shared month, seeds, a prior
+    "tests/test_model_server.py",  # 134 s: the model server loaded, the local writer sampled through it
+    "tests/test_push_timing.py",  # 67 s: two 30-day runs of push rounds
+    "tests/test_load.py",  # 50 s: the load run
+    "tests/test_jobs.py",  # 37 s: a thousand jobs and a killed worker
+    "tests/test_local_writer.py",  # 28 s: the real local model writing
+    "tests/test_sense.py",  # the sense check fitted on the embedder's vectors
+    "tests/test_hub_notebooks.py",  # the notebooks run and exported
+    "tests/test_workers.py",  # two Granian workers
+    "tests/test_lean_imports.py",  # fresh interpreters serving tips
+    "tests/test_llm_production.py",  # the LiteLLM proxy and Ollama's stand-in
+    "tests/test_breaker.py",  # breakers shared through Redis
+    "tests/agents/test_properties.py",  # generated histories through every agent
+    "tests/test_llm_layer.py",  # the local embedder loaded beside marimo
 )
 
 

@@ -106,10 +106,10 @@ def test_the_longest_files_are_handed_out_first_each_with_its_tests_in_order() -
         Item("tests/test_model_server.py::test_a_bad_request"),
     ]
     assert list(grouped(items)) == [
-        "tests/test_model_server.py::test_health",
-        "tests/test_model_server.py::test_a_bad_request",
         "tests/test_simulation.py::test_the_report_adds_up",
         "tests/test_simulation.py::test_is_quiet_on_a_window_that_wraps_midnight",
+        "tests/test_model_server.py::test_health",
+        "tests/test_model_server.py::test_a_bad_request",
         "tests/test_api.py::test_recommend",
         "tests/test_cli.py::test_help",
     ]
