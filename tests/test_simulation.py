@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
@@ -449,6 +450,23 @@ def test_workers_of_the_rules_writer_fork_without_a_model_router(
         (tmp_path / share).mkdir()
     report = simulate(PERSONAS[:1], days=1, workers=2, database_url=urls, baselines=())
     assert sum(result.delivered for result in report.policies.values()) > 0
+
+
+def test_a_run_sets_the_objects_alive_before_it_aside_and_hands_them_back(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Left out of the cycle collector's scans while the run builds its rows, collected as usual once it ends."""
+    before = gc.get_freeze_count()
+    during: list[int] = []
+    reaction = SimulatedPerson.reaction
+
+    def seen(self: SimulatedPerson, tip: Tip, moment: datetime) -> Reaction:
+        during.append(gc.get_freeze_count())
+        return reaction(self, tip, moment)
+
+    monkeypatch.setattr(SimulatedPerson, "reaction", seen)
+    simulate(PERSONAS[:1], days=1, baselines=())
+    assert during, "the person answered tips"
+    assert min(during) > before, "set aside during the run"
+    assert gc.get_freeze_count() == before, "handed back after it"
 
 
 def test_a_shared_run_keeps_one_database_per_worker() -> None:
