@@ -131,39 +131,40 @@ def _local_day_bounds(params: Mapping[str, Any], slot: datetime) -> tuple[dateti
     return start, datetime.combine(day + timedelta(days=1), time(), tzinfo=local_zone).astimezone(UTC)
 
 
-# A round runs these for every subscribed person (every few minutes): built once, their values bound at each call
-# (building a statement costs SQLAlchemy more CPU than running it).
-_USER_ID = sa.bindparam("user_id")
-_MINE = PushDelivery.user_id == _USER_ID
-_SLOT_TAKEN = select(PushDelivery.id).where(_MINE, PushDelivery.slot == sa.bindparam("slot"))
-_TIPS_OF = select(Tip.id).where(Tip.user_id == _USER_ID, Tip.shadow == False)  # noqa: E712
-_SNOOZED = _TIPS_OF.where(col(Tip.snoozed_until) > sa.bindparam("now")).limit(1)
+# A round asks these of every person whose slot is open: one statement, built once, its values bound at each call
+# (building a statement costs SQLAlchemy more CPU than running it, and each statement more than SQLite's answer).
+_MINE = PushDelivery.user_id == sa.bindparam("user_id")
+_TIPS_OF = select(Tip.id).where(Tip.user_id == sa.bindparam("user_id"), Tip.shadow == False)  # noqa: E712
 _SINCE = sa.bindparam("since")
-_RECENTLY_VIEWED = _TIPS_OF.where(or_(col(Tip.shown_at) >= _SINCE, col(Tip.reacted_at) >= _SINCE)).limit(1)
-_SLOTS_TODAY = select(func.count()).where(
-    _MINE, PushDelivery.slot >= sa.bindparam("day_start"), PushDelivery.slot < sa.bindparam("day_end")
+_HOLDS = select(
+    select(PushDelivery.id).where(_MINE, PushDelivery.slot == sa.bindparam("slot")).exists(),
+    _TIPS_OF.where(col(Tip.snoozed_until) > sa.bindparam("now")).exists(),
+    _TIPS_OF.where(or_(col(Tip.shown_at) >= _SINCE, col(Tip.reacted_at) >= _SINCE)).exists(),
+    select(func.count())
+    .where(_MINE, PushDelivery.slot >= sa.bindparam("day_start"), PushDelivery.slot < sa.bindparam("day_end"))
+    .scalar_subquery(),
+    select(func.max(PushDelivery.claimed_at)).where(_MINE).scalar_subquery(),
 )
-_LAST_CLAIM = select(func.max(PushDelivery.claimed_at)).where(_MINE)
 
 
 def hold_reason(
     session: Session, user_id: int, params: Mapping[str, Any], slot: datetime, now: datetime, rules: Rules
 ) -> str | None:
     """Why the person's due ``slot`` gets no push (``slot_taken``, ``snoozed``, ``recently_viewed``, ``daily_cap``,
-    ``min_gap``), or None when it may be claimed."""
-    mine = {"user_id": user_id}
-    if session.exec(_SLOT_TAKEN, params=mine | {"slot": slot}).first() is not None:
-        return "slot_taken"
-    if session.exec(_SNOOZED, params=mine | {"now": now}).first() is not None:
-        return "snoozed"
-    since = now - rules.recent_view
-    if rules.recent_view and session.exec(_RECENTLY_VIEWED, params=mine | {"since": since}).first() is not None:
-        return "recently_viewed"
+    ``min_gap``: the first that holds, in that order), or None when it may be claimed."""
     day_start, day_end = _local_day_bounds(params, slot)
-    today = session.exec(_SLOTS_TODAY, params=mine | {"day_start": day_start, "day_end": day_end}).one()
+    bound = {"user_id": user_id, "slot": slot, "now": now, "since": now - rules.recent_view}
+    taken, snoozed, viewed, today, last = session.exec(
+        _HOLDS, params=bound | {"day_start": day_start, "day_end": day_end}
+    ).one()
+    if taken:
+        return "slot_taken"
+    if snoozed:
+        return "snoozed"
+    if rules.recent_view and viewed:
+        return "recently_viewed"
     if today >= rules.daily_cap:
         return "daily_cap"
-    last = session.exec(_LAST_CLAIM, params=mine).one()
     if last is not None and now - last < rules.min_gap:
         return "min_gap"
     return None
