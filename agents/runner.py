@@ -22,7 +22,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from operator import attrgetter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
@@ -45,17 +45,10 @@ from agents.population import Population
 from oo_app.clock import as_utc, zone
 from oo_app.erasure import PersonGone, forget_late_work, person_exists, unless_gone
 from oo_app.llm.router import for_person
-from oo_app.models import (
-    AgentOutput,
-    AgentRun,
-    CalendarDayRecord,
-    Consent,
-    Event,
-    TaskCompletion,
-    Tip,
-    User,
-    UserPreference,
-)
+from oo_app.models import AgentOutput, AgentRun, CalendarDayRecord, Consent, Event, TaskCompletion, Tip, User
+
+if TYPE_CHECKING:
+    from oo_app.models import UserPreference
 
 log = logging.getLogger(__name__)
 
