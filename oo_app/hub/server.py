@@ -48,6 +48,7 @@ from oo_app import plain_page
 from oo_app.bootstrap import bootstrap
 from oo_app.errors import OOError
 from oo_app.hub.guard import COOKIE, HubGuard, HubSessions, LoginThrottle, same_origin
+from oo_app.hub.parse_lock import parse_one_at_a_time
 from oo_app.security_headers import SecurityHeaders, common_headers
 from oo_app.settings import ROOT, Settings, get_settings
 
@@ -222,8 +223,12 @@ def notebooks_app(directory: Path, opened: list[Any]) -> ASGIApp:
 
     Notebooks added later are served without a restart; any other path is refused (404) before marimo looks at it.
     Each notebook's app is appended to ``opened`` when marimo first builds it, so the hub can close its kernels.
+    marimo parses notebooks on the event loop and in its kernel threads: they build one syntax tree at a time
+    (:mod:`oo_app.hub.parse_lock`).
     """
     import marimo
+
+    parse_one_at_a_time()
 
     def is_notebook(app_path: str, scope: Scope) -> bool:
         return app_path.strip("/").split("/", 1)[0] in notebooks(directory)
