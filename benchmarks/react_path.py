@@ -128,7 +128,7 @@ def run(persons: int, rounds: int, profile: Path | None) -> Ledger:
 
         shown: dict[int, int] = {}
         for person in seeded:
-            view = act("open the page", lambda p=person: page._show_current(p["cookies"]))
+            view = act("open the page", lambda p=person: page._opened(p["cookies"])[1])
             shown[person["id"]] = view.id
         prefetch.drain()
         for round_ in range(rounds):

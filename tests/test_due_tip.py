@@ -12,6 +12,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 import pytest
+import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
@@ -19,7 +20,8 @@ from oo_app.api import api
 from oo_app.auth.sessions import csrf_cookie, session_cookie
 from oo_app.demo import seed_demo
 from oo_app.models import Event, Tip, User
-from oo_app.state.tip import _show_current
+from oo_app.db import get_engine
+from oo_app.state.tip import _opened, _show_current
 from tests.auth_helpers import session_cookies
 
 DUE = "/api/tips/due"
@@ -116,6 +118,35 @@ def test_before_the_first_run_no_tip_is_due_nor_written(
 
     assert response.status_code == 204
     assert response.headers["cache-control"] == "no-store"
+    assert _tips(session, demo_user) == [], "the first tip comes from the first run's answer"
+
+
+def test_opening_the_page_shows_the_tip_it_would_show_live_in_one_transaction(
+    session: Session, demo_user: User, cookies: dict[str, str]
+) -> None:
+    begun: list[object] = []
+    engine, count = get_engine(), begun.append
+    sa.event.listen(engine, "begin", count)
+    try:
+        first_run, view = _opened(cookies)
+    finally:
+        sa.event.remove(engine, "begin", count)
+
+    assert first_run is False
+    assert view is not None
+    assert len(begun) == 1, "the first run's check, the tip and its reasons in one transaction"
+    assert _show_current(cookies) == view, "the live page then shows the same tip"
+    assert [tip.id for tip in _tips(session, demo_user)] == [view.id]
+
+
+def test_opening_the_page_before_the_first_run_shows_it_and_writes_no_tip(
+    session: Session, demo_user: User, cookies: dict[str, str]
+) -> None:
+    demo_user.onboarded_at = None
+    session.add(demo_user)
+    session.commit()
+
+    assert _opened(cookies) == (True, None)
     assert _tips(session, demo_user) == [], "the first tip comes from the first run's answer"
 
 

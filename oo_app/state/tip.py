@@ -64,6 +64,18 @@ def _show_current(cookies: dict[str, str]) -> TipView | None:
     return as_person(cookies, lambda session, user: _shown(session, tip_to_show(session, user)))
 
 
+def _opened(cookies: dict[str, str]) -> tuple[bool, TipView | None]:
+    """What the page shows when it opens, in one transaction: whether the person still has the first run to answer
+    (then no tip: the first one comes from their answer), else the tip to show as :func:`_show_current` does."""
+
+    def opened(session: Session, user: User) -> tuple[bool, TipView | None]:
+        if first_run_pending(user):
+            return True, None
+        return False, _shown(session, tip_to_show(session, user))
+
+    return as_person(cookies, opened)
+
+
 def _replacement(cookies: dict[str, str], shown_id: int) -> TipView | None:
     return as_person(cookies, lambda session, user: _shown(session, replacement_within_limit(session, user, shown_id)))
 
@@ -122,12 +134,11 @@ class TipState(SignedIn, rx.State):
     async def load(self):
         cookies = self._cookie_map()
         try:
-            # No tip is written before the person answers the first run: the first one comes from their answer.
-            self.first_run = await asyncio.to_thread(as_person, cookies, lambda _session, user: first_run_pending(user))
+            self.first_run, view = await asyncio.to_thread(_opened, cookies)
             if self.first_run:
                 self._mark_signed_in(cookies)
                 return None
-            self._apply(await asyncio.to_thread(_show_current, cookies))
+            self._apply(view)
         except Unauthenticated:
             self._signed_out()
             return None
