@@ -9,11 +9,14 @@ What runs, all on loopback and bounded in count and time: a fresh PostgreSQL dat
 computed as the scheduler would have, an open session each); the app as compose's ``app`` service runs it (``reflex
 run --env prod --single-port``, Granian with ``--workers`` backend processes, page state in Redis database 12 of the
 local server (``OO_LOAD_REDIS_URL``), production settings, the in-process scheduler every 60 s, pages polling for a
-newer tip every 5 s); locust, headless, one user per person (``benchmarks/locustfile.py``) for ``--seconds``
-including the ramp. The tip writer is the rule-based composer; with ``--llm-delay`` the aliases are ``.env.example``'s
-Ollama example pointed at a stand-in (``tests/fakes/ollama.py``) that answers every chat after that delay.
+newer tip every 5 s); locust, headless, one user per person (``benchmarks/locustfile.py``): the persons arrive at
+``--spawn-rate`` a second, each opening the page and asking the API once, then all of them stay ``--seconds``. The
+tip writer is the rule-based composer; with ``--llm-delay`` the aliases are ``.env.example``'s Ollama example pointed
+at a stand-in (``tests/fakes/ollama.py``) that answers every chat after that delay.
 
-It prints throughput, p50/p95/p99 and failures per request type (from every round trip's exact time), the server's
+It prints throughput, p50/p95/p99 and failures per request type (from every round trip's exact time), for the whole
+run and apart for the two phases: while the persons arrive (every one of them opens the page: 200 at 20 a second is
+the crowd after a deploy, when every open tab reconnects) and once all of them are there. Then the server's
 memory (RSS and PSS of all its processes) once idle before and right after, its health after, what its log reported,
 and checks the database against what the persons saw: every acknowledged reaction stored exactly once, nothing stored
 that was not sent. With ``--profile DIR``, py-spy samples the backend workers for the run (``benchmarks/pyspy.py``):
@@ -28,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import secrets
 import subprocess
@@ -84,6 +88,12 @@ class LoadPlan:
     live_poll_s: float = 5.0  # the app's default: an open page looks for a newer tip this often
     scheduler_interval_s: float = 60.0  # the app's default
 
+    @property
+    def arrival_s(self) -> float:
+        """How long locust takes to start every person; the run lasts this plus ``seconds``, so that all the persons
+        are there for ``seconds``."""
+        return self.persons / self.spawn_rate
+
 
 @dataclass(frozen=True)
 class RequestFigures:
@@ -97,6 +107,16 @@ class RequestFigures:
     p95: float
     p99: float
     max: float
+
+
+@dataclass(frozen=True)
+class Phase:
+    """The figures of the requests that started in one part of the run."""
+
+    name: str
+    seconds: float
+    requests: list[RequestFigures]
+    total: RequestFigures
 
 
 @dataclass(frozen=True)
@@ -137,6 +157,7 @@ class LoadReport:
     machine: str = ""
     ledger: list[dict[str, Any]] = field(default_factory=list)
     profile: Profile | None = None
+    phases: list[Phase] = field(default_factory=list)  # while the persons arrived, then once all of them were there
 
 
 # --- the server ----------------------------------------------------------------------------------------------------
@@ -191,7 +212,8 @@ def server_env(plan: LoadPlan, secret_key: str, metrics_dir: Path, ollama_url: s
 
 
 def run_locust(plan: LoadPlan, base: str, persons: list[dict[str, Any]], workdir: Path) -> tuple[dict[str, Any], str]:
-    """Locust, headless, one user per person for ``plan.seconds``; the ledger it wrote, and its output."""
+    """Locust, headless, one user per person, for the persons' arrival then ``plan.seconds``; the ledger it wrote,
+    and its output."""
     persons_file, ledger = workdir / "persons.json", workdir / "ledger.json"
     persons_file.write_text(json.dumps(persons[: plan.persons]))
     env = {
@@ -204,12 +226,19 @@ def run_locust(plan: LoadPlan, base: str, persons: list[dict[str, Any]], workdir
     command = [
         sys.executable,
         *("-m", "locust", "-f", str(LOCUSTFILE), "--headless", "--only-summary"),
-        *("--users", str(plan.persons), "--spawn-rate", str(plan.spawn_rate), "--run-time", f"{plan.seconds}s"),
+        *("--users", str(plan.persons), "--spawn-rate", str(plan.spawn_rate)),
+        *("--run-time", f"{math.ceil(plan.arrival_s + plan.seconds)}s"),
         *("--host", base, "--stop-timeout", "60", "--exit-code-on-error", "0"),
         *("--loglevel", "WARNING"),
     ]
     finished = subprocess.run(
-        command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=plan.seconds + 300, check=False
+        command,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=plan.arrival_s + plan.seconds + 300,
+        check=False,
     )
     output = finished.stdout + finished.stderr
     (workdir / "locust.log").write_text(output)
@@ -249,6 +278,25 @@ def figures(samples: list[list[Any]]) -> tuple[list[RequestFigures], RequestFigu
     rows = [of(name, [row for row in samples if row[0] == name]) for name in names]
     failures = Counter(f"{name}: {error}" for name, _, _, error in samples if error is not None)
     return rows, of("all requests", samples), [f"{count} x {failure}" for failure, count in failures.most_common()]
+
+
+def phases(samples: list[list[Any]], persons: list[dict[str, Any]]) -> list[Phase]:
+    """The run in two parts: the requests that started before the last person had arrived (opened the page and asked
+    the API once), and those that started after, with every person there. A part with no request is left out."""
+    arrived = [entry["arrived"] for entry in persons if entry.get("arrived") is not None]
+    last_arrival = max(arrived, default=float("inf"))
+    first = min(started for _, started, _, _ in samples)
+    end = max(started + ms / 1000 for _, started, ms, _ in samples)
+    parts = [
+        ("while they arrived", first, min(last_arrival, end), [row for row in samples if row[1] < last_arrival]),
+        ("all of them there", last_arrival, end, [row for row in samples if row[1] >= last_arrival]),
+    ]
+    found = []
+    for name, start, stop, rows in parts:
+        if rows:
+            requests, total, _ = figures(rows)
+            found.append(Phase(name, stop - start, requests, total))
+    return found
 
 
 SERVER_LOG_MARKERS = {
@@ -346,6 +394,7 @@ def run_load(
         machine=f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores after the run",
         ledger=seen,
         profile=summarize(profiles) if profiles is not None else None,
+        phases=phases(ledger["samples"], seen),
     )
 
 
@@ -412,16 +461,14 @@ def print_report(report: LoadReport) -> None:
     plan = report.plan
     writer = "the rule-based composer" if plan.llm_delay_s is None else f"Ollama stand-in, {plan.llm_delay_s:g} s a tip"
     print(
-        f"\n{plan.persons} persons for {plan.seconds} s (spawn {plan.spawn_rate:g}/s, {plan.wait_s[0]:g}-"
+        f"\n{plan.persons} persons arriving in {plan.arrival_s:g} s (spawn {plan.spawn_rate:g}/s), then all there for "
+        f"{plan.seconds} s ({plan.wait_s[0]:g}-"
         f"{plan.wait_s[1]:g} s between actions), {plan.workers} Granian workers {report.workers}, PostgreSQL, "
         f"Redis state manager; tips by {writer}; {report.machine}"
     )
-    print(f"\n{'request':45} {'count':>7} {'fail':>5} {'req/s':>7} {'p50':>7} {'p95':>7} {'p99':>7} {'max':>7}  (ms)")
-    for row in [*report.requests, report.total]:
-        print(
-            f"{row.name:45} {row.count:7d} {row.failures:5d} {row.per_s:7.1f} {row.p50:7.0f} {row.p95:7.0f} "
-            f"{row.p99:7.0f} {row.max:7.0f}"
-        )
+    _print_requests("the whole run", [*report.requests, report.total])
+    for phase in report.phases:
+        _print_requests(f"{phase.name} ({phase.seconds:.0f} s)", [*phase.requests, phase.total])
     for failure in report.failures:
         print(f"  failure: {failure}")
     before, after = report.memory_before, report.memory_after
@@ -466,6 +513,15 @@ def print_report(report: LoadReport) -> None:
         print(f"server log: {count} {kind}")
     if report.profile is not None:
         print_profile(report.profile)
+
+
+def _print_requests(title: str, rows: list[RequestFigures]) -> None:
+    print(f"\n{title:45} {'count':>7} {'fail':>5} {'req/s':>7} {'p50':>7} {'p95':>7} {'p99':>7} {'max':>7}  (ms)")
+    for row in rows:
+        print(
+            f"{row.name:45} {row.count:7d} {row.failures:5d} {row.per_s:7.1f} {row.p50:7.0f} {row.p95:7.0f} "
+            f"{row.p99:7.0f} {row.max:7.0f}"
+        )
 
 
 def main() -> int:

@@ -61,6 +61,7 @@ class Person(FastHttpUser):
             # after a wait ends, while the next task runs; the server may have stored them, the person never knew
             "interrupted": [],
             "failed": [],  # [tip_id, reaction] of reactions sent whose answer failed (timeout, error, no next tip)
+            "arrived": None,  # when the person had opened the page and asked the API once (epoch s)
         }
         with _ledger_lock:
             _ledger[self.person["id"]] = self.entry
@@ -73,6 +74,7 @@ class Person(FastHttpUser):
         if self._timed(OPEN_PAGE, self._open):
             self.entry["page_tips"].append(self.page.tip["tip_id"])
         self.recommend()
+        self.entry["arrived"] = time.time()  # page open and first tip asked: from here the person is there
 
     def on_stop(self) -> None:
         self.page.close()

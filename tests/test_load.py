@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from benchmarks.load import REDIS_URL, LoadPlan, LoadReport, run_load
+from benchmarks.load import REDIS_URL, LoadPlan, LoadReport, phases, run_load
 from benchmarks.load_persons import fresh_postgres_database
 from tests.app_server import redis_unavailable
 from tests.conftest import clear_caches, postgres_available, service_missing
@@ -74,3 +74,29 @@ def test_the_report_says_who_used_the_machine_while_the_persons_ran(report: Load
     assert cpu["PostgreSQL"] > 0, cpu
     assert cpu["machine"] >= report.server_cpu_s + cpu["locust"], (report.server_cpu_s, cpu)
     assert report.window_s >= PLAN.seconds
+
+
+def test_every_person_is_there_for_the_plans_seconds_after_they_all_arrived(report: LoadReport) -> None:
+    arriving, there = report.phases
+    assert (arriving.name, there.name) == ("while they arrived", "all of them there")
+    assert arriving.total.count + there.total.count == report.total.count, "each request in one part"
+    assert all(entry["arrived"] is not None for entry in report.ledger), "every person opened the page"
+    assert there.seconds >= PLAN.seconds - 1, f"all {PLAN.persons} persons for {PLAN.seconds} s: {there.seconds}"
+    assert report.window_s >= PLAN.arrival_s + PLAN.seconds
+
+
+def test_a_request_belongs_to_the_part_of_the_run_it_started_in() -> None:
+    samples = [
+        ["ws open page", 100.0, 50.0, None],
+        ["ws TipState.react", 103.0, 20.0, None],  # a person reacts while another still arrives
+        ["ws open page", 104.0, 900.0, None],
+        ["ws TipState.react", 106.0, 30.0, "timeout"],
+        ["POST /api/recommend", 110.0, 10.0, None],
+    ]
+    persons = [{"arrived": 101.0}, {"arrived": 105.5}, {"arrived": None}]  # the third never opened the page
+
+    arriving, there = phases(samples, persons)
+
+    assert [row.name for row in arriving.requests] == ["ws TipState.react", "ws open page"]
+    assert (arriving.total.count, arriving.total.max, arriving.seconds) == (3, 900.0, 5.5)
+    assert (there.total.count, there.total.failures, there.seconds) == (2, 1, 110.01 - 105.5)
