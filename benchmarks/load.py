@@ -2,7 +2,7 @@
 
 Run on demand after ``source scripts/_env.sh && ensure_bun && export_env``:
 ``python benchmarks/load.py [--persons 200] [--seconds 60] [--spawn-rate 20] [--llm-delay 0.3] [--backend-only]
-[--profile DIR]``.
+[--profile DIR] [--keep DIR]``.
 
 What runs, all on loopback and bounded in count and time: a fresh PostgreSQL database on the local server with
 ``--persons`` seeded persons (``benchmarks/load_persons.py``: synthetic histories, every consent, agent outputs
@@ -34,6 +34,7 @@ import json
 import math
 import os
 import secrets
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -533,6 +534,7 @@ def main() -> int:
     parser.add_argument("--llm-delay", type=float, default=None, help="seconds every tip waits on an Ollama stand-in")
     parser.add_argument("--backend-only", action="store_true", help="serve API and websocket only (no page build)")
     parser.add_argument("--profile", type=Path, metavar="DIR", help="py-spy the backend workers; stacks go to DIR")
+    parser.add_argument("--keep", type=Path, metavar="DIR", help="keep the ledger and the logs of the run in DIR")
     args = parser.parse_args()
     if "REFLEX_BUN_PATH" not in os.environ:
         print("run `source scripts/_env.sh && ensure_bun && export_env && set +eu` in this shell first")
@@ -550,6 +552,8 @@ def main() -> int:
         configure_for(database_url, secret_key)
         report = run_load(plan, database_url, Path(workdir), secret_key, args.profile)
         print_report(report)
+        if args.keep is not None:
+            shutil.copytree(workdir, args.keep, dirs_exist_ok=True)
     clean = (
         report.total.failures == 0
         and not report.mismatches
