@@ -538,7 +538,7 @@ def run_due(
 
 def _run_group(session: Session, users: Sequence[User], now: datetime, commit_each: bool) -> list[AgentOutput]:
     due = {
-        user.id: [agent for agent in eligible_agents(session, user.id) if is_due(session, user.id, agent, now)]
+        user.id: [agent for agent in eligible_agents(session, user.id, now) if is_due(session, user.id, agent, now)]
         for user in users
     }
     with cyclic_gc_paused():

@@ -7,15 +7,17 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
 from agents.base import AgentManifest
-from agents.contexts import ContextKind, kind_of
+from agents.contexts import WEEKDAYS, ContextKind, kind_of
 from agents.eligibility import context_in_effect, eligible_agents
 from agents.registry import registry
+from agents.runner import run_due
 from oo_app.errors import Conflict, InvalidInput, NotFound
 from oo_app.models import Context, Tip, TipKind, User
 from oo_app.profile.contexts import create_context, deactivate_context, set_schedules, switch_context
@@ -167,6 +169,19 @@ def test_deactivating_the_scheduled_context_turns_it_off_until_the_next_boundary
 
     assert in_effect(session, contexts, berlin(2026, 11, 20, 11, 0)) is None
     assert in_effect(session, contexts, berlin(2026, 11, 23, 9, 30)) == "work"
+
+
+def test_a_round_judges_the_context_at_its_own_moment_not_at_the_clocks(session: Session, contexts: User) -> None:
+    # Noon in Berlin three days from today: a holiday scheduled around it is not in effect on the wall clock.
+    day = datetime.now(UTC).astimezone(ZoneInfo("Europe/Berlin")).date() + timedelta(days=3)
+    moment = berlin(day.year, day.month, day.day, 12, 0)
+    holiday = {"weekdays": [WEEKDAYS[day.weekday()]], "start": "11:00", "end": "13:00"}
+    set_schedules(session, contexts, "holiday", [holiday])
+    assert in_effect(session, contexts, datetime.now(UTC)) is None
+
+    computed = {output.agent_id for output in run_due(session, moment, [contexts.id])}
+    assert "time-of-day" in computed
+    assert not computed & TASK_AGENTS, "on holiday at the round's moment: the task agents stay silent"
 
 
 @pytest.mark.parametrize(
