@@ -8,7 +8,7 @@ on the person's clock: the time-of-day agent's ``tz`` when they set or oO inferr
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterable, Mapping, Sequence, Set
 from datetime import UTC, datetime
 from typing import Any
 
@@ -60,9 +60,17 @@ _SWITCHES = select(UserPreference.scope, UserPreference.value).where(
 def person_zone(session: Session, user_id: int) -> str:
     """The person's time zone name: the time-of-day ``tz`` preference when there is one, else the account's."""
     preferred = session.exec(_PREFERRED_ZONE, params={"user_id": user_id}).first()
-    if isinstance(preferred, str) and preferred:
-        return preferred
-    return session.exec(_ACCOUNT_ZONE, params={"user_id": user_id}).first() or "UTC"
+    account = None if _is_zone(preferred) else session.exec(_ACCOUNT_ZONE, params={"user_id": user_id}).first()
+    return _zone_name(preferred, account)
+
+
+def _is_zone(preferred: Any) -> bool:
+    return isinstance(preferred, str) and bool(preferred)
+
+
+def _zone_name(preferred: Any, account: str | None) -> str:
+    """The zone a person's clock reads: their ``tz`` preference when it names one, else their account's, else UTC."""
+    return preferred if _is_zone(preferred) else account or "UTC"
 
 
 def context_in_effect(session: Session, user_id: int, now: datetime | None = None) -> InEffect | None:
@@ -70,6 +78,12 @@ def context_in_effect(session: Session, user_id: int, now: datetime | None = Non
     rows = list(session.exec(_CONTEXTS, params={"user_id": user_id}))
     if not rows:
         return None
+    return _in_effect(rows, person_zone(session, user_id), now or datetime.now(UTC))
+
+
+def _in_effect(rows: Sequence[Context], zone_name: str, now: datetime) -> InEffect | None:
+    """The context in effect at ``now`` of a person whose contexts are ``rows`` (by id) and whose clock reads
+    ``zone_name``."""
     chosen = next((row.name for row in rows if row.active), None)
     switched = [row.switched_at for row in rows if row.switched_at is not None]
     kinds: dict[str, ContextKind] = {}
@@ -84,8 +98,8 @@ def context_in_effect(session: Session, user_id: int, now: datetime | None = Non
         max(switched) if switched else None,
         {row.name: _slots(row) for row in rows},
         kinds,
-        zone(person_zone(session, user_id)),
-        now or datetime.now(UTC),
+        zone(zone_name),
+        now,
     )
 
 
@@ -107,16 +121,40 @@ def eligible_agents(
     contexts it fits; a caller that already read it (at ``now``) passes it as ``in_effect``, so that a tip reads it
     once (benchmarks/react_path.py)."""
     granted = set(session.exec(_GRANTED, params={"user_id": user_id}))
-    disabled = {scope for scope, value in session.exec(_SWITCHES, params={"user_id": user_id}) if value is False}
-    allowed = [
+    switches = session.exec(_SWITCHES, params={"user_id": user_id})
+    allowed = allowed_agents(granted, switched_off(switches), among)
+    if not needs_context(allowed):
+        return allowed
+    return fitting(allowed, context_in_effect(session, user_id, now) if in_effect is UNREAD else in_effect)
+
+
+# The rule itself, apart from how its inputs are read (one person's above, or a group's at once).
+
+
+def switched_off(switches: Iterable[tuple[str, Any]]) -> set[str]:
+    """The agent ids a person's ``(scope, value)`` rows of the key ``enabled`` switch off: only a stored False does."""
+    return {scope for scope, value in switches if value is False}
+
+
+def allowed_agents(granted: Set[str], disabled: Set[str], among: Collection[str] | None = None) -> list[Agent]:
+    """The registered agents (of ``among``, agent ids, when given) whose consents are all ``granted`` and which are
+    not ``disabled``, in registry order: the eligible ones, unless the context in effect silences some
+    (:func:`fitting`)."""
+    return [
         agent
         for agent in registry().values()
         if (among is None or agent.manifest.id in among)
-        and set(agent.manifest.consents) <= granted
+        and granted.issuperset(agent.manifest.consents)
         and agent.manifest.id not in disabled
     ]
-    if not any(agent.manifest.contexts for agent in allowed):
-        return allowed  # every one of them fits any context
-    context = context_in_effect(session, user_id, now) if in_effect is UNREAD else in_effect
+
+
+def needs_context(allowed: Iterable[Agent]) -> bool:
+    """Whether the context in effect can silence any of ``allowed``: only agents declaring contexts fit some only."""
+    return any(agent.manifest.contexts for agent in allowed)
+
+
+def fitting(allowed: Iterable[Agent], context: InEffect | None) -> list[Agent]:
+    """Those of ``allowed`` that fit ``context``, the person's context in effect (None: none)."""
     kind = context.kind if context is not None else None
     return [agent for agent in allowed if fits(agent.manifest.contexts, kind)]

@@ -38,6 +38,7 @@ from agents.base import (
 )
 from agents.batch import Outcome, compute_many, cyclic_gc_paused
 from agents.busy import CALENDAR_CONSENT, BusyInterval, CalendarDay
+from agents.due_pairs import NEWEST_FIRST, is_stale
 from agents.eligibility import eligible_agents
 from agents.group_reads import is_level, read_calendar_days, read_histories, read_tip_outcomes
 from agents.inference import Inferred, infer_params, own_values, save_inferred, stored_in
@@ -343,7 +344,7 @@ def job_key(user_id: int, agent: Agent, now: datetime) -> str:
 _LATEST_OUTPUT = (
     select(AgentOutput)
     .where(AgentOutput.user_id == sa.bindparam("user_id"), AgentOutput.agent_id == sa.bindparam("agent_id"))
-    .order_by(col(AgentOutput.computed_at).desc(), col(AgentOutput.id).desc())
+    .order_by(*NEWEST_FIRST)
     .limit(1)
 )
 _THIS_SLOT = select(AgentOutput).where(
@@ -356,13 +357,7 @@ def latest_output(session: Session, user_id: int, agent_id: str) -> AgentOutput 
 
 
 def is_due(session: Session, user_id: int, agent: Agent, now: datetime) -> bool:
-    latest = latest_output(session, user_id, agent.manifest.id)
-    return (
-        latest is None
-        or latest.agent_version != agent.manifest.version
-        or latest.expires_at <= now
-        or latest.computed_at + agent.manifest.schedule <= now
-    )
+    return is_stale(latest_output(session, user_id, agent.manifest.id), agent.manifest, now)
 
 
 _THESE_SLOTS = select(AgentOutput).where(
