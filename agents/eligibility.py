@@ -158,3 +158,61 @@ def fitting(allowed: Iterable[Agent], context: InEffect | None) -> list[Agent]:
     """Those of ``allowed`` that fit ``context``, the person's context in effect (None: none)."""
     kind = context.kind if context is not None else None
     return [agent for agent in allowed if fits(agent.manifest.contexts, kind)]
+
+
+# A round's group at once (agents.due_pairs): the same rows as the statements above, of many persons in one statement.
+_GROUP = sa.bindparam("user_ids", expanding=True)
+_GROUP_GRANTED = select(Consent.user_id, Consent.key).where(col(Consent.user_id).in_(_GROUP), Consent.granted == True)  # noqa: E712
+_GROUP_SWITCHES = select(UserPreference.user_id, UserPreference.scope, UserPreference.value).where(
+    col(UserPreference.user_id).in_(_GROUP), UserPreference.key == ENABLED_KEY
+)
+_GROUP_CONTEXTS = select(Context).where(col(Context.user_id).in_(_GROUP)).order_by(col(Context.id))
+_GROUP_ZONES = (
+    select(User.id, User.tz, UserPreference.value)
+    .outerjoin(
+        UserPreference,
+        sa.and_(UserPreference.user_id == User.id, UserPreference.scope == ZONE_SCOPE, UserPreference.key == ZONE_KEY),
+    )
+    .where(col(User.id).in_(_GROUP))
+)
+
+
+def eligible_agents_of(session: Session, user_ids: Collection[int], now: datetime) -> dict[int, list[Agent]]:
+    """:func:`eligible_agents` of each of the persons ``user_ids`` at ``now``, by person id, read for all of them at
+    once: their consents in one statement, their switches in another, and the contexts in effect of those whose
+    allowed agents declare contexts in two more (:func:`contexts_in_effect`)."""
+    if not user_ids:
+        return {}
+    group = {"user_ids": list(user_ids)}
+    granted: dict[int, set[str]] = {user_id: set() for user_id in user_ids}
+    for user_id, key in session.exec(_GROUP_GRANTED, params=group):
+        granted[user_id].add(key)
+    switches: dict[int, list[tuple[str, Any]]] = {user_id: [] for user_id in user_ids}
+    for user_id, scope, value in session.exec(_GROUP_SWITCHES, params=group):
+        switches[user_id].append((scope, value))
+    allowed = {user_id: allowed_agents(granted[user_id], switched_off(switches[user_id])) for user_id in user_ids}
+    contexts = contexts_in_effect(
+        session, [user_id for user_id, agents in allowed.items() if needs_context(agents)], now
+    )
+    return {
+        user_id: fitting(agents, contexts[user_id]) if user_id in contexts else agents
+        for user_id, agents in allowed.items()
+    }
+
+
+def contexts_in_effect(session: Session, user_ids: Collection[int], now: datetime) -> dict[int, InEffect | None]:
+    """:func:`context_in_effect` of each of the persons ``user_ids`` at ``now``, by person id: their contexts read in
+    one statement, and the zones of those who have any in another."""
+    if not user_ids:
+        return {}
+    rows: dict[int, list[Context]] = {}
+    for row in session.exec(_GROUP_CONTEXTS, params={"user_ids": list(user_ids)}):
+        rows.setdefault(row.user_id, []).append(row)
+    zones = {}
+    if rows:
+        for user_id, account, preferred in session.exec(_GROUP_ZONES, params={"user_ids": list(rows)}):
+            zones[user_id] = _zone_name(preferred, account)
+    return {
+        user_id: _in_effect(rows[user_id], zones.get(user_id, _zone_name(None, None)), now) if user_id in rows else None
+        for user_id in user_ids
+    }

@@ -38,8 +38,7 @@ from agents.base import (
 )
 from agents.batch import Outcome, compute_many, cyclic_gc_paused
 from agents.busy import CALENDAR_CONSENT, BusyInterval, CalendarDay
-from agents.due_pairs import NEWEST_FIRST, is_stale
-from agents.eligibility import eligible_agents
+from agents.due_pairs import NEWEST_FIRST, due_agents, is_stale
 from agents.group_reads import is_level, read_calendar_days, read_histories, read_tip_outcomes
 from agents.inference import Inferred, infer_params, own_values, save_inferred, stored_in
 from agents.population import Population
@@ -516,7 +515,8 @@ def run_due(
     the round gets nothing written, and the others' outputs stand. Flushes; with ``commit_each`` (the scheduler's
     rounds) commits after each agent, so no write lock is held while the next one computes (SQLite has one).
 
-    Persons go in groups of :data:`BATCH_PERSONS`: each agent is computed for the group's due persons at once
+    Persons go in groups of :data:`BATCH_PERSONS`: which pairs are due is read for the whole group in a few statements
+    (:func:`agents.due_pairs.due_agents`), each agent is computed for the group's due persons at once
     (:func:`agents.batch.compute_many`), then each person's outputs are written; one person alone (a recompute)
     takes the per-person path."""
     now = now or datetime.now(UTC)
@@ -532,10 +532,7 @@ def run_due(
 
 
 def _run_group(session: Session, users: Sequence[User], now: datetime, commit_each: bool) -> list[AgentOutput]:
-    due = {
-        user.id: [agent for agent in eligible_agents(session, user.id, now) if is_due(session, user.id, agent, now)]
-        for user in users
-    }
+    due = due_agents(session, [user.id for user in users], now)
     with cyclic_gc_paused():
         read_together(session, users, due, now)
         computed = _computed_together(session, users, due, now) if len(users) > 1 else {}
