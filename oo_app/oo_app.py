@@ -26,7 +26,7 @@ from oo_app.bootstrap import bootstrap
 from oo_app.components.style import BACKGROUND
 from oo_app.first_paint import with_due_tip_page
 from oo_app.ops.logs import configure_logging
-from oo_app.ops.memory import limit_malloc_arenas, memory_release_loop, release_free_memory
+from oo_app.ops.memory import freeze_start_up, limit_malloc_arenas, memory_release_loop, release_free_memory
 from oo_app.pages.index import index
 from oo_app.pages.settings import settings
 from oo_app.security_headers import with_security_headers
@@ -72,6 +72,14 @@ async def warm_llm() -> None:
         await asyncio.to_thread(local.warm, tip_writer, embedder)
     except local.ModelServerUnavailable as error:
         log.warning("the local models are not warm: %s", error)
+
+
+async def warm_up() -> None:
+    """A worker's start: the LLM warmed (:func:`warm_llm`), then what start-up built kept out of the collector's full
+    passes (:func:`oo_app.ops.memory.freeze_start_up`), and the C heap's free pages given back."""
+    await warm_llm()
+    frozen = await asyncio.to_thread(freeze_start_up)
+    log.info("start-up's %d objects are out of the collector's full passes", frozen)
     # The warm-up's imports freed much of what they allocated (LiteLLM's cost map, for one): back to the host.
     await asyncio.to_thread(release_free_memory)
 
@@ -106,5 +114,5 @@ app.add_page(
 app.add_page(settings, route="/settings", title="oO · settings", on_load=SettingsState.load)
 for lifespan_task in LIFESPAN_TASKS:  # every domain with jobs (each off unless the in-process engine runs)
     app.register_lifespan_task(lifespan_task)
-app.register_lifespan_task(warm_llm)
+app.register_lifespan_task(warm_up)
 app.register_lifespan_task(memory_release_loop)
