@@ -19,9 +19,10 @@ from typing import TYPE_CHECKING
 
 from sqlmodel import Session, col, select
 
+from agents.due_pairs import due_agents
 from agents.eligibility import eligible_agents
 from agents.registry import registry
-from agents.runner import compute_output, is_due
+from agents.runner import BATCH_PERSONS, compute_output, is_due
 from oo_app.clock import as_utc
 from oo_app.db import session_scope
 from oo_app.erasure import PersonGone, unless_gone
@@ -66,7 +67,7 @@ def compute_agent_output(user_id: int, agent_id: str, at: str) -> int | None:
             if user is None or agent is None:
                 log.info("job for person %s and agent %s skipped: one of them no longer exists", user_id, agent_id)
                 return None
-            if agent_id not in {eligible.manifest.id for eligible in eligible_agents(session, user_id)}:
+            if agent_id not in {eligible.manifest.id for eligible in eligible_agents(session, user_id, now)}:
                 log.info("job for person %s skipped: agent %s no longer speaks for them", user_id, agent_id)
                 return None
             if not is_due(session, user_id, agent, now):
@@ -80,13 +81,15 @@ def compute_agent_output(user_id: int, agent_id: str, at: str) -> int | None:
 
 
 def due_pairs(session: Session, now: datetime) -> list[tuple[int, str]]:
-    """Every (person id, agent id) whose agent is eligible for the person and due at ``now``."""
-    return [
-        (user_id, agent.manifest.id)
-        for user_id in session.exec(select(col(User.id)).order_by(col(User.id))).all()
-        for agent in eligible_agents(session, user_id)
-        if is_due(session, user_id, agent, now)
-    ]
+    """Every (person id, agent id) whose agent is eligible for the person and due at ``now``, by person id; a group
+    of persons read at once (:func:`agents.due_pairs.due_agents`), as the in-process rounds do."""
+    user_ids = session.exec(select(col(User.id)).order_by(col(User.id))).all()
+    pairs: list[tuple[int, str]] = []
+    for first in range(0, len(user_ids), BATCH_PERSONS):
+        group = user_ids[first : first + BATCH_PERSONS]
+        due = due_agents(session, group, now)
+        pairs += [(user_id, agent.manifest.id) for user_id in group for agent in due[user_id]]
+    return pairs
 
 
 def _defer_due(app: App, now: datetime) -> int:

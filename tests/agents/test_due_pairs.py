@@ -21,6 +21,7 @@ from agents.eligibility import ENABLED_KEY, ZONE_KEY, ZONE_SCOPE, eligible_agent
 from agents.registry import registry
 from agents.runner import is_due, run_due
 from oo_app.models import AgentOutput, Consent, Context, User, UserPreference
+from oo_app.tasks import agent_jobs
 from tests.conftest import NOW
 
 AGENTS = registry()
@@ -229,3 +230,18 @@ def test_a_round_with_nothing_due_runs_as_many_statements_for_fifty_persons_as_f
         sa.event.remove(engine, "before_cursor_execute", count)
     assert counts[0] == counts[1], f"statements for 5 and 50 persons: {counts}"
     assert counts[1] <= 6, f"the persons, their consents, switches, contexts, zones and latest outputs: {statements}"
+
+
+def test_the_task_engines_tick_defers_the_pairs_asking_person_by_person_finds(any_database: Session) -> None:
+    """The workers' tick (:func:`oo_app.tasks.agent_jobs.due_pairs`) reads persons in groups too, at its moment."""
+    session, keys = any_database, itertools.count()
+    _quiet_persons(session, 3)
+    _add_person(session, ON_HOLIDAY, NOW, keys)  # a context in effect silences most of the agents
+    _add_person(session, {**ON_HOLIDAY, "contexts": [], "outputs": []}, NOW, keys)  # every agent due
+    session.commit()
+    everyone = session.exec(sa.select(User.id).order_by(User.id)).scalars().all()
+
+    alone = [(user_id, agent_id) for user_id in everyone for agent_id in _each_alone(session, user_id, NOW)]
+
+    assert agent_jobs.due_pairs(session, NOW) == alone
+    assert {user_id for user_id, _ in alone} == set(everyone[-2:]), "only the two persons with due pairs"
