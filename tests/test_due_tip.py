@@ -18,9 +18,9 @@ from sqlmodel import Session, select
 
 from oo_app.api import api
 from oo_app.auth.sessions import csrf_cookie, session_cookie
+from oo_app.db import get_engine
 from oo_app.demo import seed_demo
 from oo_app.models import Event, Tip, User
-from oo_app.db import get_engine
 from oo_app.state.tip import _opened, _show_current
 from tests.auth_helpers import session_cookies
 
