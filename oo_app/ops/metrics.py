@@ -175,8 +175,8 @@ sa.event.listen(Session, "after_transaction_end", _forget_reactions)
 class AgentFreshness:
     """A collector: per registered agent, the share of eligible persons with a fresh output and the pairs by state.
 
-    Reads :func:`agents.freshness.agent_freshness` (O(persons) queries per scrape; no pandas, no hub). A database
-    error leaves these metrics out of that scrape (logged) instead of failing it.
+    Reads :func:`agents.freshness.agent_freshness` (a few statements per 500 persons a scrape; no pandas, no hub). A
+    database error leaves these metrics out of that scrape (logged) instead of failing it.
     """
 
     def collect(self) -> Iterator[Metric]:

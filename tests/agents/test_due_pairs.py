@@ -18,6 +18,7 @@ from sqlmodel import Session
 from agents.base import Agent
 from agents.due_pairs import due_agents
 from agents.eligibility import ENABLED_KEY, ZONE_KEY, ZONE_SCOPE, eligible_agents
+from agents.freshness import pair_freshness
 from agents.registry import registry
 from agents.runner import is_due, run_due
 from oo_app.models import AgentOutput, Consent, Context, User, UserPreference
@@ -183,10 +184,10 @@ def test_a_groups_due_pairs_are_those_asking_person_by_person_finds(any_database
     assert all(seen[what] for what in ("due", "fresh", "silenced")), f"the populations never had each case: {seen}"
 
 
-def _quiet_persons(session: Session, count: int) -> list[int]:
+def _quiet_persons(session: Session, count: int, first: int = 0) -> list[int]:
     """``count`` persons granting every consent, every agent's output fresh at NOW; every other one has a context."""
     ids = []
-    for index in range(count):
+    for index in range(first, first + count):
         user = User(email=f"quiet{index}@example.com", tz="Europe/Berlin")
         session.add(user)
         session.flush()
@@ -245,3 +246,30 @@ def test_the_task_engines_tick_defers_the_pairs_asking_person_by_person_finds(an
 
     assert agent_jobs.due_pairs(session, NOW) == alone
     assert {user_id for user_id, _ in alone} == set(everyone[-2:]), "only the two persons with due pairs"
+
+
+def test_freshness_reads_eligibility_for_a_group_at_once_with_the_same_pairs(any_database: Session) -> None:
+    """The ``/metrics`` scrape and the hub (:func:`agents.freshness.pair_freshness`): the pairs of each person's
+    eligible agents, in as many statements for 50 persons as for 5."""
+    session = any_database
+    _add_person(session, ON_HOLIDAY, NOW, itertools.count())  # a context in effect silences most of the agents
+    _quiet_persons(session, 4)
+    statements: list[str] = []
+
+    def count(connection: Any, cursor: Any, statement: str, *args: Any) -> None:
+        statements.append(statement)
+
+    engine, counts = session.get_bind(), []
+    for more in (0, 45):
+        _quiet_persons(session, more, first=4)
+        everyone = session.exec(sa.select(User.id).order_by(User.id)).scalars().all()
+        alone = [(person, agent.manifest.id) for person in everyone for agent in eligible_agents(session, person, NOW)]
+        sa.event.listen(engine, "before_cursor_execute", count)
+        try:
+            statements.clear()
+            pairs = [(row.person_id, row.agent) for row in pair_freshness(session, NOW)]
+            counts.append(len(statements))
+        finally:
+            sa.event.remove(engine, "before_cursor_execute", count)
+        assert pairs == alone
+    assert counts[0] == counts[1], f"statements for 5 and 50 persons: {counts}"
