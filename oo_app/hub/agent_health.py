@@ -25,7 +25,7 @@ RUN_STAT_COLUMNS = ["agent", "runs", "errors", "error_rate", "p50_ms", "p95_ms",
 
 def agent_freshness(engine: Engine, now: datetime | None = None) -> pd.DataFrame:
     """One row per registered agent (id order): columns :data:`FRESHNESS_COLUMNS`, the fields of
-    :class:`agents.freshness.AgentFreshness`. Reads eligibility person by person: O(persons) queries."""
+    :class:`agents.freshness.AgentFreshness`. Reads eligibility a group of persons at a time."""
     now = now or datetime.now(UTC)
     with hub_session(engine) as session:
         rows = freshness.agent_freshness(session, now)
