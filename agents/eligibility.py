@@ -8,7 +8,7 @@ on the person's clock: the time-of-day agent's ``tz`` when they set or oO inferr
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection, Iterable, Mapping, Sequence, Set
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence, Set
 from datetime import UTC, datetime
 from typing import Any
 
@@ -161,6 +161,15 @@ def fitting(allowed: Iterable[Agent], context: InEffect | None) -> list[Agent]:
 
 
 # A round's group at once (agents.due_pairs): the same rows as the statements above, of many persons in one statement.
+READ_GROUP = 500  # persons whose rows one statement reads (a bounded IN list)
+
+
+def in_groups(user_ids: Sequence[int]) -> Iterator[Sequence[int]]:
+    """``user_ids`` in consecutive groups of at most :data:`READ_GROUP`, for the group reads below."""
+    for first in range(0, len(user_ids), READ_GROUP):
+        yield user_ids[first : first + READ_GROUP]
+
+
 _GROUP = sa.bindparam("user_ids", expanding=True)
 _GROUP_GRANTED = select(Consent.user_id, Consent.key).where(col(Consent.user_id).in_(_GROUP), Consent.granted == True)  # noqa: E712
 _GROUP_SWITCHES = select(UserPreference.user_id, UserPreference.scope, UserPreference.value).where(

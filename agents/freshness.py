@@ -12,11 +12,10 @@ from datetime import datetime
 from sqlmodel import Session, func, select
 
 from agents.base import Agent
-from agents.eligibility import eligible_agents_of
+from agents.eligibility import eligible_agents_of, in_groups
 from agents.registry import registry
 from oo_app.models import AgentOutput, User
 
-GROUP = 500  # persons whose eligibility is read at once
 FRESHNESS_SLA = 0.95  # target share of eligible persons whose newest output of an agent is younger than its TTL
 
 
@@ -54,8 +53,8 @@ class AgentFreshness:
 
 def pair_freshness(session: Session, now: datetime) -> list[PairFreshness]:
     """One row per (person, eligible agent), by person id then registry order. Reads eligibility a group of persons
-    at a time (:func:`agents.eligibility.eligible_agents_of`): a few statements per :data:`GROUP` persons, not a few
-    per person, on every ``/metrics`` scrape."""
+    at a time (:func:`agents.eligibility.in_groups`, :func:`agents.eligibility.eligible_agents_of`): a few statements
+    a group, not a few a person, on every ``/metrics`` scrape."""
     newest: dict[tuple[int, str], tuple[datetime, str]] = {}
     for user_id, agent_id, version, computed_at in session.exec(
         select(
@@ -67,8 +66,8 @@ def pair_freshness(session: Session, now: datetime) -> list[PairFreshness]:
     rows = []
     persons = session.exec(select(User.id, User.email).order_by(User.id)).all()
     eligible: dict[int, list[Agent]] = {}
-    for first in range(0, len(persons), GROUP):
-        eligible |= eligible_agents_of(session, [user_id for user_id, _ in persons[first : first + GROUP]], now)
+    for group in in_groups([user_id for user_id, _ in persons]):
+        eligible |= eligible_agents_of(session, group, now)
     for user_id, email in persons:
         for agent in eligible[user_id]:
             manifest = agent.manifest

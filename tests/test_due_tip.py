@@ -106,12 +106,17 @@ def test_another_sites_request_is_refused_and_writes_nothing(
     assert _tips(session, demo_user) == []
 
 
+def _before_the_first_run(session: Session, user: User) -> None:
+    """``user`` as a new person is until they answer the first run."""
+    user.onboarded_at = None
+    session.add(user)
+    session.commit()
+
+
 def test_before_the_first_run_no_tip_is_due_nor_written(
     session: Session, demo_user: User, cookies: dict[str, str]
 ) -> None:
-    demo_user.onboarded_at = None
-    session.add(demo_user)
-    session.commit()
+    _before_the_first_run(session, demo_user)
 
     with _client(cookies) as client:
         response = client.get(DUE)
@@ -142,9 +147,7 @@ def test_opening_the_page_shows_the_tip_it_would_show_live_in_one_transaction(
 def test_opening_the_page_before_the_first_run_shows_it_and_writes_no_tip(
     session: Session, demo_user: User, cookies: dict[str, str]
 ) -> None:
-    demo_user.onboarded_at = None
-    session.add(demo_user)
-    session.commit()
+    _before_the_first_run(session, demo_user)
 
     assert _opened(cookies) == (True, None)
     assert _tips(session, demo_user) == [], "the first tip comes from the first run's answer"

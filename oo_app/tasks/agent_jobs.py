@@ -20,9 +20,9 @@ from typing import TYPE_CHECKING
 from sqlmodel import Session, col, select
 
 from agents.due_pairs import due_agents
-from agents.eligibility import eligible_agents
+from agents.eligibility import eligible_agents, in_groups
 from agents.registry import registry
-from agents.runner import BATCH_PERSONS, compute_output, is_due
+from agents.runner import compute_output, is_due
 from oo_app.clock import as_utc
 from oo_app.db import session_scope
 from oo_app.erasure import PersonGone, unless_gone
@@ -85,8 +85,7 @@ def due_pairs(session: Session, now: datetime) -> list[tuple[int, str]]:
     of persons read at once (:func:`agents.due_pairs.due_agents`), as the in-process rounds do."""
     user_ids = session.exec(select(col(User.id)).order_by(col(User.id))).all()
     pairs: list[tuple[int, str]] = []
-    for first in range(0, len(user_ids), BATCH_PERSONS):
-        group = user_ids[first : first + BATCH_PERSONS]
+    for group in in_groups(user_ids):
         due = due_agents(session, group, now)
         pairs += [(user_id, agent.manifest.id) for user_id in group for agent in due[user_id]]
     return pairs
